@@ -1,0 +1,3 @@
+from cipulse.cli.main import main
+
+main()

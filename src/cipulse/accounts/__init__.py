@@ -1,0 +1,1 @@
+"""Organisations, API keys and plan limits: the administrative service behind the CLI."""

@@ -1,0 +1,163 @@
+"""Creating organisations and keys, setting plan limits, and the first-start bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cipulse.accounts.keys import generate_key, hash_key
+from cipulse.domain.model import API_KEY_SCOPES, ApiKeyInfo, Organisation
+from cipulse.errors import Conflict, InvalidRequest, NotFound
+from cipulse.storage import accounts as store
+from cipulse.storage.accounts import Principal
+from cipulse.storage.clock import now_ms
+from cipulse.storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    key: str
+    prefix: str
+    org_name: str
+    scopes: tuple[str, ...]
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidRequest("name: must be 1 to 200 characters")
+    return name
+
+
+def parse_scopes(text: str) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unknown = [s for s in scopes if s not in API_KEY_SCOPES]
+    if unknown or not scopes:
+        raise InvalidRequest(
+            f"scope: must be a comma-separated list of {', '.join(API_KEY_SCOPES)} (got {text!r})"
+        )
+    return scopes
+
+
+class AccountService:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create_organisation(self, name: str) -> Organisation:
+        name = _checked_name(name)
+        with self.database.write() as conn:
+            organisation = store.create_organisation(conn, name, now_ms())
+        if organisation is None:
+            raise Conflict(f"organisation {name!r} already exists")
+        return organisation
+
+    def organisation(self, name: str) -> Organisation:
+        with self.database.read() as conn:
+            organisation = store.find_organisation(conn, name)
+        if organisation is None:
+            raise NotFound(f"org: no organisation named {name!r} (see `cipulse orgs list`)")
+        return organisation
+
+    def organisations(self) -> list[Organisation]:
+        with self.database.read() as conn:
+            return store.list_organisations(conn)
+
+    def set_limits(
+        self, name: str, max_repositories: int | None, max_runs_per_month: int | None
+    ) -> Organisation:
+        """Set plan limits; ``None`` leaves a limit as it is, 0 removes it."""
+        organisation = self.organisation(name)
+        for field, value in (
+            ("max-repositories", max_repositories),
+            ("max-runs-per-month", max_runs_per_month),
+        ):
+            if value is not None and value < 0:
+                raise InvalidRequest(f"{field}: must be 0 (no limit) or more")
+
+        def merged(new: int | None, old: int | None) -> int | None:
+            if new is None:
+                return old
+            return new or None
+
+        repositories = merged(max_repositories, organisation.max_repositories)
+        runs = merged(max_runs_per_month, organisation.max_runs_per_month)
+        with self.database.write() as conn:
+            store.set_limits(conn, organisation.id, repositories, runs)
+        return self.organisation(name)
+
+    def usage(self, name: str, month: str) -> tuple[int, int]:
+        """(repositories, run attempts created in ``month``) of the organisation."""
+        organisation = self.organisation(name)
+        with self.database.read() as conn:
+            return (
+                len(store.repository_ids(conn, organisation.id)),
+                store.runs_created_in_month(conn, organisation.id, month),
+            )
+
+    def create_key(
+        self, org_name: str, name: str | None = None, scopes: tuple[str, ...] = ("ingest",)
+    ) -> CreatedKey:
+        organisation = self.organisation(org_name)
+        key, prefix = generate_key()
+        with self.database.write() as conn:
+            store.insert_api_key(
+                conn,
+                org_id=organisation.id,
+                prefix=prefix,
+                key_hash=hash_key(key),
+                name=name,
+                scopes=scopes,
+                now_ms=now_ms(),
+            )
+        return CreatedKey(key=key, prefix=prefix, org_name=organisation.name, scopes=scopes)
+
+    def keys(self, org_name: str | None = None) -> list[ApiKeyInfo]:
+        org_id = self.organisation(org_name).id if org_name else None
+        with self.database.read() as conn:
+            return store.list_api_keys(conn, org_id)
+
+    def revoke_key(self, prefix: str) -> int:
+        with self.database.write() as conn:
+            revoked = store.revoke_api_keys(conn, prefix.strip(), now_ms())
+        if revoked == 0:
+            raise NotFound(
+                f"prefix: no active key with prefix {prefix!r} (see `cipulse keys list`)"
+            )
+        return revoked
+
+    def bootstrap(self, org_name: str) -> CreatedKey | None:
+        """On a database with no organisation yet, create ``org_name`` and an ingest key.
+
+        Returns the key to show once, or ``None`` when there was nothing to do (the database
+        already has organisations, or another server won the race to create it)."""
+        if not org_name:
+            return None
+        with self.database.write() as conn:
+            if store.count_organisations(conn) > 0:
+                return None
+            organisation = store.create_organisation(conn, org_name, now_ms())
+            if organisation is None:
+                return None
+            key, prefix = generate_key()
+            store.insert_api_key(
+                conn,
+                org_id=organisation.id,
+                prefix=prefix,
+                key_hash=hash_key(key),
+                name="created on first start",
+                scopes=("ingest",),
+                now_ms=now_ms(),
+            )
+        return CreatedKey(key=key, prefix=prefix, org_name=org_name, scopes=("ingest",))
+
+
+def principal_for(organisation: Organisation) -> Principal:
+    """Acting as the organisation itself (the CLI's offline import): no key involved."""
+    return Principal(
+        key_id="",
+        org_id=organisation.id,
+        scopes=frozenset({"ingest"}),
+        revoked=False,
+        last_used_at_ms=None,
+        max_repositories=organisation.max_repositories,
+        max_runs_per_month=organisation.max_runs_per_month,
+    )

@@ -1,0 +1,137 @@
+"""``cipulse orgs …`` and ``cipulse keys …``."""
+
+from __future__ import annotations
+
+import click
+
+from cipulse.accounts.service import AccountService, parse_scopes
+from cipulse.cli.context import Context, format_time, reports_errors, say
+from cipulse.storage.clock import month_of, now_ms
+
+
+def _limit(value: int | None) -> str:
+    return str(value) if value else "none"
+
+
+@click.group()
+def orgs() -> None:
+    """Organisations and their plan limits."""
+
+
+@orgs.command("create")
+@click.argument("name")
+@click.pass_obj
+@reports_errors
+def orgs_create(obj: Context, name: str) -> None:
+    """Create an organisation."""
+    organisation = AccountService(obj.database).create_organisation(name)
+    say(f"created organisation {organisation.name!r}")
+    say(f"create its first key with: cipulse keys create --org {organisation.name}")
+
+
+@orgs.command("list")
+@click.pass_obj
+@reports_errors
+def orgs_list(obj: Context) -> None:
+    """List organisations with their limits and this month's usage."""
+    service = AccountService(obj.database)
+    month = month_of(now_ms())
+    rows = [("NAME", "CREATED", "REPOSITORIES", "MAX REPOS", f"RUNS {month}", "MAX RUNS/MONTH")]
+    for organisation in service.organisations():
+        repositories, runs = service.usage(organisation.name, month)
+        rows.append(
+            (
+                organisation.name,
+                format_time(organisation.created_at),
+                str(repositories),
+                _limit(organisation.max_repositories),
+                str(runs),
+                _limit(organisation.max_runs_per_month),
+            )
+        )
+    _table(rows)
+
+
+@orgs.command("set-limits")
+@click.argument("name")
+@click.option("--max-repositories", type=int, help="Most repositories (0 = no limit).")
+@click.option(
+    "--max-runs-per-month", type=int, help="Most new run attempts per UTC month (0 = no limit)."
+)
+@click.pass_obj
+@reports_errors
+def orgs_set_limits(
+    obj: Context, name: str, max_repositories: int | None, max_runs_per_month: int | None
+) -> None:
+    """Set plan limits; a post that would exceed one gets 402."""
+    if max_repositories is None and max_runs_per_month is None:
+        raise click.UsageError("give --max-repositories and/or --max-runs-per-month")
+    organisation = AccountService(obj.database).set_limits(
+        name, max_repositories, max_runs_per_month
+    )
+    say(
+        f"{organisation.name}: max repositories {_limit(organisation.max_repositories)}, "
+        f"max runs per month {_limit(organisation.max_runs_per_month)}"
+    )
+
+
+@click.group()
+def keys() -> None:
+    """API keys: create (shown once), list, revoke."""
+
+
+@keys.command("create")
+@click.option("--org", "org_name", required=True, help="Organisation the key belongs to.")
+@click.option("--name", "label", help="A label to recognise the key by.")
+@click.option("--scope", default="ingest", show_default=True, help="Comma-separated: ingest, read.")
+@click.pass_obj
+@reports_errors
+def keys_create(obj: Context, org_name: str, label: str | None, scope: str) -> None:
+    """Create a key and print it (only it) on stdout, so KEY=$(cipulse keys create …) works.
+    The key is shown this once; only its hash is stored."""
+    created = AccountService(obj.database).create_key(org_name, label, parse_scopes(scope))
+    say(
+        f"created key {created.prefix}… for {created.org_name} "
+        f"(scopes: {','.join(created.scopes)}); it will not be shown again"
+    )
+    click.echo(created.key)
+
+
+@keys.command("list")
+@click.option("--org", "org_name", help="Only this organisation's keys.")
+@click.pass_obj
+@reports_errors
+def keys_list(obj: Context, org_name: str | None) -> None:
+    """List keys: prefix, scopes, created, last used, revoked."""
+    rows = [("ORG", "PREFIX", "NAME", "SCOPES", "CREATED", "LAST USED", "REVOKED")]
+    for key in AccountService(obj.database).keys(org_name):
+        rows.append(
+            (
+                key.org_name,
+                key.prefix,
+                key.name or "-",
+                ",".join(key.scopes),
+                format_time(key.created_at),
+                format_time(key.last_used_at),
+                format_time(key.revoked_at),
+            )
+        )
+    _table(rows)
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+@click.pass_obj
+@reports_errors
+def keys_revoke(obj: Context, prefix: str) -> None:
+    """Revoke the key with this prefix; requests with it get 401 from now on."""
+    AccountService(obj.database).revoke_key(prefix)
+    say(f"revoked key {prefix}")
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

@@ -1,0 +1,68 @@
+"""What every command shares: settings, the database, output and error reporting."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from cipulse.errors import CipulseError
+from cipulse.settings import Settings
+from cipulse.storage.database import Database
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What every command shares: settings (environment + ``--database-url``) and, built on
+    first use, the database."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self.database_url = database_url
+        self._database: Database | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        values = {k: v for k, v in overrides.items() if v is not None}
+        if self.database_url:
+            values["database_url"] = self.database_url
+        try:
+            return Settings(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise click.UsageError(f"invalid setting: {problems}") from None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.settings())
+        return self._database
+
+
+def say(message: str = "") -> None:
+    """Human-readable output: stderr, so stdout stays clean for what scripts capture."""
+    click.echo(message, err=True)
+
+
+def reports_errors(command: F) -> F:
+    """Our errors end the command with their message and exit status 1, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CipulseError as exc:
+            say(f"error: {exc.message}")
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def format_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"

@@ -1,0 +1,120 @@
+"""``cipulse serve`` and ``cipulse migrate``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+
+import click
+
+from cipulse import __version__
+from cipulse.accounts.service import AccountService, CreatedKey
+from cipulse.cli.context import Context, reports_errors, say
+from cipulse.storage.database import redacted
+from cipulse.storage.migrate import migrate as run_migrations
+
+#: The example of the RunWatch spec, ready to paste.
+EXAMPLE_RUN = {
+    "provider": "github",
+    "repository": "acme/cool-project",
+    "pipeline_name": "CI Pipeline",
+    "run_id": 789012345,
+    "run_attempt": 1,
+    "run_name": "Fix login bug",
+    "run_url": "https://github.com/acme/cool-project/actions/runs/789012345",
+    "status": "success",
+    "mode": "inline",
+    "compute_seconds": 245,
+    "duration_seconds": 312,
+    "started_at": "2024-01-15T10:30:00Z",
+    "completed_at": "2024-01-15T10:35:12Z",
+    "triggered_by": "push",
+    "actor": "octocat",
+    "branch": "main",
+    "jobs": [
+        {
+            "name": "build",
+            "job_id": "456789",
+            "status": "success",
+            "duration_seconds": 120,
+            "started_at": "2024-01-15T10:30:05Z",
+            "completed_at": "2024-01-15T10:32:05Z",
+        },
+        {
+            "name": "test",
+            "job_id": "456790",
+            "status": "success",
+            "duration_seconds": 125,
+            "started_at": "2024-01-15T10:32:10Z",
+            "completed_at": "2024-01-15T10:34:15Z",
+        },
+    ],
+}
+
+
+def example_curl(base_url: str, key: str) -> str:
+    return (
+        f"curl -X POST {base_url}/functions/v1/ingest \\\n"
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -H {shlex.quote('X-API-Key: ' + key)} \\\n"
+        f"  -d {shlex.quote(json.dumps(EXAMPLE_RUN))}"
+    )
+
+
+def _welcome(base_url: str, created: CreatedKey | None, database_url: str) -> None:
+    say(f"cipulse {__version__} on {base_url}  (database: {redacted(database_url)})")
+    if created is not None:
+        say()
+        say(f'First start: created organisation "{created.org_name}" and an ingest API key.')
+        say("It is shown only this once; keep it somewhere safe:")
+        say()
+        say(f"    {created.key}")
+        say()
+        key = created.key
+    else:
+        say("Create an API key with: cipulse keys create --org default")
+        key = "$CIPULSE_API_KEY"
+    say("Send your first run (the RunWatch example):")
+    say()
+    say(example_curl(base_url, key))
+    say()
+
+
+@click.command()
+@click.option("--host", envvar="CIPULSE_HOST", help="Interface to listen on [default: 127.0.0.1]")
+@click.option("--port", envvar="CIPULSE_PORT", type=int, help="Port to listen on [default: 8000]")
+@click.option("--workers", envvar="CIPULSE_WORKERS", type=int, help="Server processes [default: 1]")
+@click.pass_obj
+@reports_errors
+def serve(obj: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Migrate the database and serve the API (the default command)."""
+    import uvicorn
+
+    settings = obj.settings(host=host, port=port, workers=workers)
+    database = obj.database
+    run_migrations(database)
+    created = AccountService(database).bootstrap(settings.bootstrap_org)
+    database.dispose()
+    _welcome(settings.base_url, created, settings.database_url)
+    # Worker processes build their app from the environment: hand them our settings.
+    os.environ["CIPULSE_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "cipulse.web.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@click.command()
+@click.pass_obj
+@reports_errors
+def migrate(obj: Context) -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    run_migrations(obj.database)
+    say(f"database {redacted(obj.settings().database_url)} is up to date")

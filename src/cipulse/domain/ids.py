@@ -1,0 +1,42 @@
+"""Deterministic identifiers derived from natural keys.
+
+The same (organisation, repository, pipeline, run, attempt) always yields the same UUID, so a
+retried or duplicated post returns the id it got the first time, and concurrent writers on
+several servers converge on one row without reading first."""
+
+from __future__ import annotations
+
+import uuid
+
+from cipulse.domain.model import RepositoryRef, RunKeyScope
+
+_NAMESPACE = uuid.UUID("6f1d3c52-5d0b-4c7e-9a57-0c2b1f0e8a11")
+
+
+def _derive(*parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+
+
+def repository_id(org_id: str, repository: RepositoryRef) -> str:
+    host, name = repository.identity
+    return _derive("repository", org_id, host, name)
+
+
+def pipeline_id(repository_id: str, pipeline_key: str) -> str:
+    return _derive("pipeline", repository_id, pipeline_key)
+
+
+def attempt_id(
+    scope: RunKeyScope, repository_id: str, pipeline_id: str, run_key: str, attempt: int
+) -> str:
+    scope_id = pipeline_id if scope is RunKeyScope.PIPELINE else repository_id
+    return _derive("attempt", scope.value, scope_id, run_key, str(attempt))
+
+
+def chain_attempt_id(repository_id: str, run_key: str) -> str:
+    """The attempt a detached Trunk span belongs to, known from its chain alone."""
+    return _derive("attempt", RunKeyScope.REPOSITORY.value, repository_id, run_key, "1")
+
+
+def job_id(attempt_id: str, node_key: str) -> str:
+    return _derive("job", attempt_id, node_key)

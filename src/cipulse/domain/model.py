@@ -1,0 +1,175 @@
+"""The domain model: organisation → repository → pipeline → run attempt → job tree.
+
+Converters build these from wire payloads; storage persists them. Timestamps are aware
+``datetime`` objects in UTC; durations are seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from cipulse.domain.status import Status
+
+TagValue = str | int | float
+
+
+class SourceFormat(StrEnum):
+    RUNWATCH = "runwatch"
+    TRUNK = "trunk"
+
+
+class RunKeyScope(StrEnum):
+    """What a run key is unique within.
+
+    RunWatch ``run_id`` is unique per pipeline; a Trunk ``chainId`` is unique per repository
+    (and child events know only the chain, not the pipeline)."""
+
+    PIPELINE = "pipeline"
+    REPOSITORY = "repository"
+
+
+PROVIDER_HOSTS = {
+    "github": "github.com",
+    "gitlab": "gitlab.com",
+    "bitbucket": "bitbucket.org",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRef:
+    """A repository on a code host. ``github`` + ``acme/app`` (RunWatch) and ``github.com`` +
+    ``acme``/``app`` (Trunk) name the same repository."""
+
+    host: str
+    full_name: str
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """Code hosts compare repository names case-insensitively; so do we."""
+        return (self.host.lower(), self.full_name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRef:
+    """A pipeline (workflow) definition within a repository, identified by ``key``."""
+
+    key: str
+    name: str
+
+
+@dataclass(slots=True)
+class JobSpan:
+    """One node of an attempt's job tree: a job, stage, step or nested pipeline.
+
+    ``node_key`` identifies the node within its attempt (RunWatch ``job_id`` or name, Trunk
+    event id); ``definition_key`` identifies the job across runs (its name or sequence key);
+    ``parent_node_key`` is the ``node_key`` of the parent node, if any."""
+
+    node_key: str
+    name: str
+    definition_key: str
+    kind: str
+    status: Status
+    raw_status: str | None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
+    url: str | None = None
+    external_id: str | None = None
+    parent_node_key: str | None = None
+    tags: dict[str, TagValue] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunAttempt:
+    """One execution of a pipeline: run key + attempt number, with its jobs.
+
+    When ``jobs_are_snapshot`` is true the jobs are the complete job set of the attempt and
+    replace whatever was stored; otherwise they are merged into it node by node."""
+
+    repository: RepositoryRef
+    pipeline: PipelineRef
+    run_key: str
+    run_key_scope: RunKeyScope
+    attempt: int
+    status: Status
+    raw_status: str | None
+    provider: str
+    source_format: SourceFormat
+    started_at: datetime | None
+    completed_at: datetime | None = None
+    duration_seconds: float | None = None
+    compute_seconds: float | None = None
+    run_number: int | None = None
+    run_name: str | None = None
+    run_url: str | None = None
+    triggered_by: str | None = None
+    actor: str | None = None
+    branch: str | None = None
+    mode: str | None = None
+    parent_run_key: str | None = None
+    parent_node_key: str | None = None
+    tags: dict[str, TagValue] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    jobs: list[JobSpan] = field(default_factory=list)
+    jobs_are_snapshot: bool = True
+
+
+@dataclass(slots=True)
+class DetachedSpan:
+    """A job node that arrived without its run (Trunk events come in any order and in separate
+    requests). It is stored under the run it names and joins the tree when the run arrives."""
+
+    repository: RepositoryRef
+    run_key: str
+    span: JobSpan
+
+
+@dataclass(slots=True)
+class Submission:
+    """What one converted request asks storage to write."""
+
+    attempts: list[RunAttempt] = field(default_factory=list)
+    detached_spans: list[DetachedSpan] = field(default_factory=list)
+    ingest_source: str | None = None
+
+    @property
+    def event_count(self) -> int:
+        return len(self.attempts) + len(self.detached_spans)
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    name: str
+    created_at: datetime
+    max_repositories: int | None
+    max_runs_per_month: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """What is stored of an API key: never the key itself, only its hash and prefix."""
+
+    id: str
+    org_id: str
+    org_name: str
+    prefix: str
+    name: str | None
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+API_KEY_SCOPES = ("ingest", "read")
+
+
+def duration_between(started: datetime | None, completed: datetime | None) -> float | None:
+    """Seconds from ``started`` to ``completed``; ``None`` when unknown or negative."""
+    if started is None or completed is None:
+        return None
+    seconds = (completed - started).total_seconds()
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,104 @@
+"""Group commit: many concurrent HTTP requests, one transaction.
+
+Request handlers (on the event loop) put their request on a queue and await a future. One
+writer thread per process takes whatever has queued up (at most ``max_batch``), stores it in
+one transaction through ``IngestService.ingest_batch`` and resolves each future with its own
+outcome. Under light load a batch is a single request, so latency stays that of one commit;
+under heavy load batches grow and the per-commit cost (an fsync on SQLite, a round trip on
+PostgreSQL) is shared. This is the single-writer design SQLite wants (datasette does the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+
+from cipulse.errors import CipulseError, InternalError
+from cipulse.ingestion.service import IngestOutcome, IngestRequest, IngestService, Result
+
+log = logging.getLogger(__name__)
+
+_Pending = tuple[IngestRequest, asyncio.Future[IngestOutcome], asyncio.AbstractEventLoop]
+_STOP = object()
+
+
+class GroupCommitter:
+    def __init__(self, service: IngestService, max_batch: int) -> None:
+        self.service = service
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cipulse-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is queued, then stop the writer thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    async def submit(self, request: IngestRequest) -> IngestOutcome:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestOutcome] = loop.create_future()
+        self._queue.put((request, future, loop))
+        return await future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch: list[_Pending] = [first]  # type: ignore[list-item]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            self._process(batch)
+
+    def _process(self, batch: list[_Pending]) -> None:
+        requests = [request for request, _, _ in batch]
+        results = self._results(requests)
+        by_loop: dict[
+            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[IngestOutcome], Result]]
+        ] = {}
+        for (_, future, loop), result in zip(batch, results, strict=True):
+            by_loop.setdefault(loop, []).append((future, result))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop has closed: nobody is waiting any more
+                pass
+
+    def _results(self, requests: list[IngestRequest]) -> list[Result]:
+        try:
+            return self.service.ingest_batch(requests)
+        except CipulseError as exc:  # e.g. Unavailable: the same answer for everyone
+            return [exc] * len(requests)
+        except Exception:
+            if len(requests) == 1:
+                log.exception("ingest failed")
+                return [InternalError("internal error while storing the run")]
+            # One bad request must not fail its neighbours: retry them one by one.
+            log.warning("batch of %d failed; retrying one by one", len(requests))
+            return [r for request in requests for r in self._results([request])]
+
+
+def _settle(settled: list[tuple[asyncio.Future[IngestOutcome], Result]]) -> None:
+    for future, result in settled:
+        if future.done():  # the client went away; what it sent is stored all the same
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

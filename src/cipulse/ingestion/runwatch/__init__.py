@@ -1,0 +1,1 @@
+"""The RunWatch Ingest API wire format (``POST /functions/v1/ingest``)."""

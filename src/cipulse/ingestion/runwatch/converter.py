@@ -1,0 +1,102 @@
+"""RunWatch payload → domain ``RunAttempt``. Pure: no I/O, same input gives the same output."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from cipulse.domain.model import (
+    PROVIDER_HOSTS,
+    JobSpan,
+    PipelineRef,
+    RepositoryRef,
+    RunAttempt,
+    RunKeyScope,
+    SourceFormat,
+    duration_between,
+)
+from cipulse.domain.status import Status
+from cipulse.ingestion.runwatch.schema import RunWatchJob, RunWatchRun
+
+_SELF_HOSTABLE = {"github", "gitlab"}
+
+
+def repository_host(provider: str, repository: str, run_url: str | None) -> str:
+    """The code host of the repository.
+
+    GitHub Enterprise and self-managed GitLab report ``provider: github|gitlab`` too; when the
+    run URL points at another host under the same repository path, that host is the one."""
+    default = PROVIDER_HOSTS.get(provider, provider)
+    if provider in _SELF_HOSTABLE and run_url:
+        parts = urlsplit(run_url)
+        if parts.hostname and parts.path.lower().startswith(f"/{repository.lower()}/"):
+            return parts.hostname.lower()
+    return default
+
+
+def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
+    spans = []
+    seen_keys: dict[str, int] = {}
+    for job in jobs:
+        base_key = f"id:{job.job_id}" if job.job_id is not None else f"name:{job.name}"
+        # Two jobs without ids sharing a name are told apart by their order.
+        seen = seen_keys.get(base_key, 0)
+        seen_keys[base_key] = seen + 1
+        node_key = base_key if seen == 0 else f"{base_key}#{seen + 1}"
+        duration = job.duration_seconds
+        if duration is None:
+            duration = duration_between(job.started_at, job.completed_at)
+        spans.append(
+            JobSpan(
+                node_key=node_key,
+                name=job.name,
+                definition_key=job.name,
+                kind="job",
+                status=Status(job.status),
+                raw_status=job.status,
+                started_at=job.started_at,
+                completed_at=job.completed_at,
+                duration_seconds=duration,
+                url=job.job_url,
+                external_id=None if job.job_id is None else str(job.job_id),
+            )
+        )
+    return spans
+
+
+def convert(run: RunWatchRun) -> RunAttempt:
+    jobs = _job_spans(run.jobs)
+    duration = run.duration_seconds
+    if duration is None:
+        duration = duration_between(run.started_at, run.completed_at)
+    compute = run.compute_seconds
+    if compute is None:
+        known = [job.duration_seconds for job in jobs if job.duration_seconds is not None]
+        compute = sum(known) if known else None
+    pipeline_key = str(run.pipeline_id) if run.pipeline_id is not None else run.pipeline_name
+    return RunAttempt(
+        repository=RepositoryRef(
+            host=repository_host(run.provider, run.repository, run.run_url),
+            full_name=run.repository,
+        ),
+        pipeline=PipelineRef(key=pipeline_key, name=run.pipeline_name),
+        run_key=str(run.run_id),
+        run_key_scope=RunKeyScope.PIPELINE,
+        run_number=run.run_id,
+        attempt=run.run_attempt,
+        status=Status(run.status),
+        raw_status=run.status,
+        provider=run.provider,
+        source_format=SourceFormat.RUNWATCH,
+        started_at=run.started_at,
+        completed_at=run.completed_at,
+        duration_seconds=duration,
+        compute_seconds=compute,
+        run_name=run.run_name,
+        run_url=run.run_url,
+        triggered_by=run.triggered_by or None,
+        actor=run.actor or None,
+        branch=run.branch or None,
+        mode=run.mode,
+        jobs=jobs,
+        jobs_are_snapshot=True,
+    )

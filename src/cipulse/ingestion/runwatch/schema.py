@@ -1,0 +1,86 @@
+"""The RunWatch ingest payload, exactly as the public spec documents it, plus the legacy field
+names (``workflow_id``, ``workflow_name``, ``workflow_run_id``) older reporters send.
+Unknown fields are ignored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from cipulse.ingestion.validation import field_error
+
+Provider = Literal["github", "gitlab", "bitbucket", "circleci", "other"]
+WireStatus = Literal[
+    "success", "failure", "cancelled", "running", "queued", "pending", "skipped", "timed_out"
+]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Timestamp = AwareDatetime
+#: ``owner/name``; GitLab subgroups (``group/sub/name``) have more segments.
+RepositoryName = Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$", max_length=500)]
+
+
+def _check_order(started: Timestamp | None, completed: Timestamp | None) -> None:
+    if started is not None and completed is not None and completed < started:
+        raise field_error("completed_at", "must not be before started_at")
+
+
+class RunWatchJob(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: NonEmpty
+    job_id: Annotated[str | int | None, Field(union_mode="left_to_right")] = None
+    job_url: str | None = None
+    status: WireStatus
+    duration_seconds: Seconds | None = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _completed_after_started(self) -> RunWatchJob:
+        _check_order(self.started_at, self.completed_at)
+        return self
+
+
+class RunWatchRun(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    provider: Provider
+    repository: RepositoryName
+    pipeline_id: Annotated[
+        str | int | None,
+        Field(
+            validation_alias=AliasChoices("pipeline_id", "workflow_id"), union_mode="left_to_right"
+        ),
+    ] = None
+    pipeline_name: Annotated[
+        NonEmpty, Field(validation_alias=AliasChoices("pipeline_name", "workflow_name"))
+    ]
+    run_id: Annotated[int, Field(ge=0, validation_alias=AliasChoices("run_id", "workflow_run_id"))]
+    run_attempt: Annotated[int, Field(ge=1)]
+    run_name: str | None = None
+    run_url: str | None = None
+    status: WireStatus
+    mode: Literal["inline", "external"] | None = None
+    compute_seconds: Seconds | None = None
+    duration_seconds: Seconds | None = None
+    started_at: Timestamp
+    completed_at: Timestamp | None = None
+    triggered_by: Annotated[str, StringConstraints(max_length=1000)]
+    actor: Annotated[str, StringConstraints(max_length=1000)]
+    branch: str | None = None
+    jobs: list[RunWatchJob] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _completed_after_started(self) -> RunWatchRun:
+        _check_order(self.started_at, self.completed_at)
+        return self

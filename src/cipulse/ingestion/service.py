@@ -1,0 +1,196 @@
+"""The ingest service: authenticate, enforce plan limits, write. Both HTTP endpoints and
+``cipulse ingest`` call it.
+
+It works on batches: one transaction for many requests (group commit) is what lets SQLite
+store thousands of runs a second. Every request in a batch gets its own outcome: a key
+that is wrong or a plan limit that is reached fails that request alone."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from cipulse.accounts.keys import hash_key
+from cipulse.domain.model import Submission
+from cipulse.errors import CipulseError, Forbidden, PlanLimitExceeded, Unauthenticated
+from cipulse.storage import accounts, run_writer
+from cipulse.storage.accounts import Principal
+from cipulse.storage.clock import month_of, now_ms
+from cipulse.storage.database import Database
+from cipulse.storage.dialect import lock_natural_keys
+
+log = logging.getLogger(__name__)
+
+INGEST_SCOPE = "ingest"
+#: ``last_used_at`` of a key is refreshed at most this often, not on every request.
+KEY_TOUCH_INTERVAL_MS = 60_000
+
+
+@dataclass(slots=True)
+class IngestRequest:
+    """One request to store a submission, on behalf of an API key or of an organisation
+    (already resolved, for the CLI)."""
+
+    submission: Submission
+    api_key: str | None = None
+    principal: Principal | None = None
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    attempt_ids: list[str] = field(default_factory=list)
+    events: int = 0
+
+
+Result = IngestOutcome | CipulseError
+
+
+@dataclass(slots=True)
+class _OrgLimits:
+    """Usage of one limited organisation as the batch is folded, request by request."""
+
+    principal: Principal
+    repository_ids: set[str]
+    runs_this_month: int
+    planned_repositories: set[str] = field(default_factory=set)
+    planned_runs: int = 0
+
+
+class IngestService:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def ingest(self, request: IngestRequest) -> IngestOutcome:
+        """One request in its own transaction; raises its error."""
+        result = self.ingest_batch([request])[0]
+        if isinstance(result, CipulseError):
+            raise result
+        return result
+
+    def ingest_batch(self, requests: list[IngestRequest]) -> list[Result]:
+        """Store a batch in one transaction. Errors that concern one request are returned in
+        its place; errors of the database (``Unavailable``) are raised for all."""
+        now = now_ms()
+        month = month_of(now)
+        results: list[Result | None] = [None] * len(requests)
+        with self.database.write() as conn:
+            principals = self._principals(conn, requests)
+            accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]] = []
+            for index, request in enumerate(requests):
+                principal = request.principal or principals.get(hash_key(request.api_key or ""))
+                problem = _authorisation_problem(request, principal)
+                if problem is not None:
+                    results[index] = problem
+                    continue
+                assert principal is not None
+                resolved = run_writer.resolve(principal.org_id, request.submission, now)
+                accepted.append((index, principal, resolved))
+
+            lock_ids = [i for _, _, resolved in accepted for i in resolved.lock_ids]
+            lock_ids += [p.org_id for _, p, _ in accepted if p.has_limits]
+            lock_natural_keys(conn, lock_ids)
+
+            planner = run_writer.Planner(*self._stored_statuses(conn, accepted))
+            limits: dict[str, _OrgLimits] = {}
+            for index, principal, resolved in accepted:
+                if principal.has_limits:
+                    org = limits.get(principal.org_id)
+                    if org is None:
+                        org = limits[principal.org_id] = _OrgLimits(
+                            principal,
+                            accounts.repository_ids(conn, principal.org_id),
+                            accounts.runs_created_in_month(conn, principal.org_id, month),
+                        )
+                    exceeded = _limit_problem(org, planner, resolved, month)
+                    if exceeded is not None:
+                        results[index] = exceeded
+                        continue
+                planner.add(resolved)
+                results[index] = IngestOutcome(
+                    attempt_ids=[a.id for a in resolved.attempts],
+                    events=requests[index].submission.event_count,
+                )
+
+            run_writer.write(conn, planner.plan)
+            new_runs: dict[str, int] = {}
+            for row in planner.plan.new_attempts.values():
+                new_runs[row["org_id"]] = new_runs.get(row["org_id"], 0) + 1
+            if new_runs:
+                accounts.add_runs_created(conn, new_runs, month)
+            stale_keys = {
+                p.key_id: p
+                for _, p, _ in accepted
+                if p.key_id and (p.last_used_at_ms or 0) < now - KEY_TOUCH_INTERVAL_MS
+            }
+            if stale_keys:
+                accounts.touch_api_keys(conn, list(stale_keys.values()), now)
+        return [r for r in results if r is not None]
+
+    @staticmethod
+    def _principals(conn, requests: list[IngestRequest]) -> dict[str, Principal]:  # type: ignore[no-untyped-def]
+        hashes = {hash_key(r.api_key) for r in requests if r.principal is None and r.api_key}
+        return accounts.principals_by_hash(conn, sorted(hashes)) if hashes else {}
+
+    @staticmethod
+    def _stored_statuses(  # type: ignore[no-untyped-def]
+        conn, accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        by_org: dict[str, tuple[set[str], set[str]]] = {}
+        for _, principal, resolved in accepted:
+            attempt_ids, job_ids = by_org.setdefault(principal.org_id, (set(), set()))
+            attempt_ids.update(a.id for a in resolved.attempts)
+            job_ids.update(s.id for s in resolved.spans)
+        attempts: dict[str, str] = {}
+        jobs: dict[str, str] = {}
+        for org_id, (attempt_ids, job_ids) in by_org.items():
+            found_attempts, found_jobs = run_writer.stored_statuses(
+                conn, org_id, attempt_ids, job_ids
+            )
+            attempts.update(found_attempts)
+            jobs.update(found_jobs)
+        return attempts, jobs
+
+
+def _authorisation_problem(
+    request: IngestRequest, principal: Principal | None
+) -> CipulseError | None:
+    if principal is None:
+        if request.api_key:
+            return Unauthenticated("invalid API key")
+        return Unauthenticated("missing API key")
+    if principal.revoked:
+        return Unauthenticated("API key has been revoked")
+    if INGEST_SCOPE not in principal.scopes:
+        return Forbidden("API key lacks the 'ingest' scope")
+    return None
+
+
+def _limit_problem(
+    org: _OrgLimits,
+    planner: run_writer.Planner,
+    resolved: run_writer.ResolvedSubmission,
+    month: str,
+) -> PlanLimitExceeded | None:
+    """Refuse what would create repositories or run attempts past the organisation's limits.
+    Updates of stored attempts create nothing and are never refused."""
+    limit = org.principal.max_repositories
+    new_repositories = set(resolved.repository_rows) - org.repository_ids - org.planned_repositories
+    if limit and new_repositories:
+        have = len(org.repository_ids) + len(org.planned_repositories)
+        if have + len(new_repositories) > limit:
+            return PlanLimitExceeded(
+                f"plan limit exceeded: max_repositories is {limit} and the organisation "
+                f"already has {have} repositories"
+            )
+    limit = org.principal.max_runs_per_month
+    new_runs = planner.new_attempts_of(resolved)
+    if limit and new_runs:
+        used = org.runs_this_month + org.planned_runs
+        if used + new_runs > limit:
+            return PlanLimitExceeded(
+                f"plan limit exceeded: max_runs_per_month is {limit} and {used} run attempts "
+                f"were already stored in {month} (UTC)"
+            )
+    org.planned_repositories |= new_repositories
+    org.planned_runs += new_runs
+    return None

@@ -1,0 +1,1 @@
+"""The Trunk CI Analytics ``trackEvents`` wire format (``POST /v1/metrics/trackEvents``)."""

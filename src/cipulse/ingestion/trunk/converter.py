@@ -1,0 +1,150 @@
+"""Trunk ``trackEvents`` → domain. Pure: no I/O, same input gives the same output.
+
+Events are grouped into runs by ``chainId``. The event whose ``id`` equals its ``chainId``, or
+that has no parent, is the run (a ``RunAttempt``); every other event is a node of that run's job
+tree (a ``DetachedSpan``), linked to its parent through ``parent.eventId``. A run that has a
+parent (a nested pipeline) keeps a link to the parent's chain and event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cipulse.domain.model import (
+    DetachedSpan,
+    JobSpan,
+    PipelineRef,
+    RepositoryRef,
+    RunAttempt,
+    RunKeyScope,
+    SourceFormat,
+    Submission,
+    TagValue,
+)
+from cipulse.domain.status import Status
+from cipulse.ingestion.trunk.schema import Event, Payload, TrackEventsRequest
+
+#: Trunk conclusions onto our enum. Conclusions that carry no verdict (UNSPECIFIED, or none at
+#: all) mean "still running" while the event has no ``finishedAt``, and ``skipped`` once it has.
+CONCLUSION_STATUS = {
+    "SUCCESS": Status.SUCCESS,
+    "FAILURE": Status.FAILURE,
+    "CANCELLED": Status.CANCELLED,
+    "TIMED_OUT": Status.TIMED_OUT,
+    "SKIPPED": Status.SKIPPED,
+    "NEUTRAL": Status.SKIPPED,
+    "ACTION_REQUIRED": Status.FAILURE,
+    "STALE": Status.CANCELLED,
+    "STARTUP_FAILURE": Status.FAILURE,
+}
+
+#: Pipeline of a run event that names no sequence.
+UNNAMED_PIPELINE = PipelineRef(key="(unnamed)", name="(unnamed pipeline)")
+
+
+def status_of(event: Event) -> Status:
+    conclusion = (event.conclusion or "UNSPECIFIED").upper()
+    if conclusion in CONCLUSION_STATUS:
+        return CONCLUSION_STATUS[conclusion]
+    return Status.RUNNING if event.finishedAt is None else Status.SKIPPED
+
+
+def _millis(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def _duration(event: Event) -> float | None:
+    """Unknown (None) when ``finishedAt`` is missing or before ``createdAt``: the spec's own
+    example does that, and such an event must not distort duration statistics."""
+    if event.finishedAt is None or event.finishedAt < event.createdAt:
+        return None
+    return (event.finishedAt - event.createdAt) / 1000
+
+
+def _tags_and_metrics(event: Event) -> tuple[dict[str, TagValue], dict[str, float]]:
+    """Sequence tags describe the pipeline or job; event tags describe this execution and win
+    on a clash. A key given twice keeps its last value."""
+    tags: dict[str, TagValue] = {}
+    payloads: list[Payload | None] = [event.sequence.payload if event.sequence else None]
+    payloads.append(event.payload)
+    for payload in payloads:
+        if payload is not None:
+            tags.update((tag.k, tag.v) for tag in payload.tags)
+    metrics = {m.k: m.v for m in event.payload.metrics} if event.payload else {}
+    return tags, metrics
+
+
+def _kind(event: Event) -> str:
+    if event.sequence is None:
+        return "job"
+    return event.sequence.kind.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _run(repository: RepositoryRef, event: Event, status: Status) -> RunAttempt:
+    tags, metrics = _tags_and_metrics(event)
+    sequence = event.sequence
+    pipeline = PipelineRef(sequence.key, sequence.name) if sequence else UNNAMED_PIPELINE
+    parent = event.parent
+    branch = tags.get("branch")
+    return RunAttempt(
+        repository=repository,
+        pipeline=pipeline,
+        run_key=event.chainId,
+        run_key_scope=RunKeyScope.REPOSITORY,
+        attempt=1,
+        status=status,
+        raw_status=event.conclusion,
+        provider=sequence.platform.lower() if sequence else "other",
+        source_format=SourceFormat.TRUNK,
+        started_at=_millis(event.createdAt),
+        completed_at=_millis(event.finishedAt),
+        duration_seconds=_duration(event),
+        branch=None if branch is None else str(branch),
+        parent_run_key=parent.chainId if parent and parent.chainId != event.chainId else None,
+        parent_node_key=parent.eventId if parent else None,
+        tags=tags,
+        metrics=metrics,
+        jobs=[],
+        jobs_are_snapshot=False,
+    )
+
+
+def _span(event: Event, status: Status) -> JobSpan:
+    tags, metrics = _tags_and_metrics(event)
+    sequence = event.sequence
+    name = sequence.name if sequence else event.id
+    return JobSpan(
+        node_key=event.id,
+        name=name,
+        definition_key=sequence.key if sequence else name,
+        kind=_kind(event),
+        status=status,
+        raw_status=event.conclusion,
+        started_at=_millis(event.createdAt),
+        completed_at=_millis(event.finishedAt),
+        duration_seconds=_duration(event),
+        parent_node_key=event.parent.eventId if event.parent else None,
+        tags=tags,
+        metrics=metrics,
+    )
+
+
+def is_run_event(event: Event) -> bool:
+    return event.id == event.chainId or event.parent is None
+
+
+def convert(request: TrackEventsRequest, ingest_source: str | None = None) -> Submission:
+    repository = RepositoryRef(
+        host=request.repo.host.lower(), full_name=f"{request.repo.owner}/{request.repo.name}"
+    )
+    submission = Submission(ingest_source=ingest_source)
+    for event in request.events:
+        status = status_of(event)
+        if is_run_event(event):
+            submission.attempts.append(_run(repository, event, status))
+        else:
+            submission.detached_spans.append(
+                DetachedSpan(
+                    repository=repository, run_key=event.chainId, span=_span(event, status)
+                )
+            )
+    return submission

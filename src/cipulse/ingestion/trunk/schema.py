@@ -1,0 +1,108 @@
+"""The Trunk ``trackEvents`` request as the public spec documents it, widened to what the real
+Jenkins plugin 1.4.0 sends: ``origin`` and ``payload.timestamps`` extra fields, conclusions beyond
+the documented five, a ``parent`` that carries ``chainId`` instead of ``sequenceKey``, and any
+case for ``platform``. Any code host is accepted, not only github.com."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+EpochMillis = Annotated[int, Field(ge=0, le=10**14)]
+
+#: Documented conclusions, then the ones the real plugin also sends.
+CONCLUSIONS = (
+    "SUCCESS",
+    "FAILURE",
+    "CANCELLED",
+    "TIMED_OUT",
+    "SKIPPED",
+    "UNSPECIFIED",
+    "NEUTRAL",
+    "ACTION_REQUIRED",
+    "STALE",
+    "STARTUP_FAILURE",
+)
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Metric(_Wire):
+    k: NonEmpty
+    v: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Tag(_Wire):
+    k: NonEmpty
+    v: Annotated[str | int | float, Field(union_mode="left_to_right")]
+
+
+class Payload(_Wire):
+    metrics: list[Metric] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
+
+
+class Sequence(_Wire):
+    platform: NonEmpty
+    kind: NonEmpty
+    key: NonEmpty
+    name: NonEmpty
+    payload: Payload | None = None
+
+
+class Parent(_Wire):
+    eventId: NonEmpty
+    sequenceKey: str | None = None
+    chainId: str | None = None
+
+
+class Event(_Wire):
+    id: NonEmpty
+    chainId: NonEmpty
+    parent: Parent | None = None
+    createdAt: EpochMillis
+    finishedAt: EpochMillis | None = None
+    conclusion: str | None = None
+    payload: Payload | None = None
+    sequence: Sequence | None = None
+
+    @field_validator("conclusion")
+    @classmethod
+    def _known_conclusion(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in CONCLUSIONS:
+            raise ValueError("must be one of " + ", ".join(CONCLUSIONS))
+        return value
+
+
+class Repo(_Wire):
+    host: NonEmpty
+    owner: NonEmpty
+    name: NonEmpty
+
+
+class TrackEventsRequest(_Wire):
+    repo: Repo
+    events: Annotated[list[Event], Field(max_length=10_000)]
+
+
+def legacy_shape_problem(body: Any) -> str | None:
+    """Plugins before 1.4 sent ``fact`` instead of ``sequence`` and ``{s, n}`` timestamps.
+    Say so plainly instead of listing a dozen schema errors."""
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        return None
+    for index, event in enumerate(body["events"]):
+        if not isinstance(event, dict):
+            continue
+        if "fact" in event or isinstance(event.get("createdAt"), dict):
+            return (
+                f"events[{index}]: this is the legacy pre-1.4 Trunk payload (`fact`, "
+                "`createdAt: {s, n}`), which is not supported; upgrade the Trunk Jenkins "
+                "plugin to 1.4.0 or later"
+            )
+    return None

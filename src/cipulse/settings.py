@@ -1,0 +1,105 @@
+"""The one settings object. Every setting has a default, a help text and an environment variable
+(``CIPULSE_`` + the name in capitals); ``docs/configuration.md`` lists them all and a test keeps
+the two in step."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./cipulse.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIPULSE_", extra="ignore", frozen=True)
+
+    database_url: Annotated[
+        str,
+        Field(
+            description="Where data lives: `sqlite:///path/to/file.db` (embedded, zero set-up) "
+            "or `postgresql://user@host:5432/db` (production; many servers may share it)."
+        ),
+    ] = DEFAULT_DATABASE_URL
+    host: Annotated[str, Field(description="Interface `cipulse serve` listens on.")] = "127.0.0.1"
+    port: Annotated[
+        int, Field(ge=0, le=65535, description="TCP port `cipulse serve` listens on.")
+    ] = 8000
+    workers: Annotated[
+        int, Field(ge=1, le=64, description="Server processes `cipulse serve` starts.")
+    ] = 1
+    public_url: Annotated[
+        str,
+        Field(
+            description="Base URL clients use to reach this server, shown in the start-up "
+            "message. Empty: derived from host and port."
+        ),
+    ] = ""
+    max_body_bytes: Annotated[
+        int,
+        Field(ge=1024, description="Largest accepted request body in bytes; larger gets 413."),
+    ] = 1024 * 1024
+    bootstrap_org: Annotated[
+        str,
+        Field(
+            description="On first start with an empty database, create this organisation and "
+            "an ingest key and print the key once. Empty string: create nothing."
+        ),
+    ] = "default"
+    ingest_batch_size: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=10_000,
+            description="Most ingest requests committed together in one transaction "
+            "(group commit). Higher favours throughput, lower favours latency.",
+        ),
+    ] = 200
+    sqlite_busy_timeout_ms: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="How long a SQLite writer waits for the lock of another process before "
+            "the request fails with 503.",
+        ),
+    ] = 5000
+    database_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="Connect timeout for PostgreSQL; past it requests get 503.",
+        ),
+    ] = 5.0
+    retry_after_seconds: Annotated[
+        int,
+        Field(ge=1, description="`Retry-After` sent with 503 when the database is unavailable."),
+    ] = 5
+    log_level: Annotated[str, Field(description="Log level: debug, info, warning or error.")] = (
+        "info"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(
+            ("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")
+        ):
+            raise ValueError(
+                f"must start with sqlite:/// or postgresql:// (got {value.split(':', 1)[0]!r})"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value.lower()
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,169 @@
+"""The database schema, in one place. Alembic migrations evolve it (``storage/migrations``).
+
+Conventions:
+- Every table carries ``org_id`` and every primary and unique key starts with it, so the data
+  can later be sharded by organisation.
+- Times are integer milliseconds since the Unix epoch (UTC), columns suffixed ``_ms``: the same
+  arithmetic buckets them by hour, day or week on SQLite and PostgreSQL alike.
+- Ids are UUID strings derived from natural keys (``cipulse.domain.ids``).
+- ``jobs.attempt_id`` has no foreign key on purpose: Trunk events arrive in any order, and a job
+  whose run has not arrived yet is kept and joins its run when the run arrives.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+Id = sa.String(36).with_variant(postgresql.UUID(as_uuid=False), "postgresql")
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Millis = sa.BigInteger
+
+
+def _org_id() -> sa.Column[str]:
+    return sa.Column("org_id", Id, nullable=False)
+
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column("max_repositories", sa.Integer, nullable=True),
+    sa.Column("max_runs_per_month", sa.Integer, nullable=True),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _org_id(),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("prefix", sa.String(32), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column("last_used_at_ms", Millis, nullable=True),
+    sa.Column("revoked_at_ms", Millis, nullable=True),
+    sa.PrimaryKeyConstraint("org_id", "id"),
+    sa.UniqueConstraint("org_id", "prefix"),
+    sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
+    sa.Index("ix_api_keys_key_hash", "key_hash"),
+)
+
+usage_counters = sa.Table(
+    "usage_counters",
+    metadata,
+    _org_id(),
+    sa.Column("month", sa.String(7), nullable=False, comment="YYYY-MM, UTC"),
+    sa.Column("new_run_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("org_id", "month"),
+    sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
+)
+
+repositories = sa.Table(
+    "repositories",
+    metadata,
+    _org_id(),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("full_name", sa.String(500), nullable=False),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "id"),
+    sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
+)
+
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    _org_id(),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("repository_id", Id, nullable=False),
+    sa.Column("pipeline_key", sa.String(1000), nullable=False),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "id"),
+    sa.ForeignKeyConstraint(
+        ["org_id", "repository_id"], ["repositories.org_id", "repositories.id"]
+    ),
+)
+
+run_attempts = sa.Table(
+    "run_attempts",
+    metadata,
+    _org_id(),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("repository_id", Id, nullable=False),
+    sa.Column("pipeline_id", Id, nullable=False),
+    sa.Column("run_key", sa.String(200), nullable=False),
+    sa.Column("run_number", sa.BigInteger, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("raw_status", sa.String(64), nullable=True),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("source_format", sa.String(16), nullable=False),
+    sa.Column("started_at_ms", Millis, nullable=True),
+    sa.Column("completed_at_ms", Millis, nullable=True),
+    sa.Column("duration_seconds", sa.Float, nullable=True),
+    sa.Column("compute_seconds", sa.Float, nullable=True),
+    sa.Column("run_name", sa.Text, nullable=True),
+    sa.Column("run_url", sa.Text, nullable=True),
+    sa.Column("triggered_by", sa.String(1000), nullable=True),
+    sa.Column("actor", sa.String(1000), nullable=True),
+    sa.Column("branch", sa.String(1000), nullable=True),
+    sa.Column("mode", sa.String(16), nullable=True),
+    sa.Column("parent_run_key", sa.String(200), nullable=True),
+    sa.Column("parent_node_key", sa.String(200), nullable=True),
+    sa.Column("tags", Json, nullable=True),
+    sa.Column("metrics", Json, nullable=True),
+    sa.Column("ingest_source", sa.String(200), nullable=True),
+    sa.Column("received_at_ms", Millis, nullable=False),
+    sa.Column("updated_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "id"),
+    sa.UniqueConstraint("org_id", "pipeline_id", "run_key", "attempt"),
+    sa.ForeignKeyConstraint(["org_id", "pipeline_id"], ["pipelines.org_id", "pipelines.id"]),
+    sa.ForeignKeyConstraint(
+        ["org_id", "repository_id"], ["repositories.org_id", "repositories.id"]
+    ),
+    sa.Index("ix_run_attempts_org_id_started_at_ms", "org_id", "started_at_ms"),
+    sa.Index(
+        "ix_run_attempts_org_id_pipeline_id_started_at_ms", "org_id", "pipeline_id", "started_at_ms"
+    ),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    _org_id(),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("attempt_id", Id, nullable=False),
+    sa.Column("node_key", sa.String(1000), nullable=False),
+    sa.Column("parent_node_key", sa.String(1000), nullable=True),
+    sa.Column("definition_key", sa.String(1000), nullable=False),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("raw_status", sa.String(64), nullable=True),
+    sa.Column("started_at_ms", Millis, nullable=True),
+    sa.Column("completed_at_ms", Millis, nullable=True),
+    sa.Column("duration_seconds", sa.Float, nullable=True),
+    sa.Column("url", sa.Text, nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=True),
+    sa.Column("tags", Json, nullable=True),
+    sa.Column("metrics", Json, nullable=True),
+    sa.Column("ingest_source", sa.String(200), nullable=True),
+    sa.Column("updated_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "id"),
+    sa.UniqueConstraint("org_id", "attempt_id", "node_key"),
+)

@@ -1,0 +1,2 @@
+"""The HTTP adapter: the app factory, routes and error rendering. The only package that
+imports the web framework."""

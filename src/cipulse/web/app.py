@@ -1,0 +1,129 @@
+"""The app factory. Nothing is built at import time: ``create_app(settings)`` makes the
+database, the ingest writer and the routes inside the app's lifespan, so tests can run apps
+on SQLite and PostgreSQL side by side."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from cipulse import __version__
+from cipulse.ingestion.batching import GroupCommitter
+from cipulse.ingestion.service import IngestService
+from cipulse.settings import Settings
+from cipulse.storage.database import Database
+from cipulse.web import errors, ingest_routes
+
+log = logging.getLogger(__name__)
+
+CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
+
+
+async def healthz(request: Request) -> Response:
+    database: Database = request.app.state.database
+    healthy = await run_in_threadpool(database.ping)
+    body = {"status": "ok" if healthy else "unavailable", "database": database.dialect}
+    return Response(
+        orjson.dumps(body), status_code=200 if healthy else 503, media_type="application/json"
+    )
+
+
+async def index(request: Request) -> Response:
+    return Response(
+        orjson.dumps(
+            {
+                "name": "cipulse",
+                "version": __version__,
+                "ingest": {
+                    "runwatch": list(ingest_routes.RUNWATCH_PATHS),
+                    "trunk": list(ingest_routes.TRUNK_PATHS),
+                },
+                "openapi": "/openapi.json",
+                "health": "/healthz",
+            }
+        ),
+        media_type="application/json",
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings)
+        committer = GroupCommitter(IngestService(database), settings.ingest_batch_size)
+        committer.start()
+        app.state.database = database
+        app.state.committer = committer
+        try:
+            yield
+        finally:
+            committer.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="cipulse",
+        version=__version__,
+        description="Self-hosted CI/CD pipeline analytics. Ingest endpoints speak the RunWatch "
+        "Ingest API and the Trunk CI Analytics trackEvents API.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads from a CDN; we ship no CDN dependencies
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=["Retry-After"],
+        max_age=86400,
+    )
+    app.include_router(ingest_routes.router())
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        tags=["operations"],
+        summary="200 when the database answers, 503 otherwise",
+    )
+    app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                ingest_routes.schema_components()
+            )
+            schema["components"]["securitySchemes"] = {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "TrunkToken": {"type": "apiKey", "in": "header", "name": "x-api-token"},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` in each worker process: settings from the
+    environment (``cipulse serve`` puts its options there)."""
+    return create_app(Settings())

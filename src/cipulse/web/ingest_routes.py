@@ -1,0 +1,133 @@
+"""The two ingest endpoints. Thin: read key and body, parse, submit, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from cipulse.ingestion.formats import parse_runwatch, parse_trunk
+from cipulse.ingestion.runwatch.schema import RunWatchRun
+from cipulse.ingestion.service import IngestRequest
+from cipulse.ingestion.trunk.schema import TrackEventsRequest
+from cipulse.web.requests import RUNWATCH_KEY_HEADERS, TRUNK_KEY_HEADERS, api_key, bounded_body
+
+RUNWATCH_PATHS = ("/functions/v1/ingest", "/api/v1/ingest", "/v1/ingest")
+TRUNK_PATHS = ("/v1/metrics/trackEvents", "/v1/metrics/trackEvent")
+
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Bad JSON or schema; the message names each bad field", "content": _ERROR},
+    401: {"description": "Missing, unknown or revoked API key", "content": _ERROR},
+    402: {"description": "A plan limit of the organisation would be exceeded", "content": _ERROR},
+    403: {"description": "The key lacks the `ingest` scope", "content": _ERROR},
+    413: {"description": "Body larger than the configured limit", "content": _ERROR},
+    503: {
+        "description": "Database unavailable; retry after `Retry-After` seconds",
+        "content": _ERROR,
+    },
+}
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def _body_schema(model: type) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+async def ingest_runwatch(request: Request) -> Response:
+    key = api_key(request, RUNWATCH_KEY_HEADERS)
+    body = await bounded_body(request, request.app.state.settings.max_body_bytes)
+    submission = parse_runwatch(body)
+    outcome = await request.app.state.committer.submit(
+        IngestRequest(submission=submission, api_key=key)
+    )
+    return _json({"success": True, "pipeline_run_id": outcome.attempt_ids[0]})
+
+
+async def track_events(request: Request) -> Response:
+    key = api_key(request, TRUNK_KEY_HEADERS)
+    body = await bounded_body(request, request.app.state.settings.max_body_bytes)
+    submission = parse_trunk(body, request.headers.get("x-source"))
+    outcome = await request.app.state.committer.submit(
+        IngestRequest(submission=submission, api_key=key)
+    )
+    return _json({"success": True, "events": outcome.events})
+
+
+def router() -> APIRouter:
+    routes = APIRouter(tags=["ingest"])
+    runwatch_doc = {
+        "summary": "Ingest a pipeline run (RunWatch Ingest API)",
+        "description": "Stores one run attempt with its jobs. Posting the same "
+        "(repository, pipeline, run_id, run_attempt) again updates it and returns the same id.",
+        "responses": {
+            200: {
+                "description": "Stored",
+                "content": {
+                    "application/json": {"example": {"success": True, "pipeline_run_id": "uuid"}}
+                },
+            },
+            **ERROR_RESPONSES,
+        },
+        "openapi_extra": _body_schema(RunWatchRun),
+    }
+    for index, path in enumerate(RUNWATCH_PATHS):
+        routes.add_api_route(
+            path,
+            ingest_runwatch,
+            methods=["POST"],
+            include_in_schema=index < 2,
+            operation_id=f"ingest_runwatch_{index}",
+            **runwatch_doc,  # type: ignore[arg-type]
+        )
+    trunk_doc = {
+        "summary": "Track CI events (Trunk CI Analytics API)",
+        "description": "Stores events; each chain of events is a run, the other events its "
+        "job tree. All-or-nothing: one invalid event fails the request.",
+        "responses": {
+            200: {
+                "description": "Stored",
+                "content": {"application/json": {"example": {"success": True, "events": 2}}},
+            },
+            **ERROR_RESPONSES,
+        },
+        "openapi_extra": _body_schema(TrackEventsRequest),
+    }
+    for index, path in enumerate(TRUNK_PATHS):
+        routes.add_api_route(
+            path,
+            track_events,
+            methods=["POST"],
+            include_in_schema=index == 0,
+            operation_id=f"track_events_{index}",
+            **trunk_doc,  # type: ignore[arg-type]
+        )
+    return routes
+
+
+def schema_components() -> dict[str, Any]:
+    """The wire schemas, for the OpenAPI document's ``components.schemas``."""
+    components: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}},
+            "required": ["error"],
+        }
+    }
+    for model in (RunWatchRun, TrackEventsRequest):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    return components
