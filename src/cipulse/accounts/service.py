@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cipulse.accounts.keys import generate_key, hash_key
+from cipulse.domain.keys import generate_key, hash_key
 from cipulse.domain.model import API_KEY_SCOPES, ApiKeyInfo, Organisation
 from cipulse.errors import Conflict, InvalidRequest, NotFound
 from cipulse.storage import accounts as store

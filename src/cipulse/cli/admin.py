@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from cipulse.accounts.service import AccountService, parse_scopes
@@ -129,7 +131,7 @@ def keys_revoke(obj: Context, prefix: str) -> None:
     say(f"revoked key {prefix}")
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo(

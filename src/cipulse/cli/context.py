@@ -42,7 +42,13 @@ class Context:
     def database(self) -> Database:
         if self._database is None:
             self._database = Database(self.settings())
+            click.get_current_context().call_on_close(self.close)
         return self._database
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
 
 
 def say(message: str = "") -> None:

@@ -11,6 +11,7 @@ PostgreSQL) is shared. This is the single-writer design SQLite wants (datasette 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -75,10 +76,9 @@ class GroupCommitter:
         for (_, future, loop), result in zip(batch, results, strict=True):
             by_loop.setdefault(loop, []).append((future, result))
         for loop, settled in by_loop.items():
-            try:
+            # A closed loop (RuntimeError) means nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, settled)
-            except RuntimeError:  # the loop has closed: nobody is waiting any more
-                pass
 
     def _results(self, requests: list[IngestRequest]) -> list[Result]:
         try:

@@ -16,13 +16,22 @@ from cipulse.ingestion.trunk import converter as trunk_converter
 from cipulse.ingestion.trunk.schema import TrackEventsRequest, legacy_shape_problem
 from cipulse.ingestion.validation import invalid_request
 
+MAX_SOURCE_LENGTH = 200
+
 
 class WireFormat(StrEnum):
     RUNWATCH = "runwatch"
     TRUNK = "trunk"
 
 
+def _reject_nul(body: bytes) -> None:
+    """Neither database can store U+0000 in text; say so instead of failing to store it."""
+    if b"\\u0000" in body:
+        raise InvalidRequest("body: contains a NUL character (\\u0000), which cannot be stored")
+
+
 def parse_runwatch(body: bytes) -> Submission:
+    _reject_nul(body)
     try:
         run = RunWatchRun.model_validate_json(body)
     except ValidationError as exc:
@@ -31,6 +40,9 @@ def parse_runwatch(body: bytes) -> Submission:
 
 
 def parse_trunk(body: bytes, ingest_source: str | None = None) -> Submission:
+    _reject_nul(body)
+    if ingest_source is not None and len(ingest_source) > MAX_SOURCE_LENGTH:
+        raise InvalidRequest(f"x-source: must be at most {MAX_SOURCE_LENGTH} characters")
     try:
         request = TrackEventsRequest.model_validate_json(body)
     except ValidationError as exc:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from cipulse.accounts.keys import hash_key
+from sqlalchemy.engine import Connection
+
+from cipulse.domain.keys import hash_key
 from cipulse.domain.model import Submission
 from cipulse.errors import CipulseError, Forbidden, PlanLimitExceeded, Unauthenticated
 from cipulse.storage import accounts, run_writer
@@ -127,13 +129,13 @@ class IngestService:
         return [r for r in results if r is not None]
 
     @staticmethod
-    def _principals(conn, requests: list[IngestRequest]) -> dict[str, Principal]:  # type: ignore[no-untyped-def]
+    def _principals(conn: Connection, requests: list[IngestRequest]) -> dict[str, Principal]:
         hashes = {hash_key(r.api_key) for r in requests if r.principal is None and r.api_key}
         return accounts.principals_by_hash(conn, sorted(hashes)) if hashes else {}
 
     @staticmethod
-    def _stored_statuses(  # type: ignore[no-untyped-def]
-        conn, accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]]
+    def _stored_statuses(
+        conn: Connection, accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]]
     ) -> tuple[dict[str, str], dict[str, str]]:
         by_org: dict[str, tuple[set[str], set[str]]] = {}
         for _, principal, resolved in accepted:

@@ -49,14 +49,34 @@ def field_error(field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("field_error", message, {"field": field})
 
 
+#: Tags pydantic puts in an error's location to say which member of a union failed.
+_BRANCH_TAGS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "none",
+    "constrained-str",
+    "constrained-int",
+    "constrained-float",
+    "literal",
+    "json-or-python",
+    "lax-or-strict",
+}
+
+
+def _is_branch_tag(part: str) -> bool:
+    return part in _BRANCH_TAGS or part.startswith("function-") or "[" in part
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     """``("jobs", 2, "status")`` → ``jobs[2].status``."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part.startswith("function-") or part in {"literal", "json-or-python"}:
-            continue  # pydantic-internal branch names, not fields
+        elif _is_branch_tag(part):
+            continue  # which member of a union failed: not a field
         else:
             path += f".{part}" if path else part
     return path or "body"
@@ -79,16 +99,20 @@ def describe(error: ErrorDetails) -> str:
             "less_than": "<",
         }[kind]
         return f"must be {symbol} {bound}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
     if kind == "string_pattern_mismatch":
-        return ctx.get("hint", "has an invalid format")
+        return str(ctx.get("hint", "has an invalid format"))
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
 
 
 def problems_of(exc: ValidationError) -> list[str]:
-    seen: set[str] = set()
-    problems = []
+    """One line per field; a union that failed on every member says what each would need."""
+    by_path: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         path = field_path(error["loc"])
         if error["type"] == "string_pattern_mismatch" and path in PATTERN_HINTS:
@@ -96,12 +120,11 @@ def problems_of(exc: ValidationError) -> list[str]:
         if error["type"] == "field_error":
             field = (error.get("ctx") or {})["field"]
             path = f"{path}.{field}" if path != "body" else field
-        # A union of several shapes reports each branch; one line per field is enough.
-        if path in seen:
-            continue
-        seen.add(path)
-        problems.append(f"{path}: {describe(error)}")
-    return problems
+        messages = by_path.setdefault(path, [])
+        message = describe(error)
+        if message not in messages:
+            messages.append(message)
+    return [f"{path}: {' or '.join(messages)}" for path, messages in by_path.items()]
 
 
 def invalid_request(exc: ValidationError) -> InvalidRequest:

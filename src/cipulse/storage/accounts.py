@@ -48,12 +48,13 @@ def create_organisation(conn: Connection, name: str, now_ms: int) -> Organisatio
     """Create the organisation; ``None`` when the name is taken (concurrent starts race)."""
     org_id = str(uuid.uuid4())
     dialect_insert = insert_for(conn)
-    result = conn.execute(
+    inserted = conn.execute(
         dialect_insert(organisations)
         .values(id=org_id, name=name, created_at_ms=now_ms)
         .on_conflict_do_nothing()
-    )
-    if result.rowcount == 0:
+        .returning(organisations.c.id)
+    ).first()
+    if inserted is None:
         return None
     return find_organisation(conn, name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlsplit
 
 from cipulse.domain.model import (
@@ -18,6 +19,7 @@ from cipulse.domain.status import Status
 from cipulse.ingestion.runwatch.schema import RunWatchJob, RunWatchRun
 
 _SELF_HOSTABLE = {"github", "gitlab"}
+MAX_PLAIN_NAME_KEY = 200
 
 
 def repository_host(provider: str, repository: str, run_url: str | None) -> str:
@@ -33,11 +35,19 @@ def repository_host(provider: str, repository: str, run_url: str | None) -> str:
     return default
 
 
+def _name_key(name: str) -> str:
+    """Jobs without an id are matched by name; long names are hashed so the key stays short
+    enough for a unique index on both databases."""
+    if len(name) <= MAX_PLAIN_NAME_KEY:
+        return f"name:{name}"
+    return "name-sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
 def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
     spans = []
     seen_keys: dict[str, int] = {}
     for job in jobs:
-        base_key = f"id:{job.job_id}" if job.job_id is not None else f"name:{job.name}"
+        base_key = f"id:{job.job_id}" if job.job_id is not None else _name_key(job.name)
         # Two jobs without ids sharing a name are told apart by their order.
         seen = seen_keys.get(base_key, 0)
         seen_keys[base_key] = seen + 1

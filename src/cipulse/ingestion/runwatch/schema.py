@@ -17,13 +17,12 @@ from pydantic import (
 )
 
 from cipulse.ingestion.validation import field_error
+from cipulse.ingestion.wire_types import Identifier, Name, OptionalText, Seconds, Url
 
 Provider = Literal["github", "gitlab", "bitbucket", "circleci", "other"]
 WireStatus = Literal[
     "success", "failure", "cancelled", "running", "queued", "pending", "skipped", "timed_out"
 ]
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Timestamp = AwareDatetime
 #: ``owner/name``; GitLab subgroups (``group/sub/name``) have more segments.
 RepositoryName = Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$", max_length=500)]
@@ -37,9 +36,9 @@ def _check_order(started: Timestamp | None, completed: Timestamp | None) -> None
 class RunWatchJob(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: NonEmpty
-    job_id: Annotated[str | int | None, Field(union_mode="left_to_right")] = None
-    job_url: str | None = None
+    name: Name
+    job_id: Annotated[Identifier | int | None, Field(union_mode="left_to_right")] = None
+    job_url: Url | None = None
     status: WireStatus
     duration_seconds: Seconds | None = None
     started_at: Timestamp | None = None
@@ -57,27 +56,29 @@ class RunWatchRun(BaseModel):
     provider: Provider
     repository: RepositoryName
     pipeline_id: Annotated[
-        str | int | None,
+        Identifier | int | None,
         Field(
             validation_alias=AliasChoices("pipeline_id", "workflow_id"), union_mode="left_to_right"
         ),
     ] = None
     pipeline_name: Annotated[
-        NonEmpty, Field(validation_alias=AliasChoices("pipeline_name", "workflow_name"))
+        Name, Field(validation_alias=AliasChoices("pipeline_name", "workflow_name"))
     ]
-    run_id: Annotated[int, Field(ge=0, validation_alias=AliasChoices("run_id", "workflow_run_id"))]
-    run_attempt: Annotated[int, Field(ge=1)]
-    run_name: str | None = None
-    run_url: str | None = None
+    run_id: Annotated[
+        int, Field(ge=0, le=2**63 - 1, validation_alias=AliasChoices("run_id", "workflow_run_id"))
+    ]
+    run_attempt: Annotated[int, Field(ge=1, le=1_000_000)]
+    run_name: OptionalText | None = None
+    run_url: Url | None = None
     status: WireStatus
     mode: Literal["inline", "external"] | None = None
     compute_seconds: Seconds | None = None
     duration_seconds: Seconds | None = None
     started_at: Timestamp
     completed_at: Timestamp | None = None
-    triggered_by: Annotated[str, StringConstraints(max_length=1000)]
-    actor: Annotated[str, StringConstraints(max_length=1000)]
-    branch: str | None = None
+    triggered_by: OptionalText
+    actor: OptionalText
+    branch: OptionalText | None = None
     jobs: list[RunWatchJob] = Field(default_factory=list, max_length=10_000)
 
     @model_validator(mode="after")

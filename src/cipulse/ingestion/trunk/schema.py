@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-EpochMillis = Annotated[int, Field(ge=0, le=10**14)]
+from cipulse.ingestion.wire_types import EpochMillis, Identifier, Int64, Name, TagKey, TagText
 
 #: Documented conclusions, then the ones the real plugin also sends.
 CONCLUSIONS = (
@@ -32,13 +31,13 @@ class _Wire(BaseModel):
 
 
 class Metric(_Wire):
-    k: NonEmpty
+    k: TagKey
     v: Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Tag(_Wire):
-    k: NonEmpty
-    v: Annotated[str | int | float, Field(union_mode="left_to_right")]
+    k: TagKey
+    v: Annotated[TagText | Int64 | float, Field(union_mode="left_to_right")]
 
 
 class Payload(_Wire):
@@ -47,22 +46,22 @@ class Payload(_Wire):
 
 
 class Sequence(_Wire):
-    platform: NonEmpty
-    kind: NonEmpty
-    key: NonEmpty
-    name: NonEmpty
+    platform: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Annotated[str, Field(min_length=1, max_length=100)]
+    key: Identifier
+    name: Name
     payload: Payload | None = None
 
 
 class Parent(_Wire):
-    eventId: NonEmpty
-    sequenceKey: str | None = None
-    chainId: str | None = None
+    eventId: Identifier
+    sequenceKey: Identifier | None = None
+    chainId: Identifier | None = None
 
 
 class Event(_Wire):
-    id: NonEmpty
-    chainId: NonEmpty
+    id: Identifier
+    chainId: Identifier
     parent: Parent | None = None
     createdAt: EpochMillis
     finishedAt: EpochMillis | None = None
@@ -81,9 +80,9 @@ class Event(_Wire):
 
 
 class Repo(_Wire):
-    host: NonEmpty
-    owner: NonEmpty
-    name: NonEmpty
+    host: Annotated[str, Field(min_length=1, max_length=255)]
+    owner: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class TrackEventsRequest(_Wire):

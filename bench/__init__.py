@@ -1,0 +1,1 @@
+"""Throughput benchmarks of cipulse ingestion: ``python -m bench.run`` (``make bench``)."""

@@ -1,0 +1,20 @@
+"""Constrained field types shared by the wire schemas. The limits keep every value storable
+on both databases (index entries, integer widths) and are documented in ``docs/api.md``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+#: Keys that identify something and end up in unique indexes (run ids, job ids, event ids).
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+#: Display names: pipelines, jobs, repositories, branches, actors.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+OptionalText = Annotated[str, StringConstraints(max_length=1000)]
+Url = Annotated[str, StringConstraints(max_length=4096)]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+TagText = Annotated[str, StringConstraints(max_length=1000)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+EpochMillis = Annotated[int, Field(ge=0, le=10**14)]

@@ -1,0 +1,169 @@
+"""Builders for test data: small functions that return wire payloads with sensible
+defaults, so each test states only what it is about."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+REAL_FIXTURES = SHARED / "fixtures" / "real"
+
+#: The example request of the RunWatch spec, verbatim.
+RUNWATCH_EXAMPLE: dict[str, Any] = {
+    "provider": "github",
+    "repository": "acme/cool-project",
+    "pipeline_name": "CI Pipeline",
+    "run_id": 789012345,
+    "run_attempt": 1,
+    "run_name": "Fix login bug",
+    "run_url": "https://github.com/acme/cool-project/actions/runs/789012345",
+    "status": "success",
+    "mode": "inline",
+    "compute_seconds": 245,
+    "duration_seconds": 312,
+    "started_at": "2024-01-15T10:30:00Z",
+    "completed_at": "2024-01-15T10:35:12Z",
+    "triggered_by": "push",
+    "actor": "octocat",
+    "branch": "main",
+    "jobs": [
+        {
+            "name": "build",
+            "job_id": "456789",
+            "job_url": "https://github.com/acme/cool-project/actions/runs/789012345/job/456789",
+            "status": "success",
+            "duration_seconds": 120,
+            "started_at": "2024-01-15T10:30:05Z",
+            "completed_at": "2024-01-15T10:32:05Z",
+        },
+        {
+            "name": "test",
+            "job_id": "456790",
+            "job_url": "https://github.com/acme/cool-project/actions/runs/789012345/job/456790",
+            "status": "success",
+            "duration_seconds": 125,
+            "started_at": "2024-01-15T10:32:10Z",
+            "completed_at": "2024-01-15T10:34:15Z",
+        },
+    ],
+}
+
+#: The example request of the Trunk spec, verbatim (note: finishedAt before createdAt).
+TRUNK_EXAMPLE: dict[str, Any] = {
+    "repo": {"host": "github.com", "owner": "trunk-io", "name": "jenkins-plugin"},
+    "events": [
+        {
+            "id": "fba555ee-90ce-42ca-a60c-38d200e9290e",
+            "chainId": "b0ea8b0d-6574-4421-a63b-56f04eab9738",
+            "createdAt": 1694616487000,
+            "finishedAt": 1694615487000,
+            "conclusion": "SUCCESS",
+            "sequence": {
+                "platform": "Jenkins",
+                "kind": "pipeline",
+                "key": "test-pipeline",
+                "name": "Trying out a test pipeline",
+                "payload": {"tags": [{"k": "label", "v": "self-hosted"}]},
+            },
+            "payload": {
+                "metrics": [{"k": "duration_ms", "v": 1000}, {"k": "api_latency", "v": 500}],
+                "tags": [
+                    {"k": "branch", "v": "merge-PR-1"},
+                    {"k": "sha", "v": "88962a71bcfa92e5950670fc7e3f2b9f8d993b87"},
+                ],
+            },
+        },
+        {
+            "id": "test-workflow-a-1",
+            "chainId": "test-workflow-a-1",
+            "createdAt": 1694616487000,
+            "finishedAt": 1694615487000,
+            "conclusion": "SUCCESS",
+            "parent": {
+                "eventId": "fba555ee-90ce-42ca-a60c-38d200e9290e",
+                "chainId": "b0ea8b0d-6574-4421-a63b-56f04eab9738",
+            },
+            "sequence": {
+                "platform": "Jenkins",
+                "kind": "nested-pipeline",
+                "key": "test-pipeline/nested-pipeline",
+                "name": "Trying out a test nested pipeline",
+                "payload": {"tags": [{"k": "label", "v": "self-hosted"}]},
+            },
+            "payload": {
+                "metrics": [{"k": "duration_ms", "v": 1000}, {"k": "api_latency", "v": 500}],
+                "tags": [
+                    {"k": "branch", "v": "merge-PR-1"},
+                    {"k": "sha", "v": "88962a71bcfa92e5950670fc7e3f2b9f8d993b87"},
+                ],
+            },
+        },
+    ],
+}
+
+
+def real_fixture(name: str) -> Any:
+    return json.loads((REAL_FIXTURES / name).read_text())
+
+
+def runwatch_run(**overrides: Any) -> dict[str, Any]:
+    """The spec example with ``overrides`` applied (``None`` removes a field)."""
+    run = copy.deepcopy(RUNWATCH_EXAMPLE)
+    for key, value in overrides.items():
+        if value is None:
+            run.pop(key, None)
+        else:
+            run[key] = value
+    return run
+
+
+def runwatch_job(name: str, status: str = "success", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "status": status, **fields}
+
+
+def trunk_event(
+    event_id: str,
+    chain_id: str,
+    *,
+    parent: str | None = None,
+    created_at: int = 1_700_000_000_000,
+    finished_at: int | None = 1_700_000_060_000,
+    conclusion: str | None = "SUCCESS",
+    kind: str = "job",
+    key: str | None = None,
+    name: str | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": event_id,
+        "chainId": chain_id,
+        "createdAt": created_at,
+        "sequence": {
+            "platform": "jenkins",
+            "kind": kind,
+            "key": key or f"seq-{event_id}",
+            "name": name or f"name {event_id}",
+            "payload": {"tags": []},
+        },
+        "payload": {
+            "metrics": [{"k": k, "v": v} for k, v in (metrics or {}).items()],
+            "tags": [{"k": k, "v": v} for k, v in (tags or {}).items()],
+        },
+    }
+    if finished_at is not None:
+        event["finishedAt"] = finished_at
+    if conclusion is not None:
+        event["conclusion"] = conclusion
+    if parent is not None:
+        event["parent"] = {"eventId": parent, "sequenceKey": "parent-key"}
+    return event
+
+
+def trunk_request(
+    *events: dict[str, Any], owner: str = "acme", name: str = "app", host: str = "github.com"
+) -> dict[str, Any]:
+    return {"repo": {"host": host, "owner": owner, "name": name}, "events": list(events)}

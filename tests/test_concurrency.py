@@ -1,0 +1,79 @@
+"""Idempotency under concurrency: many simultaneous posts of the same run, over real HTTP to
+real servers, give one attempt, one id, and no duplicated jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+
+import httpx
+
+from cipulse.settings import Settings
+from cipulse.storage.database import Database
+from tests.builders import runwatch_job, runwatch_run
+from tests.conftest import Tenant, count, rows
+from tests.servers import threaded_server
+
+CONCURRENT_POSTS = 50
+
+
+async def _post_all(
+    urls: list[str], tenant: Tenant, payloads: list[dict[str, object]]
+) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await asyncio.gather(
+            *(
+                client.post(
+                    f"{urls[i % len(urls)]}/functions/v1/ingest",
+                    json=payload,
+                    headers=tenant.runwatch_headers,
+                )
+                for i, payload in enumerate(payloads)
+            )
+        )
+
+
+def test_fifty_concurrent_posts_of_one_run_make_one_attempt(
+    settings: Settings, tenant: Tenant, database: Database
+) -> None:
+    jobs = [runwatch_job(f"job-{i}", job_id=str(i)) for i in range(5)] + [runwatch_job("no-id")]
+    payloads = [runwatch_run(jobs=jobs) for _ in range(CONCURRENT_POSTS)]
+    # Two servers on one database, as behind a load balancer.
+    with ExitStack() as stack:
+        urls = [stack.enter_context(threaded_server(settings)) for _ in range(2)]
+        responses = asyncio.run(_post_all(urls, tenant, payloads))
+    assert [r.status_code for r in responses] == [200] * CONCURRENT_POSTS
+    assert len({r.json()["pipeline_run_id"] for r in responses}) == 1
+    assert count(database, "run_attempts") == 1
+    assert count(database, "jobs") == 6
+    assert count(database, "pipelines") == 1
+
+
+def test_concurrent_running_and_finished_posts_end_finished(
+    settings: Settings, tenant: Tenant, database: Database
+) -> None:
+    running = runwatch_run(
+        status="running", completed_at=None, jobs=[runwatch_job("a", status="running")]
+    )
+    finished = runwatch_run(status="success", jobs=[runwatch_job("a")])
+    payloads = [running, finished] * (CONCURRENT_POSTS // 2)
+    with ExitStack() as stack:
+        urls = [stack.enter_context(threaded_server(settings)) for _ in range(2)]
+        responses = asyncio.run(_post_all(urls, tenant, payloads))
+    assert {r.status_code for r in responses} == {200}
+    (attempt,) = rows(database, "run_attempts")
+    assert attempt["status"] == "success"
+    assert [j["status"] for j in rows(database, "jobs")] == ["success"]
+
+
+def test_many_distinct_runs_in_parallel_are_all_stored(
+    settings: Settings, tenant: Tenant, database: Database
+) -> None:
+    payloads = [
+        runwatch_run(run_id=i, jobs=[runwatch_job("a"), runwatch_job("b")]) for i in range(200)
+    ]
+    with threaded_server(settings) as url:
+        responses = asyncio.run(_post_all([url], tenant, payloads))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.json()["pipeline_run_id"] for r in responses}) == 200
+    assert (count(database, "run_attempts"), count(database, "jobs")) == (200, 400)

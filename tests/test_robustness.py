@@ -1,0 +1,225 @@
+"""Bad input gets a clear error and loses nothing; an unavailable database gets 503 with
+Retry-After, never a 500 or a half-write.
+
+The property-based part mutates the spec examples at random (fields removed, replaced by any
+JSON value, junk added) and checks that the answer is always 200 or 400, and that a 400
+stored nothing."""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from cipulse.settings import Settings
+from cipulse.storage.database import Database
+from cipulse.web.app import create_app
+from tests.builders import RUNWATCH_EXAMPLE, TRUNK_EXAMPLE
+from tests.conftest import Tenant, count
+
+#: Values that once reached the database unchecked: huge integers, NUL, very long text.
+ADVERSARIAL = [2**70, -(2**70), 2**63, -1, 1e308, "\x00", "x" * 3000, "é" * 1001, "", " "]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(ADVERSARIAL),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, example: dict[str, Any]) -> Any:
+    """The example with a few random edits at any depth."""
+    document = copy.deepcopy(example)
+    for _ in range(draw(st.integers(1, 4))):
+        target: Any = document
+        # Walk down a random path of containers.
+        while isinstance(target, (dict, list)) and target and draw(st.booleans()):
+            keys = list(target) if isinstance(target, dict) else list(range(len(target)))
+            child = target[draw(st.sampled_from(keys))]
+            if not isinstance(child, (dict, list)):
+                break
+            target = child
+        if isinstance(target, dict) and target:
+            key = draw(st.sampled_from(sorted(target)))
+            action = draw(st.sampled_from(["delete", "replace", "add"]))
+            if action == "delete":
+                del target[key]
+            elif action == "replace":
+                target[key] = draw(json_values)
+            else:
+                target[draw(st.text(max_size=8))] = draw(json_values)
+        elif isinstance(target, list) and target:
+            target[draw(st.integers(0, len(target) - 1))] = draw(json_values)
+    return document
+
+
+FUZZ = hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _stored(database: Database) -> tuple[int, ...]:
+    return tuple(count(database, t) for t in ("repositories", "pipelines", "run_attempts", "jobs"))
+
+
+@FUZZ
+@given(payload=mutated(RUNWATCH_EXAMPLE))
+def test_runwatch_never_500_and_400_writes_nothing(
+    client: TestClient, tenant: Tenant, database: Database, payload: Any
+) -> None:
+    before = _stored(database)
+    response = client.post("/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers)
+    assert response.status_code in {200, 400}, response.text
+    assert set(response.json()) == (
+        {"success", "pipeline_run_id"} if response.status_code == 200 else {"error"}
+    )
+    if response.status_code == 400:
+        assert _stored(database) == before
+
+
+@FUZZ
+@given(payload=mutated(TRUNK_EXAMPLE))
+def test_trunk_never_500_and_400_writes_nothing(
+    client: TestClient, tenant: Tenant, database: Database, payload: Any
+) -> None:
+    before = _stored(database)
+    response = client.post("/v1/metrics/trackEvents", json=payload, headers=tenant.trunk_headers)
+    assert response.status_code in {200, 400}, response.text
+    if response.status_code == 400:
+        assert _stored(database) == before
+        assert response.json()["error"]
+
+
+@FUZZ
+@given(content=st.binary(max_size=200))
+def test_arbitrary_bytes_are_a_400(client: TestClient, tenant: Tenant, content: bytes) -> None:
+    response = client.post("/functions/v1/ingest", content=content, headers=tenant.runwatch_headers)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"run_id": 2**70}, 400),
+        ({"run_attempt": 2**40}, 400),
+        ({"actor": "a\x00b"}, 400),
+        ({"branch": "b" * 5000}, 400),
+        ({"pipeline_name": "p" * 1000}, 200),
+        ({"jobs": [{"name": "n" * 1000, "status": "success"}]}, 200),
+        ({"jobs": [{"name": "a", "status": "success", "job_id": "j" * 501}]}, 400),
+        ({"duration_seconds": 1e308}, 200),
+        ({"started_at": "9999-12-31T23:59:59Z", "completed_at": None}, 200),
+    ],
+)
+def test_extreme_values_are_stored_or_refused_never_500(
+    client: TestClient, tenant: Tenant, change: dict[str, Any], status: int
+) -> None:
+    payload = {**RUNWATCH_EXAMPLE, **change}
+    payload = {k: v for k, v in payload.items() if v is not None}
+    response = client.post("/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers)
+    assert response.status_code == status, response.text
+
+
+def test_extreme_trunk_values(client: TestClient, tenant: Tenant) -> None:
+    from tests.builders import trunk_event, trunk_request
+
+    long_ids = trunk_request(trunk_event("e" * 500, "c" * 500, parent="p" * 500, key="k" * 500))
+    assert (
+        client.post(
+            "/v1/metrics/trackEvents", json=long_ids, headers=tenant.trunk_headers
+        ).status_code
+        == 200
+    )
+    huge_tag = trunk_request(trunk_event("r", "r", tags={"n": 2**70}, metrics={"m": 1e308}))
+    assert (
+        client.post(
+            "/v1/metrics/trackEvents", json=huge_tag, headers=tenant.trunk_headers
+        ).status_code
+        == 200
+    )
+    long_source = {**tenant.trunk_headers, "x-source": "s" * 201}
+    response = client.post("/v1/metrics/trackEvents", json=huge_tag, headers=long_source)
+    assert (response.status_code, response.json()["error"]) == (
+        400,
+        "x-source: must be at most 200 characters",
+    )
+
+
+def test_unreachable_postgresql_gives_503_with_retry_after() -> None:
+    settings = Settings(
+        database_url="postgresql://postgres@127.0.0.1:9/none",
+        bootstrap_org="",
+        database_timeout_seconds=1,
+        retry_after_seconds=7,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.post(
+            "/functions/v1/ingest", json=RUNWATCH_EXAMPLE, headers={"X-API-Key": "k"}
+        )
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "7"
+        assert response.json() == {"error": "database unavailable, retry later"}
+        health = client.get("/healthz")
+        assert (health.status_code, health.json()["status"]) == (503, "unavailable")
+
+
+def test_locked_sqlite_gives_503_and_the_retry_succeeds(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    import shutil
+
+    from cipulse.accounts.service import AccountService
+    from tests.conftest import make_tenant
+
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    settings = Settings(
+        database_url=f"sqlite:///{path}", bootstrap_org="", sqlite_busy_timeout_ms=50
+    )
+    database = Database(settings)
+    tenant = make_tenant(AccountService(database), "acme")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            response = client.post(
+                "/functions/v1/ingest", json=RUNWATCH_EXAMPLE, headers=tenant.runwatch_headers
+            )
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "5"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        retry = client.post(
+            "/functions/v1/ingest", json=RUNWATCH_EXAMPLE, headers=tenant.runwatch_headers
+        )
+        assert retry.status_code == 200
+    assert count(database, "run_attempts") == 1
+    database.dispose()
+
+
+def test_unknown_routes_and_methods_answer_json(client: TestClient) -> None:
+    assert client.get("/nope").json() == {"error": "Not Found"}
+    wrong_method = client.get("/functions/v1/ingest")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"error": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/", "/openapi.json"])
+def test_operational_endpoints(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 200
