@@ -153,3 +153,11 @@ def test_migrate_is_idempotent(settings: Settings) -> None:
         result = run(settings, "migrate")
         assert result.exit_code == 0
         assert "is up to date" in result.stderr
+
+
+def test_an_unmigrated_database_is_named_as_such(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--database-url", f"sqlite:///{tmp_path / 'new.db'}", "orgs", "list"]
+    )
+    assert result.exit_code == 1
+    assert "no cipulse schema yet: run `cipulse migrate`" in result.stderr

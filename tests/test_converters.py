@@ -206,3 +206,10 @@ def test_trunk_nested_kinds_are_normalised() -> None:
     request = trunk_request(trunk_event("c", "chain", parent="root", kind="Nested-Pipeline"))
     (detached,) = parse_trunk(body(request)).detached_spans
     assert detached.span.kind == "nested_pipeline"
+
+
+def test_derived_ids_are_standard_uuid5() -> None:
+    import uuid
+
+    namespace = uuid.UUID("6f1d3c52-5d0b-4c7e-9a57-0c2b1f0e8a11")
+    assert ids.job_id("a", "b") == str(uuid.uuid5(namespace, "job\x1fa\x1fb"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -307,3 +308,60 @@ def test_cors_preflight_and_headers(client: TestClient) -> None:
         assert header in allowed
     simple = client.post(INGEST, json={}, headers={"Origin": "https://ci.example.org"})
     assert simple.headers["access-control-allow-origin"] == "*"
+
+
+def test_jobs_whose_names_look_like_suffixes_do_not_collide(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    jobs = [
+        runwatch_job("lint"),
+        runwatch_job("lint"),
+        runwatch_job("lint#2"),
+        runwatch_job("x", job_id="7"),
+        runwatch_job("y", job_id="7"),
+        runwatch_job("z", job_id="7#2"),
+    ]
+    assert post(client, tenant, runwatch_run(jobs=jobs)).status_code == 200
+    assert post(client, tenant, runwatch_run(jobs=jobs)).status_code == 200
+    assert sorted(j["name"] for j in rows(database, "jobs")) == [
+        "lint",
+        "lint",
+        "lint#2",
+        "x",
+        "y",
+        "z",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"run_id": True}, "run_id: must be an integer"),
+        ({"run_attempt": False}, "run_attempt: must be an integer"),
+        ({"started_at": 1705314600}, "started_at: must be an ISO 8601 timestamp"),
+    ],
+)
+def test_no_lax_coercions(
+    client: TestClient, tenant: Tenant, change: dict[str, Any], message: str
+) -> None:
+    response = post(client, tenant, runwatch_run(**change))
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_run_id_as_a_string_of_digits_is_accepted(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    assert post(client, tenant, runwatch_run(run_id="789012345")).status_code == 200
+    assert rows(database, "run_attempts")[0]["run_number"] == 789012345
+
+
+def test_escaped_backslash_before_u0000_is_plain_text(client: TestClient, tenant: Tenant) -> None:
+    body = json.dumps(runwatch_run(run_name="path C:\\u0000"))
+    assert "\\\\u0000" in body
+    response = client.post(
+        INGEST,
+        content=body,
+        headers={**tenant.runwatch_headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 200

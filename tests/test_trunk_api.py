@@ -218,3 +218,58 @@ def test_missing_token_gets_401(client: TestClient) -> None:
     response = client.post(TRACK, json=TRUNK_EXAMPLE)
     assert response.status_code == 401
     assert "x-api-token" in response.json()["error"].lower()
+
+
+def test_runwatch_and_trunk_runs_with_the_same_keys_coexist(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    from tests.builders import runwatch_run
+
+    runwatch = runwatch_run(repository="acme/app", pipeline_name="build", run_id=42)
+    assert (
+        client.post(
+            "/functions/v1/ingest", json=runwatch, headers=tenant.runwatch_headers
+        ).status_code
+        == 200
+    )
+    trunk = trunk_request(trunk_event("42", "42", key="build", kind="pipeline"))
+    assert track(client, tenant, trunk).status_code == 200
+    assert sorted(a["source_format"] for a in rows(database, "run_attempts")) == [
+        "runwatch",
+        "trunk",
+    ]
+    assert count(database, "repositories") == 1  # one repository, seen from both formats
+
+
+def test_run_event_id_other_than_chain_id_is_the_tree_root(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    track(client, tenant, TRUNK_EXAMPLE)
+    root = next(a for a in rows(database, "run_attempts") if a["run_key"].startswith("b0ea8b0d"))
+    assert root["root_node_key"] == "fba555ee-90ce-42ca-a60c-38d200e9290e"
+
+
+def test_detached_events_count_against_the_repository_limit(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    from cipulse.accounts.service import AccountService
+
+    AccountService(database).set_limits("acme", 1, None)
+    assert (
+        track(
+            client, tenant, trunk_request(trunk_event("c", "chain", parent="p"), name="one")
+        ).status_code
+        == 200
+    )
+    assert count(database, "repositories") == 1
+    refused = track(
+        client, tenant, trunk_request(trunk_event("c", "chain", parent="p"), name="two")
+    )
+    assert refused.status_code == 402
+
+
+def test_booleans_are_not_numbers(client: TestClient, tenant: Tenant) -> None:
+    tagged = trunk_event("r", "r", tags={"flag": True})
+    response = track(client, tenant, trunk_request(tagged))
+    assert response.status_code == 400
+    assert "events[0].payload.tags[0].v" in response.json()["error"]

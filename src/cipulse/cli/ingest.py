@@ -14,6 +14,8 @@ from cipulse.errors import CipulseError
 from cipulse.ingestion.files import payloads
 from cipulse.ingestion.formats import WireFormat, parse
 from cipulse.ingestion.service import IngestRequest, IngestService
+from cipulse.storage.accounts import Principal
+from cipulse.storage.database import Database
 
 BATCH = 1000
 
@@ -39,7 +41,18 @@ def ingest(obj: Context, files: tuple[Path, ...], wire_format: str, org_name: st
     payload failed."""
     fmt = WireFormat(wire_format)
     principal = principal_for(AccountService(obj.database).organisation(org_name))
-    service = IngestService(obj.database)
+    database = Database(obj.settings(), background_checkpoints=True)
+    try:
+        with database.checkpointing():
+            _import(database, files, fmt, principal)
+    finally:
+        database.dispose()
+
+
+def _import(
+    database: Database, files: tuple[Path, ...], fmt: WireFormat, principal: Principal
+) -> None:
+    service = IngestService(database)
     started = time.perf_counter()
     stored = failed = jobs = 0
     pending: list[tuple[str, IngestRequest]] = []

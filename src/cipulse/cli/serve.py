@@ -62,7 +62,9 @@ def example_curl(base_url: str, key: str) -> str:
     )
 
 
-def _welcome(base_url: str, created: CreatedKey | None, database_url: str) -> None:
+def _welcome(
+    base_url: str, created: CreatedKey | None, database_url: str, organisations: list[str]
+) -> None:
     say(f"cipulse {__version__} on {base_url}  (database: {redacted(database_url)})")
     if created is not None:
         say()
@@ -73,7 +75,13 @@ def _welcome(base_url: str, created: CreatedKey | None, database_url: str) -> No
         say()
         key = created.key
     else:
-        say("Create an API key with: cipulse keys create --org default")
+        if organisations:
+            say(f"Create an API key with: cipulse keys create --org {organisations[0]}")
+        else:
+            say(
+                "Create an organisation and a key: cipulse orgs create NAME; "
+                "cipulse keys create --org NAME"
+            )
         key = "$CIPULSE_API_KEY"
     say("Send your first run (the RunWatch example):")
     say()
@@ -94,9 +102,11 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
     settings = obj.settings(host=host, port=port, workers=workers)
     database = obj.database
     run_migrations(database)
-    created = AccountService(database).bootstrap(settings.bootstrap_org)
+    accounts = AccountService(database)
+    created = accounts.bootstrap(settings.bootstrap_org)
+    organisations = [o.name for o in accounts.organisations()]
     database.dispose()
-    _welcome(settings.base_url, created, settings.database_url)
+    _welcome(settings.base_url, created, settings.database_url, organisations)
     # Worker processes build their app from the environment: hand them our settings.
     os.environ["CIPULSE_DATABASE_URL"] = settings.database_url
     uvicorn.run(

@@ -87,7 +87,9 @@ class RunAttempt:
     """One execution of a pipeline: run key + attempt number, with its jobs.
 
     When ``jobs_are_snapshot`` is true the jobs are the complete job set of the attempt and
-    replace whatever was stored; otherwise they are merged into it node by node."""
+    replace whatever was stored; otherwise they are merged into it node by node.
+    ``root_node_key`` is the node key the run itself has in its tree (the Trunk run event's id):
+    nodes whose parent is it are the top level."""
 
     repository: RepositoryRef
     pipeline: PipelineRef
@@ -109,6 +111,7 @@ class RunAttempt:
     actor: str | None = None
     branch: str | None = None
     mode: str | None = None
+    root_node_key: str | None = None
     parent_run_key: str | None = None
     parent_node_key: str | None = None
     tags: dict[str, TagValue] = field(default_factory=dict)

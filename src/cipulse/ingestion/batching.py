@@ -4,8 +4,9 @@ Request handlers (on the event loop) put their request on a queue and await a fu
 writer thread per process takes whatever has queued up (at most ``max_batch``), stores it in
 one transaction through ``IngestService.ingest_batch`` and resolves each future with its own
 outcome. Under light load a batch is a single request, so latency stays that of one commit;
-under heavy load batches grow and the per-commit cost (an fsync on SQLite, a round trip on
-PostgreSQL) is shared. This is the single-writer design SQLite wants (datasette does the same).
+under heavy load batches grow and the per-commit cost (writing the WAL and taking the lock on
+SQLite, a round trip and a WAL flush on PostgreSQL) is shared. This is the single-writer
+design SQLite wants (datasette does the same).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 import orjson
@@ -24,9 +25,13 @@ class WireFormat(StrEnum):
     TRUNK = "trunk"
 
 
+#: ``\u0000`` as a JSON escape, not as text after an escaped backslash (``\\u0000``).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def _reject_nul(body: bytes) -> None:
     """Neither database can store U+0000 in text; say so instead of failing to store it."""
-    if b"\\u0000" in body:
+    if b"\\u0000" in body and _NUL_ESCAPE.search(body):
         raise InvalidRequest("body: contains a NUL character (\\u0000), which cannot be stored")
 
 

@@ -180,7 +180,10 @@ def touch_api_keys(conn: Connection, principals: list[Principal], now_ms: int) -
         api_keys.update()
         .where(api_keys.c.org_id == sa.bindparam("b_org_id"), api_keys.c.id == sa.bindparam("b_id"))
         .values(last_used_at_ms=now_ms),
-        [{"b_org_id": p.org_id, "b_id": p.key_id} for p in principals],
+        [
+            {"b_org_id": p.org_id, "b_id": p.key_id}
+            for p in sorted(principals, key=lambda p: p.key_id)
+        ],
     )
 
 
@@ -207,7 +210,7 @@ def add_runs_created(conn: Connection, counts: dict[str, int], month: str) -> No
             + statement.excluded.new_run_attempts
         },
     )
-    conn.execute(statement, [{"org_id": org, "n": n} for org, n in counts.items() if n])
+    conn.execute(statement, [{"org_id": org, "n": n} for org, n in sorted(counts.items()) if n])
 
 
 def repository_ids(conn: Connection, org_id: str) -> set[str]:

@@ -9,6 +9,8 @@ so two writers never deadlock half-way."""
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +24,9 @@ from cipulse.errors import ConfigurationError, Unavailable
 from cipulse.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Page cache per SQLite connection: random UUID keys touch many index pages.
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 def _json_dumps(value: Any) -> str:
@@ -47,8 +52,11 @@ def redacted(url: str) -> str:
 class Database:
     """The engines of one database. Build it once per process (app factory, CLI command)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, background_checkpoints: bool = False) -> None:
+        """``background_checkpoints``: on SQLite, a long-running writer (the server, a bulk
+        import) checkpoints the WAL from a thread of its own; see ``checkpointing``."""
         self.settings = settings
+        self._background_checkpoints = background_checkpoints
         self.url = normalise_url(settings.database_url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
@@ -98,6 +106,13 @@ class Database:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            if not immediate:
+                cursor.execute("PRAGMA query_only = ON")  # readers read, the writer writes
+            elif self._background_checkpoints:
+                # Checkpoints (the only fsyncs in WAL mode) run in their own thread, not
+                # inside whichever commit happens to cross the threshold.
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
             cursor.close()
 
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -119,6 +134,40 @@ class Database:
         with translate_unavailable(self.settings), self._reader.connect() as connection:
             yield connection
 
+    @contextmanager
+    def checkpointing(self, interval_seconds: float = 1.0) -> Iterator[None]:
+        """While the block runs, checkpoint the SQLite WAL every ``interval_seconds`` from a
+        background thread (PASSIVE: never blocks writers). No-op on PostgreSQL, and for a
+        database built without ``background_checkpoints`` (SQLite checkpoints in commits)."""
+        if not (self.is_sqlite and self._background_checkpoints):
+            yield
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(interval_seconds):
+                self._checkpoint()
+
+        thread = threading.Thread(target=run, name="cipulse-checkpoint", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        # Its own short-lived connection: readers are query-only and the writer is busy.
+        try:
+            connection = sqlite3.connect(self.url.database or ":memory:", timeout=1)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:  # a busy database: the next round will do it
+            log.debug("checkpoint skipped: %s", exc)
+
     def ping(self) -> bool:
         try:
             with self.read() as connection:
@@ -133,19 +182,30 @@ class Database:
             self._reader.dispose()
 
 
+def _schema_missing(exc: sa.exc.DBAPIError) -> bool:
+    text = f"{type(exc.orig).__name__}: {exc.orig}"
+    return ("relation" in text and "does not exist" in text) or "no such table" in text
+
+
 @contextmanager
 def translate_unavailable(settings: Settings) -> Iterator[None]:
-    """Connection failures, lock time-outs and lost connections are retryable: 503."""
+    """Connection failures, lock time-outs and lost connections are retryable: 503. A
+    database without our tables is a set-up mistake, said as such."""
     try:
         yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+    except sa.exc.DBAPIError as exc:
+        if _schema_missing(exc):
+            raise ConfigurationError(
+                "the database has no cipulse schema yet: run `cipulse migrate` "
+                "(`cipulse serve` migrates on start)"
+            ) from exc
+        if not isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            if exc.connection_invalidated:
+                raise Unavailable(
+                    "database connection lost, retry later", settings.retry_after_seconds
+                ) from exc
+            raise
         log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
         raise Unavailable(
             "database unavailable, retry later", settings.retry_after_seconds
         ) from exc
-    except sa.exc.DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise Unavailable(
-                "database connection lost, retry later", settings.retry_after_seconds
-            ) from exc
-        raise

@@ -1,8 +1,11 @@
-"""The few places where SQLite and PostgreSQL differ, in one module."""
+"""The few places where SQLite and PostgreSQL differ, in one module: the ``insert`` construct
+with ``ON CONFLICT``, bulk statements on the driver (``?`` or ``%s`` placeholders), and the
+locks that serialise writers of the same run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +16,70 @@ from sqlalchemy.engine import Connection
 def insert_for(conn: Connection) -> Any:
     """The dialect's ``insert`` construct, which has ``on_conflict_do_*``."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def column_names(table: sa.Table) -> tuple[str, ...]:
+    """The order of the values in the row tuples that ``bulk_insert`` takes."""
+    return tuple(column.name for column in table.columns)
+
+
+@functools.cache
+def _placeholder(dialect: str) -> str:
+    return "%s" if dialect == "postgresql" else "?"
+
+
+@functools.cache
+def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], on_conflict: str) -> str:
+    values = ", ".join([_placeholder(dialect)] * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) {on_conflict}".rstrip()
+
+
+def bulk_insert(
+    conn: Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]], on_conflict: str = ""
+) -> None:
+    """Insert many rows (tuples in ``column_names(table)`` order) with one driver
+    ``executemany``: the hot path of ingest, so no per-row SQLAlchemy processing. JSON
+    values must already be serialised. ``on_conflict`` is the same SQL on both databases."""
+    if rows:
+        sql = _insert_sql(conn.dialect.name, table.name, column_names(table), on_conflict)
+        conn.exec_driver_sql(sql, list(rows))
+
+
+def upsert_clause(table: sa.Table, keys: Sequence[str], update: Iterable[str] | None) -> str:
+    """``ON CONFLICT (keys) DO NOTHING`` or ``… DO UPDATE SET c = excluded.c, …``."""
+    target = f"ON CONFLICT ({', '.join(keys)})"
+    columns = list(update or [])
+    if not columns:
+        return f"{target} DO NOTHING"
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    return f"{target} DO UPDATE SET {assignments}"
+
+
+def bulk_update(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """``UPDATE table SET columns WHERE keys``: each row holds the ``columns`` values, then
+    the ``keys`` values."""
+    if not rows:
+        return
+    mark = _placeholder(conn.dialect.name)
+    assignments = ", ".join(f"{c} = {mark}" for c in columns)
+    condition = " AND ".join(f"{k} = {mark}" for k in keys)
+    conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE {condition}", list(rows))
+
+
+def bulk_delete(
+    conn: Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if not rows:
+        return
+    mark = _placeholder(conn.dialect.name)
+    condition = " AND ".join(f"{k} = {mark}" for k in keys)
+    conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {condition}", list(rows))
 
 
 def _lock_key(identifier: str) -> int:

@@ -2,11 +2,13 @@
 
 Ids are derived from natural keys (``cipulse.domain.ids``), so nothing has to be read back to
 know the id of what was written. The caller locks the attempts it is about to write
-(``lock_natural_keys``) and reads their stored statuses (``stored_statuses``); ``write`` then
-applies, in arrival order, the two rules of the ingest contract:
+(``lock_natural_keys``) and reads their stored statuses (``stored_statuses``); a ``Planner``
+then folds the batch, in arrival order, under the two rules of the ingest contract:
 
 - a RunWatch post is a full snapshot of its attempt: the job set becomes the posted one;
-- a stale post (finished → unfinished) changes nothing.
+- a stale post (finished → unfinished) changes nothing;
+
+and ``write`` stores the result with one bulk statement per table.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -22,10 +25,34 @@ from cipulse.domain import ids
 from cipulse.domain.model import JobSpan, RunAttempt, Submission
 from cipulse.domain.status import is_stale
 from cipulse.storage.clock import to_ms
-from cipulse.storage.dialect import insert_for
+from cipulse.storage.dialect import (
+    bulk_delete,
+    bulk_insert,
+    bulk_update,
+    column_names,
+    upsert_clause,
+)
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
 Row = dict[str, Any]
+JobRow = tuple[Any, ...]  # in ``column_names(jobs)`` order
+
+_JOB_COLUMNS = column_names(jobs)
+_ATTEMPT_COLUMNS = column_names(run_attempts)
+_ATTEMPT_UPDATE_COLUMNS = [
+    c for c in _ATTEMPT_COLUMNS if c not in {"org_id", "id", "received_at_ms"}
+]
+_JOB_UPSERT = upsert_clause(
+    jobs, ["org_id", "id"], [c for c in _JOB_COLUMNS if c not in {"org_id", "id"}]
+)
+_REPOSITORY_UPSERT = upsert_clause(repositories, ["org_id", "id"], None)
+_PIPELINE_UPSERT = (
+    upsert_clause(pipelines, ["org_id", "id"], ["name"]) + " WHERE pipelines.name <> excluded.name"
+)
+
+
+def _json(value: dict[str, Any]) -> str | None:
+    return orjson.dumps(value).decode() if value else None
 
 
 @dataclass(slots=True)
@@ -33,7 +60,7 @@ class ResolvedAttempt:
     id: str
     status: str
     row: Row
-    job_rows: list[Row]
+    job_rows: list[JobRow]
     jobs_are_snapshot: bool
 
 
@@ -42,7 +69,7 @@ class ResolvedSpan:
     id: str
     attempt_id: str
     status: str
-    row: Row
+    row: JobRow
 
 
 @dataclass(slots=True)
@@ -50,8 +77,8 @@ class ResolvedSubmission:
     """A submission with every id computed and every row built: what one request writes."""
 
     org_id: str
-    repository_rows: dict[str, Row] = field(default_factory=dict)
-    pipeline_rows: dict[str, Row] = field(default_factory=dict)
+    repository_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    pipeline_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     attempts: list[ResolvedAttempt] = field(default_factory=list)
     spans: list[ResolvedSpan] = field(default_factory=list)
 
@@ -60,28 +87,29 @@ class ResolvedSubmission:
         return [a.id for a in self.attempts] + [s.attempt_id for s in self.spans]
 
 
-def _job_row(org_id: str, attempt_id: str, span: JobSpan, source: str | None, now: int) -> Row:
-    return {
-        "org_id": org_id,
-        "id": ids.job_id(attempt_id, span.node_key),
-        "attempt_id": attempt_id,
-        "node_key": span.node_key,
-        "parent_node_key": span.parent_node_key,
-        "definition_key": span.definition_key,
-        "name": span.name,
-        "kind": span.kind,
-        "status": span.status.value,
-        "raw_status": span.raw_status,
-        "started_at_ms": to_ms(span.started_at),
-        "completed_at_ms": to_ms(span.completed_at),
-        "duration_seconds": span.duration_seconds,
-        "url": span.url,
-        "external_id": span.external_id,
-        "tags": span.tags or None,
-        "metrics": span.metrics or None,
-        "ingest_source": source,
-        "updated_at_ms": now,
-    }
+def _job_row(org_id: str, attempt_id: str, span: JobSpan, source: str | None, now: int) -> JobRow:
+    # The order of ``jobs``' columns in storage/schema.py.
+    return (
+        org_id,
+        ids.job_id(attempt_id, span.node_key),
+        attempt_id,
+        span.node_key,
+        span.parent_node_key,
+        span.definition_key,
+        span.name,
+        span.kind,
+        span.status.value,
+        span.raw_status,
+        to_ms(span.started_at),
+        to_ms(span.completed_at),
+        span.duration_seconds,
+        span.url,
+        span.external_id,
+        _json(span.tags),
+        _json(span.metrics),
+        source,
+        now,
+    )
 
 
 def _attempt_row(
@@ -115,10 +143,11 @@ def _attempt_row(
         "actor": run.actor,
         "branch": run.branch,
         "mode": run.mode,
+        "root_node_key": run.root_node_key,
         "parent_run_key": run.parent_run_key,
         "parent_node_key": run.parent_node_key,
-        "tags": run.tags or None,
-        "metrics": run.metrics or None,
+        "tags": _json(run.tags),
+        "metrics": _json(run.metrics),
         "ingest_source": source,
         "received_at_ms": now,
         "updated_at_ms": now,
@@ -135,21 +164,21 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
         attempt_id = ids.attempt_id(
             run.run_key_scope, repository_id, pipeline_id, run.run_key, run.attempt
         )
-        resolved.repository_rows[repository_id] = {
-            "org_id": org_id,
-            "id": repository_id,
-            "host": run.repository.host,
-            "full_name": run.repository.full_name,
-            "created_at_ms": now,
-        }
-        resolved.pipeline_rows[pipeline_id] = {
-            "org_id": org_id,
-            "id": pipeline_id,
-            "repository_id": repository_id,
-            "pipeline_key": run.pipeline.key,
-            "name": run.pipeline.name,
-            "created_at_ms": now,
-        }
+        resolved.repository_rows[repository_id] = (
+            org_id,
+            repository_id,
+            run.repository.host,
+            run.repository.full_name,
+            now,
+        )
+        resolved.pipeline_rows[pipeline_id] = (
+            org_id,
+            pipeline_id,
+            repository_id,
+            run.pipeline.key,
+            run.pipeline.name,
+            now,
+        )
         resolved.attempts.append(
             ResolvedAttempt(
                 id=attempt_id,
@@ -161,10 +190,19 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
         )
     for detached in submission.detached_spans:
         repository_id = ids.repository_id(org_id, detached.repository)
+        resolved.repository_rows[repository_id] = (
+            org_id,
+            repository_id,
+            detached.repository.host,
+            detached.repository.full_name,
+            now,
+        )
         attempt_id = ids.chain_attempt_id(repository_id, detached.run_key)
         row = _job_row(org_id, attempt_id, detached.span, source, now)
         resolved.spans.append(
-            ResolvedSpan(id=row["id"], attempt_id=attempt_id, status=row["status"], row=row)
+            ResolvedSpan(
+                id=row[1], attempt_id=attempt_id, status=detached.span.status.value, row=row
+            )
         )
     return resolved
 
@@ -198,15 +236,12 @@ class WritePlan:
     """What a batch turns into after the snapshot and staleness rules: the last word on each
     row, so a run posted 50 times in one batch is written once."""
 
-    repository_rows: dict[str, Row] = field(default_factory=dict)
-    pipeline_rows: dict[str, Row] = field(default_factory=dict)
+    repository_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    pipeline_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     new_attempts: dict[str, Row] = field(default_factory=dict)
     updated_attempts: dict[str, Row] = field(default_factory=dict)
-    replaced_job_sets: dict[str, list[Row]] = field(default_factory=dict)
-    span_rows: dict[str, Row] = field(default_factory=dict)
-
-    def new_attempt_count(self, org_id: str) -> int:
-        return sum(1 for row in self.new_attempts.values() if row["org_id"] == org_id)
+    replaced_job_sets: dict[str, list[JobRow]] = field(default_factory=dict)
+    span_rows: dict[str, JobRow] = field(default_factory=dict)
 
 
 class Planner:
@@ -222,32 +257,22 @@ class Planner:
         """How many attempts this submission would create (for plan limits)."""
         return len({a.id for a in submission.attempts if a.id not in self._attempts})
 
-    def new_repositories_of(self, submission: ResolvedSubmission, known: set[str]) -> set[str]:
-        return set(submission.repository_rows) - known - set(self.plan.repository_rows)
-
     def add(self, submission: ResolvedSubmission) -> None:
         plan = self.plan
         plan.repository_rows.update(submission.repository_rows)
-        for pipeline_id, row in submission.pipeline_rows.items():
-            plan.pipeline_rows[pipeline_id] = row
+        plan.pipeline_rows.update(submission.pipeline_rows)
         for attempt in submission.attempts:
             stored = self._attempts.get(attempt.id)
             if stored is not None and is_stale(stored, attempt.status):
                 continue
             self._attempts[attempt.id] = attempt.status
-            if attempt.id in self._stored:
-                previous = plan.updated_attempts.get(attempt.id)
-                row = dict(attempt.row)
-                if previous is not None:
-                    row["received_at_ms"] = previous["received_at_ms"]
-                plan.updated_attempts[attempt.id] = row
-            else:
-                previous = plan.new_attempts.get(attempt.id)
-                plan.new_attempts[attempt.id] = (
-                    attempt.row
-                    if previous is None
-                    else {**attempt.row, "received_at_ms": previous["received_at_ms"]}
-                )
+            target = plan.updated_attempts if attempt.id in self._stored else plan.new_attempts
+            previous = target.get(attempt.id)
+            target[attempt.id] = (
+                attempt.row
+                if previous is None
+                else {**attempt.row, "received_at_ms": previous["received_at_ms"]}
+            )
             if attempt.jobs_are_snapshot:
                 plan.replaced_job_sets[attempt.id] = attempt.job_rows
         for span in submission.spans:
@@ -258,59 +283,45 @@ class Planner:
             plan.span_rows[span.id] = span.row
 
 
-_ATTEMPT_UPDATE_COLUMNS = [
-    c.name for c in run_attempts.columns if c.name not in {"org_id", "id", "received_at_ms"}
-]
-_JOB_UPDATE_COLUMNS = [c.name for c in jobs.columns if c.name not in {"org_id", "id"}]
+def _sorted(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows in id order (``(org_id, id, …)``): two transactions that write the same rows
+    then take their row locks in the same order and cannot deadlock each other."""
+    return sorted(rows, key=lambda row: (row[0], row[1]))
 
 
 def write(conn: Connection, plan: WritePlan) -> None:
-    insert = insert_for(conn)
-    if plan.repository_rows:
-        conn.execute(
-            insert(repositories).on_conflict_do_nothing(), list(plan.repository_rows.values())
-        )
-    if plan.pipeline_rows:
-        statement = insert(pipelines)
-        statement = statement.on_conflict_do_update(
-            index_elements=[pipelines.c.org_id, pipelines.c.id],
-            set_={"name": statement.excluded.name},
-            where=pipelines.c.name != statement.excluded.name,
-        )
-        conn.execute(statement, list(plan.pipeline_rows.values()))
-    if plan.new_attempts:
-        conn.execute(run_attempts.insert(), list(plan.new_attempts.values()))
-    if plan.updated_attempts:
-        conn.execute(
-            run_attempts.update()
-            .where(
-                run_attempts.c.org_id == sa.bindparam("b_org_id"),
-                run_attempts.c.id == sa.bindparam("b_id"),
-            )
-            .values({name: sa.bindparam(name) for name in _ATTEMPT_UPDATE_COLUMNS}),
-            [
-                {**row, "b_org_id": row["org_id"], "b_id": row["id"]}
+    bulk_insert(conn, repositories, _sorted(plan.repository_rows.values()), _REPOSITORY_UPSERT)
+    bulk_insert(conn, pipelines, _sorted(plan.pipeline_rows.values()), _PIPELINE_UPSERT)
+    bulk_insert(
+        conn,
+        run_attempts,
+        _sorted(tuple(row[c] for c in _ATTEMPT_COLUMNS) for row in plan.new_attempts.values()),
+    )
+    bulk_update(
+        conn,
+        run_attempts,
+        _ATTEMPT_UPDATE_COLUMNS,
+        ["org_id", "id"],
+        sorted(
+            (
+                (*(row[c] for c in _ATTEMPT_UPDATE_COLUMNS), row["org_id"], row["id"])
                 for row in plan.updated_attempts.values()
-            ],
-        )
-    replaced_existing = [
-        attempt_id for attempt_id in plan.replaced_job_sets if attempt_id in plan.updated_attempts
-    ]
-    if replaced_existing:
-        by_org: dict[str, list[str]] = {}
-        for attempt_id in replaced_existing:
-            by_org.setdefault(plan.updated_attempts[attempt_id]["org_id"], []).append(attempt_id)
-        for org_id, attempt_ids in by_org.items():
-            conn.execute(
-                jobs.delete().where(jobs.c.org_id == org_id, jobs.c.attempt_id.in_(attempt_ids))
-            )
-    job_rows = [row for rows in plan.replaced_job_sets.values() for row in rows]
-    if job_rows:
-        conn.execute(jobs.insert(), job_rows)
-    if plan.span_rows:
-        statement = insert(jobs)
-        statement = statement.on_conflict_do_update(
-            index_elements=[jobs.c.org_id, jobs.c.id],
-            set_={name: statement.excluded[name] for name in _JOB_UPDATE_COLUMNS},
-        )
-        conn.execute(statement, list(plan.span_rows.values()))
+            ),
+            key=lambda row: (row[-2], row[-1]),
+        ),
+    )
+    # A snapshot replaces the job set of an attempt that was already stored.
+    bulk_delete(
+        conn,
+        jobs,
+        ["org_id", "attempt_id"],
+        _sorted(
+            (plan.updated_attempts[attempt_id]["org_id"], attempt_id)
+            for attempt_id in plan.replaced_job_sets
+            if attempt_id in plan.updated_attempts
+        ),
+    )
+    bulk_insert(
+        conn, jobs, _sorted(row for rows in plan.replaced_job_sets.values() for row in rows)
+    )
+    bulk_insert(conn, jobs, _sorted(plan.span_rows.values()), _JOB_UPSERT)

@@ -123,6 +123,7 @@ run_attempts = sa.Table(
     sa.Column("actor", sa.Text, nullable=True),
     sa.Column("branch", sa.Text, nullable=True),
     sa.Column("mode", sa.String(16), nullable=True),
+    sa.Column("root_node_key", sa.String(500), nullable=True),
     sa.Column("parent_run_key", sa.String(500), nullable=True),
     sa.Column("parent_node_key", sa.String(500), nullable=True),
     sa.Column("tags", Json, nullable=True),
@@ -131,7 +132,9 @@ run_attempts = sa.Table(
     sa.Column("received_at_ms", Millis, nullable=False),
     sa.Column("updated_at_ms", Millis, nullable=False),
     sa.PrimaryKeyConstraint("org_id", "id"),
-    sa.UniqueConstraint("org_id", "pipeline_id", "run_key", "attempt"),
+    # Not unique: the natural key of a RunWatch attempt is (pipeline, run, attempt) but a Trunk
+    # run's is (repository, chain); ``id`` is derived from whichever applies.
+    sa.Index("ix_run_attempts_org_id_pipeline_id_run_key", "org_id", "pipeline_id", "run_key"),
     sa.ForeignKeyConstraint(["org_id", "pipeline_id"], ["pipelines.org_id", "pipelines.id"]),
     sa.ForeignKeyConstraint(
         ["org_id", "repository_id"], ["repositories.org_id", "repositories.id"]

@@ -60,15 +60,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings)
+        database = Database(settings, background_checkpoints=True)
         committer = GroupCommitter(IngestService(database), settings.ingest_batch_size)
         committer.start()
         app.state.database = database
         app.state.committer = committer
         try:
-            yield
+            with database.checkpointing():
+                try:
+                    yield
+                finally:
+                    committer.stop()  # store what is queued before the last checkpoint
         finally:
-            committer.stop()
             database.dispose()
 
     app = FastAPI(
@@ -111,11 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 ingest_routes.schema_components()
             )
-            schema["components"]["securitySchemes"] = {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                "TrunkToken": {"type": "apiKey", "in": "header", "name": "x-api-token"},
-                "Bearer": {"type": "http", "scheme": "bearer"},
-            }
+            schema["components"]["securitySchemes"] = ingest_routes.SECURITY_SCHEMES
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -123,7 +122,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def configure_logging(settings: Settings) -> None:
+    """cipulse's own log lines, at the configured level, beside uvicorn's."""
+    logger = logging.getLogger("cipulse")
+    logger.setLevel(settings.log_level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def create_app_from_environment() -> FastAPI:
     """Entry point for ``uvicorn --factory`` in each worker process: settings from the
     environment (``cipulse serve`` puts its options there)."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -15,7 +15,8 @@ from cipulse.ingestion.trunk.schema import TrackEventsRequest
 from cipulse.web.requests import RUNWATCH_KEY_HEADERS, TRUNK_KEY_HEADERS, api_key, bounded_body
 
 RUNWATCH_PATHS = ("/functions/v1/ingest", "/api/v1/ingest", "/v1/ingest")
-TRUNK_PATHS = ("/v1/metrics/trackEvents", "/v1/metrics/trackEvent")
+#: The second and third are what some Trunk Jenkins plugin releases post to.
+TRUNK_PATHS = ("/v1/metrics/trackEvents", "/v1/metrics/trackEvent", "/v1/metrics/v2/trackEvents")
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -35,14 +36,22 @@ def _json(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-def _body_schema(model: type) -> dict[str, Any]:
+SECURITY_SCHEMES = {
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "TrunkToken": {"type": "apiKey", "in": "header", "name": "x-api-token"},
+    "Bearer": {"type": "http", "scheme": "bearer"},
+}
+
+
+def _body_schema(model: type, schemes: list[str]) -> dict[str, Any]:
     return {
+        "security": [{scheme: []} for scheme in schemes],
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             },
-        }
+        },
     }
 
 
@@ -81,7 +90,7 @@ def router() -> APIRouter:
             },
             **ERROR_RESPONSES,
         },
-        "openapi_extra": _body_schema(RunWatchRun),
+        "openapi_extra": _body_schema(RunWatchRun, ["ApiKey", "Bearer"]),
     }
     for index, path in enumerate(RUNWATCH_PATHS):
         routes.add_api_route(
@@ -103,7 +112,7 @@ def router() -> APIRouter:
             },
             **ERROR_RESPONSES,
         },
-        "openapi_extra": _body_schema(TrackEventsRequest),
+        "openapi_extra": _body_schema(TrackEventsRequest, ["TrunkToken", "ApiKey", "Bearer"]),
     }
     for index, path in enumerate(TRUNK_PATHS):
         routes.add_api_route(

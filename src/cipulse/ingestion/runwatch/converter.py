@@ -45,13 +45,15 @@ def _name_key(name: str) -> str:
 
 def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
     spans = []
-    seen_keys: dict[str, int] = {}
+    used: set[str] = set()
     for job in jobs:
         base_key = f"id:{job.job_id}" if job.job_id is not None else _name_key(job.name)
-        # Two jobs without ids sharing a name are told apart by their order.
-        seen = seen_keys.get(base_key, 0)
-        seen_keys[base_key] = seen + 1
-        node_key = base_key if seen == 0 else f"{base_key}#{seen + 1}"
+        # Two jobs with the same id or name are told apart by their order.
+        node_key, occurrence = base_key, 1
+        while node_key in used:
+            occurrence += 1
+            node_key = f"{base_key}#{occurrence}"
+        used.add(node_key)
         duration = job.duration_seconds
         if duration is None:
             duration = duration_between(job.started_at, job.completed_at)

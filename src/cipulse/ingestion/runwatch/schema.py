@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,13 +16,20 @@ from pydantic import (
 )
 
 from cipulse.ingestion.validation import field_error
-from cipulse.ingestion.wire_types import Identifier, Name, OptionalText, Seconds, Url
+from cipulse.ingestion.wire_types import (
+    Identifier,
+    LaxInteger,
+    Name,
+    OptionalText,
+    Seconds,
+    Timestamp,
+    Url,
+)
 
 Provider = Literal["github", "gitlab", "bitbucket", "circleci", "other"]
 WireStatus = Literal[
     "success", "failure", "cancelled", "running", "queued", "pending", "skipped", "timed_out"
 ]
-Timestamp = AwareDatetime
 #: ``owner/name``; GitLab subgroups (``group/sub/name``) have more segments.
 RepositoryName = Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$", max_length=500)]
 
@@ -65,9 +71,10 @@ class RunWatchRun(BaseModel):
         Name, Field(validation_alias=AliasChoices("pipeline_name", "workflow_name"))
     ]
     run_id: Annotated[
-        int, Field(ge=0, le=2**63 - 1, validation_alias=AliasChoices("run_id", "workflow_run_id"))
+        LaxInteger,
+        Field(ge=0, le=2**63 - 1, validation_alias=AliasChoices("run_id", "workflow_run_id")),
     ]
-    run_attempt: Annotated[int, Field(ge=1, le=1_000_000)]
+    run_attempt: Annotated[LaxInteger, Field(ge=1, le=1_000_000)]
     run_name: OptionalText | None = None
     run_url: Url | None = None
     status: WireStatus

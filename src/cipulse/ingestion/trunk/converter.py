@@ -99,6 +99,7 @@ def _run(repository: RepositoryRef, event: Event, status: Status) -> RunAttempt:
         completed_at=_millis(event.finishedAt),
         duration_seconds=_duration(event),
         branch=None if branch is None else str(branch),
+        root_node_key=event.id,
         parent_run_key=parent.chainId if parent and parent.chainId != event.chainId else None,
         parent_node_key=parent.eventId if parent else None,
         tags=tags,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from cipulse.ingestion.wire_types import EpochMillis, Identifier, Int64, Name, TagKey, TagText
 
@@ -32,12 +32,15 @@ class _Wire(BaseModel):
 
 class Metric(_Wire):
     k: TagKey
-    v: Annotated[float, Field(allow_inf_nan=False)]
+    v: Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
 class Tag(_Wire):
     k: TagKey
-    v: Annotated[TagText | Int64 | float, Field(union_mode="left_to_right")]
+    v: Annotated[
+        Annotated[TagText, Strict()] | Annotated[Int64, Strict()] | Annotated[float, Strict()],
+        Field(union_mode="left_to_right"),
+    ]
 
 
 class Payload(_Wire):

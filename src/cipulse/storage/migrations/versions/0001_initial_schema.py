@@ -206,6 +206,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.Text(), nullable=True),
         sa.Column("branch", sa.Text(), nullable=True),
         sa.Column("mode", sa.String(length=16), nullable=True),
+        sa.Column("root_node_key", sa.String(length=500), nullable=True),
         sa.Column("parent_run_key", sa.String(length=500), nullable=True),
         sa.Column("parent_node_key", sa.String(length=500), nullable=True),
         sa.Column(
@@ -232,15 +233,13 @@ def upgrade() -> None:
             name=op.f("fk_run_attempts_org_id_repository_id_repositories"),
         ),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_run_attempts")),
-        sa.UniqueConstraint(
-            "org_id",
-            "pipeline_id",
-            "run_key",
-            "attempt",
-            name=op.f("uq_run_attempts_org_id_pipeline_id_run_key_attempt"),
-        ),
     )
     with op.batch_alter_table("run_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_run_attempts_org_id_pipeline_id_run_key",
+            ["org_id", "pipeline_id", "run_key"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_run_attempts_org_id_pipeline_id_started_at_ms",
             ["org_id", "pipeline_id", "started_at_ms"],
@@ -256,6 +255,7 @@ def downgrade() -> None:
     with op.batch_alter_table("run_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_run_attempts_org_id_started_at_ms")
         batch_op.drop_index("ix_run_attempts_org_id_pipeline_id_started_at_ms")
+        batch_op.drop_index("ix_run_attempts_org_id_pipeline_id_run_key")
 
     op.drop_table("run_attempts")
     op.drop_table("pipelines")
