@@ -25,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from types import FrameType
 
+import psycopg
+
 from bench import databases, offline_import, payload
 from bench.databases import BenchDatabase
 from bench.report import Measurement, Report, StorageCheck, render
@@ -96,17 +98,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report = Report(load=plan.load, environment=describe_environment(wrk))
+    targets = reachable_targets(plan, report)
     with tempfile.TemporaryDirectory(prefix="cipulse-bench-") as directory:
         workspace = _workspace(wrk, Path(directory))
         try:
-            run_all(plan, workspace, report)
+            run_all(plan, targets, workspace, report)
         finally:
-            if "postgresql" in plan.databases and not _skipped_postgres(report):
-                databases.drop_postgres()
+            if "postgresql" in targets:
+                _drop_postgres()
     return publish(report)
 
 
-def run_all(plan: Plan, workspace: Workspace, report: Report) -> None:
+def reachable_targets(plan: Plan, report: Report) -> list[str]:
+    """The databases of the plan that answer; a skipped one is noted in the report."""
     targets = list(plan.databases)
     if "postgresql" in targets:
         problem = databases.postgres_problem()
@@ -114,7 +118,11 @@ def run_all(plan: Plan, workspace: Workspace, report: Report) -> None:
             report.skipped.append(f"postgresql scenarios: {problem}")
             print(f"skipping PostgreSQL: {problem}", flush=True)
             targets.remove("postgresql")
-    for workers in WORKER_COUNTS:
+    return targets
+
+
+def run_all(plan: Plan, targets: list[str], workspace: Workspace, report: Report) -> None:
+    for workers in WORKER_COUNTS if targets else ():
         _record(report, measure_bare(plan, workspace, workers))
         for target in targets:
             _record(report, measure_cipulse(plan, workspace, target, workers))
@@ -221,8 +229,11 @@ def _workspace(wrk: str, directory: Path) -> Workspace:
     return Workspace(wrk=wrk, directory=directory, body_file=body_file, logs=logs)
 
 
-def _skipped_postgres(report: Report) -> bool:
-    return any(reason.startswith("postgresql") for reason in report.skipped)
+def _drop_postgres() -> None:
+    try:
+        databases.drop_postgres()
+    except psycopg.Error as exc:
+        print(f"warning: could not drop the {databases.BENCH_DATABASE} database: {exc}")
 
 
 def _shout(lines: list[str]) -> None:
@@ -265,8 +276,6 @@ def _cpu_count() -> int:
 def _postgres_version() -> str:
     if databases.postgres_problem():
         return "not reachable"
-    import psycopg
-
     with psycopg.connect(databases.ADMIN_URL, connect_timeout=3) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     return str(row[0]) if row else "unknown"

@@ -161,3 +161,18 @@ def test_an_unmigrated_database_is_named_as_such(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no cipulse schema yet: run `cipulse migrate`" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_ingest_with_or_without_worker_processes(
+    settings: Settings, database: Database, tmp_path: Path, workers: str
+) -> None:
+    run(settings, "orgs", "create", "acme")
+    path = tmp_path / "runs.jsonl"
+    path.write_text("\n".join(json.dumps(runwatch_run(run_id=i)) for i in range(2500)) + "\n")
+    result = run(
+        settings, "ingest", str(path), "--format", "runwatch", "--org", "acme", "--workers", workers
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "stored 2500 runs (5000 jobs)" in result.stderr
+    assert (count(database, "run_attempts"), count(database, "jobs")) == (2500, 5000)

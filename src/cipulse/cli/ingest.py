@@ -3,6 +3,7 @@ HTTP endpoints, for backfills."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -11,13 +12,11 @@ import click
 from cipulse.accounts.service import AccountService, principal_for
 from cipulse.cli.context import Context, reports_errors, say
 from cipulse.errors import CipulseError
+from cipulse.ingestion.bulk import default_workers, prepared_chunks
 from cipulse.ingestion.files import payloads
-from cipulse.ingestion.formats import WireFormat, parse
+from cipulse.ingestion.formats import WireFormat
 from cipulse.ingestion.service import IngestRequest, IngestService
-from cipulse.storage.accounts import Principal
 from cipulse.storage.database import Database
-
-BATCH = 1000
 
 
 @click.command()
@@ -32,9 +31,17 @@ BATCH = 1000
     help="Wire format of the files.",
 )
 @click.option("--org", "org_name", required=True, help="Organisation to store the runs in.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Processes that parse and validate (0: none, all in this process) "
+    "[default: CPU cores - 1, at most 4].",
+)
 @click.pass_obj
 @reports_errors
-def ingest(obj: Context, files: tuple[Path, ...], wire_format: str, org_name: str) -> None:
+def ingest(
+    obj: Context, files: tuple[Path, ...], wire_format: str, org_name: str, workers: int | None
+) -> None:
     """Import FILES (one payload, a JSON array of payloads, or JSON Lines each).
 
     Reports each payload that fails, stores the rest, and ends with a summary; exits 1 if any
@@ -42,48 +49,35 @@ def ingest(obj: Context, files: tuple[Path, ...], wire_format: str, org_name: st
     fmt = WireFormat(wire_format)
     principal = principal_for(AccountService(obj.database).organisation(org_name))
     database = Database(obj.settings(), background_checkpoints=True)
-    try:
-        with database.checkpointing():
-            _import(database, files, fmt, principal)
-    finally:
-        database.dispose()
-
-
-def _import(
-    database: Database, files: tuple[Path, ...], fmt: WireFormat, principal: Principal
-) -> None:
     service = IngestService(database)
     started = time.perf_counter()
     stored = failed = jobs = 0
-    pending: list[tuple[str, IngestRequest]] = []
-
-    def flush() -> None:
-        nonlocal stored, failed, jobs
-        results = service.ingest_batch([request for _, request in pending])
-        for (origin, request), result in zip(pending, results, strict=True):
-            if isinstance(result, CipulseError):
-                failed += 1
-                say(f"{origin}: {result.message}")
-            else:
-                stored += request.submission.event_count
-                jobs += sum(len(a.jobs) for a in request.submission.attempts)
-        pending.clear()
-
-    for path in files:
-        for payload in payloads(path):
-            try:
-                submission = parse(fmt, payload.body)
-            except CipulseError as exc:
-                failed += 1
-                say(f"{payload.origin}: {exc.message}")
-                continue
-            pending.append(
-                (payload.origin, IngestRequest(submission=submission, principal=principal))
-            )
-            if len(pending) >= BATCH:
-                flush()
-    if pending:
-        flush()
+    all_payloads = itertools.chain.from_iterable(payloads(path) for path in files)
+    try:
+        with database.checkpointing():
+            for chunk in prepared_chunks(
+                fmt,
+                principal.org_id,
+                all_payloads,
+                default_workers() if workers is None else workers,
+            ):
+                for item in chunk:
+                    if item.error is not None:
+                        failed += 1
+                        say(f"{item.origin}: {item.error}")
+                ready = [item for item in chunk if item.resolved is not None]
+                results = service.ingest_batch(
+                    [IngestRequest(principal=principal, prepared=item.resolved) for item in ready]
+                )
+                for item, result in zip(ready, results, strict=True):
+                    if isinstance(result, CipulseError):
+                        failed += 1
+                        say(f"{item.origin}: {result.message}")
+                    else:
+                        stored += result.events
+                        jobs += item.job_count
+    finally:
+        database.dispose()
     elapsed = time.perf_counter() - started
     unit = "runs" if fmt is WireFormat.RUNWATCH else "events"
     rate = stored / elapsed if elapsed > 0 else 0.0

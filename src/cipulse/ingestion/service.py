@@ -31,11 +31,21 @@ KEY_TOUCH_INTERVAL_MS = 60_000
 @dataclass(slots=True)
 class IngestRequest:
     """One request to store a submission, on behalf of an API key or of an organisation
-    (already resolved, for the CLI)."""
+    (already resolved, for the CLI). A bulk import may hand it ``prepared``: the submission
+    already resolved into rows for the principal's organisation, in another process."""
 
-    submission: Submission
+    submission: Submission | None = None
     api_key: str | None = None
     principal: Principal | None = None
+    prepared: run_writer.ResolvedSubmission | None = None
+
+    def resolved_for(self, org_id: str, now: int) -> run_writer.ResolvedSubmission:
+        if self.prepared is not None:
+            if self.prepared.org_id != org_id:
+                raise ValueError("prepared for another organisation")
+            return self.prepared
+        assert self.submission is not None
+        return run_writer.resolve(org_id, self.submission, now)
 
 
 @dataclass(slots=True)
@@ -85,7 +95,7 @@ class IngestService:
                     results[index] = problem
                     continue
                 assert principal is not None
-                resolved = run_writer.resolve(principal.org_id, request.submission, now)
+                resolved = request.resolved_for(principal.org_id, now)
                 accepted.append((index, principal, resolved))
 
             lock_ids = [i for _, _, resolved in accepted for i in resolved.lock_ids]
@@ -110,7 +120,7 @@ class IngestService:
                 planner.add(resolved)
                 results[index] = IngestOutcome(
                     attempt_ids=[a.id for a in resolved.attempts],
-                    events=requests[index].submission.event_count,
+                    events=len(resolved.attempts) + len(resolved.spans),
                 )
 
             run_writer.write(conn, planner.plan)
@@ -137,16 +147,19 @@ class IngestService:
     def _stored_statuses(
         conn: Connection, accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]]
     ) -> tuple[dict[str, str], dict[str, str]]:
-        by_org: dict[str, tuple[set[str], set[str]]] = {}
+        by_org: dict[str, tuple[set[str], set[str], set[str]]] = {}
         for _, principal, resolved in accepted:
-            attempt_ids, job_ids = by_org.setdefault(principal.org_id, (set(), set()))
+            attempt_ids, job_ids, job_attempt_ids = by_org.setdefault(
+                principal.org_id, (set(), set(), set())
+            )
             attempt_ids.update(a.id for a in resolved.attempts)
             job_ids.update(s.id for s in resolved.spans)
+            job_attempt_ids.update(s.attempt_id for s in resolved.spans)
         attempts: dict[str, str] = {}
         jobs: dict[str, str] = {}
-        for org_id, (attempt_ids, job_ids) in by_org.items():
+        for org_id, (attempt_ids, job_ids, job_attempt_ids) in by_org.items():
             found_attempts, found_jobs = run_writer.stored_statuses(
-                conn, org_id, attempt_ids, job_ids
+                conn, org_id, attempt_ids, job_ids, job_attempt_ids
             )
             attempts.update(found_attempts)
             jobs.update(found_jobs)

@@ -85,7 +85,7 @@ def field_path(loc: Sequence[int | str]) -> str:
 def describe(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
-    if kind == "literal_error":
+    if kind in {"literal_error", "enum"}:
         expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         return f"must be one of {expected}"
     if kind == "json_invalid":

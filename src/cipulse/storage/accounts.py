@@ -196,21 +196,19 @@ def runs_created_in_month(conn: Connection, org_id: str, month: str) -> int:
     return int(value or 0)
 
 
+_ADD_RUNS_CREATED = (
+    "INSERT INTO usage_counters (org_id, month, new_run_attempts) VALUES ({mark}, {mark}, {mark}) "
+    "ON CONFLICT (org_id, month) DO UPDATE "
+    "SET new_run_attempts = usage_counters.new_run_attempts + excluded.new_run_attempts"
+)
+
+
 def add_runs_created(conn: Connection, counts: dict[str, int], month: str) -> None:
-    insert = insert_for(conn)
-    statement = insert(usage_counters).values(
-        org_id=sa.bindparam("org_id"),
-        month=month,
-        new_run_attempts=sa.bindparam("n"),
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[usage_counters.c.org_id, usage_counters.c.month],
-        set_={
-            "new_run_attempts": usage_counters.c.new_run_attempts
-            + statement.excluded.new_run_attempts
-        },
-    )
-    conn.execute(statement, [{"org_id": org, "n": n} for org, n in sorted(counts.items()) if n])
+    """Count newly stored run attempts towards the month's usage (one statement per batch)."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    rows = [(org, month, n) for org, n in sorted(counts.items()) if n]
+    if rows:
+        conn.exec_driver_sql(_ADD_RUNS_CREATED.format(mark=mark), rows)
 
 
 def repository_ids(conn: Connection, org_id: str) -> set[str]:

@@ -8,9 +8,12 @@ so two writers never deadlock half-way."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,7 +62,14 @@ class Database:
         self._background_checkpoints = background_checkpoints
         self.url = normalise_url(settings.database_url)
         self.dialect = self.url.get_backend_name()
+        self._writer_lock: WriterLock | NoLock = NoLock()
         if self.dialect == "sqlite":
+            if self.url.database and self.url.database != ":memory:":
+                self._writer_lock = WriterLock(
+                    f"{self.url.database}-writer.lock",
+                    settings.sqlite_busy_timeout_ms / 1000,
+                    settings.retry_after_seconds,
+                )
             self._writer = self._sqlite_engine(immediate=True)
             self._reader = self._sqlite_engine(immediate=False)
         elif self.dialect == "postgresql":
@@ -69,7 +79,9 @@ class Database:
                 json_deserializer=orjson.loads,
                 pool_size=10,
                 max_overflow=10,
-                pool_pre_ping=True,
+                # No pre-ping: it costs a round trip per batch. A connection that died is
+                # invalidated on its first error (that request gets 503 and is retried).
+                pool_pre_ping=False,
                 connect_args={
                     "connect_timeout": max(1, int(settings.database_timeout_seconds)),
                     "application_name": "cipulse",
@@ -126,7 +138,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        with translate_unavailable(self.settings), self._writer.begin() as connection:
+        with (
+            translate_unavailable(self.settings),
+            self._writer_lock.held(),
+            self._writer.begin() as connection,
+        ):
             yield connection
 
     @contextmanager
@@ -180,6 +196,85 @@ class Database:
         self._writer.dispose()
         if self._reader is not self._writer:
             self._reader.dispose()
+        self._writer_lock.close()
+
+
+class NoLock:
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        pass
+
+
+class WriterLock:
+    """An exclusive ``flock`` on a file beside the SQLite database, held around every write
+    transaction, so that several server processes take turns at once instead of through
+    SQLite's busy handler, which sleeps up to 100 ms between tries and starves writers
+    under load. (Not the database file itself: closing another descriptor of it would drop
+    SQLite's own POSIX locks.) Writers that do not take it, such as the sqlite3 shell, are
+    still kept out by SQLite's lock."""
+
+    def __init__(self, path: str, timeout_seconds: float, retry_after_seconds: int) -> None:
+        self.path = path
+        self.timeout_seconds = timeout_seconds
+        self.retry_after_seconds = retry_after_seconds
+        self._fd: int | None = None
+        self._mutex = threading.Lock()  # flock does not exclude threads sharing a descriptor
+
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout_seconds
+        if not self._mutex.acquire(timeout=self.timeout_seconds):
+            raise Unavailable("database busy, retry later", self.retry_after_seconds)
+        try:
+            fd = self._descriptor()
+            pause = 0.0002
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Unavailable(
+                            "database busy, retry later", self.retry_after_seconds
+                        ) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+#: SQLite reports SQL mistakes as OperationalError too; only these mean "try again later".
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "database table is locked",
+)
+
+
+def _unavailable(exc: sa.exc.DBAPIError) -> bool:
+    if isinstance(exc.orig, sqlite3.Error):
+        message = str(exc.orig).lower()
+        return any(text in message for text in _SQLITE_UNAVAILABLE)
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
 
 
 def _schema_missing(exc: sa.exc.DBAPIError) -> bool:
@@ -199,7 +294,7 @@ def translate_unavailable(settings: Settings) -> Iterator[None]:
                 "the database has no cipulse schema yet: run `cipulse migrate` "
                 "(`cipulse serve` migrates on start)"
             ) from exc
-        if not isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        if not _unavailable(exc):
             if exc.connection_invalidated:
                 raise Unavailable(
                     "database connection lost, retry later", settings.retry_after_seconds

@@ -15,7 +15,7 @@ from cipulse.domain.model import (
     SourceFormat,
     duration_between,
 )
-from cipulse.domain.status import Status
+from cipulse.domain.status import STATUS_TEXT
 from cipulse.ingestion.runwatch.schema import RunWatchJob, RunWatchRun
 
 _SELF_HOSTABLE = {"github", "gitlab"}
@@ -63,8 +63,8 @@ def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
                 name=job.name,
                 definition_key=job.name,
                 kind="job",
-                status=Status(job.status),
-                raw_status=job.status,
+                status=job.status,
+                raw_status=STATUS_TEXT[job.status],
                 started_at=job.started_at,
                 completed_at=job.completed_at,
                 duration_seconds=duration,
@@ -95,8 +95,8 @@ def convert(run: RunWatchRun) -> RunAttempt:
         run_key_scope=RunKeyScope.PIPELINE,
         run_number=run.run_id,
         attempt=run.run_attempt,
-        status=Status(run.status),
-        raw_status=run.status,
+        status=run.status,
+        raw_status=STATUS_TEXT[run.status],
         provider=run.provider,
         source_format=SourceFormat.RUNWATCH,
         started_at=run.started_at,

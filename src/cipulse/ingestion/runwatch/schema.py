@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from cipulse.domain.status import Status
 from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
     Identifier,
@@ -27,9 +28,8 @@ from cipulse.ingestion.wire_types import (
 )
 
 Provider = Literal["github", "gitlab", "bitbucket", "circleci", "other"]
-WireStatus = Literal[
-    "success", "failure", "cancelled", "running", "queued", "pending", "skipped", "timed_out"
-]
+#: The spec's eight statuses are exactly our enum's (pydantic validates straight into it).
+WireStatus = Status
 #: ``owner/name``; GitLab subgroups (``group/sub/name``) have more segments.
 RepositoryName = Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$", max_length=500)]
 

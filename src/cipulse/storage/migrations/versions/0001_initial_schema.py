@@ -59,10 +59,8 @@ def upgrade() -> None:
         ),
         sa.Column("ingest_source", sa.String(length=200), nullable=True),
         sa.Column("updated_at_ms", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_jobs")),
-        sa.UniqueConstraint(
-            "org_id", "attempt_id", "node_key", name=op.f("uq_jobs_org_id_attempt_id_node_key")
-        ),
+        sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key", name=op.f("pk_jobs")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "organisations",

@@ -1,0 +1,77 @@
+"""Bulk import (``cipulse ingest``): the CPU-bound half of ingest (parse, validate, convert,
+resolve into rows) runs in worker processes while this process stores what they prepared,
+so a backfill uses every core. Workers return plain rows, which cross process boundaries
+cheaply (domain objects with datetimes do not)."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from multiprocessing import get_context
+
+from cipulse.errors import CipulseError
+from cipulse.ingestion.files import Payload
+from cipulse.ingestion.formats import WireFormat, parse
+from cipulse.storage.clock import now_ms
+from cipulse.storage.run_writer import ResolvedSubmission, resolve
+
+CHUNK_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One payload, ready to store (``resolved``) or refused (``error``)."""
+
+    origin: str
+    resolved: ResolvedSubmission | None = None
+    error: str | None = None
+
+    @property
+    def job_count(self) -> int:
+        if self.resolved is None:
+            return 0
+        return sum(len(a.job_rows) for a in self.resolved.attempts) + len(self.resolved.spans)
+
+
+def prepare(wire_format: WireFormat, org_id: str, payloads: list[Payload]) -> list[Prepared]:
+    now = now_ms()
+    prepared = []
+    for payload in payloads:
+        try:
+            submission = parse(wire_format, payload.body)
+        except CipulseError as exc:
+            prepared.append(Prepared(payload.origin, error=exc.message))
+            continue
+        prepared.append(Prepared(payload.origin, resolved=resolve(org_id, submission, now)))
+    return prepared
+
+
+def default_workers() -> int:
+    """One core stays with the process that stores."""
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
+
+
+def prepared_chunks(
+    wire_format: WireFormat, org_id: str, payloads: Iterable[Payload], workers: int
+) -> Iterator[list[Prepared]]:
+    """Chunks of prepared payloads, in input order. With ``workers`` > 0 they are prepared
+    in that many processes, a few chunks ahead of the consumer and no more (bounded memory);
+    with 0, here."""
+    remaining = iter(payloads)
+    chunks = iter(lambda: list(islice(remaining, CHUNK_SIZE)), [])
+    if workers <= 0:
+        for chunk in chunks:
+            yield prepare(wire_format, org_id, chunk)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending: deque[Future[list[Prepared]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(prepare, wire_format, org_id, chunk))
+            if len(pending) > workers * 2:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
