@@ -223,3 +223,36 @@ def test_unknown_routes_and_methods_answer_json(client: TestClient) -> None:
 @pytest.mark.parametrize("path", ["/healthz", "/", "/openapi.json"])
 def test_operational_endpoints(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 200
+
+
+def test_a_write_that_waits_too_long_gets_503_and_is_still_stored(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    import fcntl
+    import shutil
+    import time
+
+    from cipulse.accounts.service import AccountService
+    from tests.conftest import make_tenant
+
+    path = tmp_path / "slow.db"
+    shutil.copy(sqlite_template, path)
+    settings = Settings(
+        database_url=f"sqlite:///{path}", bootstrap_org="", write_timeout_seconds=0.3
+    )
+    database = Database(settings)
+    tenant = make_tenant(AccountService(database), "acme")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        with open(f"{path}-writer.lock", "a") as lock:  # another server process is writing
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            response = client.post(
+                "/functions/v1/ingest", json=RUNWATCH_EXAMPLE, headers=tenant.runwatch_headers
+            )
+            assert response.status_code == 503
+            assert response.json() == {"error": "database busy, retry later"}
+            assert response.headers["retry-after"] == "5"
+        deadline = time.monotonic() + 10
+        while count(database, "run_attempts") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert count(database, "run_attempts") == 1  # the write was queued, not dropped
+    database.dispose()

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
             description="Connect timeout for PostgreSQL; past it requests get 503.",
         ),
     ] = 5.0
+    write_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="Longest an ingest request waits for its write to be stored; past it "
+            "the client gets 503 and should retry (retries are idempotent).",
+        ),
+    ] = 30.0
     retry_after_seconds: Annotated[
         int,
         Field(ge=1, description="`Retry-After` sent with 503 when the database is unavailable."),

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 
-from cipulse.errors import CipulseError, InternalError
+from cipulse.errors import CipulseError, InternalError, Unavailable
 from cipulse.ingestion.service import IngestOutcome, IngestRequest, IngestService, Result
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,13 @@ _STOP = object()
 
 
 class GroupCommitter:
-    def __init__(self, service: IngestService, max_batch: int) -> None:
+    def __init__(
+        self, service: IngestService, max_batch: int, timeout_seconds: float, retry_after: int
+    ) -> None:
         self.service = service
         self.max_batch = max_batch
+        self.timeout_seconds = timeout_seconds
+        self.retry_after = retry_after
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -48,7 +52,11 @@ class GroupCommitter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestOutcome] = loop.create_future()
         self._queue.put((request, future, loop))
-        return await future
+        try:
+            # Shielded: a request that gives up waiting is still stored when its turn comes.
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_seconds)
+        except TimeoutError:
+            raise Unavailable("database busy, retry later", self.retry_after) from None
 
     def _run(self) -> None:
         stopping = False

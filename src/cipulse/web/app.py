@@ -61,7 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings, background_checkpoints=True)
-        committer = GroupCommitter(IngestService(database), settings.ingest_batch_size)
+        committer = GroupCommitter(
+            IngestService(database),
+            settings.ingest_batch_size,
+            settings.write_timeout_seconds,
+            settings.retry_after_seconds,
+        )
         committer.start()
         app.state.database = database
         app.state.committer = committer

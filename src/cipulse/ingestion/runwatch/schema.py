@@ -19,6 +19,7 @@ from cipulse.domain.status import Status
 from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
     Identifier,
+    Int64,
     LaxInteger,
     Name,
     OptionalText,
@@ -43,7 +44,7 @@ class RunWatchJob(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: Name
-    job_id: Annotated[Identifier | int | None, Field(union_mode="left_to_right")] = None
+    job_id: Annotated[Identifier | Int64 | None, Field(union_mode="left_to_right")] = None
     job_url: Url | None = None
     status: WireStatus
     duration_seconds: Seconds | None = None
@@ -62,7 +63,7 @@ class RunWatchRun(BaseModel):
     provider: Provider
     repository: RepositoryName
     pipeline_id: Annotated[
-        Identifier | int | None,
+        Identifier | Int64 | None,
         Field(
             validation_alias=AliasChoices("pipeline_id", "workflow_id"), union_mode="left_to_right"
         ),
