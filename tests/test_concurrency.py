@@ -7,6 +7,7 @@ import asyncio
 from contextlib import ExitStack
 
 import httpx
+import pytest
 
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
@@ -33,9 +34,11 @@ async def _post_all(
         )
 
 
+@pytest.mark.parametrize("writers", [1, 4])
 def test_fifty_concurrent_posts_of_one_run_make_one_attempt(
-    settings: Settings, tenant: Tenant, database: Database
+    settings: Settings, tenant: Tenant, database: Database, writers: int
 ) -> None:
+    settings = settings.model_copy(update={"ingest_writers": writers})
     jobs = [runwatch_job(f"job-{i}", job_id=str(i)) for i in range(5)] + [runwatch_job("no-id")]
     payloads = [runwatch_run(jobs=jobs) for _ in range(CONCURRENT_POSTS)]
     # Two servers on one database, as behind a load balancer.

@@ -28,25 +28,40 @@ _STOP = object()
 
 class GroupCommitter:
     def __init__(
-        self, service: IngestService, max_batch: int, timeout_seconds: float, retry_after: int
+        self,
+        service: IngestService,
+        *,
+        max_batch: int,
+        writers: int,
+        timeout_seconds: float,
+        retry_after: int,
     ) -> None:
+        """``writers`` threads take batches from one queue. More than one only makes sense
+        where the database lets transactions overlap (PostgreSQL); writers of the same run
+        then serialise on its advisory lock."""
         self.service = service
         self.max_batch = max_batch
+        self.writers = writers
         self.timeout_seconds = timeout_seconds
         self.retry_after = retry_after
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="cipulse-writer", daemon=True)
-        self._thread.start()
+        for number in range(self.writers):
+            thread = threading.Thread(
+                target=self._run, name=f"cipulse-writer-{number}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        """Finish what is queued, then stop the writer thread."""
-        if self._thread is not None:
+        """Finish what is queued, then stop the writer threads."""
+        for _ in self._threads:
             self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     async def submit(self, request: IngestRequest) -> IngestOutcome:
         loop = asyncio.get_running_loop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -10,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.model import ApiKeyInfo, Organisation
 from cipulse.storage.clock import from_ms
-from cipulse.storage.dialect import insert_for
+from cipulse.storage.dialect import insert_for, placeholder
 from cipulse.storage.schema import api_keys, organisations, repositories, usage_counters
 
 
@@ -189,24 +191,33 @@ def touch_api_keys(conn: Connection, principals: list[Principal], now_ms: int) -
 
 def runs_created_in_month(conn: Connection, org_id: str, month: str) -> int:
     value = conn.execute(
-        sa.select(usage_counters.c.new_run_attempts).where(
+        sa.select(sa.func.sum(usage_counters.c.new_run_attempts)).where(
             usage_counters.c.org_id == org_id, usage_counters.c.month == month
         )
     ).scalar()
     return int(value or 0)
 
 
+USAGE_SLOTS = 16
+
 _ADD_RUNS_CREATED = (
-    "INSERT INTO usage_counters (org_id, month, new_run_attempts) VALUES ({mark}, {mark}, {mark}) "
-    "ON CONFLICT (org_id, month) DO UPDATE "
+    "INSERT INTO usage_counters (org_id, month, slot, new_run_attempts) "
+    "VALUES ({mark}, {mark}, {mark}, {mark}) "
+    "ON CONFLICT (org_id, month, slot) DO UPDATE "
     "SET new_run_attempts = usage_counters.new_run_attempts + excluded.new_run_attempts"
 )
 
 
+def _usage_slot() -> int:
+    """Spread concurrent writers (threads, processes, servers) over the month's rows."""
+    return hash((os.getpid(), threading.get_ident())) % USAGE_SLOTS
+
+
 def add_runs_created(conn: Connection, counts: dict[str, int], month: str) -> None:
     """Count newly stored run attempts towards the month's usage (one statement per batch)."""
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    rows = [(org, month, n) for org, n in sorted(counts.items()) if n]
+    mark = placeholder(conn)
+    slot = _usage_slot()
+    rows = [(org, month, slot, n) for org, n in sorted(counts.items()) if n]
     if rows:
         conn.exec_driver_sql(_ADD_RUNS_CREATED.format(mark=mark), rows)
 

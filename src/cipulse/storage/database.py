@@ -91,6 +91,13 @@ class Database:
         return self.dialect == "sqlite"
 
     @property
+    def writer_threads(self) -> int:
+        """How many threads may usefully write at once: SQLite has one writer."""
+        if self.is_sqlite:
+            return 1
+        return self.settings.ingest_writers
+
+    @property
     def engine(self) -> Engine:
         """The engine migrations and administrative commands use."""
         return self._writer

@@ -28,6 +28,11 @@ def _placeholder(dialect: str) -> str:
     return "%s" if dialect == "postgresql" else "?"
 
 
+def placeholder(conn: Connection) -> str:
+    """The driver's parameter marker: ``%s`` (psycopg) or ``?`` (sqlite3)."""
+    return _placeholder(conn.dialect.name)
+
+
 @functools.cache
 def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], on_conflict: str) -> str:
     values = ", ".join([_placeholder(dialect)] * len(columns))

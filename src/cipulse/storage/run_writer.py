@@ -31,6 +31,7 @@ from cipulse.storage.dialect import (
     bulk_insert,
     bulk_update,
     column_names,
+    placeholder,
     upsert_clause,
 )
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
@@ -46,9 +47,7 @@ _ATTEMPT_UPDATE_COLUMNS = [
 _JOB_KEY = ["org_id", "attempt_id", "node_key"]
 _JOB_UPSERT = upsert_clause(jobs, _JOB_KEY, [c for c in _JOB_COLUMNS if c not in _JOB_KEY])
 _REPOSITORY_UPSERT = upsert_clause(repositories, ["org_id", "id"], None)
-_PIPELINE_UPSERT = (
-    upsert_clause(pipelines, ["org_id", "id"], ["name"]) + " WHERE pipelines.name <> excluded.name"
-)
+_PIPELINE_INSERT = upsert_clause(pipelines, ["org_id", "id"], None)
 
 
 def _json(value: dict[str, Any]) -> str | None:
@@ -294,9 +293,24 @@ def _sorted(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted(rows, key=itemgetter(0, 1))
 
 
+def _rename_pipelines(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """A renamed pipeline takes its newest name. An UPDATE that matches only when the name
+    differs, rather than an upsert: that would lock the row on every batch, and concurrent
+    writers would queue for it."""
+    if rows:
+        mark = placeholder(conn)
+        conn.exec_driver_sql(
+            f"UPDATE pipelines SET name = {mark} "
+            f"WHERE org_id = {mark} AND id = {mark} AND name <> {mark}",
+            [(row[4], row[0], row[1], row[4]) for row in rows],
+        )
+
+
 def write(conn: Connection, plan: WritePlan) -> None:
     bulk_insert(conn, repositories, _sorted(plan.repository_rows.values()), _REPOSITORY_UPSERT)
-    bulk_insert(conn, pipelines, _sorted(plan.pipeline_rows.values()), _PIPELINE_UPSERT)
+    pipeline_rows = _sorted(plan.pipeline_rows.values())
+    bulk_insert(conn, pipelines, pipeline_rows, _PIPELINE_INSERT)
+    _rename_pipelines(conn, pipeline_rows)
     bulk_insert(
         conn,
         run_attempts,

@@ -67,8 +67,11 @@ usage_counters = sa.Table(
     metadata,
     _org_id(),
     sa.Column("month", sa.String(7), nullable=False, comment="YYYY-MM, UTC"),
+    # Several rows per month, summed when read: concurrent writers add to different slots
+    # instead of queueing for one hot row.
+    sa.Column("slot", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("new_run_attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.PrimaryKeyConstraint("org_id", "month"),
+    sa.PrimaryKeyConstraint("org_id", "month", "slot"),
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
 )
 

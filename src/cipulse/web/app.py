@@ -63,9 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings, background_checkpoints=True)
         committer = GroupCommitter(
             IngestService(database),
-            settings.ingest_batch_size,
-            settings.write_timeout_seconds,
-            settings.retry_after_seconds,
+            max_batch=settings.ingest_batch_size,
+            writers=database.writer_threads,
+            timeout_seconds=settings.write_timeout_seconds,
+            retry_after=settings.retry_after_seconds,
         )
         committer.start()
         app.state.database = database

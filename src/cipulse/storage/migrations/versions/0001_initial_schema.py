@@ -132,11 +132,12 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("month", sa.String(length=7), nullable=False, comment="YYYY-MM, UTC"),
+        sa.Column("slot", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("new_run_attempts", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"], ["organisations.id"], name=op.f("fk_usage_counters_org_id_organisations")
         ),
-        sa.PrimaryKeyConstraint("org_id", "month", name=op.f("pk_usage_counters")),
+        sa.PrimaryKeyConstraint("org_id", "month", "slot", name=op.f("pk_usage_counters")),
     )
     op.create_table(
         "pipelines",
