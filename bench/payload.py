@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cipulse.cli.serve import EXAMPLE_RUN
+from cipulse.ingestion.runwatch.example import SPEC_EXAMPLE as EXAMPLE_RUN
 
 JOBS_PER_RUN = 10
 #: Stands for the run id (a JSON integer) in the template; the quotes are part of it.

@@ -8,48 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cipulse.ingestion.runwatch.example import SPEC_EXAMPLE
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_FIXTURES = SHARED / "fixtures" / "real"
 
 #: The example request of the RunWatch spec, verbatim.
-RUNWATCH_EXAMPLE: dict[str, Any] = {
-    "provider": "github",
-    "repository": "acme/cool-project",
-    "pipeline_name": "CI Pipeline",
-    "run_id": 789012345,
-    "run_attempt": 1,
-    "run_name": "Fix login bug",
-    "run_url": "https://github.com/acme/cool-project/actions/runs/789012345",
-    "status": "success",
-    "mode": "inline",
-    "compute_seconds": 245,
-    "duration_seconds": 312,
-    "started_at": "2024-01-15T10:30:00Z",
-    "completed_at": "2024-01-15T10:35:12Z",
-    "triggered_by": "push",
-    "actor": "octocat",
-    "branch": "main",
-    "jobs": [
-        {
-            "name": "build",
-            "job_id": "456789",
-            "job_url": "https://github.com/acme/cool-project/actions/runs/789012345/job/456789",
-            "status": "success",
-            "duration_seconds": 120,
-            "started_at": "2024-01-15T10:30:05Z",
-            "completed_at": "2024-01-15T10:32:05Z",
-        },
-        {
-            "name": "test",
-            "job_id": "456790",
-            "job_url": "https://github.com/acme/cool-project/actions/runs/789012345/job/456790",
-            "status": "success",
-            "duration_seconds": 125,
-            "started_at": "2024-01-15T10:32:10Z",
-            "completed_at": "2024-01-15T10:34:15Z",
-        },
-    ],
-}
+RUNWATCH_EXAMPLE: dict[str, Any] = SPEC_EXAMPLE
 
 #: The example request of the Trunk spec, verbatim (note: finishedAt before createdAt).
 TRUNK_EXAMPLE: dict[str, Any] = {

@@ -8,7 +8,10 @@ stored nothing."""
 from __future__ import annotations
 
 import copy
+import fcntl
+import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from cipulse.accounts.service import AccountService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from cipulse.web.app import create_app
 from tests.builders import RUNWATCH_EXAMPLE, TRUNK_EXAMPLE
-from tests.conftest import Tenant, count
+from tests.conftest import Tenant, count, make_tenant
 
 #: Values that once reached the database unchecked: huge integers, NUL, very long text.
 ADVERSARIAL = [2**70, -(2**70), 2**63, -1, 1e308, "\x00", "x" * 3000, "é" * 1001, "", " "]
@@ -178,21 +182,23 @@ def test_unreachable_postgresql_gives_503_with_retry_after() -> None:
         assert (health.status_code, health.json()["status"]) == (503, "unavailable")
 
 
+def _sqlite_with_tenant(
+    tmp_path: Path, template: Path, **overrides: Any
+) -> tuple[Path, Settings, Database, Tenant]:
+    """A database of the test's own (copied from the migrated template) and an ingest key."""
+    path = tmp_path / "own.db"
+    shutil.copy(template, path)
+    settings = Settings(database_url=f"sqlite:///{path}", bootstrap_org="", **overrides)
+    database = Database(settings)
+    return path, settings, database, make_tenant(AccountService(database), "acme")
+
+
 def test_locked_sqlite_gives_503_and_the_retry_succeeds(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
-    import shutil
-
-    from cipulse.accounts.service import AccountService
-    from tests.conftest import make_tenant
-
-    path = tmp_path / "locked.db"
-    shutil.copy(sqlite_template, path)
-    settings = Settings(
-        database_url=f"sqlite:///{path}", bootstrap_org="", sqlite_busy_timeout_ms=50
+    path, settings, database, tenant = _sqlite_with_tenant(
+        tmp_path, sqlite_template, sqlite_busy_timeout_ms=50
     )
-    database = Database(settings)
-    tenant = make_tenant(AccountService(database), "acme")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
@@ -228,20 +234,9 @@ def test_operational_endpoints(client: TestClient, path: str) -> None:
 def test_a_write_that_waits_too_long_gets_503_and_is_still_stored(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
-    import fcntl
-    import shutil
-    import time
-
-    from cipulse.accounts.service import AccountService
-    from tests.conftest import make_tenant
-
-    path = tmp_path / "slow.db"
-    shutil.copy(sqlite_template, path)
-    settings = Settings(
-        database_url=f"sqlite:///{path}", bootstrap_org="", write_timeout_seconds=0.3
+    path, settings, database, tenant = _sqlite_with_tenant(
+        tmp_path, sqlite_template, write_timeout_seconds=0.3
     )
-    database = Database(settings)
-    tenant = make_tenant(AccountService(database), "acme")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         with open(f"{path}-writer.lock", "a") as lock:  # another server process is writing
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -11,46 +11,9 @@ import click
 from cipulse import __version__
 from cipulse.accounts.service import AccountService, CreatedKey
 from cipulse.cli.context import Context, reports_errors, say
+from cipulse.ingestion.runwatch.example import SPEC_EXAMPLE
 from cipulse.storage.database import redacted
 from cipulse.storage.migrate import migrate as run_migrations
-
-#: The example of the RunWatch spec, ready to paste.
-EXAMPLE_RUN = {
-    "provider": "github",
-    "repository": "acme/cool-project",
-    "pipeline_name": "CI Pipeline",
-    "run_id": 789012345,
-    "run_attempt": 1,
-    "run_name": "Fix login bug",
-    "run_url": "https://github.com/acme/cool-project/actions/runs/789012345",
-    "status": "success",
-    "mode": "inline",
-    "compute_seconds": 245,
-    "duration_seconds": 312,
-    "started_at": "2024-01-15T10:30:00Z",
-    "completed_at": "2024-01-15T10:35:12Z",
-    "triggered_by": "push",
-    "actor": "octocat",
-    "branch": "main",
-    "jobs": [
-        {
-            "name": "build",
-            "job_id": "456789",
-            "status": "success",
-            "duration_seconds": 120,
-            "started_at": "2024-01-15T10:30:05Z",
-            "completed_at": "2024-01-15T10:32:05Z",
-        },
-        {
-            "name": "test",
-            "job_id": "456790",
-            "status": "success",
-            "duration_seconds": 125,
-            "started_at": "2024-01-15T10:32:10Z",
-            "completed_at": "2024-01-15T10:34:15Z",
-        },
-    ],
-}
 
 
 def example_curl(base_url: str, key: str) -> str:
@@ -58,7 +21,7 @@ def example_curl(base_url: str, key: str) -> str:
         f"curl -X POST {base_url}/functions/v1/ingest \\\n"
         '  -H "Content-Type: application/json" \\\n'
         f"  -H {shlex.quote('X-API-Key: ' + key)} \\\n"
-        f"  -d {shlex.quote(json.dumps(EXAMPLE_RUN))}"
+        f"  -d {shlex.quote(json.dumps(SPEC_EXAMPLE))}"
     )
 
 
