@@ -138,10 +138,6 @@ class Submission:
     detached_spans: list[DetachedSpan] = field(default_factory=list)
     ingest_source: str | None = None
 
-    @property
-    def event_count(self) -> int:
-        return len(self.attempts) + len(self.detached_spans)
-
 
 @dataclass(frozen=True, slots=True)
 class Organisation:

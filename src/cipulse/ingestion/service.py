@@ -7,7 +7,6 @@ that is wrong or a plan limit that is reached fails that request alone."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
@@ -20,8 +19,6 @@ from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import month_of, now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import lock_natural_keys
-
-log = logging.getLogger(__name__)
 
 INGEST_SCOPE = "ingest"
 #: ``last_used_at`` of a key is refreshed at most this often, not on every request.
@@ -71,13 +68,6 @@ class _OrgLimits:
 class IngestService:
     def __init__(self, database: Database) -> None:
         self.database = database
-
-    def ingest(self, request: IngestRequest) -> IngestOutcome:
-        """One request in its own transaction; raises its error."""
-        result = self.ingest_batch([request])[0]
-        if isinstance(result, CipulseError):
-            raise result
-        return result
 
     def ingest_batch(self, requests: list[IngestRequest]) -> list[Result]:
         """Store a batch in one transaction. Errors that concern one request are returned in

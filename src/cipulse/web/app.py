@@ -23,8 +23,6 @@ from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from cipulse.web import errors, ingest_routes
 
-log = logging.getLogger(__name__)
-
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
 
