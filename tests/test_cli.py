@@ -176,3 +176,10 @@ def test_ingest_with_or_without_worker_processes(
     assert result.exit_code == 0, result.stderr
     assert "stored 2500 runs (5000 jobs)" in result.stderr
     assert (count(database, "run_attempts"), count(database, "jobs")) == (2500, 5000)
+
+
+def test_a_sqlite_path_in_a_missing_directory_is_named(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nowhere' / 'cipulse.db'}"
+    result = CliRunner().invoke(cli, ["--database-url", url, "migrate"])
+    assert result.exit_code == 1
+    assert f"the directory {tmp_path / 'nowhere'} does not exist" in result.stderr

@@ -180,6 +180,7 @@ def test_unreachable_postgresql_gives_503_with_retry_after() -> None:
         assert response.json() == {"error": "database unavailable, retry later"}
         health = client.get("/healthz")
         assert (health.status_code, health.json()["status"]) == (503, "unavailable")
+        assert health.headers["retry-after"] == "7"
 
 
 def _sqlite_with_tenant(

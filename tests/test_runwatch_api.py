@@ -365,3 +365,29 @@ def test_escaped_backslash_before_u0000_is_plain_text(client: TestClient, tenant
         headers={**tenant.runwatch_headers, "content-type": "application/json"},
     )
     assert response.status_code == 200
+
+
+def test_thousands_of_jobs_with_one_name_are_all_kept(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    jobs = [{"name": "a", "status": "success"}] * 5000
+    response = post(client, tenant, runwatch_run(jobs=jobs))
+    assert response.status_code == 200
+    assert count(database, "jobs") == 5000
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"pipeline_id": True}, "pipeline_id:"),
+        ({"jobs": [runwatch_job("a", job_id=False)]}, "jobs[0].job_id:"),
+        ({"duration_seconds": True}, "duration_seconds: must be a number"),
+        ({"compute_seconds": "245"}, "compute_seconds: must be a number"),
+    ],
+)
+def test_numbers_and_ids_are_not_booleans_or_strings(
+    client: TestClient, tenant: Tenant, change: dict[str, Any], message: str
+) -> None:
+    response = post(client, tenant, runwatch_run(**change))
+    assert response.status_code == 400
+    assert message in response.json()["error"]

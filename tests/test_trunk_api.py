@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -273,3 +274,11 @@ def test_booleans_are_not_numbers(client: TestClient, tenant: Tenant) -> None:
     response = track(client, tenant, trunk_request(tagged))
     assert response.status_code == 400
     assert "events[0].payload.tags[0].v" in response.json()["error"]
+
+
+def test_non_finite_tag_values_are_refused(client: TestClient, tenant: Tenant) -> None:
+    body = json.dumps(trunk_request(trunk_event("r", "r", tags={"x": 1.5}))).replace("1.5", "NaN")
+    response = client.post(
+        TRACK, content=body, headers={**tenant.trunk_headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 400

@@ -16,7 +16,13 @@ Url = Annotated[str, StringConstraints(max_length=4096)]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TagText = Annotated[str, StringConstraints(max_length=1000)]
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: A JSON number of seconds (not a string, not a boolean).
+Seconds = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+#: An id sent as a string or as a JSON integer (never a boolean).
+StringOrIntegerId = Annotated[
+    Annotated[Identifier, Strict()] | Annotated[Int64, Strict()],
+    Field(union_mode="left_to_right"),
+]
 EpochMillis = Annotated[int, Strict(), Field(ge=0, le=10**14)]
 #: An ISO 8601 string with ``Z`` or an offset; numbers are not taken for timestamps.
 Timestamp = Annotated[AwareDatetime, Strict()]

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -64,6 +65,12 @@ class Database:
         self._writer_lock: WriterLock | NoLock = NoLock()
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
+                directory = Path(self.url.database).resolve().parent
+                if not directory.is_dir():
+                    raise ConfigurationError(
+                        f"database_url: the directory {directory} does not exist "
+                        "(SQLite creates the file, not its directory)"
+                    )
                 self._writer_lock = WriterLock(f"{self.url.database}-writer.lock")
             self._writer = self._sqlite_engine(immediate=True)
             self._reader = self._sqlite_engine(immediate=False)

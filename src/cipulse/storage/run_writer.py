@@ -225,12 +225,13 @@ def stored_statuses(
         )
         attempts = {row.id: row.status for row in rows}
     if job_ids:
+        # Through the primary key (org_id, attempt_id, …): ``jobs.id`` has no index.
         rows = conn.execute(
             sa.select(jobs.c.id, jobs.c.status).where(
-                jobs.c.org_id == org_id, jobs.c.id.in_(job_ids)
+                jobs.c.org_id == org_id, jobs.c.attempt_id.in_(sorted(set(job_attempt_ids)))
             )
         )
-        found_jobs = {row.id: row.status for row in rows}
+        found_jobs = {row.id: row.status for row in rows if row.id in job_ids}
     return attempts, found_jobs
 
 

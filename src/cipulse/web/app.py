@@ -30,8 +30,12 @@ async def healthz(request: Request) -> Response:
     database: Database = request.app.state.database
     healthy = await run_in_threadpool(database.ping)
     body = {"status": "ok" if healthy else "unavailable", "database": database.dialect}
+    headers = None if healthy else {"Retry-After": str(database.settings.retry_after_seconds)}
     return Response(
-        orjson.dumps(body), status_code=200 if healthy else 503, media_type="application/json"
+        orjson.dumps(body),
+        status_code=200 if healthy else 503,
+        media_type="application/json",
+        headers=headers,
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from cipulse.domain.model import Submission
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.runwatch.schema import RunWatchRun
 from cipulse.ingestion.service import IngestRequest
@@ -55,10 +58,21 @@ def _body_schema(model: type, schemes: list[str]) -> dict[str, Any]:
     }
 
 
+#: Bodies larger than this are parsed in a thread, so that one big payload does not hold up
+#: the event loop (and the small requests behind it) for milliseconds at a time.
+PARSE_IN_THREAD_BYTES = 64 * 1024
+
+
+async def _parsed(parse: Callable[..., Submission], body: bytes, *args: Any) -> Submission:
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        return await run_in_threadpool(parse, body, *args)
+    return parse(body, *args)
+
+
 async def ingest_runwatch(request: Request) -> Response:
     key = api_key(request, RUNWATCH_KEY_HEADERS)
     body = await bounded_body(request, request.app.state.settings.max_body_bytes)
-    submission = parse_runwatch(body)
+    submission = await _parsed(parse_runwatch, body)
     outcome = await request.app.state.committer.submit(
         IngestRequest(submission=submission, api_key=key)
     )
@@ -68,7 +82,7 @@ async def ingest_runwatch(request: Request) -> Response:
 async def track_events(request: Request) -> Response:
     key = api_key(request, TRUNK_KEY_HEADERS)
     body = await bounded_body(request, request.app.state.settings.max_body_bytes)
-    submission = parse_trunk(body, request.headers.get("x-source"))
+    submission = await _parsed(parse_trunk, body, request.headers.get("x-source"))
     outcome = await request.app.state.committer.submit(
         IngestRequest(submission=submission, api_key=key)
     )

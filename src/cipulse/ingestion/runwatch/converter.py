@@ -46,13 +46,15 @@ def _name_key(name: str) -> str:
 def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
     spans = []
     used: set[str] = set()
+    occurrences: dict[str, int] = {}
     for job in jobs:
         base_key = f"id:{job.job_id}" if job.job_id is not None else _name_key(job.name)
-        # Two jobs with the same id or name are told apart by their order.
-        node_key, occurrence = base_key, 1
+        # Two jobs with the same id or name are told apart by their order: #2, #3, … (skipping
+        # a suffix that a job's own name already took).
+        node_key = base_key
         while node_key in used:
-            occurrence += 1
-            node_key = f"{base_key}#{occurrence}"
+            occurrences[base_key] = occurrences.get(base_key, 1) + 1
+            node_key = f"{base_key}#{occurrences[base_key]}"
         used.add(node_key)
         duration = job.duration_seconds
         if duration is None:

@@ -18,12 +18,11 @@ from pydantic import (
 from cipulse.domain.status import Status
 from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
-    Identifier,
-    Int64,
     LaxInteger,
     Name,
     OptionalText,
     Seconds,
+    StringOrIntegerId,
     Timestamp,
     Url,
 )
@@ -44,7 +43,7 @@ class RunWatchJob(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: Name
-    job_id: Annotated[Identifier | Int64 | None, Field(union_mode="left_to_right")] = None
+    job_id: StringOrIntegerId | None = None
     job_url: Url | None = None
     status: WireStatus
     duration_seconds: Seconds | None = None
@@ -63,7 +62,7 @@ class RunWatchRun(BaseModel):
     provider: Provider
     repository: RepositoryName
     pipeline_id: Annotated[
-        Identifier | Int64 | None,
+        StringOrIntegerId | None,
         Field(
             validation_alias=AliasChoices("pipeline_id", "workflow_id"), union_mode="left_to_right"
         ),

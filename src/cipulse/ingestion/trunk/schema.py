@@ -38,7 +38,9 @@ class Metric(_Wire):
 class Tag(_Wire):
     k: TagKey
     v: Annotated[
-        Annotated[TagText, Strict()] | Annotated[Int64, Strict()] | Annotated[float, Strict()],
+        Annotated[TagText, Strict()]
+        | Annotated[Int64, Strict()]
+        | Annotated[float, Strict(), Field(allow_inf_nan=False)],
         Field(union_mode="left_to_right"),
     ]
 
