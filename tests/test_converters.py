@@ -213,3 +213,15 @@ def test_derived_ids_are_standard_uuid5() -> None:
 
     namespace = uuid.UUID("6f1d3c52-5d0b-4c7e-9a57-0c2b1f0e8a11")
     assert ids.job_id("a", "b") == str(uuid.uuid5(namespace, "job\x1fa\x1fb"))
+
+
+def test_circleci_runs_name_the_code_host_they_build_from() -> None:
+    payload = runwatch_run(
+        provider="circleci",
+        repository="acme/app",
+        run_url="https://app.circleci.com/pipelines/github/acme/app/123/workflows/abc",
+    )
+    (attempt,) = parse_runwatch(body(payload)).attempts
+    assert attempt.repository.host == "github.com"
+    (unknown,) = parse_runwatch(body(runwatch_run(provider="circleci", run_url=None))).attempts
+    assert unknown.repository.host == "circleci"

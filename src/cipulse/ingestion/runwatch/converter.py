@@ -22,16 +22,36 @@ _SELF_HOSTABLE = {"github", "gitlab"}
 MAX_PLAIN_NAME_KEY = 200
 
 
+#: CircleCI is not a code host: its run URLs name the one it builds from,
+#: ``https://app.circleci.com/pipelines/github/acme/app/123``.
+_CIRCLECI_VCS_HOSTS = {
+    "github": "github.com",
+    "gh": "github.com",
+    "bitbucket": "bitbucket.org",
+    "bb": "bitbucket.org",
+}
+
+
 def repository_host(provider: str, repository: str, run_url: str | None) -> str:
     """The code host of the repository.
 
     GitHub Enterprise and self-managed GitLab report ``provider: github|gitlab`` too; when the
-    run URL points at another host under the same repository path, that host is the one."""
+    run URL points at another host under the same repository path, that host is the one. For
+    CircleCI the run URL names the code host it builds from."""
     default = PROVIDER_HOSTS.get(provider, provider)
-    if provider in _SELF_HOSTABLE and run_url:
-        parts = urlsplit(run_url)
-        if parts.hostname and parts.path.lower().startswith(f"/{repository.lower()}/"):
+    if not run_url:
+        return default
+    parts = urlsplit(run_url)
+    path = parts.path.lower()
+    if provider in _SELF_HOSTABLE:
+        if parts.hostname and path.startswith(f"/{repository.lower()}/"):
             return parts.hostname.lower()
+    elif provider == "circleci":
+        segments = path.strip("/").split("/")
+        if len(segments) >= 4 and segments[0] == "pipelines":
+            owner_name = "/".join(segments[2:4])
+            if segments[1] in _CIRCLECI_VCS_HOSTS and owner_name == repository.lower():
+                return _CIRCLECI_VCS_HOSTS[segments[1]]
     return default
 
 
