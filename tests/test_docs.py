@@ -35,6 +35,15 @@ def test_cli_reference_is_current() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_metric_definitions_page_is_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "metrics_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_readme_shows_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme

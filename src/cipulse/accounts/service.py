@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cipulse.domain.keys import generate_key, hash_key
 from cipulse.domain.model import API_KEY_SCOPES, ApiKeyInfo, Organisation
-from cipulse.errors import Conflict, InvalidRequest, NotFound
+from cipulse.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from cipulse.storage import accounts as store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
@@ -123,6 +123,21 @@ class AccountService:
                 f"prefix: no active key with prefix {prefix!r} (see `cipulse keys list`)"
             )
         return revoked
+
+    def authenticate(self, key: str, scope: str) -> Principal:
+        """The principal of an API key that has ``scope``: 401 for a missing, unknown or
+        revoked key, 403 for a key without the scope."""
+        if not key:
+            raise Unauthenticated("missing API key")
+        with self.database.read() as conn:
+            principal = store.principals_by_hash(conn, [hash_key(key)]).get(hash_key(key))
+        if principal is None:
+            raise Unauthenticated("invalid API key")
+        if principal.revoked:
+            raise Unauthenticated("API key has been revoked")
+        if scope not in principal.scopes:
+            raise Forbidden(f"API key lacks the '{scope}' scope")
+        return principal
 
     def bootstrap(self, org_name: str) -> CreatedKey | None:
         """On a database with no organisation yet, create ``org_name`` and an ingest key.

@@ -21,7 +21,7 @@ from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
-from cipulse.web import errors, ingest_routes
+from cipulse.web import errors, ingest_routes, read_routes
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=86400,
     )
     app.include_router(ingest_routes.router())
+    app.include_router(read_routes.router())
     app.add_api_route(
         "/healthz",
         healthz,

@@ -1,0 +1,65 @@
+"""Generate ``docs/metrics.md`` from the registry of metric definitions, so the documented
+definitions are the implemented ones word for word.
+
+    python scripts/metrics_reference.py          # rewrite docs/metrics.md
+    python scripts/metrics_reference.py --check  # exit 1 if it is out of date (tests do this)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cipulse.analytics.definitions import RUN_METRICS
+
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+HEADER = """# Metric definitions
+
+Generated from `src/cipulse/analytics/definitions.py` by `scripts/metrics_reference.py`; a test
+fails when this page and the code disagree. The read API serves the same list at
+`GET /api/v1/analytics/definitions`.
+
+## The unit, the window and the filters
+
+The unit is a **run attempt** (one execution of a pipeline: run id + attempt number). A **run**
+is a pipeline plus a run id (RunWatch `run_id`, Trunk `chainId`) with all its attempts.
+
+The window `[since, until)` applies to the attempt's `started_at`; the default is the 30 days
+before the request. Filters narrow the attempts: `repository` (owner/name, any letter case),
+`pipeline` (its id or its name), `branch`, `provider`, `status` (comma-separated), `actor`,
+`triggered_by`, and, for Trunk data, `tag=key:value` (repeatable; all must match). Every metric
+below is computed over the attempts that are in the window and pass the filters, except where
+its definition reaches for other attempts of the same runs (retries may cross the window's
+edge).
+
+Each summary also carries `previous`: the same metrics for the window of equal length just
+before, with the same filters.
+
+## Run metrics
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+
+def render() -> str:
+    rows = [f"| `{m.name}` | {m.unit} | {m.definition} |" for m in RUN_METRICS]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def main() -> int:
+    text = render()
+    if "--check" in sys.argv:
+        if not REFERENCE.exists() or REFERENCE.read_text() != text:
+            print(
+                f"{REFERENCE} is out of date: run python scripts/metrics_reference.py",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    REFERENCE.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

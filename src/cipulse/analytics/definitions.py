@@ -1,0 +1,87 @@
+"""The registry of metric definitions: name, unit and the definition as implemented, word for
+word the text of ``docs/metrics.md`` (generated from here by ``scripts/metrics_reference.py``;
+a test fails when it is out of date)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDefinition:
+    name: str
+    unit: str
+    definition: str
+
+
+RUN_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "runs",
+        "run attempts",
+        "The run attempts whose `started_at` is in the window and that pass the filters, of any "
+        "status. `by_status` counts them per status.",
+    ),
+    MetricDefinition(
+        "success_rate",
+        "ratio from 0 to 1",
+        "success / (success + failure + timed_out) over those attempts. Cancelled, skipped and "
+        "unfinished attempts count on neither side. Null when the denominator is 0.",
+    ),
+    MetricDefinition(
+        "first_attempt_success_rate",
+        "ratio from 0 to 1",
+        "Over the runs (pipeline + run id) whose attempt 1 is in the window, passes the filters "
+        "and ended success, failure or timed_out: the share whose attempt 1 succeeded. Null "
+        "when there is no such run.",
+    ),
+    MetricDefinition(
+        "p50_duration_seconds",
+        "seconds",
+        "The median duration, by the nearest-rank method (the value at rank ⌈0.5·n⌉ of the n "
+        "sorted durations), of the attempts with status success — or, when a status filter is "
+        "given, with the filtered statuses. Attempts of unknown duration are left out. Null "
+        "when there are none.",
+    ),
+    MetricDefinition(
+        "p95_duration_seconds",
+        "seconds",
+        "As p50_duration_seconds, at rank ⌈0.95·n⌉.",
+    ),
+    MetricDefinition(
+        "mean_duration_seconds",
+        "seconds",
+        "The arithmetic mean of the same durations.",
+    ),
+    MetricDefinition(
+        "compute_seconds",
+        "seconds",
+        "The sum of `compute_seconds` over the attempts (an attempt of unknown compute adds 0).",
+    ),
+    MetricDefinition(
+        "throughput_per_day",
+        "run attempts per day",
+        "runs / the length of the window in days (fractional for windows that are not whole days).",
+    ),
+    MetricDefinition(
+        "flaky_runs",
+        "runs",
+        "Runs with an attempt that ended failure or timed_out and a later attempt (higher "
+        "attempt number) that ended success. A flaky run is counted in the window of that "
+        "successful attempt (the first success after a failing attempt), when that attempt "
+        "passes the filters.",
+    ),
+    MetricDefinition(
+        "flaky_rate",
+        "ratio from 0 to 1",
+        "flaky_runs / the runs with at least one attempt in the window (passing the filters) "
+        "that ended success, failure or timed_out. Null when there is no such run.",
+    ),
+    MetricDefinition(
+        "retry_compute_seconds",
+        "seconds",
+        "The compute of the failing attempts (failure or timed_out) of the flaky runs counted, "
+        "that came before their successful attempt: what flakiness cost.",
+    ),
+)
+
+METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)

@@ -1,0 +1,90 @@
+"""Run-level metrics over run attempts, computed exactly as ``definitions.py`` states them.
+Pure functions of the attempts they are given."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cipulse.domain.status import Status
+from cipulse.domain.window import Window
+from cipulse.storage.analytics_store import AttemptFacts
+
+SUCCESS = Status.SUCCESS.value
+FAILING = frozenset({Status.FAILURE.value, Status.TIMED_OUT.value})
+DECIDED = FAILING | {SUCCESS}
+
+
+def nearest_rank(sorted_values: Sequence[float], percentile: float) -> float | None:
+    """The value at rank ⌈p/100·n⌉ (1-based) of ``sorted_values``."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(percentile / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def runs_needing_history(attempts: Iterable[AttemptFacts]) -> set[tuple[str, str]]:
+    """Runs whose earlier attempts matter: only a retry (attempt > 1) can make a run flaky."""
+    return {attempt.run for attempt in attempts if attempt.attempt > 1}
+
+
+def flaky_runs(
+    in_window: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
+) -> dict[tuple[str, str], list[AttemptFacts]]:
+    """The flaky runs counted in this window, each with its failing attempts before the
+    success that counts it."""
+    counted_ids = {attempt.id for attempt in in_window}
+    by_run: dict[tuple[str, str], list[AttemptFacts]] = defaultdict(list)
+    for attempt in history:
+        by_run[attempt.run].append(attempt)
+    found: dict[tuple[str, str], list[AttemptFacts]] = {}
+    for run, attempts in by_run.items():
+        failing: list[AttemptFacts] = []
+        for attempt in sorted(attempts, key=lambda item: item.attempt):
+            if attempt.status in FAILING:
+                failing.append(attempt)
+            elif attempt.status == SUCCESS and failing:
+                if attempt.id in counted_ids:
+                    found[run] = failing
+                break
+    return found
+
+
+def summary(
+    window: Window, in_window: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
+) -> dict[str, Any]:
+    """Every run-level metric of ``definitions.RUN_METRICS``. ``history`` holds all attempts
+    of the runs ``runs_needing_history`` names (whatever their time)."""
+    by_status = Counter(attempt.status for attempt in in_window)
+    decided = by_status[SUCCESS] + sum(by_status[s] for s in FAILING)
+    first = [a for a in in_window if a.attempt == 1 and a.status in DECIDED]
+    duration_statuses = set(window.filters.statuses) or {SUCCESS}
+    durations = sorted(
+        a.duration_seconds
+        for a in in_window
+        if a.status in duration_statuses and a.duration_seconds is not None
+    )
+    decided_runs = {a.run for a in in_window if a.status in DECIDED}
+    flaky = flaky_runs(in_window, history)
+    return {
+        "runs": len(in_window),
+        "by_status": {status.value: by_status[status.value] for status in Status},
+        "success_rate": _ratio(by_status[SUCCESS], decided),
+        "first_attempt_success_rate": _ratio(sum(a.status == SUCCESS for a in first), len(first)),
+        "p50_duration_seconds": nearest_rank(durations, 50),
+        "p95_duration_seconds": nearest_rank(durations, 95),
+        "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
+        "compute_seconds": sum(a.compute_seconds or 0.0 for a in in_window),
+        "throughput_per_day": len(in_window) / window.days,
+        "flaky_runs": len(flaky),
+        "flaky_rate": _ratio(len(flaky), len(decided_runs)),
+        "retry_compute_seconds": sum(
+            a.compute_seconds or 0.0 for failing in flaky.values() for a in failing
+        ),
+    }

@@ -1,0 +1,220 @@
+"""The analytics service behind the read API: summaries over a window, lists of runs,
+repositories and pipelines, and one run with its job tree."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cipulse.analytics import run_metrics
+from cipulse.domain.window import Window
+from cipulse.errors import InvalidRequest, NotFound
+from cipulse.storage import analytics_store as store
+from cipulse.storage.analytics_store import AttemptFacts
+from cipulse.storage.clock import from_ms
+from cipulse.storage.database import Database
+
+MAX_PAGE = 1000
+
+
+def iso(ms: int | None) -> str | None:
+    moment = from_ms(ms)
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def encode_cursor(started_at_ms: int, attempt_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{started_at_ms}:{attempt_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        started, _, attempt_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(started), attempt_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("cursor: not a cursor this API returned") from None
+
+
+def _window_json(window: Window) -> dict[str, Any]:
+    return {"since": iso(window.since_ms), "until": iso(window.until_ms), "days": window.days}
+
+
+class AnalyticsService:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
+        in_window = store.attempts_in_window(conn, org_id, window)
+        history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(in_window))
+        return run_metrics.summary(window, in_window, history)
+
+    def summary(self, org_id: str, window: Window) -> dict[str, Any]:
+        """All run-level metrics for the window, and the same for the previous window of
+        equal length (``previous``), so that trends can be shown."""
+        with self.database.read() as conn:
+            current = self._summary(conn, org_id, window)
+            previous = self._summary(conn, org_id, window.previous())
+        return {
+            "window": _window_json(window),
+            **current,
+            "previous": {"window": _window_json(window.previous()), **previous},
+        }
+
+    def _grouped(
+        self,
+        org_id: str,
+        window: Window,
+        rows: list[dict[str, Any]],
+        key: Callable[[AttemptFacts], str],
+    ) -> list[dict[str, Any]]:
+        with self.database.read() as conn:
+            in_window = store.attempts_in_window(conn, org_id, window)
+            history = store.attempts_of_runs(
+                conn, org_id, run_metrics.runs_needing_history(in_window)
+            )
+        groups: dict[str, list[AttemptFacts]] = defaultdict(list)
+        for attempt in in_window:
+            groups[key(attempt)].append(attempt)
+        histories: dict[str, list[AttemptFacts]] = defaultdict(list)
+        for attempt in history:
+            histories[key(attempt)].append(attempt)
+        listed = []
+        for row in rows:
+            attempts = groups.get(row["id"], [])
+            metrics = run_metrics.summary(window, attempts, histories.get(row["id"], []))
+            created_at = iso(row.pop("created_at_ms"))
+            listed.append({**row, "created_at": created_at, **metrics})
+        return listed
+
+    def repositories(self, org_id: str, window: Window) -> list[dict[str, Any]]:
+        with self.database.read() as conn:
+            rows = store.repository_rows(conn, org_id)
+        return self._grouped(org_id, window, rows, lambda attempt: attempt.repository_id)
+
+    def pipelines(self, org_id: str, window: Window) -> list[dict[str, Any]]:
+        with self.database.read() as conn:
+            rows = store.pipeline_rows(conn, org_id)
+        return self._grouped(org_id, window, rows, lambda attempt: attempt.pipeline_id)
+
+    def runs(
+        self, org_id: str, window: Window, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Attempts newest first, a page at a time; returns the page and the next cursor."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit: must be from 1 to {MAX_PAGE}")
+        after = decode_cursor(cursor) if cursor else None
+        with self.database.read() as conn:
+            rows = store.attempt_page(conn, org_id, window, limit + 1, after)
+        page = [_attempt_json(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["started_at_ms"], last["id"])
+        return page, next_cursor
+
+    def run(self, org_id: str, attempt_id: str) -> dict[str, Any]:
+        """One attempt with its job tree, tags, metrics and the other attempts of its run."""
+        with self.database.read() as conn:
+            row = store.attempt_detail(conn, org_id, attempt_id) if _is_uuid(attempt_id) else None
+            if row is None:
+                raise NotFound(f"pipeline_run_id: no run attempt {attempt_id!r}")
+            jobs = store.jobs_of(conn, org_id, [attempt_id])
+            siblings = store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
+        detail = _attempt_json(row)
+        detail["attempts"] = [
+            {
+                "id": sibling["id"],
+                "attempt": sibling["attempt"],
+                "status": sibling["status"],
+                "started_at": iso(sibling["started_at_ms"]),
+                "completed_at": iso(sibling["completed_at_ms"]),
+            }
+            for sibling in siblings
+        ]
+        detail["jobs"] = job_tree(jobs, row.get("root_node_key"))
+        return detail
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _attempt_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "repository": row["repository"],
+        "repository_host": row["repository_host"],
+        "pipeline_id": row["pipeline_id"],
+        "pipeline": row["pipeline_name"],
+        "run_key": row["run_key"],
+        "run_number": row["run_number"],
+        "attempt": row["attempt"],
+        "status": row["status"],
+        "raw_status": row["raw_status"],
+        "provider": row["provider"],
+        "source_format": row["source_format"],
+        "branch": row["branch"],
+        "actor": row["actor"],
+        "triggered_by": row["triggered_by"],
+        "run_name": row["run_name"],
+        "url": row["run_url"],
+        "started_at": iso(row["started_at_ms"]),
+        "completed_at": iso(row["completed_at_ms"]),
+        "duration_seconds": row["duration_seconds"],
+        "compute_seconds": row["compute_seconds"],
+        "tags": row["tags"] or {},
+        "metrics": row["metrics"] or {},
+    }
+
+
+def job_tree(rows: Sequence[dict[str, Any]], root_node_key: str | None) -> list[dict[str, Any]]:
+    """The jobs as a tree: a node whose parent is not among the attempt's nodes (or is the
+    run's own node) is at the top level."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        nodes[row["node_key"]] = {
+            "id": row["id"],
+            "name": row["name"],
+            "kind": row["kind"],
+            "status": row["status"],
+            "raw_status": row["raw_status"],
+            "started_at": iso(row["started_at_ms"]),
+            "completed_at": iso(row["completed_at_ms"]),
+            "duration_seconds": row["duration_seconds"],
+            "url": row["url"],
+            "tags": row["tags"] or {},
+            "metrics": row["metrics"] or {},
+            "children": [],
+        }
+    parents = {
+        row["node_key"]: row["parent_node_key"]
+        for row in rows
+        if row["parent_node_key"] in nodes and row["parent_node_key"] != root_node_key
+    }
+    top: list[dict[str, Any]] = []
+    for row in rows:
+        key = row["node_key"]
+        if key in parents and not _in_cycle(key, parents):
+            nodes[parents[key]]["children"].append(nodes[key])
+        else:
+            top.append(nodes[key])
+    return top
+
+
+def _in_cycle(key: str, parents: dict[str, str]) -> bool:
+    """Whether following parents from ``key`` comes back to it (bad data must not make the
+    tree infinite: such a node is shown at the top level)."""
+    seen = {key}
+    current = parents.get(key)
+    while current is not None:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = parents.get(current)
+    return False

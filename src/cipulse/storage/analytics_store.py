@@ -1,0 +1,223 @@
+"""Reads for analytics and the read API: run attempts in a window under filters, the other
+attempts of the same runs, jobs, repositories and pipelines. Every query is scoped to one
+organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cipulse.domain.window import Filters, Window
+from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
+
+a, p, r = run_attempts, pipelines, repositories
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFacts:
+    """What the metric definitions need of one run attempt."""
+
+    id: str
+    repository_id: str
+    pipeline_id: str
+    run_key: str
+    attempt: int
+    status: str
+    branch: str | None
+    started_at_ms: int | None
+    completed_at_ms: int | None
+    duration_seconds: float | None
+    compute_seconds: float | None
+
+    @property
+    def run(self) -> tuple[str, str]:
+        """The run this attempt belongs to: (pipeline, run key)."""
+        return (self.pipeline_id, self.run_key)
+
+
+_FACT_COLUMNS = [
+    a.c.id,
+    a.c.repository_id,
+    a.c.pipeline_id,
+    a.c.run_key,
+    a.c.attempt,
+    a.c.status,
+    a.c.branch,
+    a.c.started_at_ms,
+    a.c.completed_at_ms,
+    a.c.duration_seconds,
+    a.c.compute_seconds,
+]
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A row as a dict with plain ``str`` keys (SQLAlchemy's are a ``str`` subclass that
+    JSON encoders refuse)."""
+    return {str(key): value for key, value in row._mapping.items()}
+
+
+def _facts(rows: Iterable[Any]) -> list[AttemptFacts]:
+    return [AttemptFacts(*row) for row in rows]
+
+
+def _filtered(
+    query: sa.Select[Any], org_id: str, filters: Filters, *, joined: bool = False
+) -> sa.Select[Any]:
+    """Scope ``query`` (over run_attempts) to the organisation and the filters, joining
+    pipelines and repositories when a filter needs them (unless ``joined`` already)."""
+    query = query.where(a.c.org_id == org_id)
+    if not joined and (filters.repository is not None or filters.pipeline_name is not None):
+        query = query.join(p, sa.and_(p.c.org_id == a.c.org_id, p.c.id == a.c.pipeline_id))
+        query = query.join(r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id))
+    if filters.repository is not None:
+        query = query.where(sa.func.lower(r.c.full_name) == filters.repository.lower())
+    if filters.pipeline_id is not None:
+        query = query.where(a.c.pipeline_id == filters.pipeline_id)
+    if filters.pipeline_name is not None:
+        query = query.where(p.c.name == filters.pipeline_name)
+    for column, value in (
+        (a.c.branch, filters.branch),
+        (a.c.provider, filters.provider),
+        (a.c.actor, filters.actor),
+        (a.c.triggered_by, filters.triggered_by),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.statuses:
+        query = query.where(a.c.status.in_(filters.statuses))
+    for key, value in filters.tags:
+        query = query.where(a.c.tags[key].as_string() == value)
+    return query
+
+
+def attempts_in_window(conn: Connection, org_id: str, window: Window) -> list[AttemptFacts]:
+    query = _filtered(sa.select(*_FACT_COLUMNS), org_id, window.filters).where(
+        a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms
+    )
+    return _facts(conn.execute(query))
+
+
+def attempts_of_runs(
+    conn: Connection, org_id: str, runs: Iterable[tuple[str, str]]
+) -> list[AttemptFacts]:
+    """Every stored attempt of the given runs, whatever its time (retries cross windows)."""
+    by_pipeline: dict[str, list[str]] = {}
+    for pipeline_id, run_key in runs:
+        by_pipeline.setdefault(pipeline_id, []).append(run_key)
+    found: list[AttemptFacts] = []
+    for pipeline_id, run_keys in sorted(by_pipeline.items()):
+        for start in range(0, len(run_keys), 500):
+            query = sa.select(*_FACT_COLUMNS).where(
+                a.c.org_id == org_id,
+                a.c.pipeline_id == pipeline_id,
+                a.c.run_key.in_(sorted(run_keys[start : start + 500])),
+            )
+            found += _facts(conn.execute(query))
+    return found
+
+
+def attempt_page(
+    conn: Connection, org_id: str, window: Window, limit: int, after: tuple[int, str] | None
+) -> list[dict[str, Any]]:
+    """Attempts newest first (by ``started_at``, then id), after the cursor position."""
+    query = (
+        sa.select(
+            a,
+            p.c.name.label("pipeline_name"),
+            r.c.host.label("repository_host"),
+            r.c.full_name.label("repository"),
+        )
+        .select_from(
+            a.join(p, sa.and_(p.c.org_id == a.c.org_id, p.c.id == a.c.pipeline_id)).join(
+                r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id)
+            )
+        )
+        .where(a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms)
+        .order_by(a.c.started_at_ms.desc(), a.c.id.desc())
+        .limit(limit)
+    )
+    query = _filtered(query, org_id, window.filters, joined=True)
+    if after is not None:
+        started, attempt_id = after
+        query = query.where(
+            sa.or_(
+                a.c.started_at_ms < started,
+                sa.and_(a.c.started_at_ms == started, a.c.id < attempt_id),
+            )
+        )
+    return [_plain(row) for row in conn.execute(query)]
+
+
+def attempt_detail(conn: Connection, org_id: str, attempt_id: str) -> dict[str, Any] | None:
+    query = (
+        sa.select(
+            a,
+            p.c.name.label("pipeline_name"),
+            p.c.pipeline_key,
+            r.c.host.label("repository_host"),
+            r.c.full_name.label("repository"),
+        )
+        .select_from(
+            a.join(p, sa.and_(p.c.org_id == a.c.org_id, p.c.id == a.c.pipeline_id)).join(
+                r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id)
+            )
+        )
+        .where(a.c.org_id == org_id, a.c.id == attempt_id)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _plain(row)
+
+
+def sibling_attempts(
+    conn: Connection, org_id: str, pipeline_id: str, run_key: str
+) -> list[dict[str, Any]]:
+    query = (
+        sa.select(a.c.id, a.c.attempt, a.c.status, a.c.started_at_ms, a.c.completed_at_ms)
+        .where(a.c.org_id == org_id, a.c.pipeline_id == pipeline_id, a.c.run_key == run_key)
+        .order_by(a.c.attempt)
+    )
+    return [_plain(row) for row in conn.execute(query)]
+
+
+def jobs_of(conn: Connection, org_id: str, attempt_ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(attempt_ids), 500):
+        query = (
+            sa.select(jobs)
+            .where(
+                jobs.c.org_id == org_id,
+                jobs.c.attempt_id.in_(sorted(attempt_ids[start : start + 500])),
+            )
+            .order_by(jobs.c.attempt_id, jobs.c.started_at_ms, jobs.c.node_key)
+        )
+        rows += [_plain(row) for row in conn.execute(query)]
+    return rows
+
+
+def repository_rows(conn: Connection, org_id: str) -> list[dict[str, Any]]:
+    query = sa.select(r.c.id, r.c.host, r.c.full_name, r.c.created_at_ms).where(
+        r.c.org_id == org_id
+    )
+    return [_plain(row) for row in conn.execute(query.order_by(r.c.full_name))]
+
+
+def pipeline_rows(conn: Connection, org_id: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(
+            p.c.id,
+            p.c.name,
+            p.c.pipeline_key,
+            p.c.repository_id,
+            r.c.full_name.label("repository"),
+            r.c.host.label("repository_host"),
+            p.c.created_at_ms,
+        )
+        .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
+        .where(p.c.org_id == org_id)
+        .order_by(r.c.full_name, p.c.name)
+    )
+    return [_plain(row) for row in conn.execute(query)]

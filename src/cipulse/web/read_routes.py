@@ -1,0 +1,166 @@
+"""The read API (``/api/v1``): thin handlers that authenticate a ``read`` key, read the window
+and filters, call the analytics service and render JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from cipulse.accounts.service import AccountService
+from cipulse.analytics.definitions import RUN_METRICS
+from cipulse.analytics.service import AnalyticsService
+from cipulse.analytics.window import window_from
+from cipulse.domain.window import Window
+from cipulse.errors import InvalidRequest
+from cipulse.storage.accounts import Principal
+from cipulse.web.requests import RUNWATCH_KEY_HEADERS, api_key
+
+READ_SCOPE = "read"
+T = TypeVar("T")
+
+
+async def read_principal(request: Request) -> Principal:
+    key = api_key(request, RUNWATCH_KEY_HEADERS)
+    accounts = AccountService(request.app.state.database)
+    return await run_in_threadpool(accounts.authenticate, key, READ_SCOPE)
+
+
+def window_query(
+    since: Annotated[
+        str | None, Query(description="ISO 8601; default: 30 days before until")
+    ] = None,
+    until: Annotated[str | None, Query(description="ISO 8601; default: now")] = None,
+    repository: Annotated[str | None, Query(description="owner/name")] = None,
+    pipeline: Annotated[str | None, Query(description="pipeline id or name")] = None,
+    branch: str | None = None,
+    provider: str | None = None,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    actor: str | None = None,
+    triggered_by: str | None = None,
+    tag: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
+) -> Window:
+    params = {
+        "since": since,
+        "until": until,
+        "repository": repository,
+        "pipeline": pipeline,
+        "branch": branch,
+        "provider": provider,
+        "status": status,
+        "actor": actor,
+        "triggered_by": triggered_by,
+    }
+    return window_from(params, datetime.now(UTC), tag or [])
+
+
+Auth = Annotated[Principal, Depends(read_principal)]
+WindowParam = Annotated[Window, Depends(window_query)]
+Format = Annotated[str, Query(description="json or csv")]
+
+
+def _service(request: Request) -> AnalyticsService:
+    return AnalyticsService(request.app.state.database)
+
+
+def _check_format(format: str) -> str:
+    if format not in {"json", "csv"}:
+        raise InvalidRequest("format: must be json or csv")
+    return format
+
+
+def _flatten(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in item.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = orjson.dumps(value).decode()
+        else:
+            flat[name] = value
+    return flat
+
+
+def _csv(items: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Response:
+    rows = [_flatten(item) for item in items]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _json(payload: Any) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+async def _call(function: Callable[..., T], *args: Any) -> T:
+    return await run_in_threadpool(function, *args)
+
+
+def router() -> APIRouter:
+    routes = APIRouter(prefix="/api/v1", tags=["read"])
+
+    @routes.get(
+        "/analytics/summary", summary="Run-level metrics for the window, and the previous one"
+    )
+    async def analytics_summary(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        result = await _call(_service(request).summary, principal.org_id, window)
+        return _csv([result]) if format == "csv" else _json(result)
+
+    @routes.get("/analytics/definitions", summary="The metric definitions, as implemented")
+    async def analytics_definitions(principal: Auth) -> Response:
+        return _json(
+            [{"name": m.name, "unit": m.unit, "definition": m.definition} for m in RUN_METRICS]
+        )
+
+    @routes.get("/repositories", summary="Repositories, each with its metrics for the window")
+    async def list_repositories(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        items = await _call(_service(request).repositories, principal.org_id, window)
+        return _csv(items) if format == "csv" else _json({"items": items})
+
+    @routes.get("/pipelines", summary="Pipelines, each with its metrics for the window")
+    async def list_pipelines(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        items = await _call(_service(request).pipelines, principal.org_id, window)
+        return _csv(items) if format == "csv" else _json({"items": items})
+
+    @routes.get("/runs", summary="Run attempts, newest first, a page at a time")
+    async def list_runs(
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        limit: Annotated[int, Query(description="1 to 1000")] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        format: Format = "json",
+    ) -> Response:
+        _check_format(format)
+        items, next_cursor = await _call(
+            _service(request).runs, principal.org_id, window, limit, cursor
+        )
+        if format == "csv":
+            return _csv(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
+        return _json({"items": items, "next_cursor": next_cursor})
+
+    @routes.get("/runs/{pipeline_run_id}", summary="One run attempt with its job tree")
+    async def get_run(request: Request, principal: Auth, pipeline_run_id: str) -> Response:
+        return _json(await _call(_service(request).run, principal.org_id, pipeline_run_id))
+
+    return routes

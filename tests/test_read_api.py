@@ -1,0 +1,290 @@
+"""The read API and the run-level metric definitions, on tiny hand-written datasets whose
+expected numbers are worked out by hand here, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from cipulse.accounts.service import AccountService
+from tests.builders import TRUNK_EXAMPLE, runwatch_run
+from tests.conftest import Tenant, make_tenant
+
+WINDOW = {"since": "2024-01-01T00:00:00Z", "until": "2024-01-08T00:00:00Z"}
+
+
+def attempt(
+    run_id: int,
+    attempt_number: int,
+    status: str,
+    started_at: str,
+    duration: float | None = None,
+    compute: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A RunWatch run attempt without jobs; ``duration`` None leaves it unknown."""
+    return runwatch_run(
+        run_id=run_id,
+        run_attempt=attempt_number,
+        status=status,
+        started_at=started_at,
+        completed_at=None,
+        duration_seconds=duration,
+        compute_seconds=compute,
+        jobs=[],
+        **extra,
+    )
+
+
+#: Nine attempts in the window (2024-01-01 .. 2024-01-08), one before it, one after it.
+DATASET = [
+    attempt(1, 1, "success", "2024-01-01T10:00:00Z", 100, 200),
+    attempt(2, 1, "failure", "2024-01-02T10:00:00Z", 50, 80),
+    attempt(2, 2, "success", "2024-01-02T11:00:00Z", 120, 220),  # run 2 is flaky
+    attempt(3, 1, "cancelled", "2024-01-03T10:00:00Z", 10, 5),
+    attempt(4, 1, "timed_out", "2024-01-04T10:00:00Z", 300, 300),
+    attempt(5, 1, "success", "2024-01-05T10:00:00Z"),  # unknown duration and compute
+    attempt(6, 1, "skipped", "2024-01-06T10:00:00Z"),
+    attempt(7, 1, "running", "2024-01-07T10:00:00Z"),
+    attempt(8, 1, "failure", "2023-12-31T23:00:00Z", 30, 40),  # previous window
+    attempt(8, 2, "success", "2024-01-01T01:00:00Z", 90, 150),  # run 8 is flaky, counted here
+    attempt(9, 1, "success", "2024-01-08T00:00:00Z", 60, 60),  # until is exclusive
+]
+
+
+@pytest.fixture
+def reader(accounts: AccountService, tenant: Tenant) -> Tenant:
+    return Tenant(name="acme", key=accounts.create_key("acme", scopes=("read",)).key)
+
+
+@pytest.fixture
+def seeded(client: TestClient, tenant: Tenant) -> None:
+    for payload in DATASET:
+        response = client.post(
+            "/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers
+        )
+        assert response.status_code == 200, response.text
+
+
+def get(client: TestClient, reader: Tenant, path: str, **params: Any) -> Any:
+    response = client.get(path, params=params, headers={"X-API-Key": reader.key})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.usefixtures("seeded")
+def test_summary_numbers_worked_out_by_hand(client: TestClient, reader: Tenant) -> None:
+    summary = get(client, reader, "/api/v1/analytics/summary", **WINDOW)
+    assert summary["runs"] == 9
+    assert summary["by_status"] == {
+        "success": 4,
+        "failure": 1,
+        "cancelled": 1,
+        "running": 1,
+        "queued": 0,
+        "pending": 0,
+        "skipped": 1,
+        "timed_out": 1,
+    }
+    assert summary["success_rate"] == pytest.approx(4 / 6)  # cancelled/skipped/running left out
+    assert summary["first_attempt_success_rate"] == pytest.approx(2 / 4)  # runs 1, 2, 4, 5
+    assert summary["p50_duration_seconds"] == 100  # successes of known duration: 90, 100, 120
+    assert summary["p95_duration_seconds"] == 120
+    assert summary["mean_duration_seconds"] == pytest.approx(310 / 3)
+    assert summary["compute_seconds"] == 955  # 200+80+220+5+300+150
+    assert summary["throughput_per_day"] == pytest.approx(9 / 7)
+    assert summary["flaky_runs"] == 2  # runs 2 and 8 (its failing attempt is before the window)
+    assert summary["flaky_rate"] == pytest.approx(
+        2 / 5
+    )  # runs with a decided attempt: 1, 2, 4, 5, 8
+    assert summary["retry_compute_seconds"] == 120  # 80 + 40
+    previous = summary["previous"]
+    assert previous["window"] == {
+        "since": "2023-12-25T00:00:00Z",
+        "until": "2024-01-01T00:00:00Z",
+        "days": 7.0,
+    }
+    assert (previous["runs"], previous["success_rate"], previous["flaky_runs"]) == (1, 0.0, 0)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_status_filter_chooses_the_durations(client: TestClient, reader: Tenant) -> None:
+    summary = get(client, reader, "/api/v1/analytics/summary", status="failure,timed_out", **WINDOW)
+    assert summary["runs"] == 2
+    assert (summary["p50_duration_seconds"], summary["p95_duration_seconds"]) == (50, 300)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_filters_narrow_the_attempts(client: TestClient, reader: Tenant) -> None:
+    assert get(client, reader, "/api/v1/analytics/summary", branch="main", **WINDOW)["runs"] == 9
+    assert get(client, reader, "/api/v1/analytics/summary", branch="dev", **WINDOW)["runs"] == 0
+    assert (
+        get(client, reader, "/api/v1/analytics/summary", repository="ACME/Cool-Project", **WINDOW)[
+            "runs"
+        ]
+        == 9
+    )
+    assert (
+        get(client, reader, "/api/v1/analytics/summary", pipeline="CI Pipeline", **WINDOW)["runs"]
+        == 9
+    )
+    empty = get(client, reader, "/api/v1/analytics/summary", actor="nobody", **WINDOW)
+    assert (empty["runs"], empty["success_rate"], empty["p50_duration_seconds"]) == (0, None, None)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_runs_are_paged_newest_first(client: TestClient, reader: Tenant) -> None:
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 4, **WINDOW, **({"cursor": cursor} if cursor else {})}
+        page = get(client, reader, "/api/v1/runs", **params)
+        seen += [item["started_at"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert len(seen) == 9
+    assert seen == sorted(seen, reverse=True)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_run_with_its_other_attempts(client: TestClient, reader: Tenant, tenant: Tenant) -> None:
+    run_id = client.post(
+        "/functions/v1/ingest", json=DATASET[2], headers=tenant.runwatch_headers
+    ).json()["pipeline_run_id"]
+    detail = get(client, reader, f"/api/v1/runs/{run_id}")
+    assert (detail["attempt"], detail["status"], detail["run_key"]) == (2, "success", "2")
+    assert [(a["attempt"], a["status"]) for a in detail["attempts"]] == [
+        (1, "failure"),
+        (2, "success"),
+    ]
+
+
+def test_trunk_runs_show_their_job_tree(client: TestClient, reader: Tenant, tenant: Tenant) -> None:
+    from tests.builders import trunk_event, trunk_request
+
+    events = trunk_request(
+        trunk_event("root", "chain", kind="pipeline", created_at=1704100000000),
+        trunk_event("stage", "chain", parent="root", kind="stage"),
+        trunk_event("step", "chain", parent="stage", kind="step", metrics={"tests": 12}),
+    )
+    client.post("/v1/metrics/trackEvents", json=events, headers=tenant.trunk_headers)
+    (run,) = get(client, reader, "/api/v1/runs", since="2024-01-01T00:00:00Z")["items"]
+    detail = get(client, reader, f"/api/v1/runs/{run['id']}")
+    (stage,) = detail["jobs"]
+    assert (stage["kind"], [c["kind"] for c in stage["children"]]) == ("stage", ["step"])
+    assert stage["children"][0]["metrics"] == {"tests": 12}
+
+
+@pytest.mark.usefixtures("seeded")
+def test_repositories_and_pipelines_carry_their_metrics(client: TestClient, reader: Tenant) -> None:
+    (repository,) = get(client, reader, "/api/v1/repositories", **WINDOW)["items"]
+    assert (repository["full_name"], repository["runs"], repository["flaky_runs"]) == (
+        "acme/cool-project",
+        9,
+        2,
+    )
+    (pipeline,) = get(client, reader, "/api/v1/pipelines", **WINDOW)["items"]
+    assert (pipeline["name"], pipeline["runs"]) == ("CI Pipeline", 9)
+    assert pipeline["success_rate"] == pytest.approx(4 / 6)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_csv(client: TestClient, reader: Tenant) -> None:
+    response = client.get(
+        "/api/v1/runs",
+        params={"format": "csv", "limit": 2, **WINDOW},
+        headers={"X-API-Key": reader.key},
+    )
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("id,repository,")
+    assert "x-next-cursor" in response.headers
+    summary = client.get(
+        "/api/v1/analytics/summary",
+        params={"format": "csv", **WINDOW},
+        headers={"X-API-Key": reader.key},
+    )
+    assert "previous.runs" in summary.text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"since": "yesterday"}, "since: not an ISO 8601 time"),
+        ({"until": "2024-13-01"}, "until: not an ISO 8601 time"),
+        (
+            {"since": "2024-02-01T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
+            "since: must be before until",
+        ),
+        ({"status": "green"}, "status: must be one of success, failure"),
+        ({"tag": "novalue"}, "tag: must be key:value"),
+        ({"format": "xml"}, "format: must be json or csv"),
+        ({"limit": "0"}, "limit: must be from 1 to 1000"),
+        ({"limit": "many"}, "limit:"),
+        ({"cursor": "!!!"}, "cursor: not a cursor this API returned"),
+    ],
+)
+def test_bad_parameters_get_400_naming_them(
+    client: TestClient, reader: Tenant, params: dict[str, str], message: str
+) -> None:
+    response = client.get("/api/v1/runs", params=params, headers={"X-API-Key": reader.key})
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_keys_need_the_read_scope(client: TestClient, tenant: Tenant) -> None:
+    assert client.get("/api/v1/runs").status_code == 401
+    assert client.get("/api/v1/runs", headers={"X-API-Key": "cip_0_nope"}).status_code == 401
+    forbidden = client.get("/api/v1/runs", headers={"X-API-Key": tenant.key})
+    assert (forbidden.status_code, forbidden.json()) == (
+        403,
+        {"error": "API key lacks the 'read' scope"},
+    )
+
+
+@pytest.mark.usefixtures("seeded")
+def test_tenants_never_read_each_other(
+    client: TestClient, reader: Tenant, tenant: Tenant, accounts: AccountService
+) -> None:
+    other = make_tenant(accounts, "globex", scopes=("ingest", "read"))
+    assert get(client, other, "/api/v1/analytics/summary", **WINDOW)["runs"] == 0
+    assert get(client, other, "/api/v1/runs", **WINDOW)["items"] == []
+    assert get(client, other, "/api/v1/repositories", **WINDOW)["items"] == []
+    assert get(client, other, "/api/v1/pipelines", **WINDOW)["items"] == []
+    run_id = get(client, reader, "/api/v1/runs", **WINDOW)["items"][0]["id"]
+    missing = client.get(f"/api/v1/runs/{run_id}", headers={"X-API-Key": other.key})
+    assert missing.status_code == 404
+
+
+def test_unknown_run_id(client: TestClient, reader: Tenant) -> None:
+    for run_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        response = client.get(f"/api/v1/runs/{run_id}", headers={"X-API-Key": reader.key})
+        assert response.status_code == 404
+
+
+def test_trunk_example_summary(client: TestClient, reader: Tenant, tenant: Tenant) -> None:
+    client.post("/v1/metrics/trackEvents", json=TRUNK_EXAMPLE, headers=tenant.trunk_headers)
+    summary = get(
+        client,
+        reader,
+        "/api/v1/analytics/summary",
+        since="2023-09-01T00:00:00Z",
+        until="2023-10-01T00:00:00Z",
+    )
+    assert summary["runs"] == 2
+    assert summary["p50_duration_seconds"] is None  # finishedAt before createdAt: unknown
+    tagged = get(
+        client,
+        reader,
+        "/api/v1/analytics/summary",
+        since="2023-09-01T00:00:00Z",
+        until="2023-10-01T00:00:00Z",
+        tag="sha:88962a71bcfa92e5950670fc7e3f2b9f8d993b87",
+    )
+    assert tagged["runs"] == 2
