@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cipulse.analytics.definitions import RUN_METRICS
+from cipulse.analytics.definitions import RECOVERY_METRICS, RUN_METRICS, MetricDefinition
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HEADER = """# Metric definitions
@@ -42,9 +42,31 @@ before, with the same filters.
 """
 
 
+RECOVERY_HEADER = """
+## Recovery
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+SERIES_TEXT = """
+## Time series
+
+`GET /api/v1/analytics/timeseries?metric=…&interval=hour|day|week` computes one metric per UTC
+bucket (hours; days; weeks from Monday 00:00 UTC), over the attempts that started in the bucket
+(clipped to the window), with the same definitions as above; buckets without attempts are
+present (their counts are 0, their ratios and durations null). `mttr_seconds` per bucket is the
+mean length of the red periods that ended in the bucket.
+"""
+
+
+def _table(metrics: tuple[MetricDefinition, ...]) -> str:
+    rows = [f"| `{m.name}` | {m.unit} | {m.definition} |" for m in metrics]
+    return "\n".join(rows) + "\n"
+
+
 def render() -> str:
-    rows = [f"| `{m.name}` | {m.unit} | {m.definition} |" for m in RUN_METRICS]
-    return HEADER + "\n".join(rows) + "\n"
+    return HEADER + _table(RUN_METRICS) + RECOVERY_HEADER + _table(RECOVERY_METRICS) + SERIES_TEXT
 
 
 def main() -> int:

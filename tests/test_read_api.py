@@ -288,3 +288,128 @@ def test_trunk_example_summary(client: TestClient, reader: Tenant, tenant: Tenan
         tag="sha:88962a71bcfa92e5950670fc7e3f2b9f8d993b87",
     )
     assert tagged["runs"] == 2
+
+
+@pytest.mark.usefixtures("seeded")
+def test_timeseries_by_day_with_empty_buckets(client: TestClient, reader: Tenant) -> None:
+    series = get(
+        client, reader, "/api/v1/analytics/timeseries", metric="runs", interval="day", **WINDOW
+    )
+    assert [p["start"][:10] for p in series["points"]] == [f"2024-01-0{d}" for d in range(1, 8)]
+    assert [p["value"] for p in series["points"]] == [2, 2, 1, 1, 1, 1, 1]
+    flaky = get(
+        client,
+        reader,
+        "/api/v1/analytics/timeseries",
+        metric="flaky_runs",
+        interval="day",
+        **WINDOW,
+    )
+    assert [p["value"] for p in flaky["points"]] == [1, 1, 0, 0, 0, 0, 0]
+    rate = get(
+        client,
+        reader,
+        "/api/v1/analytics/timeseries",
+        metric="success_rate",
+        interval="day",
+        **WINDOW,
+    )
+    assert [p["value"] for p in rate["points"]] == [1.0, 0.5, None, 0.0, 1.0, None, None]
+    hours = get(
+        client, reader, "/api/v1/analytics/timeseries", metric="runs", interval="hour", **WINDOW
+    )
+    assert len(hours["points"]) == 7 * 24
+    assert sum(p["value"] for p in hours["points"]) == 9
+    # 2024-01-01 is a Monday: one weekly bucket holds the whole window.
+    weeks = get(
+        client, reader, "/api/v1/analytics/timeseries", metric="runs", interval="week", **WINDOW
+    )
+    assert [(p["start"], p["value"]) for p in weeks["points"]] == [("2024-01-01T00:00:00Z", 9)]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"metric": "speed"}, "metric: must be one of runs, success_rate"),
+        ({"interval": "minute"}, "interval: must be one of hour, day, week"),
+        (
+            {"interval": "hour", "since": "2020-01-01T00:00:00Z", "until": "2024-01-01T00:00:00Z"},
+            "interval:",
+        ),
+    ],
+)
+def test_timeseries_parameters(
+    client: TestClient, reader: Tenant, params: dict[str, str], message: str
+) -> None:
+    response = client.get(
+        "/api/v1/analytics/timeseries", params=params, headers={"X-API-Key": reader.key}
+    )
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def outcome(run_id: int, status: str, completed_at: str, branch: str = "main") -> dict[str, Any]:
+    """A run that ended at ``completed_at`` (and started ten minutes before)."""
+    from datetime import datetime, timedelta
+
+    completed = datetime.fromisoformat(completed_at.replace("Z", "+00:00"))
+    started = (completed - timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+    return runwatch_run(
+        run_id=run_id,
+        status=status,
+        started_at=started,
+        completed_at=completed_at,
+        duration_seconds=None,
+        jobs=[],
+        branch=branch,
+    )
+
+
+RED_AND_GREEN = [
+    outcome(1, "failure", "2023-12-31T20:00:00Z"),  # starts the history: red since then
+    outcome(2, "success", "2024-01-01T00:10:00Z"),  # recovers: 4h10m = 15000 s, in the window
+    outcome(3, "failure", "2024-01-02T00:00:00Z"),
+    outcome(4, "failure", "2024-01-02T06:00:00Z"),
+    outcome(5, "success", "2024-01-02T12:00:00Z"),  # 12 h = 43200 s
+    outcome(6, "timed_out", "2024-01-05T00:00:00Z"),
+    outcome(7, "cancelled", "2024-01-05T00:30:00Z"),  # neither red nor green
+    outcome(8, "success", "2024-01-05T01:00:00Z"),  # 1 h = 3600 s
+    outcome(9, "failure", "2024-01-07T00:00:00Z"),  # red now
+    outcome(10, "failure", "2024-01-03T00:00:00Z", branch="dev"),  # red now, other branch
+]
+
+
+def test_recovery_worked_out_by_hand(client: TestClient, reader: Tenant, tenant: Tenant) -> None:
+    for payload in RED_AND_GREEN:
+        assert (
+            client.post(
+                "/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers
+            ).status_code
+            == 200
+        )
+    recovery = get(client, reader, "/api/v1/analytics/recovery", **WINDOW)
+    assert recovery["mttr_seconds"] == pytest.approx((15000 + 43200 + 3600) / 3)
+    assert [(p["branch"], p["seconds"], p["failing_attempts"]) for p in recovery["periods"]] == [
+        ("main", 15000, 1),
+        ("main", 43200, 2),
+        ("main", 3600, 1),
+    ]
+    assert [(p["branch"], p["red_since"]) for p in recovery["red_now"]] == [
+        ("dev", "2024-01-03T00:00:00Z"),
+        ("main", "2024-01-07T00:00:00Z"),
+    ]
+    summary = get(client, reader, "/api/v1/analytics/summary", **WINDOW)
+    assert summary["mttr_seconds"] == pytest.approx(20600)
+    assert summary["red_now"] == 2
+    # A window that ends before the last recoveries: the red period crossing its edge is open.
+    early = get(
+        client,
+        reader,
+        "/api/v1/analytics/recovery",
+        since="2024-01-01T00:00:00Z",
+        until="2024-01-02T09:00:00Z",
+    )
+    assert early["mttr_seconds"] == 15000
+    assert [p["red_since"] for p in early["red_now"]] == ["2024-01-02T00:00:00Z"]
+    main_only = get(client, reader, "/api/v1/analytics/recovery", branch="dev", **WINDOW)
+    assert (main_only["mttr_seconds"], len(main_only["red_now"])) == (None, 1)

@@ -84,4 +84,27 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
     ),
 )
 
+RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "mttr_seconds",
+        "seconds",
+        "Per pipeline and branch, the attempts that ended success, failure or timed_out are "
+        "ordered by `completed_at`. A red period starts at a failing attempt (failure or "
+        "timed_out) that follows a success, or starts the history, and ends at the next "
+        "success; its length runs from the first failing attempt's `completed_at` to the "
+        "recovering success's `completed_at`. mttr_seconds is the mean length of the red "
+        "periods that ended in the window (filters apply, except status). Null when none "
+        "ended.",
+    ),
+    MetricDefinition(
+        "red_now",
+        "pipelines and branches",
+        "The pipeline and branch pairs whose latest attempt before the window's end that "
+        "ended success, failure or timed_out was failing, each with `red_since`: the "
+        "`completed_at` of the first failing attempt of its current red period.",
+    ),
+)
+
 METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
+#: What a time series can chart: every run metric, and mttr_seconds.
+SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")

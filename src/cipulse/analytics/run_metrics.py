@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cipulse.domain.status import Status
 from cipulse.domain.window import Window
-from cipulse.storage.analytics_store import AttemptFacts
+from cipulse.storage.analytics_store import AttemptFacts, Outcome
 
 SUCCESS = Status.SUCCESS.value
 FAILING = frozenset({Status.FAILURE.value, Status.TIMED_OUT.value})
@@ -87,4 +88,58 @@ def summary(
         "retry_compute_seconds": sum(
             a.compute_seconds or 0.0 for failing in flaky.values() for a in failing
         ),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RedPeriod:
+    """A pipeline on a branch from its first failing attempt after a success (or at the
+    start of its history) to the next success (``ended_at_ms``; None while still red)."""
+
+    pipeline_id: str
+    branch: str | None
+    started_at_ms: int
+    ended_at_ms: int | None
+    failing_attempts: int
+
+    @property
+    def seconds(self) -> float | None:
+        if self.ended_at_ms is None:
+            return None
+        return (self.ended_at_ms - self.started_at_ms) / 1000
+
+
+def red_periods(outcomes: Sequence[Outcome]) -> list[RedPeriod]:
+    """Red periods of every (pipeline, branch), from outcomes ordered by ``completed_at``."""
+    open_periods: dict[tuple[str, str | None], tuple[int, int]] = {}
+    periods: list[RedPeriod] = []
+    for outcome in outcomes:
+        key = (outcome.pipeline_id, outcome.branch)
+        if outcome.status in FAILING:
+            started, count = open_periods.get(key, (outcome.completed_at_ms, 0))
+            open_periods[key] = (started, count + 1)
+        elif key in open_periods:
+            started, count = open_periods.pop(key)
+            periods.append(RedPeriod(*key, started, outcome.completed_at_ms, count))
+    periods += [
+        RedPeriod(*key, started, None, count) for key, (started, count) in open_periods.items()
+    ]
+    return periods
+
+
+def recovery(window: Window, outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """``mttr_seconds``: the mean length of the red periods that ended in the window;
+    ``red_now``: the pipelines and branches red at the window's end, since when."""
+    periods = red_periods(outcomes)
+    ended = [
+        p
+        for p in periods
+        if p.ended_at_ms is not None and window.since_ms <= p.ended_at_ms < window.until_ms
+    ]
+    lengths = [p.seconds for p in ended if p.seconds is not None]
+    return {
+        "mttr_seconds": sum(lengths) / len(lengths) if lengths else None,
+        "recovered_periods": len(ended),
+        "ended": ended,
+        "red_now": [p for p in periods if p.ended_at_ms is None],
     }

@@ -7,9 +7,12 @@ import base64
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cipulse.analytics import run_metrics
+from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
+from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
@@ -48,7 +51,82 @@ class AnalyticsService:
     def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
         in_window = store.attempts_in_window(conn, org_id, window)
         history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(in_window))
-        return run_metrics.summary(window, in_window, history)
+        outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
+        recovery = run_metrics.recovery(window, outcomes)
+        return {
+            **run_metrics.summary(window, in_window, history),
+            "mttr_seconds": recovery["mttr_seconds"],
+            "red_now": len(recovery["red_now"]),
+        }
+
+    def timeseries(
+        self, org_id: str, window: Window, metric: str, interval: Interval
+    ) -> dict[str, Any]:
+        """One metric per UTC bucket of the window, empty buckets included."""
+        if metric not in SERIES_METRICS:
+            raise InvalidRequest("metric: must be one of " + ", ".join(SERIES_METRICS))
+        starts = bucket_starts(window.since_ms, window.until_ms, interval)
+        with self.database.read() as conn:
+            in_window = store.attempts_in_window(conn, org_id, window)
+            history = store.attempts_of_runs(
+                conn, org_id, run_metrics.runs_needing_history(in_window)
+            )
+            outcomes = (
+                store.outcomes_before(conn, org_id, window.filters, window.until_ms)
+                if metric == "mttr_seconds"
+                else []
+            )
+        grouped: dict[int, list[AttemptFacts]] = defaultdict(list)
+        for attempt in in_window:
+            if attempt.started_at_ms is not None:
+                grouped[bucket_start(attempt.started_at_ms, interval)].append(attempt)
+        points = []
+        for start in starts:
+            bucket = replace(
+                window,
+                since_ms=max(start, window.since_ms),
+                until_ms=min(start + bucket_length(interval), window.until_ms),
+            )
+            if metric == "mttr_seconds":
+                value = run_metrics.recovery(bucket, outcomes)["mttr_seconds"]
+            else:
+                value = run_metrics.summary(bucket, grouped.get(start, []), history)[metric]
+            points.append({"start": iso(start), "value": value})
+        return {
+            "window": _window_json(window),
+            "metric": metric,
+            "interval": interval.value,
+            "points": points,
+        }
+
+    def recovery(self, org_id: str, window: Window) -> dict[str, Any]:
+        """Red periods that ended in the window, and what is red at its end."""
+        with self.database.read() as conn:
+            outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
+            names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
+        result = run_metrics.recovery(window, outcomes)
+
+        def period_json(period: run_metrics.RedPeriod) -> dict[str, Any]:
+            pipeline = names.get(period.pipeline_id, {})
+            return {
+                "pipeline_id": period.pipeline_id,
+                "pipeline": pipeline.get("name"),
+                "repository": pipeline.get("repository"),
+                "branch": period.branch,
+                "red_since": iso(period.started_at_ms),
+                "recovered_at": iso(period.ended_at_ms),
+                "seconds": period.seconds,
+                "failing_attempts": period.failing_attempts,
+            }
+
+        return {
+            "window": _window_json(window),
+            "mttr_seconds": result["mttr_seconds"],
+            "periods": [period_json(p) for p in result["ended"]],
+            "red_now": sorted(
+                (period_json(p) for p in result["red_now"]), key=lambda p: p["red_since"] or ""
+            ),
+        }
 
     def summary(self, org_id: str, window: Window) -> dict[str, Any]:
         """All run-level metrics for the window, and the same for the previous window of

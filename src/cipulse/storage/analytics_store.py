@@ -5,7 +5,7 @@ organisation."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -221,3 +221,32 @@ def pipeline_rows(conn: Connection, org_id: str) -> list[dict[str, Any]]:
         .order_by(r.c.full_name, p.c.name)
     )
     return [_plain(row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finished attempt's verdict, for red periods."""
+
+    pipeline_id: str
+    branch: str | None
+    status: str
+    completed_at_ms: int
+    attempt_id: str
+
+
+def outcomes_before(
+    conn: Connection, org_id: str, filters: Filters, until_ms: int
+) -> list[Outcome]:
+    """Attempts that ended success, failure or timed_out before ``until_ms``, oldest first,
+    under the filters except ``status`` (a red period is made of both verdicts)."""
+    query = _filtered(
+        sa.select(a.c.pipeline_id, a.c.branch, a.c.status, a.c.completed_at_ms, a.c.id),
+        org_id,
+        replace(filters, statuses=()),
+    ).where(
+        a.c.status.in_(("success", "failure", "timed_out")),
+        a.c.completed_at_ms.is_not(None),
+        a.c.completed_at_ms < until_ms,
+    )
+    query = query.order_by(a.c.completed_at_ms, a.c.id)
+    return [Outcome(*row) for row in conn.execute(query)]

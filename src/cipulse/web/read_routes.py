@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cipulse.accounts.service import AccountService
-from cipulse.analytics.definitions import RUN_METRICS
+from cipulse.analytics.buckets import parse_interval
+from cipulse.analytics.definitions import RECOVERY_METRICS, RUN_METRICS
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import window_from
 from cipulse.domain.window import Window
@@ -120,10 +121,42 @@ def router() -> APIRouter:
         result = await _call(_service(request).summary, principal.org_id, window)
         return _csv([result]) if format == "csv" else _json(result)
 
+    @routes.get("/analytics/timeseries", summary="One metric per hour, day or week (UTC)")
+    async def analytics_timeseries(
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        metric: Annotated[str, Query(description="a run metric name, or mttr_seconds")] = "runs",
+        interval: Annotated[str, Query(description="hour, day or week")] = "day",
+        format: Format = "json",
+    ) -> Response:
+        _check_format(format)
+        result = await _call(
+            _service(request).timeseries,
+            principal.org_id,
+            window,
+            metric,
+            parse_interval(interval),
+        )
+        return _csv(result["points"]) if format == "csv" else _json(result)
+
+    @routes.get("/analytics/recovery", summary="Red periods and what is red now")
+    async def analytics_recovery(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        result = await _call(_service(request).recovery, principal.org_id, window)
+        if format == "csv":
+            return _csv(result["periods"] + result["red_now"])
+        return _json(result)
+
     @routes.get("/analytics/definitions", summary="The metric definitions, as implemented")
     async def analytics_definitions(principal: Auth) -> Response:
         return _json(
-            [{"name": m.name, "unit": m.unit, "definition": m.definition} for m in RUN_METRICS]
+            [
+                {"name": m.name, "unit": m.unit, "definition": m.definition}
+                for m in (*RUN_METRICS, *RECOVERY_METRICS)
+            ]
         )
 
     @routes.get("/repositories", summary="Repositories, each with its metrics for the window")
