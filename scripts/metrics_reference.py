@@ -10,7 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cipulse.analytics.definitions import RECOVERY_METRICS, RUN_METRICS, MetricDefinition
+from cipulse.analytics.definitions import (
+    RECOVERY_METRICS,
+    RUN_METRICS,
+    MetricDefinition,
+)
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HEADER = """# Metric definitions
@@ -44,6 +48,13 @@ before, with the same filters.
 
 RECOVERY_HEADER = """
 ## Recovery
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+JOB_HEADER = """
+## Jobs
 
 | Metric | Unit | Definition |
 |---|---|---|

@@ -413,3 +413,92 @@ def test_recovery_worked_out_by_hand(client: TestClient, reader: Tenant, tenant:
     assert [p["red_since"] for p in early["red_now"]] == ["2024-01-02T00:00:00Z"]
     main_only = get(client, reader, "/api/v1/analytics/recovery", branch="dev", **WINDOW)
     assert (main_only["mttr_seconds"], len(main_only["red_now"])) == (None, 1)
+
+
+def job(name: str, status: str, start: str, end: str) -> dict[str, Any]:
+    return {"name": name, "status": status, "started_at": start, "completed_at": end}
+
+
+WITH_JOBS = [
+    runwatch_run(
+        run_id=1,
+        run_attempt=1,
+        status="success",
+        started_at="2024-01-01T10:00:00Z",
+        completed_at="2024-01-01T10:05:00Z",
+        compute_seconds=390,
+        jobs=[
+            job("build", "success", "2024-01-01T10:00:00Z", "2024-01-01T10:02:00Z"),
+            job("test", "success", "2024-01-01T10:01:00Z", "2024-01-01T10:05:00Z"),
+            job("lint", "success", "2024-01-01T10:00:00Z", "2024-01-01T10:00:30Z"),
+        ],
+    ),
+    runwatch_run(
+        run_id=2,
+        run_attempt=1,
+        status="failure",
+        started_at="2024-01-02T10:00:00Z",
+        completed_at="2024-01-02T10:02:40Z",
+        compute_seconds=160,
+        jobs=[
+            job("build", "success", "2024-01-02T10:00:00Z", "2024-01-02T10:01:00Z"),
+            job("test", "failure", "2024-01-02T10:01:00Z", "2024-01-02T10:02:40Z"),
+        ],
+    ),
+    runwatch_run(
+        run_id=2,
+        run_attempt=2,
+        status="success",
+        started_at="2024-01-02T11:00:00Z",
+        completed_at="2024-01-02T11:04:20Z",
+        compute_seconds=260,
+        jobs=[
+            job("build", "success", "2024-01-02T11:00:00Z", "2024-01-02T11:01:00Z"),
+            job("test", "success", "2024-01-02T11:01:00Z", "2024-01-02T11:04:20Z"),
+        ],
+    ),
+]
+
+
+@pytest.fixture
+def seeded_jobs(client: TestClient, tenant: Tenant) -> None:
+    for payload in WITH_JOBS:
+        assert (
+            client.post(
+                "/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers
+            ).status_code
+            == 200
+        )
+
+
+@pytest.mark.usefixtures("seeded_jobs")
+def test_job_metrics_worked_out_by_hand(client: TestClient, reader: Tenant) -> None:
+    jobs = {
+        row["job"]: row for row in get(client, reader, "/api/v1/analytics/jobs", **WINDOW)["items"]
+    }
+    assert set(jobs) == {"build", "lint", "test"}
+    test = jobs["test"]
+    assert (test["runs"], test["failure_count"], test["flaky_count"]) == (3, 1, 1)
+    assert test["success_rate"] == pytest.approx(2 / 3)
+    assert (test["p50_duration_seconds"], test["p95_duration_seconds"]) == (200, 240)
+    assert test["mean_duration_seconds"] == 220
+    assert test["total_duration_seconds"] == 540
+    assert test["exclusive_seconds"] == 180 + 100 + 200  # alone after build ends, each attempt
+    build = jobs["build"]
+    assert (build["runs"], build["success_rate"], build["flaky_count"]) == (3, 1.0, 0)
+    assert (build["p50_duration_seconds"], build["p95_duration_seconds"]) == (60, 120)
+    assert build["exclusive_seconds"] == 30 + 60 + 60
+    assert build["total_duration_seconds"] == 240
+    assert jobs["lint"]["exclusive_seconds"] == 0  # always ran beside build
+    assert test["pipeline"] == "CI Pipeline" and test["repository"] == "acme/cool-project"
+
+
+@pytest.mark.usefixtures("seeded_jobs")
+def test_flaky_jobs_ranking(client: TestClient, reader: Tenant) -> None:
+    (flaky,) = get(client, reader, "/api/v1/analytics/flaky", **WINDOW)["items"]
+    assert (flaky["job"], flaky["flaky_count"], flaky["runs"]) == ("test", 1, 3)
+    assert flaky["flaky_rate"] == pytest.approx(1 / 3)
+    assert flaky["retry_compute_seconds"] == 160
+    assert flaky["last_flaky_at"] == "2024-01-02T11:00:00Z"
+    summary = get(client, reader, "/api/v1/analytics/summary", **WINDOW)
+    assert (summary["flaky_runs"], summary["retry_compute_seconds"]) == (1, 160)

@@ -105,6 +105,48 @@ RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
     ),
 )
 
+JOB_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "runs, by_status, success_rate, p50/p95/mean_duration_seconds",
+        "as for runs",
+        "Per pipeline and job (a job is identified across runs by its name, for Trunk by its "
+        "sequence key), over the jobs of the run attempts in the window that pass the filters, "
+        "with the run definitions applied to the job executions.",
+    ),
+    MetricDefinition(
+        "failure_count",
+        "job executions",
+        "The executions that ended failure or timed_out.",
+    ),
+    MetricDefinition(
+        "flaky_count",
+        "runs",
+        "The flaky runs counted in the window in which this job ended failure or timed_out "
+        "in a failing attempt and success in the successful attempt.",
+    ),
+    MetricDefinition(
+        "total_duration_seconds",
+        "seconds",
+        "The sum of the executions' durations (unknown durations add 0).",
+    ),
+    MetricDefinition(
+        "exclusive_seconds",
+        "seconds",
+        "Summed over attempts: the time in which this job was the only job of its attempt "
+        "running, between its `started_at` and `completed_at` (the part of the pipeline's "
+        "wall time that only this job can shorten). Only the jobs directly under the run "
+        "count (the stages and steps of a Trunk tree run inside them); jobs of unknown start "
+        "or end take no part.",
+    ),
+    MetricDefinition(
+        "flaky_rate (flaky jobs)",
+        "ratio from 0 to 1",
+        "In the flaky-jobs ranking: flaky_count / the job's executions in the window. "
+        "retry_compute_seconds there is the compute of the failing attempts of the flaky runs "
+        "in which the job flipped.",
+    ),
+)
+
 METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
 #: What a time series can chart: every run metric, and mttr_seconds.
 SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")

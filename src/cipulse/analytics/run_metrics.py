@@ -35,16 +35,24 @@ def runs_needing_history(attempts: Iterable[AttemptFacts]) -> set[tuple[str, str
     return {attempt.run for attempt in attempts if attempt.attempt > 1}
 
 
+@dataclass(frozen=True, slots=True)
+class FlakyRun:
+    """A run whose failing attempts were followed by a success (the one it is counted at)."""
+
+    failing: tuple[AttemptFacts, ...]
+    success: AttemptFacts
+
+
 def flaky_runs(
     in_window: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
-) -> dict[tuple[str, str], list[AttemptFacts]]:
-    """The flaky runs counted in this window, each with its failing attempts before the
-    success that counts it."""
+) -> dict[tuple[str, str], FlakyRun]:
+    """The flaky runs counted in this window: those whose first success after a failing
+    attempt is one of ``in_window``."""
     counted_ids = {attempt.id for attempt in in_window}
     by_run: dict[tuple[str, str], list[AttemptFacts]] = defaultdict(list)
     for attempt in history:
         by_run[attempt.run].append(attempt)
-    found: dict[tuple[str, str], list[AttemptFacts]] = {}
+    found: dict[tuple[str, str], FlakyRun] = {}
     for run, attempts in by_run.items():
         failing: list[AttemptFacts] = []
         for attempt in sorted(attempts, key=lambda item: item.attempt):
@@ -52,7 +60,7 @@ def flaky_runs(
                 failing.append(attempt)
             elif attempt.status == SUCCESS and failing:
                 if attempt.id in counted_ids:
-                    found[run] = failing
+                    found[run] = FlakyRun(tuple(failing), attempt)
                 break
     return found
 
@@ -86,7 +94,7 @@ def summary(
         "flaky_runs": len(flaky),
         "flaky_rate": _ratio(len(flaky), len(decided_runs)),
         "retry_compute_seconds": sum(
-            a.compute_seconds or 0.0 for failing in flaky.values() for a in failing
+            a.compute_seconds or 0.0 for run in flaky.values() for a in run.failing
         ),
     }
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from cipulse.analytics import run_metrics
+from cipulse.analytics import job_metrics, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.domain.window import Window
@@ -98,6 +98,91 @@ class AnalyticsService:
             "interval": interval.value,
             "points": points,
         }
+
+    def _job_inputs(
+        self, org_id: str, window: Window
+    ) -> tuple[list[AttemptFacts], dict[tuple[str, str], Any], dict[str, list[dict[str, Any]]]]:
+        with self.database.read() as conn:
+            in_window = store.attempts_in_window(conn, org_id, window)
+            history = store.attempts_of_runs(
+                conn, org_id, run_metrics.runs_needing_history(in_window)
+            )
+            flaky = run_metrics.flaky_runs(in_window, history)
+            wanted = {a.id for a in in_window} | {
+                a.id for run in flaky.values() for a in run.failing
+            }
+            jobs = store.jobs_of(conn, org_id, sorted(wanted))
+        jobs_by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for job in jobs:
+            jobs_by_attempt[job["attempt_id"]].append(job)
+        return in_window, flaky, jobs_by_attempt
+
+    def jobs(self, org_id: str, window: Window) -> list[dict[str, Any]]:
+        """Job metrics per (pipeline, job), over the jobs of the attempts in the window."""
+        in_window, flaky, jobs_by_attempt = self._job_inputs(org_id, window)
+        pipeline_of = {a.id: a.pipeline_id for a in in_window}
+        exclusive: dict[tuple[str, str], float] = {}
+        window_jobs: list[dict[str, Any]] = []
+        for attempt in in_window:
+            attempt_jobs = jobs_by_attempt.get(attempt.id, [])
+            window_jobs += attempt_jobs
+            top = job_metrics.top_level(attempt_jobs, attempt.root_node_key)
+            for node_key, seconds in job_metrics.exclusive_seconds(top).items():
+                exclusive[(attempt.id, node_key)] = seconds
+        rows = job_metrics.job_summaries(
+            window,
+            pipeline_of,
+            window_jobs,
+            exclusive,
+            job_metrics.flaky_jobs(flaky, jobs_by_attempt),
+        )
+        names = self._pipeline_names(org_id)
+        for row in rows:
+            row.update(names.get(row["pipeline_id"], {}))
+        return sorted(rows, key=lambda row: (row.get("pipeline") or "", row["job"]))
+
+    def flaky(self, org_id: str, window: Window) -> list[dict[str, Any]]:
+        """Flaky jobs, most flaky first, with what their retries cost."""
+        in_window, flaky, jobs_by_attempt = self._job_inputs(org_id, window)
+        executions: Counter[tuple[str, str]] = Counter()
+        for attempt in in_window:
+            for job in jobs_by_attempt.get(attempt.id, []):
+                executions[(attempt.pipeline_id, job["definition_key"])] += 1
+        names = self._pipeline_names(org_id)
+        rows = []
+        for (pipeline_id, definition), runs in job_metrics.flaky_jobs(
+            flaky, jobs_by_attempt
+        ).items():
+            name = next(
+                job["name"]
+                for job in jobs_by_attempt[runs[-1].success.id]
+                if job["definition_key"] == definition
+            )
+            rows.append(
+                {
+                    "pipeline_id": pipeline_id,
+                    **names.get(pipeline_id, {}),
+                    "job": name,
+                    "definition_key": definition,
+                    "flaky_count": len(runs),
+                    "runs": executions[(pipeline_id, definition)],
+                    "flaky_rate": len(runs) / executions[(pipeline_id, definition)]
+                    if executions[(pipeline_id, definition)]
+                    else None,
+                    "retry_compute_seconds": sum(
+                        a.compute_seconds or 0.0 for run in runs for a in run.failing
+                    ),
+                    "last_flaky_at": iso(max(run.success.started_at_ms or 0 for run in runs)),
+                }
+            )
+        return sorted(rows, key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+
+    def _pipeline_names(self, org_id: str) -> dict[str, dict[str, Any]]:
+        with self.database.read() as conn:
+            return {
+                row["id"]: {"pipeline": row["name"], "repository": row["repository"]}
+                for row in store.pipeline_rows(conn, org_id)
+            }
 
     def recovery(self, org_id: str, window: Window) -> dict[str, Any]:
         """Red periods that ended in the window, and what is red at its end."""

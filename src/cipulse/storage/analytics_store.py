@@ -32,6 +32,7 @@ class AttemptFacts:
     completed_at_ms: int | None
     duration_seconds: float | None
     compute_seconds: float | None
+    root_node_key: str | None
 
     @property
     def run(self) -> tuple[str, str]:
@@ -51,6 +52,7 @@ _FACT_COLUMNS = [
     a.c.completed_at_ms,
     a.c.duration_seconds,
     a.c.compute_seconds,
+    a.c.root_node_key,
 ]
 
 

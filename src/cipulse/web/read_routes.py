@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.buckets import parse_interval
-from cipulse.analytics.definitions import RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import window_from
 from cipulse.domain.window import Window
@@ -150,12 +150,28 @@ def router() -> APIRouter:
             return _csv(result["periods"] + result["red_now"])
         return _json(result)
 
+    @routes.get("/analytics/jobs", summary="Job metrics per pipeline and job")
+    async def analytics_jobs(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        items = await _call(_service(request).jobs, principal.org_id, window)
+        return _csv(items) if format == "csv" else _json({"items": items})
+
+    @routes.get("/analytics/flaky", summary="Flaky jobs, most flaky first")
+    async def analytics_flaky(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        items = await _call(_service(request).flaky, principal.org_id, window)
+        return _csv(items) if format == "csv" else _json({"items": items})
+
     @routes.get("/analytics/definitions", summary="The metric definitions, as implemented")
     async def analytics_definitions(principal: Auth) -> Response:
         return _json(
             [
                 {"name": m.name, "unit": m.unit, "definition": m.definition}
-                for m in (*RUN_METRICS, *RECOVERY_METRICS)
+                for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
             ]
         )
 

@@ -1,0 +1,119 @@
+"""Job metrics per (pipeline, job): the run definitions applied to job executions, plus
+failure_count, flaky_count, total_duration_seconds and exclusive_seconds. Pure functions of
+the job rows and attempts they are given."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cipulse.analytics.run_metrics import DECIDED, FAILING, SUCCESS, FlakyRun, nearest_rank
+from cipulse.domain.status import Status
+from cipulse.domain.window import Window
+
+JobKey = tuple[str, str]  # (pipeline id, job definition key)
+
+
+def exclusive_seconds(jobs: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """For one attempt: per node key, the seconds in which that job was the only one of the
+    attempt running (the part of the wall time only it can shorten). Jobs of unknown start or
+    end take no part."""
+    events: list[tuple[int, int, str]] = []
+    for job in jobs:
+        start, end = job["started_at_ms"], job["completed_at_ms"]
+        if start is not None and end is not None and end > start:
+            events += [(start, 1, job["node_key"]), (end, -1, job["node_key"])]
+    events.sort(key=lambda event: (event[0], event[1]))
+    running: set[str] = set()
+    alone: dict[str, float] = defaultdict(float)
+    previous = None
+    for moment, change, key in events:
+        if previous is not None and len(running) == 1 and moment > previous:
+            alone[next(iter(running))] += (moment - previous) / 1000
+        if change > 0:
+            running.add(key)
+        else:
+            running.discard(key)
+        previous = moment
+    return dict(alone)
+
+
+def top_level(jobs: Sequence[dict[str, Any]], root_node_key: str | None) -> list[dict[str, Any]]:
+    """The jobs directly under the run (stages and steps of a Trunk tree run inside them)."""
+    keys = {job["node_key"] for job in jobs}
+    return [
+        job
+        for job in jobs
+        if job["parent_node_key"] is None
+        or job["parent_node_key"] == root_node_key
+        or job["parent_node_key"] not in keys
+    ]
+
+
+def flaky_jobs(
+    flaky: dict[tuple[str, str], FlakyRun], jobs_by_attempt: dict[str, list[dict[str, Any]]]
+) -> dict[JobKey, list[FlakyRun]]:
+    """Jobs (same definition) that ended failure or timed_out in an earlier attempt of a
+    flaky run and success in its successful attempt, with the runs where they did."""
+    found: dict[JobKey, list[FlakyRun]] = defaultdict(list)
+    for run in flaky.values():
+        pipeline_id = run.success.pipeline_id
+        succeeded = {
+            job["definition_key"]
+            for job in jobs_by_attempt.get(run.success.id, [])
+            if job["status"] == SUCCESS
+        }
+        failed = {
+            job["definition_key"]
+            for attempt in run.failing
+            for job in jobs_by_attempt.get(attempt.id, [])
+            if job["status"] in FAILING
+        }
+        for definition in sorted(failed & succeeded):
+            found[(pipeline_id, definition)].append(run)
+    return found
+
+
+def job_summaries(
+    window: Window,
+    pipeline_of: dict[str, str],
+    jobs: Sequence[dict[str, Any]],
+    exclusive: dict[tuple[str, str], float],
+    flaky: dict[JobKey, list[FlakyRun]],
+) -> list[dict[str, Any]]:
+    """One row per (pipeline, job). ``pipeline_of`` maps attempt id → pipeline id;
+    ``exclusive`` maps (attempt id, node key) → exclusive seconds."""
+    groups: dict[JobKey, list[dict[str, Any]]] = defaultdict(list)
+    for job in jobs:
+        groups[(pipeline_of[job["attempt_id"]], job["definition_key"])].append(job)
+    duration_statuses = set(window.filters.statuses) or {SUCCESS}
+    rows = []
+    for (pipeline_id, definition), executions in groups.items():
+        by_status = Counter(job["status"] for job in executions)
+        decided = sum(by_status[s] for s in DECIDED)
+        durations = sorted(
+            job["duration_seconds"]
+            for job in executions
+            if job["status"] in duration_statuses and job["duration_seconds"] is not None
+        )
+        rows.append(
+            {
+                "pipeline_id": pipeline_id,
+                "job": executions[-1]["name"],
+                "definition_key": definition,
+                "runs": len(executions),
+                "by_status": {status.value: by_status[status.value] for status in Status},
+                "success_rate": by_status[SUCCESS] / decided if decided else None,
+                "failure_count": sum(by_status[s] for s in FAILING),
+                "flaky_count": len(flaky.get((pipeline_id, definition), [])),
+                "p50_duration_seconds": nearest_rank(durations, 50),
+                "p95_duration_seconds": nearest_rank(durations, 95),
+                "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
+                "total_duration_seconds": sum(job["duration_seconds"] or 0.0 for job in executions),
+                "exclusive_seconds": sum(
+                    exclusive.get((job["attempt_id"], job["node_key"]), 0.0) for job in executions
+                ),
+            }
+        )
+    return rows
