@@ -68,6 +68,17 @@ bucket (hours; days; weeks from Monday 00:00 UTC), over the attempts that starte
 (clipped to the window), with the same definitions as above; buckets without attempts are
 present (their counts are 0, their ratios and durations null). `mttr_seconds` per bucket is the
 mean length of the red periods that ended in the bucket.
+
+## Custom metrics
+
+Trunk events carry metrics (`payload.metrics`, `{k, v: number}`) and tags. For one metric key,
+`GET /api/v1/analytics/custom-metrics?key=…&interval=…` aggregates the values of that key carried
+by the run attempts that started in the window and pass the filters, and by their job-tree nodes
+whose own start is in the window: per UTC bucket, `count`, `sum`, `mean`, `p50` and `p95`
+(nearest rank), empty buckets included. With `group_by=tag:<key>` there is one series per value
+of that tag on the same event (the event's tags merged with its sequence's), and one (`group`:
+null) for values whose event has no such tag. Nodes whose run has not arrived are not counted.
+`GET /api/v1/analytics/custom-metrics/keys` lists the metric and tag keys seen in the window.
 """
 
 

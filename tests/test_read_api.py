@@ -502,3 +502,91 @@ def test_flaky_jobs_ranking(client: TestClient, reader: Tenant) -> None:
     assert flaky["last_flaky_at"] == "2024-01-02T11:00:00Z"
     summary = get(client, reader, "/api/v1/analytics/summary", **WINDOW)
     assert (summary["flaky_runs"], summary["retry_compute_seconds"]) == (1, 160)
+
+
+def test_custom_metrics_by_day_and_by_tag(
+    client: TestClient, reader: Tenant, tenant: Tenant
+) -> None:
+    from tests.builders import trunk_event, trunk_request
+
+    day1, day2 = 1704103200000, 1704189600000  # 2024-01-01T10:00Z, 2024-01-02T10:00Z
+    events = trunk_request(
+        trunk_event(
+            "r1",
+            "c1",
+            kind="pipeline",
+            created_at=day1,
+            finished_at=day1 + 60_000,
+            metrics={"coverage": 80},
+            tags={"runner": "linux"},
+        ),
+        trunk_event(
+            "n1",
+            "c1",
+            parent="r1",
+            created_at=day1 + 300_000,
+            finished_at=day1 + 360_000,
+            metrics={"coverage": 90},
+            tags={"runner": "mac"},
+        ),
+        trunk_event(
+            "r2",
+            "c2",
+            kind="pipeline",
+            created_at=day2,
+            finished_at=day2 + 60_000,
+            metrics={"coverage": 70, "tests": 5},
+            tags={"runner": "linux"},
+        ),
+        trunk_event(
+            "r3",
+            "c3",
+            kind="pipeline",
+            created_at=day2 + 7_200_000,
+            finished_at=day2 + 7_260_000,
+            metrics={"coverage": 60},
+        ),
+    )
+    assert (
+        client.post(
+            "/v1/metrics/trackEvents", json=events, headers=tenant.trunk_headers
+        ).status_code
+        == 200
+    )
+    keys = get(client, reader, "/api/v1/analytics/custom-metrics/keys", **WINDOW)
+    assert keys == {"metrics": ["coverage", "tests"], "tags": ["runner"]}
+    (overall,) = get(client, reader, "/api/v1/analytics/custom-metrics", key="coverage", **WINDOW)[
+        "groups"
+    ]
+    first, second, third = overall["points"][:3]
+    assert (first["count"], first["sum"], first["mean"], first["p50"], first["p95"]) == (
+        2,
+        170,
+        85,
+        80,
+        90,
+    )
+    assert (second["count"], second["sum"], second["p50"], second["p95"]) == (2, 130, 60, 70)
+    assert (third["count"], third["mean"]) == (0, None)
+    assert len(overall["points"]) == 7
+    grouped = get(
+        client,
+        reader,
+        "/api/v1/analytics/custom-metrics",
+        key="coverage",
+        group_by="tag:runner",
+        **WINDOW,
+    )
+    summary = {g["group"]: [p["sum"] for p in g["points"][:2]] for g in grouped["groups"]}
+    assert summary == {"linux": [80, 70], "mac": [90, 0], None: [0, 60]}
+    bad = client.get(
+        "/api/v1/analytics/custom-metrics",
+        params={"key": "coverage", "group_by": "runner"},
+        headers={"X-API-Key": reader.key},
+    )
+    assert (bad.status_code, bad.json()["error"]) == (
+        400,
+        "group_by: must be tag:<tag key> (e.g. group_by=tag:runner)",
+    )
+    missing = client.get("/api/v1/analytics/custom-metrics", headers={"X-API-Key": reader.key})
+    assert missing.status_code == 400 and missing.json()["error"].startswith("key: required")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from cipulse.analytics import job_metrics, run_metrics
+from cipulse.analytics import custom_metrics, job_metrics, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.domain.window import Window
@@ -176,6 +176,35 @@ class AnalyticsService:
                 }
             )
         return sorted(rows, key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+
+    def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
+        with self.database.read() as conn:
+            return custom_metrics.known_keys(store.metric_rows(conn, org_id, window))
+
+    def custom_metric(
+        self, org_id: str, window: Window, key: str, group_by: str | None, interval: Interval
+    ) -> dict[str, Any]:
+        if not key:
+            raise InvalidRequest("key: required (see /api/v1/analytics/custom-metrics/keys)")
+        group_tag = None
+        if group_by:
+            kind, _, group_tag = group_by.partition(":")
+            if kind != "tag" or not group_tag:
+                raise InvalidRequest("group_by: must be tag:<tag key> (e.g. group_by=tag:runner)")
+        starts = bucket_starts(window.since_ms, window.until_ms, interval)
+        with self.database.read() as conn:
+            rows = store.metric_rows(conn, org_id, window)
+        groups = custom_metrics.series(rows, key, starts, interval, group_tag)
+        for group in groups:
+            for point in group["points"]:
+                point["start"] = iso(point["start"])
+        return {
+            "window": _window_json(window),
+            "key": key,
+            "group_by": group_by,
+            "interval": interval.value,
+            "groups": groups,
+        }
 
     def _pipeline_names(self, org_id: str) -> dict[str, dict[str, Any]]:
         with self.database.read() as conn:

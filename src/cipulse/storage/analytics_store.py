@@ -252,3 +252,33 @@ def outcomes_before(
     )
     query = query.order_by(a.c.completed_at_ms, a.c.id)
     return [Outcome(*row) for row in conn.execute(query)]
+
+
+def metric_rows(
+    conn: Connection, org_id: str, window: Window
+) -> list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]]:
+    """(started_at_ms, metrics, tags) of the run attempts in the window that pass the
+    filters, and of their jobs (whose own start is in the window), where either carries
+    metrics or tags."""
+    runs = _filtered(
+        sa.select(a.c.started_at_ms, a.c.metrics, a.c.tags), org_id, window.filters
+    ).where(
+        a.c.started_at_ms >= window.since_ms,
+        a.c.started_at_ms < window.until_ms,
+        sa.or_(a.c.metrics.is_not(None), a.c.tags.is_not(None)),
+    )
+    job_rows = _filtered(
+        sa.select(jobs.c.started_at_ms, jobs.c.metrics, jobs.c.tags).select_from(
+            a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
+        ),
+        org_id,
+        window.filters,
+    ).where(
+        jobs.c.started_at_ms >= window.since_ms,
+        jobs.c.started_at_ms < window.until_ms,
+        sa.or_(jobs.c.metrics.is_not(None), jobs.c.tags.is_not(None)),
+    )
+    found: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for query in (runs, job_rows):
+        found += [(row[0], row[1], row[2]) for row in conn.execute(query)]
+    return found

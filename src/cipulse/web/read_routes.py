@@ -166,6 +166,37 @@ def router() -> APIRouter:
         items = await _call(_service(request).flaky, principal.org_id, window)
         return _csv(items) if format == "csv" else _json({"items": items})
 
+    @routes.get("/analytics/custom-metrics/keys", summary="Metric and tag keys seen in the window")
+    async def custom_metric_keys(
+        request: Request, principal: Auth, window: WindowParam
+    ) -> Response:
+        return _json(await _call(_service(request).custom_metric_keys, principal.org_id, window))
+
+    @routes.get("/analytics/custom-metrics", summary="One custom metric per bucket, by tag")
+    async def custom_metric(
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        key: Annotated[str, Query(description="metric key")] = "",
+        group_by: Annotated[str | None, Query(description="tag:<tag key>")] = None,
+        interval: Annotated[str, Query(description="hour, day or week")] = "day",
+        format: Format = "json",
+    ) -> Response:
+        _check_format(format)
+        result = await _call(
+            _service(request).custom_metric,
+            principal.org_id,
+            window,
+            key,
+            group_by,
+            parse_interval(interval),
+        )
+        if format == "csv":
+            return _csv(
+                [{"group": g["group"], **point} for g in result["groups"] for point in g["points"]]
+            )
+        return _json(result)
+
     @routes.get("/analytics/definitions", summary="The metric definitions, as implemented")
     async def analytics_definitions(principal: Auth) -> Response:
         return _json(
