@@ -11,7 +11,7 @@ from typing import Any
 
 from cipulse.domain.status import Status
 from cipulse.domain.window import Window
-from cipulse.storage.analytics_store import AttemptFacts, Outcome
+from cipulse.storage.analytics_store import AttemptFacts, Outcome, RunTally
 
 SUCCESS = Status.SUCCESS.value
 FAILING = frozenset({Status.FAILURE.value, Status.TIMED_OUT.value})
@@ -65,38 +65,56 @@ def flaky_runs(
     return found
 
 
-def summary(
-    window: Window, in_window: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
-) -> dict[str, Any]:
-    """Every run-level metric of ``definitions.RUN_METRICS``. ``history`` holds all attempts
-    of the runs ``runs_needing_history`` names (whatever their time)."""
-    by_status = Counter(attempt.status for attempt in in_window)
-    decided = by_status[SUCCESS] + sum(by_status[s] for s in FAILING)
-    first = [a for a in in_window if a.attempt == 1 and a.status in DECIDED]
+def tally_of(window: Window, in_window: Sequence[AttemptFacts]) -> RunTally:
+    """The tally of attempts, computed here (the storage layer computes the same in SQL)."""
     duration_statuses = set(window.filters.statuses) or {SUCCESS}
-    durations = sorted(
-        a.duration_seconds
-        for a in in_window
-        if a.status in duration_statuses and a.duration_seconds is not None
+    return RunTally(
+        by_status=Counter(a.status for a in in_window),
+        first_by_status=Counter(a.status for a in in_window if a.attempt == 1),
+        compute_seconds=sum(a.compute_seconds or 0.0 for a in in_window),
+        durations=sorted(
+            a.duration_seconds
+            for a in in_window
+            if a.status in duration_statuses and a.duration_seconds is not None
+        ),
+        decided_runs=len({a.run for a in in_window if a.status in DECIDED}),
     )
-    decided_runs = {a.run for a in in_window if a.status in DECIDED}
-    flaky = flaky_runs(in_window, history)
+
+
+def metrics_of(
+    window: Window, tally: RunTally, flaky: dict[tuple[str, str], FlakyRun]
+) -> dict[str, Any]:
+    """Every run-level metric of ``definitions.RUN_METRICS``, from a tally and the flaky
+    runs counted in the window."""
+    by_status = tally.by_status
+    decided = by_status[SUCCESS] + sum(by_status[s] for s in FAILING)
+    first_decided = sum(tally.first_by_status[s] for s in DECIDED)
+    durations = tally.durations
+    runs = sum(by_status.values())
     return {
-        "runs": len(in_window),
+        "runs": runs,
         "by_status": {status.value: by_status[status.value] for status in Status},
         "success_rate": _ratio(by_status[SUCCESS], decided),
-        "first_attempt_success_rate": _ratio(sum(a.status == SUCCESS for a in first), len(first)),
+        "first_attempt_success_rate": _ratio(tally.first_by_status[SUCCESS], first_decided),
         "p50_duration_seconds": nearest_rank(durations, 50),
         "p95_duration_seconds": nearest_rank(durations, 95),
         "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
-        "compute_seconds": sum(a.compute_seconds or 0.0 for a in in_window),
-        "throughput_per_day": len(in_window) / window.days,
+        "compute_seconds": tally.compute_seconds,
+        "throughput_per_day": runs / window.days,
         "flaky_runs": len(flaky),
-        "flaky_rate": _ratio(len(flaky), len(decided_runs)),
+        "flaky_rate": _ratio(len(flaky), tally.decided_runs),
         "retry_compute_seconds": sum(
             a.compute_seconds or 0.0 for run in flaky.values() for a in run.failing
         ),
     }
+
+
+def summary(
+    window: Window, in_window: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
+) -> dict[str, Any]:
+    """Every run-level metric, straight from the attempts. ``history`` holds all attempts
+    of the runs ``runs_needing_history`` names (whatever their time)."""
+    return metrics_of(window, tally_of(window, in_window), flaky_runs(in_window, history))
 
 
 @dataclass(frozen=True, slots=True)

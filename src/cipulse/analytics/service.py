@@ -16,9 +16,10 @@ from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import AttemptFacts
+from cipulse.storage.analytics_store import AttemptFacts, RunTally
 from cipulse.storage.clock import from_ms
 from cipulse.storage.database import Database
+from cipulse.storage.schema import run_attempts
 
 MAX_PAGE = 1000
 
@@ -48,13 +49,38 @@ class AnalyticsService:
     def __init__(self, database: Database) -> None:
         self.database = database
 
+    def _run_metrics(
+        self,
+        conn: Any,
+        org_id: str,
+        window: Window,
+        group: Any = None,
+        group_of: Callable[[AttemptFacts], str | None] = lambda attempt: None,
+    ) -> dict[str | None, dict[str, Any]]:
+        """Run metrics per group (SQL expression ``group``; ``group_of`` finds the same group
+        of an attempt in Python), or for all under the key None. Counts and durations come
+        from the database; flakiness from the retries in the window and their runs."""
+        tallies = store.run_tallies(conn, org_id, window, group)
+        retries = store.retries_in_window(conn, org_id, window)
+        history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(retries))
+        grouped_retries: dict[str | None, list[AttemptFacts]] = defaultdict(list)
+        for attempt in retries:
+            grouped_retries[group_of(attempt)].append(attempt)
+        return {
+            key: run_metrics.metrics_of(
+                window, tally, run_metrics.flaky_runs(grouped_retries.get(key, []), history)
+            )
+            for key, tally in tallies.items()
+        }
+
     def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
-        in_window = store.attempts_in_window(conn, org_id, window)
-        history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(in_window))
+        metrics = self._run_metrics(conn, org_id, window).get(None) or run_metrics.metrics_of(
+            window, RunTally(), {}
+        )
         outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
         recovery = run_metrics.recovery(window, outcomes)
         return {
-            **run_metrics.summary(window, in_window, history),
+            **metrics,
             "mttr_seconds": recovery["mttr_seconds"],
             "red_now": len(recovery["red_now"]),
         }
@@ -259,36 +285,31 @@ class AnalyticsService:
         org_id: str,
         window: Window,
         rows: list[dict[str, Any]],
-        key: Callable[[AttemptFacts], str],
+        group: Any,
+        group_of: Callable[[AttemptFacts], str | None],
     ) -> list[dict[str, Any]]:
         with self.database.read() as conn:
-            in_window = store.attempts_in_window(conn, org_id, window)
-            history = store.attempts_of_runs(
-                conn, org_id, run_metrics.runs_needing_history(in_window)
-            )
-        groups: dict[str, list[AttemptFacts]] = defaultdict(list)
-        for attempt in in_window:
-            groups[key(attempt)].append(attempt)
-        histories: dict[str, list[AttemptFacts]] = defaultdict(list)
-        for attempt in history:
-            histories[key(attempt)].append(attempt)
+            metrics = self._run_metrics(conn, org_id, window, group, group_of)
+        empty = run_metrics.metrics_of(window, RunTally(), {})
         listed = []
         for row in rows:
-            attempts = groups.get(row["id"], [])
-            metrics = run_metrics.summary(window, attempts, histories.get(row["id"], []))
             created_at = iso(row.pop("created_at_ms"))
-            listed.append({**row, "created_at": created_at, **metrics})
+            listed.append({**row, "created_at": created_at, **metrics.get(row["id"], empty)})
         return listed
 
     def repositories(self, org_id: str, window: Window) -> list[dict[str, Any]]:
         with self.database.read() as conn:
             rows = store.repository_rows(conn, org_id)
-        return self._grouped(org_id, window, rows, lambda attempt: attempt.repository_id)
+        return self._grouped(
+            org_id, window, rows, run_attempts.c.repository_id, lambda a: a.repository_id
+        )
 
     def pipelines(self, org_id: str, window: Window) -> list[dict[str, Any]]:
         with self.database.read() as conn:
             rows = store.pipeline_rows(conn, org_id)
-        return self._grouped(org_id, window, rows, lambda attempt: attempt.pipeline_id)
+        return self._grouped(
+            org_id, window, rows, run_attempts.c.pipeline_id, lambda a: a.pipeline_id
+        )
 
     def runs(
         self, org_id: str, window: Window, limit: int, cursor: str | None

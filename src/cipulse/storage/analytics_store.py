@@ -4,8 +4,9 @@ organisation."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,6 +95,77 @@ def _filtered(
     for key, value in filters.tags:
         query = query.where(a.c.tags[key].as_string() == value)
     return query
+
+
+@dataclass(slots=True)
+class RunTally:
+    """Counts and sums over run attempts, from which the run metrics follow."""
+
+    by_status: Counter[str] = field(default_factory=Counter)
+    first_by_status: Counter[str] = field(default_factory=Counter)
+    compute_seconds: float = 0.0
+    durations: list[float] = field(default_factory=list)  # sorted
+    decided_runs: int = 0
+
+
+DECIDED_STATUSES = ("success", "failure", "timed_out")
+
+
+def _in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
+    return _filtered(query, org_id, window.filters).where(
+        a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms
+    )
+
+
+def run_tallies(
+    conn: Connection, org_id: str, window: Window, group: sa.ColumnElement[Any] | None = None
+) -> dict[str | None, RunTally]:
+    """Tallies of the attempts in the window, computed by the database (counts and sums
+    grouped, then only the duration column of the attempts whose durations count), per value
+    of ``group`` (e.g. ``run_attempts.c.pipeline_id``) or for all (key ``None``)."""
+    key = group if group is not None else sa.literal(None)
+    tallies: dict[str | None, RunTally] = {}
+    first = sa.case((a.c.attempt == 1, 1), else_=0)
+    counts = _in_window(
+        sa.select(
+            key,
+            a.c.status,
+            sa.func.count(),
+            sa.func.sum(first),
+            sa.func.coalesce(sa.func.sum(a.c.compute_seconds), 0.0),
+        ),
+        org_id,
+        window,
+    ).group_by(key, a.c.status)
+    for group_key, status, count, first_count, compute in conn.execute(counts):
+        tally = tallies.setdefault(group_key, RunTally())
+        tally.by_status[status] += count
+        tally.first_by_status[status] += int(first_count or 0)
+        tally.compute_seconds += float(compute)
+    duration_statuses = window.filters.statuses or ("success",)
+    durations = _in_window(sa.select(key, a.c.duration_seconds), org_id, window).where(
+        a.c.status.in_(duration_statuses), a.c.duration_seconds.is_not(None)
+    )
+    for group_key, duration in conn.execute(durations.order_by(a.c.duration_seconds)):
+        tallies.setdefault(group_key, RunTally()).durations.append(duration)
+    runs = (
+        _in_window(sa.select(key, a.c.pipeline_id, a.c.run_key), org_id, window)
+        .where(a.c.status.in_(DECIDED_STATUSES))
+        .distinct()
+        .subquery()
+    )
+    decided = sa.select(runs.c[0], sa.func.count()).group_by(runs.c[0])
+    for group_key, count in conn.execute(decided):
+        tallies.setdefault(group_key, RunTally()).decided_runs = count
+    return tallies
+
+
+def retries_in_window(conn: Connection, org_id: str, window: Window) -> list[AttemptFacts]:
+    """The attempts in the window that are retries (attempt > 1): only they can make a run
+    flaky."""
+    return _facts(
+        conn.execute(_in_window(sa.select(*_FACT_COLUMNS), org_id, window).where(a.c.attempt > 1))
+    )
 
 
 def attempts_in_window(conn: Connection, org_id: str, window: Window) -> list[AttemptFacts]:
