@@ -6,11 +6,11 @@ python scripts/cli_reference.py --check  # exit 1 if docs/cli.md is out of date 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from click.testing import CliRunner
+from generated_docs import write_or_check
 
 from cipulse.cli.main import cli
 
@@ -45,16 +45,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        if not REFERENCE.exists() or REFERENCE.read_text() != text:
-            print(
-                f"{REFERENCE} is out of date: run python scripts/cli_reference.py", file=sys.stderr
-            )
-            return 1
-        return 0
-    REFERENCE.write_text(text)
-    return 0
+    return write_or_check(REFERENCE, render(), "cli_reference.py")
 
 
 if __name__ == "__main__":

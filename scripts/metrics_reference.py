@@ -7,10 +7,12 @@ definitions are the implemented ones word for word.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from generated_docs import write_or_check
+
 from cipulse.analytics.definitions import (
+    JOB_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
     MetricDefinition,
@@ -88,21 +90,20 @@ def _table(metrics: tuple[MetricDefinition, ...]) -> str:
 
 
 def render() -> str:
-    return HEADER + _table(RUN_METRICS) + RECOVERY_HEADER + _table(RECOVERY_METRICS) + SERIES_TEXT
+    sections = [
+        HEADER,
+        _table(RUN_METRICS),
+        RECOVERY_HEADER,
+        _table(RECOVERY_METRICS),
+        JOB_HEADER,
+        _table(JOB_METRICS),
+        SERIES_TEXT,
+    ]
+    return "".join(sections)
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        if not REFERENCE.exists() or REFERENCE.read_text() != text:
-            print(
-                f"{REFERENCE} is out of date: run python scripts/metrics_reference.py",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    REFERENCE.write_text(text)
-    return 0
+    return write_or_check(REFERENCE, render(), "metrics_reference.py")
 
 
 if __name__ == "__main__":

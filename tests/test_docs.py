@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cipulse.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,20 +28,10 @@ def test_every_setting_has_a_description() -> None:
     assert [name for name, field in Settings.model_fields.items() if not field.description] == []
 
 
-def test_cli_reference_is_current() -> None:
+@pytest.mark.parametrize("script", ["cli_reference.py", "metrics_reference.py"])
+def test_generated_pages_are_current(script: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "cli_reference.py"), "--check"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def test_metric_definitions_page_is_current() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "metrics_reference.py"), "--check"],
-        capture_output=True,
-        text=True,
+        [sys.executable, str(ROOT / "scripts" / script), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
 

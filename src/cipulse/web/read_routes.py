@@ -108,8 +108,33 @@ async def _call(function: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(function, *args)
 
 
+def _windowed_list(
+    method: Callable[[AnalyticsService, str, Window], list[dict[str, Any]]],
+) -> Callable[..., Any]:
+    """An endpoint answering ``{"items": method(...)}`` (or CSV) for the window."""
+
+    async def endpoint(
+        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+    ) -> Response:
+        _check_format(format)
+        items = await _call(method, _service(request), principal.org_id, window)
+        return _csv(items) if format == "csv" else _json({"items": items})
+
+    return endpoint
+
+
+WINDOWED_LISTS = (
+    ("/analytics/jobs", AnalyticsService.jobs, "Job metrics per pipeline and job"),
+    ("/analytics/flaky", AnalyticsService.flaky, "Flaky jobs, most flaky first"),
+    ("/repositories", AnalyticsService.repositories, "Repositories with their metrics"),
+    ("/pipelines", AnalyticsService.pipelines, "Pipelines with their metrics"),
+)
+
+
 def router() -> APIRouter:
     routes = APIRouter(prefix="/api/v1", tags=["read"])
+    for path, method, summary in WINDOWED_LISTS:
+        routes.add_api_route(path, _windowed_list(method), methods=["GET"], summary=summary)
 
     @routes.get(
         "/analytics/summary", summary="Run-level metrics for the window, and the previous one"
@@ -150,22 +175,6 @@ def router() -> APIRouter:
             return _csv(result["periods"] + result["red_now"])
         return _json(result)
 
-    @routes.get("/analytics/jobs", summary="Job metrics per pipeline and job")
-    async def analytics_jobs(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
-    ) -> Response:
-        _check_format(format)
-        items = await _call(_service(request).jobs, principal.org_id, window)
-        return _csv(items) if format == "csv" else _json({"items": items})
-
-    @routes.get("/analytics/flaky", summary="Flaky jobs, most flaky first")
-    async def analytics_flaky(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
-    ) -> Response:
-        _check_format(format)
-        items = await _call(_service(request).flaky, principal.org_id, window)
-        return _csv(items) if format == "csv" else _json({"items": items})
-
     @routes.get("/analytics/custom-metrics/keys", summary="Metric and tag keys seen in the window")
     async def custom_metric_keys(
         request: Request, principal: Auth, window: WindowParam
@@ -205,22 +214,6 @@ def router() -> APIRouter:
                 for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
             ]
         )
-
-    @routes.get("/repositories", summary="Repositories, each with its metrics for the window")
-    async def list_repositories(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
-    ) -> Response:
-        _check_format(format)
-        items = await _call(_service(request).repositories, principal.org_id, window)
-        return _csv(items) if format == "csv" else _json({"items": items})
-
-    @routes.get("/pipelines", summary="Pipelines, each with its metrics for the window")
-    async def list_pipelines(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
-    ) -> Response:
-        _check_format(format)
-        items = await _call(_service(request).pipelines, principal.org_id, window)
-        return _csv(items) if format == "csv" else _json({"items": items})
 
     @routes.get("/runs", summary="Run attempts, newest first, a page at a time")
     async def list_runs(
