@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+.PHONY: install run demo test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,17 @@ install: $(BIN)/.installed
 ## Serve on http://127.0.0.1:8000 with ./cipulse.db; prints an API key on first start.
 run: install
 	$(BIN)/cipulse serve
+
+## Seed ./demo.db with a generated history (200,000 runs over 90 days; once), then serve it.
+demo: install
+	@if [ ! -f demo.db ]; then \
+		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse migrate && \
+		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse demo seed --org demo --runs 200000 --days 90 && \
+		echo "a read key for the demo organisation (shown once):" && \
+		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse keys create --org demo --name demo --scope read \
+		|| { rm -f demo.db demo.db-wal demo.db-shm demo.db-writer.lock; exit 1; }; \
+	fi
+	CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse serve
 
 ## Lint, check the import layers, and run every test (PostgreSQL half when a server answers).
 test: install lint

@@ -6,16 +6,14 @@ cheaply (domain objects with datetimes do not)."""
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from multiprocessing import get_context
 
 from cipulse.errors import CipulseError
 from cipulse.ingestion.files import Payload
 from cipulse.ingestion.formats import WireFormat, parse
+from cipulse.parallel import ordered_map
 from cipulse.storage.clock import now_ms
 from cipulse.storage.run_writer import ResolvedSubmission, resolve
 
@@ -58,20 +56,8 @@ def default_workers() -> int:
 def prepared_chunks(
     wire_format: WireFormat, org_id: str, payloads: Iterable[Payload], workers: int
 ) -> Iterator[list[Prepared]]:
-    """Chunks of prepared payloads, in input order. With ``workers`` > 0 they are prepared
-    in that many processes, a few chunks ahead of the consumer and no more (bounded memory);
-    with 0, here."""
+    """Chunks of prepared payloads, in input order, prepared in ``workers`` processes (or
+    here with 0)."""
     remaining = iter(payloads)
     chunks = iter(lambda: list(islice(remaining, CHUNK_SIZE)), [])
-    if workers <= 0:
-        for chunk in chunks:
-            yield prepare(wire_format, org_id, chunk)
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        pending: deque[Future[list[Prepared]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(prepare, wire_format, org_id, chunk))
-            if len(pending) > workers * 2:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    return ordered_map(prepare, ((wire_format, org_id, chunk) for chunk in chunks), workers)
