@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -168,17 +168,23 @@ class AnalyticsService:
         return sorted(rows, key=lambda row: (row.get("pipeline") or "", row["job"]))
 
     def flaky(self, org_id: str, window: Window) -> list[dict[str, Any]]:
-        """Flaky jobs, most flaky first, with what their retries cost."""
-        in_window, flaky, jobs_by_attempt = self._job_inputs(org_id, window)
-        executions: Counter[tuple[str, str]] = Counter()
-        for attempt in in_window:
-            for job in jobs_by_attempt.get(attempt.id, []):
-                executions[(attempt.pipeline_id, job["definition_key"])] += 1
+        """Flaky jobs, most flaky first, with what their retries cost. Only the attempts of
+        flaky runs are read job by job; executions are counted by the database."""
+        with self.database.read() as conn:
+            retries = store.retries_in_window(conn, org_id, window)
+            history = store.attempts_of_runs(
+                conn, org_id, run_metrics.runs_needing_history(retries)
+            )
+            flaky = run_metrics.flaky_runs(retries, history)
+            attempt_ids = {a.id for run in flaky.values() for a in (*run.failing, run.success)}
+            jobs_by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for job in store.jobs_of(conn, org_id, sorted(attempt_ids)):
+                jobs_by_attempt[job["attempt_id"]].append(job)
+            found = job_metrics.flaky_jobs(flaky, jobs_by_attempt)
+            executions = store.job_executions(conn, org_id, window, list(found))
         names = self._pipeline_names(org_id)
         rows = []
-        for (pipeline_id, definition), runs in job_metrics.flaky_jobs(
-            flaky, jobs_by_attempt
-        ).items():
+        for (pipeline_id, definition), runs in found.items():
             name = next(
                 job["name"]
                 for job in jobs_by_attempt[runs[-1].success.id]
@@ -191,10 +197,8 @@ class AnalyticsService:
                     "job": name,
                     "definition_key": definition,
                     "flaky_count": len(runs),
-                    "runs": executions[(pipeline_id, definition)],
-                    "flaky_rate": len(runs) / executions[(pipeline_id, definition)]
-                    if executions[(pipeline_id, definition)]
-                    else None,
+                    "runs": executions.get((pipeline_id, definition), 0),
+                    "flaky_rate": _ratio(len(runs), executions.get((pipeline_id, definition), 0)),
                     "retry_compute_seconds": sum(
                         a.compute_seconds or 0.0 for run in runs for a in run.failing
                     ),
@@ -348,6 +352,10 @@ class AnalyticsService:
         ]
         detail["jobs"] = job_tree(jobs, row.get("root_node_key"))
         return detail
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
 
 
 def _is_uuid(value: str) -> bool:

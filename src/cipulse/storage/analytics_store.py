@@ -354,3 +354,33 @@ def metric_rows(
     for query in (runs, job_rows):
         found += [(row[0], row[1], row[2]) for row in conn.execute(query)]
     return found
+
+
+def job_executions(
+    conn: Connection, org_id: str, window: Window, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """How many times each (pipeline id, job definition key) ran in the window's attempts."""
+    counts: dict[tuple[str, str], int] = {}
+    by_pipeline: dict[str, list[str]] = {}
+    for pipeline_id, definition in keys:
+        by_pipeline.setdefault(pipeline_id, []).append(definition)
+    for pipeline_id, definitions in sorted(by_pipeline.items()):
+        query = (
+            _filtered(
+                sa.select(jobs.c.definition_key, sa.func.count()).select_from(
+                    a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
+                ),
+                org_id,
+                window.filters,
+            )
+            .where(
+                a.c.started_at_ms >= window.since_ms,
+                a.c.started_at_ms < window.until_ms,
+                a.c.pipeline_id == pipeline_id,
+                jobs.c.definition_key.in_(sorted(definitions)),
+            )
+            .group_by(jobs.c.definition_key)
+        )
+        for definition, count in conn.execute(query):
+            counts[(pipeline_id, definition)] = count
+    return counts
