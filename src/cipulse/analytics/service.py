@@ -73,12 +73,16 @@ class AnalyticsService:
             for key, tally in tallies.items()
         }
 
-    def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
+    def _summary(
+        self, conn: Any, org_id: str, window: Window, outcomes: Sequence[store.Outcome]
+    ) -> dict[str, Any]:
+        """``outcomes``: the finished attempts before (at least) the window's end."""
         metrics = self._run_metrics(conn, org_id, window).get(None) or run_metrics.metrics_of(
             window, RunTally(), {}
         )
-        outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
-        recovery = run_metrics.recovery(window, outcomes)
+        recovery = run_metrics.recovery(
+            window, [o for o in outcomes if o.completed_at_ms < window.until_ms]
+        )
         return {
             **metrics,
             "mttr_seconds": recovery["mttr_seconds"],
@@ -276,8 +280,10 @@ class AnalyticsService:
         """All run-level metrics for the window, and the same for the previous window of
         equal length (``previous``), so that trends can be shown."""
         with self.database.read() as conn:
-            current = self._summary(conn, org_id, window)
-            previous = self._summary(conn, org_id, window.previous())
+            # One read of the history serves the red periods of both windows.
+            outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
+            current = self._summary(conn, org_id, window, outcomes)
+            previous = self._summary(conn, org_id, window.previous(), outcomes)
         return {
             "window": _window_json(window),
             **current,
