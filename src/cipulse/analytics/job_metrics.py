@@ -9,34 +9,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cipulse.analytics.run_metrics import DECIDED, FAILING, SUCCESS, FlakyRun, nearest_rank
+from cipulse.domain import exclusive
 from cipulse.domain.status import Status
 from cipulse.domain.window import Window
+from cipulse.storage.analytics_store import JobTally
 
 JobKey = tuple[str, str]  # (pipeline id, job definition key)
 
 
 def exclusive_seconds(jobs: Iterable[dict[str, Any]]) -> dict[str, float]:
-    """For one attempt: per node key, the seconds in which that job was the only one of the
-    attempt running (the part of the wall time only it can shorten). Jobs of unknown start or
-    end take no part."""
-    events: list[tuple[int, int, str]] = []
-    for job in jobs:
-        start, end = job["started_at_ms"], job["completed_at_ms"]
-        if start is not None and end is not None and end > start:
-            events += [(start, 1, job["node_key"]), (end, -1, job["node_key"])]
-    events.sort(key=lambda event: (event[0], event[1]))
-    running: set[str] = set()
-    alone: dict[str, float] = defaultdict(float)
-    previous = None
-    for moment, change, key in events:
-        if previous is not None and len(running) == 1 and moment > previous:
-            alone[next(iter(running))] += (moment - previous) / 1000
-        if change > 0:
-            running.add(key)
-        else:
-            running.discard(key)
-        previous = moment
-    return dict(alone)
+    """For the jobs of one attempt (rows), per node key, the seconds it ran alone."""
+    return exclusive.exclusive_seconds(
+        (job["node_key"], job["started_at_ms"], job["completed_at_ms"]) for job in jobs
+    )
 
 
 def top_level(jobs: Sequence[dict[str, Any]], root_node_key: str | None) -> list[dict[str, Any]]:
@@ -114,6 +99,36 @@ def job_summaries(
                 "exclusive_seconds": sum(
                     exclusive.get((job["attempt_id"], job["node_key"]), 0.0) for job in executions
                 ),
+            }
+        )
+    return rows
+
+
+def job_rows(
+    tallies: dict[JobKey, JobTally], flaky: dict[JobKey, list[FlakyRun]]
+) -> list[dict[str, Any]]:
+    """One row per (pipeline, job) from the database's tallies; the same figures as
+    ``job_summaries`` computes job by job."""
+    rows = []
+    for (pipeline_id, definition), tally in tallies.items():
+        by_status = tally.by_status
+        decided = sum(by_status[s] for s in DECIDED)
+        durations = tally.durations
+        rows.append(
+            {
+                "pipeline_id": pipeline_id,
+                "job": tally.name,
+                "definition_key": definition,
+                "runs": sum(by_status.values()),
+                "by_status": {status.value: by_status[status.value] for status in Status},
+                "success_rate": by_status[SUCCESS] / decided if decided else None,
+                "failure_count": sum(by_status[s] for s in FAILING),
+                "flaky_count": len(flaky.get((pipeline_id, definition), [])),
+                "p50_duration_seconds": nearest_rank(durations, 50),
+                "p95_duration_seconds": nearest_rank(durations, 95),
+                "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
+                "total_duration_seconds": tally.total_duration_seconds,
+                "exclusive_seconds": tally.exclusive_seconds,
             }
         )
     return rows

@@ -129,62 +129,51 @@ class AnalyticsService:
             "points": points,
         }
 
-    def _job_inputs(
-        self, org_id: str, window: Window
-    ) -> tuple[list[AttemptFacts], dict[tuple[str, str], Any], dict[str, list[dict[str, Any]]]]:
-        with self.database.read() as conn:
-            in_window = store.attempts_in_window(conn, org_id, window)
-            history = store.attempts_of_runs(
-                conn, org_id, run_metrics.runs_needing_history(in_window)
-            )
-            flaky = run_metrics.flaky_runs(in_window, history)
-            wanted = {a.id for a in in_window} | {
-                a.id for run in flaky.values() for a in run.failing
-            }
-            jobs = store.jobs_of(conn, org_id, sorted(wanted))
-        jobs_by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for job in jobs:
-            jobs_by_attempt[job["attempt_id"]].append(job)
-        return in_window, flaky, jobs_by_attempt
-
     def jobs(self, org_id: str, window: Window) -> list[dict[str, Any]]:
-        """Job metrics per (pipeline, job), over the jobs of the attempts in the window."""
-        in_window, flaky, jobs_by_attempt = self._job_inputs(org_id, window)
-        pipeline_of = {a.id: a.pipeline_id for a in in_window}
-        exclusive: dict[tuple[str, str], float] = {}
-        window_jobs: list[dict[str, Any]] = []
-        for attempt in in_window:
-            attempt_jobs = jobs_by_attempt.get(attempt.id, [])
-            window_jobs += attempt_jobs
-            top = job_metrics.top_level(attempt_jobs, attempt.root_node_key)
+        """Job metrics per (pipeline, job), over the jobs of the attempts in the window:
+        counted by the database; exclusive time stored with snapshots, computed here for the
+        attempts whose jobs arrived node by node (Trunk trees)."""
+        with self.database.read() as conn:
+            tallies, unknown = store.job_tallies(conn, org_id, window)
+            found, _ = self._flaky_jobs(conn, org_id, window)
+            tree_jobs = store.jobs_of(conn, org_id, [attempt_id for attempt_id, _, _ in unknown])
+        by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for job in tree_jobs:
+            by_attempt[job["attempt_id"]].append(job)
+        for attempt_id, pipeline_id, root_node_key in unknown:
+            attempt_jobs = by_attempt.get(attempt_id, [])
+            definition_of = {job["node_key"]: job["definition_key"] for job in attempt_jobs}
+            top = job_metrics.top_level(attempt_jobs, root_node_key)
             for node_key, seconds in job_metrics.exclusive_seconds(top).items():
-                exclusive[(attempt.id, node_key)] = seconds
-        rows = job_metrics.job_summaries(
-            window,
-            pipeline_of,
-            window_jobs,
-            exclusive,
-            job_metrics.flaky_jobs(flaky, jobs_by_attempt),
-        )
+                tally = tallies.get((pipeline_id, definition_of[node_key]))
+                if tally is not None:
+                    tally.exclusive_seconds += seconds
+        rows = job_metrics.job_rows(tallies, found)
         names = self._pipeline_names(org_id)
         for row in rows:
             row.update(names.get(row["pipeline_id"], {}))
         return sorted(rows, key=lambda row: (row.get("pipeline") or "", row["job"]))
 
+    def _flaky_jobs(
+        self, conn: Any, org_id: str, window: Window
+    ) -> tuple[
+        dict[job_metrics.JobKey, list[run_metrics.FlakyRun]], dict[str, list[dict[str, Any]]]
+    ]:
+        """The flaky jobs counted in the window, and the jobs of the flaky runs' attempts."""
+        retries = store.retries_in_window(conn, org_id, window)
+        history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(retries))
+        flaky = run_metrics.flaky_runs(retries, history)
+        attempt_ids = {a.id for run in flaky.values() for a in (*run.failing, run.success)}
+        jobs_by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for job in store.jobs_of(conn, org_id, sorted(attempt_ids)):
+            jobs_by_attempt[job["attempt_id"]].append(job)
+        return job_metrics.flaky_jobs(flaky, jobs_by_attempt), jobs_by_attempt
+
     def flaky(self, org_id: str, window: Window) -> list[dict[str, Any]]:
         """Flaky jobs, most flaky first, with what their retries cost. Only the attempts of
         flaky runs are read job by job; executions are counted by the database."""
         with self.database.read() as conn:
-            retries = store.retries_in_window(conn, org_id, window)
-            history = store.attempts_of_runs(
-                conn, org_id, run_metrics.runs_needing_history(retries)
-            )
-            flaky = run_metrics.flaky_runs(retries, history)
-            attempt_ids = {a.id for run in flaky.values() for a in (*run.failing, run.success)}
-            jobs_by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for job in store.jobs_of(conn, org_id, sorted(attempt_ids)):
-                jobs_by_attempt[job["attempt_id"]].append(job)
-            found = job_metrics.flaky_jobs(flaky, jobs_by_attempt)
+            found, jobs_by_attempt = self._flaky_jobs(conn, org_id, window)
             executions = store.job_executions(conn, org_id, window, list(found))
         names = self._pipeline_names(org_id)
         rows = []

@@ -384,3 +384,64 @@ def job_executions(
         for definition, count in conn.execute(query):
             counts[(pipeline_id, definition)] = count
     return counts
+
+
+@dataclass(slots=True)
+class JobTally:
+    """Counts and sums over the executions of one job (pipeline, definition key)."""
+
+    name: str = ""
+    by_status: Counter[str] = field(default_factory=Counter)
+    total_duration_seconds: float = 0.0
+    exclusive_seconds: float = 0.0
+    durations: list[float] = field(default_factory=list)  # sorted
+
+
+def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
+    joined = query.select_from(
+        a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
+    )
+    return _in_window(joined, org_id, window)
+
+
+def job_tallies(
+    conn: Connection, org_id: str, window: Window
+) -> tuple[dict[tuple[str, str], JobTally], list[tuple[str, str, str | None]]]:
+    """Tallies per (pipeline id, job definition key) of the jobs of the attempts in the
+    window, computed by the database; and the attempts (id, pipeline id, root node key) that
+    hold jobs
+    whose exclusive time was not stored (Trunk trees), to be computed by the caller."""
+    tallies: dict[tuple[str, str], JobTally] = {}
+    counts = _jobs_in_window(
+        sa.select(
+            a.c.pipeline_id,
+            jobs.c.definition_key,
+            jobs.c.status,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(jobs.c.duration_seconds), 0.0),
+            sa.func.coalesce(sa.func.sum(jobs.c.exclusive_seconds), 0.0),
+            sa.func.max(jobs.c.name),
+        ),
+        org_id,
+        window,
+    ).group_by(a.c.pipeline_id, jobs.c.definition_key, jobs.c.status)
+    for pipeline_id, definition, status, count, total, alone, name in conn.execute(counts):
+        tally = tallies.setdefault((pipeline_id, definition), JobTally(name=name))
+        tally.name = max(tally.name, name)
+        tally.by_status[status] += count
+        tally.total_duration_seconds += float(total)
+        tally.exclusive_seconds += float(alone)
+    duration_statuses = window.filters.statuses or ("success",)
+    durations = _jobs_in_window(
+        sa.select(a.c.pipeline_id, jobs.c.definition_key, jobs.c.duration_seconds), org_id, window
+    ).where(jobs.c.status.in_(duration_statuses), jobs.c.duration_seconds.is_not(None))
+    for pipeline_id, definition, duration in conn.execute(
+        durations.order_by(jobs.c.duration_seconds)
+    ):
+        tallies.setdefault((pipeline_id, definition), JobTally()).durations.append(duration)
+    unknown = (
+        _jobs_in_window(sa.select(a.c.id, a.c.pipeline_id, a.c.root_node_key), org_id, window)
+        .where(jobs.c.exclusive_seconds.is_(None))
+        .distinct()
+    )
+    return tallies, [(row[0], row[1], row[2]) for row in conn.execute(unknown)]

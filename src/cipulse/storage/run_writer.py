@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
+from cipulse.domain.exclusive import exclusive_seconds
 from cipulse.domain.model import JobSpan, RunAttempt, Submission
 from cipulse.domain.status import STATUS_TEXT, is_stale
 from cipulse.storage.clock import to_ms
@@ -86,7 +87,14 @@ class ResolvedSubmission:
         return [a.id for a in self.attempts] + [s.attempt_id for s in self.spans]
 
 
-def _job_row(org_id: str, attempt_id: str, span: JobSpan, source: str | None, now: int) -> JobRow:
+def _job_row(
+    org_id: str,
+    attempt_id: str,
+    span: JobSpan,
+    source: str | None,
+    now: int,
+    exclusive_seconds: float | None = None,
+) -> JobRow:
     # The order of ``jobs``' columns in storage/schema.py.
     return (
         org_id,
@@ -108,7 +116,34 @@ def _job_row(org_id: str, attempt_id: str, span: JobSpan, source: str | None, no
         _json(span.metrics),
         source,
         now,
+        exclusive_seconds,
     )
+
+
+def _snapshot_rows(
+    org_id: str, attempt_id: str, run: RunAttempt, source: str | None, now: int
+) -> list[JobRow]:
+    """The job rows of a snapshot, each with the seconds it ran alone in the attempt (a
+    snapshot holds every job of the attempt, so it is known now; Trunk trees, stored node by
+    node, leave it to be computed when read)."""
+    alone = (
+        exclusive_seconds(
+            (job.node_key, to_ms(job.started_at), to_ms(job.completed_at)) for job in run.jobs
+        )
+        if run.jobs_are_snapshot
+        else {}
+    )
+    return [
+        _job_row(
+            org_id,
+            attempt_id,
+            job,
+            source,
+            now,
+            alone.get(job.node_key, 0.0) if run.jobs_are_snapshot else None,
+        )
+        for job in run.jobs
+    ]
 
 
 def _attempt_row(
@@ -183,7 +218,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 id=attempt_id,
                 status=STATUS_TEXT[run.status],
                 row=_attempt_row(org_id, repository_id, pipeline_id, attempt_id, run, source, now),
-                job_rows=[_job_row(org_id, attempt_id, job, source, now) for job in run.jobs],
+                job_rows=_snapshot_rows(org_id, attempt_id, run, source, now),
                 jobs_are_snapshot=run.jobs_are_snapshot,
             )
         )

@@ -170,6 +170,12 @@ jobs = sa.Table(
     sa.Column("metrics", Json, nullable=True),
     sa.Column("ingest_source", sa.String(200), nullable=True),
     sa.Column("updated_at_ms", Millis, nullable=False),
+    sa.Column(
+        "exclusive_seconds",
+        sa.Float,
+        nullable=True,
+        comment="Seconds this job ran alone in its attempt, computed when a snapshot is stored",
+    ),
     # Keyed by position in the tree rather than by ``id`` (derived from the same two values):
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),
