@@ -4,7 +4,7 @@ the job rows and attempts they are given."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -67,41 +67,23 @@ def job_summaries(
     exclusive: dict[tuple[str, str], float],
     flaky: dict[JobKey, list[FlakyRun]],
 ) -> list[dict[str, Any]]:
-    """One row per (pipeline, job). ``pipeline_of`` maps attempt id → pipeline id;
+    """One row per (pipeline, job), computed job by job (the reference the database's
+    tallies are checked against). ``pipeline_of`` maps attempt id → pipeline id;
     ``exclusive`` maps (attempt id, node key) → exclusive seconds."""
-    groups: dict[JobKey, list[dict[str, Any]]] = defaultdict(list)
-    for job in jobs:
-        groups[(pipeline_of[job["attempt_id"]], job["definition_key"])].append(job)
     duration_statuses = set(window.filters.statuses) or {SUCCESS}
-    rows = []
-    for (pipeline_id, definition), executions in groups.items():
-        by_status = Counter(job["status"] for job in executions)
-        decided = sum(by_status[s] for s in DECIDED)
-        durations = sorted(
-            job["duration_seconds"]
-            for job in executions
-            if job["status"] in duration_statuses and job["duration_seconds"] is not None
-        )
-        rows.append(
-            {
-                "pipeline_id": pipeline_id,
-                "job": executions[-1]["name"],
-                "definition_key": definition,
-                "runs": len(executions),
-                "by_status": {status.value: by_status[status.value] for status in Status},
-                "success_rate": by_status[SUCCESS] / decided if decided else None,
-                "failure_count": sum(by_status[s] for s in FAILING),
-                "flaky_count": len(flaky.get((pipeline_id, definition), [])),
-                "p50_duration_seconds": nearest_rank(durations, 50),
-                "p95_duration_seconds": nearest_rank(durations, 95),
-                "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
-                "total_duration_seconds": sum(job["duration_seconds"] or 0.0 for job in executions),
-                "exclusive_seconds": sum(
-                    exclusive.get((job["attempt_id"], job["node_key"]), 0.0) for job in executions
-                ),
-            }
-        )
-    return rows
+    tallies: dict[JobKey, JobTally] = {}
+    for job in jobs:
+        key = (pipeline_of[job["attempt_id"]], job["definition_key"])
+        tally = tallies.setdefault(key, JobTally(name=job["name"]))
+        tally.name = max(tally.name, job["name"])
+        tally.by_status[job["status"]] += 1
+        tally.total_duration_seconds += job["duration_seconds"] or 0.0
+        tally.exclusive_seconds += exclusive.get((job["attempt_id"], job["node_key"]), 0.0)
+        if job["status"] in duration_statuses and job["duration_seconds"] is not None:
+            tally.durations.append(job["duration_seconds"])
+    for tally in tallies.values():
+        tally.durations.sort()
+    return job_rows(tallies, flaky)
 
 
 def job_rows(
