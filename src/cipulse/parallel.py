@@ -4,6 +4,7 @@ the consumer and no more (bounded memory). Used by the bulk paths (``cipulse ing
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -11,6 +12,11 @@ from multiprocessing import get_context
 from typing import Any, TypeVar
 
 R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """One core stays with the process that consumes (stores) the results; at most 4."""
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 def ordered_map(

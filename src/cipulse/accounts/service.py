@@ -130,7 +130,8 @@ class AccountService:
         if not key:
             raise Unauthenticated("missing API key")
         with self.database.read() as conn:
-            principal = store.principals_by_hash(conn, [hash_key(key)]).get(hash_key(key))
+            key_hash = hash_key(key)
+            principal = store.principals_by_hash(conn, [key_hash]).get(key_hash)
         if principal is None:
             raise Unauthenticated("invalid API key")
         if principal.revoked:

@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 
 from cipulse.errors import CipulseError
+from cipulse.parallel import default_workers
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 
@@ -68,6 +69,18 @@ def reports_errors(command: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def workers_option(work: str) -> Callable[[F], F]:
+    """``--workers N``: processes for the CPU-bound half of a bulk command; resolved to the
+    default (CPU cores - 1, at most 4) when not given."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        callback=lambda _ctx, _param, value: default_workers() if value is None else value,
+        help=f"Processes that {work} (0: none, all in this process) "
+        "[default: CPU cores - 1, at most 4].",
+    )
 
 
 def format_time(value: datetime | None) -> str:

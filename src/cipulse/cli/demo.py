@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import click
 
 from cipulse.accounts.service import AccountService, principal_for
-from cipulse.cli.context import Context, reports_errors, say
+from cipulse.cli.context import Context, reports_errors, say, workers_option
 from cipulse.demo.generator import DemoPlan, layout_of
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
 from cipulse.domain.model import Organisation
 from cipulse.errors import CipulseError, NotFound
-from cipulse.ingestion.bulk import default_workers
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage.accounts import Principal
 from cipulse.storage.database import Database
@@ -62,12 +61,7 @@ def demo() -> None:
     type=click.DateTime(),
     help="End of the history, UTC, for a reproducible database [default: the current time].",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    help="Processes that generate runs (0: none, all in this process) "
-    "[default: CPU cores - 1, at most 4].",
-)
+@workers_option("generate runs")
 @click.pass_obj
 @reports_errors
 def seed(
@@ -77,7 +71,7 @@ def seed(
     days: int,
     seed_value: int,
     now: datetime | None,
-    workers: int | None,
+    workers: int,
 ) -> None:
     """Generate a realistic CI history and store it.
 
@@ -102,9 +96,7 @@ def seed(
     try:
         with database.checkpointing():
             service = IngestService(database)
-            for chunk in prepared_chunks(
-                plan, principal.org_id, default_workers() if workers is None else workers
-            ):
+            for chunk in prepared_chunks(plan, principal.org_id, workers):
                 with collection_paused():
                     tally.add(chunk, _store(service, principal, chunk))
     finally:
@@ -135,7 +127,7 @@ def _store(
     return [
         (
             len(prepared.attempts),
-            sum(len(a.job_rows) for a in prepared.attempts) + len(prepared.spans),
+            prepared.job_count,
             result.message,
         )
         for prepared, result in zip(chunk.submissions, results, strict=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from cipulse.accounts.service import AccountService, principal_for
-from cipulse.cli.context import Context, reports_errors, say
+from cipulse.cli.context import Context, reports_errors, say, workers_option
 from cipulse.errors import CipulseError
-from cipulse.ingestion.bulk import default_workers, prepared_chunks
+from cipulse.ingestion.bulk import prepared_chunks
 from cipulse.ingestion.files import payloads
 from cipulse.ingestion.formats import WireFormat
 from cipulse.ingestion.service import IngestRequest, IngestService
@@ -31,16 +31,11 @@ from cipulse.storage.database import Database
     help="Wire format of the files.",
 )
 @click.option("--org", "org_name", required=True, help="Organisation to store the runs in.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    help="Processes that parse and validate (0: none, all in this process) "
-    "[default: CPU cores - 1, at most 4].",
-)
+@workers_option("parse and validate")
 @click.pass_obj
 @reports_errors
 def ingest(
-    obj: Context, files: tuple[Path, ...], wire_format: str, org_name: str, workers: int | None
+    obj: Context, files: tuple[Path, ...], wire_format: str, org_name: str, workers: int
 ) -> None:
     """Import FILES (one payload, a JSON array of payloads, or JSON Lines each).
 
@@ -59,7 +54,7 @@ def ingest(
                 fmt,
                 principal.org_id,
                 all_payloads,
-                default_workers() if workers is None else workers,
+                workers,
             ):
                 for item in chunk:
                     if item.error is not None:

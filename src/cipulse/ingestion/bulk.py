@@ -5,7 +5,6 @@ cheaply (domain objects with datetimes do not)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -30,9 +29,7 @@ class Prepared:
 
     @property
     def job_count(self) -> int:
-        if self.resolved is None:
-            return 0
-        return sum(len(a.job_rows) for a in self.resolved.attempts) + len(self.resolved.spans)
+        return 0 if self.resolved is None else self.resolved.job_count
 
 
 def prepare(wire_format: WireFormat, org_id: str, payloads: list[Payload]) -> list[Prepared]:
@@ -46,11 +43,6 @@ def prepare(wire_format: WireFormat, org_id: str, payloads: list[Payload]) -> li
             continue
         prepared.append(Prepared(payload.origin, resolved=resolve(org_id, submission, now)))
     return prepared
-
-
-def default_workers() -> int:
-    """One core stays with the process that stores."""
-    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 def prepared_chunks(

@@ -76,10 +76,15 @@ class IngestService:
         month = month_of(now)
         results: list[Result | None] = [None] * len(requests)
         with self.database.write() as conn:
-            principals = self._principals(conn, requests)
+            hashes = [
+                hash_key(r.api_key) if r.principal is None and r.api_key else None for r in requests
+            ]
+            known = {h for h in hashes if h is not None}
+            principals = accounts.principals_by_hash(conn, sorted(known)) if known else {}
             accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]] = []
             for index, request in enumerate(requests):
-                principal = request.principal or principals.get(hash_key(request.api_key or ""))
+                key_hash = hashes[index]
+                principal = request.principal or (principals.get(key_hash) if key_hash else None)
                 problem = _authorisation_problem(request, principal)
                 if problem is not None:
                     results[index] = problem
@@ -127,11 +132,6 @@ class IngestService:
             if stale_keys:
                 accounts.touch_api_keys(conn, list(stale_keys.values()), now)
         return [r for r in results if r is not None]
-
-    @staticmethod
-    def _principals(conn: Connection, requests: list[IngestRequest]) -> dict[str, Principal]:
-        hashes = {hash_key(r.api_key) for r in requests if r.principal is None and r.api_key}
-        return accounts.principals_by_hash(conn, sorted(hashes)) if hashes else {}
 
     @staticmethod
     def _stored_statuses(

@@ -83,6 +83,10 @@ class ResolvedSubmission:
     spans: list[ResolvedSpan] = field(default_factory=list)
 
     @property
+    def job_count(self) -> int:
+        return sum(len(a.job_rows) for a in self.attempts) + len(self.spans)
+
+    @property
     def lock_ids(self) -> list[str]:
         return [a.id for a in self.attempts] + [s.attempt_id for s in self.spans]
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from cipulse.errors import CipulseError, InvalidRequest, Unavailable
+from cipulse.errors import CipulseError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-
-
-__all__ = ["InvalidRequest", "error_response", "install"]
