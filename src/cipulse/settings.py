@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         int,
         Field(ge=1, description="`Retry-After` sent with 503 when the database is unavailable."),
     ] = 5
+    rollup_interval_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How often a server refreshes the analytics rollups that ingest changed "
+            "(0: never; reads stay exact either way, computing stale days from raw rows).",
+        ),
+    ] = 2.0
     log_level: Annotated[str, Field(description="Log level: debug, info, warning or error.")] = (
         "info"
     )

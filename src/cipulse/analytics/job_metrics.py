@@ -8,8 +8,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from cipulse.analytics.run_metrics import DECIDED, FAILING, SUCCESS, FlakyRun, nearest_rank
+from cipulse.analytics.run_metrics import (
+    DECIDED,
+    FAILING,
+    SUCCESS,
+    FlakyRun,
+    mean_of,
+    percentile_of,
+)
 from cipulse.domain import exclusive
+from cipulse.domain.histogram import Histogram
 from cipulse.domain.status import Status
 from cipulse.domain.window import Window
 from cipulse.storage.analytics_store import JobTally
@@ -71,26 +79,57 @@ def job_summaries(
     tallies are checked against). ``pipeline_of`` maps attempt id → pipeline id;
     ``exclusive`` maps (attempt id, node key) → exclusive seconds."""
     duration_statuses = set(window.filters.statuses) or {SUCCESS}
+    tallies = tallies_of(pipeline_of, jobs, exclusive, duration_statuses)
+    return job_rows(with_flaky(tallies, flaky))
+
+
+def tallies_of(
+    pipeline_of: dict[str, str],
+    jobs: Iterable[dict[str, Any]],
+    exclusive: dict[tuple[str, str], float],
+    duration_statuses: set[str],
+) -> dict[JobKey, JobTally]:
+    """Tallies per (pipeline, job) of job rows, durations sorted."""
     tallies: dict[JobKey, JobTally] = {}
+    durations: dict[JobKey, list[float]] = defaultdict(list)
     for job in jobs:
         key = (pipeline_of[job["attempt_id"]], job["definition_key"])
-        tally = tallies.setdefault(key, JobTally(name=job["name"]))
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = JobTally(name=job["name"], durations=durations[key])
         tally.name = max(tally.name, job["name"])
         tally.by_status[job["status"]] += 1
         tally.total_duration_seconds += job["duration_seconds"] or 0.0
         tally.exclusive_seconds += exclusive.get((job["attempt_id"], job["node_key"]), 0.0)
         if job["status"] in duration_statuses and job["duration_seconds"] is not None:
-            tally.durations.append(job["duration_seconds"])
-    for tally in tallies.values():
-        tally.durations.sort()
-    return job_rows(tallies, flaky)
+            durations[key].append(job["duration_seconds"])
+    for values in durations.values():
+        values.sort()
+    return tallies
 
 
-def job_rows(
+def with_flaky(
     tallies: dict[JobKey, JobTally], flaky: dict[JobKey, list[FlakyRun]]
-) -> list[dict[str, Any]]:
-    """One row per (pipeline, job) from the database's tallies; the same figures as
-    ``job_summaries`` computes job by job."""
+) -> dict[JobKey, JobTally]:
+    """The tallies with their flaky counts."""
+    for key, runs in flaky.items():
+        tally = tallies.get(key)
+        if tally is not None:
+            tally.flaky_count = len(runs)
+    return tallies
+
+
+def duration_fields(durations: Sequence[float] | Histogram) -> dict[str, float | None]:
+    return {
+        "p50_duration_seconds": percentile_of(durations, 50),
+        "p95_duration_seconds": percentile_of(durations, 95),
+        "mean_duration_seconds": mean_of(durations),
+    }
+
+
+def job_rows(tallies: dict[JobKey, JobTally]) -> list[dict[str, Any]]:
+    """One row per (pipeline, job) from tallies (the database's, the rollups', or
+    ``job_summaries``' own)."""
     rows = []
     for (pipeline_id, definition), tally in tallies.items():
         by_status = tally.by_status
@@ -105,10 +144,8 @@ def job_rows(
                 "by_status": {status.value: by_status[status.value] for status in Status},
                 "success_rate": by_status[SUCCESS] / decided if decided else None,
                 "failure_count": sum(by_status[s] for s in FAILING),
-                "flaky_count": len(flaky.get((pipeline_id, definition), [])),
-                "p50_duration_seconds": nearest_rank(durations, 50),
-                "p95_duration_seconds": nearest_rank(durations, 95),
-                "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
+                "flaky_count": tally.flaky_count,
+                **duration_fields(durations),
                 "total_duration_seconds": tally.total_duration_seconds,
                 "exclusive_seconds": tally.exclusive_seconds,
             }

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cipulse.domain.histogram import Histogram
 from cipulse.domain.status import Status
 from cipulse.domain.window import Window
 from cipulse.storage.analytics_store import AttemptFacts, Outcome, RunTally
@@ -24,6 +25,19 @@ def nearest_rank(sorted_values: Sequence[float], percentile: float) -> float | N
         return None
     rank = max(1, math.ceil(percentile / 100 * len(sorted_values)))
     return sorted_values[rank - 1]
+
+
+def percentile_of(durations: Sequence[float] | Histogram, percentile: float) -> float | None:
+    """Nearest rank of exact durations (sorted), or of a histogram (within 1%)."""
+    if isinstance(durations, Histogram):
+        return durations.percentile(percentile)
+    return nearest_rank(durations, percentile)
+
+
+def mean_of(durations: Sequence[float] | Histogram) -> float | None:
+    if isinstance(durations, Histogram):
+        return durations.mean()
+    return sum(durations) / len(durations) if durations else None
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -81,11 +95,8 @@ def tally_of(window: Window, in_window: Sequence[AttemptFacts]) -> RunTally:
     )
 
 
-def metrics_of(
-    window: Window, tally: RunTally, flaky: dict[tuple[str, str], FlakyRun]
-) -> dict[str, Any]:
-    """Every run-level metric of ``definitions.RUN_METRICS``, from a tally and the flaky
-    runs counted in the window."""
+def metrics_of(window: Window, tally: RunTally) -> dict[str, Any]:
+    """Every run-level metric of ``definitions.RUN_METRICS``, from a tally."""
     by_status = tally.by_status
     decided = by_status[SUCCESS] + sum(by_status[s] for s in FAILING)
     first_decided = sum(tally.first_by_status[s] for s in DECIDED)
@@ -96,17 +107,26 @@ def metrics_of(
         "by_status": {status.value: by_status[status.value] for status in Status},
         "success_rate": _ratio(by_status[SUCCESS], decided),
         "first_attempt_success_rate": _ratio(tally.first_by_status[SUCCESS], first_decided),
-        "p50_duration_seconds": nearest_rank(durations, 50),
-        "p95_duration_seconds": nearest_rank(durations, 95),
-        "mean_duration_seconds": sum(durations) / len(durations) if durations else None,
+        "p50_duration_seconds": percentile_of(durations, 50),
+        "p95_duration_seconds": percentile_of(durations, 95),
+        "mean_duration_seconds": mean_of(durations),
         "compute_seconds": tally.compute_seconds,
         "throughput_per_day": runs / window.days,
-        "flaky_runs": len(flaky),
-        "flaky_rate": _ratio(len(flaky), tally.decided_runs),
-        "retry_compute_seconds": sum(
-            a.compute_seconds or 0.0 for run in flaky.values() for a in run.failing
-        ),
+        "flaky_runs": tally.flaky_runs,
+        "flaky_rate": _ratio(tally.flaky_runs, tally.decided_runs),
+        "retry_compute_seconds": tally.retry_compute_seconds,
     }
+
+
+def with_flaky(tally: RunTally, flaky: dict[tuple[str, str], FlakyRun]) -> RunTally:
+    """The tally with the flaky runs counted in its window (and what their retries cost)."""
+    tally.flaky_runs = len(flaky)
+    tally.retry_compute_seconds = retry_compute(flaky.values())
+    return tally
+
+
+def retry_compute(flaky: Iterable[FlakyRun]) -> float:
+    return sum(a.compute_seconds or 0.0 for run in flaky for a in run.failing)
 
 
 def summary(
@@ -114,7 +134,9 @@ def summary(
 ) -> dict[str, Any]:
     """Every run-level metric, straight from the attempts. ``history`` holds all attempts
     of the runs ``runs_needing_history`` names (whatever their time)."""
-    return metrics_of(window, tally_of(window, in_window), flaky_runs(in_window, history))
+    return metrics_of(
+        window, with_flaky(tally_of(window, in_window), flaky_runs(in_window, history))
+    )
 
 
 @dataclass(frozen=True, slots=True)

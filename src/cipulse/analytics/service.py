@@ -5,23 +5,52 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from cipulse.analytics import custom_metrics, job_metrics, run_metrics
-from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
+from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
+from cipulse.analytics.paging import DEFAULT_PAGE, PageRequest, check_sort, page_of
+from cipulse.analytics.rollups import add_run_tally, new_run_tally
+from cipulse.analytics.window_figures import job_durations, window_figures
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import AttemptFacts, RunTally
+from cipulse.storage.analytics_store import RunTally
 from cipulse.storage.clock import from_ms
 from cipulse.storage.database import Database
-from cipulse.storage.schema import run_attempts
 
 MAX_PAGE = 1000
+#: What the lists may be sorted by (``sort=field`` or ``sort=-field``).
+LIST_SORTS = (
+    "name",
+    "full_name",
+    "runs",
+    "success_rate",
+    "first_attempt_success_rate",
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "mean_duration_seconds",
+    "compute_seconds",
+    "flaky_runs",
+    "flaky_rate",
+    "retry_compute_seconds",
+)
+JOB_SORTS = (
+    "job",
+    "runs",
+    "success_rate",
+    "failure_count",
+    "flaky_count",
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "mean_duration_seconds",
+    "total_duration_seconds",
+    "exclusive_seconds",
+)
+FLAKY_SORTS = ("job", "flaky_count", "runs", "flaky_rate", "retry_compute_seconds")
 
 
 def iso(ms: int | None) -> str | None:
@@ -49,42 +78,16 @@ class AnalyticsService:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def _run_metrics(
-        self,
-        conn: Any,
-        org_id: str,
-        window: Window,
-        group: Any = None,
-        group_of: Callable[[AttemptFacts], str | None] = lambda attempt: None,
-    ) -> dict[str | None, dict[str, Any]]:
-        """Run metrics per group (SQL expression ``group``; ``group_of`` finds the same group
-        of an attempt in Python), or for all under the key None. Counts and durations come
-        from the database; flakiness from the retries in the window and their runs."""
-        tallies = store.run_tallies(conn, org_id, window, group)
-        retries = store.retries_in_window(conn, org_id, window)
-        history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(retries))
-        grouped_retries: dict[str | None, list[AttemptFacts]] = defaultdict(list)
-        for attempt in retries:
-            grouped_retries[group_of(attempt)].append(attempt)
-        return {
-            key: run_metrics.metrics_of(
-                window, tally, run_metrics.flaky_runs(grouped_retries.get(key, []), history)
-            )
-            for key, tally in tallies.items()
-        }
-
     def _summary(
         self, conn: Any, org_id: str, window: Window, outcomes: Sequence[store.Outcome]
     ) -> dict[str, Any]:
         """``outcomes``: the finished attempts before (at least) the window's end."""
-        metrics = self._run_metrics(conn, org_id, window).get(None) or run_metrics.metrics_of(
-            window, RunTally(), {}
-        )
+        tally = window_figures(conn, org_id, window, with_jobs=False).total()
         recovery = run_metrics.recovery(
             window, [o for o in outcomes if o.completed_at_ms < window.until_ms]
         )
         return {
-            **metrics,
+            **run_metrics.metrics_of(window, tally),
             "mttr_seconds": recovery["mttr_seconds"],
             "red_now": len(recovery["red_now"]),
         }
@@ -96,32 +99,25 @@ class AnalyticsService:
         if metric not in SERIES_METRICS:
             raise InvalidRequest("metric: must be one of " + ", ".join(SERIES_METRICS))
         starts = bucket_starts(window.since_ms, window.until_ms, interval)
+        points = []
         with self.database.read() as conn:
-            in_window = store.attempts_in_window(conn, org_id, window)
-            history = store.attempts_of_runs(
-                conn, org_id, run_metrics.runs_needing_history(in_window)
-            )
             outcomes = (
                 store.outcomes_before(conn, org_id, window.filters, window.until_ms)
                 if metric == "mttr_seconds"
                 else []
             )
-        grouped: dict[int, list[AttemptFacts]] = defaultdict(list)
-        for attempt in in_window:
-            if attempt.started_at_ms is not None:
-                grouped[bucket_start(attempt.started_at_ms, interval)].append(attempt)
-        points = []
-        for start in starts:
-            bucket = replace(
-                window,
-                since_ms=max(start, window.since_ms),
-                until_ms=min(start + bucket_length(interval), window.until_ms),
-            )
-            if metric == "mttr_seconds":
-                value = run_metrics.recovery(bucket, outcomes)["mttr_seconds"]
-            else:
-                value = run_metrics.summary(bucket, grouped.get(start, []), history)[metric]
-            points.append({"start": iso(start), "value": value})
+            for start in starts:
+                bucket = replace(
+                    window,
+                    since_ms=max(start, window.since_ms),
+                    until_ms=min(start + bucket_length(interval), window.until_ms),
+                )
+                if metric == "mttr_seconds":
+                    value = run_metrics.recovery(bucket, outcomes)["mttr_seconds"]
+                else:
+                    tally = window_figures(conn, org_id, bucket, with_jobs=False).total()
+                    value = run_metrics.metrics_of(bucket, tally)[metric]
+                points.append({"start": iso(start), "value": value})
         return {
             "window": _window_json(window),
             "metric": metric,
@@ -129,76 +125,56 @@ class AnalyticsService:
             "points": points,
         }
 
-    def jobs(self, org_id: str, window: Window) -> list[dict[str, Any]]:
-        """Job metrics per (pipeline, job), over the jobs of the attempts in the window:
-        counted by the database; exclusive time stored with snapshots, computed here for the
-        attempts whose jobs arrived node by node (Trunk trees)."""
+    def jobs(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Job metrics per (pipeline, job) over the jobs of the attempts in the window, a
+        page at a time (by default the most total time first). Duration percentiles are read
+        for the jobs of the page only, or for all of them to sort by one."""
+        check_sort(page.sort, JOB_SORTS)
+        sort = page.sort or "-total_duration_seconds"
+        by_percentile = sort.removeprefix("-") in {"p50_duration_seconds", "p95_duration_seconds"}
         with self.database.read() as conn:
-            tallies, unknown = store.job_tallies(conn, org_id, window)
-            found, _ = self._flaky_jobs(conn, org_id, window)
-            tree_jobs = store.jobs_of(conn, org_id, [attempt_id for attempt_id, _, _ in unknown])
-        by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for job in tree_jobs:
-            by_attempt[job["attempt_id"]].append(job)
-        for attempt_id, pipeline_id, root_node_key in unknown:
-            attempt_jobs = by_attempt.get(attempt_id, [])
-            definition_of = {job["node_key"]: job["definition_key"] for job in attempt_jobs}
-            top = job_metrics.top_level(attempt_jobs, root_node_key)
-            for node_key, seconds in job_metrics.exclusive_seconds(top).items():
-                tally = tallies.get((pipeline_id, definition_of[node_key]))
-                if tally is not None:
-                    tally.exclusive_seconds += seconds
-        rows = job_metrics.job_rows(tallies, found)
-        names = self._pipeline_names(org_id)
-        for row in rows:
-            row.update(names.get(row["pipeline_id"], {}))
-        return sorted(rows, key=lambda row: (row.get("pipeline") or "", row["job"]))
+            figures = window_figures(conn, org_id, window, with_jobs=True)
+            if by_percentile:
+                job_durations(conn, org_id, figures, sorted(figures.jobs))
+            rows = self._named(org_id, job_metrics.job_rows(figures.jobs))
+            items, next_cursor = page_of(rows, sort, page)
+            if not by_percentile:
+                keys = [(row["pipeline_id"], row["definition_key"]) for row in items]
+                job_durations(conn, org_id, figures, keys)
+                for row, key in zip(items, keys, strict=True):
+                    row.update(job_metrics.duration_fields(figures.jobs[key].durations))
+        return items, next_cursor
 
-    def _flaky_jobs(
-        self, conn: Any, org_id: str, window: Window
-    ) -> tuple[
-        dict[job_metrics.JobKey, list[run_metrics.FlakyRun]], dict[str, list[dict[str, Any]]]
-    ]:
-        """The flaky jobs counted in the window, and the jobs of the flaky runs' attempts."""
-        retries = store.retries_in_window(conn, org_id, window)
-        history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(retries))
-        flaky = run_metrics.flaky_runs(retries, history)
-        attempt_ids = {a.id for run in flaky.values() for a in (*run.failing, run.success)}
-        jobs_by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for job in store.jobs_of(conn, org_id, sorted(attempt_ids)):
-            jobs_by_attempt[job["attempt_id"]].append(job)
-        return job_metrics.flaky_jobs(flaky, jobs_by_attempt), jobs_by_attempt
-
-    def flaky(self, org_id: str, window: Window) -> list[dict[str, Any]]:
-        """Flaky jobs, most flaky first, with what their retries cost. Only the attempts of
-        flaky runs are read job by job; executions are counted by the database."""
+    def flaky(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Flaky jobs, most flaky first, with what their retries cost."""
         with self.database.read() as conn:
-            found, jobs_by_attempt = self._flaky_jobs(conn, org_id, window)
-            executions = store.job_executions(conn, org_id, window, list(found))
+            figures = window_figures(conn, org_id, window, with_jobs=True)
         names = self._pipeline_names(org_id)
         rows = []
-        for (pipeline_id, definition), runs in found.items():
-            name = next(
-                job["name"]
-                for job in jobs_by_attempt[runs[-1].success.id]
-                if job["definition_key"] == definition
-            )
+        for (pipeline_id, definition), tally in figures.jobs.items():
+            if not tally.flaky_count:
+                continue
+            executions = sum(tally.by_status.values())
             rows.append(
                 {
                     "pipeline_id": pipeline_id,
                     **names.get(pipeline_id, {}),
-                    "job": name,
+                    "job": tally.name,
                     "definition_key": definition,
-                    "flaky_count": len(runs),
-                    "runs": executions.get((pipeline_id, definition), 0),
-                    "flaky_rate": _ratio(len(runs), executions.get((pipeline_id, definition), 0)),
-                    "retry_compute_seconds": sum(
-                        a.compute_seconds or 0.0 for run in runs for a in run.failing
-                    ),
-                    "last_flaky_at": iso(max(run.success.started_at_ms or 0 for run in runs)),
+                    "flaky_count": tally.flaky_count,
+                    "runs": executions,
+                    "flaky_rate": _ratio(tally.flaky_count, executions),
+                    "retry_compute_seconds": tally.retry_compute_seconds,
+                    "last_flaky_at": iso(tally.last_flaky_at_ms),
                 }
             )
-        return sorted(rows, key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+        rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+        check_sort(page.sort, FLAKY_SORTS)
+        return page_of(rows, page.sort, page)
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
         with self.database.read() as conn:
@@ -279,36 +255,47 @@ class AnalyticsService:
             "previous": {"window": _window_json(window.previous()), **previous},
         }
 
-    def _grouped(
-        self,
-        org_id: str,
-        window: Window,
-        rows: list[dict[str, Any]],
-        group: Any,
-        group_of: Callable[[AttemptFacts], str | None],
-    ) -> list[dict[str, Any]]:
+    def _named(self, org_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        names = self._pipeline_names(org_id)
+        for row in rows:
+            row.update(names.get(row["pipeline_id"], {}))
+        return rows
+
+    def _listed(
+        self, org_id: str, window: Window, key: str, rows: list[dict[str, Any]], page: PageRequest
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """``rows`` (repositories or pipelines) with the run metrics of their attempts:
+        ``key`` names the row's field that holds a pipeline's id or its repository's."""
         with self.database.read() as conn:
-            metrics = self._run_metrics(conn, org_id, window, group, group_of)
-        empty = run_metrics.metrics_of(window, RunTally(), {})
+            figures = window_figures(conn, org_id, window, with_jobs=False)
+            owners = {row["id"]: row["repository_id"] for row in store.pipeline_rows(conn, org_id)}
+        grouped: dict[str, RunTally] = {}
+        for pipeline_id, tally in figures.runs.items():
+            group = pipeline_id if key == "pipeline" else owners.get(pipeline_id, "")
+            add_run_tally(grouped.setdefault(group, new_run_tally()), tally)
         listed = []
         for row in rows:
             created_at = iso(row.pop("created_at_ms"))
-            listed.append({**row, "created_at": created_at, **metrics.get(row["id"], empty)})
-        return listed
+            tally = grouped.get(row["id"]) or new_run_tally()
+            listed.append(
+                {**row, "created_at": created_at, **run_metrics.metrics_of(window, tally)}
+            )
+        check_sort(page.sort, LIST_SORTS)
+        return page_of(listed, page.sort, page)
 
-    def repositories(self, org_id: str, window: Window) -> list[dict[str, Any]]:
+    def repositories(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
         with self.database.read() as conn:
             rows = store.repository_rows(conn, org_id)
-        return self._grouped(
-            org_id, window, rows, run_attempts.c.repository_id, lambda a: a.repository_id
-        )
+        return self._listed(org_id, window, "repository", rows, page)
 
-    def pipelines(self, org_id: str, window: Window) -> list[dict[str, Any]]:
+    def pipelines(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
         with self.database.read() as conn:
             rows = store.pipeline_rows(conn, org_id)
-        return self._grouped(
-            org_id, window, rows, run_attempts.c.pipeline_id, lambda a: a.pipeline_id
-        )
+        return self._listed(org_id, window, "pipeline", rows, page)
 
     def runs(
         self, org_id: str, window: Window, limit: int, cursor: str | None

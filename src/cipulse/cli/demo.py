@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import click
 
 from cipulse.accounts.service import AccountService, principal_for
-from cipulse.cli.context import Context, reports_errors, say, workers_option
+from cipulse.cli.context import Context, refresh_rollups, reports_errors, say, workers_option
 from cipulse.demo.generator import DemoPlan, layout_of
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
 from cipulse.domain.model import Organisation
@@ -102,6 +102,7 @@ def seed(
     finally:
         database.dispose()
     say(tally.summary())
+    refresh_rollups(obj)
     if tally.refused:
         say(f"{tally.refused} runs refused: {tally.refusal}")
         raise SystemExit(1)

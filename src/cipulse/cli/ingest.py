@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from cipulse.accounts.service import AccountService, principal_for
-from cipulse.cli.context import Context, reports_errors, say, workers_option
+from cipulse.cli.context import Context, refresh_rollups, reports_errors, say, workers_option
 from cipulse.errors import CipulseError
 from cipulse.ingestion.bulk import prepared_chunks
 from cipulse.ingestion.files import payloads
@@ -80,5 +80,6 @@ def ingest(
         f"stored {stored} {unit} ({jobs} jobs) from {len(files)} file(s) in {elapsed:.2f}s "
         f"({rate:,.0f} {unit}/s); {failed} failed"
     )
+    refresh_rollups(obj)
     if failed:
         raise SystemExit(1)

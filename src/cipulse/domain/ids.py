@@ -47,3 +47,13 @@ def chain_attempt_id(repository_id: str, run_key: str) -> str:
 
 def job_id(attempt_id: str, node_key: str) -> str:
     return _derive("job", attempt_id, node_key)
+
+
+def run_lock_id(scope_id: str, run_key: str) -> str:
+    """What writers of one run lock (its attempts depend on each other: flakiness)."""
+    return _derive("run", scope_id, run_key)
+
+
+def partition_lock_id(org_id: str, pipeline_id: str, kind: str, period: int) -> str:
+    """What rollup refreshers of one pipeline's day or week lock."""
+    return _derive("partition", org_id, pipeline_id, kind, str(period))

@@ -118,7 +118,7 @@ class IngestService:
                     events=len(resolved.attempts) + len(resolved.spans),
                 )
 
-            run_writer.write(conn, planner.plan)
+            run_writer.write(conn, planner.plan, now)
             new_runs: dict[str, int] = {}
             for row in planner.plan.new_attempts.values():
                 new_runs[row["org_id"]] = new_runs.get(row["org_id"], 0) + 1

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import Filters, Window
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
@@ -104,8 +105,11 @@ class RunTally:
     by_status: Counter[str] = field(default_factory=Counter)
     first_by_status: Counter[str] = field(default_factory=Counter)
     compute_seconds: float = 0.0
-    durations: list[float] = field(default_factory=list)  # sorted
+    #: Sorted durations, or a histogram of them (rollups).
+    durations: list[float] | Histogram = field(default_factory=list)
     decided_runs: int = 0
+    flaky_runs: int = 0
+    retry_compute_seconds: float = 0.0
 
 
 DECIDED_STATUSES = ("success", "failure", "timed_out")
@@ -147,7 +151,9 @@ def run_tallies(
         a.c.status.in_(duration_statuses), a.c.duration_seconds.is_not(None)
     )
     for group_key, duration in conn.execute(durations.order_by(a.c.duration_seconds)):
-        tallies.setdefault(group_key, RunTally()).durations.append(duration)
+        tally = tallies.setdefault(group_key, RunTally())
+        assert isinstance(tally.durations, list)
+        tally.durations.append(duration)
     runs = (
         _in_window(sa.select(key, a.c.pipeline_id, a.c.run_key), org_id, window)
         .where(a.c.status.in_(DECIDED_STATUSES))
@@ -168,11 +174,32 @@ def retries_in_window(conn: Connection, org_id: str, window: Window) -> list[Att
     )
 
 
-def attempts_in_window(conn: Connection, org_id: str, window: Window) -> list[AttemptFacts]:
+def attempts_in_window(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None = None
+) -> list[AttemptFacts]:
+    """The attempts in the window that pass its filters (and, if given, of those pipelines)."""
     query = _filtered(sa.select(*_FACT_COLUMNS), org_id, window.filters).where(
         a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms
     )
+    if pipeline_ids is not None:
+        query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
     return _facts(conn.execute(query))
+
+
+def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str]:
+    """The pipelines a repository or pipeline filter leaves (all of them without one)."""
+    query = (
+        sa.select(p.c.id)
+        .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
+        .where(p.c.org_id == org_id)
+    )
+    if filters.repository is not None:
+        query = query.where(sa.func.lower(r.c.full_name) == filters.repository.lower())
+    if filters.pipeline_id is not None:
+        query = query.where(p.c.id == filters.pipeline_id)
+    if filters.pipeline_name is not None:
+        query = query.where(p.c.name == filters.pipeline_name)
+    return [row[0] for row in conn.execute(query)]
 
 
 def attempts_of_runs(
@@ -394,7 +421,11 @@ class JobTally:
     by_status: Counter[str] = field(default_factory=Counter)
     total_duration_seconds: float = 0.0
     exclusive_seconds: float = 0.0
-    durations: list[float] = field(default_factory=list)  # sorted
+    #: Sorted durations, or a histogram of them (rollups).
+    durations: list[float] | Histogram = field(default_factory=list)
+    flaky_count: int = 0
+    retry_compute_seconds: float = 0.0
+    last_flaky_at_ms: int | None = None
 
 
 def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
@@ -438,7 +469,9 @@ def job_tallies(
     for pipeline_id, definition, duration in conn.execute(
         durations.order_by(jobs.c.duration_seconds)
     ):
-        tallies.setdefault((pipeline_id, definition), JobTally()).durations.append(duration)
+        job = tallies.setdefault((pipeline_id, definition), JobTally())
+        assert isinstance(job.durations, list)
+        job.durations.append(duration)
     unknown = (
         _jobs_in_window(sa.select(a.c.id, a.c.pipeline_id, a.c.root_node_key), org_id, window)
         .where(jobs.c.exclusive_seconds.is_(None))

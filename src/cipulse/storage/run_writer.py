@@ -24,8 +24,10 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
 from cipulse.domain.exclusive import exclusive_seconds
-from cipulse.domain.model import JobSpan, RunAttempt, Submission
+from cipulse.domain.model import JobSpan, RunAttempt, RunKeyScope, Submission
 from cipulse.domain.status import STATUS_TEXT, is_stale
+from cipulse.domain.window import DAY_MS
+from cipulse.storage import rollup_store
 from cipulse.storage.clock import to_ms
 from cipulse.storage.dialect import (
     bulk_delete,
@@ -58,6 +60,7 @@ def _json(value: dict[str, Any]) -> str | None:
 @dataclass(slots=True)
 class ResolvedAttempt:
     id: str
+    run_lock_id: str
     status: str
     row: Row
     job_rows: list[JobRow]
@@ -68,6 +71,7 @@ class ResolvedAttempt:
 class ResolvedSpan:
     id: str
     attempt_id: str
+    run_lock_id: str
     status: str
     row: JobRow
 
@@ -88,7 +92,8 @@ class ResolvedSubmission:
 
     @property
     def lock_ids(self) -> list[str]:
-        return [a.id for a in self.attempts] + [s.attempt_id for s in self.spans]
+        """Writers lock whole runs: an attempt's figures depend on its siblings'."""
+        return [a.run_lock_id for a in self.attempts] + [s.run_lock_id for s in self.spans]
 
 
 def _job_row(
@@ -217,9 +222,11 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
             run.pipeline.name,
             now,
         )
+        scope_id = pipeline_id if run.run_key_scope is RunKeyScope.PIPELINE else repository_id
         resolved.attempts.append(
             ResolvedAttempt(
                 id=attempt_id,
+                run_lock_id=ids.run_lock_id(scope_id, run.run_key),
                 status=STATUS_TEXT[run.status],
                 row=_attempt_row(org_id, repository_id, pipeline_id, attempt_id, run, source, now),
                 job_rows=_snapshot_rows(org_id, attempt_id, run, source, now),
@@ -239,7 +246,11 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
         row = _job_row(org_id, attempt_id, detached.span, source, now)
         resolved.spans.append(
             ResolvedSpan(
-                id=row[1], attempt_id=attempt_id, status=STATUS_TEXT[detached.span.status], row=row
+                id=row[1],
+                attempt_id=attempt_id,
+                run_lock_id=ids.run_lock_id(repository_id, detached.run_key),
+                status=STATUS_TEXT[detached.span.status],
+                row=row,
             )
         )
     return resolved
@@ -346,7 +357,34 @@ def _rename_pipelines(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         )
 
 
-def write(conn: Connection, plan: WritePlan) -> None:
+def touched_partitions(conn: Connection, plan: WritePlan) -> set[tuple[str, str, int]]:
+    """The rollup partitions (org id, pipeline id, day) the plan changes, read before it is
+    written: the new and the stored day of each attempt it writes, and the days of the
+    other stored attempts of their runs (and of the runs its job-tree nodes belong to)."""
+    touched: set[tuple[str, str, int]] = set()
+    runs: dict[str, set[tuple[str, str]]] = {}
+    for row in (*plan.new_attempts.values(), *plan.updated_attempts.values()):
+        runs.setdefault(row["org_id"], set()).add((row["pipeline_id"], row["run_key"]))
+        if row["started_at_ms"] is not None:
+            touched.add((row["org_id"], row["pipeline_id"], row["started_at_ms"] // DAY_MS))
+    span_attempts: dict[str, set[str]] = {}
+    for span in plan.span_rows.values():
+        span_attempts.setdefault(span[0], set()).add(span[2])
+    for org_id, attempt_ids in span_attempts.items():
+        runs.setdefault(org_id, set()).update(
+            rollup_store.runs_of_attempts(conn, org_id, attempt_ids)
+        )
+    for org_id, org_runs in runs.items():
+        touched.update(
+            (org_id, pipeline_id, day)
+            for pipeline_id, day in rollup_store.partitions_of_runs(conn, org_id, org_runs)
+        )
+    return touched
+
+
+def write(conn: Connection, plan: WritePlan, now: int) -> None:
+    """Store the plan and mark the rollup partitions it changes."""
+    touched = touched_partitions(conn, plan)
     bulk_insert(conn, repositories, _sorted(plan.repository_rows.values()), _REPOSITORY_UPSERT)
     pipeline_rows = _sorted(plan.pipeline_rows.values())
     bulk_insert(conn, pipelines, pipeline_rows, _PIPELINE_INSERT)
@@ -388,3 +426,4 @@ def write(conn: Connection, plan: WritePlan) -> None:
         ),
     )
     bulk_insert(conn, jobs, list(plan.span_rows.values()), _JOB_UPSERT)
+    rollup_store.mark_dirty(conn, touched, now)

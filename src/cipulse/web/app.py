@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from cipulse import __version__
+from cipulse.analytics.refresh import RollupRefresher
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retry_after=settings.retry_after_seconds,
         )
         committer.start()
+        refresher = None
+        if settings.rollup_interval_seconds > 0:
+            refresher = RollupRefresher(database, settings.rollup_interval_seconds)
+            refresher.start()
         app.state.database = database
         app.state.committer = committer
         try:
@@ -79,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     yield
                 finally:
                     committer.stop()  # store what is queued before the last checkpoint
+                    if refresher is not None:
+                        refresher.stop()
         finally:
             database.dispose()
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.buckets import parse_interval
 from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import window_from
 from cipulse.domain.window import Window
@@ -108,17 +109,42 @@ async def _call(function: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(function, *args)
 
 
+def page_query(
+    limit: Annotated[int, Query(description="1 to 1000")] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    sort: Annotated[
+        str | None, Query(description="a field of the rows; prefix - for descending")
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor, sort=sort or None)
+
+
+PageParam = Annotated[PageRequest, Depends(page_query)]
+
+
+def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) -> Response:
+    if format == "csv":
+        return _csv(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
 def _windowed_list(
-    method: Callable[[AnalyticsService, str, Window], list[dict[str, Any]]],
+    method: Callable[
+        [AnalyticsService, str, Window, PageRequest], tuple[list[dict[str, Any]], str | None]
+    ],
 ) -> Callable[..., Any]:
-    """An endpoint answering ``{"items": method(...)}`` (or CSV) for the window."""
+    """An endpoint answering a page of ``method(...)`` for the window, JSON or CSV."""
 
     async def endpoint(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        page: PageParam,
+        format: Format = "json",
     ) -> Response:
         _check_format(format)
-        items = await _call(method, _service(request), principal.org_id, window)
-        return _csv(items) if format == "csv" else _json({"items": items})
+        items, next_cursor = await _call(method, _service(request), principal.org_id, window, page)
+        return _paged(items, next_cursor, format)
 
     return endpoint
 
@@ -228,9 +254,7 @@ def router() -> APIRouter:
         items, next_cursor = await _call(
             _service(request).runs, principal.org_id, window, limit, cursor
         )
-        if format == "csv":
-            return _csv(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
-        return _json({"items": items, "next_cursor": next_cursor})
+        return _paged(items, next_cursor, format)
 
     @routes.get("/runs/{pipeline_run_id}", summary="One run attempt with its job tree")
     async def get_run(request: Request, principal: Auth, pipeline_run_id: str) -> Response:

@@ -1,0 +1,240 @@
+"""Read-API latency: every ``/api/v1`` read endpoint of ``cipulse serve`` on a seeded SQLite
+and PostgreSQL database, organisation-wide and for the busiest pipeline, over 30 and 90 days.
+
+For each database: migrate, ``cipulse demo seed`` (timed; skipped with ``--reuse`` when the
+database already holds the runs asked for), a read key, then one server (1 worker) and
+sequential timed requests over loopback; p50 and p95 per case against the 200 ms target.
+With the optional ``duckdb`` package, the per-job summary of ``/analytics/jobs`` is also
+timed in DuckDB over the SQLite data. It prints a markdown table and writes it to
+``bench/results/read-latest.md``; it exits 1 when any answer is not 200.
+
+    python -m bench.read [--runs N] [--only sqlite|postgresql] [--reuse] [--repeat K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench import databases, read_data, read_duckdb, read_http
+from bench.read_report import DatabaseResult, DuckdbComparison, ReadReport, render
+from bench.servers import cipulse_server_command, free_port, running
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_DATA_DIR = RESULTS / "read-data"
+DATABASES = ("sqlite", "postgresql")
+_REQUEST_TIMEOUT_SECONDS = 300.0
+_PACKAGES = ("uvicorn", "fastapi", "sqlalchemy", "psycopg", "orjson", "httpx", "duckdb")
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.read", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--runs", type=_positive, default=1_000_000, help="runs to seed [1000000]")
+    parser.add_argument("--only", choices=DATABASES, help="benchmark one database only")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a database that already holds --runs seeded runs instead of seeding again",
+    )
+    parser.add_argument("--repeat", type=_positive, default=20, help="timed requests per case [20]")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="directory of the SQLite database, kept between runs [bench/results/read-data]",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_arguments(argv)
+    _stop_cleanly_on(signal.SIGTERM)
+    report = ReadReport(runs=options.runs, repeat=options.repeat, environment=_environment())
+    duckdb = read_duckdb.load_duckdb()
+    if duckdb is None:
+        report.duckdb.note = "skipped: duckdb not installed"
+    for kind in (options.only,) if options.only else DATABASES:
+        if kind == "postgresql" and (problem := databases.postgres_problem()):
+            report.skipped.append(f"postgresql: {problem}")
+            print(f"skipping PostgreSQL: {problem}", flush=True)
+            continue
+        result = DatabaseResult(kind)
+        report.databases.append(result)
+        try:
+            benchmark(result, options, report, duckdb)
+        except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error, sqlite3.Error) as exc:
+            result.problem = f"{type(exc).__name__}: {exc}"
+            print(f"{kind}: FAILED: {result.problem}", file=sys.stderr, flush=True)
+    if "sqlite" not in (result.kind for result in report.databases) and duckdb is not None:
+        report.duckdb.note = "skipped: SQLite not benchmarked"
+    return publish(report)
+
+
+def benchmark(
+    result: DatabaseResult,
+    options: argparse.Namespace,
+    report: ReadReport,
+    duckdb: ModuleType | None,
+) -> None:
+    """Seed (or reuse), serve, measure every case; then DuckDB's yardstick for SQLite."""
+    kind = result.kind
+    seeded = read_data.prepare(kind, options.runs, options.data_dir, options.reuse)
+    result.seeded = seeded
+    key = read_data.read_key(seeded.database)
+    port = free_port()
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    command = cipulse_server_command(port, workers=1)
+    environment = databases.environment(seeded.database)
+    with (
+        running(
+            f"cipulse ({kind})", command, port, environment, logs / f"read-{kind}.log"
+        ) as server,
+        httpx.Client(
+            base_url=server.base_url,
+            headers={"X-API-Key": key},
+            timeout=_REQUEST_TIMEOUT_SECONDS,
+        ) as client,
+    ):
+        spans = read_http.windows(datetime.now(UTC))
+        result.subjects = read_http.discover(client, spans)
+        print(f"{kind}: measuring on {result.subjects.describe()}", flush=True)
+        cases = read_http.cases(result.subjects, spans)
+        progress = read_http.Progress(len(cases))
+        for case in cases:
+            timing = read_http.measure(client, case, options.repeat)
+            result.timings.append(timing)
+            progress.show(timing)
+        reference = None
+        if kind == "sqlite" and duckdb is not None:
+            reference = _jobs_reference(client, result, spans[0])
+    if reference is not None and duckdb is not None:
+        report.duckdb = _duckdb_comparison(result, duckdb, spans[0], options.repeat, *reference)
+        print(f"sqlite: DuckDB: {report.duckdb.describe()}", flush=True)
+    elif kind == "sqlite" and duckdb is not None:
+        report.duckdb.note = "skipped: cipulse's /analytics/jobs (org, 30d) failed"
+
+
+def _jobs_reference(
+    client: httpx.Client, result: DatabaseResult, window: read_http.Window
+) -> tuple[float, list[dict[str, Any]]] | None:
+    """cipulse's p50 for ``/analytics/jobs`` over the organisation and ``window``, and its
+    answer (to check DuckDB's against); None when that case failed."""
+    for timing in result.timings:
+        case = timing.case
+        if case.path == "/analytics/jobs" and case.scope == "org" and case.window == window:
+            if timing.p50_ms is None:
+                return None
+            items = read_http.get_all_items(client, case.path, window.params)
+            return timing.p50_ms, items
+    return None
+
+
+def _duckdb_comparison(
+    result: DatabaseResult,
+    duckdb: ModuleType,
+    window: read_http.Window,
+    repeat: int,
+    cipulse_p50_ms: float,
+    reference: list[dict[str, Any]],
+) -> DuckdbComparison:
+    """The per-job summary over ``window`` in DuckDB, next to cipulse's p50."""
+    assert result.seeded is not None
+    database = result.seeded.database
+    print(f"sqlite: the same per-job summary in DuckDB ({window.label}) ...", flush=True)
+    try:
+        measured = read_duckdb.compare(
+            duckdb,
+            read_data.sqlite_path(database),
+            read_data.organisation_id(database),
+            window,
+            repeat,
+            reference,
+        )
+    except duckdb.Error as exc:
+        return DuckdbComparison(note=f"failed: {type(exc).__name__}: {exc}")
+    return DuckdbComparison(note="", cipulse_p50_ms=cipulse_p50_ms, result=measured)
+
+
+def publish(report: ReadReport) -> int:
+    """Print the report, write it to ``bench/results/read-latest.md``; 1 when a request failed."""
+    text = render(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "read-latest.md").write_text(text)
+    print()
+    print(text)
+    print(f"written to {RESULTS / 'read-latest.md'}")
+    problems = report.problems
+    if problems:
+        bar = "!" * 78
+        lines = [bar, "!! FAILED:", *(f"!! {problem}" for problem in problems), bar]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _environment() -> dict[str, str]:
+    versions = ", ".join(f"{name} {_version(name)}" for name in _PACKAGES)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {_cpu_count()} CPUs, "
+        f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_version()}; {versions}",
+        "databases": f"SQLite {sqlite3.sqlite_version}; PostgreSQL {_postgres_version()}",
+    }
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 0
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _postgres_version() -> str:
+    try:
+        with psycopg.connect(databases.ADMIN_URL, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return "not reachable"
+    return str(row[0]) if row else "unknown"
+
+
+def _positive(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _stop_cleanly_on(signum: signal.Signals) -> None:
+    """Turn the signal into SystemExit so every ``finally`` stops the server it started."""
+
+    def exit_with_signal(number: int, _frame: FrameType | None) -> None:
+        sys.exit(128 + number)
+
+    signal.signal(signum, exit_with_signal)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

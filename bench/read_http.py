@@ -1,0 +1,250 @@
+"""Timing the read API over HTTP: what to ask (every endpoint, organisation-wide and for the
+busiest pipeline, over 30 and 90 days) and sequential timed requests on one keep-alive
+connection."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+API = "/api/v1"
+WINDOW_DAYS = (30, 90)
+WARMUP_REQUESTS = 2
+TARGET_MS = 200.0
+_EXCERPT_CHARS = 300
+_PAGE_LIMIT = 1000  # the largest page the API serves
+
+#: The endpoints that take a window, with their own parameters besides the window's.
+WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/repositories", {}),
+    ("/pipelines", {}),
+    ("/runs", {}),
+    ("/analytics/summary", {}),
+    ("/analytics/timeseries", {"metric": "success_rate", "interval": "day"}),
+    ("/analytics/timeseries", {"metric": "p95_duration_seconds", "interval": "day"}),
+    ("/analytics/jobs", {}),
+    ("/analytics/flaky", {}),
+    ("/analytics/recovery", {}),
+    ("/analytics/custom-metrics", {"interval": "day"}),  # and key=<first metric key>
+    ("/analytics/custom-metrics/keys", {}),
+)
+RUN_DETAIL = "/runs/{id}"
+
+
+class ReadFailed(RuntimeError):
+    """A request the benchmark needs did not answer 200."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``[since, until)``: ``days`` days ending at the moment the measurements start."""
+
+    days: int
+    since: datetime
+    until: datetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.days}d"
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"since": _iso(self.since), "until": _iso(self.until)}
+
+
+def windows(now: datetime) -> list[Window]:
+    until = now.replace(microsecond=0)
+    return [Window(days, until - timedelta(days=days), until) for days in WINDOW_DAYS]
+
+
+@dataclass(frozen=True, slots=True)
+class Subjects:
+    """What the parametrised cases ask about, found through the API itself."""
+
+    pipeline_id: str
+    pipeline_name: str
+    pipeline_runs: int  # in the 30-day window
+    run_ids: dict[str, str]  # scope → a run id from that scope's /runs
+    metric_key: str | None  # None when no run reports custom metrics
+
+    def describe(self) -> str:
+        metric = self.metric_key or "none (custom-metrics not measured)"
+        return (
+            f"pipeline {self.pipeline_name!r} ({self.pipeline_id}, {self.pipeline_runs:,} runs "
+            f"in 30 days), custom metric {metric}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    path: str  # under /api/v1
+    params: dict[str, str]  # without the window's and the scope's
+    scope: str  # "org" or "pipeline"
+    window: Window | None  # None for an endpoint without a window
+
+    @property
+    def endpoint(self) -> str:
+        """The label in the report: the path, and the parameters that tell cases apart."""
+        label = API + (RUN_DETAIL if self.path.startswith("/runs/") else self.path)
+        shown = {name: value for name, value in self.params.items() if name == "metric"}
+        if shown:
+            label += "?" + "&".join(f"{name}={value}" for name, value in shown.items())
+        return label
+
+    @property
+    def window_label(self) -> str:
+        return self.window.label if self.window else "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    case: Case
+    milliseconds: tuple[float, ...] = ()
+    failure: str | None = None  # the status and an excerpt of the body of a failed request
+
+    @property
+    def p50_ms(self) -> float | None:
+        return nearest_rank(self.milliseconds, 50)
+
+    @property
+    def p95_ms(self) -> float | None:
+        return nearest_rank(self.milliseconds, 95)
+
+    @property
+    def slow(self) -> bool:
+        p95 = self.p95_ms
+        return p95 is not None and p95 > TARGET_MS
+
+    def describe(self) -> str:
+        name = f"{self.case.endpoint} ({self.case.scope}, {self.case.window_label})"
+        if self.failure is not None:
+            return f"{name}: FAILED: {self.failure}"
+        flag = f"  over {TARGET_MS:.0f} ms" if self.slow else ""
+        return f"{name}: p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms{flag}"
+
+
+def nearest_rank(values: tuple[float, ...], percentile: float) -> float | None:
+    """The value at rank ⌈p/100·n⌉ (1-based) of the sorted values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(percentile / 100 * len(ordered))) - 1]
+
+
+def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
+    """The pipeline with the most runs in the first window, a run of the organisation and
+    one of that pipeline, and the first custom metric key of the widest window."""
+    first, widest = spans[0], spans[-1]
+    pipelines = get_all_items(client, "/pipelines", first.params)
+    if not pipelines:
+        raise ReadFailed(f"/pipelines lists no pipeline with runs in the last {first.days} days")
+    busiest = max(pipelines, key=lambda item: int(item["runs"]))
+    run_ids = {
+        scope: _first_run(client, {**first.params, **scope_params})
+        for scope, scope_params in (("org", {}), ("pipeline", {"pipeline": busiest["id"]}))
+    }
+    metrics = get_json(client, "/analytics/custom-metrics/keys", widest.params)["metrics"]
+    return Subjects(
+        pipeline_id=str(busiest["id"]),
+        pipeline_name=str(busiest["name"]),
+        pipeline_runs=int(busiest["runs"]),
+        run_ids=run_ids,
+        metric_key=str(metrics[0]) if metrics else None,
+    )
+
+
+def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
+    """Every endpoint for each scope and window, grouped by endpoint; one run's detail per
+    scope (it takes no window)."""
+    found: list[Case] = []
+    scopes = {"org": {}, "pipeline": {"pipeline": subjects.pipeline_id}}
+    for path, own_params in WINDOWED_ENDPOINTS:
+        params = dict(own_params)
+        if path == "/analytics/custom-metrics":
+            if subjects.metric_key is None:
+                continue
+            params["key"] = subjects.metric_key
+        for scope, scope_params in scopes.items():
+            found += [Case(path, {**params, **scope_params}, scope, span) for span in spans]
+        if path == "/runs":
+            found += [Case(f"/runs/{subjects.run_ids[scope]}", {}, scope, None) for scope in scopes]
+    return found
+
+
+def measure(client: httpx.Client, case: Case, repeat: int) -> Timing:
+    """Warm-up requests, then ``repeat`` timed ones (sending the request until the whole
+    body is read); stops at the first answer other than 200."""
+    params = {**case.params, **(case.window.params if case.window else {})}
+    url = API + case.path
+    milliseconds = []
+    for number in range(WARMUP_REQUESTS + repeat):
+        started = time.perf_counter()
+        try:
+            response = client.get(url, params=params)
+        except httpx.HTTPError as exc:
+            return Timing(case, failure=f"{type(exc).__name__}: {exc}")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            return Timing(case, failure=_failure(response))
+        if number >= WARMUP_REQUESTS:
+            milliseconds.append(elapsed_ms)
+    return Timing(case, tuple(milliseconds))
+
+
+def get_all_items(
+    client: httpx.Client, path: str, params: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Every item of a list endpoint, following ``next_cursor`` when the endpoint pages."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page_params = {**params, "limit": str(_PAGE_LIMIT)}
+        if cursor:
+            page_params["cursor"] = cursor
+        page = get_json(client, path, page_params)
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def get_json(client: httpx.Client, path: str, params: Mapping[str, str]) -> Any:
+    response = client.get(API + path, params=dict(params))
+    if response.status_code != 200:
+        raise ReadFailed(f"GET {API}{path}: {_failure(response)}")
+    return response.json()
+
+
+@dataclass(slots=True)
+class Progress:
+    """Prints each timing as it is measured, so a long run shows where it is."""
+
+    total: int
+    done: int = field(default=0)
+
+    def show(self, timing: Timing) -> None:
+        self.done += 1
+        print(f"  [{self.done:>3}/{self.total}] {timing.describe()}", flush=True)
+
+
+def _first_run(client: httpx.Client, params: dict[str, str]) -> str:
+    items = get_json(client, "/runs", {**params, "limit": "1"})["items"]
+    if not items:
+        raise ReadFailed(f"/runs lists no run for {params}")
+    return str(items[0]["id"])
+
+
+def _failure(response: httpx.Response) -> str:
+    body = " ".join(response.text.split())
+    excerpt = body if len(body) <= _EXCERPT_CHARS else body[:_EXCERPT_CHARS] + "…"
+    return f"HTTP {response.status_code}: {excerpt or '(empty body)'}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,69 @@
+"""Pages of the analytics lists: a sort order, a limit and an opaque cursor."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cipulse.errors import InvalidRequest
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """``sort``: a field of the listed rows, ``-`` first for descending (None: the list's
+    own order)."""
+
+    limit: int = 100
+    cursor: str | None = None
+    sort: str | None = None
+
+
+DEFAULT_PAGE = PageRequest()
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode(cursor: str) -> int:
+    try:
+        kind, _, offset = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind == "offset" and int(offset) >= 0:
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InvalidRequest("cursor: not a cursor this API returned")
+
+
+def check_sort(sort: str | None, fields: Sequence[str]) -> None:
+    if sort is not None and sort.removeprefix("-") not in fields:
+        raise InvalidRequest(
+            "sort: must be one of " + ", ".join(fields) + " (prefix - for descending)"
+        )
+
+
+def ordered(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    """Rows by ``sort`` (empty values last either way), ties in their given order."""
+    if not sort:
+        return rows
+    field = sort.removeprefix("-")
+    present = [row for row in rows if row.get(field) is not None]
+    missing = [row for row in rows if row.get(field) is None]
+    present.sort(key=lambda row: row[field], reverse=sort.startswith("-"))
+    return present + missing
+
+
+def page_of(
+    rows: list[dict[str, Any]], sort: str | None, page: PageRequest
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the rows in ``sort`` order, and the cursor of the next (None: last)."""
+    if not 1 <= page.limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit: must be from 1 to {MAX_PAGE}")
+    offset = _decode(page.cursor) if page.cursor else 0
+    rows = ordered(rows, sort)
+    end = offset + page.limit
+    return rows[offset:end], _encode(end) if end < len(rows) else None

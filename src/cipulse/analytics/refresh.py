@@ -1,0 +1,130 @@
+"""The rollup refresher: recomputes the partitions (pipeline, UTC day) that ingest marked
+dirty from their raw rows, stores them with the weeks they belong to, and removes the marks.
+
+Recomputing from the raw rows, rather than adding each write's difference, keeps the rollups
+exact under re-posts, upserts and out-of-order events by construction. Until a partition is
+refreshed, reads compute it from the raw rows (``window_figures.py``), so answers are exact
+at all times; the refresher only makes them fast again.
+
+It runs in a background thread of every server (``RollupRefresher``) and at the end of the
+bulk commands (``refresh_all``). Several refreshers may run at once: one transaction per
+round, marks claimed with ``SKIP LOCKED`` and partitions locked on PostgreSQL, the write
+lock on SQLite."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+from sqlalchemy.engine import Connection
+
+from cipulse.analytics import pieces, rollups
+from cipulse.domain import ids
+from cipulse.domain.window import DAY_MS, Window
+from cipulse.errors import CipulseError
+from cipulse.storage import rollup_store
+from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.database import Database
+from cipulse.storage.dialect import lock_natural_keys
+
+log = logging.getLogger(__name__)
+
+#: Marks per transaction: short enough that ingest, which shares SQLite's one write lock,
+#: waits little.
+MARKS_PER_ROUND = 200
+
+
+def refresh_round(database: Database, limit: int = MARKS_PER_ROUND) -> int:
+    """Refresh the partitions of up to ``limit`` marks; returns how many marks it took."""
+    with database.write() as conn:
+        marks = rollup_store.claim_marks(conn, limit)
+        if not marks:
+            return 0
+        days: dict[tuple[str, int], set[str]] = defaultdict(set)
+        for mark in marks:
+            days[(mark.org_id, mark.day)].add(mark.pipeline_id)
+        weeks: dict[tuple[str, int], set[str]] = defaultdict(set)
+        for (org_id, day), pipeline_ids in days.items():
+            weeks[(org_id, rollups.week_of(day))] |= pipeline_ids
+        lock_natural_keys(
+            conn,
+            [
+                ids.partition_lock_id(org_id, pipeline_id, kind, period)
+                for kind, periods in (("day", days), ("week", weeks))
+                for (org_id, period), pipeline_ids in periods.items()
+                for pipeline_id in pipeline_ids
+            ],
+        )
+        for (org_id, day), pipeline_ids in sorted(days.items()):
+            _refresh_day(conn, org_id, day, sorted(pipeline_ids))
+        for (org_id, week), pipeline_ids in sorted(weeks.items()):
+            _refresh_week(conn, org_id, week, sorted(pipeline_ids))
+        rollup_store.delete_marks(conn, marks)
+    return len(marks)
+
+
+def _refresh_day(conn: Connection, org_id: str, day: int, pipeline_ids: list[str]) -> None:
+    window = Window(day * DAY_MS, (day + 1) * DAY_MS)
+    piece = pieces.raw_piece(conn, org_id, window, pipeline_ids, with_jobs=True)
+    rollup_store.replace_period(
+        conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.runs, piece.jobs
+    )
+    rollup_store.replace_repeats(
+        conn,
+        org_id,
+        day,
+        pipeline_ids,
+        [(r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats],
+    )
+
+
+def _refresh_week(conn: Connection, org_id: str, week: int, pipeline_ids: list[str]) -> None:
+    days = list(range(week, week + rollups.WEEK_DAYS))
+    runs: dict[str, RunTally] = {}
+    for row in rollup_store.run_rows(conn, org_id, rollup_store.DAY, days, pipeline_ids):
+        tally = runs.setdefault(row[3], rollups.new_run_tally())
+        rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
+    jobs: dict[tuple[str, str], JobTally] = {}
+    for row in rollup_store.job_rows(conn, org_id, rollup_store.DAY, days, pipeline_ids):
+        job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
+        rollups.add_job_tally(job, rollup_store.job_tally_of(row))
+    rollup_store.replace_period(conn, org_id, rollup_store.WEEK, week, pipeline_ids, runs, jobs)
+
+
+def refresh_all(database: Database, progress: Callable[[int], None] | None = None) -> int:
+    """Refresh until no marks are left (the bulk commands, tests); returns the marks taken."""
+    total = 0
+    while taken := refresh_round(database, limit=2000):
+        total += taken
+        if progress is not None:
+            progress(total)
+    return total
+
+
+class RollupRefresher:
+    """A daemon thread that refreshes marked partitions every ``interval`` seconds."""
+
+    def __init__(self, database: Database, interval: float) -> None:
+        self.database = database
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cipulse-rollups", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                while not self._stop.is_set() and refresh_round(self.database):
+                    pass
+            except CipulseError as exc:  # e.g. the database is briefly unavailable
+                log.warning("rollup refresh failed, retrying: %s", exc)
+            except Exception:  # pragma: no cover - keep refreshing after a bug, loudly
+                log.exception("rollup refresh failed")

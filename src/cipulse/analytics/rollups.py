@@ -1,0 +1,225 @@
+"""Rollups: the figures of one *piece* of history (a time range, e.g. one UTC day, of some
+pipelines) in a form that adds up across pieces, so that a window's figures are the sum of
+its pieces'. Pure functions; ``refresh.py`` stores pieces per (pipeline, day), and
+``rollup_reads.py`` adds stored pieces and pieces computed from raw rows.
+
+What adds up:
+- counts per status, compute, durations (as mergeable histograms, ``domain/histogram.py``);
+- flaky runs: each is counted in the piece holding its successful attempt;
+- runs with a decided attempt (success, failure, timed_out) are counted once per piece. A
+  run decided in several pieces of a window would be counted more than once, so each piece
+  also lists its *repeats*: runs decided in it that have a decided attempt started earlier,
+  with the latest such start. A window subtracts the repeats whose earlier start is inside
+  it, which leaves each run counted once (retries are numbered in the order they start).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cipulse.analytics import job_metrics, run_metrics
+from cipulse.domain.histogram import Histogram
+from cipulse.domain.window import DAY_MS, Window
+from cipulse.storage.analytics_store import AttemptFacts, JobTally, RunTally
+
+JobKey = job_metrics.JobKey
+
+#: Epoch day 4 (1970-01-05) is a Monday: weeks start on Mondays, as the time series' do.
+_MONDAY = 4
+WEEK_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    pipeline_id: str
+    run_key: str
+    previous_started_at_ms: int
+
+
+@dataclass(slots=True)
+class Piece:
+    """Additive figures: run tallies per pipeline, job tallies per (pipeline, job), and the
+    repeats. Durations are histograms."""
+
+    runs: dict[str, RunTally] = field(default_factory=dict)
+    jobs: dict[JobKey, JobTally] = field(default_factory=dict)
+    repeats: list[Repeat] = field(default_factory=list)
+
+
+def histogram_tally(tally: RunTally) -> RunTally:
+    durations = tally.durations
+    if not isinstance(durations, Histogram):
+        tally.durations = Histogram.of(durations)
+    return tally
+
+
+def add_run_tally(into: RunTally, other: RunTally) -> None:
+    into.by_status.update(other.by_status)
+    into.first_by_status.update(other.first_by_status)
+    into.compute_seconds += other.compute_seconds
+    _histogram(into).merge(_histogram(other))
+    into.decided_runs += other.decided_runs
+    into.flaky_runs += other.flaky_runs
+    into.retry_compute_seconds += other.retry_compute_seconds
+
+
+def add_job_tally(into: JobTally, other: JobTally) -> None:
+    into.name = max(into.name, other.name)
+    into.by_status.update(other.by_status)
+    into.total_duration_seconds += other.total_duration_seconds
+    into.exclusive_seconds += other.exclusive_seconds
+    _histogram(into).merge(_histogram(other))
+    into.flaky_count += other.flaky_count
+    into.retry_compute_seconds += other.retry_compute_seconds
+    if other.last_flaky_at_ms is not None:
+        into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
+
+
+def _histogram(tally: RunTally | JobTally) -> Histogram:
+    if not isinstance(tally.durations, Histogram):
+        tally.durations = Histogram.of(tally.durations)
+    return tally.durations
+
+
+def new_run_tally() -> RunTally:
+    return RunTally(durations=Histogram())
+
+
+def new_job_tally(name: str = "") -> JobTally:
+    return JobTally(name=name, durations=Histogram())
+
+
+def piece_of(
+    window: Window,
+    attempts: Sequence[AttemptFacts],
+    history: Sequence[AttemptFacts],
+    jobs_by_attempt: dict[str, list[dict[str, Any]]] | None,
+) -> Piece:
+    """The figures of the attempts started in the window (durations of the statuses its
+    status filter names, or of successes). ``history`` holds every
+    attempt of the runs with a retry among them (``run_metrics.runs_needing_history``);
+    ``jobs_by_attempt`` the jobs of the attempts and of the failing attempts of their flaky
+    runs, or None to leave job figures out."""
+    piece = Piece()
+    by_pipeline: dict[str, list[AttemptFacts]] = defaultdict(list)
+    for attempt in attempts:
+        by_pipeline[attempt.pipeline_id].append(attempt)
+    flaky_by_pipeline: dict[str, dict[tuple[str, str], run_metrics.FlakyRun]] = {}
+    for pipeline_id, own in by_pipeline.items():
+        flaky = run_metrics.flaky_runs(own, history)
+        flaky_by_pipeline[pipeline_id] = flaky
+        tally = run_metrics.with_flaky(run_metrics.tally_of(window, own), flaky)
+        piece.runs[pipeline_id] = histogram_tally(tally)
+    piece.repeats = _repeats(window.since_ms, attempts, history)
+    if jobs_by_attempt is not None:
+        flaky_all = {run: f for flaky in flaky_by_pipeline.values() for run, f in flaky.items()}
+        statuses = set(window.filters.statuses) or {run_metrics.SUCCESS}
+        piece.jobs = _job_tallies(attempts, jobs_by_attempt, flaky_all, statuses)
+    return piece
+
+
+def _repeats(
+    start_ms: int, attempts: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
+) -> list[Repeat]:
+    decided_here = {a.run for a in attempts if a.status in run_metrics.DECIDED}
+    earlier: dict[tuple[str, str], int] = {}
+    for attempt in history:
+        started = attempt.started_at_ms
+        if (
+            attempt.run in decided_here
+            and attempt.status in run_metrics.DECIDED
+            and started is not None
+            and started < start_ms
+        ):
+            earlier[attempt.run] = max(earlier.get(attempt.run, started), started)
+    return [Repeat(run[0], run[1], started) for run, started in sorted(earlier.items())]
+
+
+def _job_tallies(
+    attempts: Sequence[AttemptFacts],
+    jobs_by_attempt: dict[str, list[dict[str, Any]]],
+    flaky: dict[tuple[str, str], run_metrics.FlakyRun],
+    duration_statuses: set[str],
+) -> dict[JobKey, JobTally]:
+    pipeline_of = {attempt.id: attempt.pipeline_id for attempt in attempts}
+    own_jobs: list[dict[str, Any]] = []
+    exclusive: dict[tuple[str, str], float] = {}
+    for attempt in attempts:
+        attempt_jobs = jobs_by_attempt.get(attempt.id, [])
+        own_jobs += attempt_jobs
+        exclusive.update(_exclusive_of(attempt, attempt_jobs))
+    tallies = job_metrics.tallies_of(pipeline_of, own_jobs, exclusive, duration_statuses)
+    for tally in tallies.values():
+        _histogram(tally)
+    for key, runs in job_metrics.flaky_jobs(flaky, jobs_by_attempt).items():
+        flaky_job = tallies.get(key)
+        if flaky_job is None:  # pragma: no cover - a flaky job succeeded in this piece
+            continue
+        tally = flaky_job
+        tally.flaky_count = len(runs)
+        tally.retry_compute_seconds = run_metrics.retry_compute(runs)
+        tally.last_flaky_at_ms = max(run.success.started_at_ms or 0 for run in runs)
+    return tallies
+
+
+def _exclusive_of(
+    attempt: AttemptFacts, jobs: Sequence[dict[str, Any]]
+) -> Iterable[tuple[tuple[str, str], float]]:
+    """(attempt id, node key) → seconds alone: stored with snapshots, computed for trees."""
+    if all(job["exclusive_seconds"] is not None for job in jobs):
+        return (((attempt.id, job["node_key"]), job["exclusive_seconds"]) for job in jobs)
+    top = job_metrics.top_level(jobs, attempt.root_node_key)
+    return (
+        ((attempt.id, key), seconds) for key, seconds in job_metrics.exclusive_seconds(top).items()
+    )
+
+
+# --- Covering a window with stored periods ---------------------------------------------
+
+
+def day_of(ms: int) -> int:
+    return ms // DAY_MS
+
+
+def week_of(day: int) -> int:
+    """The first day (a Monday) of the week holding ``day``."""
+    return day - (day - _MONDAY) % WEEK_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """A window as stored periods and raw edges: whole weeks, whole days, and the partial
+    days at either end (``edges``, millisecond ranges) that are read from raw rows."""
+
+    weeks: tuple[int, ...]
+    days: tuple[int, ...]
+    edges: tuple[tuple[int, int], ...]
+
+    @property
+    def all_days(self) -> set[int]:
+        return {w + i for w in self.weeks for i in range(WEEK_DAYS)} | set(self.days)
+
+
+def cover(since_ms: int, until_ms: int) -> Cover:
+    first = -(-since_ms // DAY_MS)  # the first whole day
+    last = until_ms // DAY_MS  # the day after the last whole day
+    if first >= last:
+        return Cover((), (), ((since_ms, until_ms),))
+    edges = []
+    if since_ms < first * DAY_MS:
+        edges.append((since_ms, first * DAY_MS))
+    if last * DAY_MS < until_ms:
+        edges.append((last * DAY_MS, until_ms))
+    monday = week_of(first)
+    if monday < first:
+        monday += WEEK_DAYS
+    weeks = tuple(range(monday, last - WEEK_DAYS + 1, WEEK_DAYS))
+    if weeks:
+        after = weeks[-1] + WEEK_DAYS
+        days = (*range(first, weeks[0]), *range(after, last))
+    else:
+        days = tuple(range(first, last))
+    return Cover(weeks, days, tuple(edges))

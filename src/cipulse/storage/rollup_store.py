@@ -1,0 +1,454 @@
+"""Rollup tables: marking partitions (pipeline, UTC day) dirty when ingest changes them,
+claiming the marks, storing recomputed figures per day and week, and reading them back.
+
+A partition's figures depend on its own attempts and on the other attempts of their runs
+(flakiness, runs decided on several days), so ingest marks the partitions of every attempt
+of every run it writes: the old and new day of an attempt whose start moved, and its
+siblings'."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cipulse.domain.histogram import Histogram
+from cipulse.domain.window import DAY_MS
+from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
+from cipulse.storage.schema import (
+    STATUS_NAMES,
+    job_rollups,
+    rollup_dirty,
+    rollup_repeats,
+    run_attempts,
+    run_rollups,
+)
+
+a = run_attempts
+Partition = tuple[str, int]  # (pipeline id, day)
+DAY = 1
+WEEK = 7
+_FIRST_STATUSES = ("success", "failure", "timed_out")
+_RUN_COLUMNS = column_names(run_rollups)
+_JOB_COLUMNS = column_names(job_rollups)
+_DIRTY_COLUMNS = column_names(rollup_dirty)
+
+
+# --- Marking -------------------------------------------------------------------------------
+
+
+def mark_dirty(conn: Connection, marks: Iterable[tuple[str, str, int]], now_ms: int) -> None:
+    """Mark partitions (org id, pipeline id, day) for the refresher."""
+    rows = [(org, str(uuid.uuid4()), pipeline, day, now_ms) for org, pipeline, day in set(marks)]
+    bulk_insert(conn, rollup_dirty, sorted(rows))
+
+
+def partitions_of_runs(
+    conn: Connection, org_id: str, runs: Iterable[tuple[str, str]]
+) -> set[Partition]:
+    """The partitions of the stored attempts of the given runs (pipeline id, run key)."""
+    found: set[Partition] = set()
+    runs = sorted(set(runs))
+    for start in range(0, len(runs), 400):
+        chunk = runs[start : start + 400]
+        query = sa.select(a.c.pipeline_id, a.c.started_at_ms).where(
+            a.c.org_id == org_id,
+            sa.tuple_(a.c.pipeline_id, a.c.run_key).in_(chunk),
+            a.c.started_at_ms.is_not(None),
+        )
+        found.update((pipeline, started // DAY_MS) for pipeline, started in conn.execute(query))
+    return found
+
+
+def runs_of_attempts(
+    conn: Connection, org_id: str, attempt_ids: Iterable[str]
+) -> set[tuple[str, str]]:
+    ids = sorted(set(attempt_ids))
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), 500):
+        query = sa.select(a.c.pipeline_id, a.c.run_key).where(
+            a.c.org_id == org_id, a.c.id.in_(ids[start : start + 500])
+        )
+        found.update((row[0], row[1]) for row in conn.execute(query))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    org_id: str
+    id: str
+    pipeline_id: str
+    day: int
+
+
+def claim_marks(conn: Connection, limit: int) -> list[Mark]:
+    """Up to ``limit`` marks, oldest first, locked against other refreshers (PostgreSQL)."""
+    d = rollup_dirty
+    query = (
+        sa.select(d.c.org_id, d.c.id, d.c.pipeline_id, d.c.day)
+        .order_by(d.c.marked_at_ms)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [Mark(*row) for row in conn.execute(query)]
+
+
+def delete_marks(conn: Connection, marks: Sequence[Mark]) -> None:
+    bulk_delete(conn, rollup_dirty, ["org_id", "id"], [(m.org_id, m.id) for m in marks])
+
+
+def dirty_partitions(
+    conn: Connection, org_id: str, first_day: int, last_day: int
+) -> set[Partition]:
+    """The partitions of days ``[first_day, last_day)`` whose stored figures are stale."""
+    d = rollup_dirty
+    query = (
+        sa.select(d.c.pipeline_id, d.c.day)
+        .where(d.c.org_id == org_id, d.c.day >= first_day, d.c.day < last_day)
+        .distinct()
+    )
+    return {(row[0], row[1]) for row in conn.execute(query)}
+
+
+def has_marks(conn: Connection) -> bool:
+    return conn.execute(sa.select(rollup_dirty.c.id).limit(1)).first() is not None
+
+
+# --- Rows <-> tallies ----------------------------------------------------------------------
+
+
+def _histogram_of(tally: RunTally | JobTally) -> Histogram:
+    durations = tally.durations
+    return durations if isinstance(durations, Histogram) else Histogram.of(durations)
+
+
+def _run_row(
+    org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally
+) -> tuple[Any, ...]:
+    histogram = _histogram_of(t)
+    return (
+        org_id,
+        grain,
+        period,
+        pipeline_id,
+        *(t.by_status[s] for s in STATUS_NAMES),
+        *(t.first_by_status[s] for s in _FIRST_STATUSES),
+        t.compute_seconds,
+        histogram.count,
+        histogram.total,
+        orjson.dumps(histogram.encode()).decode(),
+        t.decided_runs,
+        t.flaky_runs,
+        t.retry_compute_seconds,
+    )
+
+
+def _job_row(
+    org_id: str, grain: int, period: int, key: tuple[str, str], t: JobTally
+) -> tuple[Any, ...]:
+    histogram = _histogram_of(t)
+    return (
+        org_id,
+        grain,
+        period,
+        key[0],
+        key[1],
+        t.name,
+        *(t.by_status[s] for s in STATUS_NAMES),
+        histogram.count,
+        histogram.total,
+        orjson.dumps(histogram.encode()).decode(),
+        t.total_duration_seconds,
+        t.exclusive_seconds,
+        t.flaky_count,
+        t.retry_compute_seconds,
+        t.last_flaky_at_ms,
+    )
+
+
+def _counts(values: Sequence[Any], names: Sequence[str]) -> Counter[str]:
+    return Counter({name: int(value) for name, value in zip(names, values, strict=True) if value})
+
+
+def run_tally_of(row: Sequence[Any], *, with_histogram: bool = True) -> RunTally:
+    """A run tally from a ``run_rollups`` row (as read by ``run_rows``)."""
+    n = len(STATUS_NAMES)
+    f = len(_FIRST_STATUSES)
+    histogram = Histogram()
+    rest = row[4 + n + f :]
+    if with_histogram:
+        histogram.merge_encoded(orjson.loads(rest[3]), rest[1], rest[2])
+    return RunTally(
+        by_status=_counts(row[4 : 4 + n], STATUS_NAMES),
+        first_by_status=_counts(row[4 + n : 4 + n + f], _FIRST_STATUSES),
+        compute_seconds=rest[0],
+        durations=histogram,
+        decided_runs=rest[4],
+        flaky_runs=rest[5],
+        retry_compute_seconds=rest[6],
+    )
+
+
+def job_tally_of(row: Sequence[Any]) -> JobTally:
+    """A job tally from a ``job_rollups`` row (as read by ``job_rows``)."""
+    n = len(STATUS_NAMES)
+    rest = row[6 + n :]
+    histogram = Histogram()
+    histogram.merge_encoded(orjson.loads(rest[2]), rest[0], rest[1])
+    return JobTally(
+        name=row[5],
+        by_status=_counts(row[6 : 6 + n], STATUS_NAMES),
+        durations=histogram,
+        total_duration_seconds=rest[3],
+        exclusive_seconds=rest[4],
+        flaky_count=rest[5],
+        retry_compute_seconds=rest[6],
+        last_flaky_at_ms=rest[7],
+    )
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+def replace_period(
+    conn: Connection,
+    org_id: str,
+    grain: int,
+    period: int,
+    pipeline_ids: Sequence[str],
+    runs: dict[str, RunTally],
+    jobs: dict[tuple[str, str], JobTally],
+) -> None:
+    """Replace the stored figures of the given pipelines for one period."""
+    keys = [(org_id, grain, period, pipeline_id) for pipeline_id in sorted(pipeline_ids)]
+    for table in (run_rollups, job_rollups):
+        bulk_delete(conn, table, ["org_id", "grain", "period", "pipeline_id"], keys)
+    bulk_insert(
+        conn,
+        run_rollups,
+        [_run_row(org_id, grain, period, p, tally) for p, tally in sorted(runs.items())],
+    )
+    bulk_insert(
+        conn,
+        job_rollups,
+        [_job_row(org_id, grain, period, key, tally) for key, tally in sorted(jobs.items())],
+    )
+
+
+def replace_repeats(
+    conn: Connection,
+    org_id: str,
+    day: int,
+    pipeline_ids: Sequence[str],
+    repeats: Iterable[tuple[str, str, int]],
+) -> None:
+    bulk_delete(
+        conn,
+        rollup_repeats,
+        ["org_id", "day", "pipeline_id"],
+        [(org_id, day, p) for p in sorted(pipeline_ids)],
+    )
+    bulk_insert(
+        conn,
+        rollup_repeats,
+        sorted((org_id, pipeline, day, run_key, started) for pipeline, run_key, started in repeats),
+    )
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Stored periods to read: whole weeks and days, minus the (pipeline, grain, period)
+    rows that are stale, of some pipelines (None: all)."""
+
+    weeks: tuple[int, ...]
+    days: tuple[int, ...]
+    #: Days read for one pipeline only (whose week row is stale).
+    extra_days: frozenset[Partition] = frozenset()
+    excluded: frozenset[tuple[str, int, int]] = frozenset()
+    pipeline_ids: tuple[str, ...] | None = None
+
+    def condition(self, table: sa.Table, org_id: str) -> sa.ColumnElement[bool] | None:
+        parts = []
+        if self.weeks:
+            parts.append(
+                sa.and_(
+                    table.c.grain == WEEK,
+                    table.c.period >= min(self.weeks),
+                    table.c.period <= max(self.weeks),
+                )
+            )
+        if self.days:
+            parts.append(sa.and_(table.c.grain == DAY, table.c.period.in_(sorted(self.days))))
+        if not parts and not self.extra_days:
+            return None
+        condition = sa.and_(table.c.org_id == org_id, sa.or_(*parts) if parts else sa.false())
+        if self.pipeline_ids is not None:
+            condition = sa.and_(condition, table.c.pipeline_id.in_(sorted(self.pipeline_ids)))
+        if self.extra_days:
+            condition = sa.or_(
+                condition,
+                *(
+                    sa.and_(
+                        table.c.org_id == org_id,
+                        table.c.grain == DAY,
+                        table.c.pipeline_id == pipeline_id,
+                        table.c.period == day,
+                    )
+                    for pipeline_id, day in sorted(self.extra_days)
+                ),
+            )
+        for pipeline_id, grain, period in sorted(self.excluded):
+            condition = sa.and_(
+                condition,
+                sa.not_(
+                    sa.and_(
+                        table.c.pipeline_id == pipeline_id,
+                        table.c.grain == grain,
+                        table.c.period == period,
+                    )
+                ),
+            )
+        return condition
+
+
+def run_rows(
+    conn: Connection,
+    org_id: str,
+    grain: int,
+    periods: Sequence[int],
+    pipeline_ids: Sequence[str] | None,
+) -> list[tuple[Any, ...]]:
+    """The stored rows of some periods of one grain (the refresher's week rebuild)."""
+    selection = Selection(
+        weeks=tuple(periods) if grain == WEEK else (),
+        days=tuple(periods) if grain == DAY else (),
+        pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
+    )
+    return selected_run_rows(conn, org_id, selection)
+
+
+def selected_run_rows(conn: Connection, org_id: str, selection: Selection) -> list[tuple[Any, ...]]:
+    condition = selection.condition(run_rollups, org_id)
+    if condition is None:
+        return []
+    return [tuple(row) for row in conn.execute(sa.select(*run_rollups.c).where(condition))]
+
+
+def job_rows(
+    conn: Connection,
+    org_id: str,
+    grain: int,
+    periods: Sequence[int],
+    pipeline_ids: Sequence[str] | None,
+) -> list[tuple[Any, ...]]:
+    selection = Selection(
+        weeks=tuple(periods) if grain == WEEK else (),
+        days=tuple(periods) if grain == DAY else (),
+        pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
+    )
+    condition = selection.condition(job_rollups, org_id)
+    if condition is None:
+        return []
+    return [tuple(row) for row in conn.execute(sa.select(*job_rollups.c).where(condition))]
+
+
+def job_totals(
+    conn: Connection, org_id: str, selection: Selection
+) -> dict[tuple[str, str], JobTally]:
+    """Job tallies summed by the database over the selection, without durations'
+    histograms (``job_histograms`` reads those for the jobs that need them)."""
+    condition = selection.condition(job_rollups, org_id)
+    if condition is None:
+        return {}
+    j = job_rollups
+    query = (
+        sa.select(
+            j.c.pipeline_id,
+            j.c.definition_key,
+            sa.func.max(j.c.name),
+            *(sa.func.sum(j.c[f"n_{s}"]) for s in STATUS_NAMES),
+            sa.func.sum(j.c.duration_count),
+            sa.func.sum(j.c.duration_sum),
+            sa.func.sum(j.c.total_duration_seconds),
+            sa.func.sum(j.c.exclusive_seconds),
+            sa.func.sum(j.c.flaky_count),
+            sa.func.sum(j.c.retry_compute_seconds),
+            sa.func.max(j.c.last_flaky_at_ms),
+        )
+        .where(condition)
+        .group_by(j.c.pipeline_id, j.c.definition_key)
+    )
+    n = len(STATUS_NAMES)
+    tallies: dict[tuple[str, str], JobTally] = {}
+    for row in conn.execute(query):
+        rest = row[3 + n :]
+        histogram = Histogram()  # count and sum only: no buckets, no values
+        histogram.count, histogram.total, histogram.values = int(rest[0]), float(rest[1]), None
+        tallies[(row[0], row[1])] = JobTally(
+            name=row[2],
+            by_status=_counts(row[3 : 3 + n], STATUS_NAMES),
+            durations=histogram,
+            total_duration_seconds=float(rest[2]),
+            exclusive_seconds=float(rest[3]),
+            flaky_count=int(rest[4]),
+            retry_compute_seconds=float(rest[5]),
+            last_flaky_at_ms=rest[6],
+        )
+    return tallies
+
+
+def job_histograms(
+    conn: Connection, org_id: str, selection: Selection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Histogram]:
+    """The merged duration histograms of the given jobs over the selection."""
+    condition = selection.condition(job_rollups, org_id)
+    found: dict[tuple[str, str], Histogram] = {}
+    if condition is None or not keys:
+        return found
+    j = job_rollups
+    by_pipeline: dict[str, list[str]] = {}
+    for pipeline_id, definition in keys:
+        by_pipeline.setdefault(pipeline_id, []).append(definition)
+    for pipeline_id, definitions in sorted(by_pipeline.items()):
+        query = sa.select(
+            j.c.definition_key, j.c.duration_count, j.c.duration_sum, j.c.duration_histogram
+        ).where(
+            condition,
+            j.c.pipeline_id == pipeline_id,
+            j.c.definition_key.in_(sorted(definitions)),
+            j.c.duration_count > 0,
+        )
+        for definition, count, total, encoded in conn.execute(query):
+            histogram = found.setdefault((pipeline_id, definition), Histogram())
+            histogram.merge_encoded(orjson.loads(encoded), count, total)
+    return found
+
+
+def repeats_in(
+    conn: Connection,
+    org_id: str,
+    days: Sequence[int],
+    pipeline_ids: Sequence[str] | None,
+) -> list[tuple[str, int, int]]:
+    """(pipeline id, day, previous start) of the stored repeats of the given days."""
+    if not days:
+        return []
+    r = rollup_repeats
+    query = sa.select(r.c.pipeline_id, r.c.day, r.c.previous_started_at_ms).where(
+        r.c.org_id == org_id, r.c.day >= min(days), r.c.day <= max(days)
+    )
+    if pipeline_ids is not None:
+        query = query.where(r.c.pipeline_id.in_(sorted(pipeline_ids)))
+    wanted = set(days)
+    return [(row[0], row[1], row[2]) for row in conn.execute(query) if row[1] in wanted]
