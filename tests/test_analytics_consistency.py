@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cipulse.analytics import run_metrics
+from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.refresh import refresh_all
 from cipulse.analytics.service import AnalyticsService
@@ -130,6 +131,19 @@ def check_runs(database: Database, org_id: str) -> None:
     for window in WINDOWS:
         got = service.summary(org_id, window)
         assert_same(got, reference(database, org_id, window), window)
+        for interval in (Interval.DAY, Interval.WEEK):
+            for metric in ("runs", "flaky_rate", "p95_duration_seconds", "mean_duration_seconds"):
+                series = service.timeseries(org_id, window, metric, interval)["points"]
+                for point, start in zip(
+                    series, bucket_starts(window.since_ms, window.until_ms, interval), strict=True
+                ):
+                    bucket = replace(
+                        window,
+                        since_ms=max(start, window.since_ms),
+                        until_ms=min(start + bucket_length(interval), window.until_ms),
+                    )
+                    expected = {metric: reference(database, org_id, bucket)[metric]}
+                    assert_same({metric: point["value"]}, expected, (metric, bucket))
         pipelines, _ = service.pipelines(org_id, window)
         for pipeline in pipelines:
             narrowed = replace(window, filters=replace(window.filters, pipeline_id=pipeline["id"]))

@@ -32,6 +32,6 @@ def raw_piece(
         flaky = run_metrics.flaky_runs(attempts, history)
         wanted = {a.id for a in attempts} | {a.id for run in flaky.values() for a in run.failing}
         jobs_by_attempt = {}
-        for job in store.jobs_of(conn, org_id, sorted(wanted)):
+        for job in store.job_facts_of(conn, org_id, sorted(wanted)):
             jobs_by_attempt.setdefault(job["attempt_id"], []).append(job)
     return rollups.piece_of(window, attempts, history, jobs_by_attempt)

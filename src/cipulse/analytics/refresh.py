@@ -47,18 +47,19 @@ def refresh_round(database: Database, limit: int = MARKS_PER_ROUND) -> int:
             days[(mark.org_id, mark.day)].add(mark.pipeline_id)
         weeks: dict[tuple[str, int], set[str]] = defaultdict(set)
         for (org_id, day), pipeline_ids in days.items():
-            weeks[(org_id, rollups.week_of(day))] |= pipeline_ids
+            weeks[(org_id, rollups.week_of(day))] |= pipeline_ids | {rollup_store.ORG}
         lock_natural_keys(
             conn,
             [
                 ids.partition_lock_id(org_id, pipeline_id, kind, period)
                 for kind, periods in (("day", days), ("week", weeks))
                 for (org_id, period), pipeline_ids in periods.items()
-                for pipeline_id in pipeline_ids
+                for pipeline_id in pipeline_ids | {rollup_store.ORG}
             ],
         )
         for (org_id, day), pipeline_ids in sorted(days.items()):
             _refresh_day(conn, org_id, day, sorted(pipeline_ids))
+            _refresh_organisation_day(conn, org_id, day)
         for (org_id, week), pipeline_ids in sorted(weeks.items()):
             _refresh_week(conn, org_id, week, sorted(pipeline_ids))
         rollup_store.delete_marks(conn, marks)
@@ -77,6 +78,16 @@ def _refresh_day(conn: Connection, org_id: str, day: int, pipeline_ids: list[str
         day,
         pipeline_ids,
         [(r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats],
+    )
+
+
+def _refresh_organisation_day(conn: Connection, org_id: str, day: int) -> None:
+    """The organisation-wide row of a day: every pipeline's row added up."""
+    total = rollups.new_run_tally()
+    for row in rollup_store.run_rows(conn, org_id, rollup_store.DAY, [day], None):
+        rollups.add_run_tally(total, rollup_store.run_tally_of(row))
+    rollup_store.replace_period(
+        conn, org_id, rollup_store.DAY, day, [rollup_store.ORG], {rollup_store.ORG: total}, {}
     )
 
 

@@ -100,22 +100,24 @@ def piece_of(
 ) -> Piece:
     """The figures of the attempts started in the window (durations of the statuses its
     status filter names, or of successes). ``history`` holds every
-    attempt of the runs with a retry among them (``run_metrics.runs_needing_history``);
+    attempt of their runs, whatever its time;
     ``jobs_by_attempt`` the jobs of the attempts and of the failing attempts of their flaky
     runs, or None to leave job figures out."""
     piece = Piece()
     by_pipeline: dict[str, list[AttemptFacts]] = defaultdict(list)
     for attempt in attempts:
         by_pipeline[attempt.pipeline_id].append(attempt)
-    flaky_by_pipeline: dict[str, dict[tuple[str, str], run_metrics.FlakyRun]] = {}
+    flaky_all = run_metrics.flaky_runs(attempts, history)
+    flaky_by_pipeline: dict[str, dict[tuple[str, str], run_metrics.FlakyRun]] = defaultdict(dict)
+    for run, flaky_run in flaky_all.items():
+        flaky_by_pipeline[run[0]][run] = flaky_run
     for pipeline_id, own in by_pipeline.items():
-        flaky = run_metrics.flaky_runs(own, history)
-        flaky_by_pipeline[pipeline_id] = flaky
-        tally = run_metrics.with_flaky(run_metrics.tally_of(window, own), flaky)
-        piece.runs[pipeline_id] = histogram_tally(tally)
+        tally = run_metrics.tally_of(window, own)
+        piece.runs[pipeline_id] = histogram_tally(
+            run_metrics.with_flaky(tally, flaky_by_pipeline.get(pipeline_id, {}))
+        )
     piece.repeats = _repeats(window.since_ms, attempts, history)
     if jobs_by_attempt is not None:
-        flaky_all = {run: f for flaky in flaky_by_pipeline.values() for run, f in flaky.items()}
         statuses = set(window.filters.statuses) or {run_metrics.SUCCESS}
         piece.jobs = _job_tallies(attempts, jobs_by_attempt, flaky_all, statuses)
     return piece

@@ -14,7 +14,13 @@ from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.paging import DEFAULT_PAGE, PageRequest, check_sort, page_of
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
-from cipulse.analytics.window_figures import job_durations, window_figures
+from cipulse.analytics.window_figures import (
+    Figures,
+    collect,
+    job_durations,
+    served_by_rollups,
+    window_figures,
+)
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
@@ -82,7 +88,7 @@ class AnalyticsService:
         self, conn: Any, org_id: str, window: Window, outcomes: Sequence[store.Outcome]
     ) -> dict[str, Any]:
         """``outcomes``: the finished attempts before (at least) the window's end."""
-        tally = window_figures(conn, org_id, window, with_jobs=False).total()
+        tally = window_figures(conn, org_id, window, with_jobs=False, per_pipeline=False).total()
         recovery = run_metrics.recovery(
             window, [o for o in outcomes if o.completed_at_ms < window.until_ms]
         )
@@ -106,6 +112,15 @@ class AnalyticsService:
                 if metric == "mttr_seconds"
                 else []
             )
+            # Days and weeks add up stored days; hours, and filters the rollups do not split
+            # by, are read from the raw rows bucket by bucket.
+            parts = None
+            if (
+                metric != "mttr_seconds"
+                and interval is not Interval.HOUR
+                and served_by_rollups(window.filters)
+            ):
+                parts = collect(conn, org_id, window, Figures(), weeks=False, per_pipeline=False)
             for start in starts:
                 bucket = replace(
                     window,
@@ -115,8 +130,11 @@ class AnalyticsService:
                 if metric == "mttr_seconds":
                     value = run_metrics.recovery(bucket, outcomes)["mttr_seconds"]
                 else:
-                    tally = window_figures(conn, org_id, bucket, with_jobs=False).total()
-                    value = run_metrics.metrics_of(bucket, tally)[metric]
+                    if parts is not None:
+                        figures = Figures(runs=parts.tallies(bucket.since_ms, bucket.until_ms))
+                    else:
+                        figures = window_figures(conn, org_id, bucket, with_jobs=False)
+                    value = run_metrics.metrics_of(bucket, figures.total())[metric]
                 points.append({"start": iso(start), "value": value})
         return {
             "window": _window_json(window),

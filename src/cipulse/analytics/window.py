@@ -1,11 +1,12 @@
 """Reading the window and filters of an analytics question from request parameters, with
-errors that name the parameter. The default window is the last 30 days."""
+errors that name the parameter. The default window is the 30 whole UTC days that end with
+today (today included): whole days are answered from the daily rollups."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from cipulse.domain.status import Status
 from cipulse.domain.window import Filters, Window
@@ -28,14 +29,36 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _days(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise InvalidRequest(f"days: must be a whole number from 1 to {MAX_WINDOW_DAYS}") from None
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise InvalidRequest(f"days: must be a whole number from 1 to {MAX_WINDOW_DAYS}")
+    return days
+
+
 def window_from(
     params: Mapping[str, str | None], now: datetime, tags: Sequence[str] = ()
 ) -> Window:
-    """Build the window from query parameters (``since``, ``until``, the filters) and tag
-    filters (``key:value``), naming the parameter at fault in any error."""
+    """Build the window from query parameters (``since``, ``until``, ``days``, the filters)
+    and tag filters (``key:value``), naming the parameter at fault in any error.
+
+    ``until`` defaults to the end of today (UTC midnight tonight); ``since`` to ``days``
+    (default 30) whole days before ``until``."""
     until_text, since_text = params.get("until"), params.get("since")
-    until = parse_time("until", until_text) if until_text else now
-    since = parse_time("since", since_text) if since_text else until - timedelta(days=DEFAULT_DAYS)
+    days = _days(params.get("days"))
+    if days is not None and since_text:
+        raise InvalidRequest("days: give since or days, not both")
+    end_of_today = datetime.combine(now.astimezone(UTC).date(), time(), UTC) + timedelta(days=1)
+    until = parse_time("until", until_text) if until_text else end_of_today
+    if since_text:
+        since = parse_time("since", since_text)
+    else:
+        since = until - timedelta(days=days or DEFAULT_DAYS)
     if since >= until:
         raise InvalidRequest("since: must be before until")
     if until - since > timedelta(days=MAX_WINDOW_DAYS):

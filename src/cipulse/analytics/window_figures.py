@@ -23,7 +23,8 @@ JobKey = tuple[str, str]
 
 @dataclass(slots=True)
 class Figures:
-    runs: dict[str, RunTally] = field(default_factory=dict)  # per pipeline id
+    #: Per pipeline id, or organisation-wide under ``rollup_store.ORG``.
+    runs: dict[str, RunTally] = field(default_factory=dict)
     jobs: dict[JobKey, JobTally] = field(default_factory=dict)
     #: Where the stored job tallies came from: their duration histograms are read only for
     #: the jobs that need them (``job_durations``); until then they hold count and sum.
@@ -32,8 +33,7 @@ class Figures:
     raw_job_durations: dict[JobKey, Histogram] = field(default_factory=dict)
 
     def add(self, piece: rollups.Piece) -> None:
-        for pipeline_id, tally in piece.runs.items():
-            rollups.add_run_tally(self.runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+        """Add a raw piece's job tallies (its run tallies go through ``Parts``)."""
         for key, job in piece.jobs.items():
             rollups.add_job_tally(self.jobs.setdefault(key, rollups.new_job_tally()), job)
             assert isinstance(job.durations, Histogram)
@@ -58,20 +58,86 @@ def served_by_rollups(filters: Filters) -> bool:
     )
 
 
-def window_figures(conn: Connection, org_id: str, window: Window, *, with_jobs: bool) -> Figures:
-    """The window's figures. With ``with_jobs``, job tallies from storage come without
-    their duration histograms: ``job_durations`` adds them for the jobs that need them."""
+@dataclass(slots=True)
+class Parts:
+    """A window's figures before they are added up: run tallies per position (the start,
+    in ms, of the stored period or raw piece they cover) and pipeline (or ``ORG``), and the
+    repeats (position, pipeline, earlier decided start) to subtract."""
+
+    runs: dict[tuple[int, str], RunTally] = field(default_factory=dict)
+    repeats: list[tuple[int, str, int]] = field(default_factory=list)
+
+    def add_run(self, position: int, pipeline_id: str, tally: RunTally) -> None:
+        into = self.runs.setdefault((position, pipeline_id), rollups.new_run_tally())
+        rollups.add_run_tally(into, tally)
+
+    def add_piece(self, position: int, piece: rollups.Piece) -> None:
+        for pipeline_id, tally in piece.runs.items():
+            self.add_run(position, pipeline_id, tally)
+        self.repeats += [(position, r.pipeline_id, r.previous_started_at_ms) for r in piece.repeats]
+
+    def tallies(self, since_ms: int, until_ms: int) -> dict[str, RunTally]:
+        """Per pipeline (or ``ORG``), the parts in ``[since_ms, until_ms)``, each run decided
+        in several of them counted once."""
+        found: dict[str, RunTally] = {}
+        for (position, pipeline_id), tally in self.runs.items():
+            if since_ms <= position < until_ms:
+                rollups.add_run_tally(found.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+        for position, pipeline_id, previous in self.repeats:
+            if since_ms <= position < until_ms and previous >= since_ms:
+                owner = found.get(pipeline_id) or found.get(rollup_store.ORG)
+                if owner is not None:
+                    owner.decided_runs -= 1
+        return found
+
+
+def window_figures(
+    conn: Connection,
+    org_id: str,
+    window: Window,
+    *,
+    with_jobs: bool,
+    per_pipeline: bool = True,
+) -> Figures:
+    """The window's figures, per pipeline (or, without ``per_pipeline``, possibly as one
+    organisation-wide tally under ``ORG``: fewer rows to read). With ``with_jobs``, job
+    tallies from storage come without their duration histograms: ``job_durations`` adds
+    them for the jobs that need them."""
     figures = Figures()
+    parts = collect(
+        conn, org_id, window, figures, weeks=True, per_pipeline=per_pipeline, with_jobs=with_jobs
+    )
+    figures.runs = parts.tallies(window.since_ms, window.until_ms)
+    return figures
+
+
+def collect(
+    conn: Connection,
+    org_id: str,
+    window: Window,
+    figures: Figures,
+    *,
+    weeks: bool,
+    per_pipeline: bool,
+    with_jobs: bool = False,
+) -> Parts:
+    """The parts of the window (stored weeks when ``weeks``, stored days, raw pieces); job
+    tallies go straight into ``figures``."""
+    parts = Parts()
     if not served_by_rollups(window.filters):
-        figures.add(pieces.raw_piece(conn, org_id, window, None, with_jobs=with_jobs))
-        return figures
+        piece = pieces.raw_piece(conn, org_id, window, None, with_jobs=with_jobs)
+        parts.add_piece(window.since_ms, piece)
+        figures.add(piece)
+        return parts
     filters = window.filters
     pipeline_ids: list[str] | None = None
     if filters.repository or filters.pipeline_id or filters.pipeline_name:
         pipeline_ids = store.pipeline_ids_of(conn, org_id, filters)
         if not pipeline_ids:
-            return figures
+            return parts
     span = rollups.cover(window.since_ms, window.until_ms)
+    if not weeks:
+        span = rollups.Cover((), tuple(sorted(span.all_days)), span.edges)
     all_days = span.all_days
     dirty: set[rollup_store.Partition] = set()
     if all_days:
@@ -79,14 +145,18 @@ def window_figures(conn: Connection, org_id: str, window: Window, *, with_jobs: 
         wanted = None if pipeline_ids is None else set(pipeline_ids)
         dirty = {(p, d) for p, d in dirty if d in all_days and (wanted is None or p in wanted)}
     selection = _selection(span, dirty, pipeline_ids)
-    for row in rollup_store.selected_run_rows(conn, org_id, selection):
-        tally = figures.runs.setdefault(row[3], rollups.new_run_tally())
-        rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
+    if per_pipeline or pipeline_ids is not None:
+        selections = [selection]
+    else:
+        selections = _org_selections(span, dirty)
+    for chosen in selections:
+        for row in rollup_store.selected_run_rows(conn, org_id, chosen):
+            parts.add_run(row[2] * DAY_MS, row[3], rollup_store.run_tally_of(row))
     if with_jobs:
         figures.jobs = rollup_store.job_totals(conn, org_id, selection)
         figures.selection = selection
-    repeats: list[tuple[str, int]] = [
-        (pipeline_id, previous)
+    parts.repeats = [
+        (day * DAY_MS, pipeline_id, previous)
         for pipeline_id, day, previous in rollup_store.repeats_in(
             conn, org_id, sorted(all_days), pipeline_ids
         )
@@ -96,8 +166,8 @@ def window_figures(conn: Connection, org_id: str, window: Window, *, with_jobs: 
         piece = pieces.raw_piece(
             conn, org_id, Window(since_ms, until_ms), pipeline_ids, with_jobs=with_jobs
         )
+        parts.add_piece(since_ms, piece)
         figures.add(piece)
-        repeats += [(r.pipeline_id, r.previous_started_at_ms) for r in piece.repeats]
     by_day: dict[int, list[str]] = defaultdict(list)
     for pipeline_id, day in sorted(dirty):
         by_day[day].append(pipeline_id)
@@ -109,13 +179,34 @@ def window_figures(conn: Connection, org_id: str, window: Window, *, with_jobs: 
             day_pipelines,
             with_jobs=with_jobs,
         )
+        parts.add_piece(day * DAY_MS, piece)
         figures.add(piece)
-        repeats += [(r.pipeline_id, r.previous_started_at_ms) for r in piece.repeats]
-    # A run decided in several pieces of the window is counted once.
-    for pipeline_id, previous in repeats:
-        if previous >= window.since_ms and pipeline_id in figures.runs:
-            figures.runs[pipeline_id].decided_runs -= 1
-    return figures
+    return parts
+
+
+def _org_selections(
+    span: rollups.Cover, dirty: set[rollup_store.Partition]
+) -> list[rollup_store.Selection]:
+    """The organisation-wide rows of the periods without a dirty day, and the pipelines'
+    rows of the days with one (minus the dirty partitions)."""
+    dirty_days = {day for _, day in dirty}
+    clean_weeks = tuple(
+        w for w in span.weeks if not any(w + i in dirty_days for i in range(rollups.WEEK_DAYS))
+    )
+    days = set(span.days) | {
+        w + i for w in span.weeks if w not in clean_weeks for i in range(rollups.WEEK_DAYS)
+    }
+    org_rows = rollup_store.Selection(
+        weeks=clean_weeks,
+        days=tuple(sorted(days - dirty_days)),
+        pipeline_ids=(rollup_store.ORG,),
+    )
+    pipeline_rows = rollup_store.Selection(
+        weeks=(),
+        days=tuple(sorted(days & dirty_days)),
+        excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
+    )
+    return [org_rows, pipeline_rows]
 
 
 def _selection(

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import Filters, Window
+from cipulse.storage.dialect import placeholder
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
 a, p, r = run_attempts, pipelines, repositories
@@ -202,23 +203,42 @@ def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str
     return [row[0] for row in conn.execute(query)]
 
 
+def rows_of_runs(
+    conn: Connection, columns: str, org_id: str, runs: Iterable[tuple[str, str]]
+) -> list[tuple[Any, ...]]:
+    """``columns`` (SQL) of every stored attempt of the given runs (pipeline id, run key),
+    whatever its time. One statement per pipeline, ``run_key IN (…)``, on the driver: it
+    runs for every ingest batch and every rollup partition, and SQLAlchemy's per-statement
+    overhead was most of its cost (a row-value IN would not use the index on SQLite)."""
+    by_pipeline: dict[str, list[str]] = {}
+    for pipeline_id, run_key in runs:
+        by_pipeline.setdefault(pipeline_id, []).append(run_key)
+    mark = placeholder(conn)
+    found: list[tuple[Any, ...]] = []
+    for pipeline_id, run_keys in sorted(by_pipeline.items()):
+        run_keys = sorted(set(run_keys))
+        for start in range(0, len(run_keys), 500):
+            chunk = run_keys[start : start + 500]
+            sql = (
+                f"SELECT {columns} FROM run_attempts WHERE org_id = {mark} "
+                f"AND pipeline_id = {mark} AND run_key IN ({', '.join([mark] * len(chunk))})"
+            )
+            found += conn.exec_driver_sql(sql, (org_id, pipeline_id, *chunk)).fetchall()
+    return found
+
+
+_FACT_SQL = ", ".join(column.name for column in _FACT_COLUMNS)
+
+
 def attempts_of_runs(
     conn: Connection, org_id: str, runs: Iterable[tuple[str, str]]
 ) -> list[AttemptFacts]:
     """Every stored attempt of the given runs, whatever its time (retries cross windows)."""
-    by_pipeline: dict[str, list[str]] = {}
-    for pipeline_id, run_key in runs:
-        by_pipeline.setdefault(pipeline_id, []).append(run_key)
-    found: list[AttemptFacts] = []
-    for pipeline_id, run_keys in sorted(by_pipeline.items()):
-        for start in range(0, len(run_keys), 500):
-            query = sa.select(*_FACT_COLUMNS).where(
-                a.c.org_id == org_id,
-                a.c.pipeline_id == pipeline_id,
-                a.c.run_key.in_(sorted(run_keys[start : start + 500])),
-            )
-            found += _facts(conn.execute(query))
-    return found
+    # The driver returns PostgreSQL's UUIDs as such: ids are strings everywhere else.
+    return [
+        AttemptFacts(str(row[0]), str(row[1]), str(row[2]), *row[3:])
+        for row in rows_of_runs(conn, _FACT_SQL, org_id, runs)
+    ]
 
 
 def attempt_page(
@@ -297,6 +317,39 @@ def jobs_of(conn: Connection, org_id: str, attempt_ids: Sequence[str]) -> list[d
         )
         rows += [_plain(row) for row in conn.execute(query)]
     return rows
+
+
+JOB_FACT_COLUMNS = (
+    "attempt_id",
+    "node_key",
+    "parent_node_key",
+    "definition_key",
+    "name",
+    "status",
+    "started_at_ms",
+    "completed_at_ms",
+    "duration_seconds",
+    "exclusive_seconds",
+)
+
+
+def job_facts_of(conn: Connection, org_id: str, attempt_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """What job figures need of the jobs of the given attempts (``JOB_FACT_COLUMNS``), read
+    on the driver: the rollup refresher reads every job once."""
+    mark = placeholder(conn)
+    ids = sorted(set(attempt_ids))
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = (
+            f"SELECT {', '.join(JOB_FACT_COLUMNS)} FROM jobs WHERE org_id = {mark} "
+            f"AND attempt_id IN ({', '.join([mark] * len(chunk))})"
+        )
+        for row in conn.exec_driver_sql(sql, (org_id, *chunk)):
+            job = dict(zip(JOB_FACT_COLUMNS, row, strict=True))
+            job["attempt_id"] = str(job["attempt_id"])
+            found.append(job)
+    return found
 
 
 def repository_rows(conn: Connection, org_id: str) -> list[dict[str, Any]]:

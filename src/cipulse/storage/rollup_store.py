@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS
-from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.analytics_store import JobTally, RunTally, rows_of_runs
 from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
 from cipulse.storage.schema import (
     STATUS_NAMES,
@@ -35,6 +35,8 @@ a = run_attempts
 Partition = tuple[str, int]  # (pipeline id, day)
 DAY = 1
 WEEK = 7
+#: The pipeline id of the organisation-wide rows: every pipeline's figures added up.
+ORG = "00000000-0000-0000-0000-000000000000"
 _FIRST_STATUSES = ("success", "failure", "timed_out")
 _RUN_COLUMNS = column_names(run_rollups)
 _JOB_COLUMNS = column_names(job_rollups)
@@ -55,15 +57,9 @@ def partitions_of_runs(
 ) -> set[Partition]:
     """The partitions of the stored attempts of the given runs (pipeline id, run key)."""
     found: set[Partition] = set()
-    runs = sorted(set(runs))
-    for start in range(0, len(runs), 400):
-        chunk = runs[start : start + 400]
-        query = sa.select(a.c.pipeline_id, a.c.started_at_ms).where(
-            a.c.org_id == org_id,
-            sa.tuple_(a.c.pipeline_id, a.c.run_key).in_(chunk),
-            a.c.started_at_ms.is_not(None),
-        )
-        found.update((pipeline, started // DAY_MS) for pipeline, started in conn.execute(query))
+    for pipeline_id, started in rows_of_runs(conn, "pipeline_id, started_at_ms", org_id, runs):
+        if started is not None:
+            found.add((str(pipeline_id), started // DAY_MS))
     return found
 
 
@@ -295,6 +291,8 @@ class Selection:
         condition = sa.and_(table.c.org_id == org_id, sa.or_(*parts) if parts else sa.false())
         if self.pipeline_ids is not None:
             condition = sa.and_(condition, table.c.pipeline_id.in_(sorted(self.pipeline_ids)))
+        else:
+            condition = sa.and_(condition, table.c.pipeline_id != ORG)
         if self.extra_days:
             condition = sa.or_(
                 condition,

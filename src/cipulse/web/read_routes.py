@@ -37,9 +37,14 @@ async def read_principal(request: Request) -> Principal:
 
 def window_query(
     since: Annotated[
-        str | None, Query(description="ISO 8601; default: 30 days before until")
+        str | None, Query(description="ISO 8601; default: `days` days before until")
     ] = None,
-    until: Annotated[str | None, Query(description="ISO 8601; default: now")] = None,
+    until: Annotated[
+        str | None, Query(description="ISO 8601; default: the end of today (UTC midnight)")
+    ] = None,
+    days: Annotated[
+        str | None, Query(description="window length in whole days when since is not given [30]")
+    ] = None,
     repository: Annotated[str | None, Query(description="owner/name")] = None,
     pipeline: Annotated[str | None, Query(description="pipeline id or name")] = None,
     branch: str | None = None,
@@ -52,6 +57,7 @@ def window_query(
     params = {
         "since": since,
         "until": until,
+        "days": days,
         "repository": repository,
         "pipeline": pipeline,
         "branch": branch,
