@@ -74,7 +74,9 @@ def random_attempts(
                     branch=branch,
                     status=status,
                     started_at=attempt_start.isoformat(),
-                    completed_at=None,
+                    completed_at=None
+                    if status == "running" or duration is None
+                    else (attempt_start + timedelta(seconds=duration)).isoformat(),
                     duration_seconds=duration,
                     compute_seconds=None if duration is None else duration * 2,
                     jobs=jobs,
@@ -126,9 +128,55 @@ def reference(database: Database, org_id: str, window: Window) -> dict[str, obje
     return run_metrics.summary(window, in_window, history)
 
 
+def recovery_reference(database: Database, org_id: str, window: Window) -> dict[str, object]:
+    with database.read() as conn:
+        outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
+    found = run_metrics.recovery(window, outcomes)
+    return {
+        "mttr_seconds": found["mttr_seconds"],
+        "periods": sorted(
+            (p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)
+            for p in found["ended"]
+        ),
+        "red_now": sorted((p.pipeline_id, p.branch, p.started_at_ms) for p in found["red_now"]),
+    }
+
+
+def check_recovery(
+    service: AnalyticsService, database: Database, org_id: str, window: Window
+) -> None:
+    got = service.recovery(org_id, window)
+    expected = recovery_reference(database, org_id, window)
+    assert got["mttr_seconds"] == pytest.approx(expected["mttr_seconds"]), window
+    assert (
+        sorted(
+            (
+                p["pipeline_id"],
+                p["branch"],
+                ms_of(p["red_since"]),
+                ms_of(p["recovered_at"]),
+                p["failing_attempts"],
+            )
+            for p in got["periods"]
+        )
+        == expected["periods"]
+    ), window
+    assert (
+        sorted((p["pipeline_id"], p["branch"], ms_of(p["red_since"])) for p in got["red_now"])
+        == expected["red_now"]
+    ), window
+
+
+def ms_of(text: str | None) -> int | None:
+    if text is None:
+        return None
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 def check_runs(database: Database, org_id: str) -> None:
     service = AnalyticsService(database)
     for window in WINDOWS:
+        check_recovery(service, database, org_id, window)
         got = service.summary(org_id, window)
         assert_same(got, reference(database, org_id, window), window)
         for interval in (Interval.DAY, Interval.WEEK):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from cipulse.analytics import pieces, rollups
+from cipulse.analytics import pieces, recovery, rollups
 from cipulse.domain import ids
 from cipulse.domain.window import DAY_MS, Window
 from cipulse.errors import CipulseError
@@ -55,13 +55,29 @@ def refresh_round(database: Database, limit: int = MARKS_PER_ROUND) -> int:
                 for kind, periods in (("day", days), ("week", weeks))
                 for (org_id, period), pipeline_ids in periods.items()
                 for pipeline_id in pipeline_ids | {rollup_store.ORG}
-            ],
+            ]
+            + [ids.partition_lock_id(m.org_id, m.pipeline_id, "periods", 0) for m in marks],
         )
         for (org_id, day), pipeline_ids in sorted(days.items()):
             _refresh_day(conn, org_id, day, sorted(pipeline_ids))
             _refresh_organisation_day(conn, org_id, day)
         for (org_id, week), pipeline_ids in sorted(weeks.items()):
             _refresh_week(conn, org_id, week, sorted(pipeline_ids))
+        earliest: dict[tuple[str, str], int] = {}
+        for mark in marks:
+            key = (mark.org_id, mark.pipeline_id)
+            earliest[key] = min(earliest.get(key, mark.day), mark.day)
+        for (org_id, pipeline_id), day in sorted(earliest.items()):
+            stale, fresh = recovery.recompute(conn, org_id, pipeline_id, day * DAY_MS)
+            rollup_store.replace_periods(
+                conn,
+                org_id,
+                stale,
+                [
+                    (p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)
+                    for p in fresh
+                ],
+            )
         rollup_store.delete_marks(conn, marks)
     return len(marks)
 

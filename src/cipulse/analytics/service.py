@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from cipulse.analytics import custom_metrics, job_metrics, run_metrics
+from cipulse.analytics import custom_metrics, job_metrics, recovery, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.paging import DEFAULT_PAGE, PageRequest, check_sort, page_of
@@ -84,18 +84,13 @@ class AnalyticsService:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def _summary(
-        self, conn: Any, org_id: str, window: Window, outcomes: Sequence[store.Outcome]
-    ) -> dict[str, Any]:
-        """``outcomes``: the finished attempts before (at least) the window's end."""
+    def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
         tally = window_figures(conn, org_id, window, with_jobs=False, per_pipeline=False).total()
-        recovery = run_metrics.recovery(
-            window, [o for o in outcomes if o.completed_at_ms < window.until_ms]
-        )
+        red = recovery.recovery_of(window, recovery.periods_for(conn, org_id, window))
         return {
             **run_metrics.metrics_of(window, tally),
-            "mttr_seconds": recovery["mttr_seconds"],
-            "red_now": len(recovery["red_now"]),
+            "mttr_seconds": red["mttr_seconds"],
+            "red_now": len(red["red_now"]),
         }
 
     def timeseries(
@@ -107,11 +102,7 @@ class AnalyticsService:
         starts = bucket_starts(window.since_ms, window.until_ms, interval)
         points = []
         with self.database.read() as conn:
-            outcomes = (
-                store.outcomes_before(conn, org_id, window.filters, window.until_ms)
-                if metric == "mttr_seconds"
-                else []
-            )
+            periods = recovery.periods_for(conn, org_id, window) if metric == "mttr_seconds" else []
             # Days and weeks add up stored days; hours, and filters the rollups do not split
             # by, are read from the raw rows bucket by bucket.
             parts = None
@@ -128,7 +119,7 @@ class AnalyticsService:
                     until_ms=min(start + bucket_length(interval), window.until_ms),
                 )
                 if metric == "mttr_seconds":
-                    value = run_metrics.recovery(bucket, outcomes)["mttr_seconds"]
+                    value = recovery.recovery_of(bucket, periods)["mttr_seconds"]
                 else:
                     if parts is not None:
                         figures = Figures(runs=parts.tallies(bucket.since_ms, bucket.until_ms))
@@ -233,9 +224,9 @@ class AnalyticsService:
     def recovery(self, org_id: str, window: Window) -> dict[str, Any]:
         """Red periods that ended in the window, and what is red at its end."""
         with self.database.read() as conn:
-            outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
+            periods = recovery.periods_for(conn, org_id, window)
             names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
-        result = run_metrics.recovery(window, outcomes)
+        result = recovery.recovery_of(window, periods)
 
         def period_json(period: run_metrics.RedPeriod) -> dict[str, Any]:
             pipeline = names.get(period.pipeline_id, {})
@@ -263,10 +254,8 @@ class AnalyticsService:
         """All run-level metrics for the window, and the same for the previous window of
         equal length (``previous``), so that trends can be shown."""
         with self.database.read() as conn:
-            # One read of the history serves the red periods of both windows.
-            outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
-            current = self._summary(conn, org_id, window, outcomes)
-            previous = self._summary(conn, org_id, window.previous(), outcomes)
+            current = self._summary(conn, org_id, window)
+            previous = self._summary(conn, org_id, window.previous())
         return {
             "window": _window_json(window),
             **current,

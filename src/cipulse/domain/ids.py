@@ -57,3 +57,7 @@ def run_lock_id(scope_id: str, run_key: str) -> str:
 def partition_lock_id(org_id: str, pipeline_id: str, kind: str, period: int) -> str:
     """What rollup refreshers of one pipeline's day or week lock."""
     return _derive("partition", org_id, pipeline_id, kind, str(period))
+
+
+def red_period_id(pipeline_id: str, branch: str | None, started_at_ms: int) -> str:
+    return _derive("red", pipeline_id, "\x00" if branch is None else branch, str(started_at_ms))

@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cipulse.domain import ids
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS
 from cipulse.storage.analytics_store import JobTally, RunTally, rows_of_runs
@@ -25,6 +26,7 @@ from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
+    red_periods,
     rollup_dirty,
     rollup_repeats,
     run_attempts,
@@ -450,3 +452,119 @@ def repeats_in(
         query = query.where(r.c.pipeline_id.in_(sorted(pipeline_ids)))
     wanted = set(days)
     return [(row[0], row[1], row[2]) for row in conn.execute(query) if row[1] in wanted]
+
+
+# --- Red periods ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPeriod:
+    id: str
+    pipeline_id: str
+    branch: str | None
+    started_at_ms: int
+    ended_at_ms: int | None
+    failing_attempts: int
+
+
+_PERIOD_COLUMNS = [
+    red_periods.c.id,
+    red_periods.c.pipeline_id,
+    red_periods.c.branch,
+    red_periods.c.started_at_ms,
+    red_periods.c.ended_at_ms,
+    red_periods.c.failing_attempts,
+]
+
+
+def red_period_id(pipeline_id: str, branch: str | None, started_at_ms: int) -> str:
+    return ids.red_period_id(pipeline_id, branch, started_at_ms)
+
+
+def periods_from(
+    conn: Connection, org_id: str, pipeline_id: str, from_ms: int
+) -> list[StoredPeriod]:
+    """The stored red periods of a pipeline still open, or ended at or after ``from_ms``."""
+    rp = red_periods
+    query = sa.select(*_PERIOD_COLUMNS).where(
+        rp.c.org_id == org_id,
+        rp.c.pipeline_id == pipeline_id,
+        sa.or_(rp.c.ended_at_ms.is_(None), rp.c.ended_at_ms >= from_ms),
+    )
+    return [StoredPeriod(*row) for row in conn.execute(query)]
+
+
+def periods_around(
+    conn: Connection,
+    org_id: str,
+    since_ms: int,
+    until_ms: int,
+    pipeline_ids: Sequence[str] | None,
+    branch: str | None,
+) -> list[StoredPeriod]:
+    """The stored red periods that ended in ``[since_ms, until_ms)`` or were open at
+    ``until_ms``."""
+    rp = red_periods
+    query = sa.select(*_PERIOD_COLUMNS).where(
+        rp.c.org_id == org_id,
+        sa.or_(
+            sa.and_(rp.c.ended_at_ms >= since_ms, rp.c.ended_at_ms < until_ms),
+            sa.and_(
+                rp.c.started_at_ms < until_ms,
+                sa.or_(rp.c.ended_at_ms.is_(None), rp.c.ended_at_ms >= until_ms),
+            ),
+        ),
+    )
+    if pipeline_ids is not None:
+        query = query.where(rp.c.pipeline_id.in_(sorted(pipeline_ids)))
+    if branch is not None:
+        query = query.where(rp.c.branch == branch)
+    return [StoredPeriod(*row) for row in conn.execute(query)]
+
+
+def replace_periods(
+    conn: Connection,
+    org_id: str,
+    stale_ids: Sequence[str],
+    fresh: Sequence[tuple[str, str | None, int, int | None, int]],
+) -> None:
+    """Delete the stale periods and store the fresh ones (pipeline id, branch, started,
+    ended, failing attempts)."""
+    bulk_delete(conn, red_periods, ["org_id", "id"], [(org_id, i) for i in sorted(stale_ids)])
+    bulk_insert(
+        conn,
+        red_periods,
+        sorted(
+            (org_id, red_period_id(p, branch, started), p, branch, started, ended, failing)
+            for p, branch, started, ended, failing in fresh
+        ),
+    )
+
+
+def dirty_pipelines(conn: Connection, org_id: str) -> dict[str, int]:
+    """Per pipeline with a dirty partition, its earliest dirty day."""
+    d = rollup_dirty
+    query = (
+        sa.select(d.c.pipeline_id, sa.func.min(d.c.day))
+        .where(d.c.org_id == org_id)
+        .group_by(d.c.pipeline_id)
+    )
+    return {str(row[0]): int(row[1]) for row in conn.execute(query)}
+
+
+def outcomes_of_pipeline(
+    conn: Connection, org_id: str, pipeline_id: str, from_ms: int
+) -> list[tuple[str | None, str, int, str]]:
+    """(branch, status, completed_at_ms, id) of the pipeline's attempts that ended success,
+    failure or timed_out at or after ``from_ms``, oldest first."""
+    query = (
+        sa.select(a.c.branch, a.c.status, a.c.completed_at_ms, a.c.id)
+        .where(
+            a.c.org_id == org_id,
+            a.c.pipeline_id == pipeline_id,
+            a.c.status.in_(("success", "failure", "timed_out")),
+            a.c.completed_at_ms >= from_ms,
+        )
+        .order_by(a.c.completed_at_ms, a.c.id)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
