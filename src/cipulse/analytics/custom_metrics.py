@@ -3,60 +3,65 @@ p95 per time bucket, optionally grouped by the value of a tag."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from cipulse.analytics.buckets import Interval, bucket_start
-from cipulse.analytics.run_metrics import nearest_rank
+from cipulse.analytics.run_metrics import percentile_of
+from cipulse.domain.histogram import Histogram
 
-Row = tuple[int, dict[str, Any] | None, dict[str, Any] | None]
-NO_TAG = None
-
-
-def known_keys(rows: Sequence[Row]) -> dict[str, list[str]]:
-    metric_keys: set[str] = set()
-    tag_keys: set[str] = set()
-    for _, metrics, tags in rows:
-        metric_keys.update(metrics or {})
-        tag_keys.update(tags or {})
-    return {"metrics": sorted(metric_keys), "tags": sorted(tag_keys)}
+#: (started_at_ms, pipeline id, metrics, tags) of a run attempt or job-tree node.
+Event = tuple[int, str, dict[str, Any], dict[str, Any] | None]
+#: (pipeline id, metric key, tag key or '' for all the metric's values, tag value or '')
+MetricKey = tuple[str, str, str, str]
 
 
-def aggregate(values: list[float]) -> dict[str, Any]:
-    ordered = sorted(values)
+def histograms_of(events: Sequence[Event]) -> dict[MetricKey, Histogram]:
+    """Per pipeline and metric key, a histogram of all its values and one per tag value of
+    the event carrying them (what the rollups store)."""
+    found: dict[MetricKey, Histogram] = {}
+    for _, pipeline_id, metrics, tags in events:
+        for key, value in metrics.items():
+            number = float(value)
+            targets = [(pipeline_id, key, "", "")]
+            targets += [
+                (pipeline_id, key, t_key, str(t_value)) for t_key, t_value in (tags or {}).items()
+            ]
+            for target in targets:
+                histogram = found.get(target)
+                if histogram is None:
+                    histogram = found[target] = Histogram()
+                histogram.add(number)
+    return found
+
+
+def histogram_aggregate(histogram: Histogram | None) -> dict[str, Any]:
+    if histogram is None or not histogram.count:
+        return {"count": 0, "sum": 0.0, "mean": None, "p50": None, "p95": None}
     return {
-        "count": len(ordered),
-        "sum": sum(ordered),
-        "mean": sum(ordered) / len(ordered) if ordered else None,
-        "p50": nearest_rank(ordered, 50),
-        "p95": nearest_rank(ordered, 95),
+        "count": histogram.count,
+        "sum": histogram.total,
+        "mean": histogram.mean(),
+        "p50": percentile_of(histogram, 50),
+        "p95": percentile_of(histogram, 95),
     }
 
 
-def series(
-    rows: Sequence[Row],
-    key: str,
-    starts: Sequence[int],
-    interval: Interval,
-    group_tag: str | None,
+def grouped_series(
+    buckets: dict[int, dict[str | None, Histogram]], starts: Sequence[int]
 ) -> list[dict[str, Any]]:
-    """Per group (the tag's value as text; ``None`` for rows without the tag, or when not
-    grouping) the aggregates of every bucket, empty buckets included."""
-    values: dict[str | None, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for started_at_ms, metrics, tags in rows:
-        if not metrics or key not in metrics or started_at_ms is None:
-            continue
-        group = NO_TAG
-        if group_tag is not None and tags and group_tag in tags:
-            group = str(tags[group_tag])
-        values[group][bucket_start(started_at_ms, interval)].append(float(metrics[key]))
+    """Series per group from histograms per bucket start and group, empty buckets included:
+    the groups in order, the one for values without the tag (None) last."""
+    groups = sorted(
+        {group for by_group in buckets.values() for group, h in by_group.items() if h.count},
+        key=lambda group: (group is None, group or ""),
+    )
     return [
         {
             "group": group,
-            "points": [{"start": start, **aggregate(buckets.get(start, []))} for start in starts],
+            "points": [
+                {"start": start, **histogram_aggregate(buckets.get(start, {}).get(group))}
+                for start in starts
+            ],
         }
-        for group, buckets in sorted(
-            values.items(), key=lambda item: (item[0] is None, item[0] or "")
-        )
+        for group in groups
     ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from cipulse.analytics import rollups, run_metrics
+from cipulse.analytics import custom_metrics, rollups, run_metrics
 from cipulse.domain.window import Window
 from cipulse.storage import analytics_store as store
 
@@ -21,6 +21,7 @@ def raw_piece(
     pipeline_ids: Sequence[str] | None,
     *,
     with_jobs: bool,
+    with_metrics: bool = False,
 ) -> rollups.Piece:
     """The piece of the attempts in ``window`` (which may carry filters) of those pipelines
     (None: all)."""
@@ -34,4 +35,9 @@ def raw_piece(
         jobs_by_attempt = {}
         for job in store.job_facts_of(conn, org_id, sorted(wanted)):
             jobs_by_attempt.setdefault(job["attempt_id"], []).append(job)
-    return rollups.piece_of(window, attempts, history, jobs_by_attempt)
+    piece = rollups.piece_of(window, attempts, history, jobs_by_attempt)
+    if with_metrics:
+        piece.metrics = custom_metrics.histograms_of(
+            store.metric_events(conn, org_id, window, pipeline_ids)
+        )
+    return piece

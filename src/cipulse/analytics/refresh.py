@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, recovery, rollups
 from cipulse.domain import ids
+from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS, Window
 from cipulse.errors import CipulseError
 from cipulse.storage import rollup_store
@@ -84,9 +85,12 @@ def refresh_round(database: Database, limit: int = MARKS_PER_ROUND) -> int:
 
 def _refresh_day(conn: Connection, org_id: str, day: int, pipeline_ids: list[str]) -> None:
     window = Window(day * DAY_MS, (day + 1) * DAY_MS)
-    piece = pieces.raw_piece(conn, org_id, window, pipeline_ids, with_jobs=True)
+    piece = pieces.raw_piece(conn, org_id, window, pipeline_ids, with_jobs=True, with_metrics=True)
     rollup_store.replace_period(
         conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.runs, piece.jobs
+    )
+    rollup_store.replace_metric_period(
+        conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.metrics
     )
     rollup_store.replace_repeats(
         conn,
@@ -118,6 +122,11 @@ def _refresh_week(conn: Connection, org_id: str, week: int, pipeline_ids: list[s
         job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
         rollups.add_job_tally(job, rollup_store.job_tally_of(row))
     rollup_store.replace_period(conn, org_id, rollup_store.WEEK, week, pipeline_ids, runs, jobs)
+    metrics: dict[rollup_store.MetricKey, Histogram] = {}
+    selection = rollup_store.Selection(weeks=(), days=tuple(days), pipeline_ids=tuple(pipeline_ids))
+    for _, key, histogram in rollup_store.metric_histograms(conn, org_id, selection):
+        metrics.setdefault(key, Histogram()).merge(histogram)
+    rollup_store.replace_metric_period(conn, org_id, rollup_store.WEEK, week, pipeline_ids, metrics)
 
 
 def refresh_all(database: Database, progress: Callable[[int], None] | None = None) -> int:

@@ -47,6 +47,8 @@ class Piece:
     runs: dict[str, RunTally] = field(default_factory=dict)
     jobs: dict[JobKey, JobTally] = field(default_factory=dict)
     repeats: list[Repeat] = field(default_factory=list)
+    #: Custom metrics: (pipeline, metric key, tag key or '', tag value or '') → histogram.
+    metrics: dict[tuple[str, str, str, str], Histogram] = field(default_factory=dict)
 
 
 def histogram_tally(tally: RunTally) -> RunTally:

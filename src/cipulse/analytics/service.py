@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from cipulse.analytics import custom_metrics, job_metrics, recovery, run_metrics
+from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.paging import DEFAULT_PAGE, PageRequest, check_sort, page_of
@@ -187,7 +187,7 @@ class AnalyticsService:
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
         with self.database.read() as conn:
-            return custom_metrics.known_keys(store.metric_rows(conn, org_id, window))
+            return metric_figures.known_keys(conn, org_id, window)
 
     def custom_metric(
         self, org_id: str, window: Window, key: str, group_by: str | None, interval: Interval
@@ -201,8 +201,8 @@ class AnalyticsService:
                 raise InvalidRequest("group_by: must be tag:<tag key> (e.g. group_by=tag:runner)")
         starts = bucket_starts(window.since_ms, window.until_ms, interval)
         with self.database.read() as conn:
-            rows = store.metric_rows(conn, org_id, window)
-        groups = custom_metrics.series(rows, key, starts, interval, group_tag)
+            buckets = metric_figures.metric_buckets(conn, org_id, window, key, group_tag, interval)
+        groups = custom_metrics.grouped_series(buckets, starts)
         for group in groups:
             for point in group["points"]:
                 point["start"] = iso(point["start"])

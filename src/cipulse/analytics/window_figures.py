@@ -129,21 +129,11 @@ def collect(
         parts.add_piece(window.since_ms, piece)
         figures.add(piece)
         return parts
-    filters = window.filters
-    pipeline_ids: list[str] | None = None
-    if filters.repository or filters.pipeline_id or filters.pipeline_name:
-        pipeline_ids = store.pipeline_ids_of(conn, org_id, filters)
-        if not pipeline_ids:
-            return parts
-    span = rollups.cover(window.since_ms, window.until_ms)
-    if not weeks:
-        span = rollups.Cover((), tuple(sorted(span.all_days)), span.edges)
+    found = scope(conn, org_id, window, weeks=weeks)
+    if found is None:
+        return parts
+    pipeline_ids, span, dirty = found
     all_days = span.all_days
-    dirty: set[rollup_store.Partition] = set()
-    if all_days:
-        dirty = rollup_store.dirty_partitions(conn, org_id, min(all_days), max(all_days) + 1)
-        wanted = None if pipeline_ids is None else set(pipeline_ids)
-        dirty = {(p, d) for p, d in dirty if d in all_days and (wanted is None or p in wanted)}
     selection = _selection(span, dirty, pipeline_ids)
     if per_pipeline or pipeline_ids is not None:
         selections = [selection]
@@ -162,26 +152,59 @@ def collect(
         )
         if (pipeline_id, day) not in dirty
     ]
-    for since_ms, until_ms in span.edges:
-        piece = pieces.raw_piece(
-            conn, org_id, Window(since_ms, until_ms), pipeline_ids, with_jobs=with_jobs
-        )
-        parts.add_piece(since_ms, piece)
-        figures.add(piece)
-    by_day: dict[int, list[str]] = defaultdict(list)
-    for pipeline_id, day in sorted(dirty):
-        by_day[day].append(pipeline_id)
-    for day, day_pipelines in sorted(by_day.items()):
+    for piece_window, piece_pipelines in raw_windows(span, dirty):
         piece = pieces.raw_piece(
             conn,
             org_id,
-            Window(day * DAY_MS, (day + 1) * DAY_MS),
-            day_pipelines,
+            piece_window,
+            pipeline_ids if piece_pipelines is None else piece_pipelines,
             with_jobs=with_jobs,
         )
-        parts.add_piece(day * DAY_MS, piece)
+        parts.add_piece(piece_window.since_ms, piece)
         figures.add(piece)
     return parts
+
+
+def scope(
+    conn: Connection, org_id: str, window: Window, *, weeks: bool
+) -> tuple[list[str] | None, rollups.Cover, set[rollup_store.Partition]] | None:
+    """What a window served by the rollups reads: its pipelines (None: all; None returned
+    when the filters leave none), its cover (whole weeks only when ``weeks``), and its dirty
+    partitions."""
+    filters = window.filters
+    pipeline_ids: list[str] | None = None
+    if filters.repository or filters.pipeline_id or filters.pipeline_name:
+        pipeline_ids = store.pipeline_ids_of(conn, org_id, filters)
+        if not pipeline_ids:
+            return None
+    span = rollups.cover(window.since_ms, window.until_ms)
+    if not weeks:
+        span = rollups.Cover((), tuple(sorted(span.all_days)), span.edges)
+    all_days = span.all_days
+    dirty: set[rollup_store.Partition] = set()
+    if all_days:
+        dirty = rollup_store.dirty_partitions(conn, org_id, min(all_days), max(all_days) + 1)
+        wanted = None if pipeline_ids is None else set(pipeline_ids)
+        dirty = {(p, d) for p, d in dirty if d in all_days and (wanted is None or p in wanted)}
+    return pipeline_ids, span, dirty
+
+
+def raw_windows(
+    span: rollups.Cover, dirty: set[rollup_store.Partition]
+) -> list[tuple[Window, list[str] | None]]:
+    """The pieces read from the raw rows: the partial days at the edges (of the window's
+    pipelines: None) and, per day, the dirty partitions' pipelines."""
+    found: list[tuple[Window, list[str] | None]] = [
+        (Window(since_ms, until_ms), None) for since_ms, until_ms in span.edges
+    ]
+    by_day: dict[int, list[str]] = defaultdict(list)
+    for pipeline_id, day in sorted(dirty):
+        by_day[day].append(pipeline_id)
+    found += [
+        (Window(day * DAY_MS, (day + 1) * DAY_MS), day_pipelines)
+        for day, day_pipelines in sorted(by_day.items())
+    ]
+    return found
 
 
 def _org_selections(

@@ -95,6 +95,19 @@ class Histogram:
         self.total += total
         self._keep(encoded.get("v"))
 
+    def subtract(self, other: Histogram) -> None:
+        """Remove what ``other`` (a part of this histogram) added."""
+        counts = self.counts
+        for key, count in other.counts.items():
+            left = counts.get(key, 0) - count
+            if left > 0:
+                counts[key] = left
+            else:
+                counts.pop(key, None)
+        self.count -= other.count
+        self.total -= other.total
+        self.values = None
+
     def encode(self) -> dict[str, list[Any]]:
         flat: list[int] = []
         for key in sorted(self.counts):

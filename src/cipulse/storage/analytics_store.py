@@ -113,65 +113,9 @@ class RunTally:
     retry_compute_seconds: float = 0.0
 
 
-DECIDED_STATUSES = ("success", "failure", "timed_out")
-
-
 def _in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
     return _filtered(query, org_id, window.filters).where(
         a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms
-    )
-
-
-def run_tallies(
-    conn: Connection, org_id: str, window: Window, group: sa.ColumnElement[Any] | None = None
-) -> dict[str | None, RunTally]:
-    """Tallies of the attempts in the window, computed by the database (counts and sums
-    grouped, then only the duration column of the attempts whose durations count), per value
-    of ``group`` (e.g. ``run_attempts.c.pipeline_id``) or for all (key ``None``)."""
-    key = group if group is not None else sa.literal(None)
-    tallies: dict[str | None, RunTally] = {}
-    first = sa.case((a.c.attempt == 1, 1), else_=0)
-    counts = _in_window(
-        sa.select(
-            key,
-            a.c.status,
-            sa.func.count(),
-            sa.func.sum(first),
-            sa.func.coalesce(sa.func.sum(a.c.compute_seconds), 0.0),
-        ),
-        org_id,
-        window,
-    ).group_by(key, a.c.status)
-    for group_key, status, count, first_count, compute in conn.execute(counts):
-        tally = tallies.setdefault(group_key, RunTally())
-        tally.by_status[status] += count
-        tally.first_by_status[status] += int(first_count or 0)
-        tally.compute_seconds += float(compute)
-    duration_statuses = window.filters.statuses or ("success",)
-    durations = _in_window(sa.select(key, a.c.duration_seconds), org_id, window).where(
-        a.c.status.in_(duration_statuses), a.c.duration_seconds.is_not(None)
-    )
-    for group_key, duration in conn.execute(durations.order_by(a.c.duration_seconds)):
-        tally = tallies.setdefault(group_key, RunTally())
-        assert isinstance(tally.durations, list)
-        tally.durations.append(duration)
-    runs = (
-        _in_window(sa.select(key, a.c.pipeline_id, a.c.run_key), org_id, window)
-        .where(a.c.status.in_(DECIDED_STATUSES))
-        .distinct()
-        .subquery()
-    )
-    decided = sa.select(runs.c[0], sa.func.count()).group_by(runs.c[0])
-    for group_key, count in conn.execute(decided):
-        tallies.setdefault(group_key, RunTally()).decided_runs = count
-    return tallies
-
-
-def retries_in_window(conn: Connection, org_id: str, window: Window) -> list[AttemptFacts]:
-    """The attempts in the window that are retries (attempt > 1): only they can make a run
-    flaky."""
-    return _facts(
-        conn.execute(_in_window(sa.select(*_FACT_COLUMNS), org_id, window).where(a.c.attempt > 1))
     )
 
 
@@ -406,64 +350,24 @@ def outcomes_before(
     return [Outcome(*row) for row in conn.execute(query)]
 
 
-def metric_rows(
-    conn: Connection, org_id: str, window: Window
-) -> list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]]:
-    """(started_at_ms, metrics, tags) of the run attempts in the window that pass the
-    filters, and of their jobs (whose own start is in the window), where either carries
-    metrics or tags."""
-    runs = _filtered(
-        sa.select(a.c.started_at_ms, a.c.metrics, a.c.tags), org_id, window.filters
-    ).where(
-        a.c.started_at_ms >= window.since_ms,
-        a.c.started_at_ms < window.until_ms,
-        sa.or_(a.c.metrics.is_not(None), a.c.tags.is_not(None)),
-    )
-    job_rows = _filtered(
-        sa.select(jobs.c.started_at_ms, jobs.c.metrics, jobs.c.tags).select_from(
-            a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
-        ),
-        org_id,
-        window.filters,
-    ).where(
-        jobs.c.started_at_ms >= window.since_ms,
-        jobs.c.started_at_ms < window.until_ms,
-        sa.or_(jobs.c.metrics.is_not(None), jobs.c.tags.is_not(None)),
-    )
-    found: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
-    for query in (runs, job_rows):
-        found += [(row[0], row[1], row[2]) for row in conn.execute(query)]
+def metric_events(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None = None
+) -> list[tuple[int, str, dict[str, Any], dict[str, Any] | None]]:
+    """(started_at_ms, pipeline id, metrics, tags) of the Trunk run attempts in the window that
+    pass its filters and carry metrics, and of their job-tree nodes that do (with their run
+    attempt's start: the window and buckets apply to the attempt)."""
+    found: list[tuple[int, str, dict[str, Any], dict[str, Any] | None]] = []
+    runs = _in_window(
+        sa.select(a.c.started_at_ms, a.c.pipeline_id, a.c.metrics, a.c.tags), org_id, window
+    ).where(a.c.source_format == "trunk", a.c.metrics.is_not(None))
+    nodes = _jobs_in_window(
+        sa.select(a.c.started_at_ms, a.c.pipeline_id, jobs.c.metrics, jobs.c.tags), org_id, window
+    ).where(a.c.source_format == "trunk", jobs.c.metrics.is_not(None))
+    for query in (runs, nodes):
+        if pipeline_ids is not None:
+            query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
+        found += [(row[0], row[1], row[2], row[3]) for row in conn.execute(query) if row[2]]
     return found
-
-
-def job_executions(
-    conn: Connection, org_id: str, window: Window, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """How many times each (pipeline id, job definition key) ran in the window's attempts."""
-    counts: dict[tuple[str, str], int] = {}
-    by_pipeline: dict[str, list[str]] = {}
-    for pipeline_id, definition in keys:
-        by_pipeline.setdefault(pipeline_id, []).append(definition)
-    for pipeline_id, definitions in sorted(by_pipeline.items()):
-        query = (
-            _filtered(
-                sa.select(jobs.c.definition_key, sa.func.count()).select_from(
-                    a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
-                ),
-                org_id,
-                window.filters,
-            )
-            .where(
-                a.c.started_at_ms >= window.since_ms,
-                a.c.started_at_ms < window.until_ms,
-                a.c.pipeline_id == pipeline_id,
-                jobs.c.definition_key.in_(sorted(definitions)),
-            )
-            .group_by(jobs.c.definition_key)
-        )
-        for definition, count in conn.execute(query):
-            counts[(pipeline_id, definition)] = count
-    return counts
 
 
 @dataclass(slots=True)
@@ -486,48 +390,3 @@ def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Se
         a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
     )
     return _in_window(joined, org_id, window)
-
-
-def job_tallies(
-    conn: Connection, org_id: str, window: Window
-) -> tuple[dict[tuple[str, str], JobTally], list[tuple[str, str, str | None]]]:
-    """Tallies per (pipeline id, job definition key) of the jobs of the attempts in the
-    window, computed by the database; and the attempts (id, pipeline id, root node key) that
-    hold jobs
-    whose exclusive time was not stored (Trunk trees), to be computed by the caller."""
-    tallies: dict[tuple[str, str], JobTally] = {}
-    counts = _jobs_in_window(
-        sa.select(
-            a.c.pipeline_id,
-            jobs.c.definition_key,
-            jobs.c.status,
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(jobs.c.duration_seconds), 0.0),
-            sa.func.coalesce(sa.func.sum(jobs.c.exclusive_seconds), 0.0),
-            sa.func.max(jobs.c.name),
-        ),
-        org_id,
-        window,
-    ).group_by(a.c.pipeline_id, jobs.c.definition_key, jobs.c.status)
-    for pipeline_id, definition, status, count, total, alone, name in conn.execute(counts):
-        tally = tallies.setdefault((pipeline_id, definition), JobTally(name=name))
-        tally.name = max(tally.name, name)
-        tally.by_status[status] += count
-        tally.total_duration_seconds += float(total)
-        tally.exclusive_seconds += float(alone)
-    duration_statuses = window.filters.statuses or ("success",)
-    durations = _jobs_in_window(
-        sa.select(a.c.pipeline_id, jobs.c.definition_key, jobs.c.duration_seconds), org_id, window
-    ).where(jobs.c.status.in_(duration_statuses), jobs.c.duration_seconds.is_not(None))
-    for pipeline_id, definition, duration in conn.execute(
-        durations.order_by(jobs.c.duration_seconds)
-    ):
-        job = tallies.setdefault((pipeline_id, definition), JobTally())
-        assert isinstance(job.durations, list)
-        job.durations.append(duration)
-    unknown = (
-        _jobs_in_window(sa.select(a.c.id, a.c.pipeline_id, a.c.root_node_key), org_id, window)
-        .where(jobs.c.exclusive_seconds.is_(None))
-        .distinct()
-    )
-    return tallies, [(row[0], row[1], row[2]) for row in conn.execute(unknown)]

@@ -26,6 +26,7 @@ from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
+    metric_rollups,
     red_periods,
     rollup_dirty,
     rollup_repeats,
@@ -568,3 +569,94 @@ def outcomes_of_pipeline(
         .order_by(a.c.completed_at_ms, a.c.id)
     )
     return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
+
+
+# --- Custom metrics --------------------------------------------------------------------------
+
+#: (pipeline id, metric key, tag key or '' for all the metric's values, tag value or '')
+MetricKey = tuple[str, str, str, str]
+
+
+def replace_metric_period(
+    conn: Connection,
+    org_id: str,
+    grain: int,
+    period: int,
+    pipeline_ids: Sequence[str],
+    histograms: dict[MetricKey, Histogram],
+) -> None:
+    bulk_delete(
+        conn,
+        metric_rollups,
+        ["org_id", "grain", "period", "pipeline_id"],
+        [(org_id, grain, period, p) for p in sorted(pipeline_ids)],
+    )
+    bulk_insert(
+        conn,
+        metric_rollups,
+        [
+            (
+                org_id,
+                grain,
+                period,
+                pipeline_id,
+                metric_key,
+                tag_key,
+                tag_value,
+                histogram.count,
+                histogram.total,
+                orjson.dumps(histogram.encode()).decode(),
+            )
+            for (pipeline_id, metric_key, tag_key, tag_value), histogram in sorted(
+                histograms.items()
+            )
+        ],
+    )
+
+
+def metric_histograms(
+    conn: Connection,
+    org_id: str,
+    selection: Selection,
+    metric_key: str | None = None,
+    tag_key: str | None = None,
+) -> list[tuple[int, MetricKey, Histogram]]:
+    """(period, key, histogram) of the stored metric rows of the selection; of one metric
+    key (and its values overall plus per value of one tag key) when given."""
+    m = metric_rollups
+    condition = selection.condition(m, org_id)
+    if condition is None:
+        return []
+    query = sa.select(
+        m.c.period,
+        m.c.pipeline_id,
+        m.c.metric_key,
+        m.c.tag_key,
+        m.c.tag_value,
+        m.c.value_count,
+        m.c.value_sum,
+        m.c.histogram,
+    ).where(condition)
+    if metric_key is not None:
+        query = query.where(m.c.metric_key == metric_key, m.c.tag_key.in_(["", tag_key or ""]))
+    found = []
+    for period, pipeline_id, key, t_key, t_value, count, total, encoded in conn.execute(query):
+        histogram = Histogram()
+        histogram.merge_encoded(orjson.loads(encoded), count, total)
+        found.append((period, (str(pipeline_id), key, t_key, t_value), histogram))
+    return found
+
+
+def metric_keys(conn: Connection, org_id: str, selection: Selection) -> tuple[set[str], set[str]]:
+    """The metric keys and tag keys of the stored metric rows of the selection."""
+    m = metric_rollups
+    condition = selection.condition(m, org_id)
+    if condition is None:
+        return set(), set()
+    query = sa.select(m.c.metric_key, m.c.tag_key).where(condition).distinct()
+    metrics, tags = set(), set()
+    for metric_key, tag_key in conn.execute(query):
+        metrics.add(metric_key)
+        if tag_key:
+            tags.add(tag_key)
+    return metrics, tags

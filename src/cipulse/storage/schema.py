@@ -308,3 +308,21 @@ red_periods = sa.Table(
     sa.Index("ix_red_periods_org_id_pipeline_id", "org_id", "pipeline_id"),
     sa.Index("ix_red_periods_org_id_ended_at_ms", "org_id", "ended_at_ms"),
 )
+
+metric_rollups = sa.Table(
+    "metric_rollups",
+    metadata,
+    _org_id(),
+    sa.Column("grain", sa.SmallInteger, nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("pipeline_id", Id, nullable=False),
+    sa.Column("metric_key", sa.Text, nullable=False),
+    sa.Column("tag_key", sa.Text, nullable=False, comment="'' for every value of the metric"),
+    sa.Column("tag_value", sa.Text, nullable=False),
+    sa.Column("value_count", sa.Integer, nullable=False),
+    sa.Column("value_sum", sa.Float, nullable=False),
+    sa.Column("histogram", sa.Text, nullable=False, comment="JSON (domain/histogram.py)"),
+    sa.PrimaryKeyConstraint(
+        "org_id", "grain", "period", "metric_key", "tag_key", "tag_value", "pipeline_id"
+    ),
+)
