@@ -1,5 +1,7 @@
-"""Read-API latency: every ``/api/v1`` read endpoint of ``cipulse serve`` on a seeded SQLite
-and PostgreSQL database, organisation-wide and for the busiest pipeline, over 30 and 90 days.
+"""Read-API latency of cipulse serve on seeded SQLite and PostgreSQL databases.
+
+Every ``/api/v1`` read endpoint, organisation-wide and for the busiest pipeline, over 30 and
+90 days.
 
 For each database: migrate, ``cipulse demo seed`` (timed; skipped with ``--reuse`` when the
 database already holds the runs asked for), a read key, then one server (1 worker) and
@@ -14,10 +16,12 @@ timed in DuckDB over the SQLite data. It prints a markdown table and writes it t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import signal
 import sqlite3
+import subprocess
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
@@ -30,7 +34,7 @@ import psycopg
 
 from bench import databases, read_data, read_duckdb, read_http
 from bench.read_report import DatabaseResult, DuckdbComparison, ReadReport, render
-from bench.servers import cipulse_server_command, free_port, running
+from bench.servers import REPOSITORY, cipulse_server_command, free_port, running
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA_DIR = RESULTS / "read-data"
@@ -194,8 +198,34 @@ def _environment() -> dict[str, str]:
         "machine": f"{platform.machine()}, {_cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_version()}; {versions}",
+        "cipulse": _cipulse_source(),
         "databases": f"SQLite {sqlite3.sqlite_version}; PostgreSQL {_postgres_version()}",
     }
+
+
+def _cipulse_source() -> str:
+    """Which cipulse the servers run: its version, where it is imported from, and the commit
+    (with a note when ``src/`` has uncommitted changes) when that is this repository."""
+    spec = importlib.util.find_spec("cipulse")
+    origin = Path(spec.origin).parent if spec and spec.origin else None
+    described = f"{_version('cipulse')} from {origin or 'nowhere'}"
+    if origin is None or not origin.is_relative_to(REPOSITORY):
+        return described
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = _git("status", "--porcelain", "--", str(origin))
+    return f"{described}, commit {commit}" + (" with uncommitted changes" if changed else "")
+
+
+def _git(*arguments: str) -> str | None:
+    """Git's output in this repository, or None when git fails."""
+    completed = subprocess.run(
+        ["git", "-C", str(REPOSITORY), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else None
 
 
 def _cpu_count() -> int:

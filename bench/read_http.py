@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
 
 import httpx
@@ -43,7 +44,8 @@ class ReadFailed(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """``[since, until)``: ``days`` days ending at the moment the measurements start."""
+    """The API's own window of ``days`` whole UTC days ending with today (``days=N``), the
+    one the dashboard asks for; ``since``/``until`` are what it covers."""
 
     days: int
     since: datetime
@@ -55,12 +57,12 @@ class Window:
 
     @property
     def params(self) -> dict[str, str]:
-        return {"since": _iso(self.since), "until": _iso(self.until)}
+        return {"days": str(self.days)}
 
 
 def windows(now: datetime) -> list[Window]:
-    until = now.replace(microsecond=0)
-    return [Window(days, until - timedelta(days=days), until) for days in WINDOW_DAYS]
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), clock_time(), now.tzinfo)
+    return [Window(days, tomorrow - timedelta(days=days), tomorrow) for days in WINDOW_DAYS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +246,3 @@ def _failure(response: httpx.Response) -> str:
     body = " ".join(response.text.split())
     excerpt = body if len(body) <= _EXCERPT_CHARS else body[:_EXCERPT_CHARS] + "…"
     return f"HTTP {response.status_code}: {excerpt or '(empty body)'}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -30,8 +30,10 @@ fails when this page and the code disagree. The read API serves the same list at
 The unit is a **run attempt** (one execution of a pipeline: run id + attempt number). A **run**
 is a pipeline plus a run id (RunWatch `run_id`, Trunk `chainId`) with all its attempts.
 
-The window `[since, until)` applies to the attempt's `started_at`; the default is the 30 days
-before the request. Filters narrow the attempts: `repository` (owner/name, any letter case),
+The window `[since, until)` applies to the attempt's `started_at`. The default is the 30 whole
+UTC days that end with today (today included): `until` is the coming UTC midnight and `since`
+30 days before; `days=N` sets another length, `since` and `until` any times. Filters narrow
+the attempts: `repository` (owner/name, any letter case),
 `pipeline` (its id or its name), `branch`, `provider`, `status` (comma-separated), `actor`,
 `triggered_by`, and, for Trunk data, `tag=key:value` (repeatable; all must match). Every metric
 below is computed over the attempts that are in the window and pass the filters, except where
@@ -76,11 +78,45 @@ mean length of the red periods that ended in the bucket.
 Trunk events carry metrics (`payload.metrics`, `{k, v: number}`) and tags. For one metric key,
 `GET /api/v1/analytics/custom-metrics?key=…&interval=…` aggregates the values of that key carried
 by the run attempts that started in the window and pass the filters, and by their job-tree nodes
-whose own start is in the window: per UTC bucket, `count`, `sum`, `mean`, `p50` and `p95`
-(nearest rank), empty buckets included. With `group_by=tag:<key>` there is one series per value
+(counted with their run attempt: in its window and its bucket): per UTC bucket, `count`, `sum`,
+`mean`, `p50` and `p95` (nearest rank; exact up to 64 values, within 1% beyond), empty buckets
+included. With `group_by=tag:<key>` there is one series per value
 of that tag on the same event (the event's tags merged with its sequence's), and one (`group`:
 null) for values whose event has no such tag. Nodes whose run has not arrived are not counted.
-`GET /api/v1/analytics/custom-metrics/keys` lists the metric and tag keys seen in the window.
+`GET /api/v1/analytics/custom-metrics/keys` lists the metric keys seen in the window, and the
+tag keys of the events that carry them.
+
+## How figures are computed
+
+Every figure above is computed exactly as defined, from the stored runs. To answer in
+milliseconds over millions of runs, cipulse keeps **rollups**: per pipeline and UTC day (and per
+week of seven days from Monday, and for the whole organisation), the counts per status, the
+first attempts' outcomes, compute, the flaky runs and their cost, per job the same plus failure,
+flaky and exclusive time, per custom metric key its values per tag value, and the red periods
+per pipeline and branch.
+
+- **Exact under re-posts.** Rollups are never incremented: when ingest stores or changes an
+  attempt, it marks the days (partitions: pipeline and day) whose figures may change — the
+  attempt's old and new day and the days of the other attempts of its run, since flakiness
+  depends on them — and the refresher recomputes those days from the stored runs (every server
+  runs one, every `CIPULSE_ROLLUP_INTERVAL_SECONDS`; the bulk commands refresh at their end;
+  `cipulse rollups rebuild` recomputes all). A re-posted attempt moves its counts; it cannot
+  count twice.
+- **Exact before the refresh.** A read takes whole weeks and days from the rollups, and computes
+  from the stored runs the partial days at the window's edges and every marked day not
+  refreshed yet. Answers never lag ingest; they are only slower while much is unrefreshed.
+- **Runs counted once.** A run decided on several days is in several days' `flaky_rate`
+  denominators; each day also records, per such run, the start of its latest earlier decided
+  attempt, and a window subtracts those that lie inside it.
+- **Percentiles.** Durations (and custom metric values) are kept in histograms whose buckets
+  grow by a factor (1 + 1%) / (1 - 1%); a bucket reports a value within 1% of every value in it
+  (the DDSketch construction), so a percentile is within 1% of the exact nearest-rank value.
+  Up to 64 values, a histogram also keeps the values themselves and the percentile is exact.
+  Means and sums are exact.
+- **Filters.** The rollups are split by pipeline, so `repository` and `pipeline` filters use
+  them; `branch`, `provider`, `status`, `actor`, `triggered_by` and `tag` filters are computed
+  from the stored runs (recovery: only `provider`, `actor`, `triggered_by` and `tag`), as are
+  hourly time series.
 """
 
 

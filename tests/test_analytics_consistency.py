@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cipulse.analytics import run_metrics
-from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
+from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.refresh import refresh_all
 from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.window import Filters, Window
-from cipulse.ingestion.formats import parse_runwatch
+from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage import analytics_store as store
 from cipulse.storage.database import Database
@@ -279,3 +279,106 @@ def test_job_figures_equal_the_reference_stored_or_not(
     check_jobs(database, org_id)
     refresh_all(database)
     check_jobs(database, org_id)
+
+
+def random_metric_events(seed: int, chains: int) -> list[dict[str, object]]:
+    """Trunk runs with metrics and tags on the run and on some of its nodes."""
+    from tests.builders import trunk_event
+
+    rng = random.Random(seed)
+    events = []
+    for chain in range(chains):
+        started = ms(START) + rng.randrange(0, 20 * 86_400_000)
+        runner = rng.choice([{"runner": "linux"}, {"runner": "mac"}, {"os": "x"}, None])
+        events.append(
+            trunk_event(
+                f"r{chain}",
+                f"c{chain}",
+                kind="pipeline",
+                key=rng.choice(["deploy", "release"]),
+                created_at=started,
+                finished_at=started + 60_000,
+                metrics={"coverage": round(rng.uniform(50, 100), 2), "tests": rng.randrange(1, 9)},
+                tags=runner,
+            )
+        )
+        for node in range(rng.randrange(0, 3)):
+            events.append(
+                trunk_event(
+                    f"n{chain}-{node}",
+                    f"c{chain}",
+                    parent=f"r{chain}",
+                    created_at=started + 1000 * node,
+                    finished_at=started + 1000 * node + 500,
+                    metrics={"coverage": round(rng.uniform(0, 100), 2)},
+                    tags=rng.choice([{"runner": "linux"}, None]),
+                )
+            )
+    return events
+
+
+def metric_reference(
+    database: Database, org_id: str, window: Window, interval: Interval, group_tag: str | None
+) -> dict[tuple[str | None, int], dict[str, object]]:
+    with database.read() as conn:
+        events = store.metric_events(conn, org_id, window)
+    values: dict[tuple[str | None, int], list[float]] = {}
+    for started, _, metrics, tags in events:
+        if "coverage" in metrics:
+            group = str(tags[group_tag]) if group_tag and tags and group_tag in tags else None
+            values.setdefault((group, bucket_start(started, interval)), []).append(
+                float(metrics["coverage"])
+            )
+    found = {}
+    for key, numbers in values.items():
+        ordered = sorted(numbers)
+        found[key] = {
+            "count": len(ordered),
+            "sum": sum(ordered),
+            "p50": run_metrics.nearest_rank(ordered, 50),
+            "p95": run_metrics.nearest_rank(ordered, 95),
+        }
+    return found
+
+
+def check_metrics(database: Database, org_id: str) -> None:
+    service = AnalyticsService(database)
+    for window in WINDOWS[:4]:
+        for interval in (Interval.DAY, Interval.WEEK):
+            for group_tag in (None, "runner"):
+                got = service.custom_metric(
+                    org_id, window, "coverage", f"tag:{group_tag}" if group_tag else None, interval
+                )
+                expected = metric_reference(database, org_id, window, interval, group_tag)
+                seen = {}
+                for group in got["groups"]:
+                    for point in group["points"]:
+                        if point["count"]:
+                            seen[(group["group"], ms_of(point["start"]))] = point
+                assert set(seen) == set(expected), (window, interval, group_tag)
+                for key, value in expected.items():
+                    assert seen[key]["count"] == value["count"]
+                    assert seen[key]["sum"] == pytest.approx(value["sum"])
+                    for name in ("p50", "p95"):
+                        assert seen[key][name] == pytest.approx(value[name], rel=0.01)
+        assert service.custom_metric_keys(org_id, window)["metrics"] in ([], ["coverage", "tests"])
+
+
+def test_custom_metrics_equal_the_reference_stored_or_not(
+    database: Database, tenant: Tenant
+) -> None:
+    from tests.builders import trunk_request
+
+    events = random_metric_events(5, 120)
+    for start in range(0, len(events), 50):
+        request = IngestRequest(
+            parse_trunk(json.dumps(trunk_request(*events[start : start + 50])).encode()),
+            api_key=tenant.key,
+        )
+        (outcome,) = IngestService(database).ingest_batch([request])
+        assert not isinstance(outcome, Exception), outcome
+    org_id = store_org(database)
+    assert metric_reference(database, org_id, WINDOWS[0], Interval.DAY, "runner")
+    check_metrics(database, org_id)
+    refresh_all(database)
+    check_metrics(database, org_id)

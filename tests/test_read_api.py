@@ -590,3 +590,66 @@ def test_custom_metrics_by_day_and_by_tag(
     )
     missing = client.get("/api/v1/analytics/custom-metrics", headers={"X-API-Key": reader.key})
     assert missing.status_code == 400 and missing.json()["error"].startswith("key: required")
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        ("/api/v1/pipelines", {"sort": "colour"}, "sort: must be one of name, full_name, runs"),
+        ("/api/v1/analytics/jobs", {"sort": "-nope"}, "sort: must be one of job, runs"),
+        ("/api/v1/analytics/flaky", {"limit": "1001"}, "limit: must be from 1 to 1000"),
+        ("/api/v1/repositories", {"cursor": "bm9wZQ=="}, "cursor: not a cursor"),
+        ("/api/v1/analytics/summary", {"days": "0"}, "days: must be a whole number"),
+        ("/api/v1/analytics/summary", {"days": "x"}, "days: must be a whole number"),
+        (
+            "/api/v1/analytics/summary",
+            {"days": "7", "since": "2024-01-01T00:00:00Z"},
+            "days: give since or days, not both",
+        ),
+    ],
+)
+def test_list_and_window_parameters_get_400_naming_them(
+    client: TestClient, reader: Tenant, path: str, params: dict[str, str], message: str
+) -> None:
+    response = client.get(path, params=params, headers={"X-API-Key": reader.key})
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+
+
+@pytest.mark.usefixtures("seeded_jobs")
+def test_analytics_lists_are_sorted_and_paged(client: TestClient, reader: Tenant) -> None:
+    everything = get(client, reader, "/api/v1/analytics/jobs", **WINDOW)
+    assert everything["next_cursor"] is None
+    by_time = [row["total_duration_seconds"] for row in everything["items"]]
+    assert by_time == sorted(by_time, reverse=True)  # where CI time goes, first
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 1, "sort": "job", **WINDOW}
+        if cursor:
+            params["cursor"] = cursor
+        page = get(client, reader, "/api/v1/analytics/jobs", **params)
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [row["job"] for row in seen] == ["build", "lint", "test"]
+    assert [row["p50_duration_seconds"] for row in seen] == [
+        row["p50_duration_seconds"]
+        for row in sorted(everything["items"], key=lambda row: row["job"])
+    ]
+    slowest = get(client, reader, "/api/v1/analytics/jobs", sort="-p95_duration_seconds", **WINDOW)
+    p95 = [row["p95_duration_seconds"] for row in slowest["items"]]
+    assert p95 == sorted(p95, reverse=True)
+
+
+@pytest.mark.usefixtures("seeded")
+def test_the_default_window_is_whole_days_ending_today(client: TestClient, reader: Tenant) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    window = get(client, reader, "/api/v1/analytics/summary")["window"]
+    assert window["until"] == f"{tomorrow.isoformat()}T00:00:00Z"
+    assert window["days"] == 30
+    week = get(client, reader, "/api/v1/analytics/summary", days=7)["window"]
+    assert (week["until"], week["days"]) == (window["until"], 7)
+    assert week["since"] == f"{(tomorrow - timedelta(days=7)).isoformat()}T00:00:00Z"

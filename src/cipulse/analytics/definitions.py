@@ -40,7 +40,8 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
         "The median duration, by the nearest-rank method (the value at rank ⌈0.5·n⌉ of the n "
         "sorted durations), of the attempts with status success — or, when a status filter is "
         "given, with the filtered statuses. Attempts of unknown duration are left out. Null "
-        "when there are none.",
+        "when there are none. Exact up to 64 durations; beyond, read from a mergeable "
+        "histogram and within 1% of the exact value (see How figures are computed).",
     ),
     MetricDefinition(
         "p95_duration_seconds",

@@ -27,6 +27,7 @@ from cipulse.domain.window import DAY_MS, Window
 from cipulse.errors import CipulseError
 from cipulse.storage import rollup_store
 from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import lock_natural_keys
 
@@ -35,10 +36,13 @@ log = logging.getLogger(__name__)
 #: Marks per transaction: short enough that ingest, which shares SQLite's one write lock,
 #: waits little.
 MARKS_PER_ROUND = 200
+#: The bulk commands refresh in big rounds: each round recomputes the red periods of its
+#: pipelines from their earliest marked day to the present.
+BULK_MARKS_PER_ROUND = 50_000
 
 
 def refresh_round(database: Database, limit: int = MARKS_PER_ROUND) -> int:
-    """Refresh the partitions of up to ``limit`` marks; returns how many marks it took."""
+    """Refresh up to ``limit`` marked partitions; returns how many marks it took."""
     with database.write() as conn:
         marks = rollup_store.claim_marks(conn, limit)
         if not marks:
@@ -132,11 +136,22 @@ def _refresh_week(conn: Connection, org_id: str, week: int, pipeline_ids: list[s
 def refresh_all(database: Database, progress: Callable[[int], None] | None = None) -> int:
     """Refresh until no marks are left (the bulk commands, tests); returns the marks taken."""
     total = 0
-    while taken := refresh_round(database, limit=2000):
+    while taken := refresh_round(database, limit=BULK_MARKS_PER_ROUND):
         total += taken
         if progress is not None:
             progress(total)
     return total
+
+
+def rebuild(
+    database: Database, org_id: str | None, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Mark every partition (of one organisation, or all) and refresh them all; returns
+    how many there were. Reads stay exact meanwhile (marked partitions are read raw)."""
+    with database.write() as conn:
+        partitions = rollup_store.mark_everything(conn, org_id, now_ms())
+    refresh_all(database, None if progress is None else lambda done: progress(done, partitions))
+    return partitions
 
 
 class RollupRefresher:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cipulse import __version__
-from cipulse.cli import admin, demo, ingest, serve
+from cipulse.cli import admin, demo, ingest, rollups, serve
 from cipulse.cli.context import Context
 
 
@@ -26,7 +26,15 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
         ctx.invoke(serve.serve)
 
 
-for command in (serve.serve, serve.migrate, admin.orgs, admin.keys, ingest.ingest, demo.demo):
+for command in (
+    serve.serve,
+    serve.migrate,
+    admin.orgs,
+    admin.keys,
+    ingest.ingest,
+    demo.demo,
+    rollups.rollups,
+):
     cli.add_command(command)
 
 

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 OPTIMIZE_EVERY_SECONDS = 600
 ANALYSIS_LIMIT = 1000
 
+#: PostgreSQL: how often the server analyses the tables that grow (see ``checkpointing``).
+POSTGRES_ANALYZE_EVERY_SECONDS = 60
+ANALYZED_TABLES = ("run_attempts", "jobs", "rollup_dirty", "run_rollups", "job_rollups")
+
 #: Page cache per SQLite connection: random UUID keys touch many index pages.
 SQLITE_CACHE_KIB = 64 * 1024
 
@@ -166,36 +170,57 @@ class Database:
 
     @contextmanager
     def checkpointing(self, interval_seconds: float = 1.0) -> Iterator[None]:
-        """While the block runs, checkpoint the SQLite WAL every ``interval_seconds`` from a
-        background thread (PASSIVE: never blocks writers), and keep the query planner's
-        statistics fresh (``ANALYZE`` with a small sample, at the start, every ten minutes
-        and at the end): without them SQLite picks plans that scan every job of an
-        organisation. No-op on PostgreSQL (autovacuum analyses), and for a database built
-        without ``background_checkpoints`` (SQLite checkpoints in commits)."""
-        if not (self.is_sqlite and self._background_checkpoints):
+        """While the block runs, keep the database in shape from a background thread.
+
+        SQLite: checkpoint the WAL every ``interval_seconds`` (PASSIVE: never blocks
+        writers), and keep the query planner's statistics fresh (``ANALYZE`` with a small
+        sample, at the start, every ten minutes and at the end): without them SQLite picks
+        plans that scan every job of an organisation. PostgreSQL: ``ANALYZE`` the tables that
+        grow, a few seconds in, every minute and at the end, as autovacuum would (it may be off,
+        and a bulk import outgrows its statistics long before autovacuum's next round).
+        Nothing for a database built without ``background_checkpoints``."""
+        if not self._background_checkpoints:
             yield
             return
         stop = threading.Event()
+        if self.is_sqlite:
+            every, first, task = OPTIMIZE_EVERY_SECONDS, 0.0, self._checkpoint
+        else:
+            every, first, task = POSTGRES_ANALYZE_EVERY_SECONDS, 5.0, None
 
         def run() -> None:
-            rounds = 0
+            waited, due = 0.0, first or every
             while not stop.wait(interval_seconds):
-                self._checkpoint()
-                rounds += 1
-                if rounds * interval_seconds >= OPTIMIZE_EVERY_SECONDS:
-                    self._maintain("ANALYZE")
-                    rounds = 0
+                if task is not None:
+                    task()
+                waited += interval_seconds
+                if waited >= due:
+                    self._analyze()
+                    waited, due = 0.0, every
 
-        self._maintain("ANALYZE")
-        thread = threading.Thread(target=run, name="cipulse-checkpoint", daemon=True)
+        if self.is_sqlite:
+            self._analyze()
+        thread = threading.Thread(target=run, name="cipulse-maintenance", daemon=True)
         thread.start()
         try:
             yield
         finally:
             stop.set()
             thread.join()
-            self._checkpoint()
+            if self.is_sqlite:
+                self._checkpoint()
+            self._analyze()
+
+    def _analyze(self) -> None:
+        if self.is_sqlite:
             self._maintain("ANALYZE")
+            return
+        try:
+            with self._writer.connect() as connection:
+                connection.exec_driver_sql("ANALYZE " + ", ".join(ANALYZED_TABLES))
+                connection.commit()
+        except sa.exc.DBAPIError as exc:
+            log.debug("ANALYZE skipped: %s", exc)
 
     def _checkpoint(self) -> None:
         self._maintain("PRAGMA wal_checkpoint(PASSIVE)")

@@ -88,16 +88,28 @@ class Mark:
 
 
 def claim_marks(conn: Connection, limit: int) -> list[Mark]:
-    """Up to ``limit`` marks, oldest first, locked against other refreshers (PostgreSQL)."""
+    """The oldest marks' partitions (up to ``limit`` of them) with every mark they have,
+    locked against other refreshers on PostgreSQL (``SKIP LOCKED``): a partition marked by
+    many batches is refreshed once. Marks added later are separate rows, left for the next
+    round."""
     d = rollup_dirty
-    query = (
-        sa.select(d.c.org_id, d.c.id, d.c.pipeline_id, d.c.day)
-        .order_by(d.c.marked_at_ms)
-        .limit(limit)
+    oldest = (
+        sa.select(d.c.org_id, d.c.pipeline_id, d.c.day).order_by(d.c.marked_at_ms).limit(limit * 4)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return [Mark(*row) for row in conn.execute(query)]
+    partitions: dict[tuple[str, int], set[str]] = {}
+    for org_id, pipeline_id, day in conn.execute(oldest):
+        if len(partitions) >= limit and (org_id, day) not in partitions:
+            break
+        partitions.setdefault((str(org_id), day), set()).add(str(pipeline_id))
+    marks: list[Mark] = []
+    for (org_id, day), pipeline_ids in sorted(partitions.items()):
+        query = sa.select(d.c.org_id, d.c.id, d.c.pipeline_id, d.c.day).where(
+            d.c.org_id == org_id, d.c.day == day, d.c.pipeline_id.in_(sorted(pipeline_ids))
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        marks += [Mark(str(o), str(i), str(p), int(dd)) for o, i, p, dd in conn.execute(query)]
+    return marks
 
 
 def delete_marks(conn: Connection, marks: Sequence[Mark]) -> None:
@@ -660,3 +672,18 @@ def metric_keys(conn: Connection, org_id: str, selection: Selection) -> tuple[se
         if tag_key:
             tags.add(tag_key)
     return metrics, tags
+
+
+def mark_everything(conn: Connection, org_id: str | None, now_ms: int) -> int:
+    """Mark every partition holding attempts (of one organisation, or all): a rebuild."""
+    query = sa.select(a.c.org_id, a.c.pipeline_id, a.c.started_at_ms).where(
+        a.c.started_at_ms.is_not(None)
+    )
+    if org_id is not None:
+        query = query.where(a.c.org_id == org_id)
+    marks = {
+        (str(org), str(pipeline), started // DAY_MS)
+        for org, pipeline, started in conn.execute(query)
+    }
+    mark_dirty(conn, marks, now_ms)
+    return len(marks)
