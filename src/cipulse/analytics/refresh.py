@@ -41,10 +41,15 @@ MARKS_PER_ROUND = 200
 BULK_MARKS_PER_ROUND = 50_000
 
 
-def refresh_round(database: Database, limit: int = MARKS_PER_ROUND) -> int:
-    """Refresh up to ``limit`` marked partitions; returns how many marks it took."""
+def refresh_round(
+    database: Database, limit: int = MARKS_PER_ROUND, settle_ms: int | None = None
+) -> int:
+    """Refresh up to ``limit`` marked partitions (with ``settle_ms``, only those ingest
+    has not marked for that long, or has kept marking for a minute); returns how many marks
+    it took."""
     with database.write() as conn:
-        marks = rollup_store.claim_marks(conn, limit)
+        settled = None if settle_ms is None else now_ms() - settle_ms
+        marks = rollup_store.claim_marks(conn, limit, settled)
         if not marks:
             return 0
         days: dict[tuple[str, int], set[str]] = defaultdict(set)
@@ -173,7 +178,8 @@ class RollupRefresher:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                while not self._stop.is_set() and refresh_round(self.database):
+                settle_ms = int(self.interval * 1000)
+                while not self._stop.is_set() and refresh_round(self.database, settle_ms=settle_ms):
                     pass
             except CipulseError as exc:  # e.g. the database is briefly unavailable
                 log.warning("rollup refresh failed, retrying: %s", exc)

@@ -48,6 +48,10 @@ _DIRTY_COLUMNS = column_names(rollup_dirty)
 
 # --- Marking -------------------------------------------------------------------------------
 
+#: The longest a partition that ingest keeps marking waits for its refresh (reads are exact
+#: meanwhile: they compute it from the raw rows).
+MAX_DEFERRAL_MS = 60_000
+
 
 def mark_dirty(conn: Connection, marks: Iterable[tuple[str, str, int]], now_ms: int) -> None:
     """Mark partitions (org id, pipeline id, day) for the refresher."""
@@ -87,19 +91,30 @@ class Mark:
     day: int
 
 
-def claim_marks(conn: Connection, limit: int) -> list[Mark]:
-    """The oldest marks' partitions (up to ``limit`` of them) with every mark they have,
+def claim_marks(conn: Connection, limit: int, settled_before_ms: int | None = None) -> list[Mark]:
+    """The oldest marked partitions (up to ``limit`` of them) with every mark they have,
     locked against other refreshers on PostgreSQL (``SKIP LOCKED``): a partition marked by
     many batches is refreshed once. Marks added later are separate rows, left for the next
-    round."""
+    round. With ``settled_before_ms``, only partitions not marked since then (ingest has
+    moved on) or marked first before ``settled_before_ms - MAX_DEFERRAL_MS``: a partition
+    that ingest keeps writing is recomputed once in a while, not after every batch."""
     d = rollup_dirty
+    partition = (d.c.org_id, d.c.pipeline_id, d.c.day)
     oldest = (
-        sa.select(d.c.org_id, d.c.pipeline_id, d.c.day).order_by(d.c.marked_at_ms).limit(limit * 4)
+        sa.select(*partition)
+        .group_by(*partition)
+        .order_by(sa.func.min(d.c.marked_at_ms))
+        .limit(limit)
     )
+    if settled_before_ms is not None:
+        oldest = oldest.having(
+            sa.or_(
+                sa.func.max(d.c.marked_at_ms) < settled_before_ms,
+                sa.func.min(d.c.marked_at_ms) < settled_before_ms - MAX_DEFERRAL_MS,
+            )
+        )
     partitions: dict[tuple[str, int], set[str]] = {}
     for org_id, pipeline_id, day in conn.execute(oldest):
-        if len(partitions) >= limit and (org_id, day) not in partitions:
-            break
         partitions.setdefault((str(org_id), day), set()).add(str(pipeline_id))
     marks: list[Mark] = []
     for (org_id, day), pipeline_ids in sorted(partitions.items()):
