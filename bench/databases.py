@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from bench.servers import cipulse_command
+from bench.servers import REPOSITORY, Code, cipulse_command
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_DATABASE = "cipulse_bench"
@@ -74,20 +74,23 @@ def drop_postgres() -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
-def environment(database: BenchDatabase) -> dict[str, str]:
-    """What cipulse processes need to use ``database``, quietly and without bootstrapping."""
+def environment(database: BenchDatabase, code: Code | None = None) -> dict[str, str]:
+    """What cipulse processes need to use ``database``, quietly and without bootstrapping,
+    running ``code`` (default: the cipulse this Python imports)."""
     return {
         "CIPULSE_DATABASE_URL": database.url,
         "CIPULSE_LOG_LEVEL": "warning",
         "CIPULSE_BOOTSTRAP_ORG": "",
+        **(code.environment() if code is not None else {}),
     }
 
 
-def provision(database: BenchDatabase) -> str:
-    """Migrate, create the organisation, and return a new ingest key for it."""
-    _cipulse(database, "migrate")
-    _cipulse(database, "orgs", "create", ORG)
-    return _cipulse(database, "keys", "create", "--org", ORG).strip()
+def provision(database: BenchDatabase, code: Code | None = None) -> str:
+    """Migrate (with ``code``'s own migrations), create the organisation, and return a new
+    ingest key for it."""
+    _cipulse(database, code, "migrate")
+    _cipulse(database, code, "orgs", "create", ORG)
+    return _cipulse(database, code, "keys", "create", "--org", ORG).strip()
 
 
 def stored(database: BenchDatabase) -> Stored:
@@ -103,10 +106,11 @@ def stored(database: BenchDatabase) -> Stored:
     return Stored(int(runs), int(jobs))
 
 
-def _cipulse(database: BenchDatabase, *arguments: str) -> str:
+def _cipulse(database: BenchDatabase, code: Code | None, *arguments: str) -> str:
     completed = subprocess.run(
         cipulse_command(*arguments),
-        env={**os.environ, **environment(database)},
+        cwd=REPOSITORY,
+        env={**os.environ, **environment(database, code)},
         capture_output=True,
         text=True,
         timeout=120,

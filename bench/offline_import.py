@@ -1,5 +1,6 @@
 """The offline import benchmark: ``cipulse ingest`` of a JSON Lines file into a fresh SQLite
-database, timed from outside (whole process) and as cipulse reports it (import loop only)."""
+database, timed from outside (whole process) and as cipulse reports it (import loop only).
+The file is generated once and imported by each code under test (current and baseline)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from bench import databases, payload
 from bench.databases import BenchDatabase, Stored
-from bench.servers import cipulse_command
+from bench.servers import REPOSITORY, Code, cipulse_command
 
 _SUMMARY = re.compile(
     r"stored (?P<runs>\d+) runs \((?P<jobs>\d+) jobs\) from \d+ file\(s\) in "
@@ -22,7 +23,16 @@ _TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True, slots=True)
+class ImportSource:
+    path: Path
+    runs: int
+    file_bytes: int
+    generate_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class ImportResult:
+    code: str  # "current" or "baseline"
     runs: int
     jobs: int
     failed: int
@@ -49,46 +59,55 @@ class ImportResult:
         )
 
 
-def benchmark_import(directory: Path, runs: int) -> ImportResult:
-    source = directory / f"runs-{runs}.jsonl"
+def generate(directory: Path, runs: int) -> ImportSource:
+    """The JSON Lines file every import reads (the caller deletes it)."""
+    path = directory / f"runs-{runs}.jsonl"
     started = time.perf_counter()
-    file_bytes = payload.write_json_lines(source, runs)
-    generate_seconds = time.perf_counter() - started
+    file_bytes = payload.write_json_lines(path, runs)
+    return ImportSource(path, runs, file_bytes, time.perf_counter() - started)
 
-    database = databases.fresh_sqlite(directory, "offline-import")
-    databases.provision(database)
+
+def benchmark_import(source: ImportSource, directory: Path, code: Code) -> ImportResult:
+    """``cipulse ingest`` of ``source`` by ``code`` into a fresh SQLite database that ``code``
+    migrated itself."""
+    database = databases.fresh_sqlite(directory, f"offline-import-{code.label}")
+    databases.provision(database, code)
+    arguments = ("ingest", str(source.path), "--format", "runwatch", "--org", databases.ORG)
     started = time.perf_counter()
     completed = subprocess.run(
-        cipulse_command("ingest", str(source), "--format", "runwatch", "--org", databases.ORG),
-        env={**os.environ, **databases.environment(database)},
+        cipulse_command(*arguments),
+        cwd=REPOSITORY,
+        env={**os.environ, **databases.environment(database, code)},
         capture_output=True,
         text=True,
         timeout=_TIMEOUT_SECONDS,
         check=False,
     )
     wall_seconds = time.perf_counter() - started
-    source.unlink()
-    return _result(completed, wall_seconds, file_bytes, generate_seconds, database)
+    return _result(code, completed, wall_seconds, source, database)
 
 
 def _result(
+    code: Code,
     completed: subprocess.CompletedProcess[str],
     wall_seconds: float,
-    file_bytes: int,
-    generate_seconds: float,
+    source: ImportSource,
     database: BenchDatabase,
 ) -> ImportResult:
     match = _SUMMARY.search(completed.stderr)
     if completed.returncode != 0 or match is None:
         tail = "\n".join(completed.stderr.splitlines()[-20:])
-        raise RuntimeError(f"cipulse ingest failed ({completed.returncode}):\n{tail}")
+        raise RuntimeError(
+            f"cipulse ingest ({code.label}) failed ({completed.returncode}):\n{tail}"
+        )
     return ImportResult(
+        code=code.label,
         runs=int(match["runs"]),
         jobs=int(match["jobs"]),
         failed=int(match["failed"]),
         import_seconds=float(match["seconds"]),
         wall_seconds=wall_seconds,
-        file_bytes=file_bytes,
-        generate_seconds=generate_seconds,
+        file_bytes=source.file_bytes,
+        generate_seconds=source.generate_seconds,
         stored=databases.stored(database),
     )
