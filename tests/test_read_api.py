@@ -389,11 +389,15 @@ def test_recovery_worked_out_by_hand(client: TestClient, reader: Tenant, tenant:
         )
     recovery = get(client, reader, "/api/v1/analytics/recovery", **WINDOW)
     assert recovery["mttr_seconds"] == pytest.approx((15000 + 43200 + 3600) / 3)
+    # Newest first.
     assert [(p["branch"], p["seconds"], p["failing_attempts"]) for p in recovery["periods"]] == [
-        ("main", 15000, 1),
-        ("main", 43200, 2),
         ("main", 3600, 1),
+        ("main", 43200, 2),
+        ("main", 15000, 1),
     ]
+    assert (recovery["recovered_periods"], recovery["red_now_count"]) == (3, 2)
+    first = get(client, reader, "/api/v1/analytics/recovery", limit=1, **WINDOW)
+    assert (len(first["periods"]), first["recovered_periods"], len(first["red_now"])) == (1, 3, 1)
     assert [(p["branch"], p["red_since"]) for p in recovery["red_now"]] == [
         ("dev", "2024-01-03T00:00:00Z"),
         ("main", "2024-01-07T00:00:00Z"),

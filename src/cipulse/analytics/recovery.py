@@ -10,7 +10,7 @@ periods kept."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
@@ -49,54 +49,95 @@ def served_by_table(window: Window) -> bool:
     return not (f.provider or f.actor or f.triggered_by or f.tags)
 
 
-def periods_for(conn: Connection, org_id: str, window: Window) -> list[RedPeriod]:
-    """The red periods that ended in the window or were open at its end (and maybe more)."""
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What the window's red periods come to: ``ended`` newest first and ``red_now`` longest
+    red first, each cut at the limit asked for; the counts are whole."""
+
+    mttr_seconds: float | None
+    recovered_periods: int
+    red_now_count: int
+    ended: list[RedPeriod]
+    red_now: list[RedPeriod]
+
+
+def recovery_in(conn: Connection, org_id: str, window: Window, limit: int | None) -> Recovery:
+    """The red periods that ended in the window and those red at its end; ``limit`` cuts
+    the lists (0: counts only; None: whole)."""
+    since, until = window.since_ms, window.until_ms
     filters = window.filters
     if not served_by_table(window):
-        outcomes = store.outcomes_before(conn, org_id, filters, window.until_ms)
-        return run_metrics.red_periods(outcomes)
+        periods = run_metrics.red_periods(
+            store.outcomes_before(conn, org_id, filters, window.until_ms)
+        )
+        return _summed(window, 0, 0.0, 0, periods, [], [], limit)
     pipeline_ids = None
     if filters.repository or filters.pipeline_id or filters.pipeline_name:
         pipeline_ids = store.pipeline_ids_of(conn, org_id, filters)
         if not pipeline_ids:
-            return []
+            return Recovery(None, 0, 0, [], [])
     dirty = rollup_store.dirty_pipelines(conn, org_id)
     if pipeline_ids is not None:
         dirty = {p: day for p, day in dirty.items() if p in set(pipeline_ids)}
-    periods = [
-        RedPeriod(p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)
-        for p in rollup_store.periods_around(
-            conn, org_id, window.since_ms, window.until_ms, pipeline_ids, filters.branch
-        )
-        if not (
-            p.pipeline_id in dirty
-            and (p.ended_at_ms is None or p.ended_at_ms >= dirty[p.pipeline_id] * DAY_MS)
-        )
-    ]
-    for pipeline_id, day in sorted(dirty.items()):
-        _, fresh = recompute(conn, org_id, pipeline_id, day * DAY_MS)
-        periods += [p for p in fresh if filters.branch is None or p.branch == filters.branch]
-    return periods
+    stale = {pipeline_id: day * DAY_MS for pipeline_id, day in dirty.items()}
+    scope = rollup_store.period_scope(org_id, pipeline_ids, filters.branch, stale)
+    recovered, seconds, red_count = rollup_store.period_stats(conn, org_id, since, until, scope)
+    fresh: list[RedPeriod] = []
+    for pipeline_id, from_ms in sorted(stale.items()):
+        _, recomputed = recompute(conn, org_id, pipeline_id, from_ms)
+        fresh += [p for p in recomputed if filters.branch is None or p.branch == filters.branch]
+    stored_ended: list[RedPeriod] = []
+    stored_open: list[RedPeriod] = []
+    if limit != 0:
+        for ended, into in ((True, stored_ended), (False, stored_open)):
+            into += [
+                RedPeriod(
+                    p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts
+                )
+                for p in rollup_store.period_rows(
+                    conn, org_id, since, until, scope, ended=ended, limit=limit
+                )
+            ]
+    return _summed(window, recovered, seconds, red_count, fresh, stored_ended, stored_open, limit)
 
 
-def recovery_of(window: Window, periods: list[RedPeriod]) -> dict[str, Any]:
-    """``mttr_seconds`` of the periods that ended in the window, and the periods open at its
-    end (shown as still red: what happened later is outside the window)."""
+def _summed(
+    window: Window,
+    recovered: int,
+    seconds: float,
+    red_count: int,
+    computed: list[RedPeriod],
+    stored_ended: list[RedPeriod],
+    stored_open: list[RedPeriod],
+    limit: int | None,
+) -> Recovery:
+    """Counts of the stored periods plus those of the periods ``computed`` here."""
     ended = [
         p
-        for p in periods
+        for p in computed
         if p.ended_at_ms is not None and window.since_ms <= p.ended_at_ms < window.until_ms
     ]
-    lengths = [p.seconds for p in ended if p.seconds is not None]
     red_now = [
-        RedPeriod(p.pipeline_id, p.branch, p.started_at_ms, None, p.failing_attempts)
-        for p in periods
+        p
+        for p in computed
         if p.started_at_ms < window.until_ms
         and (p.ended_at_ms is None or p.ended_at_ms >= window.until_ms)
     ]
-    return {
-        "mttr_seconds": sum(lengths) / len(lengths) if lengths else None,
-        "recovered_periods": len(ended),
-        "ended": ended,
-        "red_now": red_now,
-    }
+    recovered += len(ended)
+    seconds += sum(p.seconds or 0.0 for p in ended)
+    red_count += len(red_now)
+    ended = sorted(stored_ended + ended, key=lambda p: -(p.ended_at_ms or 0))
+    red_now = sorted(
+        (
+            RedPeriod(p.pipeline_id, p.branch, p.started_at_ms, None, p.failing_attempts)
+            for p in stored_open + red_now
+        ),
+        key=lambda p: p.started_at_ms,
+    )
+    return Recovery(
+        mttr_seconds=seconds / recovered if recovered else None,
+        recovered_periods=recovered,
+        red_now_count=red_count,
+        ended=ended if limit is None else ended[:limit],
+        red_now=red_now if limit is None else red_now[:limit],
+    )

@@ -58,16 +58,9 @@ def refresh_round(
         weeks: dict[tuple[str, int], set[str]] = defaultdict(set)
         for (org_id, day), pipeline_ids in days.items():
             weeks[(org_id, rollups.week_of(day))] |= pipeline_ids | {rollup_store.ORG}
-        lock_natural_keys(
-            conn,
-            [
-                ids.partition_lock_id(org_id, pipeline_id, kind, period)
-                for kind, periods in (("day", days), ("week", weeks))
-                for (org_id, period), pipeline_ids in periods.items()
-                for pipeline_id in pipeline_ids | {rollup_store.ORG}
-            ]
-            + [ids.partition_lock_id(m.org_id, m.pipeline_id, "periods", 0) for m in marks],
-        )
+        # One lock per organisation (PostgreSQL): refreshers of one organisation take turns.
+        # Locks per partition would exhaust the lock table in a bulk round.
+        lock_natural_keys(conn, [ids.refresher_lock_id(org_id) for org_id, _ in days])
         for (org_id, day), pipeline_ids in sorted(days.items()):
             _refresh_day(conn, org_id, day, sorted(pipeline_ids))
             _refresh_organisation_day(conn, org_id, day)

@@ -86,11 +86,11 @@ class AnalyticsService:
 
     def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
         tally = window_figures(conn, org_id, window, with_jobs=False, per_pipeline=False).total()
-        red = recovery.recovery_of(window, recovery.periods_for(conn, org_id, window))
+        red = recovery.recovery_in(conn, org_id, window, limit=0)
         return {
             **run_metrics.metrics_of(window, tally),
-            "mttr_seconds": red["mttr_seconds"],
-            "red_now": len(red["red_now"]),
+            "mttr_seconds": red.mttr_seconds,
+            "red_now": red.red_now_count,
         }
 
     def timeseries(
@@ -102,7 +102,11 @@ class AnalyticsService:
         starts = bucket_starts(window.since_ms, window.until_ms, interval)
         points = []
         with self.database.read() as conn:
-            periods = recovery.periods_for(conn, org_id, window) if metric == "mttr_seconds" else []
+            ended = (
+                recovery.recovery_in(conn, org_id, window, limit=None).ended
+                if metric == "mttr_seconds"
+                else []
+            )
             # Days and weeks add up stored days; hours, and filters the rollups do not split
             # by, are read from the raw rows bucket by bucket.
             parts = None
@@ -119,7 +123,12 @@ class AnalyticsService:
                     until_ms=min(start + bucket_length(interval), window.until_ms),
                 )
                 if metric == "mttr_seconds":
-                    value = recovery.recovery_of(bucket, periods)["mttr_seconds"]
+                    lengths = [
+                        p.seconds or 0.0
+                        for p in ended
+                        if bucket.since_ms <= (p.ended_at_ms or 0) < bucket.until_ms
+                    ]
+                    value = sum(lengths) / len(lengths) if lengths else None
                 else:
                     if parts is not None:
                         figures = Figures(runs=parts.tallies(bucket.since_ms, bucket.until_ms))
@@ -221,12 +230,14 @@ class AnalyticsService:
                 for row in store.pipeline_rows(conn, org_id)
             }
 
-    def recovery(self, org_id: str, window: Window) -> dict[str, Any]:
-        """Red periods that ended in the window, and what is red at its end."""
+    def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
+        """Red periods that ended in the window (newest first) and what is red at its end
+        (longest red first), at most ``limit`` of each, with their whole counts."""
+        if not 0 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit: must be from 0 to {MAX_PAGE}")
         with self.database.read() as conn:
-            periods = recovery.periods_for(conn, org_id, window)
+            result = recovery.recovery_in(conn, org_id, window, limit)
             names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
-        result = recovery.recovery_of(window, periods)
 
         def period_json(period: run_metrics.RedPeriod) -> dict[str, Any]:
             pipeline = names.get(period.pipeline_id, {})
@@ -243,11 +254,11 @@ class AnalyticsService:
 
         return {
             "window": _window_json(window),
-            "mttr_seconds": result["mttr_seconds"],
-            "periods": [period_json(p) for p in result["ended"]],
-            "red_now": sorted(
-                (period_json(p) for p in result["red_now"]), key=lambda p: p["red_since"] or ""
-            ),
+            "mttr_seconds": result.mttr_seconds,
+            "recovered_periods": result.recovered_periods,
+            "periods": [period_json(p) for p in result.ended],
+            "red_now_count": result.red_now_count,
+            "red_now": [period_json(p) for p in result.red_now],
         }
 
     def summary(self, org_id: str, window: Window) -> dict[str, Any]:

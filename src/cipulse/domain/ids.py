@@ -54,10 +54,10 @@ def run_lock_id(scope_id: str, run_key: str) -> str:
     return _derive("run", scope_id, run_key)
 
 
-def partition_lock_id(org_id: str, pipeline_id: str, kind: str, period: int) -> str:
-    """What rollup refreshers of one pipeline's day or week lock."""
-    return _derive("partition", org_id, pipeline_id, kind, str(period))
-
-
 def red_period_id(pipeline_id: str, branch: str | None, started_at_ms: int) -> str:
     return _derive("red", pipeline_id, "\x00" if branch is None else branch, str(started_at_ms))
+
+
+def refresher_lock_id(org_id: str) -> str:
+    """What rollup refreshers of one organisation take turns on."""
+    return _derive("rollup-refresher", org_id)

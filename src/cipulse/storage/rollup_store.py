@@ -522,32 +522,89 @@ def periods_from(
     return [StoredPeriod(*row) for row in conn.execute(query)]
 
 
-def periods_around(
+def period_scope(
+    org_id: str,
+    pipeline_ids: Sequence[str] | None,
+    branch: str | None,
+    stale: dict[str, int],
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions: the organisation, the pipelines and branch asked for, and not the stale
+    periods of pipelines being recomputed (``stale``: pipeline id → from ms)."""
+    rp = red_periods
+    conditions: list[sa.ColumnElement[bool]] = [rp.c.org_id == org_id]
+    if pipeline_ids is not None:
+        conditions.append(rp.c.pipeline_id.in_(sorted(pipeline_ids)))
+    if branch is not None:
+        conditions.append(rp.c.branch == branch)
+    for pipeline_id, from_ms in sorted(stale.items()):
+        conditions.append(
+            sa.not_(
+                sa.and_(
+                    rp.c.pipeline_id == pipeline_id,
+                    sa.or_(rp.c.ended_at_ms.is_(None), rp.c.ended_at_ms >= from_ms),
+                )
+            )
+        )
+    return conditions
+
+
+def _ended_in(since_ms: int, until_ms: int) -> sa.ColumnElement[bool]:
+    return sa.and_(red_periods.c.ended_at_ms >= since_ms, red_periods.c.ended_at_ms < until_ms)
+
+
+def _open_at(until_ms: int) -> list[sa.ColumnElement[bool]]:
+    """Red at ``until_ms``: two conditions, each served by the index on ``ended_at_ms``."""
+    rp = red_periods
+    return [
+        sa.and_(rp.c.ended_at_ms.is_(None), rp.c.started_at_ms < until_ms),
+        sa.and_(rp.c.ended_at_ms >= until_ms, rp.c.started_at_ms < until_ms),
+    ]
+
+
+def period_stats(
     conn: Connection,
     org_id: str,
     since_ms: int,
     until_ms: int,
-    pipeline_ids: Sequence[str] | None,
-    branch: str | None,
-) -> list[StoredPeriod]:
-    """The stored red periods that ended in ``[since_ms, until_ms)`` or were open at
-    ``until_ms``."""
+    scope: list[sa.ColumnElement[bool]],
+) -> tuple[int, float, int]:
+    """(periods ended in the window, their total length in seconds, periods red at its end)
+    among the stored periods in ``scope`` (``period_scope``)."""
     rp = red_periods
-    query = sa.select(*_PERIOD_COLUMNS).where(
-        rp.c.org_id == org_id,
-        sa.or_(
-            sa.and_(rp.c.ended_at_ms >= since_ms, rp.c.ended_at_ms < until_ms),
-            sa.and_(
-                rp.c.started_at_ms < until_ms,
-                sa.or_(rp.c.ended_at_ms.is_(None), rp.c.ended_at_ms >= until_ms),
-            ),
-        ),
+    ended = conn.execute(
+        sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(rp.c.ended_at_ms - rp.c.started_at_ms), 0)
+        ).where(*scope, _ended_in(since_ms, until_ms))
+    ).one()
+    red_now = sum(
+        conn.execute(sa.select(sa.func.count()).where(*scope, condition)).scalar_one()
+        for condition in _open_at(until_ms)
     )
-    if pipeline_ids is not None:
-        query = query.where(rp.c.pipeline_id.in_(sorted(pipeline_ids)))
-    if branch is not None:
-        query = query.where(rp.c.branch == branch)
-    return [StoredPeriod(*row) for row in conn.execute(query)]
+    return int(ended[0]), float(ended[1]) / 1000, red_now
+
+
+def period_rows(
+    conn: Connection,
+    org_id: str,
+    since_ms: int,
+    until_ms: int,
+    scope: list[sa.ColumnElement[bool]],
+    *,
+    ended: bool,
+    limit: int | None,
+) -> list[StoredPeriod]:
+    """Stored periods in ``scope`` that ended in the window, newest first (``ended``), or
+    that were red at its end, longest red first; at most ``limit`` (None: all)."""
+    rp = red_periods
+    found: list[StoredPeriod] = []
+    conditions = [_ended_in(since_ms, until_ms)] if ended else _open_at(until_ms)
+    for condition in conditions:
+        query = sa.select(*_PERIOD_COLUMNS).where(*scope, condition)
+        query = query.order_by(rp.c.ended_at_ms.desc() if ended else rp.c.started_at_ms, rp.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        found += [StoredPeriod(str(row[0]), str(row[1]), *row[2:]) for row in conn.execute(query)]
+    return found
 
 
 def replace_periods(

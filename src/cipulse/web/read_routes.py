@@ -199,10 +199,14 @@ def router() -> APIRouter:
 
     @routes.get("/analytics/recovery", summary="Red periods and what is red now")
     async def analytics_recovery(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        limit: Annotated[int, Query(description="0 to 1000 periods per list")] = 100,
+        format: Format = "json",
     ) -> Response:
         _check_format(format)
-        result = await _call(_service(request).recovery, principal.org_id, window)
+        result = await _call(_service(request).recovery, principal.org_id, window, limit)
         if format == "csv":
             return _csv(result["periods"] + result["red_now"])
         return _json(result)
