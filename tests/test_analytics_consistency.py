@@ -54,7 +54,7 @@ def random_attempts(
     for run_id in range(runs):
         pipeline = rng.choice(["build", "deploy", "nightly"])
         branch = rng.choice(["main", "main", "feature/x", "fix/y"])
-        started = START + timedelta(minutes=rng.randrange(0, 60 * 24 * 20))
+        started = START + timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
         for attempt in range(1, rng.choice([1, 1, 1, 2, 3]) + 1):
             status = rng.choice(STATUSES)
             duration = None if rng.random() < 0.1 else round(rng.lognormvariate(5, 1), 3)
@@ -89,10 +89,12 @@ def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-#: Whole weeks and days (2024-01-01 is a Monday), days starting mid-week, partial days at
+#: Whole blocks and days (2024-01-01 is a Monday), days starting mid-week, partial days at
 #: both ends, and filters the rollups do not split by (computed from the raw rows).
 WINDOWS = [
     Window(ms(START), ms(START + timedelta(days=30))),
+    # Holds a stored 28-day block (2024-01-22 .. 2024-02-18) and 7-day blocks.
+    Window(ms(START - timedelta(days=3)), ms(START + timedelta(days=60))),
     Window(ms(START + timedelta(days=3)), ms(START + timedelta(days=13))),
     Window(ms(START + timedelta(days=5, hours=3)), ms(START + timedelta(days=25, hours=-7))),
     Window(ms(START + timedelta(hours=5)), ms(START + timedelta(hours=20))),

@@ -35,7 +35,7 @@ def metric_buckets(
     the histogram of the metric's values."""
     if interval is Interval.HOUR or not served_by_rollups(window.filters):
         return _from_events(store.metric_events(conn, org_id, window), key, group_tag, interval)
-    found = scope(conn, org_id, window, weeks=False)
+    found = scope(conn, org_id, window, blocks=False)
     if found is None:
         return {}
     pipeline_ids, span, dirty = found
@@ -82,7 +82,7 @@ def _stored(
     days: Iterable[int], dirty: set[rollup_store.Partition], pipeline_ids: list[str] | None
 ) -> rollup_store.Selection:
     return rollup_store.Selection(
-        weeks=(),
+        blocks=(),
         days=tuple(sorted(days)),
         excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
@@ -109,7 +109,7 @@ def known_keys(conn: Connection, org_id: str, window: Window) -> dict[str, list[
     metric_keys: set[str] = set()
     tag_keys: set[str] = set()
     served = served_by_rollups(window.filters)
-    found = scope(conn, org_id, window, weeks=False) if served else None
+    found = scope(conn, org_id, window, blocks=False) if served else None
     if not served:
         events = store.metric_events(conn, org_id, window)
     elif found is None:

@@ -1,5 +1,6 @@
 """The rollup refresher: recomputes the partitions (pipeline, UTC day) that ingest marked
-dirty from their raw rows, stores them with the weeks they belong to, and removes the marks.
+dirty from their raw rows, stores them with the 7- and 28-day blocks they belong to, and
+removes the marks.
 
 Recomputing from the raw rows, rather than adding each write's difference, keeps the rollups
 exact under re-posts, upserts and out-of-order events by construction. Until a partition is
@@ -22,7 +23,6 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, recovery, rollups
 from cipulse.domain import ids
-from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS, Window
 from cipulse.errors import CipulseError
 from cipulse.storage import rollup_store
@@ -55,17 +55,20 @@ def refresh_round(
         days: dict[tuple[str, int], set[str]] = defaultdict(set)
         for mark in marks:
             days[(mark.org_id, mark.day)].add(mark.pipeline_id)
-        weeks: dict[tuple[str, int], set[str]] = defaultdict(set)
+        # The blocks holding the days, shortest first: a 28-day block adds up 7-day blocks.
+        blocks: dict[tuple[int, str, int], set[str]] = defaultdict(set)
         for (org_id, day), pipeline_ids in days.items():
-            weeks[(org_id, rollups.week_of(day))] |= pipeline_ids | {rollup_store.ORG}
+            for size in sorted(rollups.BLOCK_SIZES):
+                start = rollups.block_of(day, size)
+                blocks[(size, org_id, start)] |= pipeline_ids | {rollup_store.ORG}
         # One lock per organisation (PostgreSQL): refreshers of one organisation take turns.
         # Locks per partition would exhaust the lock table in a bulk round.
         lock_natural_keys(conn, [ids.refresher_lock_id(org_id) for org_id, _ in days])
         for (org_id, day), pipeline_ids in sorted(days.items()):
             _refresh_day(conn, org_id, day, sorted(pipeline_ids))
             _refresh_organisation_day(conn, org_id, day)
-        for (org_id, week), pipeline_ids in sorted(weeks.items()):
-            _refresh_week(conn, org_id, week, sorted(pipeline_ids))
+        for (size, org_id, start), pipeline_ids in sorted(blocks.items()):
+            _refresh_block(conn, org_id, size, start, sorted(pipeline_ids))
         earliest: dict[tuple[str, str], int] = {}
         for mark in marks:
             key = (mark.org_id, mark.pipeline_id)
@@ -113,22 +116,22 @@ def _refresh_organisation_day(conn: Connection, org_id: str, day: int) -> None:
     )
 
 
-def _refresh_week(conn: Connection, org_id: str, week: int, pipeline_ids: list[str]) -> None:
-    days = list(range(week, week + rollups.WEEK_DAYS))
+def _refresh_block(
+    conn: Connection, org_id: str, size: int, start: int, pipeline_ids: list[str]
+) -> None:
+    """A block's rows, added up from the next shorter period's rows (7 days from days, 28
+    from 7-day blocks). Custom metrics are kept per day only."""
+    part = max((s for s in rollups.BLOCK_SIZES if s < size), default=rollup_store.DAY)
+    periods = list(range(start, start + size, part))
     runs: dict[str, RunTally] = {}
-    for row in rollup_store.run_rows(conn, org_id, rollup_store.DAY, days, pipeline_ids):
+    for row in rollup_store.run_rows(conn, org_id, part, periods, pipeline_ids):
         tally = runs.setdefault(row[3], rollups.new_run_tally())
         rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
     jobs: dict[tuple[str, str], JobTally] = {}
-    for row in rollup_store.job_rows(conn, org_id, rollup_store.DAY, days, pipeline_ids):
+    for row in rollup_store.job_rows(conn, org_id, part, periods, pipeline_ids):
         job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
         rollups.add_job_tally(job, rollup_store.job_tally_of(row))
-    rollup_store.replace_period(conn, org_id, rollup_store.WEEK, week, pipeline_ids, runs, jobs)
-    metrics: dict[rollup_store.MetricKey, Histogram] = {}
-    selection = rollup_store.Selection(weeks=(), days=tuple(days), pipeline_ids=tuple(pipeline_ids))
-    for _, key, histogram in rollup_store.metric_histograms(conn, org_id, selection):
-        metrics.setdefault(key, Histogram()).merge(histogram)
-    rollup_store.replace_metric_period(conn, org_id, rollup_store.WEEK, week, pipeline_ids, metrics)
+    rollup_store.replace_period(conn, org_id, size, start, pipeline_ids, runs, jobs)
 
 
 def refresh_all(database: Database, progress: Callable[[int], None] | None = None) -> int:

@@ -190,24 +190,37 @@ def day_of(ms: int) -> int:
 
 def week_of(day: int) -> int:
     """The first day (a Monday) of the week holding ``day``."""
-    return day - (day - _MONDAY) % WEEK_DAYS
+    return block_of(day, WEEK_DAYS)
+
+
+def block_of(day: int, size: int) -> int:
+    """The first day of the stored block of ``size`` days holding ``day``: blocks of 7 and
+    28 days start on Mondays (every fourth Monday from 1970-01-05 for 28)."""
+    return day - (day - _MONDAY) % size
+
+
+#: The stored periods longer than a day, longest first: four weeks, one week.
+BLOCK_SIZES = (28, WEEK_DAYS)
 
 
 @dataclass(frozen=True, slots=True)
 class Cover:
-    """A window as stored periods and raw edges: whole weeks, whole days, and the partial
-    days at either end (``edges``, millisecond ranges) that are read from raw rows."""
+    """A window as stored periods and raw edges: whole blocks ((size, first day): 28-day
+    and 7-day), whole days, and the partial days at either end (``edges``, millisecond
+    ranges) that are read from raw rows."""
 
-    weeks: tuple[int, ...]
+    blocks: tuple[tuple[int, int], ...]
     days: tuple[int, ...]
     edges: tuple[tuple[int, int], ...]
 
     @property
     def all_days(self) -> set[int]:
-        return {w + i for w in self.weeks for i in range(WEEK_DAYS)} | set(self.days)
+        return {start + i for size, start in self.blocks for i in range(size)} | set(self.days)
 
 
-def cover(since_ms: int, until_ms: int) -> Cover:
+def cover(since_ms: int, until_ms: int, sizes: tuple[int, ...] = BLOCK_SIZES) -> Cover:
+    """Cover the window with the fewest stored periods: the longest aligned blocks that fit,
+    then shorter ones towards the edges, then days."""
     first = -(-since_ms // DAY_MS)  # the first whole day
     last = until_ms // DAY_MS  # the day after the last whole day
     if first >= last:
@@ -217,13 +230,27 @@ def cover(since_ms: int, until_ms: int) -> Cover:
         edges.append((since_ms, first * DAY_MS))
     if last * DAY_MS < until_ms:
         edges.append((last * DAY_MS, until_ms))
-    monday = week_of(first)
-    if monday < first:
-        monday += WEEK_DAYS
-    weeks = tuple(range(monday, last - WEEK_DAYS + 1, WEEK_DAYS))
-    if weeks:
-        after = weeks[-1] + WEEK_DAYS
-        days = (*range(first, weeks[0]), *range(after, last))
-    else:
-        days = tuple(range(first, last))
-    return Cover(weeks, days, tuple(edges))
+    blocks, days = _cover_days(first, last, sizes)
+    return Cover(tuple(sorted(blocks, key=lambda b: b[1])), tuple(sorted(days)), tuple(edges))
+
+
+def _cover_days(
+    first: int, last: int, sizes: tuple[int, ...]
+) -> tuple[list[tuple[int, int]], list[int]]:
+    if first >= last:
+        return [], []
+    if not sizes:
+        return [], list(range(first, last))
+    size = sizes[0]
+    start = block_of(first, size)
+    if start < first:
+        start += size
+    starts = list(range(start, last - size + 1, size))
+    if not starts:
+        return _cover_days(first, last, sizes[1:])
+    before = _cover_days(first, starts[0], sizes[1:])
+    after = _cover_days(starts[-1] + size, last, sizes[1:])
+    return (
+        before[0] + [(size, s) for s in starts] + after[0],
+        before[1] + after[1],
+    )

@@ -115,7 +115,7 @@ class AnalyticsService:
                 and interval is not Interval.HOUR
                 and served_by_rollups(window.filters)
             ):
-                parts = collect(conn, org_id, window, Figures(), weeks=False, per_pipeline=False)
+                parts = collect(conn, org_id, window, Figures(), blocks=False, per_pipeline=False)
             for start in starts:
                 bucket = replace(
                     window,

@@ -1,4 +1,4 @@
-"""A window's figures per pipeline (and per job): stored weeks and days from the rollup
+"""A window's figures per pipeline (and per job): stored blocks and days from the rollup
 tables, plus pieces computed from the raw rows for the partial days at the window's edges
 and for the partitions not refreshed yet. Filters the rollups do not split by (branch,
 provider, status, actor, triggered_by, tags) make the whole window one raw piece."""
@@ -68,8 +68,12 @@ class Parts:
     repeats: list[tuple[int, str, int]] = field(default_factory=list)
 
     def add_run(self, position: int, pipeline_id: str, tally: RunTally) -> None:
-        into = self.runs.setdefault((position, pipeline_id), rollups.new_run_tally())
-        rollups.add_run_tally(into, tally)
+        """Add a tally of its own (the parts keep it: it must not be shared)."""
+        into = self.runs.get((position, pipeline_id))
+        if into is None:
+            self.runs[(position, pipeline_id)] = tally
+        else:
+            rollups.add_run_tally(into, tally)
 
     def add_piece(self, position: int, piece: rollups.Piece) -> None:
         for pipeline_id, tally in piece.runs.items():
@@ -105,7 +109,7 @@ def window_figures(
     them for the jobs that need them."""
     figures = Figures()
     parts = collect(
-        conn, org_id, window, figures, weeks=True, per_pipeline=per_pipeline, with_jobs=with_jobs
+        conn, org_id, window, figures, blocks=True, per_pipeline=per_pipeline, with_jobs=with_jobs
     )
     figures.runs = parts.tallies(window.since_ms, window.until_ms)
     return figures
@@ -117,11 +121,12 @@ def collect(
     window: Window,
     figures: Figures,
     *,
-    weeks: bool,
+    blocks: bool,
     per_pipeline: bool,
     with_jobs: bool = False,
 ) -> Parts:
-    """The parts of the window (stored weeks when ``weeks``, stored days, raw pieces); job
+    """The parts of the window (stored 28- and 7-day blocks when ``blocks``, stored days, raw
+    pieces); job
     tallies go straight into ``figures``."""
     parts = Parts()
     if not served_by_rollups(window.filters):
@@ -129,7 +134,7 @@ def collect(
         parts.add_piece(window.since_ms, piece)
         figures.add(piece)
         return parts
-    found = scope(conn, org_id, window, weeks=weeks)
+    found = scope(conn, org_id, window, blocks=blocks)
     if found is None:
         return parts
     pipeline_ids, span, dirty = found
@@ -166,10 +171,10 @@ def collect(
 
 
 def scope(
-    conn: Connection, org_id: str, window: Window, *, weeks: bool
+    conn: Connection, org_id: str, window: Window, *, blocks: bool
 ) -> tuple[list[str] | None, rollups.Cover, set[rollup_store.Partition]] | None:
     """What a window served by the rollups reads: its pipelines (None: all; None returned
-    when the filters leave none), its cover (whole weeks only when ``weeks``), and its dirty
+    when the filters leave none), its cover (with blocks only when ``blocks``), and its dirty
     partitions."""
     filters = window.filters
     pipeline_ids: list[str] | None = None
@@ -178,7 +183,7 @@ def scope(
         if not pipeline_ids:
             return None
     span = rollups.cover(window.since_ms, window.until_ms)
-    if not weeks:
+    if not blocks:
         span = rollups.Cover((), tuple(sorted(span.all_days)), span.edges)
     all_days = span.all_days
     dirty: set[rollup_store.Partition] = set()
@@ -213,19 +218,24 @@ def _org_selections(
     """The organisation-wide rows of the periods without a dirty day, and the pipelines'
     rows of the days with one (minus the dirty partitions)."""
     dirty_days = {day for _, day in dirty}
-    clean_weeks = tuple(
-        w for w in span.weeks if not any(w + i in dirty_days for i in range(rollups.WEEK_DAYS))
+    clean_blocks = tuple(
+        (size, start)
+        for size, start in span.blocks
+        if not any(start + i in dirty_days for i in range(size))
     )
     days = set(span.days) | {
-        w + i for w in span.weeks if w not in clean_weeks for i in range(rollups.WEEK_DAYS)
+        start + i
+        for size, start in span.blocks
+        if (size, start) not in clean_blocks
+        for i in range(size)
     }
     org_rows = rollup_store.Selection(
-        weeks=clean_weeks,
+        blocks=clean_blocks,
         days=tuple(sorted(days - dirty_days)),
         pipeline_ids=(rollup_store.ORG,),
     )
     pipeline_rows = rollup_store.Selection(
-        weeks=(),
+        blocks=(),
         days=tuple(sorted(days & dirty_days)),
         excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
     )
@@ -235,20 +245,21 @@ def _org_selections(
 def _selection(
     span: rollups.Cover, dirty: set[rollup_store.Partition], pipeline_ids: Sequence[str] | None
 ) -> rollup_store.Selection:
-    """The stored rows to read: a pipeline's week holding a dirty day is read day by day
+    """The stored rows to read: a pipeline's block holding a dirty day is read day by day
     instead, and dirty days not at all (they are computed from the raw rows)."""
     excluded: set[tuple[str, int, int]] = set()
     extra_days: set[rollup_store.Partition] = set()
-    weeks = set(span.weeks)
+    block_of_day = {start + i: (size, start) for size, start in span.blocks for i in range(size)}
     for pipeline_id, day in dirty:
-        week = rollups.week_of(day)
-        if week in weeks:
-            excluded.add((pipeline_id, rollup_store.WEEK, week))
-            extra_days.update((pipeline_id, d) for d in range(week, week + rollups.WEEK_DAYS))
+        block = block_of_day.get(day)
+        if block is not None:
+            size, start = block
+            excluded.add((pipeline_id, size, start))
+            extra_days.update((pipeline_id, d) for d in range(start, start + size))
     extra_days -= dirty
     excluded.update((pipeline_id, rollup_store.DAY, day) for pipeline_id, day in dirty)
     return rollup_store.Selection(
-        weeks=span.weeks,
+        blocks=span.blocks,
         days=span.days,
         extra_days=frozenset(extra_days),
         excluded=frozenset(excluded),

@@ -78,8 +78,11 @@ class Histogram:
 
     def merge(self, other: Histogram) -> None:
         counts = self.counts
-        for key, count in other.counts.items():
-            counts[key] = counts.get(key, 0) + count
+        if not counts:
+            self.counts = dict(other.counts)
+        else:
+            for key, count in other.counts.items():
+                counts[key] = counts.get(key, 0) + count
         self.count += other.count
         self.total += other.total
         self._keep(other.values)
@@ -88,9 +91,12 @@ class Histogram:
         """Add a histogram stored as ``encode()`` returned it, with its count and sum."""
         counts = self.counts
         flat = encoded["b"]
-        for index in range(0, len(flat), 2):
-            key = flat[index]
-            counts[key] = counts.get(key, 0) + flat[index + 1]
+        if not counts:
+            self.counts = dict(zip(flat[::2], flat[1::2], strict=True))
+        else:
+            for index in range(0, len(flat), 2):
+                key = flat[index]
+                counts[key] = counts.get(key, 0) + flat[index + 1]
         self.count += count
         self.total += total
         self._keep(encoded.get("v"))

@@ -37,7 +37,6 @@ from cipulse.storage.schema import (
 a = run_attempts
 Partition = tuple[str, int]  # (pipeline id, day)
 DAY = 1
-WEEK = 7
 #: The pipeline id of the organisation-wide rows: every pipeline's figures added up.
 ORG = "00000000-0000-0000-0000-000000000000"
 _FIRST_STATUSES = ("success", "failure", "timed_out")
@@ -294,26 +293,23 @@ def replace_repeats(
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Stored periods to read: whole weeks and days, minus the (pipeline, grain, period)
-    rows that are stale, of some pipelines (None: all)."""
+    """Stored periods to read: whole blocks ((grain, first day): 28- and 7-day rows) and days,
+    plus days read for one pipeline only (whose block row is stale), minus the (pipeline,
+    grain, period) rows that are stale, of some pipelines (None: all but ``ORG``)."""
 
-    weeks: tuple[int, ...]
+    blocks: tuple[tuple[int, int], ...]
     days: tuple[int, ...]
-    #: Days read for one pipeline only (whose week row is stale).
     extra_days: frozenset[Partition] = frozenset()
     excluded: frozenset[tuple[str, int, int]] = frozenset()
     pipeline_ids: tuple[str, ...] | None = None
 
     def condition(self, table: sa.Table, org_id: str) -> sa.ColumnElement[bool] | None:
         parts = []
-        if self.weeks:
-            parts.append(
-                sa.and_(
-                    table.c.grain == WEEK,
-                    table.c.period >= min(self.weeks),
-                    table.c.period <= max(self.weeks),
-                )
-            )
+        by_grain: dict[int, list[int]] = {}
+        for grain, period in self.blocks:
+            by_grain.setdefault(grain, []).append(period)
+        for grain, periods in sorted(by_grain.items()):
+            parts.append(sa.and_(table.c.grain == grain, table.c.period.in_(sorted(periods))))
         if self.days:
             parts.append(sa.and_(table.c.grain == DAY, table.c.period.in_(sorted(self.days))))
         if not parts and not self.extra_days:
@@ -358,12 +354,17 @@ def run_rows(
     pipeline_ids: Sequence[str] | None,
 ) -> list[tuple[Any, ...]]:
     """The stored rows of some periods of one grain (the refresher's week rebuild)."""
-    selection = Selection(
-        weeks=tuple(periods) if grain == WEEK else (),
+    return selected_run_rows(conn, org_id, _periods_of(grain, periods, pipeline_ids))
+
+
+def _periods_of(
+    grain: int, periods: Sequence[int], pipeline_ids: Sequence[str] | None
+) -> Selection:
+    return Selection(
+        blocks=tuple((grain, p) for p in periods) if grain != DAY else (),
         days=tuple(periods) if grain == DAY else (),
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
     )
-    return selected_run_rows(conn, org_id, selection)
 
 
 def selected_run_rows(conn: Connection, org_id: str, selection: Selection) -> list[tuple[Any, ...]]:
@@ -380,12 +381,7 @@ def job_rows(
     periods: Sequence[int],
     pipeline_ids: Sequence[str] | None,
 ) -> list[tuple[Any, ...]]:
-    selection = Selection(
-        weeks=tuple(periods) if grain == WEEK else (),
-        days=tuple(periods) if grain == DAY else (),
-        pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
-    )
-    condition = selection.condition(job_rollups, org_id)
+    condition = _periods_of(grain, periods, pipeline_ids).condition(job_rollups, org_id)
     if condition is None:
         return []
     return [tuple(row) for row in conn.execute(sa.select(*job_rollups.c).where(condition))]
