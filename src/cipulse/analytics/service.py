@@ -153,7 +153,7 @@ class AnalyticsService:
         sort = page.sort or "-total_duration_seconds"
         by_percentile = sort.removeprefix("-") in {"p50_duration_seconds", "p95_duration_seconds"}
         with self.database.read() as conn:
-            figures = window_figures(conn, org_id, window, with_jobs=True)
+            figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
             if by_percentile:
                 job_durations(conn, org_id, figures, sorted(figures.jobs))
             rows = self._named(org_id, job_metrics.job_rows(figures.jobs))
@@ -170,7 +170,7 @@ class AnalyticsService:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Flaky jobs, most flaky first, with what their retries cost."""
         with self.database.read() as conn:
-            figures = window_figures(conn, org_id, window, with_jobs=True)
+            figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
         names = self._pipeline_names(org_id)
         rows = []
         for (pipeline_id, definition), tally in figures.jobs.items():

@@ -102,6 +102,7 @@ def window_figures(
     *,
     with_jobs: bool,
     per_pipeline: bool = True,
+    with_runs: bool = True,
 ) -> Figures:
     """The window's figures, per pipeline (or, without ``per_pipeline``, possibly as one
     organisation-wide tally under ``ORG``: fewer rows to read). With ``with_jobs``, job
@@ -109,7 +110,14 @@ def window_figures(
     them for the jobs that need them."""
     figures = Figures()
     parts = collect(
-        conn, org_id, window, figures, blocks=True, per_pipeline=per_pipeline, with_jobs=with_jobs
+        conn,
+        org_id,
+        window,
+        figures,
+        blocks=True,
+        per_pipeline=per_pipeline,
+        with_jobs=with_jobs,
+        with_runs=with_runs,
     )
     figures.runs = parts.tallies(window.since_ms, window.until_ms)
     return figures
@@ -124,9 +132,10 @@ def collect(
     blocks: bool,
     per_pipeline: bool,
     with_jobs: bool = False,
+    with_runs: bool = True,
 ) -> Parts:
     """The parts of the window (stored 28- and 7-day blocks when ``blocks``, stored days, raw
-    pieces); job
+    pieces; the stored run rows only ``with_runs``); job
     tallies go straight into ``figures``."""
     parts = Parts()
     if not served_by_rollups(window.filters):
@@ -144,7 +153,7 @@ def collect(
         selections = [selection]
     else:
         selections = _org_selections(span, dirty)
-    for chosen in selections:
+    for chosen in selections if with_runs else []:
         for row in rollup_store.selected_run_rows(conn, org_id, chosen):
             parts.add_run(row[2] * DAY_MS, row[3], rollup_store.run_tally_of(row))
     if with_jobs:

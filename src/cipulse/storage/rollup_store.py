@@ -200,7 +200,11 @@ def _job_row(
 
 
 def _counts(values: Sequence[Any], names: Sequence[str]) -> Counter[str]:
-    return Counter({name: int(value) for name, value in zip(names, values, strict=True) if value})
+    counts: Counter[str] = Counter()
+    for name, value in zip(names, values, strict=True):
+        if value:
+            counts[name] = int(value)
+    return counts
 
 
 def run_tally_of(row: Sequence[Any], *, with_histogram: bool = True) -> RunTally:
@@ -303,47 +307,55 @@ class Selection:
     excluded: frozenset[tuple[str, int, int]] = frozenset()
     pipeline_ids: tuple[str, ...] | None = None
 
-    def condition(self, table: sa.Table, org_id: str) -> sa.ColumnElement[bool] | None:
-        parts = []
+    def conditions(self, table: sa.Table, org_id: str) -> list[sa.ColumnElement[bool]]:
+        """One condition per grain (and one for the extra days): each is a range of the
+        primary key (org_id, grain, period, …), where one condition OR-ing them would make
+        SQLite scan every row of the organisation. Their rows never overlap."""
         by_grain: dict[int, list[int]] = {}
         for grain, period in self.blocks:
             by_grain.setdefault(grain, []).append(period)
-        for grain, periods in sorted(by_grain.items()):
-            parts.append(sa.and_(table.c.grain == grain, table.c.period.in_(sorted(periods))))
         if self.days:
-            parts.append(sa.and_(table.c.grain == DAY, table.c.period.in_(sorted(self.days))))
-        if not parts and not self.extra_days:
-            return None
-        condition = sa.and_(table.c.org_id == org_id, sa.or_(*parts) if parts else sa.false())
-        if self.pipeline_ids is not None:
-            condition = sa.and_(condition, table.c.pipeline_id.in_(sorted(self.pipeline_ids)))
-        else:
-            condition = sa.and_(condition, table.c.pipeline_id != ORG)
+            by_grain[DAY] = list(self.days)
+        excluded = [
+            sa.not_(
+                sa.and_(
+                    table.c.pipeline_id == pipeline_id,
+                    table.c.grain == grain,
+                    table.c.period == period,
+                )
+            )
+            for pipeline_id, grain, period in sorted(self.excluded)
+        ]
+        pipelines: sa.ColumnElement[bool] = (
+            table.c.pipeline_id.in_(sorted(self.pipeline_ids))
+            if self.pipeline_ids is not None
+            else table.c.pipeline_id != ORG
+        )
+        found = [
+            sa.and_(
+                table.c.org_id == org_id,
+                table.c.grain == grain,
+                table.c.period.in_(sorted(periods)),
+                pipelines,
+                *excluded,
+            )
+            for grain, periods in sorted(by_grain.items())
+        ]
         if self.extra_days:
-            condition = sa.or_(
-                condition,
-                *(
-                    sa.and_(
-                        table.c.org_id == org_id,
-                        table.c.grain == DAY,
-                        table.c.pipeline_id == pipeline_id,
-                        table.c.period == day,
-                    )
-                    for pipeline_id, day in sorted(self.extra_days)
-                ),
+            found.append(
+                sa.and_(
+                    table.c.org_id == org_id,
+                    table.c.grain == DAY,
+                    sa.or_(
+                        *(
+                            sa.and_(table.c.pipeline_id == pipeline_id, table.c.period == day)
+                            for pipeline_id, day in sorted(self.extra_days)
+                        )
+                    ),
+                    *excluded,
+                )
             )
-        for pipeline_id, grain, period in sorted(self.excluded):
-            condition = sa.and_(
-                condition,
-                sa.not_(
-                    sa.and_(
-                        table.c.pipeline_id == pipeline_id,
-                        table.c.grain == grain,
-                        table.c.period == period,
-                    )
-                ),
-            )
-        return condition
+        return found
 
 
 def run_rows(
@@ -368,10 +380,11 @@ def _periods_of(
 
 
 def selected_run_rows(conn: Connection, org_id: str, selection: Selection) -> list[tuple[Any, ...]]:
-    condition = selection.condition(run_rollups, org_id)
-    if condition is None:
-        return []
-    return [tuple(row) for row in conn.execute(sa.select(*run_rollups.c).where(condition))]
+    return [
+        tuple(row)
+        for condition in selection.conditions(run_rollups, org_id)
+        for row in conn.execute(sa.select(*run_rollups.c).where(condition))
+    ]
 
 
 def job_rows(
@@ -381,10 +394,11 @@ def job_rows(
     periods: Sequence[int],
     pipeline_ids: Sequence[str] | None,
 ) -> list[tuple[Any, ...]]:
-    condition = _periods_of(grain, periods, pipeline_ids).condition(job_rollups, org_id)
-    if condition is None:
-        return []
-    return [tuple(row) for row in conn.execute(sa.select(*job_rollups.c).where(condition))]
+    return [
+        tuple(row)
+        for condition in _periods_of(grain, periods, pipeline_ids).conditions(job_rollups, org_id)
+        for row in conn.execute(sa.select(*job_rollups.c).where(condition))
+    ]
 
 
 def job_totals(
@@ -392,34 +406,38 @@ def job_totals(
 ) -> dict[tuple[str, str], JobTally]:
     """Job tallies summed by the database over the selection, without durations'
     histograms (``job_histograms`` reads those for the jobs that need them)."""
-    condition = selection.condition(job_rollups, org_id)
-    if condition is None:
-        return {}
     j = job_rollups
-    query = (
-        sa.select(
-            j.c.pipeline_id,
-            j.c.definition_key,
-            sa.func.max(j.c.name),
-            *(sa.func.sum(j.c[f"n_{s}"]) for s in STATUS_NAMES),
-            sa.func.sum(j.c.duration_count),
-            sa.func.sum(j.c.duration_sum),
-            sa.func.sum(j.c.total_duration_seconds),
-            sa.func.sum(j.c.exclusive_seconds),
-            sa.func.sum(j.c.flaky_count),
-            sa.func.sum(j.c.retry_compute_seconds),
-            sa.func.max(j.c.last_flaky_at_ms),
-        )
-        .where(condition)
-        .group_by(j.c.pipeline_id, j.c.definition_key)
-    )
+    summed = [
+        *(f"n_{s}" for s in STATUS_NAMES),
+        "duration_count",
+        "duration_sum",
+        "total_duration_seconds",
+        "exclusive_seconds",
+        "flaky_count",
+        "retry_compute_seconds",
+    ]
+    columns = ["pipeline_id", "definition_key", "name", *summed, "last_flaky_at_ms"]
+    branches = [
+        sa.select(*(j.c[c] for c in columns)).where(condition)
+        for condition in selection.conditions(j, org_id)
+    ]
+    if not branches:
+        return {}
+    rows = (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
+    query = sa.select(
+        rows.c.pipeline_id,
+        rows.c.definition_key,
+        sa.func.max(rows.c.name),
+        *(sa.func.sum(rows.c[c]) for c in summed),
+        sa.func.max(rows.c.last_flaky_at_ms),
+    ).group_by(rows.c.pipeline_id, rows.c.definition_key)
     n = len(STATUS_NAMES)
     tallies: dict[tuple[str, str], JobTally] = {}
     for row in conn.execute(query):
         rest = row[3 + n :]
         histogram = Histogram()  # count and sum only: no buckets, no values
         histogram.count, histogram.total, histogram.values = int(rest[0]), float(rest[1]), None
-        tallies[(row[0], row[1])] = JobTally(
+        tallies[(str(row[0]), row[1])] = JobTally(
             name=row[2],
             by_status=_counts(row[3 : 3 + n], STATUS_NAMES),
             durations=histogram,
@@ -436,26 +454,31 @@ def job_histograms(
     conn: Connection, org_id: str, selection: Selection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Histogram]:
     """The merged duration histograms of the given jobs over the selection."""
-    condition = selection.condition(job_rollups, org_id)
     found: dict[tuple[str, str], Histogram] = {}
-    if condition is None or not keys:
+    if not keys:
         return found
     j = job_rollups
-    by_pipeline: dict[str, list[str]] = {}
-    for pipeline_id, definition in keys:
-        by_pipeline.setdefault(pipeline_id, []).append(definition)
-    for pipeline_id, definitions in sorted(by_pipeline.items()):
+    wanted = set(keys)
+    pipeline_ids = sorted({pipeline_id for pipeline_id, _ in keys})
+    definitions = sorted({definition for _, definition in keys})
+    for condition in selection.conditions(j, org_id):
         query = sa.select(
-            j.c.definition_key, j.c.duration_count, j.c.duration_sum, j.c.duration_histogram
+            j.c.pipeline_id,
+            j.c.definition_key,
+            j.c.duration_count,
+            j.c.duration_sum,
+            j.c.duration_histogram,
         ).where(
             condition,
-            j.c.pipeline_id == pipeline_id,
-            j.c.definition_key.in_(sorted(definitions)),
+            j.c.pipeline_id.in_(pipeline_ids),
+            j.c.definition_key.in_(definitions),
             j.c.duration_count > 0,
         )
-        for definition, count, total, encoded in conn.execute(query):
-            histogram = found.setdefault((pipeline_id, definition), Histogram())
-            histogram.merge_encoded(orjson.loads(encoded), count, total)
+        for pipeline_id, definition, count, total, encoded in conn.execute(query):
+            key = (str(pipeline_id), definition)
+            if key in wanted:
+                histogram = found.setdefault(key, Histogram())
+                histogram.merge_encoded(orjson.loads(encoded), count, total)
     return found
 
 
@@ -704,9 +727,19 @@ def metric_histograms(
     """(period, key, histogram) of the stored metric rows of the selection; of one metric
     key (and its values overall plus per value of one tag key) when given."""
     m = metric_rollups
-    condition = selection.condition(m, org_id)
-    if condition is None:
-        return []
+    found = []
+    for condition in selection.conditions(m, org_id):
+        found += _metric_rows(conn, condition, metric_key, tag_key)
+    return found
+
+
+def _metric_rows(
+    conn: Connection,
+    condition: sa.ColumnElement[bool],
+    metric_key: str | None,
+    tag_key: str | None,
+) -> list[tuple[int, MetricKey, Histogram]]:
+    m = metric_rollups
     query = sa.select(
         m.c.period,
         m.c.pipeline_id,
@@ -730,15 +763,13 @@ def metric_histograms(
 def metric_keys(conn: Connection, org_id: str, selection: Selection) -> tuple[set[str], set[str]]:
     """The metric keys and tag keys of the stored metric rows of the selection."""
     m = metric_rollups
-    condition = selection.condition(m, org_id)
-    if condition is None:
-        return set(), set()
-    query = sa.select(m.c.metric_key, m.c.tag_key).where(condition).distinct()
     metrics, tags = set(), set()
-    for metric_key, tag_key in conn.execute(query):
-        metrics.add(metric_key)
-        if tag_key:
-            tags.add(tag_key)
+    for condition in selection.conditions(m, org_id):
+        query = sa.select(m.c.metric_key, m.c.tag_key).where(condition).distinct()
+        for metric_key, tag_key in conn.execute(query):
+            metrics.add(metric_key)
+            if tag_key:
+                tags.add(tag_key)
     return metrics, tags
 
 

@@ -305,7 +305,13 @@ red_periods = sa.Table(
     sa.Column("ended_at_ms", Millis, nullable=True),
     sa.Column("failing_attempts", sa.Integer, nullable=False),
     sa.PrimaryKeyConstraint("org_id", "id"),
-    sa.Index("ix_red_periods_org_id_pipeline_id", "org_id", "pipeline_id"),
+    sa.Index(
+        "ix_red_periods_org_id_pipeline_id_ended_at_ms_started_at_ms",
+        "org_id",
+        "pipeline_id",
+        "ended_at_ms",
+        "started_at_ms",
+    ),
     # Covering: the window's figures (count and lengths) come from the index alone.
     sa.Index(
         "ix_red_periods_org_id_ended_at_ms_started_at_ms",
