@@ -151,18 +151,25 @@ class AnalyticsService:
         for the jobs of the page only, or for all of them to sort by one."""
         check_sort(page.sort, JOB_SORTS)
         sort = page.sort or "-total_duration_seconds"
-        by_percentile = sort.removeprefix("-") in {"p50_duration_seconds", "p95_duration_seconds"}
+        field = sort.removeprefix("-")
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-            if by_percentile:
+            if field in job_metrics.TALLY_SORTS:
+                # Order the tallies, and build rows (and read histograms) for the page only.
+                value = job_metrics.TALLY_SORTS[field]
+                keys = sorted(figures.jobs, key=lambda key: (value(figures.jobs[key]), key))
+                if sort.startswith("-"):
+                    keys.reverse()
+                page_keys, next_cursor = page_of([{"key": key} for key in keys], None, page)
+                chosen = [row["key"] for row in page_keys]
+                job_durations(conn, org_id, figures, chosen)
+                items = self._named(
+                    org_id, job_metrics.job_rows({key: figures.jobs[key] for key in chosen})
+                )
+            else:
                 job_durations(conn, org_id, figures, sorted(figures.jobs))
-            rows = self._named(org_id, job_metrics.job_rows(figures.jobs))
-            items, next_cursor = page_of(rows, sort, page)
-            if not by_percentile:
-                keys = [(row["pipeline_id"], row["definition_key"]) for row in items]
-                job_durations(conn, org_id, figures, keys)
-                for row, key in zip(items, keys, strict=True):
-                    row.update(job_metrics.duration_fields(figures.jobs[key].durations))
+                rows = self._named(org_id, job_metrics.job_rows(figures.jobs))
+                items, next_cursor = page_of(rows, sort, page)
         return items, next_cursor
 
     def flaky(
