@@ -35,7 +35,17 @@ ANALYSIS_LIMIT = 1000
 
 #: PostgreSQL: how often the server analyses the tables that grow (see ``checkpointing``).
 POSTGRES_ANALYZE_EVERY_SECONDS = 60
-ANALYZED_TABLES = ("run_attempts", "jobs", "rollup_dirty", "run_rollups", "job_rollups")
+#: Every round: statistics of the growing tables, and the marks table vacuumed (it churns:
+#: every ingest batch inserts marks, every refresh deletes them). Every tenth round: the
+#: rollup tables, which refreshes rewrite. PostgreSQL's autovacuum does the same when it is on;
+#: without it, dead rows slow every read of these tables.
+POSTGRES_MAINTENANCE = (
+    "ANALYZE run_attempts, jobs",
+    "VACUUM (ANALYZE) rollup_dirty",
+)
+POSTGRES_SLOW_MAINTENANCE = (
+    "VACUUM (ANALYZE) run_rollups, job_rollups, metric_rollups, rollup_repeats, red_periods",
+)
 
 #: Page cache per SQLite connection: random UUID keys touch many index pages.
 SQLITE_CACHE_KIB = 64 * 1024
@@ -72,6 +82,7 @@ class Database:
         self.url = normalise_url(settings.database_url)
         self.dialect = self.url.get_backend_name()
         self._writer_lock: WriterLock | NoLock = NoLock()
+        self._maintenance_rounds = 0
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 directory = Path(self.url.database).resolve().parent
@@ -176,8 +187,9 @@ class Database:
         writers), and keep the query planner's statistics fresh (``ANALYZE`` with a small
         sample, at the start, every ten minutes and at the end): without them SQLite picks
         plans that scan every job of an organisation. PostgreSQL: ``ANALYZE`` the tables that
-        grow, a few seconds in, every minute and at the end, as autovacuum would (it may be off,
-        and a bulk import outgrows its statistics long before autovacuum's next round).
+        grow and ``VACUUM`` those that churn (``POSTGRES_MAINTENANCE``), a few seconds in,
+        every minute and at the end, as autovacuum would (it may be off, and a bulk import
+        outgrows its statistics long before autovacuum's next round).
         Nothing for a database built without ``background_checkpoints``."""
         if not self._background_checkpoints:
             yield
@@ -215,12 +227,17 @@ class Database:
         if self.is_sqlite:
             self._maintain("ANALYZE")
             return
+        self._maintenance_rounds += 1
+        statements: tuple[str, ...] = POSTGRES_MAINTENANCE
+        if self._maintenance_rounds % 10 == 1:
+            statements += POSTGRES_SLOW_MAINTENANCE
         try:
             with self._writer.connect() as connection:
-                connection.exec_driver_sql("ANALYZE " + ", ".join(ANALYZED_TABLES))
-                connection.commit()
+                autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+                for statement in statements:
+                    autocommit.exec_driver_sql(statement)
         except sa.exc.DBAPIError as exc:
-            log.debug("ANALYZE skipped: %s", exc)
+            log.debug("maintenance skipped: %s", exc)
 
     def _checkpoint(self) -> None:
         self._maintain("PRAGMA wal_checkpoint(PASSIVE)")
