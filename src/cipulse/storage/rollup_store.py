@@ -143,10 +143,6 @@ def dirty_partitions(
     return {(row[0], row[1]) for row in conn.execute(query)}
 
 
-def has_marks(conn: Connection) -> bool:
-    return conn.execute(sa.select(rollup_dirty.c.id).limit(1)).first() is not None
-
-
 # --- Rows <-> tallies ----------------------------------------------------------------------
 
 
@@ -524,10 +520,6 @@ _PERIOD_COLUMNS = [
 ]
 
 
-def red_period_id(pipeline_id: str, branch: str | None, started_at_ms: int) -> str:
-    return ids.red_period_id(pipeline_id, branch, started_at_ms)
-
-
 def periods_from(
     conn: Connection, org_id: str, pipeline_id: str, from_ms: int
 ) -> list[StoredPeriod]:
@@ -639,7 +631,7 @@ def replace_periods(
         conn,
         red_periods,
         sorted(
-            (org_id, red_period_id(p, branch, started), p, branch, started, ended, failing)
+            (org_id, ids.red_period_id(p, branch, started), p, branch, started, ended, failing)
             for p, branch, started, ended, failing in fresh
         ),
     )

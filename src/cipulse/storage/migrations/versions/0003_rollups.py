@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from cipulse.storage.migration_helpers import mark_partitions
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -191,20 +193,9 @@ def upgrade() -> None:
             "org_id", "grain", "period", "pipeline_id", name=op.f("pk_run_rollups")
         ),
     )
-    # What is already stored is refreshed by the first server (or ``cipulse refresh``): every
-    # partition (pipeline, day) holding attempts is marked.
-    new_id = (
-        "gen_random_uuid()"
-        if op.get_bind().dialect.name == "postgresql"
-        else "lower(hex(randomblob(16)))"
-    )
-    day = "started_at_ms / 86400000"
-    op.execute(
-        f"INSERT INTO rollup_dirty (org_id, id, pipeline_id, day, marked_at_ms) "
-        f"SELECT org_id, {new_id}, pipeline_id, day, 0 FROM ("
-        f"SELECT DISTINCT org_id, pipeline_id, {day} AS day FROM run_attempts "
-        f"WHERE started_at_ms IS NOT NULL) AS partitions"
-    )
+    # Every partition (pipeline, day) holding attempts is marked: the first server (or
+    # ``cipulse rollups refresh``) computes the rollups of what is already stored.
+    mark_partitions()
 
 
 def downgrade() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from cipulse.storage.migration_helpers import mark_partitions
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -43,18 +45,7 @@ def upgrade() -> None:
         ),
     )
     # Partitions with custom metrics are refreshed again to fill the table.
-    new_id = (
-        "gen_random_uuid()"
-        if op.get_bind().dialect.name == "postgresql"
-        else "lower(hex(randomblob(16)))"
-    )
-    op.execute(
-        f"INSERT INTO rollup_dirty (org_id, id, pipeline_id, day, marked_at_ms) "
-        f"SELECT org_id, {new_id}, pipeline_id, day, 0 FROM ("
-        f"SELECT DISTINCT org_id, pipeline_id, started_at_ms / 86400000 AS day "
-        f"FROM run_attempts WHERE started_at_ms IS NOT NULL AND source_format = 'trunk'"
-        f") AS partitions"
-    )
+    mark_partitions("source_format = 'trunk'")
 
 
 def downgrade() -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from cipulse.storage.migration_helpers import mark_partitions
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -28,17 +30,7 @@ def upgrade() -> None:
         "red_periods",
         ["org_id", "pipeline_id", "ended_at_ms", "started_at_ms"],
     )
-    new_id = (
-        "gen_random_uuid()"
-        if op.get_bind().dialect.name == "postgresql"
-        else "lower(hex(randomblob(16)))"
-    )
-    op.execute(
-        f"INSERT INTO rollup_dirty (org_id, id, pipeline_id, day, marked_at_ms) "
-        f"SELECT org_id, {new_id}, pipeline_id, day, 0 FROM ("
-        f"SELECT DISTINCT org_id, pipeline_id, started_at_ms / 86400000 AS day "
-        f"FROM run_attempts WHERE started_at_ms IS NOT NULL) AS partitions"
-    )
+    mark_partitions()
 
 
 def downgrade() -> None:
