@@ -33,16 +33,16 @@ from cipulse.storage.dialect import lock_natural_keys
 
 log = logging.getLogger(__name__)
 
-#: Marks per transaction: short enough that ingest, which shares SQLite's one write lock,
+#: Partitions per transaction: short enough that ingest, which shares SQLite's one write lock,
 #: waits little.
-MARKS_PER_ROUND = 200
+PARTITIONS_PER_ROUND = 200
 #: The bulk commands refresh in big rounds: each round recomputes the red periods of its
 #: pipelines from their earliest marked day to the present.
-BULK_MARKS_PER_ROUND = 50_000
+BULK_PARTITIONS_PER_ROUND = 50_000
 
 
 def refresh_round(
-    database: Database, limit: int = MARKS_PER_ROUND, settle_ms: int | None = None
+    database: Database, limit: int = PARTITIONS_PER_ROUND, settle_ms: int | None = None
 ) -> int:
     """Refresh up to ``limit`` marked partitions (with ``settle_ms``, only those ingest
     has not marked for that long, or has kept marking for a minute); returns how many marks
@@ -137,7 +137,7 @@ def _refresh_block(
 def refresh_all(database: Database, progress: Callable[[int], None] | None = None) -> int:
     """Refresh until no marks are left (the bulk commands, tests); returns the marks taken."""
     total = 0
-    while taken := refresh_round(database, limit=BULK_MARKS_PER_ROUND):
+    while taken := refresh_round(database, limit=BULK_PARTITIONS_PER_ROUND):
         total += taken
         if progress is not None:
             progress(total)

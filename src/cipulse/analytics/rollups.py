@@ -51,13 +51,6 @@ class Piece:
     metrics: dict[tuple[str, str, str, str], Histogram] = field(default_factory=dict)
 
 
-def histogram_tally(tally: RunTally) -> RunTally:
-    durations = tally.durations
-    if not isinstance(durations, Histogram):
-        tally.durations = Histogram.of(durations)
-    return tally
-
-
 def add_run_tally(into: RunTally, other: RunTally) -> None:
     into.by_status.update(other.by_status)
     into.first_by_status.update(other.first_by_status)
@@ -81,6 +74,7 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
 
 
 def _histogram(tally: RunTally | JobTally) -> Histogram:
+    """The tally's durations, turned into a histogram (in place) if they are a list."""
     if not isinstance(tally.durations, Histogram):
         tally.durations = Histogram.of(tally.durations)
     return tally.durations
@@ -115,9 +109,9 @@ def piece_of(
         flaky_by_pipeline[run[0]][run] = flaky_run
     for pipeline_id, own in by_pipeline.items():
         tally = run_metrics.tally_of(window, own)
-        piece.runs[pipeline_id] = histogram_tally(
-            run_metrics.with_flaky(tally, flaky_by_pipeline.get(pipeline_id, {}))
-        )
+        run_metrics.with_flaky(tally, flaky_by_pipeline.get(pipeline_id, {}))
+        _histogram(tally)  # durations as a histogram: pieces add up
+        piece.runs[pipeline_id] = tally
     piece.repeats = _repeats(window.since_ms, attempts, history)
     if jobs_by_attempt is not None:
         statuses = set(window.filters.statuses) or {run_metrics.SUCCESS}
