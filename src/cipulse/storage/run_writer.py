@@ -213,6 +213,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
             run.repository.host,
             run.repository.full_name,
             now,
+            None,  # default_branch: not in the wire formats
         )
         resolved.pipeline_rows[pipeline_id] = (
             org_id,
@@ -241,6 +242,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
             detached.repository.host,
             detached.repository.full_name,
             now,
+            None,  # default_branch: not in the wire formats
         )
         attempt_id = ids.chain_attempt_id(repository_id, detached.run_key)
         row = _job_row(org_id, attempt_id, detached.span, source, now)

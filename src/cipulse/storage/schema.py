@@ -75,6 +75,47 @@ usage_counters = sa.Table(
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
 )
 
+# --- Dashboard users ------------------------------------------------------------------------
+# People sign in to the dashboard; a person may belong to several organisations, so ``users``
+# is the one table not keyed by organisation. Sessions are rows (not signed cookies): every
+# server sharing the database sees a sign-out at once, and no signing secret must be shared.
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True, comment="lower case"),
+    sa.Column("password_hash", sa.String(255), nullable=False, comment="argon2id"),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column("last_sign_in_at_ms", Millis, nullable=True),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    _org_id(),
+    sa.Column("user_id", Id, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False, comment="admin or member"),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "user_id"),
+    sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
+    sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+    sa.Index("ix_memberships_user_id", "user_id"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True, comment="SHA-256 of the cookie"),
+    sa.Column("user_id", Id, nullable=False),
+    sa.Column("org_id", Id, nullable=False, comment="the organisation being looked at"),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column("expires_at_ms", Millis, nullable=False),
+    sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+    sa.Index("ix_sessions_user_id", "user_id"),
+)
+
 repositories = sa.Table(
     "repositories",
     metadata,
@@ -83,6 +124,12 @@ repositories = sa.Table(
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("full_name", sa.Text, nullable=False),
     sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column(
+        "default_branch",
+        sa.Text,
+        nullable=True,
+        comment="Set by an integration or an operator; when empty, main and master count as default",
+    ),
     sa.PrimaryKeyConstraint("org_id", "id"),
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
 )
