@@ -128,7 +128,8 @@ repositories = sa.Table(
         "default_branch",
         sa.Text,
         nullable=True,
-        comment="Set by an integration or an operator; when empty, main and master count as default",
+        comment="Set by an integration or an operator; when empty, main and master count "
+        "as default",
     ),
     sa.PrimaryKeyConstraint("org_id", "id"),
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
