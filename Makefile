@@ -13,17 +13,22 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Serve on http://127.0.0.1:8000 with ./cipulse.db; prints an API key on first start.
+## Serve on http://127.0.0.1:8000 with ./cipulse.db; on first start prints an API key and the
+## password of the dashboard user admin@cipulse.local.
 run: install
 	$(BIN)/cipulse serve
 
-## Seed ./demo.db with a generated history (200,000 runs over 90 days; once), then serve it.
+## Seed ./demo.db with a generated history (200,000 runs over 90 days), a read key and the
+## dashboard user demo@cipulse.local, printing the key and the password (once), then serve it.
 demo: install
 	@if [ ! -f demo.db ]; then \
 		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse migrate && \
 		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse demo seed --org demo --runs 200000 --days 90 && \
 		echo "a read key for the demo organisation (shown once):" && \
-		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse keys create --org demo --name demo --scope read \
+		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse keys create --org demo --name demo --scope read && \
+		PASSWORD=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))') && \
+		echo "$$PASSWORD" | CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse users create demo@cipulse.local --org demo --password-stdin && \
+		echo "sign in at http://127.0.0.1:8000/ as demo@cipulse.local with password $$PASSWORD (shown once)" \
 		|| { rm -f demo.db demo.db-wal demo.db-shm demo.db-writer.lock; exit 1; }; \
 	fi
 	CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse serve

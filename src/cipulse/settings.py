@@ -4,7 +4,7 @@ the two in step."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     bootstrap_org: Annotated[
         str,
         Field(
-            description="On first start with an empty database, create this organisation and "
-            "an ingest key and print the key once. Empty string: create nothing."
+            description="On first start with an empty database, create this organisation, "
+            "an ingest key and a dashboard user `admin@cipulse.local`, and print the key and "
+            "the user's password once. Empty string: create nothing."
         ),
     ] = "default"
     ingest_batch_size: Annotated[
@@ -101,6 +102,21 @@ class Settings(BaseSettings):
             "(0: never; reads stay exact either way, computing stale days from raw rows).",
         ),
     ] = 2.0
+    session_days: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="How long a dashboard sign-in lasts, in days; then the user signs in "
+            "again.",
+        ),
+    ] = 14
+    secure_cookies: Annotated[
+        Literal["auto", "always", "never"],
+        Field(
+            description="Whether the dashboard's cookies are marked `Secure` (sent over HTTPS "
+            "only): `auto` when `public_url` starts with `https://`, `always` or `never`.",
+        ),
+    ] = "auto"
     log_level: Annotated[str, Field(description="Log level: debug, info, warning or error.")] = (
         "info"
     )
@@ -122,6 +138,13 @@ class Settings(BaseSettings):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return value.lower()
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether cookies get the ``Secure`` attribute (see ``secure_cookies``)."""
+        if self.secure_cookies == "auto":
+            return self.public_url.lower().startswith("https://")
+        return self.secure_cookies == "always"
 
     @property
     def base_url(self) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
+from cipulse.accounts.passwords import hash_password
 from cipulse.domain.keys import generate_key, hash_key
 from cipulse.domain.model import API_KEY_SCOPES, ApiKeyInfo, Organisation
 from cipulse.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from cipulse.storage import accounts as store
+from cipulse.storage import users as user_store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
@@ -19,6 +22,20 @@ class CreatedKey:
     prefix: str
     org_name: str
     scopes: tuple[str, ...]
+
+
+#: The dashboard user the first start creates in the bootstrap organisation.
+BOOTSTRAP_EMAIL = "admin@cipulse.local"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstStart:
+    """What the first start created, to show once: an ingest key and a dashboard user
+    (``password`` is ``None`` in the unlikely case that the user existed already)."""
+
+    key: CreatedKey
+    email: str
+    password: str | None
 
 
 def _checked_name(name: str) -> str:
@@ -140,17 +157,19 @@ class AccountService:
             raise Forbidden(f"API key lacks the '{scope}' scope")
         return principal
 
-    def bootstrap(self, org_name: str) -> CreatedKey | None:
-        """On a database with no organisation yet, create ``org_name`` and an ingest key.
+    def bootstrap(self, org_name: str) -> FirstStart | None:
+        """On a database with no organisation yet, create ``org_name``, an ingest key and a
+        dashboard user ``BOOTSTRAP_EMAIL`` (an admin of it) with a generated password.
 
-        Returns the key to show once, or ``None`` when there was nothing to do (the database
-        already has organisations, or another server won the race to create it)."""
+        Returns the key and the password to show once, or ``None`` when there was nothing to
+        do (the database already has organisations, or another server won the race)."""
         if not org_name:
             return None
         with self.database.write() as conn:
             if store.count_organisations(conn) > 0:
                 return None
-            organisation = store.create_organisation(conn, org_name, now_ms())
+            now = now_ms()
+            organisation = store.create_organisation(conn, org_name, now)
             if organisation is None:
                 return None
             key, prefix = generate_key()
@@ -161,9 +180,19 @@ class AccountService:
                 key_hash=hash_key(key),
                 name="created on first start",
                 scopes=("ingest",),
-                now_ms=now_ms(),
+                now_ms=now,
             )
-        return CreatedKey(key=key, prefix=prefix, org_name=org_name, scopes=("ingest",))
+            created = CreatedKey(key=key, prefix=prefix, org_name=org_name, scopes=("ingest",))
+            password = secrets.token_urlsafe(12)
+            user_id = user_store.insert_user(
+                conn, email=BOOTSTRAP_EMAIL, password_hash=hash_password(password), now_ms=now
+            )
+            if user_id is None:
+                return FirstStart(key=created, email=BOOTSTRAP_EMAIL, password=None)
+            user_store.add_membership(
+                conn, org_id=organisation.id, user_id=user_id, role="admin", now_ms=now
+            )
+        return FirstStart(key=created, email=BOOTSTRAP_EMAIL, password=password)
 
 
 def principal_for(organisation: Organisation) -> Principal:

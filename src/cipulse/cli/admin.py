@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import click
 
 from cipulse.accounts.service import AccountService, parse_scopes
-from cipulse.cli.context import Context, format_time, reports_errors, say
+from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
 from cipulse.storage.clock import month_of, now_ms
 
 
@@ -51,7 +49,7 @@ def orgs_list(obj: Context) -> None:
                 _limit(organisation.max_runs_per_month),
             )
         )
-    _table(rows)
+    say_table(rows)
 
 
 @orgs.command("set-limits")
@@ -118,7 +116,7 @@ def keys_list(obj: Context, org_name: str | None) -> None:
                 format_time(key.revoked_at),
             )
         )
-    _table(rows)
+    say_table(rows)
 
 
 @keys.command("revoke")
@@ -129,11 +127,3 @@ def keys_revoke(obj: Context, prefix: str) -> None:
     """Revoke the key with this prefix; requests with it get 401 from now on."""
     AccountService(obj.database).revoke_key(prefix)
     say(f"revoked key {prefix}")
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -57,6 +57,15 @@ class Context:
 def say(message: str = "") -> None:
     """Human-readable output: stderr, so stdout stays clean for what scripts capture."""
     click.echo(message, err=True)
+
+
+def say_table(rows: Sequence[Sequence[str]]) -> None:
+    """Print rows as left-aligned columns (the first row is the header)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 def reports_errors(command: F) -> F:

@@ -2,54 +2,93 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 
 import click
 
 from cipulse import __version__
-from cipulse.accounts.service import AccountService, CreatedKey
+from cipulse.accounts.service import AccountService, FirstStart
+from cipulse.accounts.users import UserService
 from cipulse.cli.context import Context, reports_errors, say
-from cipulse.ingestion.runwatch.example import SPEC_EXAMPLE
-from cipulse.storage.database import redacted
+from cipulse.ingestion.runwatch.example import example_curl
+from cipulse.settings import Settings
+from cipulse.storage.database import Database, redacted
 from cipulse.storage.migrate import migrate as run_migrations
 
 
-def example_curl(base_url: str, key: str) -> str:
-    return (
-        f"curl -X POST {base_url}/functions/v1/ingest \\\n"
-        '  -H "Content-Type: application/json" \\\n'
-        f"  -H {shlex.quote('X-API-Key: ' + key)} \\\n"
-        f"  -d {shlex.quote(json.dumps(SPEC_EXAMPLE))}"
+def welcome(
+    base_url: str,
+    first_start: FirstStart | None,
+    database_url: str,
+    organisations: list[str],
+    has_users: bool,
+) -> str:
+    """What ``cipulse serve`` says before it serves: where, with which database, and the
+    next step (on a first start, the new key and dashboard password, shown this once)."""
+    lines = [f"cipulse {__version__} on {base_url}  (database: {redacted(database_url)})"]
+    dashboard = (
+        f"Dashboard: {base_url}/ (users: cipulse users list; "
+        "reset a password: cipulse users set-password EMAIL)"
     )
-
-
-def _welcome(
-    base_url: str, created: CreatedKey | None, database_url: str, organisations: list[str]
-) -> None:
-    say(f"cipulse {__version__} on {base_url}  (database: {redacted(database_url)})")
-    if created is not None:
-        say()
-        say(f'First start: created organisation "{created.org_name}" and an ingest API key.')
-        say("It is shown only this once; keep it somewhere safe:")
-        say()
-        say(f"    {created.key}")
-        say()
-        key = created.key
-    else:
-        if organisations:
-            say(f"Create an API key with: cipulse keys create --org {organisations[0]}")
+    if first_start is not None:
+        key = first_start.key.key
+        lines += [
+            "",
+            f'First start: created organisation "{first_start.key.org_name}" and an ingest '
+            "API key.",
+            "It is shown only this once; keep it somewhere safe:",
+            "",
+            f"    {key}",
+            "",
+        ]
+        if first_start.password is not None:
+            lines += [
+                f"Sign in to the dashboard at {base_url}/ as {first_start.email} with password "
+                f"{first_start.password}",
+                "(shown only this once too; change it with: "
+                f"cipulse users set-password {first_start.email})",
+            ]
         else:
-            say(
+            lines.append(dashboard)
+        lines.append("")
+    else:
+        key = "$CIPULSE_API_KEY"
+        if organisations:
+            lines.append(f"Create an API key with: cipulse keys create --org {organisations[0]}")
+            if has_users:
+                lines.append(dashboard)
+            else:
+                lines.append(
+                    f"Dashboard: {base_url}/; create a user to sign in with: "
+                    f"cipulse users create EMAIL --org {organisations[0]}"
+                )
+        else:
+            lines.append(
                 "Create an organisation and a key: cipulse orgs create NAME; "
                 "cipulse keys create --org NAME"
             )
-        key = "$CIPULSE_API_KEY"
-    say("Send your first run (the RunWatch example):")
-    say()
-    say(example_curl(base_url, key))
-    say()
+            lines.append(
+                f"Then a user for the dashboard ({base_url}/): "
+                "cipulse users create EMAIL --org NAME"
+            )
+    lines += [
+        "Send your first run (the RunWatch example):",
+        "",
+        example_curl(base_url, key),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def start_up(settings: Settings, database: Database) -> str:
+    """Everything ``cipulse serve`` does before serving: migrate, create what a first start
+    creates, and return the welcome message."""
+    run_migrations(database)
+    accounts = AccountService(database)
+    first_start = accounts.bootstrap(settings.bootstrap_org)
+    organisations = [o.name for o in accounts.organisations()]
+    has_users = UserService(database).has_users()
+    return welcome(settings.base_url, first_start, settings.database_url, organisations, has_users)
 
 
 @click.command()
@@ -64,12 +103,9 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
 
     settings = obj.settings(host=host, port=port, workers=workers)
     database = obj.database
-    run_migrations(database)
-    accounts = AccountService(database)
-    created = accounts.bootstrap(settings.bootstrap_org)
-    organisations = [o.name for o in accounts.organisations()]
+    message = start_up(settings, database)
     database.dispose()
-    _welcome(settings.base_url, created, settings.database_url, organisations)
+    say(message)
     # Worker processes build their app from the environment: hand them our settings.
     os.environ["CIPULSE_DATABASE_URL"] = settings.database_url
     uvicorn.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from cipulse.domain.status import Status
 
@@ -164,6 +165,56 @@ class ApiKeyInfo:
 
 
 API_KEY_SCOPES = ("ingest", "read")
+
+# --- Dashboard users -----------------------------------------------------------------------
+
+#: What a member may do in an organisation's dashboard.
+ROLES = ("admin", "member")
+
+
+class Membership(NamedTuple):
+    """One organisation a user belongs to, and the user's role in it."""
+
+    org_id: str
+    org_name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who signs in to the dashboard (never their password, only its hash is
+    stored), with their organisations sorted by name."""
+
+    id: str
+    email: str
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    organisations: tuple[Membership, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A user as one organisation sees them; ``created_at`` is when they were added to it."""
+
+    email: str
+    role: str
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in user looking at one of their organisations (``org_id``, ``org_name``,
+    ``role``). ``organisations`` are all of theirs, sorted by name, to switch between."""
+
+    user_id: str
+    email: str
+    org_id: str
+    org_name: str
+    role: str
+    csrf_token: str
+    expires_at_ms: int
+    organisations: tuple[Membership, ...]
 
 
 def duration_between(started: datetime | None, completed: datetime | None) -> float | None:

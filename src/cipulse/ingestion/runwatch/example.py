@@ -1,8 +1,10 @@
-"""The example request of the RunWatch Ingest API spec, verbatim. ``cipulse serve`` prints it
-as a ready-to-paste curl; the tests post it as it stands."""
+"""The example request of the RunWatch Ingest API spec, verbatim. ``cipulse serve`` and the
+dashboard's empty states show it as a ready-to-paste curl; the tests post it as it stands."""
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import Any
 
 SPEC_EXAMPLE: dict[str, Any] = {
@@ -43,3 +45,13 @@ SPEC_EXAMPLE: dict[str, Any] = {
         },
     ],
 }
+
+
+def example_curl(base_url: str, key: str) -> str:
+    """The spec's example as a curl command for this server and key."""
+    return (
+        f"curl -X POST {base_url}/functions/v1/ingest \\\n"
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -H {shlex.quote('X-API-Key: ' + key)} \\\n"
+        f"  -d {shlex.quote(json.dumps(SPEC_EXAMPLE))}"
+    )

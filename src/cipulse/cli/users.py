@@ -1,0 +1,113 @@
+"""``cipulse users …``: the people who sign in to the dashboard."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cipulse.accounts.passwords import checked_password
+from cipulse.accounts.service import AccountService
+from cipulse.accounts.users import UserService, no_such_user
+from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.domain.model import ROLES
+from cipulse.errors import InvalidRequest
+
+password_stdin_option = click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from stdin (its first line) instead of asking for it.",
+)
+
+
+def _prompted_password(text: str) -> str:
+    if not text:
+        raise click.UsageError("password: must not be empty")
+    try:
+        return checked_password(text)
+    except InvalidRequest as exc:
+        raise click.UsageError(exc.message) from None
+
+
+def _password(from_stdin: bool) -> str:
+    """From stdin (without its line ending), or asked for twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt(
+        "Password",
+        hide_input=True,
+        confirmation_prompt=True,
+        value_proc=_prompted_password,
+        err=True,
+    )
+    return password
+
+
+@click.group()
+def users() -> None:
+    """Dashboard users: create, list, set-password."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--org", "org_name", required=True, help="Organisation the user belongs to.")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="admin",
+    show_default=True,
+    help="An admin also manages the organisation's API keys; a member reads.",
+)
+@password_stdin_option
+@click.pass_obj
+@reports_errors
+def users_create(obj: Context, email: str, org_name: str, role: str, password_stdin: bool) -> None:
+    """Create a user in an organisation, or add an existing user to another one.
+
+    A new user needs a password: it is asked for (twice, not shown) unless --password-stdin
+    is given. A user added to another organisation keeps their password."""
+    service = UserService(obj.database)
+    password = None
+    if password_stdin or not service.exists(email):
+        AccountService(obj.database).organisation(org_name)  # a typo is named before asking
+        password = _password(password_stdin)
+    created = service.create_user(email, org_name, password, role)
+    if created.new_user:
+        say(f"created user {created.email} in {created.org_name!r} as {created.role}")
+        say(f"they can sign in at {obj.settings().base_url}/")
+    else:
+        say(f"added {created.email} to {created.org_name!r} as {created.role}")
+
+
+@users.command("list")
+@click.pass_obj
+@reports_errors
+def users_list(obj: Context) -> None:
+    """List users: organisations with roles, created, last sign-in."""
+    rows = [("EMAIL", "ORGANISATIONS", "CREATED", "LAST SIGN-IN")]
+    for user in UserService(obj.database).users():
+        rows.append(
+            (
+                user.email,
+                ", ".join(f"{m.org_name} ({m.role})" for m in user.organisations) or "-",
+                format_time(user.created_at),
+                format_time(user.last_sign_in_at),
+            )
+        )
+    say_table(rows)
+
+
+@users.command("set-password")
+@click.argument("email")
+@password_stdin_option
+@click.pass_obj
+@reports_errors
+def users_set_password(obj: Context, email: str, password_stdin: bool) -> None:
+    """Set a user's password and sign them out everywhere.
+
+    The password is asked for (twice, not shown) unless --password-stdin is given."""
+    service = UserService(obj.database)
+    if not service.exists(email):  # before asking for a password in vain
+        raise no_such_user(email)
+    service.set_password(email, _password(password_stdin))
+    say(f"changed the password of {email}; their sessions are signed out")
