@@ -90,7 +90,8 @@ def ms(moment: datetime) -> int:
 
 
 #: Whole blocks and days (2024-01-01 is a Monday), days starting mid-week, partial days at
-#: both ends, and filters the rollups do not split by (computed from the raw rows).
+#: both ends, and filters the rollups do not split by (computed from the raw rows; red periods
+#: of a branch scope come from the table).
 WINDOWS = [
     Window(ms(START), ms(START + timedelta(days=30))),
     # Holds a stored 28-day block (2024-01-22 .. 2024-02-18) and 7-day blocks.
@@ -100,6 +101,12 @@ WINDOWS = [
     Window(ms(START + timedelta(hours=5)), ms(START + timedelta(hours=20))),
     Window(ms(START + timedelta(days=5)), ms(START + timedelta(days=25)), Filters(branch="main")),
     Window(ms(START), ms(START + timedelta(days=30)), Filters(statuses=("failure", "timed_out"))),
+    Window(ms(START), ms(START + timedelta(days=9)), Filters(branch_scope="default")),
+    Window(
+        ms(START + timedelta(days=20, hours=5)),
+        ms(START + timedelta(days=28)),
+        Filters(branch_scope="other"),
+    ),
 ]
 
 PERCENTILES = {"p50_duration_seconds", "p95_duration_seconds"}
@@ -211,6 +218,8 @@ def test_run_figures_equal_the_reference_stored_or_not(
     check_runs(database, org_id)
     assert refresh_all(database) > 0
     check_runs(database, org_id)
+    with database.write() as conn:  # the default branch: main until now, fix/y from here
+        conn.exec_driver_sql("UPDATE repositories SET default_branch = 'fix/y'")
     ingest(database, tenant, random_attempts(seed, 300, variant=1))
     check_runs(database, org_id)
     refresh_all(database)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import run_metrics
 from cipulse.analytics.run_metrics import RedPeriod
-from cipulse.domain.window import DAY_MS, Window
+from cipulse.domain.window import DAY_MS, Window, in_branch_scope
 from cipulse.storage import analytics_store as store
 from cipulse.storage import rollup_store
 from cipulse.storage.analytics_store import Outcome
@@ -43,8 +43,9 @@ def recompute(
 
 
 def served_by_table(window: Window) -> bool:
-    """Red periods are stored per pipeline and branch; other filters (status aside, which
-    recovery ignores) need the raw outcomes."""
+    """Red periods are stored per pipeline and branch (so branch and branch scope filters
+    select among them); other filters (status aside, which recovery ignores) need the raw
+    outcomes."""
     f = window.filters
     return not (f.provider or f.actor or f.triggered_by or f.tags)
 
@@ -80,12 +81,22 @@ def recovery_in(conn: Connection, org_id: str, window: Window, limit: int | None
     if pipeline_ids is not None:
         dirty = {p: day for p, day in dirty.items() if p in set(pipeline_ids)}
     stale = {pipeline_id: day * DAY_MS for pipeline_id, day in dirty.items()}
-    scope = rollup_store.period_scope(org_id, pipeline_ids, filters.branch, stale)
+    scope = rollup_store.period_scope(
+        org_id, pipeline_ids, filters.branch, stale, filters.branch_scope
+    )
     recovered, seconds, red_count = rollup_store.period_stats(conn, org_id, since, until, scope)
+    defaults: dict[str, str | None] = {}
+    if filters.branch_scope is not None and stale:
+        defaults = store.default_branches(conn, org_id, sorted(stale))
     fresh: list[RedPeriod] = []
     for pipeline_id, from_ms in sorted(stale.items()):
         _, recomputed = recompute(conn, org_id, pipeline_id, from_ms)
-        fresh += [p for p in recomputed if filters.branch is None or p.branch == filters.branch]
+        fresh += [
+            p
+            for p in recomputed
+            if (filters.branch is None or p.branch == filters.branch)
+            and in_branch_scope(p.branch, defaults.get(pipeline_id), filters.branch_scope)
+        ]
     stored_ended: list[RedPeriod] = []
     stored_open: list[RedPeriod] = []
     if limit != 0:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from cipulse.domain.status import Status
-from cipulse.domain.window import Filters, Window
+from cipulse.domain.window import BRANCH_SCOPES, Filters, Window
 from cipulse.errors import InvalidRequest
 
 DEFAULT_DAYS = 30
@@ -94,6 +94,9 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
             pipeline_id = str(uuid.UUID(pipeline))
         except ValueError:
             pipeline_name = pipeline
+    branch_scope = params.get("branches") or None
+    if branch_scope is not None and branch_scope not in BRANCH_SCOPES:
+        raise InvalidRequest("branches: must be default or other (none: every branch)")
     tag_filters: list[tuple[str, str]] = []
     for raw in tags:
         key, separator, value = raw.partition(":")
@@ -105,6 +108,7 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
         pipeline_id=pipeline_id,
         pipeline_name=pipeline_name,
         branch=_text(params, "branch"),
+        branch_scope=branch_scope,
         provider=_text(params, "provider"),
         statuses=statuses,
         actor=_text(params, "actor"),

@@ -1,7 +1,8 @@
 """A window's figures per pipeline (and per job): stored blocks and days from the rollup
 tables, plus pieces computed from the raw rows for the partial days at the window's edges
 and for the partitions not refreshed yet. Filters the rollups do not split by (branch,
-provider, status, actor, triggered_by, tags) make the whole window one raw piece."""
+branch scope, provider, status, actor, triggered_by, tags) make the whole window one raw
+piece."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def served_by_rollups(filters: Filters) -> bool:
     """Whether the stored rollups (per pipeline) can answer under these filters."""
     return not (
         filters.branch
+        or filters.branch_scope
         or filters.provider
         or filters.statuses
         or filters.actor

@@ -1,14 +1,19 @@
 """The question every analytics query answers over: a time window and filters.
 
 The window ``[since_ms, until_ms)`` applies to a run attempt's ``started_at``, in epoch
-milliseconds. Filters narrow the attempts: repository, pipeline, branch, provider, status,
-actor, triggered_by, and (for Trunk data) any tag."""
+milliseconds. Filters narrow the attempts: repository, pipeline, branch, branch scope (the
+repository's default branch, or every other), provider, status, actor, triggered_by, and (for
+Trunk data) any tag."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
 DAY_MS = 86_400_000
+#: The branches that count as a repository's default branch when it names none.
+FALLBACK_DEFAULT_BRANCHES = ("main", "master")
+#: ``Filters.branch_scope``: attempts on their repository's default branch, or all others.
+BRANCH_SCOPES = ("default", "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +22,30 @@ class Filters:
     pipeline_id: str | None = None
     pipeline_name: str | None = None
     branch: str | None = None
+    branch_scope: str | None = None  # one of BRANCH_SCOPES (see in_branch_scope)
     provider: str | None = None
     statuses: tuple[str, ...] = ()
     actor: str | None = None
     triggered_by: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+
+
+def on_default_branch(branch: str | None, default_branch: str | None) -> bool:
+    """Whether an attempt on ``branch`` is on its repository's default branch: the one the
+    repository names, or, when it names none (NULL or empty), main or master. An attempt
+    without a branch is not."""
+    if branch is None:
+        return False
+    if default_branch:
+        return branch == default_branch
+    return branch in FALLBACK_DEFAULT_BRANCHES
+
+
+def in_branch_scope(branch: str | None, default_branch: str | None, scope: str | None) -> bool:
+    """Whether an attempt on ``branch`` passes the branch scope (None: every branch)."""
+    if scope is None:
+        return True
+    return on_default_branch(branch, default_branch) == (scope == "default")
 
 
 @dataclass(frozen=True, slots=True)

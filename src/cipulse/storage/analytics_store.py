@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import Filters, Window
+from cipulse.domain.window import FALLBACK_DEFAULT_BRANCHES, Filters, Window
 from cipulse.storage.dialect import placeholder
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
@@ -69,15 +69,32 @@ def _facts(rows: Iterable[Any]) -> list[AttemptFacts]:
     return [AttemptFacts(*row) for row in rows]
 
 
+def branch_scope_condition(
+    branch: sa.ColumnElement[str | None], repository: sa.FromClause, scope: str
+) -> sa.ColumnElement[bool]:
+    """SQL for ``domain.window.in_branch_scope``: ``branch`` (of an attempt, or of a red
+    period) is, or (``other``) is not, the default branch of ``repository`` (a row of
+    repositories joined to it). The default's fallbacks come in with COALESCE, so the
+    condition is never NULL for a known branch; a NULL branch is ``other``."""
+    named = sa.func.nullif(repository.c.default_branch, "")
+    defaults = [sa.func.coalesce(named, fallback) for fallback in FALLBACK_DEFAULT_BRANCHES]
+    if scope == "default":
+        return branch.in_(defaults)
+    return sa.or_(branch.is_(None), branch.not_in(defaults))
+
+
 def _filtered(
     query: sa.Select[Any], org_id: str, filters: Filters, *, joined: bool = False
 ) -> sa.Select[Any]:
     """Scope ``query`` (over run_attempts) to the organisation and the filters, joining
     pipelines and repositories when a filter needs them (unless ``joined`` already)."""
     query = query.where(a.c.org_id == org_id)
-    if not joined and (filters.repository is not None or filters.pipeline_name is not None):
+    if not joined and filters.pipeline_name is not None:
         query = query.join(p, sa.and_(p.c.org_id == a.c.org_id, p.c.id == a.c.pipeline_id))
+    if not joined and (filters.repository is not None or filters.branch_scope is not None):
         query = query.join(r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id))
+    if filters.branch_scope is not None:
+        query = query.where(branch_scope_condition(a.c.branch, r, filters.branch_scope))
     if filters.repository is not None:
         query = query.where(sa.func.lower(r.c.full_name) == filters.repository.lower())
     if filters.pipeline_id is not None:
@@ -145,6 +162,18 @@ def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str
     if filters.pipeline_name is not None:
         query = query.where(p.c.name == filters.pipeline_name)
     return [row[0] for row in conn.execute(query)]
+
+
+def default_branches(
+    conn: Connection, org_id: str, pipeline_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Per pipeline, the default branch its repository names (None: it names none)."""
+    query = (
+        sa.select(p.c.id, r.c.default_branch)
+        .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
+        .where(p.c.org_id == org_id, p.c.id.in_(sorted(set(pipeline_ids))))
+    )
+    return {str(row[0]): row[1] for row in conn.execute(query)}
 
 
 def rows_of_runs(

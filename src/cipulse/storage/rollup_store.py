@@ -21,13 +21,20 @@ from sqlalchemy.engine import Connection
 from cipulse.domain import ids
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS
-from cipulse.storage.analytics_store import JobTally, RunTally, rows_of_runs
+from cipulse.storage.analytics_store import (
+    JobTally,
+    RunTally,
+    branch_scope_condition,
+    rows_of_runs,
+)
 from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
     metric_rollups,
+    pipelines,
     red_periods,
+    repositories,
     rollup_dirty,
     rollup_repeats,
     run_attempts,
@@ -538,15 +545,18 @@ def period_scope(
     pipeline_ids: Sequence[str] | None,
     branch: str | None,
     stale: dict[str, int],
+    branch_scope: str | None = None,
 ) -> list[sa.ColumnElement[bool]]:
-    """Conditions: the organisation, the pipelines and branch asked for, and not the stale
-    periods of pipelines being recomputed (``stale``: pipeline id → from ms)."""
+    """Conditions: the organisation, the pipelines, branch and branch scope asked for, and
+    not the stale periods of pipelines being recomputed (``stale``: pipeline id → from ms)."""
     rp = red_periods
     conditions: list[sa.ColumnElement[bool]] = [rp.c.org_id == org_id]
     if pipeline_ids is not None:
         conditions.append(rp.c.pipeline_id.in_(sorted(pipeline_ids)))
     if branch is not None:
         conditions.append(rp.c.branch == branch)
+    if branch_scope is not None:
+        conditions.append(_period_in_branch_scope(branch_scope))
     for pipeline_id, from_ms in sorted(stale.items()):
         conditions.append(
             sa.not_(
@@ -557,6 +567,25 @@ def period_scope(
             )
         )
     return conditions
+
+
+def _period_in_branch_scope(scope: str) -> sa.ColumnElement[bool]:
+    """A period's branch is (``default``) or is not (``other``) its repository's default
+    branch: whether the period's pipeline, by its primary key, leads to a repository whose
+    default it is."""
+    rp, p, r = red_periods, pipelines, repositories
+    on_default = (
+        sa.exists()
+        .where(
+            p.c.org_id == rp.c.org_id,
+            p.c.id == rp.c.pipeline_id,
+            r.c.org_id == p.c.org_id,
+            r.c.id == p.c.repository_id,
+            branch_scope_condition(rp.c.branch, r, "default"),
+        )
+        .correlate(rp)
+    )
+    return on_default if scope == "default" else sa.not_(on_default)
 
 
 def _ended_in(since_ms: int, until_ms: int) -> sa.ColumnElement[bool]:

@@ -48,6 +48,14 @@ def window_query(
     repository: Annotated[str | None, Query(description="owner/name")] = None,
     pipeline: Annotated[str | None, Query(description="pipeline id or name")] = None,
     branch: str | None = None,
+    branches: Annotated[
+        str | None,
+        Query(
+            description="default: only attempts on their repository's default branch (the "
+            "one it names, else main or master); other: every other attempt, those without "
+            "a branch included; empty: all"
+        ),
+    ] = None,
     provider: str | None = None,
     status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
     actor: str | None = None,
@@ -61,6 +69,7 @@ def window_query(
         "repository": repository,
         "pipeline": pipeline,
         "branch": branch,
+        "branches": branches,
         "provider": provider,
         "status": status,
         "actor": actor,
