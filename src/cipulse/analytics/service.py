@@ -14,6 +14,7 @@ from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.paging import DEFAULT_PAGE, PageRequest, check_sort, page_of
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
+from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
     Figures,
     collect,
@@ -99,49 +100,55 @@ class AnalyticsService:
         """One metric per UTC bucket of the window, empty buckets included."""
         if metric not in SERIES_METRICS:
             raise InvalidRequest("metric: must be one of " + ", ".join(SERIES_METRICS))
-        starts = bucket_starts(window.since_ms, window.until_ms, interval)
-        points = []
-        with self.database.read() as conn:
-            ended = (
-                recovery.recovery_in(conn, org_id, window, limit=None).ended
-                if metric == "mttr_seconds"
-                else []
-            )
-            # Days and weeks add up stored days; hours, and filters the rollups do not split
-            # by, are read from the raw rows bucket by bucket.
-            parts = None
-            if (
-                metric != "mttr_seconds"
-                and interval is not Interval.HOUR
-                and served_by_rollups(window.filters)
-            ):
-                parts = collect(conn, org_id, window, Figures(), blocks=False, per_pipeline=False)
-            for start in starts:
-                bucket = replace(
-                    window,
-                    since_ms=max(start, window.since_ms),
-                    until_ms=min(start + bucket_length(interval), window.until_ms),
-                )
-                if metric == "mttr_seconds":
-                    lengths = [
-                        p.seconds or 0.0
-                        for p in ended
-                        if bucket.since_ms <= (p.ended_at_ms or 0) < bucket.until_ms
-                    ]
-                    value = sum(lengths) / len(lengths) if lengths else None
-                else:
-                    if parts is not None:
-                        figures = Figures(runs=parts.tallies(bucket.since_ms, bucket.until_ms))
-                    else:
-                        figures = window_figures(conn, org_id, bucket, with_jobs=False)
-                    value = run_metrics.metrics_of(bucket, figures.total())[metric]
-                points.append({"start": iso(start), "value": value})
+        if metric == "mttr_seconds":
+            points = self._mttr_series(org_id, window, interval)
+        else:
+            points = [
+                {"start": bucket["start"], "value": bucket[metric]}
+                for bucket in self.run_series(org_id, window, interval)
+            ]
         return {
             "window": _window_json(window),
             "metric": metric,
             "interval": interval.value,
             "points": points,
         }
+
+    def run_series(self, org_id: str, window: Window, interval: Interval) -> list[dict[str, Any]]:
+        """Every run metric per UTC bucket of the window (``start`` and the metrics), empty
+        buckets included."""
+        buckets = []
+        with self.database.read() as conn:
+            # Days and weeks add up stored days; hours, and filters the rollups do not split
+            # by, are read from the raw rows bucket by bucket.
+            parts = None
+            if interval is not Interval.HOUR and served_by_rollups(window.filters):
+                parts = collect(conn, org_id, window, Figures(), blocks=False, per_pipeline=False)
+            for start in bucket_starts(window.since_ms, window.until_ms, interval):
+                bucket = _bucket(window, start, interval)
+                if parts is not None:
+                    figures = Figures(runs=parts.tallies(bucket.since_ms, bucket.until_ms))
+                else:
+                    figures = window_figures(conn, org_id, bucket, with_jobs=False)
+                metrics = run_metrics.metrics_of(bucket, figures.total())
+                buckets.append({"start": iso(start), **metrics})
+        return buckets
+
+    def _mttr_series(self, org_id: str, window: Window, interval: Interval) -> list[dict[str, Any]]:
+        with self.database.read() as conn:
+            ended = recovery.recovery_in(conn, org_id, window, limit=None).ended
+        points = []
+        for start in bucket_starts(window.since_ms, window.until_ms, interval):
+            bucket = _bucket(window, start, interval)
+            lengths = [
+                p.seconds or 0.0
+                for p in ended
+                if bucket.since_ms <= (p.ended_at_ms or 0) < bucket.until_ms
+            ]
+            points.append(
+                {"start": iso(start), "value": sum(lengths) / len(lengths) if lengths else None}
+            )
+        return points
 
     def jobs(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
@@ -176,30 +183,28 @@ class AnalyticsService:
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Flaky jobs, most flaky first, with what their retries cost."""
+        check_sort(page.sort, FLAKY_SORTS)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+        return page_of(_flaky_rows(figures, self._pipeline_names(org_id)), page.sort, page)
+
+    def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
+        """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, from one
+        computation of the window's job figures (the overview's three lists)."""
+        with self.database.read() as conn:
+            figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            job_durations(conn, org_id, figures, sorted(figures.jobs))
         names = self._pipeline_names(org_id)
-        rows = []
-        for (pipeline_id, definition), tally in figures.jobs.items():
-            if not tally.flaky_count:
-                continue
-            executions = sum(tally.by_status.values())
-            rows.append(
-                {
-                    "pipeline_id": pipeline_id,
-                    **names.get(pipeline_id, {}),
-                    "job": tally.name,
-                    "definition_key": definition,
-                    "flaky_count": tally.flaky_count,
-                    "runs": executions,
-                    "flaky_rate": _ratio(tally.flaky_count, executions),
-                    "retry_compute_seconds": tally.retry_compute_seconds,
-                    "last_flaky_at": iso(tally.last_flaky_at_ms),
-                }
-            )
-        rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
-        check_sort(page.sort, FLAKY_SORTS)
-        return page_of(rows, page.sort, page)
+        rows = job_metrics.job_rows(figures.jobs)
+        for row in rows:
+            row.update(names.get(row["pipeline_id"], {}))
+        slowest = page_of(rows, "-p95_duration_seconds", PageRequest(limit=count))[0]
+        failing = page_of(rows, "-failure_count", PageRequest(limit=count))[0]
+        return {
+            "slowest": slowest,
+            "failing": [row for row in failing if row["failure_count"]],
+            "flaky": _flaky_rows(figures, names)[:count],
+        }
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
         with self.database.read() as conn:
@@ -322,6 +327,20 @@ class AnalyticsService:
             rows = store.pipeline_rows(conn, org_id)
         return self._listed(org_id, window, "pipeline", rows, page)
 
+    def repository_names(self, org_id: str) -> list[str]:
+        with self.database.read() as conn:
+            return [row["full_name"] for row in store.repository_rows(conn, org_id)]
+
+    def pipeline(self, org_id: str, pipeline_id: str) -> dict[str, Any]:
+        """One pipeline: id, name, key, repository."""
+        with self.database.read() as conn:
+            rows = store.pipeline_rows(conn, org_id)
+        for row in rows:
+            if row["id"] == pipeline_id:
+                row["created_at"] = iso(row.pop("created_at_ms"))
+                return row
+        raise NotFound(f"pipeline: no pipeline {pipeline_id!r}")
+
     def runs(
         self, org_id: str, window: Window, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
@@ -359,6 +378,72 @@ class AnalyticsService:
         ]
         detail["jobs"] = job_tree(jobs, row.get("root_node_key"))
         return detail
+
+    def latest_runs(
+        self, org_id: str, pipeline_ids: Sequence[str], window: Window, count: int = 30
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per pipeline, its ``count`` latest attempts up to the window's end that pass the
+        filters, oldest first (``id``, ``status``, ``duration_seconds``, ``started_at``)."""
+        with self.database.read() as conn:
+            latest = store.latest_attempts(
+                conn, org_id, pipeline_ids, window.filters, window.until_ms, count
+            )
+        return {
+            pipeline_id: [
+                {
+                    "id": row["id"],
+                    "status": row["status"],
+                    "duration_seconds": row["duration_seconds"],
+                    "started_at": iso(row["started_at_ms"]),
+                    "branch": row["branch"],
+                    "provider": row["provider"],
+                }
+                for row in rows
+            ]
+            for pipeline_id, rows in latest.items()
+        }
+
+    def attempt_that_turned_red(
+        self, org_id: str, pipeline_id: str, branch: str | None, red_since: str
+    ) -> str | None:
+        """The id of the attempt whose failure started a red period (``red_since`` as the
+        recovery endpoint gives it)."""
+        moment = parse_time("red_since", red_since)
+        with self.database.read() as conn:
+            return store.attempt_completed_at(
+                conn, org_id, pipeline_id, branch, int(moment.timestamp() * 1000)
+            )
+
+
+def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for (pipeline_id, definition), tally in figures.jobs.items():
+        if not tally.flaky_count:
+            continue
+        executions = sum(tally.by_status.values())
+        rows.append(
+            {
+                "pipeline_id": pipeline_id,
+                **names.get(pipeline_id, {}),
+                "job": tally.name,
+                "definition_key": definition,
+                "flaky_count": tally.flaky_count,
+                "runs": executions,
+                "flaky_rate": _ratio(tally.flaky_count, executions),
+                "retry_compute_seconds": tally.retry_compute_seconds,
+                "last_flaky_at": iso(tally.last_flaky_at_ms),
+            }
+        )
+    rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+    return rows
+
+
+def _bucket(window: Window, start: int, interval: Interval) -> Window:
+    return replace(
+        window,
+        since_ms=max(start, window.since_ms),
+        until_ms=min(start + bucket_length(interval), window.until_ms),
+    )
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:

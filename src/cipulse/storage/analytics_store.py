@@ -419,3 +419,55 @@ def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Se
         a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
     )
     return _in_window(joined, org_id, window)
+
+
+def latest_attempts(
+    conn: Connection,
+    org_id: str,
+    pipeline_ids: Sequence[str],
+    filters: Filters,
+    until_ms: int,
+    count: int,
+) -> dict[str, list[dict[str, Any]]]:
+    """Per pipeline, its ``count`` latest attempts started before ``until_ms`` that pass the
+    filters, oldest first: one index range per pipeline."""
+    latest: dict[str, list[dict[str, Any]]] = {}
+    for pipeline_id in pipeline_ids:
+        query = _filtered(
+            sa.select(
+                a.c.id,
+                a.c.status,
+                a.c.duration_seconds,
+                a.c.started_at_ms,
+                a.c.branch,
+                a.c.provider,
+            )
+            .where(a.c.pipeline_id == pipeline_id, a.c.started_at_ms < until_ms)
+            .order_by(a.c.started_at_ms.desc())
+            .limit(count),
+            org_id,
+            filters,
+        )
+        latest[pipeline_id] = [_plain(row) for row in conn.execute(query)][::-1]
+    return latest
+
+
+def attempt_completed_at(
+    conn: Connection, org_id: str, pipeline_id: str, branch: str | None, completed_at_ms: int
+) -> str | None:
+    """The attempt of the pipeline on the branch that completed at that moment (the one that
+    turned it red), looking back at most a week for its start."""
+    query = (
+        sa.select(a.c.id)
+        .where(
+            a.c.org_id == org_id,
+            a.c.pipeline_id == pipeline_id,
+            a.c.started_at_ms <= completed_at_ms,
+            a.c.started_at_ms > completed_at_ms - 7 * 86_400_000,
+            a.c.completed_at_ms == completed_at_ms,
+            a.c.branch.is_(None) if branch is None else a.c.branch == branch,
+        )
+        .order_by(a.c.attempt.desc())
+        .limit(1)
+    )
+    return conn.execute(query).scalar()

@@ -22,7 +22,7 @@ from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
-from cipulse.web import errors, ingest_routes, read_routes
+from cipulse.web import dashboard, errors, ingest_routes, read_routes
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
@@ -52,6 +52,7 @@ async def index(request: Request) -> Response:
                 },
                 "openapi": "/openapi.json",
                 "health": "/healthz",
+                "dashboard": "/",
             }
         ),
         media_type="application/json",
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["operations"],
         summary="200 when the database answers, 503 otherwise",
     )
-    app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/api", index, methods=["GET"], include_in_schema=False)
+    dashboard.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -23,6 +23,7 @@ from cipulse.analytics.window import window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.accounts import Principal
+from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
 from cipulse.web.requests import RUNWATCH_KEY_HEADERS, api_key
 
 READ_SCOPE = "read"
@@ -30,6 +31,13 @@ T = TypeVar("T")
 
 
 async def read_principal(request: Request) -> Principal:
+    """A ``read`` key's organisation or, without a key, the organisation a signed-in
+    dashboard user is looking at (the dashboard's CSV links)."""
+    has_key = any(request.headers.get(h) for h in (*RUNWATCH_KEY_HEADERS, "authorization"))
+    if not has_key and request.cookies.get(SESSION_COOKIE):
+        session = await session_of(request)
+        if session is not None:
+            return session_principal(session)
     key = api_key(request, RUNWATCH_KEY_HEADERS)
     accounts = AccountService(request.app.state.database)
     return await run_in_threadpool(accounts.authenticate, key, READ_SCOPE)

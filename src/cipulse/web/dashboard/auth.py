@@ -1,0 +1,167 @@
+"""Signing in and out of the dashboard, switching organisation, and the checks every page
+and form goes through: a session cookie (HttpOnly, SameSite=Lax, Secure behind https) whose
+value is stored only as a hash, and a CSRF token on every form."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from cipulse.accounts.users import Session, UserService
+from cipulse.errors import CipulseError, Forbidden, Unauthenticated
+from cipulse.settings import Settings
+from cipulse.storage.accounts import Principal
+from cipulse.web.dashboard.rendering import render
+from cipulse.web.dashboard.routing import SignInRequired, page_router
+
+SESSION_COOKIE = "cipulse_session"
+#: Double-submit token of the sign-in form, before there is a session to hold one.
+SIGN_IN_COOKIE = "cipulse_sign_in"
+
+
+def users(request: Request) -> UserService:
+    settings: Settings = request.app.state.settings
+    return UserService(request.app.state.database, session_days=settings.session_days)
+
+
+async def session_of(request: Request) -> Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await run_in_threadpool(users(request).session, token)
+
+
+async def signed_in(request: Request) -> Session:
+    """The session of a page's viewer; without one, off to the sign-in page and back."""
+    session = await session_of(request)
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    request.state.session = session
+    return session
+
+
+SignedIn = Annotated[Session, Depends(signed_in)]
+
+
+def session_principal(session: Session) -> Principal:
+    """A signed-in user reads their current organisation's data as a read key would."""
+    return Principal(
+        key_id="",
+        org_id=session.org_id,
+        scopes=frozenset({"read"}),
+        revoked=False,
+        last_used_at_ms=None,
+        max_repositories=None,
+        max_runs_per_month=None,
+    )
+
+
+def check_csrf(session: Session, token: str) -> None:
+    if not token or not secrets.compare_digest(token, session.csrf_token):
+        raise Forbidden("csrf: the form is stale or came from another site; reload and retry")
+
+
+def _safe_next(next_url: str | None) -> str:
+    """Only paths on this site: ``//evil.example`` and ``https://…`` go home instead."""
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
+        return next_url
+    return "/"
+
+
+def _cookie_secure(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    return settings.cookie_secure
+
+
+def _sign_in_page(
+    request: Request, next_url: str, email: str = "", error: str = "", status: int = 200
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "sign_in.html",
+        {"next": _safe_next(next_url), "email": email, "error": error, "csrf": token},
+        status_code=status,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=_cookie_secure(request),
+        path="/sign-in",
+    )
+    return response
+
+
+def router() -> APIRouter:
+    routes = page_router()
+
+    @routes.get("/sign-in")
+    async def sign_in_form(request: Request, next: str = "/") -> Response:
+        if await session_of(request) is not None:
+            return RedirectResponse(_safe_next(next), status_code=303)
+        return _sign_in_page(request, next)
+
+    @routes.post("/sign-in")
+    async def sign_in(
+        request: Request,
+        email: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
+        expected = request.cookies.get(SIGN_IN_COOKIE, "")
+        if not csrf or not expected or not secrets.compare_digest(csrf, expected):
+            return _sign_in_page(
+                request, next, email, "The form expired; please sign in again.", 403
+            )
+        try:
+            signed = await run_in_threadpool(users(request).sign_in, email, password)
+        except (Unauthenticated, Forbidden) as exc:
+            return _sign_in_page(request, next, email, exc.message, exc.status_code)
+        except CipulseError as exc:
+            return _sign_in_page(request, next, email, exc.message, 400)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        settings: Settings = request.app.state.settings
+        response.set_cookie(
+            SESSION_COOKIE,
+            signed.token,
+            max_age=settings.session_days * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=_cookie_secure(request),
+        )
+        response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
+        return response
+
+    @routes.post("/sign-out")
+    async def sign_out(
+        request: Request, session: SignedIn, csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        check_csrf(session, csrf)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        await run_in_threadpool(users(request).sign_out, token)
+        response = RedirectResponse("/sign-in", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @routes.post("/organisation")
+    async def switch_organisation(
+        request: Request,
+        session: SignedIn,
+        org: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(session, csrf)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        await run_in_threadpool(users(request).switch_organisation, token, org)
+        return RedirectResponse("/", status_code=303)
+
+    return routes

@@ -1,0 +1,176 @@
+"""The data behind the dashboard's charts, in a small format of our own that
+``static/app.js`` turns into ECharts options: ``{"kind", "x", "series": [{"name",
+"values", "status"?}], "unit"}``. Every chart also renders as a table for screen readers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+STATUS_ORDER = ("success", "failure", "timed_out", "cancelled", "skipped", "running", "queued")
+AGGREGATIONS = ("mean", "p50", "p95", "sum", "count")
+
+
+def _chart(
+    chart_id: str, title: str, kind: str, unit: str, x: list[str], series: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {"id": chart_id, "title": title, "kind": kind, "unit": unit, "x": x, "series": series}
+
+
+def _runs_by_status(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+    x = [bucket["start"] for bucket in series]
+    present = [
+        status
+        for status in STATUS_ORDER
+        if any(bucket["by_status"].get(status) for bucket in series)
+    ]
+    return _chart(
+        chart_id,
+        "Runs by status",
+        "stacked",
+        "count",
+        x,
+        [
+            {
+                "name": status.replace("_", " "),
+                "status": status,
+                "values": [bucket["by_status"].get(status, 0) for bucket in series],
+            }
+            for status in present
+        ],
+    )
+
+
+def _durations(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+    x = [bucket["start"] for bucket in series]
+    return _chart(
+        chart_id,
+        "Duration of successful runs",
+        "line",
+        "seconds",
+        x,
+        [
+            {"name": "p50", "values": [b["p50_duration_seconds"] for b in series]},
+            {"name": "p95", "values": [b["p95_duration_seconds"] for b in series]},
+        ],
+    )
+
+
+def _success(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+    x = [bucket["start"] for bucket in series]
+    return _chart(
+        chart_id,
+        "Success rate",
+        "line",
+        "ratio",
+        x,
+        [
+            {"name": "success rate", "values": [b["success_rate"] for b in series]},
+            {
+                "name": "first-attempt success",
+                "values": [b["first_attempt_success_rate"] for b in series],
+            },
+        ],
+    )
+
+
+def overview_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    x = [bucket["start"] for bucket in series]
+    compute = _chart(
+        "compute",
+        "Compute hours",
+        "bar",
+        "hours",
+        x,
+        [{"name": "compute", "values": [b["compute_seconds"] / 3600 for b in series]}],
+    )
+    return [
+        _runs_by_status("runs", series),
+        _success("success", series),
+        _durations("durations", series),
+        compute,
+    ]
+
+
+def pipeline_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        _durations("durations", series),
+        _success("success", series),
+        _runs_by_status("runs", series),
+    ]
+
+
+def metric_chart(result: dict[str, Any], aggregation: str) -> dict[str, Any]:
+    groups = result["groups"]
+    x = [point["start"] for point in groups[0]["points"]] if groups else []
+    return _chart(
+        "metric",
+        f"{result['key']} ({aggregation})",
+        "line",
+        "count" if aggregation == "count" else "value",
+        x,
+        [
+            {
+                "name": group["group"] if group["group"] is not None else "(no tag)",
+                "values": [point[aggregation] for point in group["points"]],
+            }
+            for group in groups[:12]
+        ],
+    )
+
+
+def metric_table(result: dict[str, Any], aggregation: str) -> list[dict[str, Any]]:
+    """Per group: the window's count and the aggregation's range over its buckets."""
+    rows = []
+    for group in result["groups"]:
+        points = [p for p in group["points"] if p["count"]]
+        count = sum(p["count"] for p in points)
+        total = sum(p["sum"] for p in points)
+        values = [p[aggregation] for p in points if p[aggregation] is not None]
+        rows.append(
+            {
+                "group": group["group"],
+                "count": count,
+                "sum": total,
+                "mean": total / count if count else None,
+                "low": min(values) if values else None,
+                "high": max(values) if values else None,
+            }
+        )
+    rows.sort(key=lambda row: -row["count"])
+    return rows
+
+
+def waterfall(run: dict[str, Any]) -> dict[str, Any]:
+    """The job tree of an attempt as rows of a Gantt chart: each job's offset and width as
+    a share of the attempt's span, depth for indentation."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(nodes: list[dict[str, Any]], depth: int) -> None:
+        for node in nodes:
+            rows.append({**node, "depth": depth})
+            walk(node.get("children") or [], depth + 1)
+
+    walk(run.get("jobs") or [], 0)
+    starts = [_ms(r["started_at"]) for r in rows if r.get("started_at")]
+    ends = [_ms(r["completed_at"]) for r in rows if r.get("completed_at")]
+    first = min([*starts, _ms(run["started_at"])] if run.get("started_at") else starts or [0])
+    last = max([*ends, *starts, first + 1])
+    if run.get("completed_at"):
+        last = max(last, _ms(run["completed_at"]))
+    span = max(last - first, 1)
+    for row in rows:
+        start = _ms(row["started_at"]) if row.get("started_at") else None
+        end = _ms(row["completed_at"]) if row.get("completed_at") else None
+        if start is None:
+            row["offset"], row["width"] = 0.0, 0.0
+            continue
+        row["offset"] = (start - first) / span * 100
+        row["width"] = max(((end or last) - start) / span * 100, 0.3)
+        row["offset_seconds"] = (start - first) / 1000
+    ticks = [{"at": i * 25, "label": (span * i / 4) / 1000} for i in range(5)]
+    return {"rows": rows, "span_seconds": span / 1000, "ticks": ticks}
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)

@@ -1,0 +1,318 @@
+"""The dashboard's pages: thin handlers that read the view (time range, filters) from the
+URL, ask the analytics service the same questions the read API answers, and render."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from cipulse.accounts.users import Session
+from cipulse.analytics.buckets import Interval
+from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.service import JOB_SORTS, AnalyticsService
+from cipulse.errors import InvalidRequest, NotFound
+from cipulse.ingestion.runwatch.example import example_curl
+from cipulse.settings import Settings
+from cipulse.web.dashboard import charts
+from cipulse.web.dashboard.auth import SignedIn
+from cipulse.web.dashboard.kpis import kpi_cards
+from cipulse.web.dashboard.rendering import render
+from cipulse.web.dashboard.routing import page_router
+from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
+
+T = TypeVar("T")
+TOP = 5
+PIPELINE_COLUMNS = (
+    ("name", "Pipeline"),
+    ("runs", "Runs"),
+    ("success_rate", "Success"),
+    ("p50_duration_seconds", "p50"),
+    ("p95_duration_seconds", "p95"),
+    ("compute_seconds", "Compute"),
+    ("flaky_rate", "Flaky"),
+)
+JOB_COLUMNS = (
+    ("job", "Job"),
+    ("runs", "Runs"),
+    ("success_rate", "Success"),
+    ("failure_count", "Failures"),
+    ("flaky_count", "Flaky"),
+    ("p50_duration_seconds", "p50"),
+    ("p95_duration_seconds", "p95"),
+    ("exclusive_seconds", "Exclusive"),
+    ("total_duration_seconds", "Total time"),
+)
+
+
+async def _call(function: Callable[..., T], *args: Any) -> T:
+    return await run_in_threadpool(function, *args)
+
+
+def _service(request: Request) -> AnalyticsService:
+    return AnalyticsService(request.app.state.database)
+
+
+async def _page(
+    request: Request, template: str, session: Session, view: View, **context: Any
+) -> Response:
+    repositories = await _call(_service(request).repository_names, session.org_id)
+    return render(
+        request,
+        template,
+        {
+            "session": session,
+            "view": view,
+            "ranges": RANGES,
+            "branch_scopes": BRANCH_SCOPES,
+            "repositories": repositories,
+            **context,
+        },
+    )
+
+
+def _sort(request: Request, allowed: tuple[str, ...], default: str) -> str:
+    sort = request.query_params.get("sort") or default
+    if sort.removeprefix("-") not in allowed:
+        raise InvalidRequest("sort: must be one of " + ", ".join(allowed) + " (- for descending)")
+    return sort
+
+
+def _failure_rate(row: dict[str, Any]) -> float:
+    rate = row.get("success_rate")
+    return -1.0 if rate is None else 1 - rate
+
+
+def _top(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
+    return sorted(rows, key=key, reverse=True)[:TOP]
+
+
+def router() -> APIRouter:
+    routes = page_router()
+
+    @routes.get("/")
+    async def overview(request: Request, session: SignedIn) -> Response:
+        view = view_of(request)
+        service = _service(request)
+        org = session.org_id
+        default_branches = view.narrowed(branch_scope="default")
+        summary, series, red, pipelines, jobs = await asyncio.gather(
+            _call(service.summary, org, view.window),
+            _call(service.run_series, org, view.window, view.interval),
+            _call(service.recovery, org, default_branches, 20),
+            _call(service.pipelines, org, view.window, PageRequest(limit=1000)),
+            _call(service.job_highlights, org, view.window, TOP),
+        )
+        pipeline_rows = pipelines[0]
+        if summary["runs"] == 0 and not pipeline_rows:
+            settings: Settings = request.app.state.settings
+            curl = example_curl(settings.base_url, "$CIPULSE_API_KEY")
+            return await _page(request, "empty.html", session, view, title="Overview", curl=curl)
+        return await _page(
+            request,
+            "overview.html",
+            session,
+            view,
+            title="Overview",
+            kpis=kpi_cards(summary),
+            summary=summary,
+            charts=charts.overview_charts(series),
+            red_now=red["red_now"],
+            red_now_count=red["red_now_count"],
+            slowest_pipelines=_top(pipeline_rows, lambda r: r["p95_duration_seconds"] or 0),
+            failing_pipelines=[
+                r for r in _top(pipeline_rows, _failure_rate) if _failure_rate(r) > 0
+            ],
+            flaky_pipelines=[
+                r for r in _top(pipeline_rows, lambda r: r["flaky_rate"] or 0) if r["flaky_runs"]
+            ],
+            slowest_jobs=jobs["slowest"],
+            failing_jobs=jobs["failing"],
+            flaky_jobs=jobs["flaky"],
+        )
+
+    @routes.get("/red-since")
+    async def red_since(
+        request: Request, session: SignedIn, pipeline: str, at: str, branch: str | None = None
+    ) -> Response:
+        attempt_id = await _call(
+            _service(request).attempt_that_turned_red, session.org_id, pipeline, branch, at
+        )
+        if attempt_id is None:
+            raise NotFound("run: the attempt that turned this branch red is no longer stored")
+        return RedirectResponse(f"/runs/{attempt_id}", status_code=303)
+
+    @routes.get("/pipelines")
+    async def pipelines(request: Request, session: SignedIn) -> Response:
+        view = view_of(request)
+        sort = _sort(request, tuple(c for c, _ in PIPELINE_COLUMNS), "-runs")
+        search = (request.query_params.get("q") or "").strip()
+        provider = request.query_params.get("provider") or None
+        window = view.narrowed(provider=provider) if provider else view.window
+        service = _service(request)
+        rows, _ = await _call(
+            service.pipelines, session.org_id, window, PageRequest(limit=1000, sort=sort)
+        )
+        if view.repository:
+            rows = [r for r in rows if r["repository"].lower() == view.repository.lower()]
+        if search:
+            needle = search.lower()
+            rows = [
+                r for r in rows if needle in r["name"].lower() or needle in r["repository"].lower()
+            ]
+        rows = rows[:200]
+        latest = await _call(service.latest_runs, session.org_id, [r["id"] for r in rows], window)
+        providers = sorted({run["provider"] for runs in latest.values() for run in runs})
+        return await _page(
+            request,
+            "pipelines.html",
+            session,
+            view,
+            title="Pipelines",
+            rows=rows,
+            latest=latest,
+            sort=sort,
+            columns=PIPELINE_COLUMNS,
+            search=search,
+            provider=provider or "",
+            providers=providers,
+            csv=view.api("pipelines", sort=sort, limit=1000, format="csv", provider=provider),
+        )
+
+    @routes.get("/pipelines/{pipeline_id}")
+    async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Response:
+        view = view_of(request)
+        service = _service(request)
+        info = await _call(service.pipeline, session.org_id, pipeline_id)
+        window = view.narrowed(pipeline_id=info["id"])
+        sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
+        summary, series, jobs, runs = await asyncio.gather(
+            _call(service.summary, session.org_id, window),
+            _call(service.run_series, session.org_id, window, view.interval),
+            _call(service.jobs, session.org_id, window, PageRequest(limit=200, sort=sort)),
+            _call(service.runs, session.org_id, window, 25, None),
+        )
+        return await _page(
+            request,
+            "pipeline.html",
+            session,
+            view,
+            title=info["name"],
+            pipeline=info,
+            kpis=kpi_cards(summary),
+            summary=summary,
+            charts=charts.pipeline_charts(series),
+            jobs=jobs[0],
+            runs=runs[0],
+            sort=sort,
+            columns=JOB_COLUMNS,
+            csv=view.api("analytics/jobs", pipeline=info["id"], sort=sort, format="csv"),
+            runs_csv=view.api("runs", pipeline=info["id"], format="csv"),
+        )
+
+    @routes.get("/runs/{attempt_id}")
+    async def run(request: Request, session: SignedIn, attempt_id: str) -> Response:
+        view = view_of(request)
+        detail = await _call(_service(request).run, session.org_id, attempt_id)
+        return await _page(
+            request,
+            "run.html",
+            session,
+            view,
+            title=f"{detail['pipeline']} #{detail['run_number'] or detail['run_key']}",
+            run=detail,
+            waterfall=charts.waterfall(detail),
+        )
+
+    @routes.get("/jobs")
+    async def jobs(request: Request, session: SignedIn) -> Response:
+        view = view_of(request)
+        sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
+        cursor = request.query_params.get("cursor") or None
+        rows, next_cursor = await _call(
+            _service(request).jobs,
+            session.org_id,
+            view.window,
+            PageRequest(limit=100, sort=sort, cursor=cursor),
+        )
+        return await _page(
+            request,
+            "jobs.html",
+            session,
+            view,
+            title="Jobs",
+            rows=rows,
+            sort=sort,
+            columns=(("pipeline", "Pipeline"), *JOB_COLUMNS),
+            next_cursor=next_cursor,
+            csv=view.api("analytics/jobs", sort=sort, limit=1000, format="csv"),
+        )
+
+    @routes.get("/flaky")
+    async def flaky(request: Request, session: SignedIn) -> Response:
+        view = view_of(request)
+        rows, _ = await _call(
+            _service(request).flaky, session.org_id, view.window, PageRequest(limit=200)
+        )
+        return await _page(
+            request,
+            "flaky.html",
+            session,
+            view,
+            title="Flaky jobs",
+            rows=rows,
+            total_retry_seconds=sum(r["retry_compute_seconds"] for r in rows),
+            csv=view.api("analytics/flaky", limit=1000, format="csv"),
+        )
+
+    @routes.get("/metrics")
+    async def metrics(request: Request, session: SignedIn) -> Response:
+        view = view_of(request)
+        service = _service(request)
+        keys = await _call(service.custom_metric_keys, session.org_id, view.window)
+        key = request.query_params.get("key") or (keys["metrics"][0] if keys["metrics"] else "")
+        aggregation = request.query_params.get("aggregation") or "mean"
+        if aggregation not in charts.AGGREGATIONS:
+            raise InvalidRequest("aggregation: must be one of " + ", ".join(charts.AGGREGATIONS))
+        group = request.query_params.get("group") or ""
+        interval = Interval.HOUR if view.interval is Interval.HOUR else view.interval
+        result = None
+        if key:
+            result = await _call(
+                service.custom_metric,
+                session.org_id,
+                view.window,
+                key,
+                f"tag:{group}" if group else None,
+                interval,
+            )
+        return await _page(
+            request,
+            "metrics.html",
+            session,
+            view,
+            title="Metrics explorer",
+            keys=keys,
+            key=key,
+            aggregation=aggregation,
+            aggregations=charts.AGGREGATIONS,
+            group=group,
+            result=result,
+            chart=charts.metric_chart(result, aggregation) if result else None,
+            table=charts.metric_table(result, aggregation) if result else None,
+            csv=view.api(
+                "analytics/custom-metrics",
+                key=key,
+                group_by=f"tag:{group}" if group else None,
+                interval=interval.value,
+                format="csv",
+            )
+            if key
+            else None,
+        )
+
+    return routes

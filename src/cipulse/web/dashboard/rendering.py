@@ -1,0 +1,123 @@
+"""Rendering dashboard pages: one Jinja2 environment (autoescaping everything), the filters
+templates format numbers with, and the security headers every page carries."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+#: No inline scripts or styles, nothing from elsewhere: what CI sent cannot run as code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def duration(seconds: float | None) -> str:
+    """``1h 02m``, ``12m 05s``, ``42s``, ``0.4s``; an em dash when unknown."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f}s".replace(".0s", "s")
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours / 24:.1f}d"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def percent(ratio: float | None, digits: int = 1) -> str:
+    if ratio is None:
+        return "—"
+    return f"{ratio * 100:.{digits}f}%"
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return f"{int(value):,}"
+
+
+def hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    value = seconds / 3600
+    return f"{value:,.0f} h" if value >= 100 else f"{value:,.1f} h"
+
+
+def when(iso: str | None) -> str:
+    """A UTC time as ``2024-01-15 10:30``."""
+    if not iso:
+        return "—"
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def ago(iso: str | None, now: datetime | None = None) -> str:
+    if not iso:
+        return "—"
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    return f"{duration(seconds).split(' ')[0]} ago"
+
+
+def safe_url(url: str | None) -> str:
+    """Links CI sent, only when they are http(s): ``javascript:`` and the like are dropped."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return ""
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        duration=duration,
+        percent=percent,
+        number=number,
+        hours=hours,
+        when=when,
+        ago=ago,
+        safe_url=safe_url,
+    )
+    return env
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    html = environment().get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)

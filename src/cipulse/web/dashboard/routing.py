@@ -1,0 +1,64 @@
+"""Dashboard routes answer errors with pages (the read API answers JSON): a redirect to sign
+in, or a page naming what was wrong, with its status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from starlette.responses import RedirectResponse, Response
+
+from cipulse.errors import CipulseError
+from cipulse.web.dashboard.rendering import render
+
+
+class SignInRequired(Exception):
+    """Raised by pages without a valid session: answered with a redirect to sign in."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def sign_in_redirect(exc: SignInRequired) -> Response:
+    target = "/sign-in" if exc.next_url in {"", "/"} else f"/sign-in?next={quote(exc.next_url)}"
+    return RedirectResponse(target, status_code=303)
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    return render(
+        request,
+        "error.html",
+        {"status": status, "message": message},
+        status_code=status,
+    )
+
+
+class PageRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request)
+            except SignInRequired as exc:
+                response = sign_in_redirect(exc)
+            except CipulseError as exc:
+                if exc.status_code >= 500:
+                    raise
+                response = error_page(request, exc.status_code, exc.message)
+            # How long the server took, for browsers' developer tools and bench/pages.py.
+            elapsed = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
+            return response
+
+        return page_handler
+
+
+def page_router() -> APIRouter:
+    return APIRouter(route_class=PageRoute, include_in_schema=False)

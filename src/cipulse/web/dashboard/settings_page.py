@@ -1,0 +1,106 @@
+"""The settings page: API keys (create with a scope, shown once; revoke; last used), plan
+usage against limits, and the organisation's members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
+from cipulse.accounts.users import Member, Session
+from cipulse.domain.model import ApiKeyInfo, Organisation
+from cipulse.errors import Forbidden, NotFound
+from cipulse.ingestion.runwatch.example import example_curl
+from cipulse.settings import Settings
+from cipulse.storage.clock import month_of, now_ms
+from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
+from cipulse.web.dashboard.rendering import render
+from cipulse.web.dashboard.routing import page_router
+from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
+
+
+def _admin(session: Session) -> None:
+    if session.role != "admin":
+        raise Forbidden("role: only an organisation's admins manage its keys")
+
+
+async def _settings_page(
+    request: Request, session: Session, created: CreatedKey | None = None, status: int = 200
+) -> Response:
+    accounts = AccountService(request.app.state.database)
+    settings: Settings = request.app.state.settings
+    month = month_of(now_ms())
+
+    def gather() -> tuple[Organisation, list[ApiKeyInfo], tuple[int, int], list[Member]]:
+        organisation = accounts.organisation(session.org_name)
+        return (
+            organisation,
+            accounts.keys(session.org_name),
+            accounts.usage(session.org_name, month),
+            users(request).members(session.org_id),
+        )
+
+    organisation, keys, usage, members = await run_in_threadpool(gather)
+    return render(
+        request,
+        "settings.html",
+        {
+            "session": session,
+            "view": view_of(request),
+            "ranges": RANGES,
+            "branch_scopes": BRANCH_SCOPES,
+            "title": "Settings",
+            "organisation": organisation,
+            "keys": keys,
+            "usage": {"month": month, "repositories": usage[0], "runs": usage[1]},
+            "members": members,
+            "created": created,
+            "curl": example_curl(settings.base_url, created.key) if created else None,
+            "base_url": settings.base_url,
+        },
+        status_code=status,
+    )
+
+
+def router() -> APIRouter:
+    routes = page_router()
+
+    @routes.get("/settings")
+    async def settings_page(request: Request, session: SignedIn) -> Response:
+        return await _settings_page(request, session)
+
+    @routes.post("/settings/keys")
+    async def create_key(
+        request: Request,
+        session: SignedIn,
+        csrf: Annotated[str, Form()] = "",
+        name: Annotated[str, Form()] = "",
+        scope: Annotated[list[str] | None, Form()] = None,
+    ) -> Response:
+        check_csrf(session, csrf)
+        _admin(session)
+        scopes = parse_scopes(",".join(scope or []))
+        accounts = AccountService(request.app.state.database)
+        created = await run_in_threadpool(
+            accounts.create_key, session.org_name, name.strip() or None, scopes
+        )
+        # Shown on this response only: the key is not stored, and a reload does not repeat it.
+        return await _settings_page(request, session, created, status=201)
+
+    @routes.post("/settings/keys/{prefix}/revoke")
+    async def revoke_key(
+        request: Request, session: SignedIn, prefix: str, csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        check_csrf(session, csrf)
+        _admin(session)
+        accounts = AccountService(request.app.state.database)
+        own = {key.prefix for key in await run_in_threadpool(accounts.keys, session.org_name)}
+        if prefix not in own:
+            raise NotFound(f"prefix: no key {prefix!r} in this organisation")
+        await run_in_threadpool(accounts.revoke_key, prefix)
+        return RedirectResponse("/settings#keys", status_code=303)
+
+    return routes

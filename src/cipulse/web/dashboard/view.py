@@ -1,0 +1,132 @@
+"""What every dashboard page is looking at: the time range, branches and repository from the
+URL (so every view can be shared and bookmarked), turned into the same ``Window`` the read
+API builds from the same parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+
+from cipulse.analytics.buckets import Interval
+from cipulse.analytics.window import window_from
+from cipulse.domain.window import Window
+from cipulse.errors import InvalidRequest
+
+RANGES = {"24h": "Last 24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
+DEFAULT_RANGE = "30d"
+BRANCH_SCOPES = {"": "All branches", "default": "Default branch", "other": "Other branches"}
+#: Parameters kept from page to page.
+SHARED = ("range", "since", "until", "branches", "repository")
+
+
+def _date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{name}: a date like 2024-01-15") from None
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The shared state of a page and the window it means."""
+
+    range: str
+    since: str
+    until: str
+    branches: str
+    repository: str
+    window: Window
+    interval: Interval
+    #: The read API's parameters for the same window (CSV links, the data behind charts).
+    api_params: dict[str, str]
+    path: str
+    query: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        if self.range == "custom":
+            return f"{self.since} to {self.until}"
+        return RANGES[self.range]
+
+    def url(self, path: str | None = None, **changes: Any) -> str:
+        """This page (or ``path``) with some parameters changed; None or '' removes one."""
+        query = dict(self.query) if path is None else {k: v for k, v in self.shared().items()}
+        for key, value in changes.items():
+            if value is None or value == "":
+                query.pop(key, None)
+            else:
+                query[key] = str(value)
+        text = urlencode(query)
+        return f"{path or self.path}?{text}" if text else (path or self.path)
+
+    def shared(self) -> dict[str, str]:
+        return {k: v for k, v in self.query.items() if k in SHARED}
+
+    def api(self, endpoint: str, **params: Any) -> str:
+        query = {**self.api_params, **{k: str(v) for k, v in params.items() if v is not None}}
+        return f"/api/v1/{endpoint}?{urlencode(query)}"
+
+    def narrowed(self, **filters: Any) -> Window:
+        return replace(self.window, filters=replace(self.window.filters, **filters))
+
+
+def view_of(request: Request, now: datetime | None = None) -> View:
+    params = request.query_params
+    now = now or datetime.now(UTC)
+    query = {k: v for k, v in params.items() if v != ""}
+    range_ = params.get("range") or DEFAULT_RANGE
+    since = params.get("since") or ""
+    until = params.get("until") or ""
+    if since or until:
+        range_ = "custom"
+    branches = params.get("branches") or ""
+    repository = params.get("repository") or ""
+    api: dict[str, str] = {}
+    if range_ == "custom":
+        first = _date("since", since) if since else now.date() - timedelta(days=29)
+        last = _date("until", until) if until else now.date()
+        if first > last:
+            raise InvalidRequest("since: must be on or before until")
+        api["since"] = f"{first.isoformat()}T00:00:00Z"
+        api["until"] = f"{(last + timedelta(days=1)).isoformat()}T00:00:00Z"
+        since, until = first.isoformat(), last.isoformat()
+        days = (last - first).days + 1
+    elif range_ == "24h":
+        end = now.replace(microsecond=0)
+        api["since"] = (end - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
+        api["until"] = end.isoformat().replace("+00:00", "Z")
+        days = 1
+    elif range_ in RANGES:
+        days = int(range_.removesuffix("d"))
+        api["days"] = str(days)
+    else:
+        raise InvalidRequest("range: must be one of " + ", ".join(RANGES) + " or custom dates")
+    if branches not in BRANCH_SCOPES:
+        raise InvalidRequest("branches: must be default or other")
+    if branches:
+        api["branches"] = branches
+    if repository:
+        api["repository"] = repository
+    window = window_from(api, now)
+    if range_ == "24h":
+        interval = Interval.HOUR
+    elif days > 120:
+        interval = Interval.WEEK
+    else:
+        interval = Interval.DAY
+    return View(
+        range=range_,
+        since=since,
+        until=until,
+        branches=branches,
+        repository=repository,
+        window=window,
+        interval=interval,
+        api_params=api,
+        path=request.url.path,
+        query=query,
+    )
