@@ -47,14 +47,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.read", description=__doc__.splitlines()[0] if __doc__ else None
     )
-    parser.add_argument("--runs", type=_positive, default=1_000_000, help="runs to seed [1000000]")
+    parser.add_argument("--runs", type=positive, default=1_000_000, help="runs to seed [1000000]")
     parser.add_argument("--only", choices=DATABASES, help="benchmark one database only")
     parser.add_argument(
         "--reuse",
         action="store_true",
         help="keep a database that already holds --runs seeded runs instead of seeding again",
     )
-    parser.add_argument("--repeat", type=_positive, default=20, help="timed requests per case [20]")
+    parser.add_argument("--repeat", type=positive, default=20, help="timed requests per case [20]")
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -66,8 +66,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_arguments(argv)
-    _stop_cleanly_on(signal.SIGTERM)
-    report = ReadReport(runs=options.runs, repeat=options.repeat, environment=_environment())
+    stop_cleanly_on(signal.SIGTERM)
+    report = ReadReport(runs=options.runs, repeat=options.repeat, environment=environment_facts())
     duckdb = read_duckdb.load_duckdb()
     if duckdb is None:
         report.duckdb.note = "skipped: duckdb not installed"
@@ -191,7 +191,7 @@ def publish(report: ReadReport) -> int:
     return 0
 
 
-def _environment() -> dict[str, str]:
+def environment_facts() -> dict[str, str]:
     versions = ", ".join(f"{name} {_version(name)}" for name in _PACKAGES)
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -250,14 +250,14 @@ def _postgres_version() -> str:
     return str(row[0]) if row else "unknown"
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     value = int(text.replace("_", "").replace(",", ""))
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
-def _stop_cleanly_on(signum: signal.Signals) -> None:
+def stop_cleanly_on(signum: signal.Signals) -> None:
     """Turn the signal into SystemExit so every ``finally`` stops the server it started."""
 
     def exit_with_signal(number: int, _frame: FrameType | None) -> None:

@@ -34,7 +34,10 @@ The window `[since, until)` applies to the attempt's `started_at`. The default i
 UTC days that end with today (today included): `until` is the coming UTC midnight and `since`
 30 days before; `days=N` sets another length, `since` and `until` any times. Filters narrow
 the attempts: `repository` (owner/name, any letter case),
-`pipeline` (its id or its name), `branch`, `provider`, `status` (comma-separated), `actor`,
+`pipeline` (its id or its name), `branch`, `branches` (`default`: attempts on their
+repository's default branch, the one an integration or `cipulse repos set-default-branch`
+named, else `main` or `master`; `other`: all other attempts, those without a branch included),
+`provider`, `status` (comma-separated), `actor`,
 `triggered_by`, and, for Trunk data, `tag=key:value` (repeatable; all must match). Every metric
 below is computed over the attempts that are in the window and pass the filters, except where
 its definition reaches for other attempts of the same runs (retries may cross the window's
@@ -113,10 +116,12 @@ per pipeline and branch.
   (the DDSketch construction), so a percentile is within 1% of the exact nearest-rank value.
   Up to 64 values, a histogram also keeps the values themselves and the percentile is exact.
   Means and sums are exact.
-- **Filters.** The rollups are split by pipeline, so `repository` and `pipeline` filters use
-  them; `branch`, `provider`, `status`, `actor`, `triggered_by` and `tag` filters are computed
-  from the stored runs (recovery: only `provider`, `actor`, `triggered_by` and `tag`), as are
-  hourly time series.
+- **Filters.** The rollups are split by pipeline and kept three times over: for every branch,
+  for the default branch and for the other branches. So `repository`, `pipeline` and
+  `branches` filters use them (naming another default branch marks the repository's days for
+  the refresher); `branch`, `provider`, `status`, `actor`, `triggered_by` and `tag` filters are
+  computed from the stored runs (recovery: only `provider`, `actor`, `triggered_by` and
+  `tag`), as are hourly time series.
 """
 
 

@@ -19,6 +19,7 @@ from cipulse.domain.window import Filters, Window
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage import analytics_store as store
+from cipulse.storage import repositories
 from cipulse.storage.database import Database
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, rows
@@ -90,8 +91,8 @@ def ms(moment: datetime) -> int:
 
 
 #: Whole blocks and days (2024-01-01 is a Monday), days starting mid-week, partial days at
-#: both ends, and filters the rollups do not split by (computed from the raw rows; red periods
-#: of a branch scope come from the table).
+#: both ends, branch scopes (stored rows of their own), and filters the rollups do not split
+#: by (computed from the raw rows).
 WINDOWS = [
     Window(ms(START), ms(START + timedelta(days=30))),
     # Holds a stored 28-day block (2024-01-22 .. 2024-02-18) and 7-day blocks.
@@ -102,6 +103,14 @@ WINDOWS = [
     Window(ms(START + timedelta(days=5)), ms(START + timedelta(days=25)), Filters(branch="main")),
     Window(ms(START), ms(START + timedelta(days=30)), Filters(statuses=("failure", "timed_out"))),
     Window(ms(START), ms(START + timedelta(days=9)), Filters(branch_scope="default")),
+    Window(
+        ms(START - timedelta(days=3)),
+        ms(START + timedelta(days=60, hours=4)),
+        Filters(branch_scope="default"),
+    ),
+    Window(
+        ms(START - timedelta(days=3)), ms(START + timedelta(days=60)), Filters(branch_scope="other")
+    ),
     Window(
         ms(START + timedelta(days=20, hours=5)),
         ms(START + timedelta(days=28)),
@@ -219,7 +228,8 @@ def test_run_figures_equal_the_reference_stored_or_not(
     assert refresh_all(database) > 0
     check_runs(database, org_id)
     with database.write() as conn:  # the default branch: main until now, fix/y from here
-        conn.exec_driver_sql("UPDATE repositories SET default_branch = 'fix/y'")
+        for repository in repositories.list_repositories(conn, org_id):
+            repositories.set_default_branch(conn, org_id, repository.id, "fix/y", 0)
     ingest(database, tenant, random_attempts(seed, 300, variant=1))
     check_runs(database, org_id)
     refresh_all(database)

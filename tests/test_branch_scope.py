@@ -3,7 +3,8 @@ dataset worked out by hand, on SQLite and PostgreSQL: before the rollups are ref
 periods recomputed on read) and after (red periods read from the table).
 
 Two repositories: ``acme/app`` names no default branch (main and master count as default),
-``acme/lib`` names ``develop`` (set by an UPDATE, as an operator or integration would)."""
+``acme/lib`` names ``develop`` (set as an operator would, with ``cipulse repos
+set-default-branch``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import refresh_all
 from cipulse.domain.window import in_branch_scope, on_default_branch
@@ -89,10 +91,7 @@ def reader(accounts: AccountService, tenant: Tenant) -> Tenant:
 
 
 def name_lib_default(database: Database, branch: str) -> None:
-    with database.write() as conn:
-        conn.exec_driver_sql(
-            f"UPDATE repositories SET default_branch = '{branch}' WHERE full_name = '{LIB}'"
-        )
+    RepositoryService(database).set_default_branch("acme", LIB, branch)
 
 
 @pytest.fixture
@@ -309,16 +308,27 @@ def test_a_changed_default_branch_applies_at_once(
     client: TestClient, reader: Tenant, database: Database
 ) -> None:
     """Changing a repository's default branch moves its attempts and red periods between the
-    scopes at once: no rollup holds the scope."""
+    scopes at once: its partitions are marked, so they are read raw until the refresher has
+    stored them again by their new scope."""
     refresh_all(database)
-    name_lib_default(database, "master")
-    summary = get(client, reader, "/api/v1/analytics/summary", **scoped("default"))
-    assert summary["runs"] == 4 + 1  # app: main and master; lib: run 15 on master
-    red_now = get(client, reader, "/api/v1/analytics/recovery", **scoped("default"))["red_now"]
-    assert [(p["repository"], p["branch"]) for p in red_now] == [(LIB, "master"), (APP, "main")]
-    name_lib_default(database, "")  # empty: main and master
-    summary = get(client, reader, "/api/v1/analytics/summary", **scoped("default"))
-    assert summary["runs"] == 4 + 2  # lib: runs 11 (main) and 15 (master)
+    for refreshed in (False, True):
+        name_lib_default(database, "master")
+        if refreshed:
+            assert refresh_all(database) > 0
+        summary = get(client, reader, "/api/v1/analytics/summary", **scoped("default"))
+        assert summary["runs"] == 4 + 1  # app: main and master; lib: run 15 on master
+        other = get(client, reader, "/api/v1/analytics/summary", **scoped("other"))
+        assert other["runs"] == 4 + 5  # app: develop, feature/x, none; lib: all but run 15
+        red_now = get(client, reader, "/api/v1/analytics/recovery", **scoped("default"))
+        assert [(p["repository"], p["branch"]) for p in red_now["red_now"]] == [
+            (LIB, "master"),
+            (APP, "main"),
+        ]
+        name_lib_default(database, "")  # empty: main and master
+        if refreshed:
+            assert refresh_all(database) > 0
+        summary = get(client, reader, "/api/v1/analytics/summary", **scoped("default"))
+        assert summary["runs"] == 4 + 2  # lib: runs 11 (main) and 15 (master)
 
 
 def test_custom_metrics_respect_the_branch_scope(

@@ -183,3 +183,32 @@ def test_a_sqlite_path_in_a_missing_directory_is_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--database-url", url, "migrate"])
     assert result.exit_code == 1
     assert f"the directory {tmp_path / 'nowhere'} does not exist" in result.stderr
+
+
+def test_repos_list_and_set_default_branch(settings: Settings, tmp_path: Path) -> None:
+    run(settings, "orgs", "create", "acme")
+    payload = tmp_path / "run.json"
+    payload.write_text(json.dumps(runwatch_run(repository="acme/lib", branch="develop")))
+    assert (
+        run(settings, "ingest", str(payload), "--format", "runwatch", "--org", "acme").exit_code
+        == 0
+    )
+    listing = run(settings, "repos", "list", "--org", "acme")
+    assert listing.exit_code == 0
+    assert listing.stdout.splitlines()[1].split()[:5] == [
+        "acme/lib",
+        "github.com",
+        "main",
+        "or",
+        "master",
+    ]
+    named = run(settings, "repos", "set-default-branch", "acme/LIB", "develop", "--org", "acme")
+    assert named.exit_code == 0, named.stderr
+    assert named.stderr.strip() == "the default branch of acme/LIB is now develop"
+    relisted = run(settings, "repos", "list", "--org", "acme").stdout.splitlines()
+    assert relisted[1].split()[2] == "develop"
+    unknown = run(settings, "repos", "set-default-branch", "acme/nope", "x", "--org", "acme")
+    assert unknown.exit_code == 1
+    assert "no repository named 'acme/nope'" in unknown.stderr
+    reset = run(settings, "repos", "set-default-branch", "acme/lib", "", "--org", "acme")
+    assert reset.stderr.strip() == "the default branch of acme/lib is now main or master"

@@ -16,7 +16,7 @@ from cipulse.analytics import custom_metrics
 from cipulse.analytics.buckets import Interval, bucket_start
 from cipulse.analytics.window_figures import raw_windows, scope, served_by_rollups
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import DAY_MS, Window
+from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.storage import analytics_store as store
 from cipulse.storage import rollup_store
 
@@ -40,14 +40,14 @@ def metric_buckets(
         return {}
     pipeline_ids, span, dirty = found
     parts: list[tuple[int, rollup_store.MetricKey, Histogram]] = []
-    selection = _stored(span.days, dirty, pipeline_ids)
+    selection = _stored(span.days, dirty, pipeline_ids, window.filters)
     parts += [
         (period * DAY_MS, metric, histogram)
         for period, metric, histogram in rollup_store.metric_histograms(
             conn, org_id, selection, key, group_tag
         )
     ]
-    for piece_window, piece_pipelines in raw_windows(span, dirty):
+    for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
         events = store.metric_events(
             conn,
             org_id,
@@ -79,13 +79,17 @@ def metric_buckets(
 
 
 def _stored(
-    days: Iterable[int], dirty: set[rollup_store.Partition], pipeline_ids: list[str] | None
+    days: Iterable[int],
+    dirty: set[rollup_store.Partition],
+    pipeline_ids: list[str] | None,
+    filters: Filters,
 ) -> rollup_store.Selection:
     return rollup_store.Selection(
         blocks=(),
         days=tuple(sorted(days)),
         excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
+        scope=rollup_store.SCOPE_CODES[filters.branch_scope],
     )
 
 
@@ -117,10 +121,10 @@ def known_keys(conn: Connection, org_id: str, window: Window) -> dict[str, list[
     else:
         pipeline_ids, span, dirty = found
         metric_keys, tag_keys = rollup_store.metric_keys(
-            conn, org_id, _stored(span.days, dirty, pipeline_ids)
+            conn, org_id, _stored(span.days, dirty, pipeline_ids, window.filters)
         )
         events = []
-        for piece_window, piece_pipelines in raw_windows(span, dirty):
+        for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
             events += store.metric_events(
                 conn,
                 org_id,

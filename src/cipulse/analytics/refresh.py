@@ -90,48 +90,60 @@ def refresh_round(
 
 def _refresh_day(conn: Connection, org_id: str, day: int, pipeline_ids: list[str]) -> None:
     window = Window(day * DAY_MS, (day + 1) * DAY_MS)
-    piece = pieces.raw_piece(conn, org_id, window, pipeline_ids, with_jobs=True, with_metrics=True)
-    rollup_store.replace_period(
-        conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.runs, piece.jobs
-    )
-    rollup_store.replace_metric_period(
-        conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.metrics
-    )
-    rollup_store.replace_repeats(
-        conn,
-        org_id,
-        day,
-        pipeline_ids,
-        [(r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats],
-    )
+    for branch_scope, piece in pieces.scoped_pieces(conn, org_id, window, pipeline_ids).items():
+        scope = rollup_store.SCOPE_CODES[branch_scope]
+        rollup_store.replace_period(
+            conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.runs, piece.jobs, scope
+        )
+        rollup_store.replace_metric_period(
+            conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.metrics, scope
+        )
+        rollup_store.replace_repeats(
+            conn,
+            org_id,
+            day,
+            pipeline_ids,
+            [(r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats],
+            scope,
+        )
 
 
 def _refresh_organisation_day(conn: Connection, org_id: str, day: int) -> None:
-    """The organisation-wide row of a day: every pipeline's row added up."""
-    total = rollups.new_run_tally()
-    for row in rollup_store.run_rows(conn, org_id, rollup_store.DAY, [day], None):
-        rollups.add_run_tally(total, rollup_store.run_tally_of(row))
-    rollup_store.replace_period(
-        conn, org_id, rollup_store.DAY, day, [rollup_store.ORG], {rollup_store.ORG: total}, {}
-    )
+    """The organisation-wide rows of a day (one per branch scope): every pipeline's row
+    added up."""
+    for scope in rollup_store.SCOPE_CODES.values():
+        total = rollups.new_run_tally()
+        for row in rollup_store.run_rows(conn, org_id, rollup_store.DAY, [day], None, scope):
+            rollups.add_run_tally(total, rollup_store.run_tally_of(row))
+        rollup_store.replace_period(
+            conn,
+            org_id,
+            rollup_store.DAY,
+            day,
+            [rollup_store.ORG],
+            {rollup_store.ORG: total},
+            {},
+            scope,
+        )
 
 
 def _refresh_block(
     conn: Connection, org_id: str, size: int, start: int, pipeline_ids: list[str]
 ) -> None:
     """A block's rows, added up from the next shorter period's rows (7 days from days, 28
-    from 7-day blocks). Custom metrics are kept per day only."""
+    from 7-day blocks), for each branch scope. Custom metrics are kept per day only."""
     part = max((s for s in rollups.BLOCK_SIZES if s < size), default=rollup_store.DAY)
     periods = list(range(start, start + size, part))
-    runs: dict[str, RunTally] = {}
-    for row in rollup_store.run_rows(conn, org_id, part, periods, pipeline_ids):
-        tally = runs.setdefault(row[3], rollups.new_run_tally())
-        rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
-    jobs: dict[tuple[str, str], JobTally] = {}
-    for row in rollup_store.job_rows(conn, org_id, part, periods, pipeline_ids):
-        job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
-        rollups.add_job_tally(job, rollup_store.job_tally_of(row))
-    rollup_store.replace_period(conn, org_id, size, start, pipeline_ids, runs, jobs)
+    for scope in rollup_store.SCOPE_CODES.values():
+        runs: dict[str, RunTally] = {}
+        for row in rollup_store.run_rows(conn, org_id, part, periods, pipeline_ids, scope):
+            tally = runs.setdefault(row[3], rollups.new_run_tally())
+            rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
+        jobs: dict[tuple[str, str], JobTally] = {}
+        for row in rollup_store.job_rows(conn, org_id, part, periods, pipeline_ids, scope):
+            job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
+            rollups.add_job_tally(job, rollup_store.job_tally_of(row))
+        rollup_store.replace_period(conn, org_id, size, start, pipeline_ids, runs, jobs, scope)
 
 
 def refresh_all(database: Database, progress: Callable[[int], None] | None = None) -> int:

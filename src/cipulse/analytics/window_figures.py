@@ -1,8 +1,8 @@
 """A window's figures per pipeline (and per job): stored blocks and days from the rollup
-tables, plus pieces computed from the raw rows for the partial days at the window's edges
-and for the partitions not refreshed yet. Filters the rollups do not split by (branch,
-branch scope, provider, status, actor, triggered_by, tags) make the whole window one raw
-piece."""
+tables (of the window's branch scope), plus pieces computed from the raw rows for the partial
+days at the window's edges and for the partitions not refreshed yet. Filters the rollups do
+not split by (branch, provider, status, actor, triggered_by, tags) make the whole window one
+raw piece."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ class Figures:
 
 
 def served_by_rollups(filters: Filters) -> bool:
-    """Whether the stored rollups (per pipeline) can answer under these filters."""
+    """Whether the stored rollups (per pipeline and branch scope) can answer under these
+    filters."""
     return not (
         filters.branch
-        or filters.branch_scope
         or filters.provider
         or filters.statuses
         or filters.actor
@@ -150,11 +150,12 @@ def collect(
         return parts
     pipeline_ids, span, dirty = found
     all_days = span.all_days
-    selection = _selection(span, dirty, pipeline_ids)
+    stored_scope = rollup_store.SCOPE_CODES[window.filters.branch_scope]
+    selection = _selection(span, dirty, pipeline_ids, stored_scope)
     if per_pipeline or pipeline_ids is not None:
         selections = [selection]
     else:
-        selections = _org_selections(span, dirty)
+        selections = _org_selections(span, dirty, stored_scope)
     for chosen in selections if with_runs else []:
         for row in rollup_store.selected_run_rows(conn, org_id, chosen):
             parts.add_run(row[2] * DAY_MS, row[3], rollup_store.run_tally_of(row))
@@ -164,11 +165,11 @@ def collect(
     parts.repeats = [
         (day * DAY_MS, pipeline_id, previous)
         for pipeline_id, day, previous in rollup_store.repeats_in(
-            conn, org_id, sorted(all_days), pipeline_ids
+            conn, org_id, sorted(all_days), pipeline_ids, stored_scope
         )
         if (pipeline_id, day) not in dirty
     ]
-    for piece_window, piece_pipelines in raw_windows(span, dirty):
+    for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
         piece = pieces.raw_piece(
             conn,
             org_id,
@@ -206,25 +207,27 @@ def scope(
 
 
 def raw_windows(
-    span: rollups.Cover, dirty: set[rollup_store.Partition]
+    span: rollups.Cover, dirty: set[rollup_store.Partition], filters: Filters
 ) -> list[tuple[Window, list[str] | None]]:
     """The pieces read from the raw rows: the partial days at the edges (of the window's
-    pipelines: None) and, per day, the dirty partitions' pipelines."""
+    pipelines: None) and, per day, the dirty partitions' pipelines; each with the window's
+    branch scope (its other filters the rollups serve choose the pipelines)."""
+    scoped = Filters(branch_scope=filters.branch_scope)
     found: list[tuple[Window, list[str] | None]] = [
-        (Window(since_ms, until_ms), None) for since_ms, until_ms in span.edges
+        (Window(since_ms, until_ms, scoped), None) for since_ms, until_ms in span.edges
     ]
     by_day: dict[int, list[str]] = defaultdict(list)
     for pipeline_id, day in sorted(dirty):
         by_day[day].append(pipeline_id)
     found += [
-        (Window(day * DAY_MS, (day + 1) * DAY_MS), day_pipelines)
+        (Window(day * DAY_MS, (day + 1) * DAY_MS, scoped), day_pipelines)
         for day, day_pipelines in sorted(by_day.items())
     ]
     return found
 
 
 def _org_selections(
-    span: rollups.Cover, dirty: set[rollup_store.Partition]
+    span: rollups.Cover, dirty: set[rollup_store.Partition], scope: int
 ) -> list[rollup_store.Selection]:
     """The organisation-wide rows of the periods without a dirty day, and the pipelines'
     rows of the days with one (minus the dirty partitions)."""
@@ -244,17 +247,22 @@ def _org_selections(
         blocks=clean_blocks,
         days=tuple(sorted(days - dirty_days)),
         pipeline_ids=(rollup_store.ORG,),
+        scope=scope,
     )
     pipeline_rows = rollup_store.Selection(
         blocks=(),
         days=tuple(sorted(days & dirty_days)),
         excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
+        scope=scope,
     )
     return [org_rows, pipeline_rows]
 
 
 def _selection(
-    span: rollups.Cover, dirty: set[rollup_store.Partition], pipeline_ids: Sequence[str] | None
+    span: rollups.Cover,
+    dirty: set[rollup_store.Partition],
+    pipeline_ids: Sequence[str] | None,
+    scope: int,
 ) -> rollup_store.Selection:
     """The stored rows to read: a pipeline's block holding a dirty day is read day by day
     instead, and dirty days not at all (they are computed from the raw rows)."""
@@ -275,6 +283,7 @@ def _selection(
         extra_days=frozenset(extra_days),
         excluded=frozenset(excluded),
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
+        scope=scope,
     )
 
 

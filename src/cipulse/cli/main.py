@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cipulse import __version__
-from cipulse.cli import admin, demo, ingest, rollups, serve, users
+from cipulse.cli import admin, demo, ingest, repos, rollups, serve, users
 from cipulse.cli.context import Context
 
 
@@ -31,6 +31,7 @@ for command in (
     serve.migrate,
     admin.orgs,
     admin.keys,
+    repos.repos,
     users.users,
     ingest.ingest,
     demo.demo,

@@ -46,6 +46,9 @@ Partition = tuple[str, int]  # (pipeline id, day)
 DAY = 1
 #: The pipeline id of the organisation-wide rows: every pipeline's figures added up.
 ORG = "00000000-0000-0000-0000-000000000000"
+#: ``branch_scope`` of the stored rows, by ``Filters.branch_scope``: every branch, the
+#: repository's default branch, the others.
+SCOPE_CODES: dict[str | None, int] = {None: 0, "default": 1, "other": 2}
 _FIRST_STATUSES = ("success", "failure", "timed_out")
 _RUN_COLUMNS = column_names(run_rollups)
 _JOB_COLUMNS = column_names(job_rollups)
@@ -159,7 +162,7 @@ def _histogram_of(tally: RunTally | JobTally) -> Histogram:
 
 
 def _run_row(
-    org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally
+    org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally, scope: int
 ) -> tuple[Any, ...]:
     histogram = _histogram_of(t)
     return (
@@ -176,11 +179,12 @@ def _run_row(
         t.decided_runs,
         t.flaky_runs,
         t.retry_compute_seconds,
+        scope,
     )
 
 
 def _job_row(
-    org_id: str, grain: int, period: int, key: tuple[str, str], t: JobTally
+    org_id: str, grain: int, period: int, key: tuple[str, str], t: JobTally, scope: int
 ) -> tuple[Any, ...]:
     histogram = _histogram_of(t)
     return (
@@ -199,6 +203,7 @@ def _job_row(
         t.flaky_count,
         t.retry_compute_seconds,
         t.last_flaky_at_ms,
+        scope,
     )
 
 
@@ -258,20 +263,21 @@ def replace_period(
     pipeline_ids: Sequence[str],
     runs: dict[str, RunTally],
     jobs: dict[tuple[str, str], JobTally],
+    scope: int,
 ) -> None:
-    """Replace the stored figures of the given pipelines for one period."""
-    keys = [(org_id, grain, period, pipeline_id) for pipeline_id in sorted(pipeline_ids)]
+    """Replace the stored figures of the given pipelines for one period and branch scope."""
+    keys = [(org_id, grain, period, scope, pipeline_id) for pipeline_id in sorted(pipeline_ids)]
     for table in (run_rollups, job_rollups):
-        bulk_delete(conn, table, ["org_id", "grain", "period", "pipeline_id"], keys)
+        bulk_delete(conn, table, ["org_id", "grain", "period", "branch_scope", "pipeline_id"], keys)
     bulk_insert(
         conn,
         run_rollups,
-        [_run_row(org_id, grain, period, p, tally) for p, tally in sorted(runs.items())],
+        [_run_row(org_id, grain, period, p, tally, scope) for p, tally in sorted(runs.items())],
     )
     bulk_insert(
         conn,
         job_rollups,
-        [_job_row(org_id, grain, period, key, tally) for key, tally in sorted(jobs.items())],
+        [_job_row(org_id, grain, period, key, tally, scope) for key, tally in sorted(jobs.items())],
     )
 
 
@@ -281,17 +287,21 @@ def replace_repeats(
     day: int,
     pipeline_ids: Sequence[str],
     repeats: Iterable[tuple[str, str, int]],
+    scope: int,
 ) -> None:
     bulk_delete(
         conn,
         rollup_repeats,
-        ["org_id", "day", "pipeline_id"],
-        [(org_id, day, p) for p in sorted(pipeline_ids)],
+        ["org_id", "day", "branch_scope", "pipeline_id"],
+        [(org_id, day, scope, p) for p in sorted(pipeline_ids)],
     )
     bulk_insert(
         conn,
         rollup_repeats,
-        sorted((org_id, pipeline, day, run_key, started) for pipeline, run_key, started in repeats),
+        sorted(
+            (org_id, pipeline, day, run_key, started, scope)
+            for pipeline, run_key, started in repeats
+        ),
     )
 
 
@@ -309,6 +319,7 @@ class Selection:
     extra_days: frozenset[Partition] = frozenset()
     excluded: frozenset[tuple[str, int, int]] = frozenset()
     pipeline_ids: tuple[str, ...] | None = None
+    scope: int = 0  # SCOPE_CODES
 
     def conditions(self, table: sa.Table, org_id: str) -> list[sa.ColumnElement[bool]]:
         """One condition per grain (and one for the extra days): each is a range of the
@@ -339,6 +350,7 @@ class Selection:
                 table.c.org_id == org_id,
                 table.c.grain == grain,
                 table.c.period.in_(sorted(periods)),
+                table.c.branch_scope == self.scope,
                 pipelines,
                 *excluded,
             )
@@ -349,6 +361,7 @@ class Selection:
                 sa.and_(
                     table.c.org_id == org_id,
                     table.c.grain == DAY,
+                    table.c.branch_scope == self.scope,
                     sa.or_(
                         *(
                             sa.and_(table.c.pipeline_id == pipeline_id, table.c.period == day)
@@ -367,18 +380,20 @@ def run_rows(
     grain: int,
     periods: Sequence[int],
     pipeline_ids: Sequence[str] | None,
+    scope: int,
 ) -> list[tuple[Any, ...]]:
     """The stored rows of some periods of one grain (the refresher's week rebuild)."""
-    return selected_run_rows(conn, org_id, _periods_of(grain, periods, pipeline_ids))
+    return selected_run_rows(conn, org_id, _periods_of(grain, periods, pipeline_ids, scope))
 
 
 def _periods_of(
-    grain: int, periods: Sequence[int], pipeline_ids: Sequence[str] | None
+    grain: int, periods: Sequence[int], pipeline_ids: Sequence[str] | None, scope: int
 ) -> Selection:
     return Selection(
         blocks=tuple((grain, p) for p in periods) if grain != DAY else (),
         days=tuple(periods) if grain == DAY else (),
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
+        scope=scope,
     )
 
 
@@ -396,10 +411,12 @@ def job_rows(
     grain: int,
     periods: Sequence[int],
     pipeline_ids: Sequence[str] | None,
+    scope: int,
 ) -> list[tuple[Any, ...]]:
+    selection = _periods_of(grain, periods, pipeline_ids, scope)
     return [
         tuple(row)
-        for condition in _periods_of(grain, periods, pipeline_ids).conditions(job_rollups, org_id)
+        for condition in selection.conditions(job_rollups, org_id)
         for row in conn.execute(sa.select(*job_rollups.c).where(condition))
     ]
 
@@ -490,13 +507,17 @@ def repeats_in(
     org_id: str,
     days: Sequence[int],
     pipeline_ids: Sequence[str] | None,
+    scope: int,
 ) -> list[tuple[str, int, int]]:
     """(pipeline id, day, previous start) of the stored repeats of the given days."""
     if not days:
         return []
     r = rollup_repeats
     query = sa.select(r.c.pipeline_id, r.c.day, r.c.previous_started_at_ms).where(
-        r.c.org_id == org_id, r.c.day >= min(days), r.c.day <= max(days)
+        r.c.org_id == org_id,
+        r.c.day >= min(days),
+        r.c.day <= max(days),
+        r.c.branch_scope == scope,
     )
     if pipeline_ids is not None:
         query = query.where(r.c.pipeline_id.in_(sorted(pipeline_ids)))
@@ -708,12 +729,13 @@ def replace_metric_period(
     period: int,
     pipeline_ids: Sequence[str],
     histograms: dict[MetricKey, Histogram],
+    scope: int,
 ) -> None:
     bulk_delete(
         conn,
         metric_rollups,
-        ["org_id", "grain", "period", "pipeline_id"],
-        [(org_id, grain, period, p) for p in sorted(pipeline_ids)],
+        ["org_id", "grain", "period", "branch_scope", "pipeline_id"],
+        [(org_id, grain, period, scope, p) for p in sorted(pipeline_ids)],
     )
     bulk_insert(
         conn,
@@ -730,6 +752,7 @@ def replace_metric_period(
                 histogram.count,
                 histogram.total,
                 orjson.dumps(histogram.encode()).decode(),
+                scope,
             )
             for (pipeline_id, metric_key, tag_key, tag_value), histogram in sorted(
                 histograms.items()

@@ -237,7 +237,9 @@ jobs = sa.Table(
 # week of seven such days (``grain`` 7, ``period`` = its first day, a Monday), recomputed
 # from the raw rows by the rollup refresher (``analytics/refresh.py``) for each partition
 # (pipeline, day) that ingest marked in ``rollup_dirty``. Reads take whole weeks and days
-# from here, and partial days and still-dirty partitions from the raw rows.
+# from here, and partial days and still-dirty partitions from the raw rows. Each figure is
+# stored three times over, by ``branch_scope``: for every branch, for the repository's default
+# branch, and for the others (the dashboard's branch filter), so each is one read.
 
 STATUS_NAMES = (
     "success",
@@ -272,6 +274,16 @@ def _durations() -> list[sa.Column[object]]:
     ]
 
 
+def _branch_scope() -> sa.Column[int]:
+    return sa.Column(
+        "branch_scope",
+        sa.SmallInteger,
+        nullable=False,
+        server_default="0",
+        comment="0: every branch; 1: the repository's default branch; 2: the other branches",
+    )
+
+
 run_rollups = sa.Table(
     "run_rollups",
     metadata,
@@ -292,7 +304,8 @@ run_rollups = sa.Table(
     ),
     sa.Column("flaky_runs", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retry_compute_seconds", sa.Float, nullable=False, server_default="0"),
-    sa.PrimaryKeyConstraint("org_id", "grain", "period", "pipeline_id"),
+    _branch_scope(),
+    sa.PrimaryKeyConstraint("org_id", "grain", "period", "branch_scope", "pipeline_id"),
 )
 
 job_rollups = sa.Table(
@@ -311,7 +324,10 @@ job_rollups = sa.Table(
     sa.Column("flaky_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retry_compute_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("last_flaky_at_ms", Millis, nullable=True),
-    sa.PrimaryKeyConstraint("org_id", "grain", "period", "pipeline_id", "definition_key"),
+    _branch_scope(),
+    sa.PrimaryKeyConstraint(
+        "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"
+    ),
 )
 
 rollup_repeats = sa.Table(
@@ -327,7 +343,8 @@ rollup_repeats = sa.Table(
         nullable=False,
         comment="Start of the latest earlier decided attempt of the run",
     ),
-    sa.PrimaryKeyConstraint("org_id", "day", "pipeline_id", "run_key"),
+    _branch_scope(),
+    sa.PrimaryKeyConstraint("org_id", "day", "branch_scope", "pipeline_id", "run_key"),
 )
 
 rollup_dirty = sa.Table(
@@ -382,7 +399,15 @@ metric_rollups = sa.Table(
     sa.Column("value_count", sa.Integer, nullable=False),
     sa.Column("value_sum", sa.Float, nullable=False),
     sa.Column("histogram", sa.Text, nullable=False, comment="JSON (domain/histogram.py)"),
+    _branch_scope(),
     sa.PrimaryKeyConstraint(
-        "org_id", "grain", "period", "metric_key", "tag_key", "tag_value", "pipeline_id"
+        "org_id",
+        "grain",
+        "period",
+        "branch_scope",
+        "metric_key",
+        "tag_key",
+        "tag_value",
+        "pipeline_id",
     ),
 )

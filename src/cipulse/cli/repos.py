@@ -1,0 +1,51 @@
+"""``cipulse repos …``: the repositories CI sent runs of, and their default branches."""
+
+from __future__ import annotations
+
+import click
+
+from cipulse.accounts.repositories import RepositoryService
+from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.storage.clock import from_ms
+
+org_option = click.option("--org", "org_name", required=True, help="Organisation.")
+
+
+@click.group()
+def repos() -> None:
+    """Repositories: list, set-default-branch."""
+
+
+@repos.command("list")
+@org_option
+@click.pass_obj
+@reports_errors
+def repos_list(obj: Context, org_name: str) -> None:
+    """List an organisation's repositories with their default branch."""
+    rows = [("REPOSITORY", "HOST", "DEFAULT BRANCH", "CREATED")]
+    for repository in RepositoryService(obj.database).repositories(org_name):
+        rows.append(
+            (
+                repository.full_name,
+                repository.host,
+                repository.default_branch or "main or master",
+                format_time(from_ms(repository.created_at_ms)),
+            )
+        )
+    say_table(rows)
+
+
+@repos.command("set-default-branch")
+@click.argument("repository")
+@click.argument("branch")
+@org_option
+@click.pass_obj
+@reports_errors
+def repos_set_default_branch(obj: Context, repository: str, branch: str, org_name: str) -> None:
+    """Name REPOSITORY's default branch (owner/name); "" goes back to main and master.
+
+    The dashboard's "Default branch" filter and the read API's branches=default count the
+    attempts on it. Figures move at once; the servers refresh their rollups meanwhile."""
+    RepositoryService(obj.database).set_default_branch(org_name, repository, branch)
+    shown = branch.strip() or "main or master"
+    say(f"the default branch of {repository} is now {shown}")
