@@ -285,6 +285,31 @@ def check_jobs(database: Database, org_id: str) -> None:
         assert set(got) == set(expected), window
         for key, row in expected.items():
             assert_same(got[key], {k: v for k, v in row.items() if k != "job"}, (key, window))
+        check_slowest_first(service, org_id, window)
+
+
+def job_keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return [(row["pipeline_id"], row["definition_key"]) for row in rows]
+
+
+def check_slowest_first(service: AnalyticsService, org_id: str, window: Window) -> None:
+    """Pages sorted slowest first (which read only the histograms of jobs that may be on
+    them) are the slices of the whole list sorted so (which reads every histogram); so is
+    the overview's list of the slowest jobs (of those with a duration)."""
+    for sort in ("-p95_duration_seconds", "-p50_duration_seconds"):
+        whole, _ = service.jobs(org_id, window, PageRequest(limit=1000, sort=sort))
+        paged: list[dict[str, object]] = []
+        cursor = None
+        for _ in range(3):
+            page, cursor = service.jobs(org_id, window, PageRequest(3, cursor, sort))
+            paged += page
+            if cursor is None:
+                break
+        assert job_keys(paged) == job_keys(whole)[: len(paged)], (sort, window)
+        assert paged == whole[: len(paged)]
+        if sort == "-p95_duration_seconds":
+            slowest = service.job_highlights(org_id, window, 5)["slowest"]
+            assert slowest == [row for row in whole if row["p95_duration_seconds"] is not None][:5]
 
 
 @pytest.mark.parametrize("seed", [3])

@@ -256,12 +256,38 @@ def test_csv_links_work_with_the_session(signed_in: TestClient, tenant: Tenant) 
     assert "acme/app" in response.text
 
 
+def test_pipelines_come_fifty_to_a_page_and_filter_by_provider(
+    signed_in: TestClient, tenant: Tenant
+) -> None:
+    runs = [
+        run
+        for number in range(55)
+        for run in recent_runs(pipeline=f"p{number:02d}", repository="acme/many")[:1]
+    ]
+    runs[0]["provider"] = "gitlab"
+    ingest(signed_in, tenant, runs)
+    first = signed_in.get("/pipelines?sort=name").text
+    names = re.findall(r'class="name" href="/pipelines/[^"]+">([^<]+)</a>', first)
+    assert names == [f"p{number:02d}" for number in range(50)]
+    assert "55 pipelines" in first
+    assert "Page 1 of 2" in first
+    second = signed_in.get("/pipelines?sort=name&page=2").text
+    names = re.findall(r'class="name" href="/pipelines/[^"]+">([^<]+)</a>', second)
+    assert names == [f"p{number:02d}" for number in range(50, 55)]
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    gitlab = signed_in.get("/pipelines?provider=gitlab").text
+    assert re.findall(r'class="name" href="/pipelines/[^"]+">([^<]+)</a>', gitlab) == ["p00"]
+    assert '<option value="gitlab" selected>' in gitlab
+    assert "1 pipeline ·" in gitlab
+
+
 def test_bad_view_parameters_answer_a_page_naming_them(signed_in: TestClient) -> None:
     for query, field in (
         ("range=fortnight", "range"),
         ("since=yesterday", "since"),
         ("branches=feature", "branches"),
         ("sort=colour", "sort"),
+        ("page=0", "page"),
     ):
         response = signed_in.get(f"/pipelines?{query}")
         assert response.status_code == 400, query

@@ -18,7 +18,7 @@ from cipulse.analytics.run_metrics import (
     percentile_of,
 )
 from cipulse.domain import exclusive
-from cipulse.domain.histogram import Histogram
+from cipulse.domain.histogram import Histogram, bucket_of
 from cipulse.domain.window import Window
 from cipulse.storage.analytics_store import JobTally
 
@@ -103,8 +103,10 @@ def tallies_of(
         tally.exclusive_seconds += exclusive.get((job["attempt_id"], job["node_key"]), 0.0)
         if job["status"] in duration_statuses and job["duration_seconds"] is not None:
             durations[key].append(job["duration_seconds"])
-    for values in durations.values():
+    for key, values in durations.items():
         values.sort()
+        if values:
+            tallies[key].duration_top_bucket = bucket_of(values[-1])
     return tallies
 
 

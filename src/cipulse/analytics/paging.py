@@ -57,13 +57,23 @@ def ordered(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]
     return present + missing
 
 
+def page_range(page: PageRequest) -> tuple[int, int]:
+    """The positions ``[start, end)`` of the page in the whole list."""
+    if not 1 <= page.limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit: must be from 1 to {MAX_PAGE}")
+    offset = _decode(page.cursor) if page.cursor else 0
+    return offset, offset + page.limit
+
+
+def cursor_after(end: int, total: int) -> str | None:
+    """The cursor of the page starting at ``end`` of ``total`` rows (None: no more)."""
+    return _encode(end) if end < total else None
+
+
 def page_of(
     rows: list[dict[str, Any]], sort: str | None, page: PageRequest
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the rows in ``sort`` order, and the cursor of the next (None: last)."""
-    if not 1 <= page.limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit: must be from 1 to {MAX_PAGE}")
-    offset = _decode(page.cursor) if page.cursor else 0
+    offset, end = page_range(page)
     rows = ordered(rows, sort)
-    end = offset + page.limit
-    return rows[offset:end], _encode(end) if end < len(rows) else None
+    return rows[offset:end], cursor_after(end, len(rows))

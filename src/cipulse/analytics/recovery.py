@@ -81,13 +81,13 @@ def recovery_in(conn: Connection, org_id: str, window: Window, limit: int | None
     if pipeline_ids is not None:
         dirty = {p: day for p, day in dirty.items() if p in set(pipeline_ids)}
     stale = {pipeline_id: day * DAY_MS for pipeline_id, day in dirty.items()}
+    defaults: dict[str, str | None] | None = None
+    if filters.branch_scope is not None:
+        defaults = store.default_branches(conn, org_id, None)
     scope = rollup_store.period_scope(
-        org_id, pipeline_ids, filters.branch, stale, filters.branch_scope
+        org_id, pipeline_ids, filters.branch, stale, filters.branch_scope, defaults
     )
     recovered, seconds, red_count = rollup_store.period_stats(conn, org_id, since, until, scope)
-    defaults: dict[str, str | None] = {}
-    if filters.branch_scope is not None and stale:
-        defaults = store.default_branches(conn, org_id, sorted(stale))
     fresh: list[RedPeriod] = []
     for pipeline_id, from_ms in sorted(stale.items()):
         _, recomputed = recompute(conn, org_id, pipeline_id, from_ms)
@@ -95,7 +95,7 @@ def recovery_in(conn: Connection, org_id: str, window: Window, limit: int | None
             p
             for p in recomputed
             if (filters.branch is None or p.branch == filters.branch)
-            and in_branch_scope(p.branch, defaults.get(pipeline_id), filters.branch_scope)
+            and in_branch_scope(p.branch, (defaults or {}).get(pipeline_id), filters.branch_scope)
         ]
     stored_ended: list[RedPeriod] = []
     stored_open: list[RedPeriod] = []

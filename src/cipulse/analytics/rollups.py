@@ -71,6 +71,9 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
     into.retry_compute_seconds += other.retry_compute_seconds
     if other.last_flaky_at_ms is not None:
         into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
+    top = other.duration_top_bucket
+    if top is not None and (into.duration_top_bucket is None or top > into.duration_top_bucket):
+        into.duration_top_bucket = top
 
 
 def _histogram(tally: RunTally | JobTally) -> Histogram:

@@ -12,7 +12,15 @@ from typing import Any
 from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
-from cipulse.analytics.paging import DEFAULT_PAGE, PageRequest, check_sort, page_of
+from cipulse.analytics.paging import (
+    DEFAULT_PAGE,
+    PageRequest,
+    check_sort,
+    cursor_after,
+    ordered,
+    page_of,
+    page_range,
+)
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
@@ -20,6 +28,7 @@ from cipulse.analytics.window_figures import (
     collect,
     job_durations,
     served_by_rollups,
+    top_by_duration,
     window_figures,
 )
 from cipulse.domain.window import Window
@@ -58,6 +67,8 @@ JOB_SORTS = (
     "exclusive_seconds",
 )
 FLAKY_SORTS = ("job", "flaky_count", "runs", "flaky_rate", "retry_compute_seconds")
+#: Job sorts served by reading the histograms of the slowest jobs only: their percentile.
+_SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
 
 def iso(ms: int | None) -> str | None:
@@ -159,8 +170,16 @@ class AnalyticsService:
         check_sort(page.sort, JOB_SORTS)
         sort = page.sort or "-total_duration_seconds"
         field = sort.removeprefix("-")
+        start, end = page_range(page)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
+            if sort in _SLOWEST_FIRST and end <= with_durations:
+                # The slowest first: read histograms only of jobs that may be on the page.
+                slow = set(top_by_duration(conn, org_id, figures, _SLOWEST_FIRST[sort], end))
+                rows = job_metrics.job_rows({k: t for k, t in figures.jobs.items() if k in slow})
+                items = self._named(org_id, ordered(rows, sort)[start:end])
+                return items, cursor_after(end, len(figures.jobs))
             if field in job_metrics.TALLY_SORTS:
                 # Order the tallies, and build rows (and read histograms) for the page only.
                 value = job_metrics.TALLY_SORTS[field]
@@ -191,18 +210,23 @@ class AnalyticsService:
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
         """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, from one
         computation of the window's job figures (the overview's three lists)."""
+        sort = "-p95_duration_seconds"
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-            job_durations(conn, org_id, figures, sorted(figures.jobs))
+            slowest_keys = set(top_by_duration(conn, org_id, figures, 95, count))
         names = self._pipeline_names(org_id)
-        rows = job_metrics.job_rows(figures.jobs)
-        for row in rows:
+        jobs = figures.jobs
+        slowest = job_metrics.job_rows({k: t for k, t in jobs.items() if k in slowest_keys})
+        failures = job_metrics.TALLY_SORTS["failure_count"]
+        failing_keys = sorted(
+            (key for key in jobs if failures(jobs[key])), key=lambda key: -failures(jobs[key])
+        )[:count]
+        failing = job_metrics.job_rows({key: jobs[key] for key in failing_keys})
+        for row in (*slowest, *failing):
             row.update(names.get(row["pipeline_id"], {}))
-        slowest = page_of(rows, "-p95_duration_seconds", PageRequest(limit=count))[0]
-        failing = page_of(rows, "-failure_count", PageRequest(limit=count))[0]
         return {
-            "slowest": slowest,
-            "failing": [row for row in failing if row["failure_count"]],
+            "slowest": ordered(slowest, sort)[:count],
+            "failing": failing,
             "flaky": _flaky_rows(figures, names)[:count],
         }
 
@@ -402,6 +426,11 @@ class AnalyticsService:
             ]
             for pipeline_id, rows in latest.items()
         }
+
+    def latest_providers(self, org_id: str) -> dict[str, str]:
+        """Per pipeline, the provider (github, gitlab, jenkins…) of its latest attempt."""
+        with self.database.read() as conn:
+            return store.latest_providers(conn, org_id)
 
     def attempt_that_turned_red(
         self, org_id: str, pipeline_id: str, branch: str | None, red_since: str

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, rollups
-from cipulse.domain.histogram import Histogram
+from cipulse.analytics.run_metrics import percentile_of
+from cipulse.domain.histogram import Histogram, upper_edge
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.storage import analytics_store as store
 from cipulse.storage import rollup_store
@@ -285,6 +286,39 @@ def _selection(
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
         scope=scope,
     )
+
+
+def top_by_duration(
+    conn: Connection, org_id: str, figures: Figures, percentile: float, count: int
+) -> list[JobKey]:
+    """The jobs that may be among the ``count`` with the highest ``percentile`` duration,
+    with their histograms complete; every job with a duration when fewer. Histograms are read
+    in rounds, jobs by the upper edge of their top bucket (no percentile exceeds it), until
+    no job left unread can reach the count-th value found: ties included, so the jobs' order
+    is the one reading every histogram would give."""
+    tallies = figures.jobs
+    bound = {
+        key: upper_edge(tally.duration_top_bucket)
+        for key, tally in tallies.items()
+        if tally.duration_top_bucket is not None
+    }
+    candidates = sorted(bound, key=lambda key: (-bound[key], key))
+    found: dict[JobKey, float] = {}
+    start, batch = 0, max(count, 32)
+    while start < len(candidates):
+        chunk = candidates[start : start + batch]
+        start += len(chunk)
+        job_durations(conn, org_id, figures, chunk)
+        for key in chunk:
+            value = percentile_of(tallies[key].durations, percentile)
+            if value is not None:
+                found[key] = value
+        if len(found) >= count and start < len(candidates):
+            threshold = sorted(found.values(), reverse=True)[count - 1]
+            if bound[candidates[start]] < threshold:
+                break
+        batch *= 2
+    return list(found)
 
 
 def job_durations(conn: Connection, org_id: str, figures: Figures, keys: Sequence[JobKey]) -> None:

@@ -44,6 +44,16 @@ def value_of(bucket: int) -> float:
     return magnitude if bucket > 0 else -magnitude
 
 
+def upper_edge(bucket: int) -> float:
+    """The largest value the bucket holds: no value in it, nor the value it reports, is
+    larger."""
+    if bucket == 0:
+        return 0.0
+    if bucket > 0:
+        return float(GAMMA ** (bucket - _OFFSET))
+    return -float(GAMMA ** (-bucket - _OFFSET - 1))
+
+
 class Histogram:
     """Counts per bucket, plus the exact count and sum of the values added."""
 

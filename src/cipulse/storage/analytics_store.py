@@ -165,14 +165,17 @@ def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str
 
 
 def default_branches(
-    conn: Connection, org_id: str, pipeline_ids: Sequence[str]
+    conn: Connection, org_id: str, pipeline_ids: Sequence[str] | None
 ) -> dict[str, str | None]:
-    """Per pipeline, the default branch its repository names (None: it names none)."""
+    """Per pipeline (None: every pipeline of the organisation), the default branch its
+    repository names (None: it names none)."""
     query = (
         sa.select(p.c.id, r.c.default_branch)
         .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
-        .where(p.c.org_id == org_id, p.c.id.in_(sorted(set(pipeline_ids))))
+        .where(p.c.org_id == org_id)
     )
+    if pipeline_ids is not None:
+        query = query.where(p.c.id.in_(sorted(set(pipeline_ids))))
     return {str(row[0]): row[1] for row in conn.execute(query)}
 
 
@@ -412,6 +415,10 @@ class JobTally:
     flaky_count: int = 0
     retry_compute_seconds: float = 0.0
     last_flaky_at_ms: int | None = None
+    #: The histogram bucket of the longest duration (None: no duration): no percentile of the
+    #: durations exceeds its upper edge (``Histogram.upper_edge``), even when the histogram
+    #: itself is not read.
+    duration_top_bucket: int | None = None
 
 
 def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
@@ -450,6 +457,22 @@ def latest_attempts(
         )
         latest[pipeline_id] = [_plain(row) for row in conn.execute(query)][::-1]
     return latest
+
+
+def latest_providers(conn: Connection, org_id: str) -> dict[str, str]:
+    """Per pipeline, the provider of its latest attempt: one index lookup per pipeline."""
+    found: dict[str, str] = {}
+    for pipeline_id in conn.execute(sa.select(p.c.id).where(p.c.org_id == org_id)).scalars():
+        query = (
+            sa.select(a.c.provider)
+            .where(a.c.org_id == org_id, a.c.pipeline_id == pipeline_id)
+            .order_by(a.c.started_at_ms.desc())
+            .limit(1)
+        )
+        provider = conn.execute(query).scalar()
+        if provider is not None:
+            found[str(pipeline_id)] = provider
+    return found
 
 
 def attempt_completed_at(

@@ -20,11 +20,10 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import DAY_MS
+from cipulse.domain.window import DAY_MS, FALLBACK_DEFAULT_BRANCHES
 from cipulse.storage.analytics_store import (
     JobTally,
     RunTally,
-    branch_scope_condition,
     rows_of_runs,
 )
 from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
@@ -32,9 +31,7 @@ from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
     metric_rollups,
-    pipelines,
     red_periods,
-    repositories,
     rollup_dirty,
     rollup_repeats,
     run_attempts,
@@ -204,6 +201,7 @@ def _job_row(
         t.retry_compute_seconds,
         t.last_flaky_at_ms,
         scope,
+        t.duration_top_bucket,
     )
 
 
@@ -249,6 +247,7 @@ def job_tally_of(row: Sequence[Any]) -> JobTally:
         flaky_count=rest[5],
         retry_compute_seconds=rest[6],
         last_flaky_at_ms=rest[7],
+        duration_top_bucket=rest[9],
     )
 
 
@@ -436,7 +435,14 @@ def job_totals(
         "flaky_count",
         "retry_compute_seconds",
     ]
-    columns = ["pipeline_id", "definition_key", "name", *summed, "last_flaky_at_ms"]
+    columns = [
+        "pipeline_id",
+        "definition_key",
+        "name",
+        *summed,
+        "last_flaky_at_ms",
+        "duration_top_bucket",
+    ]
     branches = [
         sa.select(*(j.c[c] for c in columns)).where(condition)
         for condition in selection.conditions(j, org_id)
@@ -450,6 +456,7 @@ def job_totals(
         sa.func.max(rows.c.name),
         *(sa.func.sum(rows.c[c]) for c in summed),
         sa.func.max(rows.c.last_flaky_at_ms),
+        sa.func.max(rows.c.duration_top_bucket),
     ).group_by(rows.c.pipeline_id, rows.c.definition_key)
     n = len(STATUS_NAMES)
     tallies: dict[tuple[str, str], JobTally] = {}
@@ -466,6 +473,7 @@ def job_totals(
             flaky_count=int(rest[4]),
             retry_compute_seconds=float(rest[5]),
             last_flaky_at_ms=rest[6],
+            duration_top_bucket=rest[7],
         )
     return tallies
 
@@ -567,9 +575,12 @@ def period_scope(
     branch: str | None,
     stale: dict[str, int],
     branch_scope: str | None = None,
+    defaults: dict[str, str | None] | None = None,
 ) -> list[sa.ColumnElement[bool]]:
-    """Conditions: the organisation, the pipelines, branch and branch scope asked for, and
-    not the stale periods of pipelines being recomputed (``stale``: pipeline id → from ms)."""
+    """Conditions: the organisation, the pipelines, branch and branch scope asked for (the
+    scope by ``defaults``: every pipeline's default branch, as ``default_branches`` reads
+    them), and not the stale periods of pipelines being recomputed (``stale``: pipeline id
+    → from ms)."""
     rp = red_periods
     conditions: list[sa.ColumnElement[bool]] = [rp.c.org_id == org_id]
     if pipeline_ids is not None:
@@ -577,7 +588,7 @@ def period_scope(
     if branch is not None:
         conditions.append(rp.c.branch == branch)
     if branch_scope is not None:
-        conditions.append(_period_in_branch_scope(branch_scope))
+        conditions.append(_period_in_branch_scope(branch_scope, defaults or {}))
     for pipeline_id, from_ms in sorted(stale.items()):
         conditions.append(
             sa.not_(
@@ -590,23 +601,30 @@ def period_scope(
     return conditions
 
 
-def _period_in_branch_scope(scope: str) -> sa.ColumnElement[bool]:
-    """A period's branch is (``default``) or is not (``other``) its repository's default
-    branch: whether the period's pipeline, by its primary key, leads to a repository whose
-    default it is."""
-    rp, p, r = red_periods, pipelines, repositories
-    on_default = (
-        sa.exists()
-        .where(
-            p.c.org_id == rp.c.org_id,
-            p.c.id == rp.c.pipeline_id,
-            r.c.org_id == p.c.org_id,
-            r.c.id == p.c.repository_id,
-            branch_scope_condition(rp.c.branch, r, "default"),
+def _period_in_branch_scope(scope: str, defaults: dict[str, str | None]) -> sa.ColumnElement[bool]:
+    """A period's branch is (``default``) or is not (``other``) its pipeline's default
+    branch: one condition per set of default branches (usually one: main or master for
+    every pipeline), so the database compares values instead of joining per period."""
+    rp = red_periods
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for pipeline_id, named in sorted(defaults.items()):
+        groups.setdefault((named,) if named else FALLBACK_DEFAULT_BRANCHES, []).append(pipeline_id)
+    on_default: sa.ColumnElement[bool]
+    if len(groups) == 1:
+        # Every pipeline shares its defaults (read in the transaction reading the periods).
+        (branches,) = groups
+        on_default = rp.c.branch.in_(branches)
+    else:
+        on_default = sa.or_(
+            sa.false(),
+            *(
+                sa.and_(rp.c.pipeline_id.in_(ids), rp.c.branch.in_(branches))
+                for branches, ids in groups.items()
+            ),
         )
-        .correlate(rp)
-    )
-    return on_default if scope == "default" else sa.not_(on_default)
+    if scope == "default":
+        return on_default
+    return sa.or_(rp.c.branch.is_(None), sa.not_(on_default))
 
 
 def _ended_in(since_ms: int, until_ms: int) -> sa.ColumnElement[bool]:

@@ -325,6 +325,12 @@ job_rollups = sa.Table(
     sa.Column("retry_compute_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("last_flaky_at_ms", Millis, nullable=True),
     _branch_scope(),
+    sa.Column(
+        "duration_top_bucket",
+        sa.Integer,
+        nullable=True,
+        comment="The highest bucket of duration_histogram: no percentile exceeds its upper edge",
+    ),
     sa.PrimaryKeyConstraint(
         "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"
     ),

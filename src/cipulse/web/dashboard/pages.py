@@ -27,6 +27,7 @@ from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
 
 T = TypeVar("T")
 TOP = 5
+PIPELINES_PER_PAGE = 50
 PIPELINE_COLUMNS = (
     ("name", "Pipeline"),
     ("runs", "Runs"),
@@ -80,6 +81,13 @@ def _sort(request: Request, allowed: tuple[str, ...], default: str) -> str:
     if sort.removeprefix("-") not in allowed:
         raise InvalidRequest("sort: must be one of " + ", ".join(allowed) + " (- for descending)")
     return sort
+
+
+def _page_number(request: Request) -> int:
+    text = request.query_params.get("page") or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidRequest("page: must be a whole number from 1")
+    return int(text)
 
 
 def _failure_rate(row: dict[str, Any]) -> float:
@@ -151,36 +159,44 @@ def router() -> APIRouter:
         view = view_of(request)
         sort = _sort(request, tuple(c for c, _ in PIPELINE_COLUMNS), "-runs")
         search = (request.query_params.get("q") or "").strip()
-        provider = request.query_params.get("provider") or None
-        window = view.narrowed(provider=provider) if provider else view.window
+        provider = request.query_params.get("provider") or ""
+        number = _page_number(request)
         service = _service(request)
-        rows, _ = await _call(
-            service.pipelines, session.org_id, window, PageRequest(limit=1000, sort=sort)
+        (rows, _), providers = await asyncio.gather(
+            _call(
+                service.pipelines, session.org_id, view.window, PageRequest(limit=1000, sort=sort)
+            ),
+            _call(service.latest_providers, session.org_id),
         )
-        if view.repository:
-            rows = [r for r in rows if r["repository"].lower() == view.repository.lower()]
+        if provider:
+            rows = [r for r in rows if providers.get(r["id"]) == provider]
         if search:
             needle = search.lower()
             rows = [
                 r for r in rows if needle in r["name"].lower() or needle in r["repository"].lower()
             ]
-        rows = rows[:200]
-        latest = await _call(service.latest_runs, session.org_id, [r["id"] for r in rows], window)
-        providers = sorted({run["provider"] for runs in latest.values() for run in runs})
+        pages = max(1, -(-len(rows) // PIPELINES_PER_PAGE))
+        shown = rows[(number - 1) * PIPELINES_PER_PAGE : number * PIPELINES_PER_PAGE]
+        latest = await _call(
+            service.latest_runs, session.org_id, [r["id"] for r in shown], view.window
+        )
         return await _page(
             request,
             "pipelines.html",
             session,
             view,
             title="Pipelines",
-            rows=rows,
+            rows=shown,
+            total=len(rows),
+            page_number=number,
+            pages=pages,
             latest=latest,
             sort=sort,
             columns=PIPELINE_COLUMNS,
             search=search,
-            provider=provider or "",
-            providers=providers,
-            csv=view.api("pipelines", sort=sort, limit=1000, format="csv", provider=provider),
+            provider=provider,
+            providers=sorted(set(providers.values()) | ({provider} if provider else set())),
+            csv=view.api("pipelines", sort=sort, limit=1000, format="csv"),
         )
 
     @routes.get("/pipelines/{pipeline_id}")

@@ -1,6 +1,6 @@
 """Rollups by branch scope: every rollup row also for the repository's default branch and
-for the other branches (the rows stored so far are every branch's, scope 0), so every
-partition is marked to be recomputed
+for the other branches (the rows stored so far are every branch's, scope 0); job rollups
+name the highest bucket of their durations. Every partition is marked to be recomputed
 
 Revision ID: 0007
 Revises: 0006
@@ -56,10 +56,22 @@ def upgrade() -> None:
             )
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", _scoped(key))
+    op.add_column(
+        "job_rollups",
+        sa.Column(
+            "duration_top_bucket",
+            sa.Integer(),
+            nullable=True,
+            comment="The highest bucket of duration_histogram: no percentile exceeds its "
+            "upper edge",
+        ),
+    )
     mark_partitions()
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("job_rollups", recreate="auto") as batch:
+        batch.drop_column("duration_top_bucket")
     for table, key in _KEYS.items():
         op.execute(f"DELETE FROM {table} WHERE branch_scope <> 0")
         with op.batch_alter_table(table, recreate="auto") as batch:
