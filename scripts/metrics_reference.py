@@ -93,7 +93,8 @@ tag keys of the events that carry them.
 
 Every figure above is computed exactly as defined, from the stored runs. To answer in
 milliseconds over millions of runs, cipulse keeps **rollups**: per pipeline and UTC day (and per
-week of seven days from Monday, and for the whole organisation), the counts per status, the
+week of seven days from Monday, and for the whole organisation; for today and the three days
+before, also per hour), the counts per status, the
 first attempts' outcomes, compute, the flaky runs and their cost, per job the same plus failure,
 flaky and exclusive time, per custom metric key its values per tag value, and the red periods
 per pipeline and branch.
@@ -105,9 +106,10 @@ per pipeline and branch.
   runs one, every `CIPULSE_ROLLUP_INTERVAL_SECONDS`; the bulk commands refresh at their end;
   `cipulse rollups rebuild` recomputes all). A re-posted attempt moves its counts; it cannot
   count twice.
-- **Exact before the refresh.** A read takes whole weeks and days from the rollups, and computes
-  from the stored runs the partial days at the window's edges and every marked day not
-  refreshed yet. Answers never lag ingest; they are only slower while much is unrefreshed.
+- **Exact before the refresh.** A read takes whole weeks and days from the rollups (and whole
+  hours, where a window's edge falls inside one of the last three days), and computes from
+  the stored runs what is left at the window's edges and every marked day not refreshed yet.
+  Answers never lag ingest; they are only slower while much is unrefreshed.
 - **Runs counted once.** A run decided on several days is in several days' `flaky_rate`
   denominators; each day also records, per such run, the start of its latest earlier decided
   attempt, and a window subtracts those that lie inside it.
@@ -121,7 +123,7 @@ per pipeline and branch.
   `branches` filters use them (naming another default branch marks the repository's days for
   the refresher); `branch`, `provider`, `status`, `actor`, `triggered_by` and `tag` filters are
   computed from the stored runs (recovery: only `provider`, `actor`, `triggered_by` and
-  `tag`), as are hourly time series.
+  `tag`), as are hourly time series that start before the day before yesterday.
 """
 
 

@@ -45,17 +45,23 @@ def random_jobs(rng: random.Random, started: datetime) -> list[dict[str, object]
 
 
 def random_attempts(
-    seed: int, runs: int, with_jobs: bool = False, variant: int = 0
+    seed: int,
+    runs: int,
+    with_jobs: bool = False,
+    variant: int = 0,
+    start: datetime = START,
+    days: int = 40,
 ) -> list[dict[str, object]]:
-    """Random run attempts; ``variant`` > 0 re-draws status, start and duration of some of
-    the same attempts (re-posts that move counts between statuses and days)."""
+    """Random run attempts starting in the ``days`` from ``start``; ``variant`` > 0 re-draws
+    status, start and duration of some of the same attempts (re-posts that move counts
+    between statuses and days)."""
     rng = random.Random(seed)
     changes = random.Random(seed * 1000 + variant)
     payloads = []
     for run_id in range(runs):
         pipeline = rng.choice(["build", "deploy", "nightly"])
         branch = rng.choice(["main", "main", "feature/x", "fix/y"])
-        started = START + timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
+        started = start + timedelta(minutes=rng.randrange(0, 60 * 24 * days))
         for attempt in range(1, rng.choice([1, 1, 1, 2, 3]) + 1):
             status = rng.choice(STATUSES)
             duration = None if rng.random() < 0.1 else round(rng.lognormvariate(5, 1), 3)
@@ -191,13 +197,18 @@ def ms_of(text: str | None) -> int | None:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def check_runs(database: Database, org_id: str) -> None:
+def check_runs(
+    database: Database,
+    org_id: str,
+    windows: list[Window] = WINDOWS,
+    intervals: tuple[Interval, ...] = (Interval.DAY, Interval.WEEK),
+) -> None:
     service = AnalyticsService(database)
-    for window in WINDOWS:
+    for window in windows:
         check_recovery(service, database, org_id, window)
         got = service.summary(org_id, window)
         assert_same(got, reference(database, org_id, window), window)
-        for interval in (Interval.DAY, Interval.WEEK):
+        for interval in intervals:
             for metric in ("runs", "flaky_rate", "p95_duration_seconds", "mean_duration_seconds"):
                 series = service.timeseries(org_id, window, metric, interval)["points"]
                 for point, start in zip(
@@ -275,9 +286,9 @@ def job_reference(
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
 
 
-def check_jobs(database: Database, org_id: str) -> None:
+def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS) -> None:
     service = AnalyticsService(database)
-    for window in WINDOWS:
+    for window in windows:
         expected = job_reference(database, org_id, window)
         items, cursor = service.jobs(org_id, window, PageRequest(limit=1000))
         assert cursor is None

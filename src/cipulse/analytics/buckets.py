@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from cipulse.domain.window import DAY_MS
+from cipulse.domain.window import DAY_MS, HOUR_MS
 from cipulse.errors import InvalidRequest
 
-HOUR_MS = 3_600_000
 WEEK_MS = 7 * DAY_MS
 #: 1970-01-05, the first Monday after the epoch: weeks are counted from it.
 FIRST_MONDAY_MS = 4 * DAY_MS

@@ -35,7 +35,7 @@ def metric_buckets(
     the histogram of the metric's values."""
     if interval is Interval.HOUR or not served_by_rollups(window.filters):
         return _from_events(store.metric_events(conn, org_id, window), key, group_tag, interval)
-    found = scope(conn, org_id, window, blocks=False)
+    found = scope(conn, org_id, window, blocks=False, hours=False)
     if found is None:
         return {}
     pipeline_ids, span, dirty = found
@@ -113,7 +113,7 @@ def known_keys(conn: Connection, org_id: str, window: Window) -> dict[str, list[
     metric_keys: set[str] = set()
     tag_keys: set[str] = set()
     served = served_by_rollups(window.filters)
-    found = scope(conn, org_id, window, blocks=False) if served else None
+    found = scope(conn, org_id, window, blocks=False, hours=False) if served else None
     if not served:
         events = store.metric_events(conn, org_id, window)
     elif found is None:

@@ -4,14 +4,15 @@ and freshly computed figures cannot disagree."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import custom_metrics, rollups, run_metrics
-from cipulse.domain.window import BRANCH_SCOPES, Window, in_branch_scope
+from cipulse.domain.window import BRANCH_SCOPES, HOUR_MS, Window, in_branch_scope
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import AttemptFacts
 
@@ -39,18 +40,28 @@ def raw_piece(
     return piece
 
 
-def scoped_pieces(
-    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str]
-) -> dict[str | None, rollups.Piece]:
-    """What the refresher stores of a window (without filters): per branch scope (None:
-    every branch, then each of ``BRANCH_SCOPES``), the piece ``raw_piece`` would compute with
-    that scope as the window's filter, jobs and custom metrics included. The raw rows are
-    read once and split by scope."""
+@dataclass(slots=True)
+class StoredPieces:
+    """What the refresher stores of a day, per branch scope (None: every branch, then each
+    of ``BRANCH_SCOPES``): the day's piece, and (when asked for) the pieces of its hours
+    with attempts, by the hour's start in ms."""
+
+    days: dict[str | None, rollups.Piece] = field(default_factory=dict)
+    hours: dict[str | None, dict[int, rollups.Piece]] = field(default_factory=dict)
+
+
+def stored_pieces(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str], *, hours: bool
+) -> StoredPieces:
+    """The pieces of a day (``window``, without filters) that the refresher stores: each is
+    the piece ``raw_piece`` would compute with that scope as the window's filter (and that
+    hour as its window); days with their custom metrics. The raw rows are read once and split
+    by scope and hour."""
     attempts = store.attempts_in_window(conn, org_id, window, pipeline_ids)
     history = store.attempts_of_runs(conn, org_id, {a.run for a in attempts})
     jobs_by_attempt = _jobs_of(conn, org_id, attempts, history)
     defaults = store.default_branches(conn, org_id, pipeline_ids)
-    pieces: dict[str | None, rollups.Piece] = {}
+    found = StoredPieces()
     for branch_scope in (None, *BRANCH_SCOPES):
         scoped = [
             a
@@ -62,8 +73,47 @@ def scoped_pieces(
         piece.metrics = custom_metrics.histograms_of(
             store.metric_events(conn, org_id, scoped_window, pipeline_ids)
         )
-        pieces[branch_scope] = piece
-    return pieces
+        found.days[branch_scope] = piece
+        if hours:
+            found.hours[branch_scope] = {
+                start: rollups.piece_of(
+                    Window(start, start + HOUR_MS), in_hour, history, jobs_by_attempt
+                )
+                for start, in_hour in _by_hour(scoped).items()
+            }
+    return found
+
+
+def raw_pieces_by_hour(
+    conn: Connection,
+    org_id: str,
+    window: Window,
+    pipeline_ids: Sequence[str] | None,
+    *,
+    with_jobs: bool,
+) -> list[tuple[int, rollups.Piece]]:
+    """``raw_piece`` of each hour of the window with attempts (with the window's filters),
+    from one read of the raw rows: (the hour's start, or the window's when later, piece)."""
+    attempts = store.attempts_in_window(conn, org_id, window, pipeline_ids)
+    history = store.attempts_of_runs(conn, org_id, {a.run for a in attempts})
+    jobs_by_attempt = _jobs_of(conn, org_id, attempts, history) if with_jobs else None
+    found = []
+    for start, in_hour in sorted(_by_hour(attempts).items()):
+        hour = replace(
+            window,
+            since_ms=max(start, window.since_ms),
+            until_ms=min(start + HOUR_MS, window.until_ms),
+        )
+        found.append((hour.since_ms, rollups.piece_of(hour, in_hour, history, jobs_by_attempt)))
+    return found
+
+
+def _by_hour(attempts: Sequence[AttemptFacts]) -> dict[int, list[AttemptFacts]]:
+    by_hour: dict[int, list[AttemptFacts]] = defaultdict(list)
+    for attempt in attempts:
+        assert attempt.started_at_ms is not None  # attempts in a window have started
+        by_hour[attempt.started_at_ms // HOUR_MS * HOUR_MS].append(attempt)
+    return by_hour
 
 
 def _jobs_of(

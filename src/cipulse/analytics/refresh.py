@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, recovery, rollups
 from cipulse.domain import ids
-from cipulse.domain.window import DAY_MS, Window
+from cipulse.domain.window import DAY_MS, HOUR_MS, Window
 from cipulse.errors import CipulseError
 from cipulse.storage import rollup_store
 from cipulse.storage.analytics_store import JobTally, RunTally
@@ -64,9 +64,11 @@ def refresh_round(
         # One lock per organisation (PostgreSQL): refreshers of one organisation take turns.
         # Locks per partition would exhaust the lock table in a bulk round.
         lock_natural_keys(conn, [ids.refresher_lock_id(org_id) for org_id, _ in days])
+        now = now_ms()
         for (org_id, day), pipeline_ids in sorted(days.items()):
-            _refresh_day(conn, org_id, day, sorted(pipeline_ids))
-            _refresh_organisation_day(conn, org_id, day)
+            hours = rollups.stores_hours(day, now)
+            _refresh_day(conn, org_id, day, sorted(pipeline_ids), hours)
+            _refresh_organisation_day(conn, org_id, day, hours)
         for (size, org_id, start), pipeline_ids in sorted(blocks.items()):
             _refresh_block(conn, org_id, size, start, sorted(pipeline_ids))
         earliest: dict[tuple[str, str], int] = {}
@@ -84,47 +86,75 @@ def refresh_round(
                     for p in fresh
                 ],
             )
+        first_kept = (now // DAY_MS - rollups.HOURLY_DAYS) * DAY_MS // HOUR_MS
+        for org_id in sorted({org_id for org_id, _ in days}):
+            rollup_store.purge_hours(conn, org_id, first_kept)
         rollup_store.delete_marks(conn, marks)
     return len(marks)
 
 
-def _refresh_day(conn: Connection, org_id: str, day: int, pipeline_ids: list[str]) -> None:
+def _refresh_day(
+    conn: Connection, org_id: str, day: int, pipeline_ids: list[str], hours: bool
+) -> None:
     window = Window(day * DAY_MS, (day + 1) * DAY_MS)
-    for branch_scope, piece in pieces.scoped_pieces(conn, org_id, window, pipeline_ids).items():
+    found = pieces.stored_pieces(conn, org_id, window, pipeline_ids, hours=hours)
+    for branch_scope, piece in found.days.items():
         scope = rollup_store.SCOPE_CODES[branch_scope]
-        rollup_store.replace_period(
-            conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.runs, piece.jobs, scope
-        )
+        _store(conn, org_id, rollup_store.DAY, day, pipeline_ids, piece, scope)
         rollup_store.replace_metric_period(
             conn, org_id, rollup_store.DAY, day, pipeline_ids, piece.metrics, scope
         )
-        rollup_store.replace_repeats(
-            conn,
-            org_id,
-            day,
-            pipeline_ids,
-            [(r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats],
-            scope,
-        )
+        if hours:
+            by_hour = found.hours[branch_scope]
+            for hour in _hours_of(day):
+                piece = by_hour.get(hour * HOUR_MS) or rollups.Piece()
+                _store(conn, org_id, rollup_store.HOUR, hour, pipeline_ids, piece, scope)
 
 
-def _refresh_organisation_day(conn: Connection, org_id: str, day: int) -> None:
-    """The organisation-wide rows of a day (one per branch scope): every pipeline's row
-    added up."""
+def _store(
+    conn: Connection,
+    org_id: str,
+    grain: int,
+    period: int,
+    pipeline_ids: list[str],
+    piece: rollups.Piece,
+    scope: int,
+) -> None:
+    """A piece's run and job figures and repeats, in place of what the period held."""
+    rollup_store.replace_period(
+        conn, org_id, grain, period, pipeline_ids, piece.runs, piece.jobs, scope
+    )
+    rollup_store.replace_repeats(
+        conn,
+        org_id,
+        grain,
+        period,
+        pipeline_ids,
+        [(r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats],
+        scope,
+    )
+
+
+def _hours_of(day: int) -> range:
+    return range(day * DAY_MS // HOUR_MS, (day + 1) * DAY_MS // HOUR_MS)
+
+
+def _refresh_organisation_day(conn: Connection, org_id: str, day: int, hours: bool) -> None:
+    """The organisation-wide rows of a day, and of its hours (one per branch scope): every
+    pipeline's row added up."""
+    grains = [(rollup_store.DAY, [day])]
+    if hours:
+        grains.append((rollup_store.HOUR, list(_hours_of(day))))
     for scope in rollup_store.SCOPE_CODES.values():
-        total = rollups.new_run_tally()
-        for row in rollup_store.run_rows(conn, org_id, rollup_store.DAY, [day], None, scope):
-            rollups.add_run_tally(total, rollup_store.run_tally_of(row))
-        rollup_store.replace_period(
-            conn,
-            org_id,
-            rollup_store.DAY,
-            day,
-            [rollup_store.ORG],
-            {rollup_store.ORG: total},
-            {},
-            scope,
-        )
+        for grain, periods in grains:
+            totals = {period: rollups.new_run_tally() for period in periods}
+            for row in rollup_store.run_rows(conn, org_id, grain, periods, None, scope):
+                rollups.add_run_tally(totals[row[2]], rollup_store.run_tally_of(row))
+            for period, total in totals.items():
+                runs = {rollup_store.ORG: total} if sum(total.by_status.values()) else {}
+                rollup_store.replace_period(
+                    conn, org_id, grain, period, [rollup_store.ORG], runs, {}, scope
+                )
 
 
 def _refresh_block(

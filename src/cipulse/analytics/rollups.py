@@ -22,7 +22,7 @@ from typing import Any
 
 from cipulse.analytics import job_metrics, run_metrics
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import DAY_MS, Window
+from cipulse.domain.window import DAY_MS, HOUR_MS, Window
 from cipulse.storage.analytics_store import AttemptFacts, JobTally, RunTally
 
 JobKey = job_metrics.JobKey
@@ -200,35 +200,105 @@ def block_of(day: int, size: int) -> int:
 BLOCK_SIZES = (28, WEEK_DAYS)
 
 
+#: The refresher stores hours (besides days) for the partitions of today and of this many
+#: days before; reads take hours of one day fewer (``hourly_from_ms``): today, yesterday and
+#: the day before, what the last 24 hours and the 24 hours before them touch. A day a read
+#: takes hours of was so refreshed while inside the refresher's horizon.
+HOURLY_DAYS = 3
+
+
+def hourly_from_ms(now_ms: int) -> int:
+    """The start of the first day whose hours reads take from the rollups."""
+    return (now_ms // DAY_MS - HOURLY_DAYS + 1) * DAY_MS
+
+
+def stores_hours(day: int, now_ms: int) -> bool:
+    """Whether the refresher stores the hours of ``day`` (besides the day itself)."""
+    return day >= now_ms // DAY_MS - HOURLY_DAYS
+
+
 @dataclass(frozen=True, slots=True)
 class Cover:
     """A window as stored periods and raw edges: whole blocks ((size, first day): 28-day
-    and 7-day), whole days, and the partial days at either end (``edges``, millisecond
-    ranges) that are read from raw rows."""
+    and 7-day), whole days, whole hours (of recent days: hour numbers since the epoch), and
+    what is left at either end (``edges``, millisecond ranges) that is read from raw rows."""
 
     blocks: tuple[tuple[int, int], ...]
     days: tuple[int, ...]
     edges: tuple[tuple[int, int], ...]
+    hours: tuple[int, ...] = ()
 
     @property
     def all_days(self) -> set[int]:
+        """Every day the stored periods hold some of (a day of hours included)."""
+        return (
+            {start + i for size, start in self.blocks for i in range(size)}
+            | set(self.days)
+            | self.hour_days
+        )
+
+    @property
+    def hour_days(self) -> set[int]:
+        """The days of the whole hours."""
+        return {hour * HOUR_MS // DAY_MS for hour in self.hours}
+
+    @property
+    def stored_days(self) -> set[int]:
+        """The days read as days (on their own or in blocks), not as hours."""
         return {start + i for size, start in self.blocks for i in range(size)} | set(self.days)
 
+    def hours_of(self, day: int) -> tuple[int, int]:
+        """The first of the whole hours of ``day`` and the hour after the last."""
+        of_day = [hour for hour in self.hours if hour * HOUR_MS // DAY_MS == day]
+        return min(of_day), max(of_day) + 1
 
-def cover(since_ms: int, until_ms: int, sizes: tuple[int, ...] = BLOCK_SIZES) -> Cover:
+
+def cover(
+    since_ms: int,
+    until_ms: int,
+    sizes: tuple[int, ...] = BLOCK_SIZES,
+    hours_from_ms: int | None = None,
+) -> Cover:
     """Cover the window with the fewest stored periods: the longest aligned blocks that fit,
-    then shorter ones towards the edges, then days."""
+    then shorter ones towards the edges, then days; the partial days at the edges by whole
+    hours when they start at or after ``hours_from_ms``."""
     first = -(-since_ms // DAY_MS)  # the first whole day
     last = until_ms // DAY_MS  # the day after the last whole day
     if first >= last:
-        return Cover((), (), ((since_ms, until_ms),))
+        return _hourly(Cover((), (), ((since_ms, until_ms),)), hours_from_ms)
     edges = []
     if since_ms < first * DAY_MS:
         edges.append((since_ms, first * DAY_MS))
     if last * DAY_MS < until_ms:
         edges.append((last * DAY_MS, until_ms))
     blocks, days = _cover_days(first, last, sizes)
-    return Cover(tuple(sorted(blocks, key=lambda b: b[1])), tuple(sorted(days)), tuple(edges))
+    found = Cover(tuple(sorted(blocks, key=lambda b: b[1])), tuple(sorted(days)), tuple(edges))
+    return _hourly(found, hours_from_ms)
+
+
+def hour_cover(since_ms: int, until_ms: int) -> Cover:
+    """The window as whole hours and the parts of hours at either end: for hourly series."""
+    return _hourly(Cover((), (), ((since_ms, until_ms),)), since_ms)
+
+
+def _hourly(found: Cover, hours_from_ms: int | None) -> Cover:
+    """The edges starting at or after ``hours_from_ms`` as whole hours and what is left."""
+    if hours_from_ms is None:
+        return found
+    edges: list[tuple[int, int]] = []
+    hours: list[int] = []
+    for since_ms, until_ms in found.edges:
+        first = -(-since_ms // HOUR_MS)
+        last = until_ms // HOUR_MS
+        if since_ms < hours_from_ms or first >= last:
+            edges.append((since_ms, until_ms))
+            continue
+        hours += range(first, last)
+        if since_ms < first * HOUR_MS:
+            edges.append((since_ms, first * HOUR_MS))
+        if last * HOUR_MS < until_ms:
+            edges.append((last * HOUR_MS, until_ms))
+    return Cover(found.blocks, found.days, tuple(edges), tuple(sorted(hours)))
 
 
 def _cover_days(

@@ -26,6 +26,7 @@ from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
     Figures,
     collect,
+    hourly,
     job_durations,
     served_by_rollups,
     top_by_duration,
@@ -130,11 +131,20 @@ class AnalyticsService:
         buckets included."""
         buckets = []
         with self.database.read() as conn:
-            # Days and weeks add up stored days; hours, and filters the rollups do not split
-            # by, are read from the raw rows bucket by bucket.
+            # Days and weeks add up stored days, recent hours stored hours; older hours, and
+            # filters the rollups do not split by, are read from the raw rows bucket by bucket.
             parts = None
-            if interval is not Interval.HOUR and served_by_rollups(window.filters):
-                parts = collect(conn, org_id, window, Figures(), blocks=False, per_pipeline=False)
+            by_hour = interval is Interval.HOUR
+            if served_by_rollups(window.filters) and (not by_hour or hourly(window)):
+                parts = collect(
+                    conn,
+                    org_id,
+                    window,
+                    Figures(),
+                    blocks=False,
+                    per_pipeline=False,
+                    by_hour=by_hour,
+                )
             for start in bucket_starts(window.since_ms, window.until_ms, interval):
                 bucket = _bucket(window, start, interval)
                 if parts is not None:

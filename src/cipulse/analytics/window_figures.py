@@ -15,10 +15,11 @@ from sqlalchemy.engine import Connection
 from cipulse.analytics import pieces, rollups
 from cipulse.analytics.run_metrics import percentile_of
 from cipulse.domain.histogram import Histogram, upper_edge
-from cipulse.domain.window import DAY_MS, Filters, Window
+from cipulse.domain.window import DAY_MS, HOUR_MS, Filters, Window
 from cipulse.storage import analytics_store as store
 from cipulse.storage import rollup_store
 from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.clock import now_ms
 
 JobKey = tuple[str, str]
 
@@ -136,21 +137,22 @@ def collect(
     per_pipeline: bool,
     with_jobs: bool = False,
     with_runs: bool = True,
+    by_hour: bool = False,
 ) -> Parts:
-    """The parts of the window (stored 28- and 7-day blocks when ``blocks``, stored days, raw
-    pieces; the stored run rows only ``with_runs``); job
-    tallies go straight into ``figures``."""
+    """The parts of the window (stored 28- and 7-day blocks when ``blocks``, stored days and
+    hours, raw pieces; the stored run rows only ``with_runs``); job tallies go straight into
+    ``figures``. ``by_hour`` (a window inside the hourly horizon: ``hourly``): every part
+    within one hour, for hourly series."""
     parts = Parts()
     if not served_by_rollups(window.filters):
         piece = pieces.raw_piece(conn, org_id, window, None, with_jobs=with_jobs)
         parts.add_piece(window.since_ms, piece)
         figures.add(piece)
         return parts
-    found = scope(conn, org_id, window, blocks=blocks)
+    found = scope(conn, org_id, window, blocks=blocks, by_hour=by_hour)
     if found is None:
         return parts
     pipeline_ids, span, dirty = found
-    all_days = span.all_days
     stored_scope = rollup_store.SCOPE_CODES[window.filters.branch_scope]
     selection = _selection(span, dirty, pipeline_ids, stored_scope)
     if per_pipeline or pipeline_ids is not None:
@@ -159,45 +161,73 @@ def collect(
         selections = _org_selections(span, dirty, stored_scope)
     for chosen in selections if with_runs else []:
         for row in rollup_store.selected_run_rows(conn, org_id, chosen):
-            parts.add_run(row[2] * DAY_MS, row[3], rollup_store.run_tally_of(row))
+            parts.add_run(_position(row[1], row[2]), row[3], rollup_store.run_tally_of(row))
     if with_jobs:
         figures.jobs = rollup_store.job_totals(conn, org_id, selection)
         figures.selection = selection
-    parts.repeats = [
-        (day * DAY_MS, pipeline_id, previous)
-        for pipeline_id, day, previous in rollup_store.repeats_in(
-            conn, org_id, sorted(all_days), pipeline_ids, stored_scope
-        )
-        if (pipeline_id, day) not in dirty
-    ]
+    for grain, periods in (
+        (rollup_store.DAY, sorted(span.stored_days)),
+        (rollup_store.HOUR, list(span.hours)),
+    ):
+        parts.repeats += [
+            (_position(grain, period), pipeline_id, previous)
+            for pipeline_id, period, previous in rollup_store.repeats_in(
+                conn, org_id, grain, periods, pipeline_ids, stored_scope
+            )
+            if (pipeline_id, _position(grain, period) // DAY_MS) not in dirty
+        ]
     for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
-        piece = pieces.raw_piece(
-            conn,
-            org_id,
-            piece_window,
-            pipeline_ids if piece_pipelines is None else piece_pipelines,
-            with_jobs=with_jobs,
-        )
-        parts.add_piece(piece_window.since_ms, piece)
-        figures.add(piece)
+        chosen_pipelines = pipeline_ids if piece_pipelines is None else piece_pipelines
+        if by_hour:
+            found_pieces = pieces.raw_pieces_by_hour(
+                conn, org_id, piece_window, chosen_pipelines, with_jobs=with_jobs
+            )
+        else:
+            piece = pieces.raw_piece(
+                conn, org_id, piece_window, chosen_pipelines, with_jobs=with_jobs
+            )
+            found_pieces = [(piece_window.since_ms, piece)]
+        for position, piece in found_pieces:
+            parts.add_piece(position, piece)
+            figures.add(piece)
     return parts
 
 
+def _position(grain: int, period: int) -> int:
+    """Where a stored period starts, in epoch ms."""
+    return period * (HOUR_MS if grain == rollup_store.HOUR else DAY_MS)
+
+
+def hourly(window: Window) -> bool:
+    """Whether the window lies where the rollups keep hours: an hourly series may read them."""
+    return window.since_ms >= rollups.hourly_from_ms(now_ms())
+
+
 def scope(
-    conn: Connection, org_id: str, window: Window, *, blocks: bool
+    conn: Connection,
+    org_id: str,
+    window: Window,
+    *,
+    blocks: bool,
+    hours: bool = True,
+    by_hour: bool = False,
 ) -> tuple[list[str] | None, rollups.Cover, set[rollup_store.Partition]] | None:
     """What a window served by the rollups reads: its pipelines (None: all; None returned
-    when the filters leave none), its cover (with blocks only when ``blocks``), and its dirty
-    partitions."""
+    when the filters leave none), its cover (with blocks only when ``blocks``; with hours
+    only when ``hours``; all hours when ``by_hour``), and its dirty partitions."""
     filters = window.filters
     pipeline_ids: list[str] | None = None
     if filters.repository or filters.pipeline_id or filters.pipeline_name:
         pipeline_ids = store.pipeline_ids_of(conn, org_id, filters)
         if not pipeline_ids:
             return None
-    span = rollups.cover(window.since_ms, window.until_ms)
+    if by_hour:
+        span = rollups.hour_cover(window.since_ms, window.until_ms)
+    else:
+        hours_from = rollups.hourly_from_ms(now_ms()) if hours else None
+        span = rollups.cover(window.since_ms, window.until_ms, hours_from_ms=hours_from)
     if not blocks:
-        span = rollups.Cover((), tuple(sorted(span.all_days)), span.edges)
+        span = rollups.Cover((), tuple(sorted(span.stored_days)), span.edges, span.hours)
     all_days = span.all_days
     dirty: set[rollup_store.Partition] = set()
     if all_days:
@@ -210,9 +240,10 @@ def scope(
 def raw_windows(
     span: rollups.Cover, dirty: set[rollup_store.Partition], filters: Filters
 ) -> list[tuple[Window, list[str] | None]]:
-    """The pieces read from the raw rows: the partial days at the edges (of the window's
-    pipelines: None) and, per day, the dirty partitions' pipelines; each with the window's
-    branch scope (its other filters the rollups serve choose the pipelines)."""
+    """The pieces read from the raw rows: what the stored periods leave at the edges (of the
+    window's pipelines: None) and, per day, the dirty partitions' pipelines over the day (or
+    over its whole hours the cover holds); each with the window's branch scope (its other
+    filters the rollups serve choose the pipelines)."""
     scoped = Filters(branch_scope=filters.branch_scope)
     found: list[tuple[Window, list[str] | None]] = [
         (Window(since_ms, until_ms, scoped), None) for since_ms, until_ms in span.edges
@@ -220,10 +251,13 @@ def raw_windows(
     by_day: dict[int, list[str]] = defaultdict(list)
     for pipeline_id, day in sorted(dirty):
         by_day[day].append(pipeline_id)
-    found += [
-        (Window(day * DAY_MS, (day + 1) * DAY_MS, scoped), day_pipelines)
-        for day, day_pipelines in sorted(by_day.items())
-    ]
+    hour_days = span.hour_days
+    for day, day_pipelines in sorted(by_day.items()):
+        if day in hour_days:
+            first, end = span.hours_of(day)
+            found.append((Window(first * HOUR_MS, end * HOUR_MS, scoped), day_pipelines))
+        else:
+            found.append((Window(day * DAY_MS, (day + 1) * DAY_MS, scoped), day_pipelines))
     return found
 
 
@@ -231,7 +265,7 @@ def _org_selections(
     span: rollups.Cover, dirty: set[rollup_store.Partition], scope: int
 ) -> list[rollup_store.Selection]:
     """The organisation-wide rows of the periods without a dirty day, and the pipelines'
-    rows of the days with one (minus the dirty partitions)."""
+    rows of the days (and hours) with one (minus the dirty partitions)."""
     dirty_days = {day for _, day in dirty}
     clean_blocks = tuple(
         (size, start)
@@ -244,19 +278,38 @@ def _org_selections(
         if (size, start) not in clean_blocks
         for i in range(size)
     }
+    clean_hours = tuple(
+        (rollup_store.HOUR, hour)
+        for hour in span.hours
+        if hour * HOUR_MS // DAY_MS not in dirty_days
+    )
+    dirty_hours = tuple(
+        (rollup_store.HOUR, hour) for hour in span.hours if hour * HOUR_MS // DAY_MS in dirty_days
+    )
     org_rows = rollup_store.Selection(
-        blocks=clean_blocks,
+        blocks=clean_blocks + clean_hours,
         days=tuple(sorted(days - dirty_days)),
         pipeline_ids=(rollup_store.ORG,),
         scope=scope,
     )
     pipeline_rows = rollup_store.Selection(
-        blocks=(),
+        blocks=dirty_hours,
         days=tuple(sorted(days & dirty_days)),
         excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
+        excluded_hours=_stale_hours(span, dirty),
         scope=scope,
     )
     return [org_rows, pipeline_rows]
+
+
+def _stale_hours(
+    span: rollups.Cover, dirty: set[rollup_store.Partition]
+) -> frozenset[tuple[str, int, int]]:
+    """The hours of the cover in dirty partitions: (pipeline id, first hour, end)."""
+    hour_days = span.hour_days
+    return frozenset(
+        (pipeline_id, *span.hours_of(day)) for pipeline_id, day in dirty if day in hour_days
+    )
 
 
 def _selection(
@@ -266,7 +319,8 @@ def _selection(
     scope: int,
 ) -> rollup_store.Selection:
     """The stored rows to read: a pipeline's block holding a dirty day is read day by day
-    instead, and dirty days not at all (they are computed from the raw rows)."""
+    instead, and dirty days (and their hours) not at all (they are computed from the raw
+    rows)."""
     excluded: set[tuple[str, int, int]] = set()
     extra_days: set[rollup_store.Partition] = set()
     block_of_day = {start + i: (size, start) for size, start in span.blocks for i in range(size)}
@@ -279,12 +333,13 @@ def _selection(
     extra_days -= dirty
     excluded.update((pipeline_id, rollup_store.DAY, day) for pipeline_id, day in dirty)
     return rollup_store.Selection(
-        blocks=span.blocks,
+        blocks=span.blocks + tuple((rollup_store.HOUR, hour) for hour in span.hours),
         days=span.days,
         extra_days=frozenset(extra_days),
         excluded=frozenset(excluded),
         pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
         scope=scope,
+        excluded_hours=_stale_hours(span, dirty),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 #: The branches that count as a repository's default branch when it names none.
 FALLBACK_DEFAULT_BRANCHES = ("main", "master")
 #: ``Filters.branch_scope``: attempts on their repository's default branch, or all others.

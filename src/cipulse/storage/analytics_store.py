@@ -460,19 +460,18 @@ def latest_attempts(
 
 
 def latest_providers(conn: Connection, org_id: str) -> dict[str, str]:
-    """Per pipeline, the provider of its latest attempt: one index lookup per pipeline."""
-    found: dict[str, str] = {}
-    for pipeline_id in conn.execute(sa.select(p.c.id).where(p.c.org_id == org_id)).scalars():
-        query = (
-            sa.select(a.c.provider)
-            .where(a.c.org_id == org_id, a.c.pipeline_id == pipeline_id)
-            .order_by(a.c.started_at_ms.desc())
-            .limit(1)
-        )
-        provider = conn.execute(query).scalar()
-        if provider is not None:
-            found[str(pipeline_id)] = provider
-    return found
+    """Per pipeline, the provider of its latest attempt: one statement, an index lookup per
+    pipeline."""
+    latest = (
+        sa.select(a.c.provider)
+        .where(a.c.org_id == p.c.org_id, a.c.pipeline_id == p.c.id)
+        .order_by(a.c.started_at_ms.desc())
+        .limit(1)
+        .correlate(p)
+        .scalar_subquery()
+    )
+    query = sa.select(p.c.id, latest).where(p.c.org_id == org_id)
+    return {str(row[0]): row[1] for row in conn.execute(query) if row[1] is not None}
 
 
 def attempt_completed_at(

@@ -40,7 +40,9 @@ from cipulse.storage.schema import (
 
 a = run_attempts
 Partition = tuple[str, int]  # (pipeline id, day)
+#: ``grain`` of a day's rows (``period``: days since the epoch) and of an hour's (hours).
 DAY = 1
+HOUR = 0
 #: The pipeline id of the organisation-wide rows: every pipeline's figures added up.
 ORG = "00000000-0000-0000-0000-000000000000"
 #: ``branch_scope`` of the stored rows, by ``Filters.branch_scope``: every branch, the
@@ -283,7 +285,8 @@ def replace_period(
 def replace_repeats(
     conn: Connection,
     org_id: str,
-    day: int,
+    grain: int,
+    period: int,
     pipeline_ids: Sequence[str],
     repeats: Iterable[tuple[str, str, int]],
     scope: int,
@@ -291,17 +294,28 @@ def replace_repeats(
     bulk_delete(
         conn,
         rollup_repeats,
-        ["org_id", "day", "branch_scope", "pipeline_id"],
-        [(org_id, day, scope, p) for p in sorted(pipeline_ids)],
+        ["org_id", "grain", "period", "branch_scope", "pipeline_id"],
+        [(org_id, grain, period, scope, p) for p in sorted(pipeline_ids)],
     )
     bulk_insert(
         conn,
         rollup_repeats,
         sorted(
-            (org_id, pipeline, day, run_key, started, scope)
+            (org_id, grain, period, pipeline, run_key, started, scope)
             for pipeline, run_key, started in repeats
         ),
     )
+
+
+def purge_hours(conn: Connection, org_id: str, before_hour: int) -> None:
+    """Delete the organisation's hourly rows of the hours before ``before_hour``: reads no
+    longer take them (``rollups.hourly_from_ms``)."""
+    for table in (run_rollups, job_rollups, rollup_repeats):
+        conn.execute(
+            sa.delete(table).where(
+                table.c.org_id == org_id, table.c.grain == HOUR, table.c.period < before_hour
+            )
+        )
 
 
 # --- Reading -------------------------------------------------------------------------------
@@ -319,6 +333,8 @@ class Selection:
     excluded: frozenset[tuple[str, int, int]] = frozenset()
     pipeline_ids: tuple[str, ...] | None = None
     scope: int = 0  # SCOPE_CODES
+    #: Stale hours: (pipeline id, first hour, the hour after the last) of dirty days.
+    excluded_hours: frozenset[tuple[str, int, int]] = frozenset()
 
     def conditions(self, table: sa.Table, org_id: str) -> list[sa.ColumnElement[bool]]:
         """One condition per grain (and one for the extra days): each is a range of the
@@ -338,6 +354,17 @@ class Selection:
                 )
             )
             for pipeline_id, grain, period in sorted(self.excluded)
+        ]
+        excluded += [
+            sa.not_(
+                sa.and_(
+                    table.c.pipeline_id == pipeline_id,
+                    table.c.grain == HOUR,
+                    table.c.period >= first,
+                    table.c.period < end,
+                )
+            )
+            for pipeline_id, first, end in sorted(self.excluded_hours)
         ]
         pipelines: sa.ColumnElement[bool] = (
             table.c.pipeline_id.in_(sorted(self.pipeline_ids))
@@ -513,23 +540,26 @@ def job_histograms(
 def repeats_in(
     conn: Connection,
     org_id: str,
-    days: Sequence[int],
+    grain: int,
+    periods: Sequence[int],
     pipeline_ids: Sequence[str] | None,
     scope: int,
 ) -> list[tuple[str, int, int]]:
-    """(pipeline id, day, previous start) of the stored repeats of the given days."""
-    if not days:
+    """(pipeline id, period, previous start) of the stored repeats of the given days or
+    hours."""
+    if not periods:
         return []
     r = rollup_repeats
-    query = sa.select(r.c.pipeline_id, r.c.day, r.c.previous_started_at_ms).where(
+    query = sa.select(r.c.pipeline_id, r.c.period, r.c.previous_started_at_ms).where(
         r.c.org_id == org_id,
-        r.c.day >= min(days),
-        r.c.day <= max(days),
+        r.c.grain == grain,
+        r.c.period >= min(periods),
+        r.c.period <= max(periods),
         r.c.branch_scope == scope,
     )
     if pipeline_ids is not None:
         query = query.where(r.c.pipeline_id.in_(sorted(pipeline_ids)))
-    wanted = set(days)
+    wanted = set(periods)
     return [(row[0], row[1], row[2]) for row in conn.execute(query) if row[1] in wanted]
 
 

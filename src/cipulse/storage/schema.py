@@ -239,7 +239,9 @@ jobs = sa.Table(
 # (pipeline, day) that ingest marked in ``rollup_dirty``. Reads take whole weeks and days
 # from here, and partial days and still-dirty partitions from the raw rows. Each figure is
 # stored three times over, by ``branch_scope``: for every branch, for the repository's default
-# branch, and for the others (the dashboard's branch filter), so each is one read.
+# branch, and for the others (the dashboard's branch filter), so each is one read. Recent days
+# are also stored by the hour (``grain`` 0, ``period`` = hours since the epoch), for windows
+# such as the last 24 hours whose edges fall inside days.
 
 STATUS_NAMES = (
     "success",
@@ -340,8 +342,9 @@ rollup_repeats = sa.Table(
     "rollup_repeats",
     metadata,
     _org_id(),
+    sa.Column("grain", sa.SmallInteger, nullable=False, comment="1: a day; 0: an hour"),
+    sa.Column("period", sa.Integer, nullable=False),
     sa.Column("pipeline_id", Id, nullable=False),
-    sa.Column("day", sa.Integer, nullable=False),
     sa.Column("run_key", sa.String(500), nullable=False),
     sa.Column(
         "previous_started_at_ms",
@@ -350,7 +353,7 @@ rollup_repeats = sa.Table(
         comment="Start of the latest earlier decided attempt of the run",
     ),
     _branch_scope(),
-    sa.PrimaryKeyConstraint("org_id", "day", "branch_scope", "pipeline_id", "run_key"),
+    sa.PrimaryKeyConstraint("org_id", "grain", "period", "branch_scope", "pipeline_id", "run_key"),
 )
 
 rollup_dirty = sa.Table(

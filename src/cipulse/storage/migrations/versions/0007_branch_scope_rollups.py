@@ -1,6 +1,7 @@
-"""Rollups by branch scope: every rollup row also for the repository's default branch and
-for the other branches (the rows stored so far are every branch's, scope 0); job rollups
-name the highest bucket of their durations. Every partition is marked to be recomputed
+"""Rollups by branch scope and, for recent days, by hour: every rollup row also for the
+repository's default branch and for the other branches (the rows stored so far are every
+branch's, scope 0); job rollups name the highest bucket of their durations; repeats are kept
+per day or hour. Every partition is marked to be recomputed
 
 Revision ID: 0007
 Revises: 0006
@@ -22,7 +23,6 @@ depends_on = None
 _KEYS = {
     "run_rollups": ["org_id", "grain", "period", "pipeline_id"],
     "job_rollups": ["org_id", "grain", "period", "pipeline_id", "definition_key"],
-    "rollup_repeats": ["org_id", "day", "pipeline_id", "run_key"],
     "metric_rollups": [
         "org_id",
         "grain",
@@ -36,9 +36,13 @@ _KEYS = {
 _COMMENT = "0: every branch; 1: the repository's default branch; 2: the other branches"
 
 
+_ID = sa.String(length=36).with_variant(sa.UUID(as_uuid=False), "postgresql")
+_PREVIOUS_COMMENT = "Start of the latest earlier decided attempt of the run"
+
+
 def _scoped(key: list[str]) -> list[str]:
-    """The key with ``branch_scope`` after its period (or day)."""
-    at = key.index("day") + 1 if "day" in key else key.index("period") + 1
+    """The key with ``branch_scope`` after its period."""
+    at = key.index("period") + 1
     return [*key[:at], "branch_scope", *key[at:]]
 
 
@@ -56,6 +60,31 @@ def upgrade() -> None:
             )
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", _scoped(key))
+    # Repeats are recomputed with the rest: the table is made anew, per grain and period.
+    op.drop_table("rollup_repeats")
+    op.create_table(
+        "rollup_repeats",
+        sa.Column("org_id", _ID, nullable=False),
+        sa.Column("grain", sa.SmallInteger(), nullable=False, comment="1: a day; 0: an hour"),
+        sa.Column("period", sa.Integer(), nullable=False),
+        sa.Column("pipeline_id", _ID, nullable=False),
+        sa.Column("run_key", sa.String(length=500), nullable=False),
+        sa.Column(
+            "previous_started_at_ms", sa.BigInteger(), nullable=False, comment=_PREVIOUS_COMMENT
+        ),
+        sa.Column(
+            "branch_scope", sa.SmallInteger(), nullable=False, server_default="0", comment=_COMMENT
+        ),
+        sa.PrimaryKeyConstraint(
+            "org_id",
+            "grain",
+            "period",
+            "branch_scope",
+            "pipeline_id",
+            "run_key",
+            name=op.f("pk_rollup_repeats"),
+        ),
+    )
     op.add_column(
         "job_rollups",
         sa.Column(
@@ -70,6 +99,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("rollup_repeats")
+    op.create_table(
+        "rollup_repeats",
+        sa.Column("org_id", _ID, nullable=False),
+        sa.Column("pipeline_id", _ID, nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("run_key", sa.String(length=500), nullable=False),
+        sa.Column(
+            "previous_started_at_ms", sa.BigInteger(), nullable=False, comment=_PREVIOUS_COMMENT
+        ),
+        sa.PrimaryKeyConstraint(
+            "org_id", "day", "pipeline_id", "run_key", name=op.f("pk_rollup_repeats")
+        ),
+    )
+    for table in ("run_rollups", "job_rollups"):
+        op.execute(f"DELETE FROM {table} WHERE grain = 0")
     with op.batch_alter_table("job_rollups", recreate="auto") as batch:
         batch.drop_column("duration_top_bucket")
     for table, key in _KEYS.items():
@@ -78,3 +123,4 @@ def downgrade() -> None:
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", key)
             batch.drop_column("branch_scope")
+    mark_partitions()
