@@ -8,7 +8,7 @@ set-default-branch``)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -410,3 +410,30 @@ def test_an_unknown_scope_gets_400_naming_branches(
     assert response.json()["error"].startswith("branches: must be default or other")
     empty = client.get(path, params={"branches": ""}, headers={"X-API-Key": reader.key})
     assert empty.status_code == 200, empty.text
+
+
+@pytest.mark.usefixtures("seeded")
+def test_the_latest_runs_of_a_pipeline_respect_the_branch_scope(database: Database) -> None:
+    """The pipelines page's sparklines: a pipeline's latest attempts in the scope."""
+    from cipulse.analytics.service import AnalyticsService
+    from cipulse.analytics.window import window_from
+
+    now = datetime(2024, 1, 8, tzinfo=UTC)
+
+    service = AnalyticsService(database)
+    org_id = AccountService(database).organisation("acme").id
+    pipelines = {
+        row["repository"]: row["id"]
+        for row in service.pipelines(org_id, window_from(WINDOW, now))[0]
+    }
+    expected = {
+        ("default", APP): ["main", "master", "master", "main"],
+        ("other", APP): ["develop", "feature/x", "feature/x", None],
+        ("default", LIB): ["develop", "develop", "develop"],
+        ("other", LIB): ["main", "master", None],
+        (None, LIB): ["main", "develop", "develop", "develop", "master", None],
+    }
+    for (scope, repository), branches in expected.items():
+        window = window_from({**WINDOW, **({"branches": scope} if scope else {})}, now)
+        latest = service.latest_runs(org_id, [pipelines[repository]], window)
+        assert [run["branch"] for run in latest[pipelines[repository]]] == branches, scope

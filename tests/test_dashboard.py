@@ -393,3 +393,15 @@ def test_what_ci_sent_is_escaped_everywhere(signed_in: TestClient, tenant: Tenan
         assert "javascript:" not in page
         assert "<b>bold" not in page
     assert "&lt;script&gt;alert" in pages[-2]
+
+
+def test_the_24_hour_range_is_whole_hours_ending_with_the_current_one() -> None:
+    from starlette.requests import Request
+
+    from cipulse.web.dashboard.view import view_of
+
+    request = Request({"type": "http", "path": "/", "query_string": b"range=24h", "headers": []})
+    view = view_of(request, now=datetime(2026, 12, 3, 20, 41, 7, tzinfo=UTC))
+    assert view.api_params == {"since": "2026-12-02T21:00:00Z", "until": "2026-12-03T21:00:00Z"}
+    assert view.interval.value == "hour"
+    assert view.label == "24 hours"

@@ -437,7 +437,12 @@ def latest_attempts(
     count: int,
 ) -> dict[str, list[dict[str, Any]]]:
     """Per pipeline, its ``count`` latest attempts started before ``until_ms`` that pass the
-    filters, oldest first: one index range per pipeline."""
+    filters, oldest first: one index range per pipeline (a branch scope compares the branch
+    with the pipeline's default branches, read first, so no join keeps PostgreSQL from
+    walking the index newest first)."""
+    scope = filters.branch_scope
+    defaults = default_branches(conn, org_id, pipeline_ids) if scope else {}
+    unscoped = replace(filters, branch_scope=None)
     latest: dict[str, list[dict[str, Any]]] = {}
     for pipeline_id in pipeline_ids:
         query = _filtered(
@@ -453,8 +458,14 @@ def latest_attempts(
             .order_by(a.c.started_at_ms.desc())
             .limit(count),
             org_id,
-            filters,
+            unscoped,
         )
+        if scope:
+            named = defaults.get(pipeline_id)
+            on_default = a.c.branch.in_((named,) if named else FALLBACK_DEFAULT_BRANCHES)
+            query = query.where(
+                on_default if scope == "default" else sa.or_(a.c.branch.is_(None), ~on_default)
+            )
         latest[pipeline_id] = [_plain(row) for row in conn.execute(query)][::-1]
     return latest
 

@@ -514,8 +514,12 @@ def job_histograms(
         return found
     j = job_rollups
     wanted = set(keys)
-    pipeline_ids = sorted({pipeline_id for pipeline_id, _ in keys})
-    definitions = sorted({definition for _, definition in keys})
+    # The pipelines let the database seek by primary key (period, scope, pipeline); the pairs
+    # keep the wanted jobs of each.
+    pairs = sa.and_(
+        j.c.pipeline_id.in_(sorted({pipeline_id for pipeline_id, _ in wanted})),
+        sa.tuple_(j.c.pipeline_id, j.c.definition_key).in_(sorted(wanted)),
+    )
     for condition in selection.conditions(j, org_id):
         query = sa.select(
             j.c.pipeline_id,
@@ -523,12 +527,7 @@ def job_histograms(
             j.c.duration_count,
             j.c.duration_sum,
             j.c.duration_histogram,
-        ).where(
-            condition,
-            j.c.pipeline_id.in_(pipeline_ids),
-            j.c.definition_key.in_(definitions),
-            j.c.duration_count > 0,
-        )
+        ).where(condition, pairs, j.c.duration_count > 0)
         for pipeline_id, definition, count, total, encoded in conn.execute(query):
             key = (str(pipeline_id), definition)
             if key in wanted:

@@ -16,7 +16,7 @@ from cipulse.analytics.window import window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 
-RANGES = {"24h": "Last 24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
+RANGES = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 DEFAULT_RANGE = "30d"
 BRANCH_SCOPES = {"": "All branches", "default": "Default branch", "other": "Other branches"}
 #: Parameters kept from page to page.
@@ -96,7 +96,9 @@ def view_of(request: Request, now: datetime | None = None) -> View:
         since, until = first.isoformat(), last.isoformat()
         days = (last - first).days + 1
     elif range_ == "24h":
-        end = now.replace(microsecond=0)
+        # 24 whole UTC hours ending with the current one, as the day ranges are whole days
+        # ending with today: every hour but the current one is read from stored hours.
+        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         api["since"] = (end - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
         api["until"] = end.isoformat().replace("+00:00", "Z")
         days = 1
