@@ -12,7 +12,7 @@ import pytest
 
 from cipulse.analytics import run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
-from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.paging import PageRequest, ordered
 from cipulse.analytics.refresh import refresh_all
 from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.window import Filters, Window
@@ -222,6 +222,7 @@ def check_runs(
                     expected = {metric: reference(database, org_id, bucket)[metric]}
                     assert_same({metric: point["value"]}, expected, (metric, bucket))
         pipelines, _ = service.pipelines(org_id, window)
+        check_highlights(service, org_id, window, pipelines)
         for pipeline in pipelines:
             narrowed = replace(window, filters=replace(window.filters, pipeline_id=pipeline["id"]))
             assert_same(pipeline, reference(database, org_id, narrowed), pipeline["name"])
@@ -284,6 +285,27 @@ def job_reference(
         job_metrics.flaky_jobs(flaky, by_attempt),
     )
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
+
+
+def check_highlights(
+    service: AnalyticsService, org_id: str, window: Window, pipelines: list[dict[str, object]]
+) -> None:
+    """The overview's pipeline lists (histograms read for the slowest only) are the tops of
+    the whole list."""
+    got = service.pipeline_highlights(org_id, window, 3)
+    ran = [row for row in pipelines if row["runs"]]
+    slowest = ordered(
+        [r for r in ran if r["p95_duration_seconds"] is not None], "-p95_duration_seconds"
+    )
+    failing = sorted(
+        (r for r in ran if r["success_rate"] is not None and r["success_rate"] < 1),
+        key=lambda r: r["success_rate"],
+    )
+    flaky = ordered([r for r in ran if r["flaky_runs"]], "-flaky_rate")
+    for name, expected in (("slowest", slowest), ("failing", failing), ("flaky", flaky)):
+        assert [r["id"] for r in got[name]] == [r["id"] for r in expected[:3]], (name, window)
+    for row, expected_row in zip(got["slowest"], slowest, strict=False):
+        assert row["p95_duration_seconds"] == expected_row["p95_duration_seconds"]
 
 
 def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS) -> None:

@@ -59,6 +59,7 @@ def add_run_tally(into: RunTally, other: RunTally) -> None:
     into.decided_runs += other.decided_runs
     into.flaky_runs += other.flaky_runs
     into.retry_compute_seconds += other.retry_compute_seconds
+    into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
 
 
 def add_job_tally(into: JobTally, other: JobTally) -> None:
@@ -71,9 +72,13 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
     into.retry_compute_seconds += other.retry_compute_seconds
     if other.last_flaky_at_ms is not None:
         into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
-    top = other.duration_top_bucket
-    if top is not None and (into.duration_top_bucket is None or top > into.duration_top_bucket):
-        into.duration_top_bucket = top
+    into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
+
+
+def _higher(one: int | None, other: int | None) -> int | None:
+    if one is None:
+        return other
+    return one if other is None else max(one, other)
 
 
 def _histogram(tally: RunTally | JobTally) -> Histogram:

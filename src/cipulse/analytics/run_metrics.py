@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cipulse.domain.histogram import Histogram
+from cipulse.domain.histogram import Histogram, bucket_of
 from cipulse.domain.status import STATUS_TEXT, Status
 from cipulse.domain.window import Window
 from cipulse.storage.analytics_store import AttemptFacts, Outcome, RunTally
@@ -84,16 +84,18 @@ def flaky_runs(
 def tally_of(window: Window, in_window: Sequence[AttemptFacts]) -> RunTally:
     """The tally of attempts, computed here (the storage layer computes the same in SQL)."""
     duration_statuses = set(window.filters.statuses) or {SUCCESS}
+    durations = sorted(
+        a.duration_seconds
+        for a in in_window
+        if a.status in duration_statuses and a.duration_seconds is not None
+    )
     return RunTally(
         by_status=Counter(a.status for a in in_window),
         first_by_status=Counter(a.status for a in in_window if a.attempt == 1),
         compute_seconds=sum(a.compute_seconds or 0.0 for a in in_window),
-        durations=sorted(
-            a.duration_seconds
-            for a in in_window
-            if a.status in duration_statuses and a.duration_seconds is not None
-        ),
+        durations=durations,
         decided_runs=len({a.run for a in in_window if a.status in DECIDED}),
+        duration_top_bucket=bucket_of(durations[-1]) if durations else None,
     )
 
 

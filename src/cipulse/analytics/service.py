@@ -30,6 +30,7 @@ from cipulse.analytics.window_figures import (
     job_durations,
     served_by_rollups,
     top_by_duration,
+    top_pipelines_by_duration,
     window_figures,
 )
 from cipulse.domain.window import Window
@@ -238,6 +239,35 @@ class AnalyticsService:
             "slowest": ordered(slowest, sort)[:count],
             "failing": failing,
             "flaky": _flaky_rows(figures, names)[:count],
+        }
+
+    def pipeline_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
+        """The ``count`` slowest pipelines (p95), those failing most often (failure rate)
+        and the flakiest (flaky rate), as ``pipelines`` lists them, from one read of the
+        window's figures without histograms but for the pipelines that may be slowest."""
+        with self.database.read() as conn:
+            figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
+            slowest = set(top_pipelines_by_duration(conn, org_id, figures, 95, count))
+            rows = store.pipeline_rows(conn, org_id)
+        listed = []
+        for row in rows:
+            tally = figures.runs.get(row["id"])
+            if tally is None:
+                continue
+            row["created_at"] = iso(row.pop("created_at_ms"))
+            metrics = run_metrics.metrics_of(window, tally)
+            if row["id"] not in slowest:  # read without histograms: no percentiles
+                for field in ("p50_duration_seconds", "p95_duration_seconds"):
+                    metrics[field] = None
+                metrics["mean_duration_seconds"] = None
+            listed.append({**row, **metrics})
+        failing = [r for r in listed if r["success_rate"] is not None and r["success_rate"] < 1]
+        return {
+            "slowest": ordered([r for r in listed if r["id"] in slowest], "-p95_duration_seconds")[
+                :count
+            ],
+            "failing": sorted(failing, key=lambda r: r["success_rate"])[:count],
+            "flaky": ordered([r for r in listed if r["flaky_runs"]], "-flaky_rate")[:count],
         }
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Connection
 
@@ -34,6 +34,9 @@ class Figures:
     selection: rollup_store.Selection | None = None
     #: The durations of the jobs in the pieces computed from raw rows.
     raw_job_durations: dict[JobKey, Histogram] = field(default_factory=dict)
+    #: Where the stored run tallies came from, when they were read without their duration
+    #: histograms (``run_durations`` adds them for the pipelines that need them).
+    run_selection: rollup_store.Selection | None = None
 
     def add(self, piece: rollups.Piece) -> None:
         """Add a raw piece's job tallies (its run tallies go through ``Parts``)."""
@@ -107,11 +110,13 @@ def window_figures(
     with_jobs: bool,
     per_pipeline: bool = True,
     with_runs: bool = True,
+    run_histograms: bool = True,
 ) -> Figures:
     """The window's figures, per pipeline (or, without ``per_pipeline``, possibly as one
     organisation-wide tally under ``ORG``: fewer rows to read). With ``with_jobs``, job
     tallies from storage come without their duration histograms: ``job_durations`` adds
-    them for the jobs that need them."""
+    them for the jobs that need them; so do run tallies without ``run_histograms``
+    (``run_durations``)."""
     figures = Figures()
     parts = collect(
         conn,
@@ -122,6 +127,7 @@ def window_figures(
         per_pipeline=per_pipeline,
         with_jobs=with_jobs,
         with_runs=with_runs,
+        run_histograms=run_histograms,
     )
     figures.runs = parts.tallies(window.since_ms, window.until_ms)
     return figures
@@ -138,6 +144,7 @@ def collect(
     with_jobs: bool = False,
     with_runs: bool = True,
     by_hour: bool = False,
+    run_histograms: bool = True,
 ) -> Parts:
     """The parts of the window (stored 28- and 7-day blocks when ``blocks``, stored days and
     hours, raw pieces; the stored run rows only ``with_runs``); job tallies go straight into
@@ -159,9 +166,12 @@ def collect(
         selections = [selection]
     else:
         selections = _org_selections(span, dirty, stored_scope)
+    if not run_histograms:
+        figures.run_selection = selection
     for chosen in selections if with_runs else []:
         for row in rollup_store.selected_run_rows(conn, org_id, chosen):
-            parts.add_run(_position(row[1], row[2]), row[3], rollup_store.run_tally_of(row))
+            tally = rollup_store.run_tally_of(row, with_histogram=run_histograms)
+            parts.add_run(_position(row[1], row[2]), row[3], tally)
     if with_jobs:
         figures.jobs = rollup_store.job_totals(conn, org_id, selection)
         figures.selection = selection
@@ -374,6 +384,54 @@ def top_by_duration(
                 break
         batch *= 2
     return list(found)
+
+
+def top_pipelines_by_duration(
+    conn: Connection, org_id: str, figures: Figures, percentile: float, count: int
+) -> list[str]:
+    """``top_by_duration`` for the pipelines of run tallies read without histograms."""
+    tallies = figures.runs
+    bound = {
+        pipeline_id: upper_edge(tally.duration_top_bucket)
+        for pipeline_id, tally in tallies.items()
+        if tally.duration_top_bucket is not None
+    }
+    candidates = sorted(bound, key=lambda key: (-bound[key], key))
+    found: dict[str, float] = {}
+    start, batch = 0, max(count, 16)
+    while start < len(candidates):
+        chunk = candidates[start : start + batch]
+        start += len(chunk)
+        run_durations(conn, org_id, figures, chunk)
+        for pipeline_id in chunk:
+            value = percentile_of(tallies[pipeline_id].durations, percentile)
+            if value is not None:
+                found[pipeline_id] = value
+        if len(found) >= count and start < len(candidates):
+            threshold = sorted(found.values(), reverse=True)[count - 1]
+            if bound[candidates[start]] < threshold:
+                break
+        batch *= 2
+    return list(found)
+
+
+def run_durations(
+    conn: Connection, org_id: str, figures: Figures, pipeline_ids: Sequence[str]
+) -> None:
+    """Complete the duration histograms of the given pipelines' run tallies (stored plus
+    the raw pieces' already there)."""
+    if figures.run_selection is None:
+        return
+    selection = replace(figures.run_selection, pipeline_ids=tuple(pipeline_ids))
+    for row in rollup_store.selected_run_rows(conn, org_id, selection):
+        tally = figures.runs.get(row[3])
+        if tally is not None:
+            stored = rollup_store.run_tally_of(row).durations
+            assert isinstance(stored, Histogram)
+            durations = tally.durations
+            if not isinstance(durations, Histogram):
+                durations = tally.durations = Histogram.of(durations)
+            durations.merge(stored)
 
 
 def job_durations(conn: Connection, org_id: str, figures: Figures, keys: Sequence[JobKey]) -> None:

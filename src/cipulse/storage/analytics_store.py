@@ -128,6 +128,8 @@ class RunTally:
     decided_runs: int = 0
     flaky_runs: int = 0
     retry_compute_seconds: float = 0.0
+    #: As ``JobTally.duration_top_bucket``: no duration percentile exceeds its upper edge.
+    duration_top_bucket: int | None = None
 
 
 def _in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:

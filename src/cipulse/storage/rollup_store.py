@@ -179,6 +179,7 @@ def _run_row(
         t.flaky_runs,
         t.retry_compute_seconds,
         scope,
+        t.duration_top_bucket,
     )
 
 
@@ -231,6 +232,7 @@ def run_tally_of(row: Sequence[Any], *, with_histogram: bool = True) -> RunTally
         decided_runs=rest[4],
         flaky_runs=rest[5],
         retry_compute_seconds=rest[6],
+        duration_top_bucket=rest[8],
     )
 
 

@@ -286,6 +286,15 @@ def _branch_scope() -> sa.Column[int]:
     )
 
 
+def _top_bucket() -> sa.Column[int]:
+    return sa.Column(
+        "duration_top_bucket",
+        sa.Integer,
+        nullable=True,
+        comment="The highest bucket of duration_histogram: no percentile exceeds its upper edge",
+    )
+
+
 run_rollups = sa.Table(
     "run_rollups",
     metadata,
@@ -307,6 +316,7 @@ run_rollups = sa.Table(
     sa.Column("flaky_runs", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retry_compute_seconds", sa.Float, nullable=False, server_default="0"),
     _branch_scope(),
+    _top_bucket(),
     sa.PrimaryKeyConstraint("org_id", "grain", "period", "branch_scope", "pipeline_id"),
 )
 
@@ -327,12 +337,7 @@ job_rollups = sa.Table(
     sa.Column("retry_compute_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("last_flaky_at_ms", Millis, nullable=True),
     _branch_scope(),
-    sa.Column(
-        "duration_top_bucket",
-        sa.Integer,
-        nullable=True,
-        comment="The highest bucket of duration_histogram: no percentile exceeds its upper edge",
-    ),
+    _top_bucket(),
     sa.PrimaryKeyConstraint(
         "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"
     ),
@@ -390,6 +395,14 @@ red_periods = sa.Table(
     sa.Index(
         "ix_red_periods_org_id_ended_at_ms_started_at_ms",
         "org_id",
+        "ended_at_ms",
+        "started_at_ms",
+    ),
+    # The same for the default branches (branch IN (main, master), or the ones named).
+    sa.Index(
+        "ix_red_periods_org_id_branch_ended_at_ms_started_at_ms",
+        "org_id",
+        "branch",
         "ended_at_ms",
         "started_at_ms",
     ),

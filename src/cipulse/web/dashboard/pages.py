@@ -90,15 +90,6 @@ def _page_number(request: Request) -> int:
     return int(text)
 
 
-def _failure_rate(row: dict[str, Any]) -> float:
-    rate = row.get("success_rate")
-    return -1.0 if rate is None else 1 - rate
-
-
-def _top(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
-    return sorted(rows, key=key, reverse=True)[:TOP]
-
-
 def router() -> APIRouter:
     routes = page_router()
 
@@ -108,15 +99,15 @@ def router() -> APIRouter:
         service = _service(request)
         org = session.org_id
         default_branches = view.narrowed(branch_scope="default")
-        summary, series, red, pipelines, jobs = await asyncio.gather(
+        summary, series, red, pipelines, jobs, repositories = await asyncio.gather(
             _call(service.summary, org, view.window),
             _call(service.run_series, org, view.window, view.interval),
             _call(service.recovery, org, default_branches, 20),
-            _call(service.pipelines, org, view.window, PageRequest(limit=1000)),
+            _call(service.pipeline_highlights, org, view.window, TOP),
             _call(service.job_highlights, org, view.window, TOP),
+            _call(service.repository_names, org),
         )
-        pipeline_rows = pipelines[0]
-        if summary["runs"] == 0 and not pipeline_rows:
+        if summary["runs"] == 0 and not repositories:
             settings: Settings = request.app.state.settings
             curl = example_curl(settings.base_url, "$CIPULSE_API_KEY")
             return await _page(request, "empty.html", session, view, title="Overview", curl=curl)
@@ -131,13 +122,9 @@ def router() -> APIRouter:
             charts=charts.overview_charts(series),
             red_now=red["red_now"],
             red_now_count=red["red_now_count"],
-            slowest_pipelines=_top(pipeline_rows, lambda r: r["p95_duration_seconds"] or 0),
-            failing_pipelines=[
-                r for r in _top(pipeline_rows, _failure_rate) if _failure_rate(r) > 0
-            ],
-            flaky_pipelines=[
-                r for r in _top(pipeline_rows, lambda r: r["flaky_rate"] or 0) if r["flaky_runs"]
-            ],
+            slowest_pipelines=pipelines["slowest"],
+            failing_pipelines=pipelines["failing"],
+            flaky_pipelines=pipelines["flaky"],
             slowest_jobs=jobs["slowest"],
             failing_jobs=jobs["failing"],
             flaky_jobs=jobs["flaky"],

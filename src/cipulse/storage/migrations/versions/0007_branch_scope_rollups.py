@@ -1,7 +1,7 @@
 """Rollups by branch scope and, for recent days, by hour: every rollup row also for the
 repository's default branch and for the other branches (the rows stored so far are every
-branch's, scope 0); job rollups name the highest bucket of their durations; repeats are kept
-per day or hour. Every partition is marked to be recomputed
+branch's, scope 0); rollups name the highest bucket of their durations; repeats are kept
+per day or hour; red periods are indexed by branch too. Every partition is marked to be recomputed
 
 Revision ID: 0007
 Revises: 0006
@@ -85,20 +85,29 @@ def upgrade() -> None:
             name=op.f("pk_rollup_repeats"),
         ),
     )
-    op.add_column(
-        "job_rollups",
-        sa.Column(
-            "duration_top_bucket",
-            sa.Integer(),
-            nullable=True,
-            comment="The highest bucket of duration_histogram: no percentile exceeds its "
-            "upper edge",
-        ),
+    for table in ("run_rollups", "job_rollups"):
+        op.add_column(
+            table,
+            sa.Column(
+                "duration_top_bucket",
+                sa.Integer(),
+                nullable=True,
+                comment="The highest bucket of duration_histogram: no percentile exceeds its "
+                "upper edge",
+            ),
+        )
+    op.create_index(
+        "ix_red_periods_org_id_branch_ended_at_ms_started_at_ms",
+        "red_periods",
+        ["org_id", "branch", "ended_at_ms", "started_at_ms"],
     )
     mark_partitions()
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_red_periods_org_id_branch_ended_at_ms_started_at_ms", table_name="red_periods"
+    )
     op.drop_table("rollup_repeats")
     op.create_table(
         "rollup_repeats",
@@ -115,8 +124,9 @@ def downgrade() -> None:
     )
     for table in ("run_rollups", "job_rollups"):
         op.execute(f"DELETE FROM {table} WHERE grain = 0")
-    with op.batch_alter_table("job_rollups", recreate="auto") as batch:
-        batch.drop_column("duration_top_bucket")
+    for table in ("run_rollups", "job_rollups"):
+        with op.batch_alter_table(table, recreate="auto") as batch:
+            batch.drop_column("duration_top_bucket")
     for table, key in _KEYS.items():
         op.execute(f"DELETE FROM {table} WHERE branch_scope <> 0")
         with op.batch_alter_table(table, recreate="auto") as batch:
