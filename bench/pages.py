@@ -23,13 +23,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import psycopg
 
 from bench import databases, read_data
-from bench.read import DEFAULT_DATA_DIR, RESULTS, environment_facts, positive, stop_cleanly_on
+from bench.read import RESULTS, environment_facts, seeded_benchmark_arguments, stop_cleanly_on
 from bench.read_http import nearest_rank
 from bench.servers import cipulse_command, cipulse_server_command, free_port, running
 
@@ -92,24 +91,7 @@ class DatabaseResult:
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.pages", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    parser.add_argument("--runs", type=positive, default=1_000_000, help="runs to seed [1000000]")
-    parser.add_argument("--only", choices=DATABASES, help="benchmark one database only")
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="keep a database that already holds --runs seeded runs instead of seeding again "
-        "(the read benchmark's: bench/results/read-data and cipulse_bench_read)",
-    )
-    parser.add_argument("--repeat", type=positive, default=10, help="timed requests per page [10]")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help="directory of the SQLite database, kept between runs [bench/results/read-data]",
-    )
+    parser = seeded_benchmark_arguments("python -m bench.pages", __doc__, "page", 10)
     return parser.parse_args(argv)
 
 

@@ -44,24 +44,32 @@ _PACKAGES = ("uvicorn", "fastapi", "sqlalchemy", "psycopg", "orjson", "httpx", "
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.read", description=__doc__.splitlines()[0] if __doc__ else None
-    )
+    return seeded_benchmark_arguments("python -m bench.read", __doc__, "case", 20).parse_args(argv)
+
+
+def seeded_benchmark_arguments(
+    prog: str, doc: str | None, unit: str, repeat: int
+) -> argparse.ArgumentParser:
+    """The options of the benchmarks over the seeded databases (bench.read, bench.pages)."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--runs", type=positive, default=1_000_000, help="runs to seed [1000000]")
     parser.add_argument("--only", choices=DATABASES, help="benchmark one database only")
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="keep a database that already holds --runs seeded runs instead of seeding again",
+        help="keep a database that already holds --runs seeded runs instead of seeding again "
+        "(bench/results/read-data/sqlite.db and the PostgreSQL database cipulse_bench_read)",
     )
-    parser.add_argument("--repeat", type=positive, default=20, help="timed requests per case [20]")
+    parser.add_argument(
+        "--repeat", type=positive, default=repeat, help=f"timed requests per {unit} [{repeat}]"
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=DEFAULT_DATA_DIR,
         help="directory of the SQLite database, kept between runs [bench/results/read-data]",
     )
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,9 @@ raw piece."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -357,56 +358,55 @@ def top_by_duration(
     conn: Connection, org_id: str, figures: Figures, percentile: float, count: int
 ) -> list[JobKey]:
     """The jobs that may be among the ``count`` with the highest ``percentile`` duration,
-    with their histograms complete; every job with a duration when fewer. Histograms are read
-    in rounds, jobs by the upper edge of their top bucket (no percentile exceeds it), until
-    no job left unread can reach the count-th value found: ties included, so the jobs' order
-    is the one reading every histogram would give."""
-    tallies = figures.jobs
-    bound = {
-        key: upper_edge(tally.duration_top_bucket)
-        for key, tally in tallies.items()
-        if tally.duration_top_bucket is not None
-    }
-    candidates = sorted(bound, key=lambda key: (-bound[key], key))
-    found: dict[JobKey, float] = {}
-    start, batch = 0, max(count, 32)
-    while start < len(candidates):
-        chunk = candidates[start : start + batch]
-        start += len(chunk)
+    with their histograms complete (``_top_by_bound``)."""
+
+    def read(chunk: list[JobKey]) -> None:
         job_durations(conn, org_id, figures, chunk)
-        for key in chunk:
-            value = percentile_of(tallies[key].durations, percentile)
-            if value is not None:
-                found[key] = value
-        if len(found) >= count and start < len(candidates):
-            threshold = sorted(found.values(), reverse=True)[count - 1]
-            if bound[candidates[start]] < threshold:
-                break
-        batch *= 2
-    return list(found)
+
+    return _top_by_bound(figures.jobs, percentile, count, read)
 
 
 def top_pipelines_by_duration(
     conn: Connection, org_id: str, figures: Figures, percentile: float, count: int
 ) -> list[str]:
     """``top_by_duration`` for the pipelines of run tallies read without histograms."""
-    tallies = figures.runs
+
+    def read(chunk: list[str]) -> None:
+        run_durations(conn, org_id, figures, chunk)
+
+    return _top_by_bound(figures.runs, percentile, count, read)
+
+
+K = TypeVar("K", str, JobKey)
+
+
+def _top_by_bound(
+    tallies: Mapping[K, RunTally | JobTally],
+    percentile: float,
+    count: int,
+    read: Callable[[list[K]], None],
+) -> list[K]:
+    """The keys that may be among the ``count`` with the highest ``percentile`` duration,
+    after ``read`` completed their histograms; every key with a duration when fewer.
+    Histograms are read in rounds, keys by the upper edge of their top bucket (no percentile
+    exceeds it), until no key left unread can reach the count-th value found: ties included,
+    so the keys' order is the one reading every histogram would give."""
     bound = {
-        pipeline_id: upper_edge(tally.duration_top_bucket)
-        for pipeline_id, tally in tallies.items()
+        key: upper_edge(tally.duration_top_bucket)
+        for key, tally in tallies.items()
         if tally.duration_top_bucket is not None
     }
     candidates = sorted(bound, key=lambda key: (-bound[key], key))
-    found: dict[str, float] = {}
-    start, batch = 0, max(count, 16)
+    found: dict[K, float] = {}
+    start, batch = 0, max(count, 32)
     while start < len(candidates):
         chunk = candidates[start : start + batch]
         start += len(chunk)
-        run_durations(conn, org_id, figures, chunk)
-        for pipeline_id in chunk:
-            value = percentile_of(tallies[pipeline_id].durations, percentile)
+        read(chunk)
+        for key in chunk:
+            value = percentile_of(tallies[key].durations, percentile)
             if value is not None:
-                found[pipeline_id] = value
+                found[key] = value
         if len(found) >= count and start < len(candidates):
             threshold = sorted(found.values(), reverse=True)[count - 1]
             if bound[candidates[start]] < threshold:
