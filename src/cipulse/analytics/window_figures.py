@@ -33,14 +33,20 @@ class Figures:
     #: Where the stored job tallies came from: their duration histograms are read only for
     #: the jobs that need them (``job_durations``); until then they hold count and sum.
     selection: rollup_store.Selection | None = None
-    #: The durations of the jobs in the pieces computed from raw rows.
+    #: The durations of the jobs, and of the runs per pipeline, in the pieces computed from
+    #: raw rows.
     raw_job_durations: dict[JobKey, Histogram] = field(default_factory=dict)
+    raw_run_durations: dict[str, Histogram] = field(default_factory=dict)
     #: Where the stored run tallies came from, when they were read without their duration
     #: histograms (``run_durations`` adds them for the pipelines that need them).
     run_selection: rollup_store.Selection | None = None
 
     def add(self, piece: rollups.Piece) -> None:
-        """Add a raw piece's job tallies (its run tallies go through ``Parts``)."""
+        """Add a raw piece's job tallies (its run tallies go through ``Parts``; their
+        durations are kept here too)."""
+        for pipeline_id, run in piece.runs.items():
+            assert isinstance(run.durations, Histogram)
+            self.raw_run_durations.setdefault(pipeline_id, Histogram()).merge(run.durations)
         for key, job in piece.jobs.items():
             rollups.add_job_tally(self.jobs.setdefault(key, rollups.new_job_tally()), job)
             assert isinstance(job.durations, Histogram)
@@ -150,7 +156,8 @@ def collect(
     """The parts of the window (stored 28- and 7-day blocks when ``blocks``, stored days and
     hours, raw pieces; the stored run rows only ``with_runs``); job tallies go straight into
     ``figures``. ``by_hour`` (a window inside the hourly horizon: ``hourly``): every part
-    within one hour, for hourly series."""
+    within one hour, for hourly series. Without ``run_histograms``, the stored run figures
+    come as one part per pipeline at the window's start (counts only)."""
     parts = Parts()
     if not served_by_rollups(window.filters):
         piece = pieces.raw_piece(conn, org_id, window, None, with_jobs=with_jobs)
@@ -168,10 +175,14 @@ def collect(
     else:
         selections = _org_selections(span, dirty, stored_scope)
     if not run_histograms:
+        # Whole-window totals per pipeline, summed by the database (for window_figures).
         figures.run_selection = selection
-    for chosen in selections if with_runs else []:
+        for chosen in selections if with_runs else []:
+            for pipeline_id, tally in rollup_store.run_totals(conn, org_id, chosen).items():
+                parts.add_run(window.since_ms, pipeline_id, tally)
+    for chosen in selections if with_runs and run_histograms else []:
         for row in rollup_store.selected_run_rows(conn, org_id, chosen):
-            tally = rollup_store.run_tally_of(row, with_histogram=run_histograms)
+            tally = rollup_store.run_tally_of(row)
             parts.add_run(_position(row[1], row[2]), row[3], tally)
     if with_jobs:
         figures.jobs = rollup_store.job_totals(conn, org_id, selection)
@@ -418,20 +429,23 @@ def _top_by_bound(
 def run_durations(
     conn: Connection, org_id: str, figures: Figures, pipeline_ids: Sequence[str]
 ) -> None:
-    """Complete the duration histograms of the given pipelines' run tallies (stored plus
-    the raw pieces' already there)."""
+    """Complete the duration histograms of the given pipelines' run tallies: stored plus
+    raw pieces'."""
     if figures.run_selection is None:
         return
+    complete = {
+        pipeline_id: Histogram().merged(figures.raw_run_durations.get(pipeline_id))
+        for pipeline_id in pipeline_ids
+    }
     selection = replace(figures.run_selection, pipeline_ids=tuple(pipeline_ids))
     for row in rollup_store.selected_run_rows(conn, org_id, selection):
-        tally = figures.runs.get(row[3])
+        stored = rollup_store.run_tally_of(row).durations
+        assert isinstance(stored, Histogram)
+        complete[row[3]].merge(stored)
+    for pipeline_id, durations in complete.items():
+        tally = figures.runs.get(pipeline_id)
         if tally is not None:
-            stored = rollup_store.run_tally_of(row).durations
-            assert isinstance(stored, Histogram)
-            durations = tally.durations
-            if not isinstance(durations, Histogram):
-                durations = tally.durations = Histogram.of(durations)
-            durations.merge(stored)
+            tally.durations = durations
 
 
 def job_durations(conn: Connection, org_id: str, figures: Figures, keys: Sequence[JobKey]) -> None:

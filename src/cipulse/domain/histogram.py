@@ -97,6 +97,12 @@ class Histogram:
         self.total += other.total
         self._keep(other.values)
 
+    def merged(self, other: Histogram | None) -> Histogram:
+        """This histogram with ``other`` (if any) added; returned for chaining."""
+        if other is not None:
+            self.merge(other)
+        return self
+
     def merge_encoded(self, encoded: dict[str, list[Any]], count: int, total: float) -> None:
         """Add a histogram stored as ``encode()`` returned it, with its count and sum."""
         counts = self.counts

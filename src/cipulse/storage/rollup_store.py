@@ -216,14 +216,13 @@ def _counts(values: Sequence[Any], names: Sequence[str]) -> Counter[str]:
     return counts
 
 
-def run_tally_of(row: Sequence[Any], *, with_histogram: bool = True) -> RunTally:
+def run_tally_of(row: Sequence[Any]) -> RunTally:
     """A run tally from a ``run_rollups`` row (as read by ``run_rows``)."""
     n = len(STATUS_NAMES)
     f = len(_FIRST_STATUSES)
     histogram = Histogram()
     rest = row[4 + n + f :]
-    if with_histogram:
-        histogram.merge_encoded(orjson.loads(rest[3]), rest[1], rest[2])
+    histogram.merge_encoded(orjson.loads(rest[3]), rest[1], rest[2])
     return RunTally(
         by_status=_counts(row[4 : 4 + n], STATUS_NAMES),
         first_by_status=_counts(row[4 + n : 4 + n + f], _FIRST_STATUSES),
@@ -449,12 +448,78 @@ def job_rows(
     ]
 
 
+def _totals(
+    conn: Connection,
+    table: sa.Table,
+    org_id: str,
+    selection: Selection,
+    keys: Sequence[str],
+    summed: Sequence[str],
+    highest: Sequence[str],
+) -> list[Sequence[Any]]:
+    """Per ``keys``, the ``summed`` columns added up and the ``highest`` ones' maximum, over
+    the selection's rows, by the database: one row per key instead of one per period."""
+    columns = [*keys, *summed, *highest]
+    branches = [
+        sa.select(*(table.c[c] for c in columns)).where(condition)
+        for condition in selection.conditions(table, org_id)
+    ]
+    if not branches:
+        return []
+    rows = (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
+    query = sa.select(
+        *(rows.c[c] for c in keys),
+        *(sa.func.sum(rows.c[c]) for c in summed),
+        *(sa.func.max(rows.c[c]) for c in highest),
+    ).group_by(*(rows.c[c] for c in keys))
+    return list(conn.execute(query))
+
+
+def _counted_histogram(count: Any, total: Any) -> Histogram:
+    """A histogram that holds the count and sum of its values only (no buckets)."""
+    histogram = Histogram()
+    histogram.count, histogram.total, histogram.values = int(count), float(total), None
+    return histogram
+
+
+def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str, RunTally]:
+    """Run tallies per pipeline summed by the database over the selection, without their
+    durations' histograms (count and sum only; the top bucket kept)."""
+    n, f = len(STATUS_NAMES), len(_FIRST_STATUSES)
+    summed = [
+        *(f"n_{s}" for s in STATUS_NAMES),
+        *(f"first_{s}" for s in _FIRST_STATUSES),
+        "compute_seconds",
+        "duration_count",
+        "duration_sum",
+        "decided_runs",
+        "flaky_runs",
+        "retry_compute_seconds",
+    ]
+    found: dict[str, RunTally] = {}
+    rows = _totals(
+        conn, run_rollups, org_id, selection, ["pipeline_id"], summed, ["duration_top_bucket"]
+    )
+    for row in rows:
+        rest = row[1 + n + f :]
+        found[str(row[0])] = RunTally(
+            by_status=_counts(row[1 : 1 + n], STATUS_NAMES),
+            first_by_status=_counts(row[1 + n : 1 + n + f], _FIRST_STATUSES),
+            compute_seconds=float(rest[0]),
+            durations=_counted_histogram(rest[1], rest[2]),
+            decided_runs=int(rest[3]),
+            flaky_runs=int(rest[4]),
+            retry_compute_seconds=float(rest[5]),
+            duration_top_bucket=rest[6],
+        )
+    return found
+
+
 def job_totals(
     conn: Connection, org_id: str, selection: Selection
 ) -> dict[tuple[str, str], JobTally]:
     """Job tallies summed by the database over the selection, without durations'
     histograms (``job_histograms`` reads those for the jobs that need them)."""
-    j = job_rollups
     summed = [
         *(f"n_{s}" for s in STATUS_NAMES),
         "duration_count",
@@ -464,45 +529,22 @@ def job_totals(
         "flaky_count",
         "retry_compute_seconds",
     ]
-    columns = [
-        "pipeline_id",
-        "definition_key",
-        "name",
-        *summed,
-        "last_flaky_at_ms",
-        "duration_top_bucket",
-    ]
-    branches = [
-        sa.select(*(j.c[c] for c in columns)).where(condition)
-        for condition in selection.conditions(j, org_id)
-    ]
-    if not branches:
-        return {}
-    rows = (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
-    query = sa.select(
-        rows.c.pipeline_id,
-        rows.c.definition_key,
-        sa.func.max(rows.c.name),
-        *(sa.func.sum(rows.c[c]) for c in summed),
-        sa.func.max(rows.c.last_flaky_at_ms),
-        sa.func.max(rows.c.duration_top_bucket),
-    ).group_by(rows.c.pipeline_id, rows.c.definition_key)
+    highest = ["name", "last_flaky_at_ms", "duration_top_bucket"]
+    keys = ["pipeline_id", "definition_key"]
     n = len(STATUS_NAMES)
     tallies: dict[tuple[str, str], JobTally] = {}
-    for row in conn.execute(query):
-        rest = row[3 + n :]
-        histogram = Histogram()  # count and sum only: no buckets, no values
-        histogram.count, histogram.total, histogram.values = int(rest[0]), float(rest[1]), None
+    for row in _totals(conn, job_rollups, org_id, selection, keys, summed, highest):
+        rest = row[2 + n :]
         tallies[(str(row[0]), row[1])] = JobTally(
-            name=row[2],
-            by_status=_counts(row[3 : 3 + n], STATUS_NAMES),
-            durations=histogram,
+            name=rest[6],
+            by_status=_counts(row[2 : 2 + n], STATUS_NAMES),
+            durations=_counted_histogram(rest[0], rest[1]),
             total_duration_seconds=float(rest[2]),
             exclusive_seconds=float(rest[3]),
             flaky_count=int(rest[4]),
             retry_compute_seconds=float(rest[5]),
-            last_flaky_at_ms=rest[6],
-            duration_top_bucket=rest[7],
+            last_flaky_at_ms=rest[7],
+            duration_top_bucket=rest[8],
         )
     return tallies
 
