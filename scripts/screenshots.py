@@ -107,7 +107,13 @@ def _shoot(chromium: str, url: str, password: str, out: Path) -> None:
             page.goto(f"{url}/pipelines/{pipeline}")
             _save(page, out / "pipeline.png")
             runs = page.request.get(f"{url}/api/v1/runs?pipeline={pipeline}&limit=100").json()
-            retried = [run for run in runs["items"] if run["attempt"] > 1] or runs["items"]
+            # A run that failed and then passed on a retry shows the attempt switcher best.
+            items = runs["items"]
+            retried = (
+                [run for run in items if run["attempt"] > 1 and run["status"] == "success"]
+                or [run for run in items if run["attempt"] > 1]
+                or items
+            )
             page.goto(f"{url}/runs/{retried[0]['id']}")
             _save(page, out / "run.png")
             context.close()

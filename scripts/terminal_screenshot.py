@@ -3,8 +3,8 @@ terminal picture for the README: ``docs/screenshots/first-start.png``.
 
     python scripts/terminal_screenshot.py   # needs Debian's chromium
 
-The server's output is captured for real, then the key is shortened so the picture shows no
-usable secret."""
+The server's output is captured for real, then the key and the dashboard password are
+shortened so the picture shows no usable secret."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def first_start_output() -> str:
 
 def render(output: str) -> str:
     shortened = re.sub(r"(cip_[0-9a-f]{8}_)[A-Za-z0-9_-]+", r"\1…", output)
+    shortened = re.sub(r"(with password \S{4})\S+", r"\1…", shortened)
     body = html.escape(shortened)
     body = re.sub(r"(cip_[0-9a-f]{8}_…)", r'<span class="key">\1</span>', body)
     body = re.sub(r"^(INFO:.*)$", r'<span class="dim">\1</span>', body, flags=re.MULTILINE)

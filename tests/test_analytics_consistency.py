@@ -306,6 +306,19 @@ def check_highlights(
         assert [r["id"] for r in got[name]] == [r["id"] for r in expected[:3]], (name, window)
     for row, expected_row in zip(got["slowest"], slowest, strict=False):
         assert row["p95_duration_seconds"] == expected_row["p95_duration_seconds"]
+    # The dashboard's pages of pipelines (histograms read for the rows shown, or the
+    # candidates of a slowest-first order) are slices of the whole sorted list.
+    for sort in ("-runs", "-p95_duration_seconds", "p95_duration_seconds", "-p50_duration_seconds"):
+        whole, _ = service.pipelines(org_id, window, PageRequest(limit=1000, sort=sort))
+        for start, end in ((0, 2), (1, 3)):
+            shown, total = service.pipelines_shown(org_id, window, sort, lambda _: True, start, end)
+            assert total == len(whole)
+            for got_row, want in zip(shown, whole[start:end], strict=True):
+                assert set(got_row) == set(want)
+                for name, value in got_row.items():
+                    # Sums in another order: floats may differ in their last digit.
+                    expected = pytest.approx(want[name]) if isinstance(value, float) else want[name]
+                    assert value == expected, (name, sort, window)
 
 
 def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS) -> None:

@@ -405,3 +405,11 @@ def test_the_24_hour_range_is_whole_hours_ending_with_the_current_one() -> None:
     assert view.api_params == {"since": "2026-12-02T21:00:00Z", "until": "2026-12-03T21:00:00Z"}
     assert view.interval.value == "hour"
     assert view.label == "24 hours"
+
+
+def test_pipelines_of_one_repository(signed_in: TestClient, tenant: Tenant) -> None:
+    ingest(signed_in, tenant, recent_runs(pipeline="CI", repository="acme/app"))
+    ingest(signed_in, tenant, recent_runs(pipeline="Docs", repository="acme/site"))
+    page = signed_in.get("/pipelines?repository=acme/site").text
+    assert re.findall(r'class="name" href="/pipelines/[^"]+">([^<]+)</a>', page) == ["Docs"]
+    assert "1 pipeline ·" in page

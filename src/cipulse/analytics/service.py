@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from cipulse.analytics.window_figures import (
     collect,
     hourly,
     job_durations,
+    run_durations,
     served_by_rollups,
     top_by_duration,
     top_pipelines_by_duration,
@@ -69,6 +70,23 @@ JOB_SORTS = (
     "exclusive_seconds",
 )
 FLAKY_SORTS = ("job", "flaky_count", "runs", "flaky_rate", "retry_compute_seconds")
+#: The run metrics of a listed row (``run_metrics.metrics_of``).
+_RUN_METRIC_FIELDS = frozenset(
+    {
+        "runs",
+        "by_status",
+        "success_rate",
+        "first_attempt_success_rate",
+        "p50_duration_seconds",
+        "p95_duration_seconds",
+        "mean_duration_seconds",
+        "compute_seconds",
+        "throughput_per_day",
+        "flaky_runs",
+        "flaky_rate",
+        "retry_compute_seconds",
+    }
+)
 #: Job sorts served by reading the histograms of the slowest jobs only: their percentile.
 _SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
@@ -269,6 +287,44 @@ class AnalyticsService:
             "failing": sorted(failing, key=lambda r: r["success_rate"])[:count],
             "flaky": ordered([r for r in listed if r["flaky_runs"]], "-flaky_rate")[:count],
         }
+
+    def pipelines_shown(
+        self,
+        org_id: str,
+        window: Window,
+        sort: str,
+        keep: Callable[[dict[str, Any]], bool],
+        start: int,
+        end: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The pipelines ``keep`` accepts (given a pipeline row: id, name, repository…)
+        sorted as ``pipelines`` sorts them, rows ``[start, end)`` of them with every run
+        metric, and how many there are. Duration histograms are read for the rows shown
+        only, or the candidates of a slowest-first order (``_top_by_bound``): what the
+        dashboard's pipelines page needs of a long list."""
+        check_sort(sort, LIST_SORTS)
+        field = sort.removeprefix("-")
+        with self.database.read() as conn:
+            figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
+            rows = [row for row in store.pipeline_rows(conn, org_id) if keep(row)]
+            figures.runs = {
+                row["id"]: figures.runs.get(row["id"]) or new_run_tally() for row in rows
+            }
+            if sort in _SLOWEST_FIRST:
+                top_pipelines_by_duration(conn, org_id, figures, _SLOWEST_FIRST[sort], end)
+            elif field in ("p50_duration_seconds", "p95_duration_seconds"):
+                run_durations(conn, org_id, figures, sorted(figures.runs))
+            listed = [self._pipeline_row(window, row, figures) for row in rows]
+            shown = ordered(listed, sort)[start:end]
+            run_durations(conn, org_id, figures, [row["id"] for row in shown])
+        return [self._pipeline_row(window, row, figures) for row in shown], len(listed)
+
+    @staticmethod
+    def _pipeline_row(window: Window, row: dict[str, Any], figures: Figures) -> dict[str, Any]:
+        row = {k: v for k, v in row.items() if k not in _RUN_METRIC_FIELDS}
+        if "created_at_ms" in row:
+            row["created_at"] = iso(row.pop("created_at_ms"))
+        return {**row, **run_metrics.metrics_of(window, figures.runs[row["id"]])}
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
         with self.database.read() as conn:

@@ -28,6 +28,7 @@ from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
 T = TypeVar("T")
 TOP = 5
 PIPELINES_PER_PAGE = 50
+RED_NOW_SHOWN = 8
 PIPELINE_COLUMNS = (
     ("name", "Pipeline"),
     ("runs", "Runs"),
@@ -102,7 +103,7 @@ def router() -> APIRouter:
         summary, series, red, pipelines, jobs, repositories = await asyncio.gather(
             _call(service.summary, org, view.window),
             _call(service.run_series, org, view.window, view.interval),
-            _call(service.recovery, org, default_branches, 20),
+            _call(service.recovery, org, default_branches, RED_NOW_SHOWN),
             _call(service.pipeline_highlights, org, view.window, TOP),
             _call(service.job_highlights, org, view.window, TOP),
             _call(service.repository_names, org),
@@ -149,21 +150,28 @@ def router() -> APIRouter:
         provider = request.query_params.get("provider") or ""
         number = _page_number(request)
         service = _service(request)
-        (rows, _), providers = await asyncio.gather(
-            _call(
-                service.pipelines, session.org_id, view.window, PageRequest(limit=1000, sort=sort)
-            ),
-            _call(service.latest_providers, session.org_id),
+        providers = await _call(service.latest_providers, session.org_id)
+        needle = search.lower()
+
+        def keep(row: dict[str, Any]) -> bool:
+            if provider and providers.get(row["id"]) != provider:
+                return False
+            if view.repository and row["repository"].lower() != view.repository.lower():
+                return False
+            return (
+                not needle or needle in row["name"].lower() or needle in row["repository"].lower()
+            )
+
+        shown, total = await _call(
+            service.pipelines_shown,
+            session.org_id,
+            view.window,
+            sort,
+            keep,
+            (number - 1) * PIPELINES_PER_PAGE,
+            number * PIPELINES_PER_PAGE,
         )
-        if provider:
-            rows = [r for r in rows if providers.get(r["id"]) == provider]
-        if search:
-            needle = search.lower()
-            rows = [
-                r for r in rows if needle in r["name"].lower() or needle in r["repository"].lower()
-            ]
-        pages = max(1, -(-len(rows) // PIPELINES_PER_PAGE))
-        shown = rows[(number - 1) * PIPELINES_PER_PAGE : number * PIPELINES_PER_PAGE]
+        pages = max(1, -(-total // PIPELINES_PER_PAGE))
         latest = await _call(
             service.latest_runs, session.org_id, [r["id"] for r in shown], view.window
         )
@@ -174,7 +182,7 @@ def router() -> APIRouter:
             view,
             title="Pipelines",
             rows=shown,
-            total=len(rows),
+            total=total,
             page_number=number,
             pages=pages,
             latest=latest,
