@@ -10,8 +10,9 @@ exceptions) in ``page.js_errors`` and fails the test at teardown unless that lis
 each browser test also proves its pages ran without a JavaScript error. A test that provokes one
 on purpose checks the list and clears it.
 
-Under pytest-xdist each worker process launches its own browser (the ``browser`` fixture is
-per session, and a session is per worker)."""
+The ``browser`` fixture is per module: Playwright's sync API keeps an asyncio event loop
+running in the main thread while it is started, so it must stop before the tests of other
+modules (which call ``asyncio.run``) come next in the same process."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium, one per test session (per xdist worker)."""
+    """Headless Chromium, one per test module; Playwright stops with it."""
     executable = chromium_executable()
     if executable is None:
         wanted = os.environ.get("CIPULSE_TEST_CHROMIUM") or "chromium"
