@@ -106,6 +106,8 @@ WINDOWS = [
     Window(ms(START + timedelta(days=3)), ms(START + timedelta(days=13))),
     Window(ms(START + timedelta(days=5, hours=3)), ms(START + timedelta(days=25, hours=-7))),
     Window(ms(START + timedelta(hours=5)), ms(START + timedelta(hours=20))),
+    # Less than a day, across midnight: its day series has two buckets.
+    Window(ms(START + timedelta(days=6, hours=21)), ms(START + timedelta(days=7, hours=20))),
     Window(ms(START + timedelta(days=5)), ms(START + timedelta(days=25)), Filters(branch="main")),
     Window(ms(START), ms(START + timedelta(days=30)), Filters(statuses=("failure", "timed_out"))),
     Window(ms(START), ms(START + timedelta(days=9)), Filters(branch_scope="default")),

@@ -269,7 +269,7 @@ def cover(
     hours when they start at or after ``hours_from_ms``."""
     first = -(-since_ms // DAY_MS)  # the first whole day
     last = until_ms // DAY_MS  # the day after the last whole day
-    if first >= last:
+    if first > last:  # inside one day; a window across midnight is two edges (series buckets)
         return _hourly(Cover((), (), ((since_ms, until_ms),)), hours_from_ms)
     edges = []
     if since_ms < first * DAY_MS:
