@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from urllib.parse import quote
+
 import click
 
 from cipulse.accounts.service import AccountService, parse_scopes
+from cipulse.accounts.webhooks import WebhookService
 from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.domain.model import WebhookProvider
 from cipulse.storage.clock import month_of, now_ms
 
 
@@ -73,6 +78,32 @@ def orgs_set_limits(
         f"{organisation.name}: max repositories {_limit(organisation.max_repositories)}, "
         f"max runs per month {_limit(organisation.max_runs_per_month)}"
     )
+
+
+@orgs.command("set-webhook-secret")
+@click.argument("name")
+@click.option(
+    "--provider",
+    type=click.Choice([p.value for p in WebhookProvider]),
+    required=True,
+    help="The code host whose webhooks the secret verifies.",
+)
+@click.pass_obj
+@reports_errors
+def orgs_set_webhook_secret(obj: Context, name: str, provider: str) -> None:
+    """Set the secret that verifies the organisation's GitHub or GitLab webhooks: read from
+    stdin (echo "$SECRET" | cipulse orgs set-webhook-secret …), or, when stdin is empty or a
+    terminal, a new random one printed (only it) on stdout. It replaces the previous one."""
+    given = None if sys.stdin.isatty() else sys.stdin.read().strip() or None
+    secret = WebhookService(obj.database).set_secret(name, WebhookProvider(provider), given)
+    say(
+        f"{name}: {provider} webhook secret set; deliveries to /webhooks/{provider}/"
+        f"{quote(name, safe='')} on this server are verified with it (docs/integrations.md)"
+    )
+    if given is None:
+        kept = "only its hash" if provider == WebhookProvider.GITLAB else "it, to check signatures"
+        say(f"the new secret follows; it is shown this once (cipulse keeps {kept}):")
+        click.echo(secret)
 
 
 @click.group()

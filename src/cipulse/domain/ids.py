@@ -40,9 +40,10 @@ def attempt_id(
     return _derive("attempt", scope.value, scope_id, run_key, str(attempt))
 
 
-def chain_attempt_id(repository_id: str, run_key: str) -> str:
-    """The attempt a detached Trunk span belongs to, known from its chain alone."""
-    return _derive("attempt", RunKeyScope.REPOSITORY.value, repository_id, run_key, "1")
+def chain_attempt_id(repository_id: str, run_key: str, attempt: int = 1) -> str:
+    """The attempt a detached span belongs to, known from its repository-scoped run key
+    (a Trunk chain, a GitHub or GitLab run id) and attempt alone."""
+    return _derive("attempt", RunKeyScope.REPOSITORY.value, repository_id, run_key, str(attempt))
 
 
 def job_id(attempt_id: str, node_key: str) -> str:

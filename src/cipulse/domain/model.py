@@ -18,6 +18,20 @@ TagValue = str | int | float
 class SourceFormat(StrEnum):
     RUNWATCH = "runwatch"
     TRUNK = "trunk"
+    GITHUB = "github"  # workflow_run / workflow_job webhooks
+    GITLAB = "gitlab"  # Pipeline Hook / Job Hook webhooks
+
+
+class WebhookProvider(StrEnum):
+    """The code hosts whose webhooks cipulse receives."""
+
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+#: Attempts whose jobs arrive one by one (webhooks): their compute is the sum of their
+#: top-level jobs' durations, kept up to date as jobs arrive.
+COMPUTE_FROM_JOBS = (SourceFormat.GITHUB, SourceFormat.GITLAB)
 
 
 class RunKeyScope(StrEnum):
@@ -123,12 +137,18 @@ class RunAttempt:
 
 @dataclass(slots=True)
 class DetachedSpan:
-    """A job node that arrived without its run (Trunk events come in any order and in separate
-    requests). It is stored under the run it names and joins the tree when the run arrives."""
+    """A job node that arrived without its run (Trunk events and webhooks come in any order
+    and in separate requests). It is stored under the run (repository-scoped key) and attempt
+    it names and joins the tree when the run arrives.
+
+    A ``fallback`` span (a job as a GitLab pipeline event lists it) only fills in a node that
+    is not finished yet: what the job's own events say wins, in whatever order they come."""
 
     repository: RepositoryRef
     run_key: str
     span: JobSpan
+    attempt: int = 1
+    fallback: bool = False
 
 
 @dataclass(slots=True)
@@ -138,6 +158,8 @@ class Submission:
     attempts: list[RunAttempt] = field(default_factory=list)
     detached_spans: list[DetachedSpan] = field(default_factory=list)
     ingest_source: str | None = None
+    #: Default branches the payload names (webhooks know them), by repository.
+    default_branches: dict[RepositoryRef, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,14 +29,14 @@ class WireFormat(StrEnum):
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def _reject_nul(body: bytes) -> None:
+def reject_nul(body: bytes) -> None:
     """Neither database can store U+0000 in text; say so instead of failing to store it."""
     if b"\\u0000" in body and _NUL_ESCAPE.search(body):
         raise InvalidRequest("body: contains a NUL character (\\u0000), which cannot be stored")
 
 
 def parse_runwatch(body: bytes) -> Submission:
-    _reject_nul(body)
+    reject_nul(body)
     try:
         run = RunWatchRun.model_validate_json(body)
     except ValidationError as exc:
@@ -45,7 +45,7 @@ def parse_runwatch(body: bytes) -> Submission:
 
 
 def parse_trunk(body: bytes, ingest_source: str | None = None) -> Submission:
-    _reject_nul(body)
+    reject_nul(body)
     if ingest_source is not None and len(ingest_source) > MAX_SOURCE_LENGTH:
         raise InvalidRequest(f"x-source: must be at most {MAX_SOURCE_LENGTH} characters")
     try:

@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
 from cipulse.domain.exclusive import exclusive_seconds
-from cipulse.domain.model import JobSpan, RunAttempt, RunKeyScope, Submission
-from cipulse.domain.status import STATUS_TEXT, is_stale
+from cipulse.domain.model import COMPUTE_FROM_JOBS, JobSpan, RunAttempt, RunKeyScope, Submission
+from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, is_stale
 from cipulse.domain.window import DAY_MS
 from cipulse.storage import rollup_store
 from cipulse.storage.clock import to_ms
@@ -74,6 +74,7 @@ class ResolvedSpan:
     run_lock_id: str
     status: str
     row: JobRow
+    fallback: bool = False
 
 
 @dataclass(slots=True)
@@ -244,7 +245,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
             now,
             None,  # default_branch: not in the wire formats
         )
-        attempt_id = ids.chain_attempt_id(repository_id, detached.run_key)
+        attempt_id = ids.chain_attempt_id(repository_id, detached.run_key, detached.attempt)
         row = _job_row(org_id, attempt_id, detached.span, source, now)
         resolved.spans.append(
             ResolvedSpan(
@@ -253,6 +254,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 run_lock_id=ids.run_lock_id(repository_id, detached.run_key),
                 status=STATUS_TEXT[detached.span.status],
                 row=row,
+                fallback=detached.fallback,
             )
         )
     return resolved
@@ -334,6 +336,8 @@ class Planner:
         for span in submission.spans:
             stored = self._jobs.get(span.id)
             if stored is not None and is_stale(stored, span.status):
+                continue
+            if span.fallback and stored in FINISHED_STATUSES:
                 continue
             self._jobs[span.id] = span.status
             plan.span_rows[span.id] = span.row
@@ -428,4 +432,40 @@ def write(conn: Connection, plan: WritePlan, now: int) -> None:
         ),
     )
     bulk_insert(conn, jobs, list(plan.span_rows.values()), _JOB_UPSERT)
+    _compute_from_jobs(conn, plan)
     rollup_store.mark_dirty(conn, touched, now)
+
+
+_COMPUTE_FORMATS = tuple(f.value for f in COMPUTE_FROM_JOBS)
+
+
+def _compute_from_jobs(conn: Connection, plan: WritePlan) -> None:
+    """Attempts whose jobs arrive one by one (webhooks) have as compute the sum of their
+    top-level jobs' durations: recomputed for the attempts the plan wrote or added jobs to."""
+    by_org: dict[str, set[str]] = {}
+    for row in (*plan.new_attempts.values(), *plan.updated_attempts.values()):
+        if row["source_format"] in _COMPUTE_FORMATS:
+            by_org.setdefault(row["org_id"], set()).add(row["id"])
+    for span in plan.span_rows.values():
+        by_org.setdefault(span[0], set()).add(span[2])
+    if not by_org:
+        return
+    top_level = (
+        sa.select(sa.func.sum(jobs.c.duration_seconds))
+        .where(
+            jobs.c.org_id == run_attempts.c.org_id,
+            jobs.c.attempt_id == run_attempts.c.id,
+            jobs.c.parent_node_key.is_(None),
+        )
+        .scalar_subquery()
+    )
+    for org_id, attempt_ids in by_org.items():
+        conn.execute(
+            sa.update(run_attempts)
+            .where(
+                run_attempts.c.org_id == org_id,
+                run_attempts.c.id.in_(sorted(attempt_ids)),
+                run_attempts.c.source_format.in_(_COMPUTE_FORMATS),
+            )
+            .values(compute_seconds=top_level)
+        )

@@ -116,6 +116,39 @@ sessions = sa.Table(
     sa.Index("ix_sessions_user_id", "user_id"),
 )
 
+# --- Webhooks -------------------------------------------------------------------------------
+# Each organisation has its own webhook URLs and one secret per code host. GitHub signs each
+# delivery with an HMAC of the body, so its secret must be kept as it is (verifying needs it);
+# GitLab sends its token as a header, so only the token's SHA-256 is kept.
+
+webhook_secrets = sa.Table(
+    "webhook_secrets",
+    metadata,
+    _org_id(),
+    sa.Column("provider", sa.String(16), nullable=False, comment="github or gitlab"),
+    sa.Column("secret", sa.Text, nullable=True, comment="GitHub's HMAC key; NULL for GitLab"),
+    sa.Column("secret_hash", sa.String(64), nullable=False, comment="SHA-256 of the secret"),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "provider"),
+    sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _org_id(),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column(
+        "delivery_id",
+        sa.String(200),
+        nullable=False,
+        comment="X-GitHub-Delivery, or GitLab's Idempotency-Key",
+    ),
+    sa.Column("received_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "provider", "delivery_id"),
+    sa.Index("ix_webhook_deliveries_org_id_received_at_ms", "org_id", "received_at_ms"),
+)
+
 repositories = sa.Table(
     "repositories",
     metadata,

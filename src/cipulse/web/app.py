@@ -17,12 +17,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from cipulse import __version__
+from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
-from cipulse.web import dashboard, errors, ingest_routes, read_routes
+from cipulse.web import dashboard, errors, ingest_routes, read_routes, webhook_routes
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
@@ -49,6 +50,7 @@ async def index(request: Request) -> Response:
                 "ingest": {
                     "runwatch": list(ingest_routes.RUNWATCH_PATHS),
                     "trunk": list(ingest_routes.TRUNK_PATHS),
+                    "webhooks": ["/webhooks/github/{org}", "/webhooks/gitlab/{org}"],
                 },
                 "openapi": "/openapi.json",
                 "health": "/healthz",
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refresher.start()
         app.state.database = database
         app.state.committer = committer
+        app.state.webhooks = WebhookService(database)
         try:
             with database.checkpointing():
                 try:
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(ingest_routes.router())
     app.include_router(read_routes.router())
+    app.include_router(webhook_routes.router())
     app.add_api_route(
         "/healthz",
         healthz,

@@ -1,0 +1,125 @@
+"""Webhook secrets and the verification of deliveries, per organisation.
+
+Each organisation has its own URLs (``/webhooks/github/{org}``, ``/webhooks/gitlab/{org}``)
+and one secret per code host. A delivery is verified before anything is parsed: GitHub's
+``X-Hub-Signature-256`` (an HMAC-SHA256 of the raw body with the secret), GitLab's
+``X-Gitlab-Token`` (the secret itself), both compared in constant time. Verified deliveries
+are stored on behalf of the organisation; redeliveries are recognised by their id."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from cipulse.accounts.service import AccountService, principal_for
+from cipulse.domain import ids
+from cipulse.domain.model import Submission, WebhookProvider
+from cipulse.errors import InvalidRequest, Unauthenticated
+from cipulse.storage import repositories as repository_store
+from cipulse.storage import webhooks as store
+from cipulse.storage.accounts import Principal
+from cipulse.storage.clock import now_ms
+from cipulse.storage.database import Database
+
+MAX_SECRET_LENGTH = 1000
+MAX_DELIVERY_ID_LENGTH = 200
+
+
+def github_signature(secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` GitHub sends for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _verified(
+    provider: WebhookProvider, secret: store.WebhookSecret, body: bytes, given: str
+) -> bool:
+    if provider is WebhookProvider.GITHUB:
+        assert secret.secret is not None
+        return hmac.compare_digest(github_signature(secret.secret, body), given)
+    return hmac.compare_digest(_secret_hash(given), secret.secret_hash)
+
+
+#: The header that proves a delivery, by provider.
+PROOF_HEADER = {
+    WebhookProvider.GITHUB: "X-Hub-Signature-256",
+    WebhookProvider.GITLAB: "X-Gitlab-Token",
+}
+
+
+class WebhookService:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.accounts = AccountService(database)
+
+    def set_secret(self, org_name: str, provider: WebhookProvider, secret: str | None) -> str:
+        """Set the organisation's secret for ``provider`` (a new random one when None) and
+        return it. It replaces the previous one at once."""
+        secret = (secret or "").strip() or secrets.token_urlsafe(32)
+        if len(secret) > MAX_SECRET_LENGTH:
+            raise InvalidRequest(f"secret: must be at most {MAX_SECRET_LENGTH} characters")
+        organisation = self.accounts.organisation(org_name)
+        kept = secret if provider is WebhookProvider.GITHUB else None
+        with self.database.write() as conn:
+            store.set_secret(
+                conn, organisation.id, provider.value, kept, _secret_hash(secret), now_ms()
+            )
+        return secret
+
+    def secrets_set(self, org_id: str) -> dict[str, int]:
+        """When each of the organisation's webhook secrets was set (ms), by provider."""
+        with self.database.read() as conn:
+            return store.secrets_of(conn, org_id)
+
+    def verify(
+        self, org_name: str, provider: WebhookProvider, body: bytes, proof: str | None
+    ) -> Principal:
+        """Who a delivery speaks for, once its signature or token checks out against the
+        organisation's secret; ``Unauthenticated`` otherwise (nothing is parsed or stored)."""
+        organisation = self.accounts.organisation(org_name)
+        with self.database.read() as conn:
+            secret = store.secret_of(conn, organisation.id, provider.value)
+        header = PROOF_HEADER[provider]
+        if secret is None:
+            raise Unauthenticated(
+                f"no {provider.value} webhook secret is set for this organisation "
+                f"(cipulse orgs set-webhook-secret {org_name} --provider {provider.value})"
+            )
+        if not proof:
+            raise Unauthenticated(f"{header}: missing")
+        if not _verified(provider, secret, body, proof):
+            raise Unauthenticated(f"{header}: does not match the organisation's webhook secret")
+        return principal_for(organisation)
+
+    def seen(self, org_id: str, provider: WebhookProvider, delivery_id: str | None) -> bool:
+        """Whether this delivery was stored already (a redelivery)."""
+        if not delivery_id:
+            return False
+        with self.database.read() as conn:
+            return store.delivery_seen(
+                conn, org_id, provider.value, delivery_id[:MAX_DELIVERY_ID_LENGTH]
+            )
+
+    def stored(
+        self,
+        org_id: str,
+        provider: WebhookProvider,
+        delivery_id: str | None,
+        submission: Submission,
+    ) -> None:
+        """After a delivery is stored: remember it, and take the default branches it names
+        (which decide the dashboard's default-branch figures)."""
+        now = now_ms()
+        with self.database.write() as conn:
+            if delivery_id:
+                store.remember_delivery(
+                    conn, org_id, provider.value, delivery_id[:MAX_DELIVERY_ID_LENGTH], now
+                )
+            for repository, branch in submission.default_branches.items():
+                repository_id = ids.repository_id(org_id, repository)
+                if store.default_branch_of(conn, org_id, repository_id) != branch:
+                    repository_store.set_default_branch(conn, org_id, repository_id, branch, now)

@@ -1,0 +1,1 @@
+"""GitHub Actions ``workflow_run`` and ``workflow_job`` webhook events."""

@@ -1,0 +1,204 @@
+"""GitHub ``workflow_run`` / ``workflow_job`` events → domain. Pure: no I/O, same input gives
+the same output.
+
+A workflow run is a run keyed by its id within the repository (so that job events, which do
+not name the workflow, find it); ``run_attempt`` is the attempt. The run event carries the
+run's own fields and no jobs; each job event is a node of that attempt's job tree (its steps
+are the job's children), stored whether or not the run has arrived yet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from cipulse.domain.model import (
+    DetachedSpan,
+    JobSpan,
+    PipelineRef,
+    RepositoryRef,
+    RunAttempt,
+    RunKeyScope,
+    SourceFormat,
+    Submission,
+    TagValue,
+    duration_between,
+)
+from cipulse.domain.status import Status
+from cipulse.ingestion.github.schema import (
+    Repository,
+    Step,
+    WorkflowJob,
+    WorkflowJobEvent,
+    WorkflowRunEvent,
+)
+
+PROVIDER = "github"
+
+#: ``status`` of a run, job or step that is not ``completed``.
+STATUS = {
+    "requested": Status.QUEUED,
+    "queued": Status.QUEUED,
+    "pending": Status.PENDING,
+    "waiting": Status.PENDING,
+    "in_progress": Status.RUNNING,
+}
+
+#: ``conclusion`` of a completed run, job or step.
+CONCLUSION = {
+    "success": Status.SUCCESS,
+    "failure": Status.FAILURE,
+    "cancelled": Status.CANCELLED,
+    "timed_out": Status.TIMED_OUT,
+    "skipped": Status.SKIPPED,
+    "neutral": Status.SKIPPED,
+    "stale": Status.CANCELLED,
+    "action_required": Status.FAILURE,
+    "startup_failure": Status.FAILURE,
+}
+
+
+def status_of(status: str | None, conclusion: str | None) -> tuple[Status, str | None]:
+    """Our status and the raw value kept (the conclusion once there is one). A conclusion
+    decides (GitHub sends one with ``requested`` for runs that need approval); an unknown
+    one counts as a failure, an unknown status as queued."""
+    if conclusion:
+        return CONCLUSION.get(conclusion, Status.FAILURE), conclusion
+    if status == "completed":
+        return Status.SUCCESS, status
+    return STATUS.get(status or "", Status.QUEUED), status
+
+
+def repository_of(repository: Repository) -> RepositoryRef:
+    """github.com, or the GitHub Enterprise Server host the repository's page is on."""
+    host = "github.com"
+    if repository.html_url:
+        host = (urlsplit(repository.html_url).hostname or host).lower()
+    return RepositoryRef(host=host, full_name=repository.full_name)
+
+
+def _finished(status: Status) -> bool:
+    return status not in (Status.QUEUED, Status.PENDING, Status.RUNNING)
+
+
+def convert_run(event: WorkflowRunEvent) -> Submission:
+    run = event.workflow_run
+    repository = repository_of(event.repository)
+    status, raw_status = status_of(run.status, run.conclusion)
+    started = run.run_started_at or run.created_at
+    completed = run.updated_at if _finished(status) else None
+    actor = run.triggering_actor or run.actor
+    tags: dict[str, TagValue] = {}
+    if run.path:
+        tags["workflow_path"] = run.path
+    if run.head_sha:
+        tags["commit_sha"] = run.head_sha
+    attempt = RunAttempt(
+        repository=repository,
+        pipeline=PipelineRef(key=str(run.workflow_id), name=run.name or run.path or "workflow"),
+        run_key=str(run.id),
+        run_key_scope=RunKeyScope.REPOSITORY,
+        attempt=run.run_attempt,
+        status=status,
+        raw_status=raw_status,
+        provider=PROVIDER,
+        source_format=SourceFormat.GITHUB,
+        started_at=started,
+        completed_at=completed,
+        duration_seconds=duration_between(started, completed),
+        run_number=run.run_number,
+        run_name=run.display_title or None,
+        run_url=run.html_url,
+        triggered_by=run.event or None,
+        actor=actor.login if actor else None,
+        branch=run.head_branch or None,
+        tags=tags,
+        jobs=[],
+        jobs_are_snapshot=False,
+    )
+    submission = Submission(attempts=[attempt])
+    if event.repository.default_branch:
+        submission.default_branches[repository] = event.repository.default_branch
+    return submission
+
+
+def _started(status: Status, started_at: datetime | None) -> datetime | None:
+    """GitHub fills ``started_at`` of queued jobs and steps too; it means nothing yet."""
+    return started_at if status not in (Status.QUEUED, Status.PENDING) else None
+
+
+def _job_name(job: WorkflowJob) -> str:
+    return job.name or f"job {job.id}"
+
+
+def job_node_key(job_id: int) -> str:
+    return f"job:{job_id}"
+
+
+def _job_span(job: WorkflowJob) -> JobSpan:
+    status, raw_status = status_of(job.status, job.conclusion)
+    started = _started(status, job.started_at)
+    completed = job.completed_at if _finished(status) else None
+    tags: dict[str, TagValue] = {}
+    if job.runner_name:
+        tags["runner_name"] = job.runner_name
+    if job.runner_group_name:
+        tags["runner_group"] = job.runner_group_name
+    if job.labels:
+        tags["runner_labels"] = ",".join(job.labels)
+    metrics = {}
+    queued = duration_between(job.created_at, started)
+    if queued is not None:
+        metrics["queue_seconds"] = queued
+    name = _job_name(job)
+    return JobSpan(
+        node_key=job_node_key(job.id),
+        name=name,
+        definition_key=name,
+        kind="job",
+        status=status,
+        raw_status=raw_status,
+        started_at=started,
+        completed_at=completed,
+        duration_seconds=duration_between(started, completed),
+        url=job.html_url,
+        external_id=str(job.id),
+        tags=tags,
+        metrics=metrics,
+    )
+
+
+def _step_span(job: WorkflowJob, step: Step) -> JobSpan:
+    status, raw_status = status_of(step.status, step.conclusion)
+    started = _started(status, step.started_at)
+    completed = step.completed_at if _finished(status) else None
+    name = f"{_job_name(job)} / {step.name or f'step {step.number}'}"
+    return JobSpan(
+        node_key=f"{job_node_key(job.id)}/step:{step.number}",
+        name=name,
+        definition_key=name,
+        kind="step",
+        status=status,
+        raw_status=raw_status,
+        started_at=started,
+        completed_at=completed,
+        duration_seconds=duration_between(started, completed),
+        url=f"{job.html_url}#step:{step.number}:1" if job.html_url else None,
+        parent_node_key=job_node_key(job.id),
+    )
+
+
+def convert_job(event: WorkflowJobEvent) -> Submission:
+    job = event.workflow_job
+    repository = repository_of(event.repository)
+    spans = [_job_span(job)] + [_step_span(job, step) for step in job.steps]
+    submission = Submission(
+        detached_spans=[
+            DetachedSpan(
+                repository=repository, run_key=str(job.run_id), span=span, attempt=job.run_attempt
+            )
+            for span in spans
+        ]
+    )
+    if event.repository.default_branch:
+        submission.default_branches[repository] = event.repository.default_branch
+    return submission

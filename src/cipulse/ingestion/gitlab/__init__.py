@@ -1,0 +1,1 @@
+"""GitLab Pipeline Hook and Job Hook webhook events."""

@@ -1,0 +1,259 @@
+"""GitLab Pipeline Hook / Job Hook events → domain. Pure: no I/O, same input gives the same
+output.
+
+A GitLab pipeline is a run keyed by its id within the project (so that job events, which
+name only the pipeline id, find it); a project has one pipeline definition (its CI
+configuration), so every run of a project belongs to one cipulse pipeline. GitLab retries a
+job, not a pipeline: each try of a job is a job of its own (a new job id) in the same run,
+tagged with how many tries came before it (``retry``).
+
+The Pipeline Hook carries the run and its jobs as they stand; the Job Hook one job. Jobs a
+Pipeline Hook lists only fill in what the jobs' own events have not finished, so the jobs
+stored do not depend on the order the events arrive in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from cipulse.domain.model import (
+    DetachedSpan,
+    JobSpan,
+    PipelineRef,
+    RepositoryRef,
+    RunAttempt,
+    RunKeyScope,
+    SourceFormat,
+    Submission,
+    TagValue,
+    duration_between,
+)
+from cipulse.domain.status import Status
+from cipulse.errors import InvalidRequest
+from cipulse.ingestion.gitlab.schema import (
+    Build,
+    JobEvent,
+    PipelineEvent,
+    Project,
+    RepositoryInfo,
+    Runner,
+)
+
+PROVIDER = "gitlab"
+DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
+
+#: GitLab pipeline and job statuses onto ours.
+STATUS = {
+    "created": Status.QUEUED,
+    "waiting_for_resource": Status.QUEUED,
+    "scheduled": Status.QUEUED,
+    "preparing": Status.PENDING,
+    "pending": Status.PENDING,
+    "running": Status.RUNNING,
+    "success": Status.SUCCESS,
+    "failed": Status.FAILURE,
+    "canceled": Status.CANCELLED,
+    "canceling": Status.CANCELLED,
+    "skipped": Status.SKIPPED,
+    "manual": Status.SKIPPED,
+}
+#: A pipeline waiting on a manual job ("blocked") may still go on.
+PIPELINE_STATUS = {**STATUS, "manual": Status.PENDING}
+
+
+def status_of(raw: str, table: dict[str, Status] = STATUS) -> Status:
+    """Unknown statuses count as running until a known one comes."""
+    return table.get(raw, Status.RUNNING)
+
+
+def _finished(status: Status) -> bool:
+    return status not in (Status.QUEUED, Status.PENDING, Status.RUNNING)
+
+
+def repository_of(project: Project | None, repository: RepositoryInfo | None) -> RepositoryRef:
+    """The project, by its path (``group/subgroup/name``) on its GitLab host."""
+    web_url = (project.web_url if project else None) or (
+        repository.homepage if repository else None
+    )
+    host = (urlsplit(web_url).hostname or "gitlab.com").lower() if web_url else "gitlab.com"
+    full_name = project.path_with_namespace if project else None
+    if not full_name and web_url:
+        full_name = urlsplit(web_url).path.strip("/") or None
+    if not full_name:
+        raise InvalidRequest(
+            "project.path_with_namespace: required (or repository.homepage to read it from)"
+        )
+    return RepositoryRef(host=host, full_name=full_name)
+
+
+def _pipeline_ref(project: Project | None) -> PipelineRef:
+    path = (project.ci_config_path if project else None) or DEFAULT_CONFIG_PATH
+    return PipelineRef(key="gitlab-ci", name=path)
+
+
+def _runner_tags(runner: Runner | None) -> dict[str, TagValue]:
+    if runner is None:
+        return {}
+    tags: dict[str, TagValue] = {}
+    if runner.description:
+        tags["runner_name"] = runner.description
+    if runner.tags:
+        tags["runner_tags"] = ",".join(runner.tags)
+    return tags
+
+
+def job_node_key(job_id: int) -> str:
+    return f"job:{job_id}"
+
+
+def _job_span(
+    *,
+    job_id: int,
+    name: str,
+    stage: str | None,
+    raw_status: str,
+    started: datetime | None,
+    finished: datetime | None,
+    duration: float | None,
+    queued: float | None,
+    allow_failure: bool | None,
+    failure_reason: str | None,
+    runner: Runner | None,
+    web_url: str | None,
+) -> JobSpan:
+    status = status_of(raw_status)
+    if not _finished(status):
+        finished = None
+    if duration is None or finished is None:
+        duration = duration_between(started, finished)
+    tags = _runner_tags(runner)
+    if stage:
+        tags["stage"] = stage
+    if allow_failure:
+        tags["allow_failure"] = "true"
+    if failure_reason and status in (Status.FAILURE, Status.TIMED_OUT):
+        tags["failure_reason"] = failure_reason
+    return JobSpan(
+        node_key=job_node_key(job_id),
+        name=name,
+        definition_key=name,
+        kind="job",
+        status=status,
+        raw_status=raw_status,
+        started_at=started,
+        completed_at=finished,
+        duration_seconds=duration,
+        url=f"{web_url}/-/jobs/{job_id}" if web_url else None,
+        external_id=str(job_id),
+        tags=tags,
+        metrics={} if queued is None else {"queue_seconds": queued},
+    )
+
+
+def _web_url(project: Project | None, repository: RepositoryInfo | None = None) -> str | None:
+    url = (project.web_url if project else None) or (repository.homepage if repository else None)
+    return url.rstrip("/") if url else None
+
+
+def convert_pipeline(event: PipelineEvent) -> Submission:
+    pipeline = event.object_attributes
+    repository = repository_of(event.project, None)
+    web_url = _web_url(event.project)
+    status = status_of(pipeline.status, PIPELINE_STATUS)
+    started = pipeline.created_at + timedelta(seconds=pipeline.queued_duration or 0)
+    finished = pipeline.finished_at if _finished(status) else None
+    duration = pipeline.duration if finished is not None else None
+    if duration is None:
+        duration = duration_between(started, finished)
+    tags: dict[str, TagValue] = {}
+    if pipeline.sha:
+        tags["commit_sha"] = pipeline.sha
+    if pipeline.tag:
+        tags["git_tag"] = "true"
+    run_url = pipeline.url or (f"{web_url}/-/pipelines/{pipeline.id}" if web_url else None)
+    attempt = RunAttempt(
+        repository=repository,
+        pipeline=_pipeline_ref(event.project),
+        run_key=str(pipeline.id),
+        run_key_scope=RunKeyScope.REPOSITORY,
+        attempt=1,
+        status=status,
+        raw_status=pipeline.status,
+        provider=PROVIDER,
+        source_format=SourceFormat.GITLAB,
+        started_at=started,
+        completed_at=finished,
+        duration_seconds=duration,
+        run_number=pipeline.iid,
+        run_name=pipeline.name or None,
+        run_url=run_url,
+        triggered_by=pipeline.source or None,
+        actor=event.user.username if event.user else None,
+        branch=pipeline.ref or None,
+        tags=tags,
+        metrics={}
+        if pipeline.queued_duration is None
+        else {"queue_seconds": pipeline.queued_duration},
+        jobs=[],
+        jobs_are_snapshot=False,
+    )
+    submission = Submission(
+        attempts=[attempt],
+        detached_spans=[
+            DetachedSpan(
+                repository=repository,
+                run_key=str(pipeline.id),
+                span=_build_span(build, web_url),
+                fallback=True,
+            )
+            for build in event.builds
+        ],
+    )
+    if event.project.default_branch:
+        submission.default_branches[repository] = event.project.default_branch
+    return submission
+
+
+def _build_span(build: Build, web_url: str | None) -> JobSpan:
+    return _job_span(
+        job_id=build.id,
+        name=build.name,
+        stage=build.stage,
+        raw_status=build.status,
+        started=build.started_at,
+        finished=build.finished_at,
+        duration=build.duration,
+        queued=build.queued_duration,
+        allow_failure=build.allow_failure,
+        failure_reason=build.failure_reason,
+        runner=build.runner,
+        web_url=web_url,
+    )
+
+
+def convert_job(event: JobEvent) -> Submission:
+    repository = repository_of(event.project, event.repository)
+    span = _job_span(
+        job_id=event.build_id,
+        name=event.build_name,
+        stage=event.build_stage,
+        raw_status=event.build_status,
+        started=event.build_started_at,
+        finished=event.build_finished_at,
+        duration=event.build_duration,
+        queued=event.build_queued_duration,
+        allow_failure=event.build_allow_failure,
+        failure_reason=event.build_failure_reason,
+        runner=event.runner,
+        web_url=_web_url(event.project, event.repository),
+    )
+    if event.retries_count:
+        span.tags["retry"] = event.retries_count
+    submission = Submission(
+        detached_spans=[
+            DetachedSpan(repository=repository, run_key=str(event.pipeline_id), span=span)
+        ]
+    )
+    if event.project and event.project.default_branch:
+        submission.default_branches[repository] = event.project.default_branch
+    return submission

@@ -1,0 +1,283 @@
+"""GitHub webhooks: ``POST /webhooks/github/{org}`` with the real payloads of
+``../shared/fixtures/real`` (octokit's examples and CIMonitor's recorded deliveries), on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from cipulse.accounts.webhooks import WebhookService
+from cipulse.cli.main import cli
+from cipulse.domain.model import WebhookProvider
+from cipulse.settings import Settings
+from cipulse.storage.database import Database
+from tests.builders import real_fixture
+from tests.conftest import count, rows
+from tests.webhooks import (
+    GITHUB_SECRET,
+    Hooked,
+    hooked_org,
+    post_github,
+    read,
+    sequence,
+    shuffled,
+    stored_state,
+)
+
+WINDOW = {"since": "2019-01-01T00:00:00Z", "until": "2028-01-01T00:00:00Z"}
+RUN_COMPLETED = "github-workflow_run.completed.json"
+JOB_COMPLETED = "github-workflow_job.completed.failure.with-organization.json"
+
+
+@pytest.fixture
+def org(database: Database) -> Hooked:
+    return hooked_org(database)
+
+
+def test_deliveries_without_the_right_signature_store_nothing(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    payload = real_fixture(RUN_COMPLETED)
+    missing = post_github(client, org.name, "workflow_run", payload, secret=None)
+    wrong = post_github(client, org.name, "workflow_run", payload, secret="guess")
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert "X-Hub-Signature-256" in missing.json()["error"]
+    assert "does not match" in wrong.json()["error"]
+    # Signed, then changed on the way: the signature covers the raw body.
+    body = json.dumps(payload).encode()
+    headers = {
+        "X-GitHub-Event": "workflow_run",
+        "X-Hub-Signature-256": post_github.__globals__["github_signature"](GITHUB_SECRET, body),
+    }
+    tampered = client.post(
+        f"/webhooks/github/{org.name}",
+        content=body.replace(b"success", b"failure"),
+        headers=headers,
+    )
+    assert tampered.status_code == 401
+    unknown = post_github(client, "nobody", "workflow_run", payload)
+    assert unknown.status_code == 404
+    assert count(database, "run_attempts") == 0
+
+
+def test_an_organisation_without_a_secret_is_told_how_to_set_one(
+    client: TestClient, database: Database
+) -> None:
+    from cipulse.accounts.service import AccountService
+
+    AccountService(database).create_organisation("bare")
+    response = post_github(client, "bare", "workflow_run", real_fixture(RUN_COMPLETED))
+    assert response.status_code == 401
+    assert "cipulse orgs set-webhook-secret bare --provider github" in response.json()["error"]
+
+
+def test_ping_and_other_events(client: TestClient, org: Hooked, database: Database) -> None:
+    ping = post_github(client, org.name, "ping", {"zen": "Design for failure.", "hook_id": 1})
+    assert ping.status_code == 200
+    push = sequence("github-push-failed")[0]
+    assert push.event == "push"
+    ignored = post_github(client, org.name, push.event, push.body)
+    assert (ignored.status_code, ignored.json()["ignored"]) == (202, "push")
+    assert count(database, "run_attempts") == count(database, "jobs") == 0
+
+
+def test_a_bad_payload_names_the_field(client: TestClient, org: Hooked, database: Database) -> None:
+    payload = real_fixture(RUN_COMPLETED)
+    del payload["workflow_run"]["workflow_id"]
+    response = post_github(client, org.name, "workflow_run", payload)
+    assert response.status_code == 400
+    assert "workflow_run.workflow_id" in response.json()["error"]
+    broken = post_github(client, org.name, "workflow_job", b"{not json")
+    assert broken.status_code == 400
+    assert count(database, "run_attempts") == 0
+
+
+def test_redeliveries_are_stored_once(client: TestClient, org: Hooked, database: Database) -> None:
+    payload = real_fixture(JOB_COMPLETED)
+    first = post_github(client, org.name, "workflow_job", payload, delivery="d-1")
+    again = post_github(client, org.name, "workflow_job", payload, delivery="d-1")
+    assert first.json()["success"] and "duplicate" not in first.json()
+    assert again.json() == {"success": True, "duplicate": True}
+    assert count(database, "webhook_deliveries") == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "github-workflow_run.completed.json",
+        "github-workflow_run.completed.with-pull-requests.json",
+        "github-workflow_run.requested.json",
+        "github-workflow_run.requested.with-conclusion.json",
+        "github-workflow_job.completed.failure.with-organization.json",
+        "github-workflow_job.completed.success.with-organization.json",
+        "github-workflow_job.in_progress.json",
+        "github-workflow_job.in_progress.with-queued-steps.json",
+        "github-workflow_job.queued.json",
+        "github-workflow_job.queued.with-deployment.json",
+        "github-workflow_job.waiting.json",
+    ],
+)
+def test_every_real_example_is_stored(
+    client: TestClient, org: Hooked, database: Database, name: str
+) -> None:
+    event = name.split(".")[0].removeprefix("github-")
+    response = post_github(client, org.name, event, real_fixture(name))
+    assert response.status_code == 200, response.text
+    assert count(database, "run_attempts" if event == "workflow_run" else "jobs") >= 1
+
+
+def test_the_job_before_its_run(client: TestClient, org: Hooked, database: Database) -> None:
+    """A job event first (its run unknown), then the run: nothing is lost, and the read
+    API shows what the payloads say."""
+    job_payload = real_fixture(JOB_COMPLETED)
+    run_payload = real_fixture(RUN_COMPLETED)
+    job = job_payload["workflow_job"]
+    # The examples come from different runs: point the job at the run example's.
+    job["run_id"] = run_payload["workflow_run"]["id"]
+    job_payload["repository"] = run_payload["repository"]
+    assert post_github(client, org.name, "workflow_job", job_payload).status_code == 200
+    assert read(client, org, "/api/v1/runs", **WINDOW)["items"] == []
+    assert post_github(client, org.name, "workflow_run", run_payload).status_code == 200
+    (run,) = read(client, org, "/api/v1/runs", **WINDOW)["items"]
+    detail = read(client, org, f"/api/v1/runs/{run['id']}")
+    source = run_payload["workflow_run"]
+    assert (detail["status"], detail["run_key"], detail["attempt"]) == (
+        "success",
+        str(source["id"]),
+        1,
+    )
+    assert (detail["pipeline"], detail["branch"], detail["provider"]) == (
+        source["name"] or source["path"],  # this example's workflow has no name
+        source["head_branch"],
+        "github",
+    )
+    (stored_job,) = detail["jobs"]
+    assert (stored_job["name"], stored_job["status"], stored_job["raw_status"]) == (
+        job["name"],
+        "failure",
+        "failure",
+    )
+    assert stored_job["duration_seconds"] == 198  # 10:34:58 to 10:38:16
+    assert stored_job["metrics"]["queue_seconds"] == 60  # created 10:33:58
+    assert stored_job["tags"]["runner_labels"] == "ubuntu-latest"
+    assert [step["name"] for step in stored_job["children"]] == [
+        f"{job['name']} / {step['name']}" for step in job["steps"]
+    ]
+    assert detail["compute_seconds"] == 198
+
+
+@pytest.mark.parametrize("folder", ["github-push-failed", "github-push-organisation"])
+def test_recorded_deliveries_in_order_and_shuffled_store_the_same(
+    client: TestClient, database: Database, folder: str
+) -> None:
+    deliveries = sequence(folder)
+    orders = {"in-order": deliveries} | {
+        f"shuffled-{seed}": shuffled(deliveries, seed) for seed in (1, 2, 3)
+    }
+    states = {}
+    for name, order in orders.items():
+        hooked_org(database, name)
+        for delivery in order:
+            response = post_github(client, name, delivery.event, delivery.body)
+            assert response.status_code in (200, 202), (delivery.name, response.text)
+        states[name] = stored_state(database, name)
+    reference = states.pop("in-order")
+    for name, state in states.items():
+        assert state == reference, name
+    org = Hooked("in-order", read_key="")
+    org.read_key = _read_key(database, org.name)
+    check_numbers(client, org, deliveries)
+
+
+def _read_key(database: Database, org: str) -> str:
+    from cipulse.accounts.service import AccountService
+
+    return AccountService(database).create_key(org, scopes=("read",)).key
+
+
+def check_numbers(client: TestClient, org: Hooked, deliveries: list) -> None:  # type: ignore[type-arg]
+    """The read API says what the last run and job events said."""
+    runs = [d.body["workflow_run"] for d in deliveries if d.event == "workflow_run"]
+    jobs = {
+        d.body["workflow_job"]["id"]: d.body["workflow_job"]
+        for d in deliveries
+        if d.event == "workflow_job"
+    }
+    final_run = runs[-1]
+    (item,) = read(client, org, "/api/v1/runs", **WINDOW)["items"]
+    detail = read(client, org, f"/api/v1/runs/{item['id']}")
+    assert detail["status"] == final_run["conclusion"]
+    assert detail["run_number"] == final_run["run_number"]
+    assert detail["duration_seconds"] == _seconds(
+        final_run["run_started_at"], final_run["updated_at"]
+    )
+    by_name = {job["name"]: job for job in detail["jobs"]}
+    assert len(by_name) == len(jobs)
+    durations = 0.0
+    for job in jobs.values():
+        stored = by_name[job["name"]]
+        assert stored["status"] == job["conclusion"]
+        assert stored["duration_seconds"] == _seconds(job["started_at"], job["completed_at"])
+        durations += stored["duration_seconds"] or 0
+        assert len(stored["children"]) == len(job["steps"])
+    assert detail["compute_seconds"] == pytest.approx(durations)
+    summary = read(client, org, "/api/v1/analytics/summary", **WINDOW)
+    assert summary["runs"] == 1
+    assert summary["compute_seconds"] == pytest.approx(durations)
+
+
+def _seconds(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def test_the_repository_default_branch_comes_from_the_payload(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    payload = real_fixture(RUN_COMPLETED)
+    payload["repository"]["default_branch"] = "trunk"
+    post_github(client, org.name, "workflow_run", payload)
+    (repository,) = rows(database, "repositories")
+    assert repository["default_branch"] == "trunk"
+
+
+def test_set_webhook_secret_from_stdin_or_generated(settings: Settings, database: Database) -> None:
+    from cipulse.accounts.service import AccountService
+
+    AccountService(database).create_organisation("acme")
+    runner = CliRunner()
+    env = {"CIPULSE_DATABASE_URL": settings.database_url}
+    given = runner.invoke(
+        cli,
+        ["orgs", "set-webhook-secret", "acme", "--provider", "github"],
+        input="s3cret\n",
+        env=env,
+    )
+    assert given.exit_code == 0, given.output
+    assert "s3cret" not in given.stdout
+    (row,) = rows(database, "webhook_secrets")
+    assert (row["provider"], row["secret"]) == ("github", "s3cret")
+    generated = runner.invoke(
+        cli, ["orgs", "set-webhook-secret", "acme", "--provider", "gitlab"], input="", env=env
+    )
+    assert generated.exit_code == 0, generated.output
+    secret = generated.stdout.strip()
+    assert len(secret) >= 32
+    gitlab = rows(database, "webhook_secrets", provider="gitlab")[0]
+    assert gitlab["secret"] is None  # GitLab's token is compared by its hash only
+    assert "/webhooks/gitlab/acme" in generated.stderr
+    unknown = runner.invoke(
+        cli, ["orgs", "set-webhook-secret", "nope", "--provider", "github"], input="x", env=env
+    )
+    assert unknown.exit_code != 0
+    assert WebhookService(database).secrets_set(
+        AccountService(database).organisation("acme").id
+    ).keys() == {
+        WebhookProvider.GITHUB.value,
+        WebhookProvider.GITLAB.value,
+    }

@@ -1,0 +1,226 @@
+"""GitLab webhooks: ``POST /webhooks/gitlab/{org}`` with the real payloads of
+``../shared/fixtures/real`` (GitLab's documented examples, go-gitlab's test data and
+CIMonitor's recorded deliveries), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import TypeAdapter, ValidationError
+
+from cipulse.accounts.service import AccountService
+from cipulse.ingestion.gitlab.schema import Timestamp
+from cipulse.storage.database import Database
+from tests.builders import real_fixture
+from tests.conftest import count, rows
+from tests.webhooks import Delivery, Hooked, hooked_org, post_gitlab, read, sequence, shuffled
+from tests.webhooks import stored_state as state_of
+
+WINDOW = {"since": "2016-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"}
+
+
+@pytest.fixture
+def org(database: Database) -> Hooked:
+    return hooked_org(database)
+
+
+def test_deliveries_without_the_right_token_store_nothing(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    payload = real_fixture("gitlab-docs.pipeline-event.json")
+    missing = post_gitlab(client, org.name, "Pipeline Hook", payload, token=None)
+    wrong = post_gitlab(client, org.name, "Pipeline Hook", payload, token="guess")
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert "X-Gitlab-Token" in missing.json()["error"]
+    assert count(database, "run_attempts") == count(database, "jobs") == 0
+
+
+def test_other_events_are_acknowledged_and_ignored(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    deployment = next(d for d in sequence("gitlab-pipeline") if d.event == "Deployment Hook")
+    response = post_gitlab(client, org.name, deployment.event, deployment.body)
+    assert (response.status_code, response.json()["ignored"]) == (202, "Deployment Hook")
+    assert count(database, "run_attempts") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "event"),
+    [
+        ("gitlab-docs.pipeline-event.json", "Pipeline Hook"),
+        ("gitlab-go-gitlab-testdata.pipeline.json", "Pipeline Hook"),
+        ("gitlab-docs.job-event.json", "Job Hook"),
+        ("gitlab-go-gitlab-testdata.job.json", "Job Hook"),
+        ("gitlab-go-gitlab-testdata.build.json", "Job Hook"),
+    ],
+)
+def test_every_real_example_is_stored(
+    client: TestClient, org: Hooked, database: Database, name: str, event: str
+) -> None:
+    response = post_gitlab(client, org.name, event, real_fixture(name))
+    assert response.status_code == 200, response.text
+    assert count(database, "jobs") >= 1
+
+
+def test_the_documented_pipeline_event_in_the_read_api(client: TestClient, org: Hooked) -> None:
+    payload = real_fixture("gitlab-docs.pipeline-event.json")
+    assert post_gitlab(client, org.name, "Pipeline Hook", payload).status_code == 200
+    (run,) = read(client, org, "/api/v1/runs", **WINDOW)["items"]
+    detail = read(client, org, f"/api/v1/runs/{run['id']}")
+    attributes = payload["object_attributes"]
+    assert (detail["run_key"], detail["status"], detail["raw_status"]) == (
+        "31",
+        "success",
+        "success",
+    )
+    assert (detail["repository"], detail["repository_host"]) == (
+        "gitlab-org/gitlab-test",
+        "192.168.64.1",
+    )
+    assert (detail["branch"], detail["triggered_by"], detail["run_name"]) == (
+        "master",
+        "merge_request_event",
+        attributes["name"],
+    )
+    assert detail["duration_seconds"] == 63
+    assert detail["started_at"] == "2016-08-12T15:23:28Z"
+    assert detail["completed_at"] == "2016-08-12T15:26:29Z"
+    assert detail["url"] == attributes["url"]
+    jobs = {job["name"]: job for job in detail["jobs"]}
+    assert {name: job["status"] for name, job in jobs.items()} == {
+        build["name"]: {
+            "success": "success",
+            "skipped": "skipped",
+            "created": "queued",
+            "failed": "failure",
+        }[build["status"]]
+        for build in payload["builds"]
+    }
+    assert all(job["tags"]["stage"] for job in jobs.values())
+
+
+def test_a_job_event_with_iso_timestamps_and_retries(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    payload = real_fixture("gitlab-go-gitlab-testdata.job.json")
+    assert post_gitlab(client, org.name, "Job Hook", payload).status_code == 200
+    (job,) = rows(database, "jobs")
+    assert (job["name"], job["status"], job["external_id"]) == (
+        "auto_deploy:start",
+        "success",
+        "3580121225",
+    )
+    assert job["duration_seconds"] == pytest.approx(49.503592)
+    assert job["metrics"] == {"queue_seconds": pytest.approx(0.193009)}
+    assert job["tags"]["retry"] == 1
+    assert job["tags"]["runner_tags"] == "linux,docker"
+    (repository,) = rows(database, "repositories")
+    assert (repository["host"], repository["full_name"]) == (
+        "gitlab.com",
+        "jsmithy2/release-tools-fake",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-15 10:30:00 UTC", datetime(2024, 1, 15, 10, 30, tzinfo=UTC)),
+        ("2021-02-23T02:41:37.886Z", datetime(2021, 2, 23, 2, 41, 37, 886000, tzinfo=UTC)),
+        ("2021-02-23T02:41:37Z", datetime(2021, 2, 23, 2, 41, 37, tzinfo=UTC)),
+        (
+            "2024-01-15 10:30:00 +0100",
+            datetime(2024, 1, 15, 10, 30, tzinfo=timezone(timedelta(hours=1))),
+        ),
+        ("2024-01-15T10:30:00.123+02:00", datetime(2024, 1, 15, 8, 30, 0, 123000, tzinfo=UTC)),
+    ],
+)
+def test_gitlab_timestamps_in_every_form(text: str, expected: datetime) -> None:
+    assert TypeAdapter(Timestamp).validate_python(text) == expected
+
+
+def test_a_timestamp_in_no_known_form_is_refused_naming_the_field(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(Timestamp).validate_python("yesterday")
+    payload = real_fixture("gitlab-docs.pipeline-event.json")
+    payload["object_attributes"]["created_at"] = "15/01/2024 10:30"
+    response = post_gitlab(client, org.name, "Pipeline Hook", payload)
+    assert response.status_code == 400
+    assert "object_attributes.created_at" in response.json()["error"]
+    assert count(database, "run_attempts") == 0
+
+
+def test_redeliveries_with_an_idempotency_key_are_stored_once(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    payload = real_fixture("gitlab-go-gitlab-testdata.job.json")
+    first = post_gitlab(client, org.name, "Job Hook", payload, idempotency_key="k-1")
+    again = post_gitlab(client, org.name, "Job Hook", payload, idempotency_key="k-1")
+    assert "duplicate" not in first.json()
+    assert again.json() == {"success": True, "duplicate": True}
+
+
+@pytest.mark.parametrize("folder", ["gitlab-pipeline", "gitlab-canceled-pipeline"])
+def test_recorded_deliveries_in_order_and_shuffled_store_the_same(
+    client: TestClient, database: Database, folder: str
+) -> None:
+    deliveries = sequence(folder)
+    orders = {"in-order": deliveries} | {
+        f"shuffled-{seed}": shuffled(deliveries, seed) for seed in (1, 2, 3)
+    }
+    states = {}
+    for name, order in orders.items():
+        hooked_org(database, name)
+        for delivery in order:
+            response = post_gitlab(client, name, delivery.event, delivery.body)
+            assert response.status_code in (200, 202), (delivery.name, response.text)
+        states[name] = state_of(database, name)
+    reference = states.pop("in-order")
+    for name, state in states.items():
+        assert state == reference, name
+    reader = Hooked(
+        "in-order", AccountService(database).create_key("in-order", scopes=("read",)).key
+    )
+    check_numbers(client, reader, deliveries)
+
+
+def check_numbers(client: TestClient, org: Hooked, deliveries: list[Delivery]) -> None:
+    """The read API says what the last pipeline event said, and each job what its own last
+    event said (a job's own event wins over the pipeline's list)."""
+    pipeline = [d.body for d in deliveries if d.event == "Pipeline Hook"][-1]
+    attributes = pipeline["object_attributes"]
+    expected_jobs: dict[str, dict[str, Any]] = {}
+    for build in pipeline["builds"]:
+        expected_jobs[build["name"]] = {"status": build["status"], "duration": build["duration"]}
+    for delivery in deliveries:
+        body = delivery.body
+        if delivery.event == "Job Hook" and body["build_status"] in (
+            "success",
+            "failed",
+            "canceled",
+            "skipped",
+        ):
+            expected_jobs[body["build_name"]] = {
+                "status": body["build_status"],
+                "duration": body["build_duration"],
+            }
+    (item,) = read(client, org, "/api/v1/runs", **WINDOW)["items"]
+    detail = read(client, org, f"/api/v1/runs/{item['id']}")
+    assert detail["raw_status"] == attributes["status"]
+    assert detail["duration_seconds"] == attributes["duration"]
+    assert detail["pipeline"] == ".gitlab-ci.yml"
+    stored = {job["name"]: job for job in detail["jobs"]}
+    assert {name: job["raw_status"] for name, job in stored.items()} == {
+        name: job["status"] for name, job in expected_jobs.items()
+    }
+    for name, job in expected_jobs.items():
+        if job["duration"] is not None:
+            assert stored[name]["duration_seconds"] == pytest.approx(job["duration"]), name
+    compute = sum(job["duration_seconds"] or 0 for job in stored.values())
+    assert detail["compute_seconds"] == pytest.approx(compute)
+    jobs_page = read(client, org, "/api/v1/analytics/jobs", **WINDOW)["items"]
+    assert {job["job"] for job in jobs_page} == set(expected_jobs)
