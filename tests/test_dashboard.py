@@ -365,6 +365,22 @@ def test_keys_are_created_shown_once_and_revoked_from_settings(
     assert member.status_code == 403
 
 
+def test_settings_show_the_webhook_urls_and_whether_their_secrets_are_set(
+    signed_in: TestClient, tenant: Tenant, database: Database
+) -> None:
+    from cipulse.accounts.webhooks import WebhookService
+    from cipulse.domain.model import WebhookProvider
+
+    page = signed_in.get("/settings").text
+    assert f"/webhooks/github/{tenant.name}</code>" in page
+    assert f"/webhooks/gitlab/{tenant.name}</code>" in page
+    assert page.count("cipulse orgs set-webhook-secret") == 2
+    WebhookService(database).set_secret(tenant.name, WebhookProvider.GITHUB, "s3cret")
+    page = signed_in.get("/settings").text
+    assert page.count("cipulse orgs set-webhook-secret") == 1
+    assert "s3cret" not in page
+
+
 def test_what_ci_sent_is_escaped_everywhere(signed_in: TestClient, tenant: Tenant) -> None:
     runs = recent_runs(pipeline=HOSTILE, repository="acme/app")
     for run in runs:

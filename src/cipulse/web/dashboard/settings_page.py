@@ -3,7 +3,8 @@ usage against limits, and the organisation's members."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from starlette.concurrency import run_in_threadpool
@@ -11,11 +12,11 @@ from starlette.responses import RedirectResponse, Response
 
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
 from cipulse.accounts.users import Member, Session
-from cipulse.domain.model import ApiKeyInfo, Organisation
+from cipulse.domain.model import ApiKeyInfo, Organisation, WebhookProvider
 from cipulse.errors import Forbidden, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.settings import Settings
-from cipulse.storage.clock import month_of, now_ms
+from cipulse.storage.clock import from_ms, month_of, now_ms
 from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
 from cipulse.web.dashboard.rendering import render
 from cipulse.web.dashboard.routing import page_router
@@ -34,16 +35,19 @@ async def _settings_page(
     settings: Settings = request.app.state.settings
     month = month_of(now_ms())
 
-    def gather() -> tuple[Organisation, list[ApiKeyInfo], tuple[int, int], list[Member]]:
+    def gather() -> tuple[
+        Organisation, list[ApiKeyInfo], tuple[int, int], list[Member], dict[str, int]
+    ]:
         organisation = accounts.organisation(session.org_name)
         return (
             organisation,
             accounts.keys(session.org_name),
             accounts.usage(session.org_name, month),
             users(request).members(session.org_id),
+            request.app.state.webhooks.secrets_set(session.org_id),
         )
 
-    organisation, keys, usage, members = await run_in_threadpool(gather)
+    organisation, keys, usage, members, secrets_set = await run_in_threadpool(gather)
     return render(
         request,
         "settings.html",
@@ -60,9 +64,31 @@ async def _settings_page(
             "created": created,
             "curl": example_curl(settings.base_url, created.key) if created else None,
             "base_url": settings.base_url,
+            "webhooks": _webhooks(settings.base_url, session.org_name, secrets_set),
         },
         status_code=status,
     )
+
+
+_WEBHOOK_LABELS = {WebhookProvider.GITHUB: "GitHub", WebhookProvider.GITLAB: "GitLab"}
+
+
+def _webhooks(base_url: str, org_name: str, secrets_set: dict[str, int]) -> list[dict[str, Any]]:
+    """The organisation's webhook URL per code host, and when its secret was set."""
+    return [
+        {
+            "provider": provider.value,
+            "label": label,
+            "url": f"{base_url}/webhooks/{provider.value}/{quote(org_name, safe='')}",
+            "set_at": _iso(secrets_set.get(provider.value)),
+        }
+        for provider, label in _WEBHOOK_LABELS.items()
+    ]
+
+
+def _iso(ms: int | None) -> str | None:
+    moment = from_ms(ms)
+    return moment.isoformat() if moment else None
 
 
 def router() -> APIRouter:
