@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter, ValidationError
 
 from cipulse.accounts.service import AccountService
+from cipulse.domain import ids
+from cipulse.domain.model import RepositoryRef
 from cipulse.ingestion.gitlab.schema import Timestamp
 from cipulse.storage.database import Database
 from tests.builders import real_fixture
@@ -102,9 +104,7 @@ def test_the_documented_pipeline_event_in_the_read_api(client: TestClient, org: 
     assert all(job["tags"]["stage"] for job in jobs.values())
 
 
-def test_a_job_event_with_iso_timestamps_and_retries(
-    client: TestClient, org: Hooked, database: Database
-) -> None:
+def test_a_job_event_of_a_retry(client: TestClient, org: Hooked, database: Database) -> None:
     payload = real_fixture("gitlab-go-gitlab-testdata.job.json")
     assert post_gitlab(client, org.name, "Job Hook", payload).status_code == 200
     (job,) = rows(database, "jobs")
@@ -115,7 +115,11 @@ def test_a_job_event_with_iso_timestamps_and_retries(
     )
     assert job["duration_seconds"] == pytest.approx(49.503592)
     assert job["metrics"] == {"queue_seconds": pytest.approx(0.193009)}
-    assert job["tags"]["retry"] == 1
+    # Its second try (retries_count 1): the run's attempt 2, the round of first retries.
+    repository = ids.repository_id(
+        job["org_id"], RepositoryRef("gitlab.com", "jsmithy2/release-tools-fake")
+    )
+    assert job["attempt_id"] == ids.chain_attempt_id(repository, "743121198", 2)
     assert job["tags"]["runner_tags"] == "linux,docker"
     (repository,) = rows(database, "repositories")
     assert (repository["host"], repository["full_name"]) == (
@@ -224,3 +228,124 @@ def check_numbers(client: TestClient, org: Hooked, deliveries: list[Delivery]) -
     assert detail["compute_seconds"] == pytest.approx(compute)
     jobs_page = read(client, org, "/api/v1/analytics/jobs", **WINDOW)["items"]
     assert {job["job"] for job in jobs_page} == set(expected_jobs)
+
+
+FIRST_TRY_ID = 2228389600
+
+
+def _earlier(text: str | None, minutes: int = 3) -> str | None:
+    if text is None:
+        return None
+    moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %Z") - timedelta(minutes=minutes)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def retried_sequence() -> list[Delivery]:
+    """The recorded pipeline, but its job "api tests" failed at first and passed when
+    retried: its recorded events become those of the retry (retries_count 1), each preceded
+    by the same event of the first try (another job id, three minutes earlier, failing where
+    the retry succeeded). Pipeline events list each job's latest try, as GitLab's do."""
+    found = []
+    for delivery in sequence("gitlab-pipeline"):
+        body = delivery.body
+        if delivery.event == "Job Hook" and body["build_name"] == "api tests":
+            first = {
+                **body,
+                "build_id": FIRST_TRY_ID,
+                "retries_count": 0,
+                "build_status": "failed"
+                if body["build_status"] == "success"
+                else body["build_status"],
+                "build_started_at": _earlier(body["build_started_at"]),
+                "build_finished_at": _earlier(body["build_finished_at"]),
+            }
+            found.append(Delivery(f"{delivery.name}-first", delivery.event, first))
+            body = {**body, "retries_count": 1}
+        found.append(Delivery(delivery.name, delivery.event, body))
+    return found
+
+
+def test_a_retried_job_makes_a_second_attempt_and_a_flaky_run(
+    client: TestClient, database: Database
+) -> None:
+    deliveries = retried_sequence()
+    states = {}
+    for name, order in {
+        "in-order": deliveries,
+        "shuffled-1": shuffled(deliveries, 1),
+        "shuffled-2": shuffled(deliveries, 2),
+    }.items():
+        hooked_org(database, name)
+        for delivery in order:
+            response = post_gitlab(client, name, delivery.event, delivery.body)
+            assert response.status_code in (200, 202), (delivery.name, response.text)
+        states[name] = state_of(database, name)
+    reference = states.pop("in-order")
+    for name, state in states.items():
+        assert state == reference, name
+    reader = Hooked(
+        "in-order", AccountService(database).create_key("in-order", scopes=("read",)).key
+    )
+    items = read(client, reader, "/api/v1/runs", **WINDOW)["items"]
+    assert sorted((run["attempt"], run["status"]) for run in items) == [
+        (1, "failure"),
+        (2, "success"),
+    ]
+    latest = next(run for run in items if run["attempt"] == 2)
+    detail = read(client, reader, f"/api/v1/runs/{latest['id']}")
+    assert [(a["attempt"], a["status"]) for a in detail["attempts"]] == [
+        (1, "failure"),
+        (2, "success"),
+    ]
+    (retry,) = detail["jobs"]
+    assert (retry["name"], retry["status"], retry["duration_seconds"]) == (
+        "api tests",
+        "success",
+        pytest.approx(60.156573),
+    )
+    first = read(client, reader, f"/api/v1/runs/{detail['attempts'][0]['id']}")
+    assert first["raw_status"] == "retried"
+    first_jobs = {job["name"]: job["status"] for job in first["jobs"]}
+    assert first_jobs["api tests"] == "failure"
+    assert len(first_jobs) == 15  # every job once: the retry is in attempt 2 only
+    summary = read(client, reader, "/api/v1/analytics/summary", **WINDOW)
+    assert (summary["runs"], summary["flaky_runs"]) == (2, 1)  # runs counts attempts
+    flaky = read(client, reader, "/api/v1/analytics/flaky", **WINDOW)["items"]
+    assert [job["job"] for job in flaky] == ["api tests"]
+
+
+def test_a_pipeline_event_listing_every_try_puts_each_in_its_round() -> None:
+    from cipulse.ingestion.gitlab.converter import convert_pipeline
+    from cipulse.ingestion.gitlab.schema import PipelineEvent
+
+    payload = real_fixture("gitlab-go-gitlab-testdata.pipeline.json")
+    retried = {**payload["builds"][0], "id": payload["builds"][0]["id"] + 1000}
+    payload["builds"].append(retried)
+    submission = convert_pipeline(PipelineEvent.model_validate(payload))
+    rounds = {(d.span.external_id, d.attempt) for d in submission.detached_spans}
+    first = str(payload["builds"][0]["id"])
+    assert (first, 1) in rounds and (str(retried["id"]), 2) in rounds
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["success", "skipped"], "success"),
+        (["success", "failure"], "failure"),
+        (["success", "failure:allowed"], "success"),
+        (["running", "success"], "running"),
+        (["running", "failure"], "failure"),
+        (["cancelled", "success"], "cancelled"),
+        (["timed_out", "success"], "failure"),
+    ],
+)
+def test_a_rounds_status_is_decided_as_gitlab_decides_a_pipelines(
+    statuses: list[str], expected: str
+) -> None:
+    from cipulse.domain.retry_rounds import status_after
+
+    jobs = [
+        {"status": s.split(":")[0], "tags": {"allow_failure": "true"} if ":" in s else {}}
+        for s in statuses
+    ]
+    assert status_after(jobs) == expected

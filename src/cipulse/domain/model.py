@@ -160,6 +160,9 @@ class Submission:
     ingest_source: str | None = None
     #: Default branches the payload names (webhooks know them), by repository.
     default_branches: dict[RepositoryRef, str] = field(default_factory=dict)
+    #: Runs (repository, repository-scoped run key) whose attempts are retry rounds of their
+    #: jobs (GitLab, ``domain/retry_rounds.py``), to derive again once this is stored.
+    retry_round_runs: list[tuple[RepositoryRef, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

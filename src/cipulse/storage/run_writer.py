@@ -27,7 +27,7 @@ from cipulse.domain.exclusive import exclusive_seconds
 from cipulse.domain.model import COMPUTE_FROM_JOBS, JobSpan, RunAttempt, RunKeyScope, Submission
 from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, is_stale
 from cipulse.domain.window import DAY_MS
-from cipulse.storage import rollup_store
+from cipulse.storage import retry_round_writer, rollup_store
 from cipulse.storage.clock import to_ms
 from cipulse.storage.dialect import (
     bulk_delete,
@@ -86,6 +86,8 @@ class ResolvedSubmission:
     pipeline_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     attempts: list[ResolvedAttempt] = field(default_factory=list)
     spans: list[ResolvedSpan] = field(default_factory=list)
+    #: (repository id, run key) of runs whose attempts are retry rounds.
+    retry_round_runs: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def job_count(self) -> int:
@@ -257,6 +259,8 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 fallback=detached.fallback,
             )
         )
+    for repository, run_key in submission.retry_round_runs:
+        resolved.retry_round_runs.add((ids.repository_id(org_id, repository), run_key))
     return resolved
 
 
@@ -300,6 +304,8 @@ class WritePlan:
     updated_attempts: dict[str, Row] = field(default_factory=dict)
     replaced_job_sets: dict[str, list[JobRow]] = field(default_factory=dict)
     span_rows: dict[str, JobRow] = field(default_factory=dict)
+    #: (org id, repository id, run key) of runs whose retry rounds are derived again.
+    retry_round_runs: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 class Planner:
@@ -319,6 +325,10 @@ class Planner:
         plan = self.plan
         plan.repository_rows.update(submission.repository_rows)
         plan.pipeline_rows.update(submission.pipeline_rows)
+        plan.retry_round_runs.update(
+            (submission.org_id, repository_id, run_key)
+            for repository_id, run_key in submission.retry_round_runs
+        )
         for attempt in submission.attempts:
             stored = self._attempts.get(attempt.id)
             if stored is not None and is_stale(stored, attempt.status):
@@ -432,17 +442,19 @@ def write(conn: Connection, plan: WritePlan, now: int) -> None:
         ),
     )
     bulk_insert(conn, jobs, list(plan.span_rows.values()), _JOB_UPSERT)
-    _compute_from_jobs(conn, plan)
-    rollup_store.mark_dirty(conn, touched, now)
+    derived = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
+    _compute_from_jobs(conn, plan, derived.attempt_ids)
+    rollup_store.mark_dirty(conn, touched | derived.partitions, now)
 
 
 _COMPUTE_FORMATS = tuple(f.value for f in COMPUTE_FROM_JOBS)
 
 
-def _compute_from_jobs(conn: Connection, plan: WritePlan) -> None:
+def _compute_from_jobs(conn: Connection, plan: WritePlan, derived: dict[str, set[str]]) -> None:
     """Attempts whose jobs arrive one by one (webhooks) have as compute the sum of their
-    top-level jobs' durations: recomputed for the attempts the plan wrote or added jobs to."""
-    by_org: dict[str, set[str]] = {}
+    top-level jobs' durations: recomputed for the attempts the plan wrote or added jobs to,
+    and the ``derived`` ones (by organisation)."""
+    by_org: dict[str, set[str]] = {org_id: set(found) for org_id, found in derived.items()}
     for row in (*plan.new_attempts.values(), *plan.updated_attempts.values()):
         if row["source_format"] in _COMPUTE_FORMATS:
             by_org.setdefault(row["org_id"], set()).add(row["id"])

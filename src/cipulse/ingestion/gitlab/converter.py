@@ -4,8 +4,8 @@ output.
 A GitLab pipeline is a run keyed by its id within the project (so that job events, which
 name only the pipeline id, find it); a project has one pipeline definition (its CI
 configuration), so every run of a project belongs to one cipulse pipeline. GitLab retries a
-job, not a pipeline: each try of a job is a job of its own (a new job id) in the same run,
-tagged with how many tries came before it (``retry``).
+job, not a pipeline: each try of a job is a job of its own (a new job id), in the run attempt
+of its retry round (``retries_count`` + 1; ``domain/retry_rounds.py`` derives the attempts).
 
 The Pipeline Hook carries the run and its jobs as they stand; the Job Hook one job. Jobs a
 Pipeline Hook lists only fill in what the jobs' own events have not finished, so the jobs
@@ -204,14 +204,27 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
                 repository=repository,
                 run_key=str(pipeline.id),
                 span=_build_span(build, web_url),
+                attempt=round_number,
                 fallback=True,
             )
-            for build in event.builds
+            for build, round_number in _rounds_of(event.builds)
         ],
+        retry_round_runs=[(repository, str(pipeline.id))],
     )
     if event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch
     return submission
+
+
+def _rounds_of(builds: list[Build]) -> list[tuple[Build, int]]:
+    """Each job with its retry round: the tries of one job, in the order of their ids. (A
+    pipeline event may list only each job's latest try: then its own event says its round.)"""
+    tries: dict[str, int] = {}
+    found = []
+    for build in sorted(builds, key=lambda b: b.id):
+        tries[build.name] = tries.get(build.name, 0) + 1
+        found.append((build, tries[build.name]))
+    return found
 
 
 def _build_span(build: Build, web_url: str | None) -> JobSpan:
@@ -247,12 +260,17 @@ def convert_job(event: JobEvent) -> Submission:
         runner=event.runner,
         web_url=_web_url(event.project, event.repository),
     )
-    if event.retries_count:
-        span.tags["retry"] = event.retries_count
+    run_key = str(event.pipeline_id)
     submission = Submission(
         detached_spans=[
-            DetachedSpan(repository=repository, run_key=str(event.pipeline_id), span=span)
-        ]
+            DetachedSpan(
+                repository=repository,
+                run_key=run_key,
+                span=span,
+                attempt=(event.retries_count or 0) + 1,
+            )
+        ],
+        retry_round_runs=[(repository, run_key)],
     )
     if event.project and event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch

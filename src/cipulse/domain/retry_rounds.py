@@ -1,0 +1,139 @@
+"""GitLab retries as run attempts.
+
+GitLab retries a job, not a pipeline: a retry is a new job (a new id) in the same pipeline,
+and its event says how many tries came before it (``retries_count``). cipulse counts *retry
+rounds* as the run's attempts: the first tries of a pipeline's jobs are attempt 1, their
+first retries attempt 2, and so on. An attempt's status is the pipeline's as it stood after
+that round: every job at its latest try up to the round, decided the way GitLab decides a
+pipeline's status (a failed job that may fail does not fail it); its raw status is
+``retried``, the last round's its status. A pipeline that went green
+after a job was retried is thus a run with a failing attempt and a successful one: a flaky
+run, and the retried job a flaky job.
+
+Pure: the writer hands over the stored rows of one run and stores what comes back. The
+result depends on the rows only, never on the order events arrived in. A pipeline nobody
+retried keeps the status its own event gives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cipulse.domain.status import Status
+
+#: Rounds beyond this are not looked for (GitLab retries automatically at most twice).
+MAX_ROUNDS = 20
+
+_FAILING = {Status.FAILURE.value, Status.TIMED_OUT.value}
+_UNFINISHED = {Status.QUEUED.value, Status.PENDING.value, Status.RUNNING.value}
+
+Row = dict[str, Any]
+#: The raw status of an attempt whose jobs were retried in a later round.
+RETRIED = "retried"
+
+
+@dataclass(slots=True)
+class Rounds:
+    """What the writer stores for one run: the attempt rows of rounds 2 and later (new or
+    replacing the stored ones), attempt 1's new status and times (None: as its event said),
+    and the ids of jobs to delete (a retry a pipeline event listed under attempt 1 before its
+    own event put it in its round)."""
+
+    attempts: list[Row] = field(default_factory=list)
+    first: Row | None = None
+    deleted_job_ids: list[str] = field(default_factory=list)
+
+
+def status_after(jobs: Sequence[Row]) -> str:
+    """The pipeline's status given each job's latest try: failed if a job that must not
+    fail failed; else running while a job is not finished; else canceled if one was;
+    else success. Skipped jobs do not count."""
+    statuses = [job["status"] for job in jobs if job["status"] != Status.SKIPPED.value]
+    if any(
+        job["status"] in _FAILING and not (job.get("tags") or {}).get("allow_failure")
+        for job in jobs
+    ):
+        return Status.FAILURE.value
+    if any(status in _UNFINISHED for status in statuses):
+        return Status.RUNNING.value
+    if Status.CANCELLED.value in statuses:
+        return Status.CANCELLED.value
+    return Status.SUCCESS.value
+
+
+def _latest_tries(jobs_by_round: Mapping[int, Sequence[Row]], up_to: int) -> list[Row]:
+    latest: dict[str, tuple[int, Row]] = {}
+    for number in sorted(jobs_by_round):
+        if number > up_to:
+            break
+        for job in jobs_by_round[number]:
+            if job["parent_node_key"] is None:
+                latest[job["definition_key"]] = (number, job)
+    return [job for _, job in latest.values()]
+
+
+def _span(jobs: Sequence[Row]) -> tuple[int | None, int | None]:
+    starts = [job["started_at_ms"] for job in jobs if job["started_at_ms"] is not None]
+    ends = [job["completed_at_ms"] for job in jobs if job["completed_at_ms"] is not None]
+    return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+def _seconds(start: int | None, end: int | None) -> float | None:
+    return None if start is None or end is None or end < start else (end - start) / 1000
+
+
+def derive(
+    first: Row, jobs_by_round: Mapping[int, Sequence[Row]], attempt_ids: Mapping[int, str]
+) -> Rounds:
+    """The rounds of the run whose attempt 1 is ``first`` (its stored row) and whose jobs,
+    by round, are ``jobs_by_round`` (round 1 may hold retries a pipeline event listed;
+    their own events put them in their round). ``attempt_ids`` names each round's id."""
+    rounds = Rounds()
+    retried = {
+        job["external_id"]
+        for number, jobs in jobs_by_round.items()
+        if number > 1
+        for job in jobs
+        if job["external_id"] is not None
+    }
+    firsts = [job for job in jobs_by_round.get(1, ()) if job["external_id"] not in retried]
+    rounds.deleted_job_ids = [
+        job["id"] for job in jobs_by_round.get(1, ()) if job["external_id"] in retried
+    ]
+    last = max((n for n, jobs in jobs_by_round.items() if jobs), default=1)
+    if last == 1:
+        return rounds
+    by_round = {**jobs_by_round, 1: firsts}
+    _, first_end = _span([j for j in firsts if j["parent_node_key"] is None])
+    status = status_after(_latest_tries(by_round, 1))
+    first_end = first_end if status not in _UNFINISHED else None
+    rounds.first = {
+        "status": status,
+        "raw_status": RETRIED,
+        "completed_at_ms": first_end,
+        "duration_seconds": _seconds(first["started_at_ms"], first_end),
+    }
+    previous_end = first_end or first["started_at_ms"]
+    for number in range(2, last + 1):
+        own = [job for job in by_round.get(number, ()) if job["parent_node_key"] is None]
+        status = status_after(_latest_tries(by_round, number))
+        start, end = _span(own)
+        start = start if start is not None else previous_end
+        end = end if status not in _UNFINISHED else None
+        rounds.attempts.append(
+            {
+                **first,
+                "id": attempt_ids[number],
+                "attempt": number,
+                "status": status,
+                "raw_status": status if number == last else RETRIED,
+                "started_at_ms": start,
+                "completed_at_ms": end,
+                "duration_seconds": _seconds(start, end),
+                "compute_seconds": sum(job["duration_seconds"] or 0.0 for job in own) or None,
+                "metrics": None,
+            }
+        )
+        previous_end = end or start
+    return rounds

@@ -1,0 +1,118 @@
+"""Stores the retry rounds of runs whose attempts are rounds of job retries (GitLab): reads
+each run's attempt 1 and jobs, derives the rounds (``domain/retry_rounds.py``) and writes
+them, inside the ingest transaction that changed the run (whose lock it holds)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cipulse.domain import ids, retry_rounds
+from cipulse.domain.window import DAY_MS
+from cipulse.storage.schema import jobs, run_attempts
+
+_JOB_COLUMNS = (
+    jobs.c.id,
+    jobs.c.attempt_id,
+    jobs.c.external_id,
+    jobs.c.definition_key,
+    jobs.c.parent_node_key,
+    jobs.c.status,
+    jobs.c.tags,
+    jobs.c.started_at_ms,
+    jobs.c.completed_at_ms,
+    jobs.c.duration_seconds,
+)
+
+
+@dataclass(slots=True)
+class Derived:
+    """The attempts written (by organisation: their compute follows) and the rollup
+    partitions (org id, pipeline id, day) they were and are in."""
+
+    attempt_ids: dict[str, set[str]] = field(default_factory=dict)
+    partitions: set[tuple[str, str, int]] = field(default_factory=set)
+
+
+def derive_runs(conn: Connection, runs: Iterable[tuple[str, str, str]], now_ms: int) -> Derived:
+    """Derive the rounds of the runs (org id, repository id, run key)."""
+    derived = Derived()
+    for org_id, repository_id, run_key in sorted(runs):
+        _derive_run(conn, org_id, repository_id, run_key, now_ms, derived)
+    return derived
+
+
+def _derive_run(
+    conn: Connection,
+    org_id: str,
+    repository_id: str,
+    run_key: str,
+    now_ms: int,
+    derived: Derived,
+) -> None:
+    attempt_ids = {
+        number: ids.chain_attempt_id(repository_id, run_key, number)
+        for number in range(1, retry_rounds.MAX_ROUNDS + 1)
+    }
+    round_of = {attempt_id: number for number, attempt_id in attempt_ids.items()}
+    stored = {
+        row["id"]: dict(row)
+        for row in conn.execute(
+            sa.select(run_attempts).where(
+                run_attempts.c.org_id == org_id,
+                run_attempts.c.id.in_(list(attempt_ids.values())),
+            )
+        ).mappings()
+    }
+    first = stored.get(attempt_ids[1])
+    if first is None:  # the pipeline's own event has not come yet
+        return
+    jobs_by_round: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for row in conn.execute(
+        sa.select(*_JOB_COLUMNS).where(
+            jobs.c.org_id == org_id, jobs.c.attempt_id.in_(list(attempt_ids.values()))
+        )
+    ).mappings():
+        jobs_by_round[round_of[row["attempt_id"]]].append(dict(row))
+    rounds = retry_rounds.derive(first, jobs_by_round, attempt_ids)
+    if rounds.deleted_job_ids:
+        conn.execute(
+            sa.delete(jobs).where(
+                jobs.c.org_id == org_id,
+                jobs.c.attempt_id == attempt_ids[1],
+                jobs.c.id.in_(rounds.deleted_job_ids),
+            )
+        )
+    written = {attempt_ids[1]}
+    if rounds.first is not None:
+        conn.execute(
+            sa.update(run_attempts)
+            .where(run_attempts.c.org_id == org_id, run_attempts.c.id == attempt_ids[1])
+            .values(**rounds.first, updated_at_ms=now_ms)
+        )
+    for attempt in rounds.attempts:
+        before = stored.get(attempt["id"])
+        if before is not None:
+            _mark(derived, org_id, before)
+            conn.execute(
+                sa.delete(run_attempts).where(
+                    run_attempts.c.org_id == org_id, run_attempts.c.id == attempt["id"]
+                )
+            )
+        attempt["received_at_ms"] = before["received_at_ms"] if before else now_ms
+        attempt["updated_at_ms"] = now_ms
+        conn.execute(sa.insert(run_attempts).values(**attempt))
+        written.add(attempt["id"])
+        _mark(derived, org_id, attempt)
+    _mark(derived, org_id, first)
+    derived.attempt_ids.setdefault(org_id, set()).update(written)
+
+
+def _mark(derived: Derived, org_id: str, row: dict[str, object]) -> None:
+    started = row["started_at_ms"]
+    if isinstance(started, int):
+        derived.partitions.add((org_id, str(row["pipeline_id"]), started // DAY_MS))
