@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from cipulse.accounts.service import AccountService, principal_for
-from cipulse.domain import ids
-from cipulse.domain.model import Submission, WebhookProvider
-from cipulse.errors import InvalidRequest, Unauthenticated
-from cipulse.storage import repositories as repository_store
+from cipulse.domain.model import WebhookProvider
+from cipulse.errors import InvalidRequest, NotFound, Unauthenticated
+from cipulse.storage import accounts as account_store
 from cipulse.storage import webhooks as store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
@@ -76,50 +76,51 @@ class WebhookService:
             return store.secrets_of(conn, org_id)
 
     def verify(
-        self, org_name: str, provider: WebhookProvider, body: bytes, proof: str | None
-    ) -> Principal:
-        """Who a delivery speaks for, once its signature or token checks out against the
-        organisation's secret; ``Unauthenticated`` otherwise (nothing is parsed or stored)."""
-        organisation = self.accounts.organisation(org_name)
-        with self.database.read() as conn:
-            secret = store.secret_of(conn, organisation.id, provider.value)
-        header = PROOF_HEADER[provider]
-        if secret is None:
-            raise Unauthenticated(
-                f"no {provider.value} webhook secret is set for this organisation "
-                f"(cipulse orgs set-webhook-secret {org_name} --provider {provider.value})"
-            )
-        if not proof:
-            raise Unauthenticated(f"{header}: missing")
-        if not _verified(provider, secret, body, proof):
-            raise Unauthenticated(f"{header}: does not match the organisation's webhook secret")
-        return principal_for(organisation)
-
-    def seen(self, org_id: str, provider: WebhookProvider, delivery_id: str | None) -> bool:
-        """Whether this delivery was stored already (a redelivery)."""
-        if not delivery_id:
-            return False
-        with self.database.read() as conn:
-            return store.delivery_seen(
-                conn, org_id, provider.value, delivery_id[:MAX_DELIVERY_ID_LENGTH]
-            )
-
-    def stored(
         self,
-        org_id: str,
+        org_name: str,
         provider: WebhookProvider,
-        delivery_id: str | None,
-        submission: Submission,
-    ) -> None:
-        """After a delivery is stored: remember it, and take the default branches it names
-        (which decide the dashboard's default-branch figures)."""
-        now = now_ms()
-        with self.database.write() as conn:
-            if delivery_id:
-                store.remember_delivery(
-                    conn, org_id, provider.value, delivery_id[:MAX_DELIVERY_ID_LENGTH], now
+        body: bytes,
+        proof: str | None,
+        delivery_id: str | None = None,
+    ) -> Verified:
+        """Who a delivery speaks for, once its signature or token checks out against the
+        organisation's secret (``Unauthenticated`` otherwise: nothing is parsed or stored),
+        and whether it was stored already (a redelivery). One read of the database."""
+        header = PROOF_HEADER[provider]
+        delivery = delivery_key(provider, delivery_id)
+        with self.database.read() as conn:
+            organisation = account_store.find_organisation(conn, org_name)
+            if organisation is None:
+                raise NotFound(f"org: no organisation named {org_name!r}")
+            secret = store.secret_of(conn, organisation.id, provider.value)
+            if secret is None:
+                raise Unauthenticated(
+                    f"no {provider.value} webhook secret is set for this organisation "
+                    f"(cipulse orgs set-webhook-secret {org_name} --provider {provider.value})"
                 )
-            for repository, branch in submission.default_branches.items():
-                repository_id = ids.repository_id(org_id, repository)
-                if store.default_branch_of(conn, org_id, repository_id) != branch:
-                    repository_store.set_default_branch(conn, org_id, repository_id, branch, now)
+            if not proof:
+                raise Unauthenticated(f"{header}: missing")
+            if not _verified(provider, secret, body, proof):
+                raise Unauthenticated(f"{header}: does not match the organisation's webhook secret")
+            duplicate = delivery is not None and store.delivery_seen(
+                conn, organisation.id, *delivery
+            )
+        return Verified(principal_for(organisation), delivery, duplicate)
+
+
+def delivery_key(provider: WebhookProvider, delivery_id: str | None) -> tuple[str, str] | None:
+    """What identifies a delivery across redeliveries: (provider, its id), or None."""
+    delivery_id = (delivery_id or "").strip()
+    if not delivery_id:
+        return None
+    return provider.value, delivery_id[:MAX_DELIVERY_ID_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verified delivery: on whose behalf it is stored, its id (to remember it when
+    stored), and whether that id was stored already."""
+
+    principal: Principal
+    delivery: tuple[str, str] | None
+    duplicate: bool

@@ -15,6 +15,7 @@ from cipulse.domain.keys import hash_key
 from cipulse.domain.model import Submission
 from cipulse.errors import CipulseError, Forbidden, PlanLimitExceeded, Unauthenticated
 from cipulse.storage import accounts, run_writer
+from cipulse.storage import webhooks as webhook_store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import month_of, now_ms
 from cipulse.storage.database import Database
@@ -35,6 +36,9 @@ class IngestRequest:
     api_key: str | None = None
     principal: Principal | None = None
     prepared: run_writer.ResolvedSubmission | None = None
+    #: A webhook delivery (provider, delivery id) remembered in the same transaction, so a
+    #: redelivery of what was stored is recognised.
+    delivery: tuple[str, str] | None = None
 
     def resolved_for(self, org_id: str, now: int) -> run_writer.ResolvedSubmission:
         if self.prepared is not None:
@@ -119,6 +123,13 @@ class IngestService:
                 )
 
             run_writer.write(conn, planner.plan, now)
+            deliveries = []
+            for index, principal, _ in accepted:
+                delivery = requests[index].delivery
+                if delivery is not None and isinstance(results[index], IngestOutcome):
+                    deliveries.append((principal.org_id, *delivery))
+            if deliveries:
+                webhook_store.remember_deliveries(conn, deliveries, now)
             new_runs: dict[str, int] = {}
             for row in planner.plan.new_attempts.values():
                 new_runs[row["org_id"]] = new_runs.get(row["org_id"], 0) + 1

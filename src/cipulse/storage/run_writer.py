@@ -27,6 +27,7 @@ from cipulse.domain.exclusive import exclusive_seconds
 from cipulse.domain.model import COMPUTE_FROM_JOBS, JobSpan, RunAttempt, RunKeyScope, Submission
 from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, is_stale
 from cipulse.domain.window import DAY_MS
+from cipulse.storage import repositories as repository_store
 from cipulse.storage import retry_round_writer, rollup_store
 from cipulse.storage.clock import to_ms
 from cipulse.storage.dialect import (
@@ -88,6 +89,8 @@ class ResolvedSubmission:
     spans: list[ResolvedSpan] = field(default_factory=list)
     #: (repository id, run key) of runs whose attempts are retry rounds.
     retry_round_runs: set[tuple[str, str]] = field(default_factory=set)
+    #: Default branches the submission names, by repository id.
+    default_branches: dict[str, str] = field(default_factory=dict)
 
     @property
     def job_count(self) -> int:
@@ -261,6 +264,8 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
         )
     for repository, run_key in submission.retry_round_runs:
         resolved.retry_round_runs.add((ids.repository_id(org_id, repository), run_key))
+    for repository, branch in submission.default_branches.items():
+        resolved.default_branches[ids.repository_id(org_id, repository)] = branch
     return resolved
 
 
@@ -306,6 +311,8 @@ class WritePlan:
     span_rows: dict[str, JobRow] = field(default_factory=dict)
     #: (org id, repository id, run key) of runs whose retry rounds are derived again.
     retry_round_runs: set[tuple[str, str, str]] = field(default_factory=set)
+    #: The default branch of repositories (org id, repository id), as a payload names it.
+    default_branches: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Planner:
@@ -328,6 +335,10 @@ class Planner:
         plan.retry_round_runs.update(
             (submission.org_id, repository_id, run_key)
             for repository_id, run_key in submission.retry_round_runs
+        )
+        plan.default_branches.update(
+            ((submission.org_id, repository_id), branch)
+            for repository_id, branch in submission.default_branches.items()
         )
         for attempt in submission.attempts:
             stored = self._attempts.get(attempt.id)
@@ -402,6 +413,7 @@ def write(conn: Connection, plan: WritePlan, now: int) -> None:
     """Store the plan and mark the rollup partitions it changes."""
     touched = touched_partitions(conn, plan)
     bulk_insert(conn, repositories, _sorted(plan.repository_rows.values()), _REPOSITORY_UPSERT)
+    _take_default_branches(conn, plan.default_branches, now)
     pipeline_rows = _sorted(plan.pipeline_rows.values())
     bulk_insert(conn, pipelines, pipeline_rows, _PIPELINE_INSERT)
     _rename_pipelines(conn, pipeline_rows)
@@ -445,6 +457,24 @@ def write(conn: Connection, plan: WritePlan, now: int) -> None:
     derived = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
     _compute_from_jobs(conn, plan, derived.attempt_ids)
     rollup_store.mark_dirty(conn, touched | derived.partitions, now)
+
+
+def _take_default_branches(
+    conn: Connection, branches: dict[tuple[str, str], str], now: int
+) -> None:
+    """Record the default branch payloads name (webhooks know it) where it differs from the
+    stored one; that marks the repository's partitions (their branch scopes change)."""
+    by_org: dict[str, dict[str, str]] = {}
+    for (org_id, repository_id), branch in branches.items():
+        by_org.setdefault(org_id, {})[repository_id] = branch
+    for org_id, wanted in sorted(by_org.items()):
+        query = sa.select(repositories.c.id, repositories.c.default_branch).where(
+            repositories.c.org_id == org_id, repositories.c.id.in_(sorted(wanted))
+        )
+        stored = {str(row.id): row.default_branch for row in conn.execute(query)}
+        for repository_id, branch in sorted(wanted.items()):
+            if repository_id in stored and stored[repository_id] != branch:
+                repository_store.set_default_branch(conn, org_id, repository_id, branch, now)
 
 
 _COMPUTE_FORMATS = tuple(f.value for f in COMPUTE_FROM_JOBS)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.storage.dialect import insert_for
-from cipulse.storage.schema import repositories, webhook_deliveries, webhook_secrets
+from cipulse.storage.schema import webhook_deliveries, webhook_secrets
 
 #: Deliveries are remembered this long: GitHub lets a delivery be redelivered for three days.
 DELIVERY_MEMORY_MS = 7 * 86_400_000
@@ -74,21 +74,23 @@ def delivery_seen(conn: Connection, org_id: str, provider: str, delivery_id: str
     return conn.execute(query).first() is not None
 
 
-def remember_delivery(
-    conn: Connection, org_id: str, provider: str, delivery_id: str, now_ms: int
+def remember_deliveries(
+    conn: Connection, deliveries: list[tuple[str, str, str]], now_ms: int
 ) -> None:
-    """Remember a stored delivery, and forget the organisation's old ones."""
+    """Remember stored deliveries (org id, provider, delivery id), and forget their
+    organisations' old ones."""
     d = webhook_deliveries
-    insert = insert_for(conn)(d).values(
-        org_id=org_id, provider=provider, delivery_id=delivery_id, received_at_ms=now_ms
-    )
-    conn.execute(insert.on_conflict_do_nothing())
+    rows = sorted(set(deliveries))
     conn.execute(
-        sa.delete(d).where(d.c.org_id == org_id, d.c.received_at_ms < now_ms - DELIVERY_MEMORY_MS)
+        insert_for(conn)(d).on_conflict_do_nothing(),
+        [
+            {"org_id": org, "provider": provider, "delivery_id": delivery, "received_at_ms": now_ms}
+            for org, provider, delivery in rows
+        ],
     )
-
-
-def default_branch_of(conn: Connection, org_id: str, repository_id: str) -> str | None:
-    r = repositories
-    query = sa.select(r.c.default_branch).where(r.c.org_id == org_id, r.c.id == repository_id)
-    return conn.execute(query).scalar_one_or_none()
+    for org_id in sorted({org for org, _, _ in rows}):
+        conn.execute(
+            sa.delete(d).where(
+                d.c.org_id == org_id, d.c.received_at_ms < now_ms - DELIVERY_MEMORY_MS
+            )
+        )

@@ -11,10 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cipulse.accounts.webhooks import PROOF_HEADER, WebhookService
-from cipulse.domain.model import WebhookProvider
+from cipulse.domain.model import Submission, WebhookProvider
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.webhooks import handles, parse_event
-from cipulse.web.ingest_routes import ERROR_RESPONSES
+from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES
 from cipulse.web.requests import bounded_body
 
 #: The header naming the event, and the one identifying a delivery across redeliveries.
@@ -32,23 +32,35 @@ def _json(payload: dict[str, Any], status_code: int = 200) -> Response:
 async def _receive(request: Request, provider: WebhookProvider, org: str) -> Response:
     service: WebhookService = request.app.state.webhooks
     body = await bounded_body(request, request.app.state.settings.max_body_bytes)
-    proof = request.headers.get(PROOF_HEADER[provider])
-    principal = await run_in_threadpool(service.verify, org, provider, body, proof)
+    verified = await run_in_threadpool(
+        service.verify,
+        org,
+        provider,
+        body,
+        request.headers.get(PROOF_HEADER[provider]),
+        request.headers.get(DELIVERY_HEADER[provider]),
+    )
     event = request.headers.get(EVENT_HEADER[provider])
     if provider is WebhookProvider.GITHUB and event == "ping":
         return _json({"success": True, "event": "ping"})
     if not handles(provider, event):
         return _json({"success": True, "ignored": event or "(no event header)"}, 202)
     assert event is not None
-    delivery = request.headers.get(DELIVERY_HEADER[provider])
-    if await run_in_threadpool(service.seen, principal.org_id, provider, delivery):
+    if verified.duplicate:
         return _json({"success": True, "duplicate": True})
-    submission = await run_in_threadpool(parse_event, provider, event, body)
+    submission = await _parsed(body, provider, event)
     outcome = await request.app.state.committer.submit(
-        IngestRequest(submission=submission, principal=principal)
+        IngestRequest(
+            submission=submission, principal=verified.principal, delivery=verified.delivery
+        )
     )
-    await run_in_threadpool(service.stored, principal.org_id, provider, delivery, submission)
     return _json({"success": True, "event": event, "events": outcome.events})
+
+
+async def _parsed(body: bytes, provider: WebhookProvider, event: str) -> Submission:
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        return await run_in_threadpool(parse_event, provider, event, body)
+    return parse_event(provider, event, body)
 
 
 async def github_webhook(request: Request, org: str) -> Response:
