@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from cipulse.accounts.service import AccountService, principal_for
 from cipulse.domain.model import WebhookProvider
 from cipulse.errors import InvalidRequest, NotFound, Unauthenticated
-from cipulse.storage import accounts as account_store
 from cipulse.storage import webhooks as store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
@@ -89,22 +88,22 @@ class WebhookService:
         header = PROOF_HEADER[provider]
         delivery = delivery_key(provider, delivery_id)
         with self.database.read() as conn:
-            organisation = account_store.find_organisation(conn, org_name)
-            if organisation is None:
-                raise NotFound(f"org: no organisation named {org_name!r}")
-            secret = store.secret_of(conn, organisation.id, provider.value)
-            if secret is None:
-                raise Unauthenticated(
-                    f"no {provider.value} webhook secret is set for this organisation "
-                    f"(cipulse orgs set-webhook-secret {org_name} --provider {provider.value})"
-                )
-            if not proof:
-                raise Unauthenticated(f"{header}: missing")
-            if not _verified(provider, secret, body, proof):
-                raise Unauthenticated(f"{header}: does not match the organisation's webhook secret")
-            duplicate = delivery is not None and store.delivery_seen(
-                conn, organisation.id, *delivery
+            found = store.verification_of(
+                conn, org_name, provider.value, delivery[1] if delivery else None
             )
+        if found is None:
+            raise NotFound(f"org: no organisation named {org_name!r}")
+        organisation, secret = found.organisation, found.secret
+        if secret is None:
+            raise Unauthenticated(
+                f"no {provider.value} webhook secret is set for this organisation "
+                f"(cipulse orgs set-webhook-secret {org_name} --provider {provider.value})"
+            )
+        if not proof:
+            raise Unauthenticated(f"{header}: missing")
+        if not _verified(provider, secret, body, proof):
+            raise Unauthenticated(f"{header}: does not match the organisation's webhook secret")
+        duplicate = found.seen
         return Verified(principal_for(organisation), delivery, duplicate)
 
 

@@ -5,7 +5,7 @@ them, inside the ingest transaction that changed the run (whose lock it holds)."
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -38,12 +38,40 @@ class Derived:
     partitions: set[tuple[str, str, int]] = field(default_factory=set)
 
 
-def derive_runs(conn: Connection, runs: Iterable[tuple[str, str, str]], now_ms: int) -> Derived:
-    """Derive the rounds of the runs (org id, repository id, run key)."""
+def derive_runs(
+    conn: Connection, runs: Mapping[tuple[str, str, str], bool], now_ms: int
+) -> Derived:
+    """Derive the rounds of the runs (org id, repository id, run key) that have any: whose
+    batch brought jobs past round 1 (the flag), or that have a job or an attempt of round 2
+    stored (most runs have none: one query finds those that do)."""
     derived = Derived()
-    for org_id, repository_id, run_key in sorted(runs):
-        _derive_run(conn, org_id, repository_id, run_key, now_ms, derived)
+    by_org: dict[str, dict[tuple[str, str], bool]] = defaultdict(dict)
+    for (org_id, repository_id, run_key), later in runs.items():
+        by_org[org_id][(repository_id, run_key)] = later
+    for org_id, org_runs in sorted(by_org.items()):
+        known = {run for run, later in org_runs.items() if later}
+        unknown = [run for run, later in org_runs.items() if not later]
+        for repository_id, run_key in sorted(known | _with_retries(conn, org_id, unknown)):
+            _derive_run(conn, org_id, repository_id, run_key, now_ms, derived)
     return derived
+
+
+def _with_retries(
+    conn: Connection, org_id: str, runs: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The runs with a job or an attempt of round 2 stored."""
+    second = {
+        ids.chain_attempt_id(repository_id, run_key, 2): (repository_id, run_key)
+        for repository_id, run_key in runs
+    }
+    found: set[tuple[str, str]] = set()
+    candidates = sorted(second)
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start : start + 500]
+        for table, column in ((jobs, jobs.c.attempt_id), (run_attempts, run_attempts.c.id)):
+            query = sa.select(column).where(table.c.org_id == org_id, column.in_(chunk)).distinct()
+            found.update(second[str(attempt_id)] for attempt_id in conn.execute(query).scalars())
+    return found
 
 
 def _derive_run(

@@ -24,7 +24,14 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
 from cipulse.domain.exclusive import exclusive_seconds
-from cipulse.domain.model import COMPUTE_FROM_JOBS, JobSpan, RunAttempt, RunKeyScope, Submission
+from cipulse.domain.model import (
+    COMPUTE_FROM_JOBS,
+    JobSpan,
+    RepositoryRef,
+    RunAttempt,
+    RunKeyScope,
+    Submission,
+)
 from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, is_stale
 from cipulse.domain.window import DAY_MS
 from cipulse.storage import repositories as repository_store
@@ -87,8 +94,9 @@ class ResolvedSubmission:
     pipeline_rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     attempts: list[ResolvedAttempt] = field(default_factory=list)
     spans: list[ResolvedSpan] = field(default_factory=list)
-    #: (repository id, run key) of runs whose attempts are retry rounds.
-    retry_round_runs: set[tuple[str, str]] = field(default_factory=set)
+    #: (repository id, run key) of runs whose attempts are retry rounds: whether this
+    #: submission holds jobs of rounds past the first.
+    retry_round_runs: dict[tuple[str, str], bool] = field(default_factory=dict)
     #: Default branches the submission names, by repository id.
     default_branches: dict[str, str] = field(default_factory=dict)
 
@@ -240,30 +248,48 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 jobs_are_snapshot=run.jobs_are_snapshot,
             )
         )
+    repository_ids: dict[RepositoryRef, str] = {}
+    chains: dict[tuple[str, str, int], tuple[str, str]] = {}
+    later_rounds: set[tuple[str, str]] = set()
     for detached in submission.detached_spans:
-        repository_id = ids.repository_id(org_id, detached.repository)
-        resolved.repository_rows[repository_id] = (
-            org_id,
-            repository_id,
-            detached.repository.host,
-            detached.repository.full_name,
-            now,
-            None,  # default_branch: not in the wire formats
-        )
-        attempt_id = ids.chain_attempt_id(repository_id, detached.run_key, detached.attempt)
+        known_id = repository_ids.get(detached.repository)
+        if known_id is None:
+            known_id = repository_ids[detached.repository] = ids.repository_id(
+                org_id, detached.repository
+            )
+        repository_id = known_id
+        if repository_id not in resolved.repository_rows:
+            resolved.repository_rows[repository_id] = (
+                org_id,
+                repository_id,
+                detached.repository.host,
+                detached.repository.full_name,
+                now,
+                None,  # default_branch: taken separately (``default_branches``)
+            )
+        chain = (repository_id, detached.run_key, detached.attempt)
+        if chain not in chains:  # a request's spans mostly share one run
+            chains[chain] = (
+                ids.chain_attempt_id(*chain),
+                ids.run_lock_id(repository_id, detached.run_key),
+            )
+        attempt_id, run_lock_id = chains[chain]
+        if detached.attempt > 1:
+            later_rounds.add((repository_id, detached.run_key))
         row = _job_row(org_id, attempt_id, detached.span, source, now)
         resolved.spans.append(
             ResolvedSpan(
                 id=row[1],
                 attempt_id=attempt_id,
-                run_lock_id=ids.run_lock_id(repository_id, detached.run_key),
+                run_lock_id=run_lock_id,
                 status=STATUS_TEXT[detached.span.status],
                 row=row,
                 fallback=detached.fallback,
             )
         )
     for repository, run_key in submission.retry_round_runs:
-        resolved.retry_round_runs.add((ids.repository_id(org_id, repository), run_key))
+        retried_run = (ids.repository_id(org_id, repository), run_key)
+        resolved.retry_round_runs[retried_run] = retried_run in later_rounds
     for repository, branch in submission.default_branches.items():
         resolved.default_branches[ids.repository_id(org_id, repository)] = branch
     return resolved
@@ -309,8 +335,9 @@ class WritePlan:
     updated_attempts: dict[str, Row] = field(default_factory=dict)
     replaced_job_sets: dict[str, list[JobRow]] = field(default_factory=dict)
     span_rows: dict[str, JobRow] = field(default_factory=dict)
-    #: (org id, repository id, run key) of runs whose retry rounds are derived again.
-    retry_round_runs: set[tuple[str, str, str]] = field(default_factory=set)
+    #: (org id, repository id, run key) of runs whose retry rounds are derived again, and
+    #: whether the plan holds jobs of their rounds past the first.
+    retry_round_runs: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     #: The default branch of repositories (org id, repository id), as a payload names it.
     default_branches: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -332,10 +359,9 @@ class Planner:
         plan = self.plan
         plan.repository_rows.update(submission.repository_rows)
         plan.pipeline_rows.update(submission.pipeline_rows)
-        plan.retry_round_runs.update(
-            (submission.org_id, repository_id, run_key)
-            for repository_id, run_key in submission.retry_round_runs
-        )
+        for (repository_id, run_key), later in submission.retry_round_runs.items():
+            run = (submission.org_id, repository_id, run_key)
+            plan.retry_round_runs[run] = plan.retry_round_runs.get(run, False) or later
         plan.default_branches.update(
             ((submission.org_id, repository_id), branch)
             for repository_id, branch in submission.default_branches.items()

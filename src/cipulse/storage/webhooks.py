@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cipulse.domain.model import Organisation
 from cipulse.storage.dialect import insert_for
-from cipulse.storage.schema import webhook_deliveries, webhook_secrets
+from cipulse.storage.schema import organisations, webhook_deliveries, webhook_secrets
 
 #: Deliveries are remembered this long: GitHub lets a delivery be redelivered for three days.
 DELIVERY_MEMORY_MS = 7 * 86_400_000
@@ -57,6 +59,67 @@ def secret_of(conn: Connection, org_id: str, provider: str) -> WebhookSecret | N
     if row is None:
         return None
     return WebhookSecret(org_id, provider, row.secret, row.secret_hash, row.created_at_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What verifying a delivery needs, from one query: the organisation, its secret for the
+    provider (None: none set), and whether the delivery id was stored already."""
+
+    organisation: Organisation
+    secret: WebhookSecret | None
+    seen: bool
+
+
+_o, _w, _d = organisations, webhook_secrets, webhook_deliveries
+#: Built once: verifying runs for every delivery.
+_VERIFICATION = (
+    sa.select(
+        _o.c.id,
+        _o.c.name,
+        _o.c.created_at_ms,
+        _o.c.max_repositories,
+        _o.c.max_runs_per_month,
+        _w.c.secret,
+        _w.c.secret_hash,
+        _w.c.created_at_ms.label("secret_created_at_ms"),
+        sa.exists()
+        .where(
+            _d.c.org_id == _o.c.id,
+            _d.c.provider == sa.bindparam("provider"),
+            _d.c.delivery_id == sa.bindparam("delivery"),
+        )
+        .label("seen"),
+    )
+    .select_from(
+        _o.outerjoin(_w, sa.and_(_w.c.org_id == _o.c.id, _w.c.provider == sa.bindparam("provider")))
+    )
+    .where(_o.c.name == sa.bindparam("name"))
+)
+
+
+def verification_of(
+    conn: Connection, org_name: str, provider: str, delivery_id: str | None
+) -> Verification | None:
+    """None when there is no organisation of that name."""
+    row = conn.execute(
+        _VERIFICATION, {"name": org_name, "provider": provider, "delivery": delivery_id or ""}
+    ).first()
+    if row is None:
+        return None
+    organisation = Organisation(
+        id=str(row.id),
+        name=row.name,
+        created_at=datetime.fromtimestamp(row.created_at_ms / 1000, tz=UTC),
+        max_repositories=row.max_repositories,
+        max_runs_per_month=row.max_runs_per_month,
+    )
+    secret = None
+    if row.secret_hash is not None:
+        secret = WebhookSecret(
+            organisation.id, provider, row.secret, row.secret_hash, row.secret_created_at_ms
+        )
+    return Verification(organisation, secret, bool(row.seen) and delivery_id is not None)
 
 
 def secrets_of(conn: Connection, org_id: str) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from cipulse.domain.ci_statuses import github_status
 from cipulse.domain.model import (
     DetachedSpan,
     JobSpan,
@@ -34,38 +35,11 @@ from cipulse.ingestion.github.schema import (
 
 PROVIDER = "github"
 
-#: ``status`` of a run, job or step that is not ``completed``.
-STATUS = {
-    "requested": Status.QUEUED,
-    "queued": Status.QUEUED,
-    "pending": Status.PENDING,
-    "waiting": Status.PENDING,
-    "in_progress": Status.RUNNING,
-}
-
-#: ``conclusion`` of a completed run, job or step.
-CONCLUSION = {
-    "success": Status.SUCCESS,
-    "failure": Status.FAILURE,
-    "cancelled": Status.CANCELLED,
-    "timed_out": Status.TIMED_OUT,
-    "skipped": Status.SKIPPED,
-    "neutral": Status.SKIPPED,
-    "stale": Status.CANCELLED,
-    "action_required": Status.FAILURE,
-    "startup_failure": Status.FAILURE,
-}
-
 
 def status_of(status: str | None, conclusion: str | None) -> tuple[Status, str | None]:
-    """Our status and the raw value kept (the conclusion once there is one). A conclusion
-    decides (GitHub sends one with ``requested`` for runs that need approval); an unknown
-    one counts as a failure, an unknown status as queued."""
-    if conclusion:
-        return CONCLUSION.get(conclusion, Status.FAILURE), conclusion
-    if status == "completed":
-        return Status.SUCCESS, status
-    return STATUS.get(status or "", Status.QUEUED), status
+    """Our status (``domain/ci_statuses.py``) and the raw value kept: the conclusion once
+    there is one, else the status."""
+    return github_status(status, conclusion), conclusion or status
 
 
 def repository_of(repository: Repository) -> RepositoryRef:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from cipulse.domain.ci_statuses import GITLAB_PIPELINE_STATUS, gitlab_status
 from cipulse.domain.model import (
     DetachedSpan,
     JobSpan,
@@ -41,29 +42,6 @@ from cipulse.ingestion.gitlab.schema import (
 
 PROVIDER = "gitlab"
 DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
-
-#: GitLab pipeline and job statuses onto ours.
-STATUS = {
-    "created": Status.QUEUED,
-    "waiting_for_resource": Status.QUEUED,
-    "scheduled": Status.QUEUED,
-    "preparing": Status.PENDING,
-    "pending": Status.PENDING,
-    "running": Status.RUNNING,
-    "success": Status.SUCCESS,
-    "failed": Status.FAILURE,
-    "canceled": Status.CANCELLED,
-    "canceling": Status.CANCELLED,
-    "skipped": Status.SKIPPED,
-    "manual": Status.SKIPPED,
-}
-#: A pipeline waiting on a manual job ("blocked") may still go on.
-PIPELINE_STATUS = {**STATUS, "manual": Status.PENDING}
-
-
-def status_of(raw: str, table: dict[str, Status] = STATUS) -> Status:
-    """Unknown statuses count as running until a known one comes."""
-    return table.get(raw, Status.RUNNING)
 
 
 def _finished(status: Status) -> bool:
@@ -121,7 +99,7 @@ def _job_span(
     runner: Runner | None,
     web_url: str | None,
 ) -> JobSpan:
-    status = status_of(raw_status)
+    status = gitlab_status(raw_status)
     if not _finished(status):
         finished = None
     if duration is None or finished is None:
@@ -159,7 +137,7 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     pipeline = event.object_attributes
     repository = repository_of(event.project, None)
     web_url = _web_url(event.project)
-    status = status_of(pipeline.status, PIPELINE_STATUS)
+    status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
     started = pipeline.created_at + timedelta(seconds=pipeline.queued_duration or 0)
     finished = pipeline.finished_at if _finished(status) else None
     duration = pipeline.duration if finished is not None else None

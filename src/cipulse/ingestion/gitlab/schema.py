@@ -23,6 +23,11 @@ def parse_timestamp(value: object) -> object:
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if len(text) == 23 and text.endswith(" UTC"):  # the usual form, read without strptime
+        try:
+            return datetime.fromisoformat(text[:19]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
     for form in TIMESTAMP_FORMATS:
         try:
             parsed = datetime.strptime(text, form)

@@ -1,0 +1,144 @@
+"""A GitHub Actions workflow run attempt and its jobs, as the REST API gives them → one
+RunWatch payload. Pure: no I/O, no clock; the same input gives the same payload.
+
+Inline mode (the reporter is the last job of the run it reports): the reporter's own job is
+left out, and since the run is still in progress its status is computed from the other jobs
+that have finished (``outcome.py``) and its end is when the last of them finished. A job other
+than the reporter's that has not finished yet (it is not in the reporter's ``needs``) is
+reported with its current status and no end, and does not count in the run's status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cipulse.domain.ci_statuses import github_status
+from cipulse.domain.status import Status
+from cipulse.reporters.github_schema import Job, WorkflowRun
+from cipulse.reporters.outcome import final_status, is_finished
+from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso, job_times
+
+PROVIDER = "github"
+
+#: A run's or job's status (``status`` / ``conclusion``), as the webhook receiver maps it.
+status_of = github_status
+
+
+@dataclass(frozen=True, slots=True)
+class OwnJob:
+    """How the reporter recognises its own job among the run's unfinished ones: by name
+    (``--job-name``, else ``GITHUB_JOB``, which is the name of a job without ``name:``) or
+    by the runner it runs on (``RUNNER_NAME``)."""
+
+    name: str | None = None
+    runner_name: str | None = None
+
+    def matches(self, job: Job) -> bool:
+        return bool(
+            (self.name and job.name == self.name)
+            or (self.runner_name and job.runner_name == self.runner_name)
+        )
+
+
+def own_jobs(jobs: Sequence[Job], own: OwnJob) -> tuple[set[int], list[str]]:
+    """The ids of the reporter's own job (unfinished, matching ``own``; else the only job in
+    progress), and a note when it cannot be told."""
+    unfinished = [job for job in jobs if not is_finished(status_of(job.status, job.conclusion))]
+    matched = {job.id for job in unfinished if own.matches(job)}
+    if matched:
+        return matched, []
+    in_progress = [job for job in unfinished if job.status == "in_progress"]
+    if len(in_progress) == 1:
+        return {in_progress[0].id}, []
+    if not in_progress:
+        return set(), []
+    names = ", ".join(sorted(job.name for job in in_progress))
+    return set(), [
+        f"could not tell which of the jobs in progress ({names}) is this one; all are "
+        "reported (give its name with --job-name)"
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _JobReport:
+    job: RunWatchJob
+    status: Status
+    completed: datetime | None
+
+
+def convert_job(job: Job) -> RunWatchJob:
+    return _report(job).job
+
+
+def _report(job: Job) -> _JobReport:
+    status = status_of(job.status, job.conclusion)
+    # GitHub fills started_at of queued jobs too; it means nothing until the job runs.
+    started = job.started_at if status not in (Status.QUEUED, Status.PENDING) else None
+    started, completed = job_times(started, job.completed_at if is_finished(status) else None)
+    converted: RunWatchJob = {"name": job.name, "status": status.value, "job_id": job.id}
+    if job.html_url:
+        converted["job_url"] = job.html_url
+    if started is not None:
+        converted["started_at"] = iso(started)
+    if completed is not None:
+        converted["completed_at"] = iso(completed)
+    return _JobReport(converted, status, completed)
+
+
+def convert(
+    run: WorkflowRun,
+    jobs: Sequence[Job],
+    *,
+    repository: str,
+    mode: Mode,
+    own: OwnJob | None = None,
+) -> Conversion:
+    """``run`` (one attempt) and its ``jobs`` → a RunWatch payload for ``repository``."""
+    notes: list[str] = []
+    excluded: set[int] = set()
+    if mode == "inline":
+        excluded, notes = own_jobs(jobs, own or OwnJob())
+    reports = [
+        _report(job) for job in sorted(jobs, key=lambda job: job.id) if job.id not in excluded
+    ]
+
+    started = run.run_started_at or run.created_at
+    status = status_of(run.status, run.conclusion)
+    completed = run.updated_at if is_finished(status) else None
+    if not is_finished(status) and mode == "inline":
+        status = final_status(report.status for report in reports)
+        completed = max((r.completed for r in reports if r.completed is not None), default=None)
+        notes += [
+            f"job {report.job['name']!r} is still {report.status.value}: reported so, and not "
+            "counted in the run's status"
+            for report in reports
+            if not is_finished(report.status)
+        ]
+    if completed is not None and completed < started:
+        completed = started
+
+    actor = run.triggering_actor or run.actor
+    payload: RunWatchPayload = {
+        "provider": PROVIDER,
+        "repository": repository,
+        "pipeline_id": run.workflow_id,
+        "pipeline_name": run.name or run.path or "workflow",
+        "run_id": run.id,
+        "run_attempt": run.run_attempt,
+        "status": status.value,
+        "mode": mode,
+        "started_at": iso(started),
+        "triggered_by": run.event or "",
+        "actor": actor.login if actor else "",
+        "jobs": [report.job for report in reports],
+    }
+    if run.display_title:
+        payload["run_name"] = run.display_title
+    if run.html_url:
+        payload["run_url"] = run.html_url
+    if completed is not None:
+        payload["completed_at"] = iso(completed)
+    if run.head_branch:
+        payload["branch"] = run.head_branch
+    return Conversion([payload], notes)

@@ -1,0 +1,51 @@
+"""The fields the reporter reads from the GitHub Actions REST API (``GET …/actions/runs/{id}``
+and ``…/attempts/{n}/jobs``); everything else is ignored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Api(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Account(_Api):
+    login: str
+
+
+class WorkflowRun(_Api):
+    id: int
+    name: str | None = None
+    path: str | None = None
+    workflow_id: int
+    run_attempt: int = 1
+    display_title: str | None = None
+    head_branch: str | None = None
+    event: str | None = None
+    status: str | None = None
+    conclusion: str | None = None
+    html_url: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    run_started_at: datetime | None = None
+    actor: Account | None = None
+    triggering_actor: Account | None = None
+
+
+class Job(_Api):
+    id: int
+    name: str
+    status: str | None = None
+    conclusion: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    html_url: str | None = None
+    runner_name: str | None = None
+
+
+class JobsPage(_Api):
+    total_count: int | None = None
+    jobs: list[Job]

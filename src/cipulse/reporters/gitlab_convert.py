@@ -1,0 +1,184 @@
+"""A GitLab CI pipeline and its jobs, as the REST API gives them (retried jobs included) → one
+RunWatch payload per attempt. Pure: no I/O, no clock; the same input gives the same payloads.
+
+GitLab retries a job, not a pipeline: a retry is a new job (a new id) with the same name in
+the same pipeline. As cipulse's GitLab webhook receiver does (``domain/retry_rounds.py``),
+the reporter counts **retry rounds** as the run's attempts: the first try of each job is in
+attempt 1, the second tries are attempt 2, and so on. Each attempt holds its round's tries
+only (so each try's cost is counted once), and its status is the pipeline's as it stood after
+that round: each job at its latest try up to the round, a failed job that may fail
+(``allow_failure``) not failing it. A pipeline that went green after a retry is then a run
+with a failing attempt and a successful one: a flaky run, and the retried job a flaky job. A
+pipeline nobody retried is one attempt with GitLab's own status.
+
+Inline mode (the reporter is a job of the pipeline, in ``.post``): its own job (``CI_JOB_ID``)
+is left out, and since the pipeline is still running, the last attempt's status counts only
+the jobs that have finished and its end is when the last of its tries finished. A job that has
+not finished is reported with its current status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cipulse.domain.ci_statuses import GITLAB_PIPELINE_STATUS, gitlab_status
+from cipulse.domain.status import Status
+from cipulse.reporters.gitlab_schema import Job, Pipeline
+from cipulse.reporters.outcome import final_status, is_finished
+from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso, job_times
+
+PROVIDER = "gitlab"
+#: A project has one pipeline definition, its CI configuration: one cipulse pipeline, keyed
+#: and named as the webhook receiver does.
+PIPELINE_KEY = "gitlab-ci"
+DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
+
+#: A job's status, and a pipeline's (``PIPELINE_STATUS``), as the webhook receiver maps them.
+status_of = gitlab_status
+PIPELINE_STATUS = GITLAB_PIPELINE_STATUS
+
+
+def rounds_of(jobs: Sequence[Job]) -> list[list[Job]]:
+    """The jobs by retry round: the n-th try of each job (by name, in the order of ids) is
+    in round n. Always at least one round."""
+    rounds: list[list[Job]] = [[]]
+    tries: dict[str, int] = {}
+    for job in sorted(jobs, key=lambda job: job.id):
+        tries[job.name] = tries.get(job.name, 0) + 1
+        while len(rounds) < tries[job.name]:
+            rounds.append([])
+        rounds[tries[job.name] - 1].append(job)
+    return rounds
+
+
+def latest_tries(rounds: Sequence[Sequence[Job]]) -> list[Job]:
+    latest: dict[str, Job] = {}
+    for jobs in rounds:
+        for job in jobs:
+            latest[job.name] = job
+    return list(latest.values())
+
+
+def counted_status(job: Job) -> Status:
+    """A job's status as it counts in the pipeline's: an allowed failure passes."""
+    status = status_of(job.status)
+    if job.allow_failure and status in (Status.FAILURE, Status.TIMED_OUT):
+        return Status.SUCCESS
+    return status
+
+
+def status_after(latest: Sequence[Job], *, finished_only: bool) -> Status:
+    """The pipeline's status given each job's latest try: failure if a job that must not
+    fail failed; else running while a job has not finished (unless ``finished_only``); else
+    cancelled if one was; else success (skipped jobs do not count)."""
+    statuses = [counted_status(job) for job in latest]
+    if Status.FAILURE in statuses or Status.TIMED_OUT in statuses:
+        return Status.FAILURE
+    if not finished_only and not all(is_finished(status) for status in statuses):
+        return Status.RUNNING
+    return final_status(statuses, when_none=Status.SUCCESS)
+
+
+@dataclass(frozen=True, slots=True)
+class _JobReport:
+    job: RunWatchJob
+    status: Status
+    started: datetime | None
+    completed: datetime | None
+
+
+def _report(job: Job) -> _JobReport:
+    status = status_of(job.status)
+    started, completed = job_times(job.started_at, job.finished_at if is_finished(status) else None)
+    converted: RunWatchJob = {"name": job.name, "status": status.value, "job_id": job.id}
+    if job.web_url:
+        converted["job_url"] = job.web_url
+    if started is not None:
+        converted["started_at"] = iso(started)
+    if completed is not None:
+        converted["completed_at"] = iso(completed)
+    return _JobReport(converted, status, started, completed)
+
+
+def convert(
+    pipeline: Pipeline,
+    jobs: Sequence[Job],
+    *,
+    repository: str,
+    config_path: str | None = None,
+    mode: Mode,
+    own_job_id: int | None = None,
+) -> Conversion:
+    """``pipeline`` and its ``jobs`` (every try) → one RunWatch payload per retry round, for
+    ``repository`` (the project's path); the pipeline is named ``config_path``."""
+    inline = mode == "inline"
+    rounds = rounds_of([job for job in jobs if not (inline and job.id == own_job_id)])
+    own_status = status_of(pipeline.status, PIPELINE_STATUS)
+    pipeline_start = pipeline.started_at or pipeline.created_at
+    notes: list[str] = []
+    if len(rounds) > 1:
+        notes.append(f"jobs were retried: {len(rounds)} retry rounds, reported as attempts")
+    payloads: list[RunWatchPayload] = []
+    previous_end = pipeline_start
+    for number, round_jobs in enumerate(rounds, start=1):
+        reports = [_report(job) for job in round_jobs]
+        starts = [r.started for r in reports if r.started is not None]
+        ends = [r.completed for r in reports if r.completed is not None]
+        start = pipeline_start if number == 1 else min(starts, default=previous_end)
+        if len(rounds) == 1 and (is_finished(own_status) or not inline):
+            status = own_status
+            end = pipeline.finished_at if is_finished(status) else None
+        else:
+            status = status_after(latest_tries(rounds[:number]), finished_only=inline)
+            end = max(ends, default=None) if is_finished(status) else None
+        if end is not None and end < start:
+            end = start
+        if inline and number == len(rounds) and not is_finished(own_status):
+            notes += [
+                f"job {r.job['name']!r} is still {r.status.value}: reported so, and not "
+                "counted in the pipeline's status"
+                for r in reports
+                if not is_finished(r.status)
+            ]
+        payloads.append(
+            _payload(pipeline, repository, config_path, mode, number, status, start, end, reports)
+        )
+        previous_end = end or start
+    return Conversion(payloads, notes)
+
+
+def _payload(
+    pipeline: Pipeline,
+    repository: str,
+    config_path: str | None,
+    mode: Mode,
+    attempt: int,
+    status: Status,
+    started: datetime,
+    completed: datetime | None,
+    reports: Sequence[_JobReport],
+) -> RunWatchPayload:
+    payload: RunWatchPayload = {
+        "provider": PROVIDER,
+        "repository": repository,
+        "pipeline_id": PIPELINE_KEY,
+        "pipeline_name": config_path or DEFAULT_CONFIG_PATH,
+        "run_id": pipeline.id,
+        "run_attempt": attempt,
+        "status": status.value,
+        "mode": mode,
+        "started_at": iso(started),
+        "triggered_by": pipeline.source or "",
+        "actor": pipeline.user.username if pipeline.user else "",
+        "jobs": [report.job for report in reports],
+    }
+    if pipeline.name:
+        payload["run_name"] = pipeline.name
+    if pipeline.web_url:
+        payload["run_url"] = pipeline.web_url
+    if completed is not None:
+        payload["completed_at"] = iso(completed)
+    if pipeline.ref:
+        payload["branch"] = pipeline.ref
+    return payload

@@ -1,0 +1,63 @@
+"""The RunWatch payload the reporters build (the shape of ``POST /api/v1/ingest``), as typed
+dicts ready for JSON, and what a converter hands back with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, NotRequired, TypedDict
+
+Mode = Literal["inline", "external"]
+
+
+class RunWatchJob(TypedDict):
+    name: str
+    status: str
+    job_id: NotRequired[int | str]
+    job_url: NotRequired[str]
+    started_at: NotRequired[str]
+    completed_at: NotRequired[str]
+
+
+class RunWatchPayload(TypedDict):
+    provider: str
+    repository: str
+    pipeline_name: str
+    run_id: int
+    run_attempt: int
+    status: str
+    started_at: str
+    triggered_by: str
+    actor: str
+    mode: Mode
+    jobs: list[RunWatchJob]
+    pipeline_id: NotRequired[int | str]
+    run_name: NotRequired[str]
+    run_url: NotRequired[str]
+    completed_at: NotRequired[str]
+    branch: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """The payloads of a run, one per attempt, in attempt order (GitHub: the one attempt
+    read; GitLab: one per retry round), and what the user should know about how they were
+    built (jobs left out, jobs still running...)."""
+
+    payloads: list[RunWatchPayload]
+    notes: list[str] = field(default_factory=list)
+
+
+def iso(moment: datetime) -> str:
+    """UTC, seconds or finer, with ``Z``: ``2024-01-15T10:30:00Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def job_times(
+    started: datetime | None, completed: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """A job's start and end as sent: an end reported before the start (clocks disagree) is
+    moved to the start, so that the job lasts 0 s instead of the payload being refused."""
+    if started is not None and completed is not None and completed < started:
+        return started, started
+    return started, completed
