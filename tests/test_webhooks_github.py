@@ -281,3 +281,25 @@ def test_set_webhook_secret_from_stdin_or_generated(settings: Settings, database
         WebhookProvider.GITHUB.value,
         WebhookProvider.GITLAB.value,
     }
+
+
+def test_webhook_runs_on_the_dashboard(client: TestClient, org: Hooked, database: Database) -> None:
+    """What the recorded deliveries stored shows on the dashboard: the pipeline, its failing
+    run with the jobs and steps, and the red branch."""
+    from cipulse.accounts.users import UserService
+    from tests.test_dashboard import PASSWORD, sign_in
+
+    for delivery in sequence("github-push-failed"):
+        post_github(client, org.name, delivery.event, delivery.body)
+    UserService(database).create_user("ada@example.com", org.name, PASSWORD)
+    assert sign_in(client, "ada@example.com").status_code == 303
+    view = "since=2023-11-01&until=2023-11-30"
+    pipelines = client.get(f"/pipelines?{view}")
+    assert pipelines.status_code == 200
+    assert "Build the CIMonitor latest container" in pipelines.text
+    (run,) = read(client, org, "/api/v1/runs", **WINDOW)["items"]
+    page = client.get(f"/runs/{run['id']}?{view}")
+    assert page.status_code == 200
+    for name in ("Test / ESLint", "Test / Backend typescript", "Run eslint check"):
+        assert name in page.text
+    assert "https://github.com/FuturePortal/CIMonitor/actions/runs/6757418578" in page.text
