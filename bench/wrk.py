@@ -104,6 +104,23 @@ def run_wrk(
     return parse_output(output)
 
 
+LIST_SCRIPT = Path(__file__).with_name("post_list.lua")
+
+
+def run_wrk_list(wrk: str, url: str, load: Load, requests_file: Path) -> WrkResult:
+    """Post the prepared requests of ``requests_file`` (``post_list.lua``'s format) to the
+    server at ``url`` for ``load.seconds``."""
+    command = [wrk, *load.arguments(), "-s", str(LIST_SCRIPT), url]
+    command += ["--", str(requests_file), str(load.threads)]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=load.seconds + 120, check=False
+    )
+    output = completed.stdout + completed.stderr
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk exited with status {completed.returncode}:\n{output}")
+    return parse_output(output)
+
+
 def parse_output(output: str) -> WrkResult:
     lines = [line for line in output.splitlines() if line.startswith(_RESULT_MARKER)]
     if not lines:
