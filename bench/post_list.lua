@@ -7,14 +7,8 @@
 -- THREADS sends lines t, t + THREADS, … At the end one line "BENCH_RESULT {json}" summarises
 -- the run as post_run.lua's does (bench/wrk.py reads it).
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-   thread_count = thread_count + 1
-   thread:set("thread_number", thread_count)
-   table.insert(threads, thread)
-end
+-- setup(), response() and done() are shared: wrk_summary.lua, beside this script.
+dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "wrk_summary.lua")
 
 function init(args)
    local total = tonumber(args[2])
@@ -42,26 +36,4 @@ end
 function request()
    position = position % #requests + 1
    return requests[position]
-end
-
-function response(status, headers, body)
-   if status ~= 200 then
-      non_200 = non_200 + 1
-   end
-end
-
-function done(summary, latency, requests)
-   local non_200_total = 0
-   for _, thread in ipairs(threads) do
-      non_200_total = non_200_total + thread:get("non_200")
-   end
-   local errors = summary.errors
-   io.write(string.format(
-      'BENCH_RESULT {"requests":%d,"duration_us":%d,"non_200":%d,' ..
-      '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-      '"latency_us":{"p50":%.0f,"p90":%.0f,"p99":%.0f,"max":%.0f,"mean":%.1f}}\n',
-      summary.requests, summary.duration, non_200_total,
-      errors.connect, errors.read, errors.write, errors.status, errors.timeout,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean))
 end

@@ -11,14 +11,8 @@
 
 local PLACEHOLDER = '"__RUN_ID__"'
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-   thread_count = thread_count + 1
-   thread:set("thread_number", thread_count)
-   table.insert(threads, thread)
-end
+-- setup(), response() and done() are shared: wrk_summary.lua, beside this script.
+dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "wrk_summary.lua")
 
 local function read_file(path)
    local file = assert(io.open(path, "rb"), "cannot open body file " .. tostring(path))
@@ -45,26 +39,4 @@ function request()
    sent = sent + 1
    local body = body_prefix .. string.format("%.0f", run_id_base + sent) .. body_suffix
    return wrk.format(nil, nil, nil, body)
-end
-
-function response(status, headers, body)
-   if status ~= 200 then
-      non_200 = non_200 + 1
-   end
-end
-
-function done(summary, latency, requests)
-   local non_200_total = 0
-   for _, thread in ipairs(threads) do
-      non_200_total = non_200_total + thread:get("non_200")
-   end
-   local errors = summary.errors
-   io.write(string.format(
-      'BENCH_RESULT {"requests":%d,"duration_us":%d,"non_200":%d,' ..
-      '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-      '"latency_us":{"p50":%.0f,"p90":%.0f,"p99":%.0f,"max":%.0f,"mean":%.1f}}\n',
-      summary.requests, summary.duration, non_200_total,
-      errors.connect, errors.read, errors.write, errors.status, errors.timeout,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean))
 end

@@ -23,9 +23,8 @@ from tests.webhooks import (
     hooked_org,
     post_github,
     read,
+    replayed_alike,
     sequence,
-    shuffled,
-    stored_state,
 )
 
 WINDOW = {"since": "2019-01-01T00:00:00Z", "until": "2028-01-01T00:00:00Z"}
@@ -175,28 +174,8 @@ def test_recorded_deliveries_in_order_and_shuffled_store_the_same(
     client: TestClient, database: Database, folder: str
 ) -> None:
     deliveries = sequence(folder)
-    orders = {"in-order": deliveries} | {
-        f"shuffled-{seed}": shuffled(deliveries, seed) for seed in (1, 2, 3)
-    }
-    states = {}
-    for name, order in orders.items():
-        hooked_org(database, name)
-        for delivery in order:
-            response = post_github(client, name, delivery.event, delivery.body)
-            assert response.status_code in (200, 202), (delivery.name, response.text)
-        states[name] = stored_state(database, name)
-    reference = states.pop("in-order")
-    for name, state in states.items():
-        assert state == reference, name
-    org = Hooked("in-order", read_key="")
-    org.read_key = _read_key(database, org.name)
+    org = replayed_alike(client, database, deliveries, seeds=(1, 2, 3))
     check_numbers(client, org, deliveries)
-
-
-def _read_key(database: Database, org: str) -> str:
-    from cipulse.accounts.service import AccountService
-
-    return AccountService(database).create_key(org, scopes=("read",)).key
 
 
 def check_numbers(client: TestClient, org: Hooked, deliveries: list) -> None:  # type: ignore[type-arg]

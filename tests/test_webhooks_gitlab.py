@@ -11,15 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter, ValidationError
 
-from cipulse.accounts.service import AccountService
 from cipulse.domain import ids
 from cipulse.domain.model import RepositoryRef
 from cipulse.ingestion.gitlab.schema import Timestamp
 from cipulse.storage.database import Database
 from tests.builders import real_fixture
 from tests.conftest import count, rows
-from tests.webhooks import Delivery, Hooked, hooked_org, post_gitlab, read, sequence, shuffled
-from tests.webhooks import stored_state as state_of
+from tests.webhooks import Delivery, Hooked, hooked_org, post_gitlab, read, replayed_alike, sequence
 
 WINDOW = {"since": "2016-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"}
 
@@ -173,22 +171,7 @@ def test_recorded_deliveries_in_order_and_shuffled_store_the_same(
     client: TestClient, database: Database, folder: str
 ) -> None:
     deliveries = sequence(folder)
-    orders = {"in-order": deliveries} | {
-        f"shuffled-{seed}": shuffled(deliveries, seed) for seed in (1, 2, 3)
-    }
-    states = {}
-    for name, order in orders.items():
-        hooked_org(database, name)
-        for delivery in order:
-            response = post_gitlab(client, name, delivery.event, delivery.body)
-            assert response.status_code in (200, 202), (delivery.name, response.text)
-        states[name] = state_of(database, name)
-    reference = states.pop("in-order")
-    for name, state in states.items():
-        assert state == reference, name
-    reader = Hooked(
-        "in-order", AccountService(database).create_key("in-order", scopes=("read",)).key
-    )
+    reader = replayed_alike(client, database, deliveries, seeds=(1, 2, 3))
     check_numbers(client, reader, deliveries)
 
 
@@ -268,24 +251,7 @@ def retried_sequence() -> list[Delivery]:
 def test_a_retried_job_makes_a_second_attempt_and_a_flaky_run(
     client: TestClient, database: Database
 ) -> None:
-    deliveries = retried_sequence()
-    states = {}
-    for name, order in {
-        "in-order": deliveries,
-        "shuffled-1": shuffled(deliveries, 1),
-        "shuffled-2": shuffled(deliveries, 2),
-    }.items():
-        hooked_org(database, name)
-        for delivery in order:
-            response = post_gitlab(client, name, delivery.event, delivery.body)
-            assert response.status_code in (200, 202), (delivery.name, response.text)
-        states[name] = state_of(database, name)
-    reference = states.pop("in-order")
-    for name, state in states.items():
-        assert state == reference, name
-    reader = Hooked(
-        "in-order", AccountService(database).create_key("in-order", scopes=("read",)).key
-    )
+    reader = replayed_alike(client, database, retried_sequence(), seeds=(1, 2))
     items = read(client, reader, "/api/v1/runs", **WINDOW)["items"]
     assert sorted((run["attempt"], run["status"]) for run in items) == [
         (1, "failure"),

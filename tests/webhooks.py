@@ -149,6 +149,34 @@ def rounded(value: Any) -> Any:
     return value
 
 
+def replayed_alike(
+    client: TestClient, database: Database, deliveries: list[Delivery], seeds: tuple[int, ...]
+) -> Hooked:
+    """Replay the deliveries in their order into one new organisation and shuffled (one
+    order per seed) into others; check every organisation stored the same; return the first
+    (with a read key) to check numbers on."""
+    orders = {"in-order": deliveries} | {
+        f"shuffled-{seed}": shuffled(deliveries, seed) for seed in seeds
+    }
+    states = {}
+    for name, order in orders.items():
+        hooked_org(database, name)
+        for delivery in order:
+            post = post_github if delivery.event in GITHUB_EVENTS else post_gitlab
+            response = post(client, name, delivery.event, delivery.body)
+            assert response.status_code in (200, 202), (delivery.name, response.text)
+        states[name] = stored_state(database, name)
+    reference = states.pop("in-order")
+    for name, state in states.items():
+        assert state == reference, name
+    read_key = AccountService(database).create_key("in-order", scopes=("read",)).key
+    return Hooked("in-order", read_key)
+
+
+#: The events the GitHub recordings hold (the GitLab ones are named "… Hook").
+GITHUB_EVENTS = {"push", "workflow_run", "workflow_job", "check_run", "check_suite", "ping"}
+
+
 def read(client: TestClient, org: Hooked, path: str, **params: Any) -> Any:
     response = client.get(path, params=params, headers={"X-API-Key": org.read_key})
     assert response.status_code == 200, response.text

@@ -108,10 +108,27 @@ def job_node_key(job_id: int) -> str:
     return f"job:{job_id}"
 
 
+def _times(
+    status: str | None,
+    conclusion: str | None,
+    started_at: datetime | None,
+    completed_at: datetime | None,
+) -> tuple[Status, str | None, datetime | None, datetime | None]:
+    """Status, raw status, start and end of a job or step: no start while it waits, no end
+    until it has finished."""
+    found, raw_status = status_of(status, conclusion)
+    return (
+        found,
+        raw_status,
+        _started(found, started_at),
+        completed_at if _finished(found) else None,
+    )
+
+
 def _job_span(job: WorkflowJob) -> JobSpan:
-    status, raw_status = status_of(job.status, job.conclusion)
-    started = _started(status, job.started_at)
-    completed = job.completed_at if _finished(status) else None
+    status, raw_status, started, completed = _times(
+        job.status, job.conclusion, job.started_at, job.completed_at
+    )
     tags: dict[str, TagValue] = {}
     if job.runner_name:
         tags["runner_name"] = job.runner_name
@@ -142,9 +159,9 @@ def _job_span(job: WorkflowJob) -> JobSpan:
 
 
 def _step_span(job: WorkflowJob, step: Step) -> JobSpan:
-    status, raw_status = status_of(step.status, step.conclusion)
-    started = _started(status, step.started_at)
-    completed = step.completed_at if _finished(status) else None
+    status, raw_status, started, completed = _times(
+        step.status, step.conclusion, step.started_at, step.completed_at
+    )
     name = f"{_job_name(job)} / {step.name or f'step {step.number}'}"
     return JobSpan(
         node_key=f"{job_node_key(job.id)}/step:{step.number}",
