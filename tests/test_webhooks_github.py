@@ -282,3 +282,14 @@ def test_webhook_runs_on_the_dashboard(client: TestClient, org: Hooked, database
     for name in ("Test / ESLint", "Test / Backend typescript", "Run eslint check"):
         assert name in page.text
     assert "https://github.com/FuturePortal/CIMonitor/actions/runs/6757418578" in page.text
+
+
+def test_a_new_secret_works_at_once(client: TestClient, org: Hooked, database: Database) -> None:
+    """The server keeps the secret in memory for a few seconds; a delivery signed with a
+    secret it does not know yet is checked against the database again."""
+    payload = real_fixture(RUN_COMPLETED)
+    assert post_github(client, org.name, "workflow_run", payload).status_code == 200
+    WebhookService(database).set_secret(org.name, WebhookProvider.GITHUB, "rotated")
+    response = post_github(client, org.name, "workflow_run", payload, secret="rotated")
+    assert response.status_code == 200, response.text
+    assert post_github(client, org.name, "workflow_run", payload, secret="nope").status_code == 401

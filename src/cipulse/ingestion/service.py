@@ -53,6 +53,8 @@ class IngestRequest:
 class IngestOutcome:
     attempt_ids: list[str] = field(default_factory=list)
     events: int = 0
+    #: A webhook delivery stored before (a redelivery): nothing was written.
+    duplicate: bool = False
 
 
 Result = IngestOutcome | CipulseError
@@ -86,6 +88,7 @@ class IngestService:
             known = {h for h in hashes if h is not None}
             principals = accounts.principals_by_hash(conn, sorted(known)) if known else {}
             accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]] = []
+            redelivered = _redelivered(conn, requests)
             for index, request in enumerate(requests):
                 key_hash = hashes[index]
                 principal = request.principal or (principals.get(key_hash) if key_hash else None)
@@ -94,6 +97,11 @@ class IngestService:
                     results[index] = problem
                     continue
                 assert principal is not None
+                if (principal.org_id, request.delivery) in redelivered:
+                    results[index] = IngestOutcome(duplicate=True)
+                    continue
+                if request.delivery is not None:
+                    redelivered.add((principal.org_id, request.delivery))  # later in the batch
                 resolved = request.resolved_for(principal.org_id, now)
                 accepted.append((index, principal, resolved))
 
@@ -127,7 +135,7 @@ class IngestService:
             for index, principal, _ in accepted:
                 delivery = requests[index].delivery
                 if delivery is not None and isinstance(results[index], IngestOutcome):
-                    deliveries.append((principal.org_id, *delivery))
+                    deliveries.append((principal.org_id, *delivery))  # stored: remembered
             if deliveries:
                 webhook_store.remember_deliveries(conn, deliveries, now)
             new_runs: dict[str, int] = {}
@@ -165,6 +173,21 @@ class IngestService:
             attempts.update(found_attempts)
             jobs.update(found_jobs)
         return attempts, jobs
+
+
+def _redelivered(
+    conn: Connection, requests: list[IngestRequest]
+) -> set[tuple[str, tuple[str, str] | None]]:
+    """(org id, delivery) of the webhook deliveries of the batch that were stored before."""
+    by_org: dict[str, set[tuple[str, str]]] = {}
+    for request in requests:
+        if request.delivery is not None and request.principal is not None:
+            by_org.setdefault(request.principal.org_id, set()).add(request.delivery)
+    return {
+        (org_id, delivery)
+        for org_id, deliveries in by_org.items()
+        for delivery in webhook_store.deliveries_seen(conn, org_id, deliveries)
+    }
 
 
 def _authorisation_problem(

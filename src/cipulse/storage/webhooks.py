@@ -63,15 +63,14 @@ def secret_of(conn: Connection, org_id: str, provider: str) -> WebhookSecret | N
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """What verifying a delivery needs, from one query: the organisation, its secret for the
-    provider (None: none set), and whether the delivery id was stored already."""
+    """What verifying a delivery needs, from one query: the organisation and its secret for
+    the provider (None: none set)."""
 
     organisation: Organisation
     secret: WebhookSecret | None
-    seen: bool
 
 
-_o, _w, _d = organisations, webhook_secrets, webhook_deliveries
+_o, _w = organisations, webhook_secrets
 #: Built once: verifying runs for every delivery.
 _VERIFICATION = (
     sa.select(
@@ -83,13 +82,6 @@ _VERIFICATION = (
         _w.c.secret,
         _w.c.secret_hash,
         _w.c.created_at_ms.label("secret_created_at_ms"),
-        sa.exists()
-        .where(
-            _d.c.org_id == _o.c.id,
-            _d.c.provider == sa.bindparam("provider"),
-            _d.c.delivery_id == sa.bindparam("delivery"),
-        )
-        .label("seen"),
     )
     .select_from(
         _o.outerjoin(_w, sa.and_(_w.c.org_id == _o.c.id, _w.c.provider == sa.bindparam("provider")))
@@ -98,13 +90,9 @@ _VERIFICATION = (
 )
 
 
-def verification_of(
-    conn: Connection, org_name: str, provider: str, delivery_id: str | None
-) -> Verification | None:
+def verification_of(conn: Connection, org_name: str, provider: str) -> Verification | None:
     """None when there is no organisation of that name."""
-    row = conn.execute(
-        _VERIFICATION, {"name": org_name, "provider": provider, "delivery": delivery_id or ""}
-    ).first()
+    row = conn.execute(_VERIFICATION, {"name": org_name, "provider": provider}).first()
     if row is None:
         return None
     organisation = Organisation(
@@ -119,7 +107,7 @@ def verification_of(
         secret = WebhookSecret(
             organisation.id, provider, row.secret, row.secret_hash, row.secret_created_at_ms
         )
-    return Verification(organisation, secret, bool(row.seen) and delivery_id is not None)
+    return Verification(organisation, secret)
 
 
 def secrets_of(conn: Connection, org_id: str) -> dict[str, int]:
@@ -129,12 +117,19 @@ def secrets_of(conn: Connection, org_id: str) -> dict[str, int]:
     return {row.provider: row.created_at_ms for row in conn.execute(query)}
 
 
-def delivery_seen(conn: Connection, org_id: str, provider: str, delivery_id: str) -> bool:
+def deliveries_seen(
+    conn: Connection, org_id: str, deliveries: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the deliveries (provider, delivery id) of the organisation were stored."""
     d = webhook_deliveries
-    query = sa.select(d.c.received_at_ms).where(
-        d.c.org_id == org_id, d.c.provider == provider, d.c.delivery_id == delivery_id
-    )
-    return conn.execute(query).first() is not None
+    found: set[tuple[str, str]] = set()
+    for provider in sorted({provider for provider, _ in deliveries}):
+        wanted = sorted(delivery for p, delivery in deliveries if p == provider)
+        query = sa.select(d.c.delivery_id).where(
+            d.c.org_id == org_id, d.c.provider == provider, d.c.delivery_id.in_(wanted)
+        )
+        found.update((provider, delivery) for delivery in conn.execute(query).scalars())
+    return found
 
 
 def remember_deliveries(

@@ -46,14 +46,14 @@ async def _receive(request: Request, provider: WebhookProvider, org: str) -> Res
     if not handles(provider, event):
         return _json({"success": True, "ignored": event or "(no event header)"}, 202)
     assert event is not None
-    if verified.duplicate:
-        return _json({"success": True, "duplicate": True})
     submission = await _parsed(body, provider, event)
     outcome = await request.app.state.committer.submit(
         IngestRequest(
             submission=submission, principal=verified.principal, delivery=verified.delivery
         )
     )
+    if outcome.duplicate:
+        return _json({"success": True, "duplicate": True})
     return _json({"success": True, "event": event, "events": outcome.events})
 
 
