@@ -13,6 +13,7 @@ renders any of them as ``{"error": message}``; the CLI prints the message and ex
     │   ├── NotFound                   404 no such object (or not visible to this key)
     │   ├── PayloadTooLarge            413 body over the configured limit
     │   └── Conflict                   409 the object already exists (CLI)
+    ├── ReporterError                  a reporter command failed (reporters/errors.py: exit codes)
     ├── Unavailable                    503 retryable: the database did not answer (Retry-After)
     ├── InternalError                  500 a bug of ours, logged with its traceback
     └── ConfigurationError             a setting is invalid; raised at start-up
