@@ -68,6 +68,12 @@ def stored_pieces(
             for a in attempts
             if in_branch_scope(a.branch, defaults.get(a.pipeline_id), branch_scope)
         ]
+        if branch_scope is not None and len(scoped) == len(attempts):
+            # Every attempt is in this scope (one branch only, often): the same piece.
+            found.days[branch_scope] = found.days[None]
+            if hours:
+                found.hours[branch_scope] = found.hours[None]
+            continue
         piece = rollups.piece_of(window, scoped, history, jobs_by_attempt)
         scoped_window = replace(window, filters=replace(window.filters, branch_scope=branch_scope))
         piece.metrics = custom_metrics.histograms_of(
