@@ -315,3 +315,30 @@ def test_a_rounds_status_is_decided_as_gitlab_decides_a_pipelines(
         for s in statuses
     ]
     assert status_after(jobs) == expected
+
+
+def test_an_earlier_finished_state_arriving_late_changes_nothing(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    """Events come out of order: a pipeline that failed and then passed (retried) whose
+    failure arrives last, and a job skipped before it ran whose skip arrives last, keep what
+    ended last."""
+    passed = real_fixture("gitlab-docs.pipeline-event.json")
+    passed["builds"] = []
+    failed = {**passed, "object_attributes": {**passed["object_attributes"], "status": "failed"}}
+    failed["object_attributes"]["finished_at"] = "2016-08-12 15:24:00 UTC"
+    job = real_fixture("gitlab-go-gitlab-testdata.job.json")
+    skipped = {**job, "build_status": "skipped", "build_finished_at": None, "build_duration": None}
+    for event, payload in (
+        ("Pipeline Hook", passed),
+        ("Pipeline Hook", failed),
+        ("Job Hook", job),
+        ("Job Hook", skipped),
+    ):
+        assert post_gitlab(client, org.name, event, payload).status_code == 200
+    assert [a["status"] for a in rows(database, "run_attempts")] == ["success"]
+    (stored_job,) = rows(database, "jobs")
+    assert (stored_job["status"], stored_job["duration_seconds"]) == (
+        "success",
+        pytest.approx(49.503592),
+    )

@@ -160,6 +160,9 @@ class Submission:
     ingest_source: str | None = None
     #: Default branches the payload names (webhooks know them), by repository.
     default_branches: dict[RepositoryRef, str] = field(default_factory=dict)
+    #: Whether a finished state may come again out of order (webhook events): a finished
+    #: attempt or job is then not replaced by one that ended earlier (``ended_earlier``).
+    later_end_wins: bool = False
     #: Runs (repository, repository-scoped run key) whose attempts are retry rounds of their
     #: jobs (GitLab, ``domain/retry_rounds.py``), to derive again once this is stored.
     retry_round_runs: list[tuple[RepositoryRef, str]] = field(default_factory=list)

@@ -32,3 +32,16 @@ def is_stale(stored: str, incoming: str) -> bool:
     CI reporters retry and deliver out of order: a late ``running`` snapshot must never undo
     the ``success`` that was already stored."""
     return stored in FINISHED_STATUSES and incoming in UNFINISHED_STATUSES
+
+
+def ended_earlier(stored: tuple[str, int | None], incoming: tuple[str, int | None]) -> bool:
+    """For sources whose events may repeat a finished state out of order (webhooks): a
+    finished post that ended before the stored finished one is older news. Each is (status,
+    end in ms); an end not known counts as earliest."""
+    (stored_status, stored_end), (incoming_status, incoming_end) = stored, incoming
+    return (
+        stored_status in FINISHED_STATUSES
+        and incoming_status in FINISHED_STATUSES
+        and (incoming_end if incoming_end is not None else -1)
+        < (stored_end if stored_end is not None else -1)
+    )

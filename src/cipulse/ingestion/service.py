@@ -155,7 +155,7 @@ class IngestService:
     @staticmethod
     def _stored_statuses(
         conn: Connection, accepted: list[tuple[int, Principal, run_writer.ResolvedSubmission]]
-    ) -> tuple[dict[str, str], dict[str, str]]:
+    ) -> tuple[dict[str, run_writer.Stored], dict[str, run_writer.Stored]]:
         by_org: dict[str, tuple[set[str], set[str], set[str]]] = {}
         for _, principal, resolved in accepted:
             attempt_ids, job_ids, job_attempt_ids = by_org.setdefault(
@@ -164,8 +164,8 @@ class IngestService:
             attempt_ids.update(a.id for a in resolved.attempts)
             job_ids.update(s.id for s in resolved.spans)
             job_attempt_ids.update(s.attempt_id for s in resolved.spans)
-        attempts: dict[str, str] = {}
-        jobs: dict[str, str] = {}
+        attempts: dict[str, run_writer.Stored] = {}
+        jobs: dict[str, run_writer.Stored] = {}
         for org_id, (attempt_ids, job_ids, job_attempt_ids) in by_org.items():
             found_attempts, found_jobs = run_writer.stored_statuses(
                 conn, org_id, attempt_ids, job_ids, job_attempt_ids

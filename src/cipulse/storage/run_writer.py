@@ -32,7 +32,7 @@ from cipulse.domain.model import (
     RunKeyScope,
     Submission,
 )
-from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, is_stale
+from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, ended_earlier, is_stale
 from cipulse.domain.window import DAY_MS
 from cipulse.storage import repositories as repository_store
 from cipulse.storage import retry_round_writer, rollup_store
@@ -65,6 +65,10 @@ def _json(value: dict[str, Any]) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
 
+#: What the planner knows of a stored attempt or job: its status and end (ms).
+Stored = tuple[str, int | None]
+
+
 @dataclass(slots=True)
 class ResolvedAttempt:
     id: str
@@ -73,6 +77,7 @@ class ResolvedAttempt:
     row: Row
     job_rows: list[JobRow]
     jobs_are_snapshot: bool
+    later_end_wins: bool = False
 
 
 @dataclass(slots=True)
@@ -83,6 +88,8 @@ class ResolvedSpan:
     status: str
     row: JobRow
     fallback: bool = False
+    later_end_wins: bool = False
+    completed_at_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -246,6 +253,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 row=_attempt_row(org_id, repository_id, pipeline_id, attempt_id, run, source, now),
                 job_rows=_snapshot_rows(org_id, attempt_id, run, source, now),
                 jobs_are_snapshot=run.jobs_are_snapshot,
+                later_end_wins=submission.later_end_wins,
             )
         )
     repository_ids: dict[RepositoryRef, str] = {}
@@ -285,6 +293,8 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 status=STATUS_TEXT[detached.span.status],
                 row=row,
                 fallback=detached.fallback,
+                later_end_wins=submission.later_end_wins,
+                completed_at_ms=to_ms(detached.span.completed_at),
             )
         )
     for repository, run_key in submission.retry_round_runs:
@@ -301,26 +311,30 @@ def stored_statuses(
     attempt_ids: Iterable[str],
     job_ids: Iterable[str],
     job_attempt_ids: Iterable[str],
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The stored status of each given attempt and job (of the given attempts) that exists."""
+) -> tuple[dict[str, Stored], dict[str, Stored]]:
+    """The stored status and end of each given attempt and job (of the given attempts)
+    that exists."""
     attempt_ids, job_ids = list(attempt_ids), set(job_ids)
-    attempts: dict[str, str] = {}
-    found_jobs: dict[str, str] = {}
+    attempts: dict[str, Stored] = {}
+    found_jobs: dict[str, Stored] = {}
     if attempt_ids:
+        a = run_attempts
         rows = conn.execute(
-            sa.select(run_attempts.c.id, run_attempts.c.status).where(
-                run_attempts.c.org_id == org_id, run_attempts.c.id.in_(attempt_ids)
+            sa.select(a.c.id, a.c.status, a.c.completed_at_ms).where(
+                a.c.org_id == org_id, a.c.id.in_(attempt_ids)
             )
         )
-        attempts = {row.id: row.status for row in rows}
+        attempts = {row.id: (row.status, row.completed_at_ms) for row in rows}
     if job_ids:
         # Through the primary key (org_id, attempt_id, …): ``jobs.id`` has no index.
         rows = conn.execute(
-            sa.select(jobs.c.id, jobs.c.status).where(
+            sa.select(jobs.c.id, jobs.c.status, jobs.c.completed_at_ms).where(
                 jobs.c.org_id == org_id, jobs.c.attempt_id.in_(sorted(set(job_attempt_ids)))
             )
         )
-        found_jobs = {row.id: row.status for row in rows if row.id in job_ids}
+        found_jobs = {
+            row.id: (row.status, row.completed_at_ms) for row in rows if row.id in job_ids
+        }
     return attempts, found_jobs
 
 
@@ -345,7 +359,9 @@ class WritePlan:
 class Planner:
     """Folds resolved submissions, in arrival order, into one ``WritePlan``."""
 
-    def __init__(self, attempt_statuses: dict[str, str], job_statuses: dict[str, str]) -> None:
+    def __init__(
+        self, attempt_statuses: dict[str, Stored], job_statuses: dict[str, Stored]
+    ) -> None:
         self._attempts = dict(attempt_statuses)
         self._jobs = dict(job_statuses)
         self._stored = set(attempt_statuses)
@@ -368,9 +384,13 @@ class Planner:
         )
         for attempt in submission.attempts:
             stored = self._attempts.get(attempt.id)
-            if stored is not None and is_stale(stored, attempt.status):
+            incoming = (attempt.status, attempt.row["completed_at_ms"])
+            if stored is not None and (
+                is_stale(stored[0], attempt.status)
+                or (attempt.later_end_wins and ended_earlier(stored, incoming))
+            ):
                 continue
-            self._attempts[attempt.id] = attempt.status
+            self._attempts[attempt.id] = incoming
             target = plan.updated_attempts if attempt.id in self._stored else plan.new_attempts
             previous = target.get(attempt.id)
             target[attempt.id] = (
@@ -381,12 +401,15 @@ class Planner:
             if attempt.jobs_are_snapshot:
                 plan.replaced_job_sets[attempt.id] = attempt.job_rows
         for span in submission.spans:
-            stored = self._jobs.get(span.id)
-            if stored is not None and is_stale(stored, span.status):
+            stored_job = self._jobs.get(span.id)
+            incoming = (span.status, span.completed_at_ms)
+            if stored_job is not None and (
+                is_stale(stored_job[0], span.status)
+                or (span.fallback and stored_job[0] in FINISHED_STATUSES)
+                or (span.later_end_wins and ended_earlier(stored_job, incoming))
+            ):
                 continue
-            if span.fallback and stored in FINISHED_STATUSES:
-                continue
-            self._jobs[span.id] = span.status
+            self._jobs[span.id] = incoming
             plan.span_rows[span.id] = span.row
 
 

@@ -176,6 +176,7 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
         jobs_are_snapshot=False,
     )
     submission = Submission(
+        later_end_wins=True,
         attempts=[attempt],
         detached_spans=[
             DetachedSpan(
@@ -240,6 +241,7 @@ def convert_job(event: JobEvent) -> Submission:
     )
     run_key = str(event.pipeline_id)
     submission = Submission(
+        later_end_wins=True,
         detached_spans=[
             DetachedSpan(
                 repository=repository,
