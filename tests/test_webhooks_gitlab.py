@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter, ValidationError
 
+from cipulse.accounts.service import AccountService
 from cipulse.domain import ids
 from cipulse.domain.model import RepositoryRef
 from cipulse.ingestion.gitlab.schema import Timestamp
@@ -252,6 +253,10 @@ def test_a_retried_job_makes_a_second_attempt_and_a_flaky_run(
     client: TestClient, database: Database
 ) -> None:
     reader = replayed_alike(client, database, retried_sequence(), seeds=(1, 2))
+    from cipulse.storage.clock import month_of, now_ms
+
+    # Both attempts count in the plan usage: the pipeline's and its retry round.
+    assert AccountService(database).usage("in-order", month_of(now_ms())) == (1, 2)
     items = read(client, reader, "/api/v1/runs", **WINDOW)["items"]
     assert sorted((run["attempt"], run["status"]) for run in items) == [
         (1, "failure"),

@@ -130,7 +130,7 @@ class IngestService:
                     events=len(resolved.attempts) + len(resolved.spans),
                 )
 
-            run_writer.write(conn, planner.plan, now)
+            new_runs = run_writer.write(conn, planner.plan, now)  # retry rounds it created
             deliveries = []
             for index, principal, _ in accepted:
                 delivery = requests[index].delivery
@@ -138,7 +138,6 @@ class IngestService:
                     deliveries.append((principal.org_id, *delivery))  # stored: remembered
             if deliveries:
                 webhook_store.remember_deliveries(conn, deliveries, now)
-            new_runs: dict[str, int] = {}
             for row in planner.plan.new_attempts.values():
                 new_runs[row["org_id"]] = new_runs.get(row["org_id"], 0) + 1
             if new_runs:

@@ -36,6 +36,8 @@ class Derived:
 
     attempt_ids: dict[str, set[str]] = field(default_factory=dict)
     partitions: set[tuple[str, str, int]] = field(default_factory=set)
+    #: How many attempts were created, by organisation (usage counts them).
+    created: dict[str, int] = field(default_factory=dict)
 
 
 def derive_runs(
@@ -131,6 +133,8 @@ def _derive_run(
                     run_attempts.c.org_id == org_id, run_attempts.c.id == attempt["id"]
                 )
             )
+        if before is None:
+            derived.created[org_id] = derived.created.get(org_id, 0) + 1
         attempt["received_at_ms"] = before["received_at_ms"] if before else now_ms
         attempt["updated_at_ms"] = now_ms
         conn.execute(sa.insert(run_attempts).values(**attempt))

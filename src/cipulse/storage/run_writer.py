@@ -458,8 +458,9 @@ def touched_partitions(conn: Connection, plan: WritePlan) -> set[tuple[str, str,
     return touched
 
 
-def write(conn: Connection, plan: WritePlan, now: int) -> None:
-    """Store the plan and mark the rollup partitions it changes."""
+def write(conn: Connection, plan: WritePlan, now: int) -> dict[str, int]:
+    """Store the plan and mark the rollup partitions it changes. Returns, by organisation,
+    how many attempts it created besides the plan's new ones (GitLab retry rounds)."""
     touched = touched_partitions(conn, plan)
     bulk_insert(conn, repositories, _sorted(plan.repository_rows.values()), _REPOSITORY_UPSERT)
     _take_default_branches(conn, plan.default_branches, now)
@@ -506,6 +507,7 @@ def write(conn: Connection, plan: WritePlan, now: int) -> None:
     derived = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
     _compute_from_jobs(conn, plan, derived.attempt_ids)
     rollup_store.mark_dirty(conn, touched | derived.partitions, now)
+    return derived.created
 
 
 def _take_default_branches(
