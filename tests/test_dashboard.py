@@ -156,6 +156,21 @@ def test_pages_need_a_session_and_come_back_after_sign_in(
     assert client.get("/", follow_redirects=False).status_code == 200
 
 
+def test_many_failed_sign_ins_lock_the_address_for_a_while(
+    client: TestClient, tenant: Tenant, users: UserService
+) -> None:
+    from cipulse.accounts.throttle import SIGN_IN_FAILURES
+
+    users.create_user("ada@example.com", tenant.name, PASSWORD)
+    for _ in range(SIGN_IN_FAILURES):
+        assert sign_in(client, "ada@example.com", "guess").status_code == 401
+    locked = sign_in(client, "Ada@example.com")  # even with the right password
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.text
+    assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+    assert sign_in(client, "bob@example.com", "guess").status_code == 401  # others may try
+
+
 def test_sign_in_needs_the_form_token_and_only_redirects_on_site(
     client: TestClient, tenant: Tenant, users: UserService
 ) -> None:

@@ -443,3 +443,21 @@ def test_session_settings_are_validated() -> None:
         Settings(session_days=0)
     with pytest.raises(ValidationError, match="secure_cookies"):
         Settings(secure_cookies="sometimes")  # type: ignore[arg-type]
+
+
+def test_failed_sign_ins_are_throttled_per_address() -> None:
+    from cipulse.accounts.throttle import FailureThrottle
+
+    now = [1000.0]
+    throttle = FailureThrottle(limit=3, window_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait_seconds("ada@example.com") == 0
+        throttle.failed("ada@example.com")
+        now[0] += 1
+    assert throttle.wait_seconds("ada@example.com") == 57  # the first failure ages out
+    assert throttle.wait_seconds("bob@example.com") == 0
+    now[0] += 57
+    assert throttle.wait_seconds("ada@example.com") == 0
+    throttle.failed("ada@example.com")
+    throttle.succeeded("ada@example.com")
+    assert throttle.wait_seconds("ada@example.com") == 0

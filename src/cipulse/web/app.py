@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from cipulse import __version__
+from cipulse.accounts.throttle import FailureThrottle
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
 from cipulse.ingestion.batching import GroupCommitter
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.sign_in_throttle = FailureThrottle()
     errors.install(app)
     app.add_middleware(
         CORSMiddleware,

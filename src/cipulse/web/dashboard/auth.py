@@ -4,6 +4,7 @@ value is stored only as a hash, and a CSRF token on every form."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from cipulse.accounts.throttle import FailureThrottle
 from cipulse.accounts.users import Session, UserService
 from cipulse.errors import CipulseError, Forbidden, Unauthenticated
 from cipulse.settings import Settings
@@ -122,12 +124,27 @@ def router() -> APIRouter:
             return _sign_in_page(
                 request, next, email, "The form expired; please sign in again.", 403
             )
+        throttle: FailureThrottle = request.app.state.sign_in_throttle
+        address = email.strip().lower()
+        wait = throttle.wait_seconds(address)
+        if wait > 0:
+            minutes = math.ceil(wait / 60)
+            message = (
+                "Too many failed sign-ins for this email: try again in "
+                f"{minutes} minute{'s' if minutes > 1 else ''}."
+            )
+            page = _sign_in_page(request, next, email, message, 429)
+            page.headers["Retry-After"] = str(math.ceil(wait))
+            return page
         try:
             signed = await run_in_threadpool(users(request).sign_in, email, password)
         except (Unauthenticated, Forbidden) as exc:
+            if isinstance(exc, Unauthenticated):
+                throttle.failed(address)
             return _sign_in_page(request, next, email, exc.message, exc.status_code)
         except CipulseError as exc:
             return _sign_in_page(request, next, email, exc.message, 400)
+        throttle.succeeded(address)
         response = RedirectResponse(_safe_next(next), status_code=303)
         settings: Settings = request.app.state.settings
         response.set_cookie(
