@@ -24,7 +24,7 @@ from cipulse.domain.model import (
     TagValue,
     duration_between,
 )
-from cipulse.domain.status import Status
+from cipulse.domain.status import FINISHED_STATUSES, Status
 from cipulse.ingestion.github.schema import (
     Repository,
     Step,
@@ -50,16 +50,12 @@ def repository_of(repository: Repository) -> RepositoryRef:
     return RepositoryRef(host=host, full_name=repository.full_name)
 
 
-def _finished(status: Status) -> bool:
-    return status not in (Status.QUEUED, Status.PENDING, Status.RUNNING)
-
-
 def convert_run(event: WorkflowRunEvent) -> Submission:
     run = event.workflow_run
     repository = repository_of(event.repository)
     status, raw_status = status_of(run.status, run.conclusion)
     started = run.run_started_at or run.created_at
-    completed = run.updated_at if _finished(status) else None
+    completed = run.updated_at if status in FINISHED_STATUSES else None
     actor = run.triggering_actor or run.actor
     tags: dict[str, TagValue] = {}
     if run.path:
@@ -121,7 +117,7 @@ def _times(
         found,
         raw_status,
         _started(found, started_at),
-        completed_at if _finished(found) else None,
+        completed_at if found in FINISHED_STATUSES else None,
     )
 
 

@@ -29,7 +29,7 @@ from cipulse.domain.model import (
     TagValue,
     duration_between,
 )
-from cipulse.domain.status import Status
+from cipulse.domain.status import FINISHED_STATUSES, Status
 from cipulse.errors import InvalidRequest
 from cipulse.ingestion.gitlab.schema import (
     Build,
@@ -42,10 +42,6 @@ from cipulse.ingestion.gitlab.schema import (
 
 PROVIDER = "gitlab"
 DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
-
-
-def _finished(status: Status) -> bool:
-    return status not in (Status.QUEUED, Status.PENDING, Status.RUNNING)
 
 
 def repository_of(project: Project | None, repository: RepositoryInfo | None) -> RepositoryRef:
@@ -100,7 +96,7 @@ def _job_span(
     web_url: str | None,
 ) -> JobSpan:
     status = gitlab_status(raw_status)
-    if not _finished(status):
+    if status not in FINISHED_STATUSES:
         finished = None
     if duration is None or finished is None:
         duration = duration_between(started, finished)
@@ -139,7 +135,7 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     web_url = _web_url(event.project)
     status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
     started = pipeline.created_at + timedelta(seconds=pipeline.queued_duration or 0)
-    finished = pipeline.finished_at if _finished(status) else None
+    finished = pipeline.finished_at if status in FINISHED_STATUSES else None
     duration = pipeline.duration if finished is not None else None
     if duration is None:
         duration = duration_between(started, finished)
