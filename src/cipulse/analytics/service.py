@@ -269,16 +269,14 @@ class AnalyticsService:
             rows = store.pipeline_rows(conn, org_id)
         listed = []
         for row in rows:
-            tally = figures.runs.get(row["id"])
-            if tally is None:
+            if row["id"] not in figures.runs:
                 continue
-            row["created_at"] = iso(row.pop("created_at_ms"))
-            metrics = run_metrics.metrics_of(window, tally)
-            if row["id"] not in slowest:  # read without histograms: no percentiles
+            listed_row = self._pipeline_row(window, row, figures)
+            if row["id"] not in slowest:  # read without histograms: no durations
                 for field in ("p50_duration_seconds", "p95_duration_seconds"):
-                    metrics[field] = None
-                metrics["mean_duration_seconds"] = None
-            listed.append({**row, **metrics})
+                    listed_row[field] = None
+                listed_row["mean_duration_seconds"] = None
+            listed.append(listed_row)
         failing = [r for r in listed if r["success_rate"] is not None and r["success_rate"] < 1]
         return {
             "slowest": ordered([r for r in listed if r["id"] in slowest], "-p95_duration_seconds")[

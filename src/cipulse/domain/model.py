@@ -29,11 +29,6 @@ class WebhookProvider(StrEnum):
     GITLAB = "gitlab"
 
 
-#: Attempts whose jobs arrive one by one (webhooks): their compute is the sum of their
-#: top-level jobs' durations, kept up to date as jobs arrive.
-COMPUTE_FROM_JOBS = (SourceFormat.GITHUB, SourceFormat.GITLAB)
-
-
 class RunKeyScope(StrEnum):
     """What a run key is unique within.
 
@@ -160,9 +155,11 @@ class Submission:
     ingest_source: str | None = None
     #: Default branches the payload names (webhooks know them), by repository.
     default_branches: dict[RepositoryRef, str] = field(default_factory=dict)
-    #: Whether a finished state may come again out of order (webhook events): a finished
-    #: attempt or job is then not replaced by one that ended earlier (``ended_earlier``).
-    later_end_wins: bool = False
+    #: Webhook events: one per run or job, in any order, a state sometimes again. A finished
+    #: attempt or job is then not replaced by one that ended earlier (``ended_earlier``), and
+    #: an attempt's compute is the sum of its top-level jobs' durations, kept up to date as
+    #: its jobs arrive.
+    from_webhooks: bool = False
     #: Runs (repository, repository-scoped run key) whose attempts are retry rounds of their
     #: jobs (GitLab, ``domain/retry_rounds.py``), to derive again once this is stored.
     retry_round_runs: list[tuple[RepositoryRef, str]] = field(default_factory=list)

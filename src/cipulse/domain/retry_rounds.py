@@ -16,7 +16,7 @@ retried keeps the status its own event gives."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,32 +45,36 @@ class Rounds:
     deleted_job_ids: list[str] = field(default_factory=list)
 
 
-def status_after(jobs: Sequence[Row]) -> str:
-    """The pipeline's status given each job's latest try: failed if a job that must not
-    fail failed; else running while a job is not finished; else canceled if one was;
-    else success. Skipped jobs do not count."""
-    statuses = [job["status"] for job in jobs if job["status"] != Status.SKIPPED.value]
-    if any(
-        job["status"] in _FAILING and not (job.get("tags") or {}).get("allow_failure")
-        for job in jobs
-    ):
-        return Status.FAILURE.value
-    if any(status in _UNFINISHED for status in statuses):
-        return Status.RUNNING.value
-    if Status.CANCELLED.value in statuses:
-        return Status.CANCELLED.value
-    return Status.SUCCESS.value
+def pipeline_status(jobs: Iterable[tuple[str, bool]], *, finished_only: bool = False) -> Status:
+    """A GitLab pipeline's status from each job's latest try, as (status, allowed to fail):
+    failure if a job that must not fail failed or timed out; else running while a job is not
+    finished (unless ``finished_only``: a pipeline still running, judged on its finished
+    jobs); else cancelled if one was; else success. Skipped jobs do not count. The webhook
+    receiver and ``cipulse report gitlab`` both decide retry rounds by it."""
+    jobs = list(jobs)
+    if any(status in _FAILING and not allowed for status, allowed in jobs):
+        return Status.FAILURE
+    if not finished_only and any(status in _UNFINISHED for status, _ in jobs):
+        return Status.RUNNING
+    if any(status == Status.CANCELLED for status, _ in jobs):
+        return Status.CANCELLED
+    return Status.SUCCESS
+
+
+def _status_after(jobs: Sequence[Row]) -> str:
+    """``pipeline_status`` of stored job rows (``allow_failure`` is a tag)."""
+    return pipeline_status(
+        (job["status"], bool((job.get("tags") or {}).get("allow_failure"))) for job in jobs
+    ).value
 
 
 def _latest_tries(jobs_by_round: Mapping[int, Sequence[Row]], up_to: int) -> list[Row]:
-    latest: dict[str, tuple[int, Row]] = {}
-    for number in sorted(jobs_by_round):
-        if number > up_to:
-            break
+    latest: dict[str, Row] = {}
+    for number in sorted(n for n in jobs_by_round if n <= up_to):
         for job in jobs_by_round[number]:
             if job["parent_node_key"] is None:
-                latest[job["definition_key"]] = (number, job)
-    return [job for _, job in latest.values()]
+                latest[job["definition_key"]] = job
+    return list(latest.values())
 
 
 def _span(jobs: Sequence[Row]) -> tuple[int | None, int | None]:
@@ -106,7 +110,7 @@ def derive(
         return rounds
     by_round = {**jobs_by_round, 1: firsts}
     _, first_end = _span([j for j in firsts if j["parent_node_key"] is None])
-    status = status_after(_latest_tries(by_round, 1))
+    status = _status_after(_latest_tries(by_round, 1))
     first_end = first_end if status not in _UNFINISHED else None
     rounds.first = {
         "status": status,
@@ -117,7 +121,7 @@ def derive(
     previous_end = first_end or first["started_at_ms"]
     for number in range(2, last + 1):
         own = [job for job in by_round.get(number, ()) if job["parent_node_key"] is None]
-        status = status_after(_latest_tries(by_round, number))
+        status = _status_after(_latest_tries(by_round, number))
         start, end = _span(own)
         start = start if start is not None else previous_end
         end = end if status not in _UNFINISHED else None
@@ -131,7 +135,7 @@ def derive(
                 "started_at_ms": start,
                 "completed_at_ms": end,
                 "duration_seconds": _seconds(start, end),
-                "compute_seconds": sum(job["duration_seconds"] or 0.0 for job in own) or None,
+                "compute_seconds": None,  # the writer sums it from the stored jobs
                 "metrics": None,
             }
         )

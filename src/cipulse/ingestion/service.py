@@ -97,11 +97,12 @@ class IngestService:
                     results[index] = problem
                     continue
                 assert principal is not None
-                if (principal.org_id, request.delivery) in redelivered:
-                    results[index] = IngestOutcome(duplicate=True)
-                    continue
                 if request.delivery is not None:
-                    redelivered.add((principal.org_id, request.delivery))  # later in the batch
+                    seen = (principal.org_id, request.delivery)
+                    if seen in redelivered:
+                        results[index] = IngestOutcome(duplicate=True)
+                        continue
+                    redelivered.add(seen)  # its copies later in the batch
                 resolved = request.resolved_for(principal.org_id, now)
                 accepted.append((index, principal, resolved))
 
@@ -176,7 +177,7 @@ class IngestService:
 
 def _redelivered(
     conn: Connection, requests: list[IngestRequest]
-) -> set[tuple[str, tuple[str, str] | None]]:
+) -> set[tuple[str, tuple[str, str]]]:
     """(org id, delivery) of the webhook deliveries of the batch that were stored before."""
     by_org: dict[str, set[tuple[str, str]]] = {}
     for request in requests:

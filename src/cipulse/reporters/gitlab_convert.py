@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cipulse.domain.ci_statuses import GITLAB_PIPELINE_STATUS, gitlab_status
+from cipulse.domain.retry_rounds import pipeline_status
 from cipulse.domain.status import Status
 from cipulse.reporters.gitlab_schema import Job, Pipeline
-from cipulse.reporters.outcome import final_status, is_finished
+from cipulse.reporters.outcome import is_finished
 from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso, job_times
 
 PROVIDER = "gitlab"
@@ -60,24 +61,13 @@ def latest_tries(rounds: Sequence[Sequence[Job]]) -> list[Job]:
     return list(latest.values())
 
 
-def counted_status(job: Job) -> Status:
-    """A job's status as it counts in the pipeline's: an allowed failure passes."""
-    status = status_of(job.status)
-    if job.allow_failure and status in (Status.FAILURE, Status.TIMED_OUT):
-        return Status.SUCCESS
-    return status
-
-
 def status_after(latest: Sequence[Job], *, finished_only: bool) -> Status:
-    """The pipeline's status given each job's latest try: failure if a job that must not
-    fail failed; else running while a job has not finished (unless ``finished_only``); else
-    cancelled if one was; else success (skipped jobs do not count)."""
-    statuses = [counted_status(job) for job in latest]
-    if Status.FAILURE in statuses or Status.TIMED_OUT in statuses:
-        return Status.FAILURE
-    if not finished_only and not all(is_finished(status) for status in statuses):
-        return Status.RUNNING
-    return final_status(statuses, when_none=Status.SUCCESS)
+    """The pipeline's status given each job's latest try, as the webhook receiver decides
+    it (``domain/retry_rounds.pipeline_status``)."""
+    return pipeline_status(
+        ((status_of(job.status), bool(job.allow_failure)) for job in latest),
+        finished_only=finished_only,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The final status of a run that is still in progress because the reporter is one of its
-jobs (inline mode): computed from the statuses of its other jobs that have finished.
+jobs (inline mode): computed from the statuses of its other jobs that have finished (GitHub;
+a GitLab pipeline's is ``domain/retry_rounds.pipeline_status``).
 
-    1. failure    when a job failed (GitLab: and was not allowed to fail)
+    1. failure    when a job failed
     2. timed_out  else, when a job timed out
     3. cancelled  else, when a job was cancelled
     4. success    else, when a job succeeded
@@ -19,14 +20,13 @@ from cipulse.domain.status import FINISHED_STATUSES, Status
 _PRECEDENCE = (Status.FAILURE, Status.TIMED_OUT, Status.CANCELLED, Status.SUCCESS)
 
 
-def final_status(job_statuses: Iterable[Status], *, when_none: Status = Status.SKIPPED) -> Status:
-    """The rule above; ``when_none`` replaces rule 5 (GitLab: a pipeline whose jobs were all
-    skipped passes)."""
+def final_status(job_statuses: Iterable[Status]) -> Status:
+    """The rule above."""
     finished = {status for status in job_statuses if status in FINISHED_STATUSES}
     for status in _PRECEDENCE:
         if status in finished:
             return status
-    return when_none
+    return Status.SKIPPED
 
 
 def is_finished(status: Status) -> bool:

@@ -6,6 +6,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,7 +35,8 @@ class Principal:
         return bool(self.max_repositories) or bool(self.max_runs_per_month)
 
 
-def _organisation(row: sa.Row[tuple[object, ...]]) -> Organisation:
+def organisation_of(row: Any) -> Organisation:
+    """An organisation from a row with the ``organisations`` columns."""
     created = from_ms(row.created_at_ms)
     assert created is not None
     return Organisation(
@@ -63,12 +65,12 @@ def create_organisation(conn: Connection, name: str, now_ms: int) -> Organisatio
 
 def find_organisation(conn: Connection, name: str) -> Organisation | None:
     row = conn.execute(sa.select(organisations).where(organisations.c.name == name)).first()
-    return None if row is None else _organisation(row)
+    return None if row is None else organisation_of(row)
 
 
 def list_organisations(conn: Connection) -> list[Organisation]:
     rows = conn.execute(sa.select(organisations).order_by(organisations.c.name))
-    return [_organisation(row) for row in rows]
+    return [organisation_of(row) for row in rows]
 
 
 def count_organisations(conn: Connection) -> int:

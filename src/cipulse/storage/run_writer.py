@@ -25,7 +25,6 @@ from sqlalchemy.engine import Connection
 from cipulse.domain import ids
 from cipulse.domain.exclusive import exclusive_seconds
 from cipulse.domain.model import (
-    COMPUTE_FROM_JOBS,
     JobSpan,
     RepositoryRef,
     RunAttempt,
@@ -77,7 +76,7 @@ class ResolvedAttempt:
     row: Row
     job_rows: list[JobRow]
     jobs_are_snapshot: bool
-    later_end_wins: bool = False
+    from_webhooks: bool = False
 
 
 @dataclass(slots=True)
@@ -88,7 +87,7 @@ class ResolvedSpan:
     status: str
     row: JobRow
     fallback: bool = False
-    later_end_wins: bool = False
+    from_webhooks: bool = False
     completed_at_ms: int | None = None
 
 
@@ -253,20 +252,17 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 row=_attempt_row(org_id, repository_id, pipeline_id, attempt_id, run, source, now),
                 job_rows=_snapshot_rows(org_id, attempt_id, run, source, now),
                 jobs_are_snapshot=run.jobs_are_snapshot,
-                later_end_wins=submission.later_end_wins,
+                from_webhooks=submission.from_webhooks,
             )
         )
+    # A request's spans mostly share one repository and run: their ids are derived once.
     repository_ids: dict[RepositoryRef, str] = {}
     chains: dict[tuple[str, str, int], tuple[str, str]] = {}
     later_rounds: set[tuple[str, str]] = set()
     for detached in submission.detached_spans:
-        known_id = repository_ids.get(detached.repository)
-        if known_id is None:
-            known_id = repository_ids[detached.repository] = ids.repository_id(
-                org_id, detached.repository
-            )
-        repository_id = known_id
-        if repository_id not in resolved.repository_rows:
+        if detached.repository not in repository_ids:
+            repository_id = ids.repository_id(org_id, detached.repository)
+            repository_ids[detached.repository] = repository_id
             resolved.repository_rows[repository_id] = (
                 org_id,
                 repository_id,
@@ -275,8 +271,9 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 now,
                 None,  # default_branch: taken separately (``default_branches``)
             )
+        repository_id = repository_ids[detached.repository]
         chain = (repository_id, detached.run_key, detached.attempt)
-        if chain not in chains:  # a request's spans mostly share one run
+        if chain not in chains:
             chains[chain] = (
                 ids.chain_attempt_id(*chain),
                 ids.run_lock_id(repository_id, detached.run_key),
@@ -293,7 +290,7 @@ def resolve(org_id: str, submission: Submission, now: int) -> ResolvedSubmission
                 status=STATUS_TEXT[detached.span.status],
                 row=row,
                 fallback=detached.fallback,
-                later_end_wins=submission.later_end_wins,
+                from_webhooks=submission.from_webhooks,
                 completed_at_ms=to_ms(detached.span.completed_at),
             )
         )
@@ -354,6 +351,8 @@ class WritePlan:
     retry_round_runs: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     #: The default branch of repositories (org id, repository id), as a payload names it.
     default_branches: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Webhook attempts (org id, attempt id) whose compute is summed again from their jobs.
+    compute_from_jobs: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Planner:
@@ -387,10 +386,12 @@ class Planner:
             incoming = (attempt.status, attempt.row["completed_at_ms"])
             if stored is not None and (
                 is_stale(stored[0], attempt.status)
-                or (attempt.later_end_wins and ended_earlier(stored, incoming))
+                or (attempt.from_webhooks and ended_earlier(stored, incoming))
             ):
                 continue
             self._attempts[attempt.id] = incoming
+            if attempt.from_webhooks:
+                plan.compute_from_jobs.add((submission.org_id, attempt.id))
             target = plan.updated_attempts if attempt.id in self._stored else plan.new_attempts
             previous = target.get(attempt.id)
             target[attempt.id] = (
@@ -406,11 +407,13 @@ class Planner:
             if stored_job is not None and (
                 is_stale(stored_job[0], span.status)
                 or (span.fallback and stored_job[0] in FINISHED_STATUSES)
-                or (span.later_end_wins and ended_earlier(stored_job, incoming))
+                or (span.from_webhooks and ended_earlier(stored_job, incoming))
             ):
                 continue
             self._jobs[span.id] = incoming
             plan.span_rows[span.id] = span.row
+            if span.from_webhooks:
+                plan.compute_from_jobs.add((submission.org_id, span.attempt_id))
 
 
 def _sorted(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -528,19 +531,13 @@ def _take_default_branches(
                 repository_store.set_default_branch(conn, org_id, repository_id, branch, now)
 
 
-_COMPUTE_FORMATS = tuple(f.value for f in COMPUTE_FROM_JOBS)
-
-
 def _compute_from_jobs(conn: Connection, plan: WritePlan, derived: dict[str, set[str]]) -> None:
-    """Attempts whose jobs arrive one by one (webhooks) have as compute the sum of their
-    top-level jobs' durations: recomputed for the attempts the plan wrote or added jobs to,
-    and the ``derived`` ones (by organisation)."""
+    """Webhook attempts have as compute the sum of their top-level jobs' durations:
+    recomputed for those the plan wrote or added jobs to, and the ``derived`` ones (by
+    organisation)."""
     by_org: dict[str, set[str]] = {org_id: set(found) for org_id, found in derived.items()}
-    for row in (*plan.new_attempts.values(), *plan.updated_attempts.values()):
-        if row["source_format"] in _COMPUTE_FORMATS:
-            by_org.setdefault(row["org_id"], set()).add(row["id"])
-    for span in plan.span_rows.values():
-        by_org.setdefault(span[0], set()).add(span[2])
+    for org_id, attempt_id in plan.compute_from_jobs:
+        by_org.setdefault(org_id, set()).add(attempt_id)
     if not by_org:
         return
     top_level = (
@@ -555,10 +552,6 @@ def _compute_from_jobs(conn: Connection, plan: WritePlan, derived: dict[str, set
     for org_id, attempt_ids in by_org.items():
         conn.execute(
             sa.update(run_attempts)
-            .where(
-                run_attempts.c.org_id == org_id,
-                run_attempts.c.id.in_(sorted(attempt_ids)),
-                run_attempts.c.source_format.in_(_COMPUTE_FORMATS),
-            )
+            .where(run_attempts.c.org_id == org_id, run_attempts.c.id.in_(sorted(attempt_ids)))
             .values(compute_seconds=top_level)
         )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.model import Organisation
+from cipulse.storage.accounts import organisation_of
 from cipulse.storage.dialect import insert_for
 from cipulse.storage.schema import organisations, webhook_deliveries, webhook_secrets
 
@@ -18,11 +18,10 @@ DELIVERY_MEMORY_MS = 7 * 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class WebhookSecret:
-    org_id: str
-    provider: str
+    """GitHub's secret as it is (``None`` for GitLab), and its SHA-256."""
+
     secret: str | None
     secret_hash: str
-    created_at_ms: int
 
 
 def set_secret(
@@ -49,18 +48,6 @@ def set_secret(
     )
 
 
-def secret_of(conn: Connection, org_id: str, provider: str) -> WebhookSecret | None:
-    w = webhook_secrets
-    row = conn.execute(
-        sa.select(w.c.secret, w.c.secret_hash, w.c.created_at_ms).where(
-            w.c.org_id == org_id, w.c.provider == provider
-        )
-    ).first()
-    if row is None:
-        return None
-    return WebhookSecret(org_id, provider, row.secret, row.secret_hash, row.created_at_ms)
-
-
 @dataclass(frozen=True, slots=True)
 class Verification:
     """What verifying a delivery needs, from one query: the organisation and its secret for
@@ -73,16 +60,7 @@ class Verification:
 _o, _w = organisations, webhook_secrets
 #: Built once: verifying runs for every delivery.
 _VERIFICATION = (
-    sa.select(
-        _o.c.id,
-        _o.c.name,
-        _o.c.created_at_ms,
-        _o.c.max_repositories,
-        _o.c.max_runs_per_month,
-        _w.c.secret,
-        _w.c.secret_hash,
-        _w.c.created_at_ms.label("secret_created_at_ms"),
-    )
+    sa.select(*_o.c, _w.c.secret, _w.c.secret_hash)
     .select_from(
         _o.outerjoin(_w, sa.and_(_w.c.org_id == _o.c.id, _w.c.provider == sa.bindparam("provider")))
     )
@@ -95,19 +73,8 @@ def verification_of(conn: Connection, org_name: str, provider: str) -> Verificat
     row = conn.execute(_VERIFICATION, {"name": org_name, "provider": provider}).first()
     if row is None:
         return None
-    organisation = Organisation(
-        id=str(row.id),
-        name=row.name,
-        created_at=datetime.fromtimestamp(row.created_at_ms / 1000, tz=UTC),
-        max_repositories=row.max_repositories,
-        max_runs_per_month=row.max_runs_per_month,
-    )
-    secret = None
-    if row.secret_hash is not None:
-        secret = WebhookSecret(
-            organisation.id, provider, row.secret, row.secret_hash, row.secret_created_at_ms
-        )
-    return Verification(organisation, secret)
+    secret = None if row.secret_hash is None else WebhookSecret(row.secret, row.secret_hash)
+    return Verification(organisation_of(row), secret)
 
 
 def secrets_of(conn: Connection, org_id: str) -> dict[str, int]:

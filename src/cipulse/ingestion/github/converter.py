@@ -85,7 +85,7 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         jobs=[],
         jobs_are_snapshot=False,
     )
-    submission = Submission(attempts=[attempt], later_end_wins=True)
+    submission = Submission(attempts=[attempt], from_webhooks=True)
     if event.repository.default_branch:
         submission.default_branches[repository] = event.repository.default_branch
     return submission
@@ -179,7 +179,7 @@ def convert_job(event: WorkflowJobEvent) -> Submission:
     repository = repository_of(event.repository)
     spans = [_job_span(job)] + [_step_span(job, step) for step in job.steps]
     submission = Submission(
-        later_end_wins=True,
+        from_webhooks=True,
         detached_spans=[
             DetachedSpan(
                 repository=repository, run_key=str(job.run_id), span=span, attempt=job.run_attempt

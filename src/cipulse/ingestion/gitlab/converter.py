@@ -172,7 +172,7 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
         jobs_are_snapshot=False,
     )
     submission = Submission(
-        later_end_wins=True,
+        from_webhooks=True,
         attempts=[attempt],
         detached_spans=[
             DetachedSpan(
@@ -237,7 +237,7 @@ def convert_job(event: JobEvent) -> Submission:
     )
     run_key = str(event.pipeline_id)
     submission = Submission(
-        later_end_wins=True,
+        from_webhooks=True,
         detached_spans=[
             DetachedSpan(
                 repository=repository,
