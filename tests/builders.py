@@ -10,8 +10,8 @@ from typing import Any
 
 from cipulse.ingestion.runwatch.example import SPEC_EXAMPLE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REAL_FIXTURES = SHARED / "fixtures" / "real"
+#: Real payloads that others wrote or recorded, copied into the repository (see its SOURCES.md).
+REAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real"
 
 #: The example request of the RunWatch spec, verbatim.
 RUNWATCH_EXAMPLE: dict[str, Any] = SPEC_EXAMPLE

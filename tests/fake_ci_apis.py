@@ -3,7 +3,7 @@ ingest endpoint that answers what a test scripts (503, 429, 400…), served by u
 loopback port in a thread of the test process.
 
 GitHub answers are the real examples of GitHub's REST API description
-(``../shared/fixtures/real/github-rest.*.json``), changed only where a builder says so. There
+(``tests/fixtures/real/github-rest.*.json``), changed only where a builder says so. There
 are no GitLab REST fixtures: its answers follow the shapes GitLab documents for
 ``GET /projects/:id/pipelines/:pipeline_id`` and ``…/jobs`` (docs.gitlab.com/api/pipelines,
 docs.gitlab.com/api/jobs). Lists are served a page at a time as each API does: GitHub with

@@ -1,5 +1,5 @@
 """GitHub webhooks: ``POST /webhooks/github/{org}`` with the real payloads of
-``../shared/fixtures/real`` (octokit's examples and CIMonitor's recorded deliveries), on
+``tests/fixtures/real`` (octokit's examples and CIMonitor's recorded deliveries), on
 SQLite and PostgreSQL."""
 
 from __future__ import annotations

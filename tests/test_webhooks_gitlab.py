@@ -1,5 +1,5 @@
 """GitLab webhooks: ``POST /webhooks/gitlab/{org}`` with the real payloads of
-``../shared/fixtures/real`` (GitLab's documented examples, go-gitlab's test data and
+``tests/fixtures/real`` (GitLab's documented examples, go-gitlab's test data and
 CIMonitor's recorded deliveries), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
