@@ -161,11 +161,20 @@ class RedPeriod:
         return (self.ended_at_ms - self.started_at_ms) / 1000
 
 
+def _in_order(outcome: Outcome) -> tuple[int, bool]:
+    """Outcomes by ``completed_at``; at one instant, successes before failures."""
+    return (outcome.completed_at_ms, outcome.status in FAILING)
+
+
 def red_periods(outcomes: Sequence[Outcome]) -> list[RedPeriod]:
-    """Red periods of every (pipeline, branch), from outcomes ordered by ``completed_at``."""
+    """Red periods of every (pipeline, branch), taking the outcomes in ``completed_at``
+    order. Outcomes of one instant are taken successes first, so an instant with a failure
+    ends red, whatever order the attempts were stored in: a period never starts and ends at
+    the same instant, and two periods of a pipeline and branch never start at the same one
+    (their ids, ``ids.red_period_id``, derive from the start)."""
     open_periods: dict[tuple[str, str | None], tuple[int, int]] = {}
     periods: list[RedPeriod] = []
-    for outcome in outcomes:
+    for outcome in sorted(outcomes, key=_in_order):
         key = (outcome.pipeline_id, outcome.branch)
         if outcome.status in FAILING:
             started, count = open_periods.get(key, (outcome.completed_at_ms, 0))
