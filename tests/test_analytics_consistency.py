@@ -484,20 +484,20 @@ def test_a_partition_ingest_keeps_marking_waits_until_it_settles(
     """The server's refresher leaves a partition marked in the last ``settle`` period
     (unless first marked more than MAX_DEFERRAL_MS ago); the bulk refresh takes it."""
     from cipulse.analytics.refresh import refresh_round
-    from cipulse.storage import rollup_store
+    from cipulse.storage import rollup_marks
 
     ingest(database, tenant, random_attempts(4, 5))
-    assert refresh_round(database, settle_ms=60_000) == 0  # just marked: not settled
+    assert refresh_round(database, settle_ms=60_000).taken == 0  # just marked: not settled
     assert rows(database, "rollup_dirty")
     with database.write() as conn:  # as if ingest marked it long ago and kept at it
         conn.exec_driver_sql(
             "UPDATE rollup_dirty SET marked_at_ms = marked_at_ms - "
-            f"{rollup_store.MAX_DEFERRAL_MS + 120_000}"
+            f"{rollup_marks.MAX_DEFERRAL_MS + 120_000}"
         )
         conn.exec_driver_sql(
             "INSERT INTO rollup_dirty (org_id, id, pipeline_id, day, marked_at_ms) "
             "SELECT org_id, '5f0c1c8e-0000-4000-8000-000000000001', pipeline_id, day, "
             f"{int(datetime.now(UTC).timestamp() * 1000)} FROM rollup_dirty LIMIT 1"
         )
-    assert refresh_round(database, settle_ms=60_000) > 0  # overdue: taken, fresh mark too
+    assert refresh_round(database, settle_ms=60_000).taken > 0  # overdue: taken, fresh mark too
     assert not rows(database, "rollup_dirty")

@@ -40,6 +40,11 @@ def raw_piece(
     return piece
 
 
+#: The refresher reads a partition's runs this many at a time (with their other attempts and
+#: jobs): its memory is bounded however many runs a pipeline has in a day.
+RUNS_PER_CHUNK = 1000
+
+
 @dataclass(slots=True)
 class StoredPieces:
     """What the refresher stores of a day, per branch scope (None: every branch, then each
@@ -49,18 +54,57 @@ class StoredPieces:
     days: dict[str | None, rollups.Piece] = field(default_factory=dict)
     hours: dict[str | None, dict[int, rollups.Piece]] = field(default_factory=dict)
 
+    def add(self, other: StoredPieces) -> None:
+        """Add the pieces of other runs (pieces of disjoint sets of runs add up)."""
+        for scope, piece in other.days.items():
+            rollups.add_piece(self.days.setdefault(scope, rollups.Piece()), piece)
+        for scope, by_hour in other.hours.items():
+            into = self.hours.setdefault(scope, {})
+            for start, piece in by_hour.items():
+                rollups.add_piece(into.setdefault(start, rollups.Piece()), piece)
+
 
 def stored_pieces(
     conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str], *, hours: bool
 ) -> StoredPieces:
     """The pieces of a day (``window``, without filters) that the refresher stores: each is
     the piece ``raw_piece`` would compute with that scope as the window's filter (and that
-    hour as its window); days with their custom metrics. The raw rows are read once and split
-    by scope and hour."""
-    attempts = store.attempts_in_window(conn, org_id, window, pipeline_ids)
-    history = store.attempts_of_runs(conn, org_id, {a.run for a in attempts})
-    jobs_by_attempt = _jobs_of(conn, org_id, attempts, history)
+    hour as its window); days with their custom metrics. The raw rows are read
+    ``RUNS_PER_CHUNK`` runs at a time, each chunk once, and split by scope and hour."""
     defaults = store.default_branches(conn, org_id, pipeline_ids)
+    found = StoredPieces()
+    runs = store.runs_in_window(conn, org_id, window, pipeline_ids)
+    for start in range(0, len(runs), RUNS_PER_CHUNK):
+        history = store.attempts_of_runs(conn, org_id, runs[start : start + RUNS_PER_CHUNK])
+        attempts = [
+            a
+            for a in history
+            if a.started_at_ms is not None and window.since_ms <= a.started_at_ms < window.until_ms
+        ]
+        found.add(_scoped_pieces(conn, org_id, window, attempts, history, defaults, hours=hours))
+    for branch_scope in (None, *BRANCH_SCOPES):
+        scoped_window = replace(window, filters=replace(window.filters, branch_scope=branch_scope))
+        piece = found.days.setdefault(branch_scope, rollups.Piece())
+        piece.metrics = custom_metrics.histograms_of(
+            store.metric_events(conn, org_id, scoped_window, pipeline_ids)
+        )
+        if hours:
+            found.hours.setdefault(branch_scope, {})
+    return found
+
+
+def _scoped_pieces(
+    conn: Connection,
+    org_id: str,
+    window: Window,
+    attempts: Sequence[AttemptFacts],
+    history: Sequence[AttemptFacts],
+    defaults: dict[str, str | None],
+    *,
+    hours: bool,
+) -> StoredPieces:
+    """The pieces of some runs' attempts in the day, per branch scope (and hour)."""
+    jobs_by_attempt = _jobs_of(conn, org_id, attempts, history)
     found = StoredPieces()
     for branch_scope in (None, *BRANCH_SCOPES):
         scoped = [
@@ -69,17 +113,12 @@ def stored_pieces(
             if in_branch_scope(a.branch, defaults.get(a.pipeline_id), branch_scope)
         ]
         if branch_scope is not None and len(scoped) == len(attempts):
-            # Every attempt is in this scope (one branch only, often): the same piece.
+            # Every attempt is in this scope (one branch only, often): the same pieces.
             found.days[branch_scope] = found.days[None]
             if hours:
                 found.hours[branch_scope] = found.hours[None]
             continue
-        piece = rollups.piece_of(window, scoped, history, jobs_by_attempt)
-        scoped_window = replace(window, filters=replace(window.filters, branch_scope=branch_scope))
-        piece.metrics = custom_metrics.histograms_of(
-            store.metric_events(conn, org_id, scoped_window, pipeline_ids)
-        )
-        found.days[branch_scope] = piece
+        found.days[branch_scope] = rollups.piece_of(window, scoped, history, jobs_by_attempt)
         if hours:
             found.hours[branch_scope] = {
                 start: rollups.piece_of(

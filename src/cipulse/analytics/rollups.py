@@ -62,6 +62,17 @@ def add_run_tally(into: RunTally, other: RunTally) -> None:
     into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
 
 
+def add_piece(into: Piece, other: Piece) -> None:
+    """Add the figures of a piece of other runs (over the same time range)."""
+    for pipeline_id, tally in other.runs.items():
+        add_run_tally(into.runs.setdefault(pipeline_id, new_run_tally()), tally)
+    for key, job in other.jobs.items():
+        add_job_tally(into.jobs.setdefault(key, new_job_tally(job.name)), job)
+    into.repeats += other.repeats
+    for metric_key, histogram in other.metrics.items():
+        into.metrics.setdefault(metric_key, Histogram()).merge(histogram)
+
+
 def add_job_tally(into: JobTally, other: JobTally) -> None:
     into.name = max(into.name, other.name)
     into.by_status.update(other.by_status)

@@ -18,7 +18,7 @@ from cipulse.analytics.run_metrics import percentile_of
 from cipulse.domain.histogram import Histogram, upper_edge
 from cipulse.domain.window import DAY_MS, HOUR_MS, Filters, Window
 from cipulse.storage import analytics_store as store
-from cipulse.storage import rollup_store
+from cipulse.storage import rollup_marks, rollup_store
 from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.clock import now_ms
 
@@ -173,7 +173,7 @@ def collect(
     if per_pipeline or pipeline_ids is not None:
         selections = [selection]
     else:
-        selections = _org_selections(span, dirty, stored_scope)
+        selections = _org_selections(span, dirty, stored_scope, _stale_org_days(conn, org_id, span))
     if not run_histograms:
         # Whole-window totals per pipeline, summed by the database (for window_figures).
         figures.run_selection = selection
@@ -253,7 +253,7 @@ def scope(
     all_days = span.all_days
     dirty: set[rollup_store.Partition] = set()
     if all_days:
-        dirty = rollup_store.dirty_partitions(conn, org_id, min(all_days), max(all_days) + 1)
+        dirty = rollup_marks.dirty_partitions(conn, org_id, min(all_days), max(all_days) + 1)
         wanted = None if pipeline_ids is None else set(pipeline_ids)
         dirty = {(p, d) for p, d in dirty if d in all_days and (wanted is None or p in wanted)}
     return pipeline_ids, span, dirty
@@ -283,12 +283,20 @@ def raw_windows(
     return found
 
 
+def _stale_org_days(conn: Connection, org_id: str, span: rollups.Cover) -> set[int]:
+    all_days = span.all_days
+    if not all_days:
+        return set()
+    return rollup_marks.stale_organisation_days(conn, org_id, min(all_days), max(all_days) + 1)
+
+
 def _org_selections(
-    span: rollups.Cover, dirty: set[rollup_store.Partition], scope: int
+    span: rollups.Cover, dirty: set[rollup_store.Partition], scope: int, stale_days: set[int]
 ) -> list[rollup_store.Selection]:
-    """The organisation-wide rows of the periods without a dirty day, and the pipelines'
-    rows of the days (and hours) with one (minus the dirty partitions)."""
-    dirty_days = {day for _, day in dirty}
+    """The organisation-wide rows of the periods without a dirty day (nor stale
+    organisation rows), and the pipelines' rows of the days (and hours) with one (minus the
+    dirty partitions)."""
+    dirty_days = {day for _, day in dirty} | stale_days
     clean_blocks = tuple(
         (size, start)
         for size, start in span.blocks

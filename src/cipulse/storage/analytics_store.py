@@ -150,6 +150,24 @@ def attempts_in_window(
     return _facts(conn.execute(query))
 
 
+def runs_in_window(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The runs (pipeline id, run key) of those pipelines with an attempt started in the
+    window (its filters aside), in order."""
+    query = (
+        sa.select(a.c.pipeline_id, a.c.run_key)
+        .where(
+            a.c.org_id == org_id,
+            a.c.pipeline_id.in_(sorted(pipeline_ids)),
+            a.c.started_at_ms >= window.since_ms,
+            a.c.started_at_ms < window.until_ms,
+        )
+        .distinct()
+    )
+    return sorted((str(pipeline_id), run_key) for pipeline_id, run_key in conn.execute(query))
+
+
 def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str]:
     """The pipelines a repository or pipeline filter leaves (all of them without one)."""
     query = (

@@ -23,8 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from cipulse.domain.ids import refresher_lock_id
 from cipulse.errors import ConfigurationError, Unavailable
 from cipulse.settings import Settings
+from cipulse.storage.dialect import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._writer_lock: WriterLock | NoLock = NoLock()
         self._maintenance_rounds = 0
+        self._refresher_mutex = threading.Lock()
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 directory = Path(self.url.database).resolve().parent
@@ -178,6 +181,66 @@ class Database:
     def read(self) -> Iterator[Connection]:
         with translate_unavailable(self.settings), self._reader.connect() as connection:
             yield connection
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one consistent state of the database throughout:
+        SQLite's read transactions do; on PostgreSQL, ``REPEATABLE READ``. Keep it short:
+        on SQLite a reader holds back the checkpoint of what was written after it began."""
+        with translate_unavailable(self.settings), self._reader.connect() as connection:
+            if not self.is_sqlite:
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def refresher_lock(self, org_id: str, *, wait: bool = False) -> Iterator[bool]:
+        """Become the one rollup refresher of the organisation, across threads, processes
+        and (PostgreSQL) servers, waiting for it or (without ``wait``) not; yields whether
+        it did. SQLite: an exclusive ``flock`` on ``<database>-refresher.lock`` (one
+        refresher for the whole file). PostgreSQL: a session advisory lock on the
+        organisation, on a connection held meanwhile (released if the process dies)."""
+        if self.is_sqlite:
+            with self._refresher_file_lock(wait) as held:
+                yield held
+            return
+        with translate_unavailable(self.settings), self._writer.connect() as connection:
+            key = lock_key(refresher_lock_id(org_id))
+            if wait:
+                connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                held = True
+            else:
+                query = sa.text("SELECT pg_try_advisory_lock(:key)")
+                held = bool(connection.execute(query, {"key": key}).scalar_one())
+            connection.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+
+    @contextmanager
+    def _refresher_file_lock(self, wait: bool) -> Iterator[bool]:
+        path = self.url.database
+        if not path or path == ":memory:":
+            held = self._refresher_mutex.acquire(blocking=wait)
+            try:
+                yield held
+            finally:
+                if held:
+                    self._refresher_mutex.release()
+            return
+        fd = os.open(f"{path}-refresher.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing the descriptor releases its lock
 
     @contextmanager
     def checkpointing(self, interval_seconds: float = 1.0) -> Iterator[None]:

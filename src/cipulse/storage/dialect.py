@@ -87,7 +87,7 @@ def bulk_delete(
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {condition}", list(rows))
 
 
-def _lock_key(identifier: str) -> int:
+def lock_key(identifier: str) -> int:
     """A signed 64-bit advisory-lock key from the first 16 hex digits of a UUID."""
     value = int(identifier.replace("-", "")[:16], 16)
     return value - (1 << 64) if value >= (1 << 63) else value
@@ -102,7 +102,7 @@ def lock_natural_keys(conn: Connection, identifiers: Iterable[str]) -> None:
     write" safe when many servers ingest the same run at once."""
     if conn.dialect.name != "postgresql":
         return
-    keys = sorted({_lock_key(identifier) for identifier in identifiers})
+    keys = sorted({lock_key(identifier) for identifier in identifiers})
     if keys:
         conn.execute(
             sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),

@@ -1,16 +1,11 @@
-"""Rollup tables: marking partitions (pipeline, UTC day) dirty when ingest changes them,
-claiming the marks, storing recomputed figures per day and week, and reading them back.
-
-A partition's figures depend on its own attempts and on the other attempts of their runs
-(flakiness, runs decided on several days), so ingest marks the partitions of every attempt
-of every run it writes: the old and new day of an attempt whose start moved, and its
-siblings'."""
+"""Rollup tables: the figures the refresher stores per pipeline and period (hours, UTC days,
+7- and 28-day blocks), organisation-wide rows, repeats, red periods and custom metrics; and
+reading them back. Which stored figures are stale is ``rollup_marks.py``'s business."""
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,21 +13,18 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cipulse.domain import ids
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import DAY_MS, FALLBACK_DEFAULT_BRANCHES
+from cipulse.domain.window import FALLBACK_DEFAULT_BRANCHES
 from cipulse.storage.analytics_store import (
     JobTally,
     RunTally,
-    rows_of_runs,
 )
-from cipulse.storage.dialect import bulk_delete, bulk_insert, column_names
+from cipulse.storage.dialect import column_names
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
     metric_rollups,
     red_periods,
-    rollup_dirty,
     rollup_repeats,
     run_attempts,
     run_rollups,
@@ -48,164 +40,12 @@ ORG = "00000000-0000-0000-0000-000000000000"
 #: ``branch_scope`` of the stored rows, by ``Filters.branch_scope``: every branch, the
 #: repository's default branch, the others.
 SCOPE_CODES: dict[str | None, int] = {None: 0, "default": 1, "other": 2}
-_FIRST_STATUSES = ("success", "failure", "timed_out")
+FIRST_STATUSES = ("success", "failure", "timed_out")
 _RUN_COLUMNS = column_names(run_rollups)
 _JOB_COLUMNS = column_names(job_rollups)
-_DIRTY_COLUMNS = column_names(rollup_dirty)
-
-
-# --- Marking -------------------------------------------------------------------------------
-
-#: The longest a partition that ingest keeps marking waits for its refresh (reads are exact
-#: meanwhile: they compute it from the raw rows).
-MAX_DEFERRAL_MS = 60_000
-
-
-def mark_dirty(conn: Connection, marks: Iterable[tuple[str, str, int]], now_ms: int) -> None:
-    """Mark partitions (org id, pipeline id, day) for the refresher."""
-    rows = [(org, str(uuid.uuid4()), pipeline, day, now_ms) for org, pipeline, day in set(marks)]
-    bulk_insert(conn, rollup_dirty, sorted(rows))
-
-
-def partitions_of_runs(
-    conn: Connection, org_id: str, runs: Iterable[tuple[str, str]]
-) -> set[Partition]:
-    """The partitions of the stored attempts of the given runs (pipeline id, run key)."""
-    found: set[Partition] = set()
-    for pipeline_id, started in rows_of_runs(conn, "pipeline_id, started_at_ms", org_id, runs):
-        if started is not None:
-            found.add((str(pipeline_id), started // DAY_MS))
-    return found
-
-
-def runs_of_attempts(
-    conn: Connection, org_id: str, attempt_ids: Iterable[str]
-) -> set[tuple[str, str]]:
-    ids = sorted(set(attempt_ids))
-    found: set[tuple[str, str]] = set()
-    for start in range(0, len(ids), 500):
-        query = sa.select(a.c.pipeline_id, a.c.run_key).where(
-            a.c.org_id == org_id, a.c.id.in_(ids[start : start + 500])
-        )
-        found.update((row[0], row[1]) for row in conn.execute(query))
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    org_id: str
-    id: str
-    pipeline_id: str
-    day: int
-
-
-def claim_marks(conn: Connection, limit: int, settled_before_ms: int | None = None) -> list[Mark]:
-    """The oldest marked partitions (up to ``limit`` of them) with every mark they have,
-    locked against other refreshers on PostgreSQL (``SKIP LOCKED``): a partition marked by
-    many batches is refreshed once. Marks added later are separate rows, left for the next
-    round. With ``settled_before_ms``, only partitions not marked since then (ingest has
-    moved on) or marked first before ``settled_before_ms - MAX_DEFERRAL_MS``: a partition
-    that ingest keeps writing is recomputed once in a while, not after every batch."""
-    d = rollup_dirty
-    partition = (d.c.org_id, d.c.pipeline_id, d.c.day)
-    oldest = (
-        sa.select(*partition)
-        .group_by(*partition)
-        .order_by(sa.func.min(d.c.marked_at_ms))
-        .limit(limit)
-    )
-    if settled_before_ms is not None:
-        oldest = oldest.having(
-            sa.or_(
-                sa.func.max(d.c.marked_at_ms) < settled_before_ms,
-                sa.func.min(d.c.marked_at_ms) < settled_before_ms - MAX_DEFERRAL_MS,
-            )
-        )
-    partitions: dict[tuple[str, int], set[str]] = {}
-    for org_id, pipeline_id, day in conn.execute(oldest):
-        partitions.setdefault((str(org_id), day), set()).add(str(pipeline_id))
-    marks: list[Mark] = []
-    for (org_id, day), pipeline_ids in sorted(partitions.items()):
-        query = sa.select(d.c.org_id, d.c.id, d.c.pipeline_id, d.c.day).where(
-            d.c.org_id == org_id, d.c.day == day, d.c.pipeline_id.in_(sorted(pipeline_ids))
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        marks += [Mark(str(o), str(i), str(p), int(dd)) for o, i, p, dd in conn.execute(query)]
-    return marks
-
-
-def delete_marks(conn: Connection, marks: Sequence[Mark]) -> None:
-    bulk_delete(conn, rollup_dirty, ["org_id", "id"], [(m.org_id, m.id) for m in marks])
-
-
-def dirty_partitions(
-    conn: Connection, org_id: str, first_day: int, last_day: int
-) -> set[Partition]:
-    """The partitions of days ``[first_day, last_day)`` whose stored figures are stale."""
-    d = rollup_dirty
-    query = (
-        sa.select(d.c.pipeline_id, d.c.day)
-        .where(d.c.org_id == org_id, d.c.day >= first_day, d.c.day < last_day)
-        .distinct()
-    )
-    return {(row[0], row[1]) for row in conn.execute(query)}
 
 
 # --- Rows <-> tallies ----------------------------------------------------------------------
-
-
-def _histogram_of(tally: RunTally | JobTally) -> Histogram:
-    durations = tally.durations
-    return durations if isinstance(durations, Histogram) else Histogram.of(durations)
-
-
-def _run_row(
-    org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally, scope: int
-) -> tuple[Any, ...]:
-    histogram = _histogram_of(t)
-    return (
-        org_id,
-        grain,
-        period,
-        pipeline_id,
-        *(t.by_status[s] for s in STATUS_NAMES),
-        *(t.first_by_status[s] for s in _FIRST_STATUSES),
-        t.compute_seconds,
-        histogram.count,
-        histogram.total,
-        orjson.dumps(histogram.encode()).decode(),
-        t.decided_runs,
-        t.flaky_runs,
-        t.retry_compute_seconds,
-        scope,
-        t.duration_top_bucket,
-    )
-
-
-def _job_row(
-    org_id: str, grain: int, period: int, key: tuple[str, str], t: JobTally, scope: int
-) -> tuple[Any, ...]:
-    histogram = _histogram_of(t)
-    return (
-        org_id,
-        grain,
-        period,
-        key[0],
-        key[1],
-        t.name,
-        *(t.by_status[s] for s in STATUS_NAMES),
-        histogram.count,
-        histogram.total,
-        orjson.dumps(histogram.encode()).decode(),
-        t.total_duration_seconds,
-        t.exclusive_seconds,
-        t.flaky_count,
-        t.retry_compute_seconds,
-        t.last_flaky_at_ms,
-        scope,
-        t.duration_top_bucket,
-    )
 
 
 def _counts(values: Sequence[Any], names: Sequence[str]) -> Counter[str]:
@@ -219,13 +59,13 @@ def _counts(values: Sequence[Any], names: Sequence[str]) -> Counter[str]:
 def run_tally_of(row: Sequence[Any]) -> RunTally:
     """A run tally from a ``run_rollups`` row (as read by ``run_rows``)."""
     n = len(STATUS_NAMES)
-    f = len(_FIRST_STATUSES)
+    f = len(FIRST_STATUSES)
     histogram = Histogram()
     rest = row[4 + n + f :]
     histogram.merge_encoded(orjson.loads(rest[3]), rest[1], rest[2])
     return RunTally(
         by_status=_counts(row[4 : 4 + n], STATUS_NAMES),
-        first_by_status=_counts(row[4 + n : 4 + n + f], _FIRST_STATUSES),
+        first_by_status=_counts(row[4 + n : 4 + n + f], FIRST_STATUSES),
         compute_seconds=rest[0],
         durations=histogram,
         decided_runs=rest[4],
@@ -252,71 +92,6 @@ def job_tally_of(row: Sequence[Any]) -> JobTally:
         last_flaky_at_ms=rest[7],
         duration_top_bucket=rest[9],
     )
-
-
-# --- Writing -------------------------------------------------------------------------------
-
-
-def replace_period(
-    conn: Connection,
-    org_id: str,
-    grain: int,
-    period: int,
-    pipeline_ids: Sequence[str],
-    runs: dict[str, RunTally],
-    jobs: dict[tuple[str, str], JobTally],
-    scope: int,
-) -> None:
-    """Replace the stored figures of the given pipelines for one period and branch scope."""
-    keys = [(org_id, grain, period, scope, pipeline_id) for pipeline_id in sorted(pipeline_ids)]
-    for table in (run_rollups, job_rollups):
-        bulk_delete(conn, table, ["org_id", "grain", "period", "branch_scope", "pipeline_id"], keys)
-    bulk_insert(
-        conn,
-        run_rollups,
-        [_run_row(org_id, grain, period, p, tally, scope) for p, tally in sorted(runs.items())],
-    )
-    bulk_insert(
-        conn,
-        job_rollups,
-        [_job_row(org_id, grain, period, key, tally, scope) for key, tally in sorted(jobs.items())],
-    )
-
-
-def replace_repeats(
-    conn: Connection,
-    org_id: str,
-    grain: int,
-    period: int,
-    pipeline_ids: Sequence[str],
-    repeats: Iterable[tuple[str, str, int]],
-    scope: int,
-) -> None:
-    bulk_delete(
-        conn,
-        rollup_repeats,
-        ["org_id", "grain", "period", "branch_scope", "pipeline_id"],
-        [(org_id, grain, period, scope, p) for p in sorted(pipeline_ids)],
-    )
-    bulk_insert(
-        conn,
-        rollup_repeats,
-        sorted(
-            (org_id, grain, period, pipeline, run_key, started, scope)
-            for pipeline, run_key, started in repeats
-        ),
-    )
-
-
-def purge_hours(conn: Connection, org_id: str, before_hour: int) -> None:
-    """Delete the organisation's hourly rows of the hours before ``before_hour``: reads no
-    longer take them (``rollups.hourly_from_ms``)."""
-    for table in (run_rollups, job_rollups, rollup_repeats):
-        conn.execute(
-            sa.delete(table).where(
-                table.c.org_id == org_id, table.c.grain == HOUR, table.c.period < before_hour
-            )
-        )
 
 
 # --- Reading -------------------------------------------------------------------------------
@@ -485,10 +260,10 @@ def _counted_histogram(count: Any, total: Any) -> Histogram:
 def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str, RunTally]:
     """Run tallies per pipeline summed by the database over the selection, without their
     durations' histograms (count and sum only; the top bucket kept)."""
-    n, f = len(STATUS_NAMES), len(_FIRST_STATUSES)
+    n, f = len(STATUS_NAMES), len(FIRST_STATUSES)
     summed = [
         *(f"n_{s}" for s in STATUS_NAMES),
-        *(f"first_{s}" for s in _FIRST_STATUSES),
+        *(f"first_{s}" for s in FIRST_STATUSES),
         "compute_seconds",
         "duration_count",
         "duration_sum",
@@ -504,7 +279,7 @@ def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str,
         rest = row[1 + n + f :]
         found[str(row[0])] = RunTally(
             by_status=_counts(row[1 : 1 + n], STATUS_NAMES),
-            first_by_status=_counts(row[1 + n : 1 + n + f], _FIRST_STATUSES),
+            first_by_status=_counts(row[1 + n : 1 + n + f], FIRST_STATUSES),
             compute_seconds=float(rest[0]),
             durations=_counted_histogram(rest[1], rest[2]),
             decided_runs=int(rest[3]),
@@ -759,36 +534,6 @@ def period_rows(
     return found
 
 
-def replace_periods(
-    conn: Connection,
-    org_id: str,
-    stale_ids: Sequence[str],
-    fresh: Sequence[tuple[str, str | None, int, int | None, int]],
-) -> None:
-    """Delete the stale periods and store the fresh ones (pipeline id, branch, started,
-    ended, failing attempts)."""
-    bulk_delete(conn, red_periods, ["org_id", "id"], [(org_id, i) for i in sorted(stale_ids)])
-    bulk_insert(
-        conn,
-        red_periods,
-        sorted(
-            (org_id, ids.red_period_id(p, branch, started), p, branch, started, ended, failing)
-            for p, branch, started, ended, failing in fresh
-        ),
-    )
-
-
-def dirty_pipelines(conn: Connection, org_id: str) -> dict[str, int]:
-    """Per pipeline with a dirty partition, its earliest dirty day."""
-    d = rollup_dirty
-    query = (
-        sa.select(d.c.pipeline_id, sa.func.min(d.c.day))
-        .where(d.c.org_id == org_id)
-        .group_by(d.c.pipeline_id)
-    )
-    return {str(row[0]): int(row[1]) for row in conn.execute(query)}
-
-
 def outcomes_of_pipeline(
     conn: Connection, org_id: str, pipeline_id: str, from_ms: int
 ) -> list[tuple[str | None, str, int, str]]:
@@ -811,45 +556,6 @@ def outcomes_of_pipeline(
 
 #: (pipeline id, metric key, tag key or '' for all the metric's values, tag value or '')
 MetricKey = tuple[str, str, str, str]
-
-
-def replace_metric_period(
-    conn: Connection,
-    org_id: str,
-    grain: int,
-    period: int,
-    pipeline_ids: Sequence[str],
-    histograms: dict[MetricKey, Histogram],
-    scope: int,
-) -> None:
-    bulk_delete(
-        conn,
-        metric_rollups,
-        ["org_id", "grain", "period", "branch_scope", "pipeline_id"],
-        [(org_id, grain, period, scope, p) for p in sorted(pipeline_ids)],
-    )
-    bulk_insert(
-        conn,
-        metric_rollups,
-        [
-            (
-                org_id,
-                grain,
-                period,
-                pipeline_id,
-                metric_key,
-                tag_key,
-                tag_value,
-                histogram.count,
-                histogram.total,
-                orjson.dumps(histogram.encode()).decode(),
-                scope,
-            )
-            for (pipeline_id, metric_key, tag_key, tag_value), histogram in sorted(
-                histograms.items()
-            )
-        ],
-    )
 
 
 def metric_histograms(
@@ -906,18 +612,3 @@ def metric_keys(conn: Connection, org_id: str, selection: Selection) -> tuple[se
             if tag_key:
                 tags.add(tag_key)
     return metrics, tags
-
-
-def mark_everything(conn: Connection, org_id: str | None, now_ms: int) -> int:
-    """Mark every partition holding attempts (of one organisation, or all): a rebuild."""
-    query = sa.select(a.c.org_id, a.c.pipeline_id, a.c.started_at_ms).where(
-        a.c.started_at_ms.is_not(None)
-    )
-    if org_id is not None:
-        query = query.where(a.c.org_id == org_id)
-    marks = {
-        (str(org), str(pipeline), started // DAY_MS)
-        for org, pipeline, started in conn.execute(query)
-    }
-    mark_dirty(conn, marks, now_ms)
-    return len(marks)

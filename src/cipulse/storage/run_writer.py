@@ -34,7 +34,7 @@ from cipulse.domain.model import (
 from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, ended_earlier, is_stale
 from cipulse.domain.window import DAY_MS
 from cipulse.storage import repositories as repository_store
-from cipulse.storage import retry_round_writer, rollup_store
+from cipulse.storage import retry_round_writer, rollup_marks
 from cipulse.storage.clock import to_ms
 from cipulse.storage.dialect import (
     bulk_delete,
@@ -451,12 +451,12 @@ def touched_partitions(conn: Connection, plan: WritePlan) -> set[tuple[str, str,
         span_attempts.setdefault(span[0], set()).add(span[2])
     for org_id, attempt_ids in span_attempts.items():
         runs.setdefault(org_id, set()).update(
-            rollup_store.runs_of_attempts(conn, org_id, attempt_ids)
+            rollup_marks.runs_of_attempts(conn, org_id, attempt_ids)
         )
     for org_id, org_runs in runs.items():
         touched.update(
             (org_id, pipeline_id, day)
-            for pipeline_id, day in rollup_store.partitions_of_runs(conn, org_id, org_runs)
+            for pipeline_id, day in rollup_marks.partitions_of_runs(conn, org_id, org_runs)
         )
     return touched
 
@@ -509,7 +509,7 @@ def write(conn: Connection, plan: WritePlan, now: int) -> dict[str, int]:
     bulk_insert(conn, jobs, list(plan.span_rows.values()), _JOB_UPSERT)
     derived = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
     _compute_from_jobs(conn, plan, derived.attempt_ids)
-    rollup_store.mark_dirty(conn, touched | derived.partitions, now)
+    rollup_marks.mark_dirty(conn, touched | derived.partitions, now)
     return derived.created
 
 

@@ -402,8 +402,32 @@ rollup_dirty = sa.Table(
     sa.Column("pipeline_id", Id, nullable=False),
     sa.Column("day", sa.Integer, nullable=False),
     sa.Column("marked_at_ms", Millis, nullable=False),
+    sa.Column(
+        "kind",
+        sa.SmallInteger,
+        nullable=False,
+        server_default=sa.text("0"),
+        comment="0: a pipeline's figures of the day (ingest); 1: the organisation's rows of "
+        "the day; 2: the pipeline's red periods from the day on (storage/rollup_marks.py)",
+    ),
     sa.PrimaryKeyConstraint("org_id", "id"),
     sa.Index("ix_rollup_dirty_org_id_day", "org_id", "day"),
+)
+
+#: Partitions the refresher failed to refresh, set aside until ``retry_at_ms``.
+rollup_failures = sa.Table(
+    "rollup_failures",
+    metadata,
+    _org_id(),
+    sa.Column("kind", sa.SmallInteger, nullable=False),
+    sa.Column("pipeline_id", Id, nullable=False),
+    sa.Column("day", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("first_failed_at_ms", Millis, nullable=False),
+    sa.Column("last_failed_at_ms", Millis, nullable=False),
+    sa.Column("retry_at_ms", Millis, nullable=False),
+    sa.PrimaryKeyConstraint("org_id", "kind", "pipeline_id", "day"),
 )
 
 red_periods = sa.Table(

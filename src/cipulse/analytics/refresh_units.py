@@ -1,0 +1,282 @@
+"""The rollup refresher's work, one bounded *unit* at a time. A unit is computed from one
+consistent snapshot of the database, holding no write lock, and then stored in one short
+write transaction that also removes exactly the marks that snapshot saw (a mark added
+meanwhile stays, and its partition is refreshed again later).
+
+Three kinds of unit, after the kinds of marks (``storage/rollup_marks.py``):
+
+- **figures**: some pipelines' marked days within one week. The days' rows (and, for recent
+  days, their hours') in every branch scope, and the 7- and 28-day blocks holding them: a
+  block adds up its stored days (or weeks), with the days just computed in place of the
+  stored ones. Then it marks the organisation's rows of those days and the pipelines' red
+  periods from those days on, for the units below.
+- **organisation days**: the organisation-wide rows of some days (and recent days' hours),
+  each the sum of its pipelines' stored rows.
+- **red periods**: some pipelines' red periods, recomputed from their earliest marked day.
+
+Red periods and organisation rows are units of their own so that a bulk refresh computes
+them once per pipeline or day, however many of its partitions changed: its time grows with
+the runs, not with their square."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Connection
+
+from cipulse.analytics import pieces, recovery, rollups
+from cipulse.domain.window import DAY_MS, HOUR_MS, Window
+from cipulse.storage import rollup_marks, rollup_store, rollup_writes
+from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.rollup_marks import FIGURES, ORGANISATION_DAY, RED_PERIODS, Marked
+from cipulse.storage.rollup_store import DAY, HOUR, ORG, SCOPE_CODES
+
+JobKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Marked partitions of one organisation and kind, refreshed together."""
+
+    org_id: str
+    kind: int
+    partitions: tuple[Marked, ...]
+
+    @property
+    def days(self) -> dict[int, list[str]]:
+        """The unit's pipelines by day."""
+        found: dict[int, list[str]] = defaultdict(list)
+        for mark in self.partitions:
+            found[mark.day].append(mark.pipeline_id)
+        return {day: sorted(pipeline_ids) for day, pipeline_ids in sorted(found.items())}
+
+    def singles(self) -> list[Unit]:
+        return [Unit(self.org_id, self.kind, (mark,)) for mark in self.partitions]
+
+
+@dataclass(slots=True)
+class Computed:
+    """What a unit comes to: rows to store, red periods to replace, marks to add."""
+
+    mark_ids: list[str]
+    replacement: rollup_writes.Replacement
+    stale_periods: list[str] = field(default_factory=list)
+    fresh_periods: list[tuple[str, str | None, int, int | None, int]] = field(default_factory=list)
+    follow_ups: list[tuple[int, str, int]] = field(default_factory=list)  # (kind, pipeline, day)
+
+
+class Superseded(Exception):
+    """Another refresher removed some of the unit's marks first: its result is dropped."""
+
+
+def compute(conn: Connection, unit: Unit, now_ms: int) -> Computed:
+    """What the unit comes to, read through ``conn`` (one snapshot)."""
+    computed = Computed(
+        rollup_marks.mark_ids(conn, unit.partitions), rollup_writes.Replacement(unit.org_id)
+    )
+    if unit.kind == FIGURES:
+        _figures(conn, unit, now_ms, computed)
+    elif unit.kind == ORGANISATION_DAY:
+        _organisation_days(conn, unit, now_ms, computed)
+    else:
+        _red_periods(conn, unit, computed)
+    return computed
+
+
+def store(conn: Connection, unit: Unit, computed: Computed, now_ms: int) -> None:
+    """Store what ``compute`` found, in the caller's write transaction."""
+    removed = rollup_marks.delete_marks(conn, unit.org_id, computed.mark_ids)
+    if removed != len(computed.mark_ids):
+        raise Superseded(unit)
+    rollup_writes.store(conn, computed.replacement)
+    if computed.stale_periods or computed.fresh_periods:
+        rollup_writes.replace_periods(
+            conn, unit.org_id, computed.stale_periods, computed.fresh_periods
+        )
+    for kind in (ORGANISATION_DAY, RED_PERIODS):
+        follow_ups = [(unit.org_id, p, day) for k, p, day in computed.follow_ups if k == kind]
+        rollup_marks.mark_dirty(conn, follow_ups, now_ms, kind)
+    rollup_marks.clear_failures(conn, unit.partitions)
+
+
+# --- Figures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FreshPeriod:
+    """The figures a unit computed for some pipelines over one period and branch scope
+    (``pipeline_ids``: every pipeline computed, with runs in it or not)."""
+
+    pipeline_ids: frozenset[str]
+    runs: dict[str, RunTally]
+    jobs: dict[JobKey, JobTally]
+
+
+#: By (grain, period, scope).
+Fresh = dict[tuple[int, int, int], FreshPeriod]
+
+
+def _figures(conn: Connection, unit: Unit, now_ms: int, computed: Computed) -> None:
+    out = computed.replacement
+    fresh: Fresh = {}
+    earliest: dict[str, int] = {}
+    for day, pipeline_ids in unit.days.items():
+        hours = rollups.stores_hours(day, now_ms)
+        window = Window(day * DAY_MS, (day + 1) * DAY_MS)
+        found = pieces.stored_pieces(conn, unit.org_id, window, pipeline_ids, hours=hours)
+        out.clear(DAY, [day], pipeline_ids, metrics=True)
+        if hours:
+            out.clear(HOUR, hours_of(day), pipeline_ids, metrics=False)
+        for branch_scope, piece in found.days.items():
+            scope = SCOPE_CODES[branch_scope]
+            _add_piece(out, DAY, day, scope, piece)
+            out.add_metrics(DAY, day, scope, piece.metrics)
+            fresh[(DAY, day, scope)] = FreshPeriod(frozenset(pipeline_ids), piece.runs, piece.jobs)
+            for start, hour_piece in found.hours.get(branch_scope, {}).items():
+                _add_piece(out, HOUR, start // HOUR_MS, scope, hour_piece)
+        computed.follow_ups.append((ORGANISATION_DAY, ORG, day))
+        for pipeline_id in pipeline_ids:
+            earliest[pipeline_id] = min(earliest.get(pipeline_id, day), day)
+    computed.follow_ups += [(RED_PERIODS, p, day) for p, day in sorted(earliest.items())]
+    _add_blocks(conn, unit.org_id, unit.days, fresh, out)
+
+
+def _add_blocks(
+    conn: Connection,
+    org_id: str,
+    days: dict[int, list[str]],
+    fresh: Fresh,
+    out: rollup_writes.Replacement,
+) -> None:
+    """The 7- and 28-day blocks holding the days just computed (``days``: their pipelines
+    by day; figures in ``fresh``), in every branch scope."""
+    for size in sorted(rollups.BLOCK_SIZES):  # a 28-day block adds up the 7-day ones
+        for start, pipeline_ids in _blocks(days, size).items():
+            out.clear(size, [start], pipeline_ids, metrics=False)
+            for scope in SCOPE_CODES.values():
+                runs, jobs = _block(conn, org_id, size, start, pipeline_ids, scope, fresh)
+                out.add_runs(size, start, scope, runs)
+                out.add_jobs(size, start, scope, jobs)
+                fresh[(size, start, scope)] = FreshPeriod(frozenset(pipeline_ids), runs, jobs)
+
+
+def hours_of(day: int) -> range:
+    return range(day * DAY_MS // HOUR_MS, (day + 1) * DAY_MS // HOUR_MS)
+
+
+def _add_piece(
+    out: rollup_writes.Replacement, grain: int, period: int, scope: int, piece: rollups.Piece
+) -> None:
+    out.add_runs(grain, period, scope, piece.runs)
+    out.add_jobs(grain, period, scope, piece.jobs)
+    out.add_repeats(
+        grain,
+        period,
+        scope,
+        ((r.pipeline_id, r.run_key, r.previous_started_at_ms) for r in piece.repeats),
+    )
+
+
+def _blocks(days: dict[int, list[str]], size: int) -> dict[int, list[str]]:
+    """The blocks of ``size`` days holding the days, with their pipelines."""
+    found: dict[int, set[str]] = defaultdict(set)
+    for day, pipeline_ids in days.items():
+        found[rollups.block_of(day, size)].update(pipeline_ids)
+    return {start: sorted(pipeline_ids) for start, pipeline_ids in sorted(found.items())}
+
+
+def _block(
+    conn: Connection,
+    org_id: str,
+    size: int,
+    start: int,
+    pipeline_ids: list[str],
+    scope: int,
+    fresh: Fresh,
+) -> tuple[dict[str, RunTally], dict[JobKey, JobTally]]:
+    """A block's figures: the next shorter period's rows added up (7 days from days, 28
+    from 7-day blocks), those computed in this unit in place of the stored ones."""
+    part = max((s for s in rollups.BLOCK_SIZES if s < size), default=DAY)
+    periods = list(range(start, start + size, part))
+    runs: dict[str, RunTally] = {}
+    jobs: dict[JobKey, JobTally] = {}
+
+    def computed_here(pipeline_id: str, period: int) -> bool:
+        found = fresh.get((part, period, scope))
+        return found is not None and pipeline_id in found.pipeline_ids
+
+    for row in rollup_store.run_rows(conn, org_id, part, periods, pipeline_ids, scope):
+        if not computed_here(row[3], row[2]):
+            tally = runs.setdefault(row[3], rollups.new_run_tally())
+            rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
+    for row in rollup_store.job_rows(conn, org_id, part, periods, pipeline_ids, scope):
+        if not computed_here(row[3], row[2]):
+            job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
+            rollups.add_job_tally(job, rollup_store.job_tally_of(row))
+    wanted = set(pipeline_ids)
+    for period in periods:
+        here = fresh.get((part, period, scope))
+        if here is None:
+            continue
+        for pipeline_id, tally in here.runs.items():
+            if pipeline_id in wanted:
+                rollups.add_run_tally(runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+        for key, job_tally in here.jobs.items():
+            if key[0] in wanted:
+                into = jobs.setdefault(key, rollups.new_job_tally(job_tally.name))
+                rollups.add_job_tally(into, job_tally)
+    return runs, jobs
+
+
+# --- Organisation days ---------------------------------------------------------------------
+
+
+def _organisation_days(conn: Connection, unit: Unit, now_ms: int, computed: Computed) -> None:
+    """The organisation-wide rows of the unit's days (and recent days' hours), in every
+    branch scope: every pipeline's stored row added up; and of the blocks holding them."""
+    out = computed.replacement
+    fresh: Fresh = {}
+    for day in unit.days:
+        grains: list[tuple[int, Sequence[int]]] = [(DAY, [day])]
+        if rollups.stores_hours(day, now_ms):
+            grains.append((HOUR, hours_of(day)))
+        for grain, periods in grains:
+            out.clear(grain, periods, [ORG], metrics=False)
+            for scope in SCOPE_CODES.values():
+                totals: dict[int, RunTally] = {}
+                for row in rollup_store.run_rows(conn, unit.org_id, grain, periods, None, scope):
+                    total = totals.setdefault(row[2], rollups.new_run_tally())
+                    rollups.add_run_tally(total, rollup_store.run_tally_of(row))
+                for period, total in sorted(totals.items()):
+                    if sum(total.by_status.values()):
+                        out.add_runs(grain, period, scope, {ORG: total})
+                if grain == DAY:
+                    runs = {ORG: totals[day]} if day in totals else {}
+                    fresh[(DAY, day, scope)] = FreshPeriod(frozenset([ORG]), runs, {})
+    _add_blocks(conn, unit.org_id, {day: [ORG] for day in unit.days}, fresh, out)
+
+
+# --- Red periods ---------------------------------------------------------------------------
+
+
+def _red_periods(conn: Connection, unit: Unit, computed: Computed) -> None:
+    earliest: dict[str, int] = {}
+    for mark in unit.partitions:
+        earliest[mark.pipeline_id] = min(earliest.get(mark.pipeline_id, mark.day), mark.day)
+    for pipeline_id, day in sorted(earliest.items()):
+        stale, fresh = recovery.recompute(conn, unit.org_id, pipeline_id, day * DAY_MS)
+        computed.stale_periods += stale
+        computed.fresh_periods += [
+            (p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)
+            for p in fresh
+        ]
+
+
+# --- Planning ------------------------------------------------------------------------------
+
+
+def batched(items: Sequence[Marked], size: int) -> Iterator[tuple[Marked, ...]]:
+    for start in range(0, len(items), size):
+        yield tuple(items[start : start + size])
