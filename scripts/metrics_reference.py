@@ -110,6 +110,11 @@ per pipeline and branch.
   hours, where a window's edge falls inside one of the last three days), and computes from
   the stored runs what is left at the window's edges and every marked day not refreshed yet.
   Answers never lag ingest; they are only slower while much is unrefreshed.
+- **A refresh never stalls.** The refresher works a few pipelines of one week at a time,
+  computing from a snapshot and storing in a short transaction of its own; a day it fails to
+  store (whatever the cause) is set aside and retried later, and stays exact meanwhile (it is
+  read from the stored runs like any marked day). `cipulse rollups status` and `/healthz` show
+  what waits and what failed.
 - **Runs counted once.** A run decided on several days is in several days' `flaky_rate`
   denominators; each day also records, per such run, the start of its latest earlier decided
   attempt, and a window subtracts those that lie inside it.

@@ -90,8 +90,10 @@ RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
         "mttr_seconds",
         "seconds",
         "Per pipeline and branch, the attempts that ended success, failure or timed_out are "
-        "ordered by `completed_at`. A red period starts at a failing attempt (failure or "
-        "timed_out) that follows a success, or starts the history, and ends at the next "
+        "ordered by `completed_at`; attempts that ended in the same millisecond are taken "
+        "successes first, so an instant with a failing attempt ends red (a red period never "
+        "starts and ends at one instant). A red period starts at a failing attempt (failure "
+        "or timed_out) that follows a success, or starts the history, and ends at the next "
         "success; its length runs from the first failing attempt's `completed_at` to the "
         "recovering success's `completed_at`. mttr_seconds is the mean length of the red "
         "periods that ended in the window (filters apply, except status). Null when none "

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import custom_metrics, rollups, run_metrics
-from cipulse.domain.window import BRANCH_SCOPES, HOUR_MS, Window, in_branch_scope
+from cipulse.domain.histogram import Histogram
+from cipulse.domain.window import BRANCH_SCOPES, DAY_MS, HOUR_MS, Window, in_branch_scope
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import AttemptFacts
 
@@ -65,46 +66,75 @@ class StoredPieces:
 
 
 def stored_pieces(
-    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str], *, hours: bool
-) -> StoredPieces:
-    """The pieces of a day (``window``, without filters) that the refresher stores: each is
-    the piece ``raw_piece`` would compute with that scope as the window's filter (and that
-    hour as its window); days with their custom metrics. The raw rows are read
-    ``RUNS_PER_CHUNK`` runs at a time, each chunk once, and split by scope and hour."""
+    conn: Connection, org_id: str, days: dict[int, list[str]], hours_from_day: int
+) -> dict[int, StoredPieces]:
+    """What the refresher stores of some days (``days``: the pipelines of each), by day:
+    each piece is the one ``raw_piece`` would compute with that scope as the window's filter
+    (and that hour as its window, for days from ``hours_from_day`` on), days with their
+    custom metrics. The raw rows are read ``RUNS_PER_CHUNK`` runs at a time, each once, and
+    split by day, scope and hour."""
+    pipeline_ids = sorted({p for day_pipelines in days.values() for p in day_pipelines})
+    wanted = {(p, day) for day, day_pipelines in days.items() for p in day_pipelines}
+    span = Window(min(days) * DAY_MS, (max(days) + 1) * DAY_MS)
     defaults = store.default_branches(conn, org_id, pipeline_ids)
-    found = StoredPieces()
-    runs = store.runs_in_window(conn, org_id, window, pipeline_ids)
+    found = {day: StoredPieces() for day in days}
+    runs = store.runs_of_partitions(conn, org_id, span, pipeline_ids, wanted)
     for start in range(0, len(runs), RUNS_PER_CHUNK):
         history = store.attempts_of_runs(conn, org_id, runs[start : start + RUNS_PER_CHUNK])
-        attempts = [
-            a
-            for a in history
-            if a.started_at_ms is not None and window.since_ms <= a.started_at_ms < window.until_ms
-        ]
-        found.add(_scoped_pieces(conn, org_id, window, attempts, history, defaults, hours=hours))
-    for branch_scope in (None, *BRANCH_SCOPES):
-        scoped_window = replace(window, filters=replace(window.filters, branch_scope=branch_scope))
-        piece = found.days.setdefault(branch_scope, rollups.Piece())
-        piece.metrics = custom_metrics.histograms_of(
-            store.metric_events(conn, org_id, scoped_window, pipeline_ids)
-        )
-        if hours:
-            found.hours.setdefault(branch_scope, {})
+        by_day: dict[int, list[AttemptFacts]] = defaultdict(list)
+        for attempt in history:
+            if attempt.started_at_ms is not None:
+                day = attempt.started_at_ms // DAY_MS
+                if (attempt.pipeline_id, day) in wanted:
+                    by_day[day].append(attempt)
+        in_days = [attempt for attempts in by_day.values() for attempt in attempts]
+        jobs_by_attempt = _jobs_of(conn, org_id, in_days, history)
+        for day, attempts in by_day.items():
+            window = Window(day * DAY_MS, (day + 1) * DAY_MS)
+            hours = day >= hours_from_day
+            found[day].add(
+                _scoped_pieces(window, attempts, history, jobs_by_attempt, defaults, hours=hours)
+            )
+    metrics = _metrics_by_day(conn, org_id, span, pipeline_ids, wanted, defaults)
+    for day, pieces_of_day in found.items():
+        for branch_scope in (None, *BRANCH_SCOPES):
+            piece = pieces_of_day.days.setdefault(branch_scope, rollups.Piece())
+            piece.metrics = metrics.get((day, branch_scope), {})
+            if day >= hours_from_day:
+                pieces_of_day.hours.setdefault(branch_scope, {})
     return found
 
 
-def _scoped_pieces(
+def _metrics_by_day(
     conn: Connection,
     org_id: str,
+    span: Window,
+    pipeline_ids: Sequence[str],
+    wanted: set[tuple[str, int]],
+    defaults: dict[str, str | None],
+) -> dict[tuple[int, str | None], dict[custom_metrics.MetricKey, Histogram]]:
+    """Custom metrics' histograms by (day, branch scope), of the wanted partitions."""
+    events: dict[tuple[int, str | None], list[custom_metrics.Event]] = defaultdict(list)
+    for branch, event in store.metric_events_with_branch(conn, org_id, span, pipeline_ids):
+        day = event[0] // DAY_MS
+        if (event[1], day) not in wanted:
+            continue
+        for branch_scope in (None, *BRANCH_SCOPES):
+            if in_branch_scope(branch, defaults.get(event[1]), branch_scope):
+                events[(day, branch_scope)].append(event)
+    return {key: custom_metrics.histograms_of(found) for key, found in events.items()}
+
+
+def _scoped_pieces(
     window: Window,
     attempts: Sequence[AttemptFacts],
     history: Sequence[AttemptFacts],
+    jobs_by_attempt: dict[str, list[dict[str, Any]]],
     defaults: dict[str, str | None],
     *,
     hours: bool,
 ) -> StoredPieces:
     """The pieces of some runs' attempts in the day, per branch scope (and hour)."""
-    jobs_by_attempt = _jobs_of(conn, org_id, attempts, history)
     found = StoredPieces()
     for branch_scope in (None, *BRANCH_SCOPES):
         scoped = [

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, recovery, rollups
-from cipulse.domain.window import DAY_MS, HOUR_MS, Window
+from cipulse.domain.window import DAY_MS, HOUR_MS
 from cipulse.storage import rollup_marks, rollup_store, rollup_writes
 from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.rollup_marks import FIGURES, ORGANISATION_DAY, RED_PERIODS, Marked
@@ -122,12 +122,12 @@ def _figures(conn: Connection, unit: Unit, now_ms: int, computed: Computed) -> N
     out = computed.replacement
     fresh: Fresh = {}
     earliest: dict[str, int] = {}
-    for day, pipeline_ids in unit.days.items():
-        hours = rollups.stores_hours(day, now_ms)
-        window = Window(day * DAY_MS, (day + 1) * DAY_MS)
-        found = pieces.stored_pieces(conn, unit.org_id, window, pipeline_ids, hours=hours)
+    days = unit.days
+    computed_days = pieces.stored_pieces(conn, unit.org_id, days, rollups.first_hourly_day(now_ms))
+    for day, pipeline_ids in days.items():
+        found = computed_days[day]
         out.clear(DAY, [day], pipeline_ids, metrics=True)
-        if hours:
+        if found.hours:
             out.clear(HOUR, hours_of(day), pipeline_ids, metrics=False)
         for branch_scope, piece in found.days.items():
             scope = SCOPE_CODES[branch_scope]
@@ -207,11 +207,13 @@ def _block(
         found = fresh.get((part, period, scope))
         return found is not None and pipeline_id in found.pipeline_ids
 
-    for row in rollup_store.run_rows(conn, org_id, part, periods, pipeline_ids, scope):
+    # Only the periods some of whose pipelines were not computed here are read.
+    stored = [p for p in periods if not all(computed_here(i, p) for i in pipeline_ids)]
+    for row in rollup_store.run_rows(conn, org_id, part, stored, pipeline_ids, scope):
         if not computed_here(row[3], row[2]):
             tally = runs.setdefault(row[3], rollups.new_run_tally())
             rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
-    for row in rollup_store.job_rows(conn, org_id, part, periods, pipeline_ids, scope):
+    for row in rollup_store.job_rows(conn, org_id, part, stored, pipeline_ids, scope):
         if not computed_here(row[3], row[2]):
             job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
             rollups.add_job_tally(job, rollup_store.job_tally_of(row))

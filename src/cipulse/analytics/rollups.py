@@ -230,7 +230,12 @@ def hourly_from_ms(now_ms: int) -> int:
 
 def stores_hours(day: int, now_ms: int) -> bool:
     """Whether the refresher stores the hours of ``day`` (besides the day itself)."""
-    return day >= now_ms // DAY_MS - HOURLY_DAYS
+    return day >= first_hourly_day(now_ms)
+
+
+def first_hourly_day(now_ms: int) -> int:
+    """The first day whose hours the refresher stores."""
+    return now_ms // DAY_MS - HOURLY_DAYS
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import FALLBACK_DEFAULT_BRANCHES, Filters, Window
+from cipulse.domain.window import DAY_MS, FALLBACK_DEFAULT_BRANCHES, Filters, Window
 from cipulse.storage.dialect import placeholder
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
@@ -150,22 +150,33 @@ def attempts_in_window(
     return _facts(conn.execute(query))
 
 
-def runs_in_window(
-    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str]
+def runs_of_partitions(
+    conn: Connection,
+    org_id: str,
+    span: Window,
+    pipeline_ids: Sequence[str],
+    partitions: set[tuple[str, int]],
 ) -> list[tuple[str, str]]:
-    """The runs (pipeline id, run key) of those pipelines with an attempt started in the
-    window (its filters aside), in order."""
+    """The runs (pipeline id, run key) with an attempt started in one of the partitions
+    (pipeline id, day) of those pipelines within the span (its filters aside), in order."""
+    day = a.c.started_at_ms / DAY_MS
     query = (
-        sa.select(a.c.pipeline_id, a.c.run_key)
+        sa.select(a.c.pipeline_id, a.c.run_key, day)
         .where(
             a.c.org_id == org_id,
             a.c.pipeline_id.in_(sorted(pipeline_ids)),
-            a.c.started_at_ms >= window.since_ms,
-            a.c.started_at_ms < window.until_ms,
+            a.c.started_at_ms >= span.since_ms,
+            a.c.started_at_ms < span.until_ms,
         )
         .distinct()
     )
-    return sorted((str(pipeline_id), run_key) for pipeline_id, run_key in conn.execute(query))
+    return sorted(
+        {
+            (str(pipeline_id), run_key)
+            for pipeline_id, run_key, started_day in conn.execute(query)
+            if (str(pipeline_id), int(started_day)) in partitions
+        }
+    )
 
 
 def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str]:
@@ -402,23 +413,41 @@ def outcomes_before(
     return [Outcome(*row) for row in conn.execute(query)]
 
 
+MetricEvent = tuple[int, str, dict[str, Any], dict[str, Any] | None]
+
+
 def metric_events(
     conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None = None
-) -> list[tuple[int, str, dict[str, Any], dict[str, Any] | None]]:
+) -> list[MetricEvent]:
     """(started_at_ms, pipeline id, metrics, tags) of the Trunk run attempts in the window that
     pass its filters and carry metrics, and of their job-tree nodes that do (with their run
     attempt's start: the window and buckets apply to the attempt)."""
-    found: list[tuple[int, str, dict[str, Any], dict[str, Any] | None]] = []
+    return [event for _, event in metric_events_with_branch(conn, org_id, window, pipeline_ids)]
+
+
+def metric_events_with_branch(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None = None
+) -> list[tuple[str | None, MetricEvent]]:
+    """``metric_events``, each with its run attempt's branch."""
+    found: list[tuple[str | None, MetricEvent]] = []
     runs = _in_window(
-        sa.select(a.c.started_at_ms, a.c.pipeline_id, a.c.metrics, a.c.tags), org_id, window
+        sa.select(a.c.branch, a.c.started_at_ms, a.c.pipeline_id, a.c.metrics, a.c.tags),
+        org_id,
+        window,
     ).where(a.c.source_format == "trunk", a.c.metrics.is_not(None))
     nodes = _jobs_in_window(
-        sa.select(a.c.started_at_ms, a.c.pipeline_id, jobs.c.metrics, jobs.c.tags), org_id, window
+        sa.select(a.c.branch, a.c.started_at_ms, a.c.pipeline_id, jobs.c.metrics, jobs.c.tags),
+        org_id,
+        window,
     ).where(a.c.source_format == "trunk", jobs.c.metrics.is_not(None))
     for query in (runs, nodes):
         if pipeline_ids is not None:
             query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
-        found += [(row[0], row[1], row[2], row[3]) for row in conn.execute(query) if row[2]]
+        found += [
+            (branch, (started, str(pipeline_id), metrics, tags))
+            for branch, started, pipeline_id, metrics, tags in conn.execute(query)
+            if metrics
+        ]
     return found
 
 

@@ -19,7 +19,7 @@ from cipulse.storage.analytics_store import (
     JobTally,
     RunTally,
 )
-from cipulse.storage.dialect import column_names
+from cipulse.storage.dialect import column_names, placeholder
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
@@ -538,18 +538,21 @@ def outcomes_of_pipeline(
     conn: Connection, org_id: str, pipeline_id: str, from_ms: int
 ) -> list[tuple[str | None, str, int, str]]:
     """(branch, status, completed_at_ms, id) of the pipeline's attempts that ended success,
-    failure or timed_out at or after ``from_ms``, oldest first."""
-    query = (
-        sa.select(a.c.branch, a.c.status, a.c.completed_at_ms, a.c.id)
-        .where(
-            a.c.org_id == org_id,
-            a.c.pipeline_id == pipeline_id,
-            a.c.status.in_(("success", "failure", "timed_out")),
-            a.c.completed_at_ms >= from_ms,
-        )
-        .order_by(a.c.completed_at_ms, a.c.id)
+    failure or timed_out at or after ``from_ms``, oldest first. On the driver: the
+    refresher reads every outcome of a pipeline's history."""
+    mark = placeholder(conn)
+    sql = (
+        "SELECT branch, status, completed_at_ms, id FROM run_attempts "
+        f"WHERE org_id = {mark} AND pipeline_id = {mark} "
+        "AND status IN ('success', 'failure', 'timed_out') "
+        f"AND completed_at_ms >= {mark} ORDER BY completed_at_ms, id"
     )
-    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
+    return [
+        (branch, status, completed, str(attempt_id))
+        for branch, status, completed, attempt_id in conn.exec_driver_sql(
+            sql, (org_id, pipeline_id, from_ms)
+        )
+    ]
 
 
 # --- Custom metrics --------------------------------------------------------------------------
