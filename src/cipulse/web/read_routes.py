@@ -24,7 +24,7 @@ from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.accounts import Principal
 from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
-from cipulse.web.requests import RUNWATCH_KEY_HEADERS, api_key
+from cipulse.web.requests import RUNWATCH_KEY_HEADERS, CheckedRoute, api_key
 
 READ_SCOPE = "read"
 T = TypeVar("T")
@@ -181,7 +181,7 @@ WINDOWED_LISTS = (
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/api/v1", tags=["read"])
+    routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
     for path, method, summary in WINDOWED_LISTS:
         routes.add_api_route(path, _windowed_list(method), methods=["GET"], summary=summary)
 
