@@ -160,3 +160,13 @@ def schema_components() -> dict[str, Any]:
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
     return components
+
+
+def without_framework_errors(schema: dict[str, Any]) -> None:
+    """Bad parameters answer 400 ``{"error": …}`` (web/errors.py), never FastAPI's 422: drop
+    the 422 answers FastAPI documents on its own, and their schemas."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
