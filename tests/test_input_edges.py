@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
@@ -225,6 +226,28 @@ def test_webhook_instants_outside_the_range_are_refused(
     job_hook["build_started_at"] = "2200-01-01 00:00:00 UTC"
     refused(post_gitlab(client, "acme", "Job Hook", job_hook), "build_started_at")
     assert count(database, "run_attempts") == count(database, "jobs") == 0
+
+
+def test_instants_stored_before_the_range_was_enforced_still_render(
+    signed_in: TestClient, tenant: Tenant, reader: dict[str, str], database: Database
+) -> None:
+    """A run stored by an older version with year 0 (UTC) or past 9999 must not make its
+    run, or the organisation's Pipelines page, answer 500: such instants show at the edge of
+    what a date can hold."""
+    attempt_id = post_run(signed_in, tenant).json()["pipeline_run_id"]
+    year_zero_ms, past_9999_ms = -62_135_647_200_000, 253_402_387_200_000
+    with database.write() as conn:
+        conn.execute(
+            sa.text("UPDATE run_attempts SET started_at_ms = :s, completed_at_ms = :c"),
+            {"s": year_zero_ms, "c": past_9999_ms},
+        )
+        conn.execute(sa.text("UPDATE jobs SET started_at_ms = :s"), {"s": year_zero_ms})
+    detail = signed_in.get(f"/api/v1/runs/{attempt_id}", headers=reader)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["started_at"] == "0001-01-01T00:00:00Z"
+    assert detail.json()["completed_at"] == "9999-12-31T23:59:59.999000Z"
+    assert signed_in.get(f"/runs/{attempt_id}").status_code == 200
+    assert signed_in.get("/pipelines").status_code == 200
 
 
 # --- NUL characters ----------------------------------------------------------------------------

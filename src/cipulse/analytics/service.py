@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
@@ -39,7 +40,6 @@ from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import RunTally
-from cipulse.storage.clock import from_ms
 from cipulse.storage.database import Database
 
 MAX_PAGE = 1000
@@ -92,9 +92,19 @@ _RUN_METRIC_FIELDS = frozenset(
 _SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What a date can hold, in epoch milliseconds: 0001-01-01 to the end of 9999, UTC.
+_DATE_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
+
+
 def iso(ms: int | None) -> str | None:
-    moment = from_ms(ms)
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    """An instant as ISO 8601 text in UTC. One stored before the accepted range was enforced
+    and beyond what a date can hold is shown at the edge (``0001-01-01T00:00:00Z``)."""
+    if ms is None:
+        return None
+    shown = min(max(ms, _DATE_RANGE_MS[0]), _DATE_RANGE_MS[1])
+    moment = EPOCH + timedelta(milliseconds=shown)  # exact, unlike a float of seconds
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _window_json(window: Window) -> dict[str, Any]:
