@@ -75,7 +75,7 @@ class CheckedRoute(APIRoute):
                 *request.query_params.multi_items(),
             ]
             content_type = request.headers.get("content-type", "")
-            if reads_forms and content_type.startswith(FORM_TYPES):
+            if reads_forms and request.method == "POST" and content_type.startswith(FORM_TYPES):
                 fields += (await request.form()).multi_items()
             problems = unstorable_fields(fields)
             if problems:
