@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from cipulse.accounts.passwords import hash_password
+from cipulse.domain.accepted import key_name_problem
 from cipulse.domain.keys import generate_key, hash_key
 from cipulse.domain.model import API_KEY_SCOPES, ApiKeyInfo, Organisation
 from cipulse.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
@@ -113,6 +114,12 @@ class AccountService:
     def create_key(
         self, org_name: str, name: str | None = None, scopes: tuple[str, ...] = ("ingest",)
     ) -> CreatedKey:
+        """A new key of the organisation; ``name`` labels it (trimmed; see ``key_name_problem``:
+        at most 100 characters, no control characters)."""
+        name = (name or "").strip() or None
+        problem = key_name_problem(name) if name else None
+        if problem:
+            raise InvalidRequest(f"name: {problem}")
         organisation = self.organisation(org_name)
         key, prefix = generate_key()
         with self.database.write() as conn:

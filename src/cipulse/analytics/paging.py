@@ -1,12 +1,15 @@
-"""Pages of the analytics lists: a sort order, a limit and an opaque cursor."""
+"""Pages of the analytics lists: a sort order, a limit and an opaque cursor. Every cursor
+is read here, and one that this API did not return is a 400 (``cursor: ...``)."""
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cipulse.domain.accepted import canonical_uuid
 from cipulse.errors import InvalidRequest
 
 MAX_PAGE = 1000
@@ -25,18 +28,54 @@ class PageRequest:
 DEFAULT_PAGE = PageRequest()
 
 
+#: The one error of every cursor that is not one this API returned.
+BAD_CURSOR = "cursor: not a cursor this API returned"
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_BIGINT = (-(2**63), 2**63 - 1)
+
+
+def _fields(cursor: str) -> tuple[str, str]:
+    """A cursor's two fields: base64 of ``first:rest``."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest(BAD_CURSOR) from None
+    first, separator, rest = text.partition(":")
+    if not separator:
+        raise InvalidRequest(BAD_CURSOR)
+    return first, rest
+
+
+def _integer(text: str, low: int, high: int) -> int:
+    if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
+        raise InvalidRequest(BAD_CURSOR)
+    return int(text)
+
+
 def _encode(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
 
 
 def _decode(cursor: str) -> int:
-    try:
-        kind, _, offset = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "offset" and int(offset) >= 0:
-            return int(offset)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise InvalidRequest("cursor: not a cursor this API returned")
+    """The position in the list a list cursor points at."""
+    kind, offset = _fields(cursor)
+    if kind != "offset":
+        raise InvalidRequest(BAD_CURSOR)
+    return _integer(offset, 0, _BIGINT[1])
+
+
+def encode_position(started_at_ms: int, attempt_id: str) -> str:
+    """The cursor of the run list after the attempt (``started_at``, id)."""
+    return base64.urlsafe_b64encode(f"{started_at_ms}:{attempt_id}".encode()).decode()
+
+
+def decode_position(cursor: str) -> tuple[int, str]:
+    """(``started_at`` in epoch ms, attempt id in lower case) of a run list cursor."""
+    started, attempt_id = _fields(cursor)
+    canonical = canonical_uuid(attempt_id)
+    if canonical is None:
+        raise InvalidRequest(BAD_CURSOR)
+    return _integer(started, *_BIGINT), canonical
 
 
 def check_sort(sort: str | None, fields: Sequence[str]) -> None:

@@ -3,10 +3,9 @@ repositories and pipelines, and one run with its job tree."""
 
 from __future__ import annotations
 
-import base64
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
@@ -17,6 +16,8 @@ from cipulse.analytics.paging import (
     PageRequest,
     check_sort,
     cursor_after,
+    decode_position,
+    encode_position,
     ordered,
     page_of,
     page_range,
@@ -34,11 +35,11 @@ from cipulse.analytics.window_figures import (
     top_pipelines_by_duration,
     window_figures,
 )
+from cipulse.domain.accepted import MAX_TREE_DEPTH, canonical_uuid
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import RunTally
-from cipulse.storage.clock import from_ms
 from cipulse.storage.database import Database
 
 MAX_PAGE = 1000
@@ -91,21 +92,19 @@ _RUN_METRIC_FIELDS = frozenset(
 _SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What a date can hold, in epoch milliseconds: 0001-01-01 to the end of 9999, UTC.
+_DATE_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
+
+
 def iso(ms: int | None) -> str | None:
-    moment = from_ms(ms)
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def encode_cursor(started_at_ms: int, attempt_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{started_at_ms}:{attempt_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        started, _, attempt_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        return int(started), attempt_id
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("cursor: not a cursor this API returned") from None
+    """An instant as ISO 8601 text in UTC. One stored before the accepted range was enforced
+    and beyond what a date can hold is shown at the edge (``0001-01-01T00:00:00Z``)."""
+    if ms is None:
+        return None
+    shown = min(max(ms, _DATE_RANGE_MS[0]), _DATE_RANGE_MS[1])
+    moment = EPOCH + timedelta(milliseconds=shown)  # exact, unlike a float of seconds
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _window_json(window: Window) -> dict[str, Any]:
@@ -451,10 +450,11 @@ class AnalyticsService:
 
     def pipeline(self, org_id: str, pipeline_id: str) -> dict[str, Any]:
         """One pipeline: id, name, key, repository."""
+        found = canonical_uuid(pipeline_id)
         with self.database.read() as conn:
-            rows = store.pipeline_rows(conn, org_id)
+            rows = store.pipeline_rows(conn, org_id) if found else []
         for row in rows:
-            if row["id"] == pipeline_id:
+            if row["id"] == found:
                 row["created_at"] = iso(row.pop("created_at_ms"))
                 return row
         raise NotFound(f"pipeline: no pipeline {pipeline_id!r}")
@@ -465,23 +465,24 @@ class AnalyticsService:
         """Attempts newest first, a page at a time; returns the page and the next cursor."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit: must be from 1 to {MAX_PAGE}")
-        after = decode_cursor(cursor) if cursor else None
+        after = decode_position(cursor) if cursor else None
         with self.database.read() as conn:
             rows = store.attempt_page(conn, org_id, window, limit + 1, after)
         page = [_attempt_json(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(last["started_at_ms"], last["id"])
+            next_cursor = encode_position(last["started_at_ms"], last["id"])
         return page, next_cursor
 
     def run(self, org_id: str, attempt_id: str) -> dict[str, Any]:
         """One attempt with its job tree, tags, metrics and the other attempts of its run."""
+        found = canonical_uuid(attempt_id)
         with self.database.read() as conn:
-            row = store.attempt_detail(conn, org_id, attempt_id) if _is_uuid(attempt_id) else None
-            if row is None:
+            row = store.attempt_detail(conn, org_id, found) if found else None
+            if row is None or found is None:
                 raise NotFound(f"pipeline_run_id: no run attempt {attempt_id!r}")
-            jobs = store.jobs_of(conn, org_id, [attempt_id])
+            jobs = store.jobs_of(conn, org_id, [found])
             siblings = store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
         detail = _attempt_json(row)
         detail["attempts"] = [
@@ -532,9 +533,12 @@ class AnalyticsService:
         """The id of the attempt whose failure started a red period (``red_since`` as the
         recovery endpoint gives it)."""
         moment = parse_time("red_since", red_since)
+        found = canonical_uuid(pipeline_id)
+        if found is None:
+            return None
         with self.database.read() as conn:
             return store.attempt_completed_at(
-                conn, org_id, pipeline_id, branch, int(moment.timestamp() * 1000)
+                conn, org_id, found, branch, int(moment.timestamp() * 1000)
             )
 
 
@@ -573,14 +577,6 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _attempt_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -611,7 +607,9 @@ def _attempt_json(row: dict[str, Any]) -> dict[str, Any]:
 
 def job_tree(rows: Sequence[dict[str, Any]], root_node_key: str | None) -> list[dict[str, Any]]:
     """The jobs as a tree: a node whose parent is not among the attempt's nodes (or is the
-    run's own node) is at the top level."""
+    run's own node), or whose parents come back to it, is at the top level. The tree has at
+    most ``MAX_TREE_DEPTH`` levels: a deeper node (a chain stored by several requests) is
+    shown under its ancestor at the last level."""
     nodes: dict[str, dict[str, Any]] = {}
     for row in rows:
         nodes[row["node_key"]] = {
@@ -633,24 +631,40 @@ def job_tree(rows: Sequence[dict[str, Any]], root_node_key: str | None) -> list[
         for row in rows
         if row["parent_node_key"] in nodes and row["parent_node_key"] != root_node_key
     }
+    placed = _placed_under(parents)
     top: list[dict[str, Any]] = []
     for row in rows:
         key = row["node_key"]
-        if key in parents and not _in_cycle(key, parents):
-            nodes[parents[key]]["children"].append(nodes[key])
-        else:
+        parent = placed.get(key)
+        if parent is None:
             top.append(nodes[key])
+        else:
+            nodes[parent]["children"].append(nodes[key])
     return top
 
 
-def _in_cycle(key: str, parents: dict[str, str]) -> bool:
-    """Whether following parents from ``key`` comes back to it (bad data must not make the
-    tree infinite: such a node is shown at the top level)."""
-    seen = {key}
-    current = parents.get(key)
-    while current is not None:
-        if current in seen:
-            return True
-        seen.add(current)
-        current = parents.get(current)
-    return False
+def _placed_under(parents: dict[str, str]) -> dict[str, str]:
+    """The node each node is shown under (absent: the top level), in time linear in the
+    nodes: its parent or, below ``MAX_TREE_DEPTH`` levels, its ancestor one level above the
+    last, so that deeper nodes are shown at the last level. Bad data must not make the tree
+    infinite: the nodes of a cycle are shown at the top level."""
+    #: The ancestors a node is shown under, from the top level, and the node itself.
+    lineage: dict[str, tuple[str, ...]] = {}
+    for start in parents:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current = start
+        while current in parents and current not in lineage and current not in on_path:
+            path.append(current)
+            on_path.add(current)
+            current = parents[current]
+        if current in on_path:  # a cycle: its nodes are shown at the top level
+            cut = path.index(current)
+            for node in path[cut:]:
+                lineage[node] = (node,)
+            path = path[:cut]
+        above = lineage.get(current, (current,))
+        for node in reversed(path):
+            above = (*above[: MAX_TREE_DEPTH - 1], node)
+            lineage[node] = above
+    return {node: shown[-2] for node, shown in lineage.items() if len(shown) > 1}

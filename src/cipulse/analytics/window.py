@@ -8,21 +8,29 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 
+from cipulse.domain.accepted import EARLIEST, END
 from cipulse.domain.status import Status
 from cipulse.domain.window import BRANCH_SCOPES, Filters, Window
 from cipulse.errors import InvalidRequest
 
 DEFAULT_DAYS = 30
 MAX_WINDOW_DAYS = 3660
+#: What ``since`` and ``until`` may be: the accepted range of instants, its end included.
+WINDOW_RANGE = "1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z"
 
 
 def parse_time(name: str, value: str) -> datetime:
+    """An instant from ``1970-01-01T00:00:00Z`` to ``2200-01-01T00:00:00Z`` (the accepted
+    range, its end included as the end of a window); no offset means UTC."""
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidRequest(f"{name}: not an ISO 8601 time (e.g. 2024-01-15T10:30:00Z)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= parsed <= END:
+        raise InvalidRequest(f"{name}: must be from {WINDOW_RANGE}")
+    return parsed
 
 
 def _ms(moment: datetime) -> int:

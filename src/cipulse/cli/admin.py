@@ -113,7 +113,11 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--org", "org_name", required=True, help="Organisation the key belongs to.")
-@click.option("--name", "label", help="A label to recognise the key by.")
+@click.option(
+    "--name",
+    "label",
+    help="A label to recognise the key by (at most 100 characters, no control characters).",
+)
 @click.option("--scope", default="ingest", show_default=True, help="Comma-separated: ingest, read.")
 @click.pass_obj
 @reports_errors

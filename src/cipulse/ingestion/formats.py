@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from cipulse.domain.accepted import NUL_PROBLEM, text_problem
 from cipulse.domain.model import Submission
 from cipulse.errors import InvalidRequest
 from cipulse.ingestion.runwatch import converter as runwatch_converter
@@ -30,9 +32,33 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def reject_nul(body: bytes) -> None:
-    """Neither database can store U+0000 in text; say so instead of failing to store it."""
+    """Neither database can store U+0000 in text; say where it is instead of failing to store
+    it. Cheap for every body: the JSON is walked only when the escape is in it."""
     if b"\\u0000" in body and _NUL_ESCAPE.search(body):
-        raise InvalidRequest("body: contains a NUL character (\\u0000), which cannot be stored")
+        try:
+            where = _nul_path(orjson.loads(body), "")
+        except orjson.JSONDecodeError:
+            where = None
+        raise InvalidRequest(f"{where or 'body'}: {NUL_PROBLEM}")
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """The wire path (``jobs[0].name``) of the first string or key holding U+0000."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if text_problem(value):
+                return path or "body"
+        elif isinstance(value, dict):
+            children = [(item, f"{path}.{key}" if path else key) for key, item in value.items()]
+            named = next((child for _, child in children if text_problem(child)), None)
+            if named is not None:
+                return named.replace("\x00", "\\u0000")
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def parse_runwatch(body: bytes) -> Submission:
@@ -48,6 +74,8 @@ def parse_trunk(body: bytes, ingest_source: str | None = None) -> Submission:
     reject_nul(body)
     if ingest_source is not None and len(ingest_source) > MAX_SOURCE_LENGTH:
         raise InvalidRequest(f"x-source: must be at most {MAX_SOURCE_LENGTH} characters")
+    if ingest_source is not None and text_problem(ingest_source):
+        raise InvalidRequest(f"x-source: {NUL_PROBLEM}")
     try:
         request = TrackEventsRequest.model_validate_json(body)
     except ValidationError as exc:

@@ -1,11 +1,28 @@
 """Constrained field types shared by the wire schemas. The limits keep every value storable
-on both databases (index entries, integer widths) and are documented in ``docs/api.md``."""
+on both databases (index entries, integer widths) and come from ``domain/accepted.py``; docs/api.md
+("Accepted values") lists them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, Field, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+)
+
+from cipulse.domain.accepted import (
+    END_MS,
+    MAX_ATTEMPT,
+    MAX_METRIC_VALUE,
+    MAX_SECONDS,
+    instant_problem,
+)
 
 #: Keys that identify something and end up in unique indexes (run ids, job ids, event ids).
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=500)]
@@ -17,15 +34,36 @@ TagKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TagText = Annotated[str, StringConstraints(max_length=1000)]
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 #: A JSON number of seconds (not a string, not a boolean).
-Seconds = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+Seconds = Annotated[float, Strict(), Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+#: Seconds also when sent as a string of digits (GitLab).
+LaxSeconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+#: A custom metric's value.
+MetricValue = Annotated[
+    float, Strict(), Field(ge=-MAX_METRIC_VALUE, le=MAX_METRIC_VALUE, allow_inf_nan=False)
+]
+#: A run attempt's number, and how often a job was retried (GitLab), lax as the formats send.
+AttemptNumber = Annotated[int, Field(ge=1, le=MAX_ATTEMPT)]
+RetryCount = Annotated[int, Field(ge=0, le=MAX_ATTEMPT - 1)]
 #: An id sent as a string or as a JSON integer (never a boolean).
 StringOrIntegerId = Annotated[
     Annotated[Identifier, Strict()] | Annotated[Int64, Strict()],
     Field(union_mode="left_to_right"),
 ]
-EpochMillis = Annotated[int, Strict(), Field(ge=0, le=10**14)]
-#: An ISO 8601 string with ``Z`` or an offset; numbers are not taken for timestamps.
-Timestamp = Annotated[AwareDatetime, Strict()]
+#: An instant in the accepted range as epoch milliseconds (Trunk).
+EpochMillis = Annotated[int, Strict(), Field(ge=0, lt=END_MS)]
+
+
+def _in_range(moment: datetime) -> datetime:
+    problem = instant_problem(moment)
+    if problem is not None:
+        raise ValueError(problem)
+    return moment
+
+
+#: An instant in the accepted range (a check after any parsing; GitLab parses its own forms).
+InRange = AfterValidator(_in_range)
+#: An ISO 8601 string with ``Z`` or an offset, in the accepted range; numbers are not taken.
+Timestamp = Annotated[AwareDatetime, Strict(), InRange]
 
 
 def _no_booleans(value: object) -> object:

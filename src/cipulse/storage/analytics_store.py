@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS, FALLBACK_DEFAULT_BRANCHES, Filters, Window
-from cipulse.storage.dialect import placeholder
+from cipulse.storage.dialect import json_member, placeholder
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
 a, p, r = run_attempts, pipelines, repositories
@@ -112,7 +112,7 @@ def _filtered(
     if filters.statuses:
         query = query.where(a.c.status.in_(filters.statuses))
     for key, value in filters.tags:
-        query = query.where(a.c.tags[key].as_string() == value)
+        query = query.where(json_member(a.c.tags, key) == value)
     return query
 
 

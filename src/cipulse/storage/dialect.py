@@ -1,6 +1,6 @@
 """The few places where SQLite and PostgreSQL differ, in one module: the ``insert`` construct
-with ``ON CONFLICT``, bulk statements on the driver (``?`` or ``%s`` placeholders), and the
-locks that serialise writers of the same run."""
+with ``ON CONFLICT``, bulk statements on the driver (``?`` or ``%s`` placeholders), a member
+of a JSON object by any key, and the locks that serialise writers of the same run."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def insert_for(conn: Connection) -> Any:
@@ -85,6 +88,27 @@ def bulk_delete(
     mark = _placeholder(conn.dialect.name)
     condition = " AND ".join(f"{k} = {mark}" for k in keys)
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {condition}", list(rows))
+
+
+class json_member(FunctionElement[Any]):
+    """``json_member(column, key)``: the member ``key`` of the JSON object in ``column``, as
+    ``->>`` (PostgreSQL) or ``json_extract`` (SQLite) give it, for any key. A JSON path
+    (``$."key"``) cannot name every key on SQLite: a quote in the key breaks it."""
+
+    inherit_cache = True
+    name = "json_member"
+
+
+@compiles(json_member, "postgresql")
+def _json_member_postgresql(element: json_member, compiler: SQLCompiler, **kw: Any) -> str:
+    column, key = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({column} ->> CAST({key} AS TEXT))"
+
+
+@compiles(json_member)
+def _json_member_sqlite(element: json_member, compiler: SQLCompiler, **kw: Any) -> str:
+    column, key = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(SELECT value FROM json_each({column}) WHERE key = {key})"
 
 
 def lock_key(identifier: str) -> int:

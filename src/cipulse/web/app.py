@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ingest_routes.schema_components()
             )
             schema["components"]["securitySchemes"] = ingest_routes.SECURITY_SCHEMES
+            ingest_routes.without_framework_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

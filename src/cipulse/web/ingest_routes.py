@@ -15,7 +15,13 @@ from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.runwatch.schema import RunWatchRun
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.trunk.schema import TrackEventsRequest
-from cipulse.web.requests import RUNWATCH_KEY_HEADERS, TRUNK_KEY_HEADERS, api_key, bounded_body
+from cipulse.web.requests import (
+    RUNWATCH_KEY_HEADERS,
+    TRUNK_KEY_HEADERS,
+    CheckedRoute,
+    api_key,
+    bounded_body,
+)
 
 RUNWATCH_PATHS = ("/functions/v1/ingest", "/api/v1/ingest", "/v1/ingest")
 #: The second and third are what some Trunk Jenkins plugin releases post to.
@@ -90,7 +96,7 @@ async def track_events(request: Request) -> Response:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(tags=["ingest"])
+    routes = APIRouter(tags=["ingest"], route_class=CheckedRoute)
     runwatch_doc = {
         "summary": "Ingest a pipeline run (RunWatch Ingest API)",
         "description": "Stores one run attempt with its jobs. Posting the same "
@@ -154,3 +160,13 @@ def schema_components() -> dict[str, Any]:
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
     return components
+
+
+def without_framework_errors(schema: dict[str, Any]) -> None:
+    """Bad parameters answer 400 ``{"error": …}`` (web/errors.py), never FastAPI's 422: drop
+    the 422 answers FastAPI documents on its own, and their schemas."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -19,12 +19,12 @@ from cipulse.analytics.buckets import parse_interval
 from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.service import AnalyticsService
-from cipulse.analytics.window import window_from
+from cipulse.analytics.window import MAX_WINDOW_DAYS, WINDOW_RANGE, window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.accounts import Principal
 from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
-from cipulse.web.requests import RUNWATCH_KEY_HEADERS, api_key
+from cipulse.web.requests import RUNWATCH_KEY_HEADERS, CheckedRoute, api_key
 
 READ_SCOPE = "read"
 T = TypeVar("T")
@@ -45,13 +45,19 @@ async def read_principal(request: Request) -> Principal:
 
 def window_query(
     since: Annotated[
-        str | None, Query(description="ISO 8601; default: `days` days before until")
+        str | None,
+        Query(description=f"ISO 8601, {WINDOW_RANGE}; default: `days` days before until"),
     ] = None,
     until: Annotated[
-        str | None, Query(description="ISO 8601; default: the end of today (UTC midnight)")
+        str | None,
+        Query(description=f"ISO 8601, {WINDOW_RANGE}; default: the end of today (UTC midnight)"),
     ] = None,
     days: Annotated[
-        str | None, Query(description="window length in whole days when since is not given [30]")
+        str | None,
+        Query(
+            description=f"window length in whole days (1 to {MAX_WINDOW_DAYS}) when since is "
+            "not given [30]"
+        ),
     ] = None,
     repository: Annotated[str | None, Query(description="owner/name")] = None,
     pipeline: Annotated[str | None, Query(description="pipeline id or name")] = None,
@@ -89,6 +95,39 @@ def window_query(
 Auth = Annotated[Principal, Depends(read_principal)]
 WindowParam = Annotated[Window, Depends(window_query)]
 Format = Annotated[str, Query(description="json or csv")]
+
+
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A parameter is wrong; the message names each", "content": _ERROR},
+    401: {"description": "Missing, unknown or revoked key (and no session)", "content": _ERROR},
+    403: {"description": "The key lacks the `read` scope", "content": _ERROR},
+    503: {"description": "Database unavailable; retry after `Retry-After`", "content": _ERROR},
+}
+_OBJECT = {"type": "object"}
+_PAGE = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": _OBJECT},
+        "next_cursor": {"type": ["string", "null"], "description": "null on the last page"},
+    },
+    "required": ["items", "next_cursor"],
+}
+
+
+def _answers(
+    schema: dict[str, Any], csv: bool = True, not_found: str | None = None
+) -> dict[int | str, Any]:
+    """The documented answers of a read endpoint: 200 as JSON (and CSV with ``format=csv``),
+    the errors every read endpoint may give, and 404 when ``not_found`` says when."""
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    answers: dict[int | str, Any] = {200: {"description": "The answer", "content": content}}
+    answers.update(_ERRORS)
+    if not_found:
+        answers[404] = {"description": not_found, "content": _ERROR}
+    return answers
 
 
 def _service(request: Request) -> AnalyticsService:
@@ -181,12 +220,20 @@ WINDOWED_LISTS = (
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/api/v1", tags=["read"])
+    routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
     for path, method, summary in WINDOWED_LISTS:
-        routes.add_api_route(path, _windowed_list(method), methods=["GET"], summary=summary)
+        routes.add_api_route(
+            path,
+            _windowed_list(method),
+            methods=["GET"],
+            summary=summary,
+            responses=_answers(_PAGE),
+        )
 
     @routes.get(
-        "/analytics/summary", summary="Run-level metrics for the window, and the previous one"
+        "/analytics/summary",
+        summary="Run-level metrics for the window, and the previous one",
+        responses=_answers(_OBJECT),
     )
     async def analytics_summary(
         request: Request, principal: Auth, window: WindowParam, format: Format = "json"
@@ -195,7 +242,11 @@ def router() -> APIRouter:
         result = await _call(_service(request).summary, principal.org_id, window)
         return _csv([result]) if format == "csv" else _json(result)
 
-    @routes.get("/analytics/timeseries", summary="One metric per hour, day or week (UTC)")
+    @routes.get(
+        "/analytics/timeseries",
+        summary="One metric per hour, day or week (UTC)",
+        responses=_answers(_OBJECT),
+    )
     async def analytics_timeseries(
         request: Request,
         principal: Auth,
@@ -214,7 +265,11 @@ def router() -> APIRouter:
         )
         return _csv(result["points"]) if format == "csv" else _json(result)
 
-    @routes.get("/analytics/recovery", summary="Red periods and what is red now")
+    @routes.get(
+        "/analytics/recovery",
+        summary="Red periods and what is red now",
+        responses=_answers(_OBJECT),
+    )
     async def analytics_recovery(
         request: Request,
         principal: Auth,
@@ -228,13 +283,21 @@ def router() -> APIRouter:
             return _csv(result["periods"] + result["red_now"])
         return _json(result)
 
-    @routes.get("/analytics/custom-metrics/keys", summary="Metric and tag keys seen in the window")
+    @routes.get(
+        "/analytics/custom-metrics/keys",
+        summary="Metric and tag keys seen in the window",
+        responses=_answers(_OBJECT, csv=False),
+    )
     async def custom_metric_keys(
         request: Request, principal: Auth, window: WindowParam
     ) -> Response:
         return _json(await _call(_service(request).custom_metric_keys, principal.org_id, window))
 
-    @routes.get("/analytics/custom-metrics", summary="One custom metric per bucket, by tag")
+    @routes.get(
+        "/analytics/custom-metrics",
+        summary="One custom metric per bucket, by tag",
+        responses=_answers(_OBJECT),
+    )
     async def custom_metric(
         request: Request,
         principal: Auth,
@@ -259,7 +322,11 @@ def router() -> APIRouter:
             )
         return _json(result)
 
-    @routes.get("/analytics/definitions", summary="The metric definitions, as implemented")
+    @routes.get(
+        "/analytics/definitions",
+        summary="The metric definitions, as implemented",
+        responses=_answers({"type": "array", "items": _OBJECT}, csv=False),
+    )
     async def analytics_definitions(principal: Auth) -> Response:
         return _json(
             [
@@ -268,7 +335,11 @@ def router() -> APIRouter:
             ]
         )
 
-    @routes.get("/runs", summary="Run attempts, newest first, a page at a time")
+    @routes.get(
+        "/runs",
+        summary="Run attempts, newest first, a page at a time",
+        responses=_answers(_PAGE),
+    )
     async def list_runs(
         request: Request,
         principal: Auth,
@@ -283,8 +354,18 @@ def router() -> APIRouter:
         )
         return _paged(items, next_cursor, format)
 
-    @routes.get("/runs/{pipeline_run_id}", summary="One run attempt with its job tree")
-    async def get_run(request: Request, principal: Auth, pipeline_run_id: str) -> Response:
+    @routes.get(
+        "/runs/{pipeline_run_id}",
+        summary="One run attempt with its job tree",
+        responses=_answers(
+            _OBJECT, csv=False, not_found="No such run attempt (in this organisation)"
+        ),
+    )
+    async def get_run(
+        request: Request,
+        principal: Auth,
+        pipeline_run_id: Annotated[str, Path(description="the attempt's id, a UUID in any case")],
+    ) -> Response:
         return _json(await _call(_service(request).run, principal.org_id, pipeline_run_id))
 
     return routes

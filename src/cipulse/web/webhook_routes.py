@@ -15,7 +15,7 @@ from cipulse.domain.model import Submission, WebhookProvider
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.webhooks import handles, parse_event
 from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES
-from cipulse.web.requests import bounded_body
+from cipulse.web.requests import CheckedRoute, bounded_body
 
 #: The header naming the event, and the one identifying a delivery across redeliveries.
 EVENT_HEADER = {WebhookProvider.GITHUB: "x-github-event", WebhookProvider.GITLAB: "x-gitlab-event"}
@@ -72,7 +72,7 @@ async def gitlab_webhook(request: Request, org: str) -> Response:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(tags=["webhooks"])
+    routes = APIRouter(tags=["webhooks"], route_class=CheckedRoute)
     responses: dict[int | str, dict[str, Any]] = {
         200: {"description": "Stored (or a redelivery already stored, or a GitHub ping)"},
         202: {"description": "Verified, but not an event cipulse stores: ignored"},

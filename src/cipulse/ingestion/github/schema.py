@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from cipulse.ingestion.wire_types import Identifier, Int64, Name, OptionalText, Timestamp, Url
+from cipulse.ingestion.wire_types import (
+    AttemptNumber,
+    Identifier,
+    Int64,
+    Name,
+    OptionalText,
+    Timestamp,
+    Url,
+)
 
 
 class _Lenient(BaseModel):
@@ -30,7 +38,7 @@ class WorkflowRun(_Lenient):
     path: OptionalText | None = None
     display_title: OptionalText | None = None
     run_number: Int64 | None = None
-    run_attempt: Int64 = 1
+    run_attempt: AttemptNumber = 1
     event: OptionalText | None = None
     status: OptionalText | None = None
     conclusion: OptionalText | None = None
@@ -62,7 +70,7 @@ class Step(_Lenient):
 class WorkflowJob(_Lenient):
     id: Int64
     run_id: Int64
-    run_attempt: Int64 = 1
+    run_attempt: AttemptNumber = 1
     name: OptionalText
     workflow_name: OptionalText | None = None
     head_branch: OptionalText | None = None

@@ -7,12 +7,22 @@ GitLab writes timestamps in more than one way: ``2024-01-15 10:30:00 UTC`` (most
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
-from cipulse.ingestion.wire_types import Int64, Name, OptionalText, Url
+from cipulse.domain.accepted import INSTANT_RANGE, instant_problem
+from cipulse.ingestion.validation import field_error
+from cipulse.ingestion.wire_types import (
+    InRange,
+    Int64,
+    LaxSeconds,
+    Name,
+    OptionalText,
+    RetryCount,
+    Url,
+)
 
 TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S %z")
 
@@ -45,8 +55,8 @@ def parse_timestamp(value: object) -> object:
     return parsed
 
 
-Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp), InRange]
+Seconds = LaxSeconds
 
 
 class _Lenient(BaseModel):
@@ -104,6 +114,16 @@ class PipelineAttributes(_Lenient):
     queued_duration: Seconds | None = None
     url: Url | None = None
 
+    @model_validator(mode="after")
+    def _started_in_range(self) -> PipelineAttributes:
+        """The pipeline started ``queued_duration`` after it was created (converter.py)."""
+        queued = timedelta(seconds=self.queued_duration or 0)
+        if instant_problem(self.created_at + queued) is not None:
+            raise field_error(
+                "queued_duration", f"created_at plus queued_duration must be {INSTANT_RANGE}"
+            )
+        return self
+
 
 class PipelineEvent(_Lenient):
     object_kind: OptionalText | None = None
@@ -132,7 +152,7 @@ class JobEvent(_Lenient):
     build_queued_duration: Seconds | None = None
     build_allow_failure: bool | None = None
     build_failure_reason: OptionalText | None = None
-    retries_count: Int64 | None = None
+    retries_count: RetryCount | None = None
     pipeline_id: Int64
     project: Project | None = None
     repository: RepositoryInfo | None = None

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from cipulse.domain.accepted import MAX_ATTEMPT
 from cipulse.domain.status import Status
 from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
@@ -74,7 +75,7 @@ class RunWatchRun(BaseModel):
         LaxInteger,
         Field(ge=0, le=2**63 - 1, validation_alias=AliasChoices("run_id", "workflow_run_id")),
     ]
-    run_attempt: Annotated[LaxInteger, Field(ge=1, le=1_000_000)]
+    run_attempt: Annotated[LaxInteger, Field(ge=1, le=MAX_ATTEMPT)]
     run_name: OptionalText | None = None
     run_url: Url | None = None
     status: WireStatus

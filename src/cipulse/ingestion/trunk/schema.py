@@ -7,9 +7,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from cipulse.ingestion.wire_types import EpochMillis, Identifier, Int64, Name, TagKey, TagText
+from cipulse.domain.accepted import MAX_TREE_DEPTH
+from cipulse.ingestion.validation import field_error
+from cipulse.ingestion.wire_types import (
+    EpochMillis,
+    Identifier,
+    Int64,
+    MetricValue,
+    Name,
+    TagKey,
+    TagText,
+)
 
 #: Documented conclusions, then the ones the real plugin also sends.
 CONCLUSIONS = (
@@ -32,7 +42,7 @@ class _Wire(BaseModel):
 
 class Metric(_Wire):
     k: TagKey
-    v: Annotated[float, Strict(), Field(allow_inf_nan=False)]
+    v: MetricValue
 
 
 class Tag(_Wire):
@@ -93,6 +103,41 @@ class Repo(_Wire):
 class TrackEventsRequest(_Wire):
     repo: Repo
     events: Annotated[list[Event], Field(max_length=10_000)]
+
+    @model_validator(mode="after")
+    def _trees_not_too_deep(self) -> TrackEventsRequest:
+        depths = node_depths(self.events)
+        for index, event in enumerate(self.events):
+            if depths.get((event.chainId, event.id), 0) > MAX_TREE_DEPTH:
+                raise field_error(
+                    f"events[{index}].parent",
+                    f"nests the job tree more than {MAX_TREE_DEPTH} levels deep",
+                )
+        return self
+
+
+def node_depths(events: list[Event]) -> dict[tuple[str, str], int]:
+    """The level of each job-tree node of the events (a run's own event is none) in its
+    run's tree, counting only parents among these events: 1 for a node under the run."""
+    parents = {
+        (e.chainId, e.id): e.parent.eventId
+        for e in events
+        if e.parent is not None and e.id != e.chainId
+    }
+    depths: dict[tuple[str, str], int] = {}
+    for node in parents:
+        path: list[tuple[str, str]] = []
+        on_path: set[tuple[str, str]] = set()
+        current = node
+        while current in parents and current not in depths and current not in on_path:
+            path.append(current)
+            on_path.add(current)
+            current = (current[0], parents[current])
+        level = depths.get(current, 0)  # 0: the run, a node sent earlier, or a cycle
+        for step in reversed(path):
+            level += 1
+            depths[step] = level
+    return depths
 
 
 def legacy_shape_problem(body: Any) -> str | None:

@@ -63,8 +63,13 @@ def session_principal(session: Session) -> Principal:
     )
 
 
+def same_token(given: str, expected: str) -> bool:
+    """Compared in constant time, as bytes: a form may send any text, not only ASCII."""
+    return bool(given) and secrets.compare_digest(given.encode(), expected.encode())
+
+
 def check_csrf(session: Session, token: str) -> None:
-    if not token or not secrets.compare_digest(token, session.csrf_token):
+    if not same_token(token, session.csrf_token):
         raise Forbidden("csrf: the form is stale or came from another site; reload and retry")
 
 
@@ -120,7 +125,7 @@ def router() -> APIRouter:
         next: Annotated[str, Form()] = "/",
     ) -> Response:
         expected = request.cookies.get(SIGN_IN_COOKIE, "")
-        if not csrf or not expected or not secrets.compare_digest(csrf, expected):
+        if not expected or not same_token(csrf, expected):
             return _sign_in_page(
                 request, next, email, "The form expired; please sign in again.", 403
             )

@@ -145,13 +145,12 @@ def waterfall(run: dict[str, Any]) -> dict[str, Any]:
     """The job tree of an attempt as rows of a Gantt chart: each job's offset and width as
     a share of the attempt's span, depth for indentation."""
     rows: list[dict[str, Any]] = []
-
-    def walk(nodes: list[dict[str, Any]], depth: int) -> None:
-        for node in nodes:
-            rows.append({**node, "depth": depth})
-            walk(node.get("children") or [], depth + 1)
-
-    walk(run.get("jobs") or [], 0)
+    # Depth first, parents before their children, without recursion.
+    pending = [(node, 0) for node in reversed(run.get("jobs") or [])]
+    while pending:
+        node, depth = pending.pop()
+        rows.append({**node, "depth": depth})
+        pending.extend((child, depth + 1) for child in reversed(node.get("children") or []))
     starts = [_ms(r["started_at"]) for r in rows if r.get("started_at")]
     ends = [_ms(r["completed_at"]) for r in rows if r.get("completed_at")]
     first = min([*starts, _ms(run["started_at"])] if run.get("started_at") else starts or [0])

@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
 from cipulse.errors import CipulseError
 from cipulse.web.dashboard.rendering import render
+from cipulse.web.requests import CheckedRoute
 
 
 class SignInRequired(Exception):
@@ -38,7 +38,11 @@ def error_page(request: Request, status: int, message: str) -> Response:
     )
 
 
-class PageRoute(APIRoute):
+class PageRoute(CheckedRoute):
+    """A dashboard route: its form fields are checked too, and errors answer pages."""
+
+    reads_forms = True
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.window import window_from
+from cipulse.domain.accepted import EARLIEST, END
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 
@@ -23,11 +24,18 @@ BRANCH_SCOPES = {"": "All branches", "default": "Default branch", "other": "Othe
 SHARED = ("range", "since", "until", "branches", "repository")
 
 
+#: The days a view may show: those of the accepted range of instants.
+FIRST_DAY, LAST_DAY = EARLIEST.date(), END.date() - timedelta(days=1)
+
+
 def _date(name: str, text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(f"{name}: a date like 2024-01-15") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidRequest(f"{name}: must be a date from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +95,9 @@ def view_of(request: Request, now: datetime | None = None) -> View:
     repository = params.get("repository") or ""
     api: dict[str, str] = {}
     if range_ == "custom":
-        first = _date("since", since) if since else now.date() - timedelta(days=29)
+        given_first = _date("since", since) if since else None
         last = _date("until", until) if until else now.date()
+        first = given_first or max(last - timedelta(days=29), FIRST_DAY)
         if first > last:
             raise InvalidRequest("since: must be on or before until")
         api["since"] = f"{first.isoformat()}T00:00:00Z"
