@@ -3,15 +3,25 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install install-dev run demo test lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+## What the server needs, for make run and make demo: cipulse and its dependencies only.
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
+## The dev extras too (pytest, ruff, mypy, Playwright, …), for make test and make lint.
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(BIN)/.installed
+
 install: $(BIN)/.installed
+
+install-dev: $(BIN)/.installed-dev
 
 ## Serve on http://127.0.0.1:8000 with ./cipulse.db; on first start prints an API key and the
 ## password of the dashboard user admin@cipulse.local.
@@ -37,14 +47,14 @@ demo: install
 test: install lint
 	$(BIN)/pytest
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 ## Ingest throughput against a bare endpoint, SQLite and PostgreSQL, 1 and 2 workers.
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench.run
 
 clean:
