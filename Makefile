@@ -38,7 +38,8 @@ demo: install
 		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse keys create --org demo --name demo --scope read && \
 		PASSWORD=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))') && \
 		echo "$$PASSWORD" | CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse users create demo@cipulse.local --org demo --password-stdin && \
-		echo "sign in at http://127.0.0.1:8000/ as demo@cipulse.local with password $$PASSWORD (shown once)" \
+		URL=$$($(BIN)/python -c 'from cipulse.settings import Settings; print(Settings().base_url)') && \
+		echo "sign in at $$URL/ as demo@cipulse.local with password $$PASSWORD (shown once)" \
 		|| { rm -f demo.db demo.db-wal demo.db-shm demo.db-writer.lock; exit 1; }; \
 	fi
 	CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse serve
