@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable
 
 import click
 
@@ -12,7 +13,7 @@ from cipulse.accounts.service import AccountService, FirstStart
 from cipulse.accounts.users import UserService
 from cipulse.cli.context import Context, reports_errors, say
 from cipulse.cli.invocation import cipulse_command
-from cipulse.ingestion.runwatch.example import example_curl
+from cipulse.ingestion.runwatch.example import API_KEY_VARIABLE, example_curl
 from cipulse.settings import Settings
 from cipulse.storage.database import Database, database_location
 from cipulse.storage.migrate import migrate as run_migrations
@@ -20,6 +21,9 @@ from cipulse.storage.migrate import migrate as run_migrations
 #: Names the welcome message suggests where the operator has chosen none yet.
 EXAMPLE_ORG = "my-org"
 FIRST_USER = "admin@cipulse.local"
+
+
+Command = Callable[[str], str]
 
 
 def welcome(
@@ -32,69 +36,79 @@ def welcome(
     """What ``cipulse serve`` says before it serves: where, with which database, and the
     next step (on a first start, the new key and dashboard password, shown this once). Every
     command in it works when pasted into a shell in the folder the server started in."""
-    base_url = settings.base_url
 
     def command(arguments: str) -> str:
         return cipulse_command(settings, arguments, argv0)
 
+    base_url = settings.base_url
     lines = [
         f"cipulse {__version__} on {base_url}  "
         f"(database: {database_location(settings.database_url)})"
     ]
     if first_start is not None:
-        key = first_start.key.key
-        lines += [
-            "",
-            f'First start: created organisation "{first_start.key.org_name}" and an ingest '
-            "API key.",
-            "It is shown only this once; keep it somewhere safe:",
-            "",
-            f"    {key}",
-            "",
-        ]
-        if first_start.password is not None:
-            lines += [
-                f"Sign in to the dashboard at {base_url}/ as {first_start.email} with password "
-                f"{first_start.password}",
-                "(shown only this once too; change it with: "
-                f"{command('users set-password ' + first_start.email)})",
-            ]
-        else:
-            lines.append(f"Dashboard: {base_url}/ (its users: {command('users list')})")
-        lines += ["", "Send your first run (the RunWatch example, started a few minutes ago):"]
+        lines += _first_start(base_url, first_start, command)
     elif organisations:
-        org = shlex.quote(organisations[0])
-        if has_users:
-            lines.append(f"Dashboard: {base_url}/ (its users: {command('users list')})")
-        else:
-            lines += [
-                f"Dashboard: {base_url}/; create a user to sign in with:",
-                "",
-                command(f"users create {FIRST_USER} --org {org}"),
-            ]
-        lines += [
-            "",
-            "Send a run (the RunWatch example, started a few minutes ago) with a new ingest key:",
-            "",
-            f"export CIPULSE_API_KEY=$({command(f'keys create --org {org} --name example')})",
-        ]
+        lines += _later_start(base_url, shlex.quote(organisations[0]), has_users, command)
     else:
-        lines += [
-            "Create an organisation, an ingest key and a dashboard user (choose your own names):",
-            "",
-            command(f"orgs create {EXAMPLE_ORG}"),
-            f"export CIPULSE_API_KEY=$({command(f'keys create --org {EXAMPLE_ORG}')})",
-            command(f"users create {FIRST_USER} --org {EXAMPLE_ORG}"),
-            "",
-            f"Then sign in at {base_url}/ and send a run (the RunWatch example, started a few "
-            "minutes ago):",
-        ]
-    if first_start is not None:
-        curl = example_curl(base_url, first_start.key.key)
-    else:
-        curl = example_curl(base_url)
-    lines += ["", curl, ""]
+        lines += _no_organisation(base_url, command)
+    key = first_start.key.key if first_start is not None else API_KEY_VARIABLE
+    lines += ["", example_curl(base_url, key), ""]
     return "\n".join(lines)
+
+
+def _first_start(base_url: str, first_start: FirstStart, command: Command) -> list[str]:
+    """The new key and password, shown this once."""
+    lines = [
+        "",
+        f'First start: created organisation "{first_start.key.org_name}" and an ingest API key.',
+        "It is shown only this once; keep it somewhere safe:",
+        "",
+        f"    {first_start.key.key}",
+        "",
+    ]
+    if first_start.password is not None:
+        lines += [
+            f"Sign in to the dashboard at {base_url}/ as {first_start.email} with password "
+            f"{first_start.password}",
+            "(shown only this once too; change it with: "
+            f"{command('users set-password ' + first_start.email)})",
+        ]
+    else:
+        lines.append(f"Dashboard: {base_url}/ (its users: {command('users list')})")
+    return [*lines, "", "Send your first run (the RunWatch example, started a few minutes ago):"]
+
+
+def _later_start(base_url: str, org: str, has_users: bool, command: Command) -> list[str]:
+    """A user to sign in with if there is none, and a new key in ``$CIPULSE_API_KEY``."""
+    if has_users:
+        lines = [f"Dashboard: {base_url}/ (its users: {command('users list')})"]
+    else:
+        lines = [
+            f"Dashboard: {base_url}/; create a user to sign in with:",
+            "",
+            command(f"users create {FIRST_USER} --org {org}"),
+        ]
+    return [
+        *lines,
+        "",
+        "Send a run (the RunWatch example, started a few minutes ago) with a new ingest key:",
+        "",
+        f"export CIPULSE_API_KEY=$({command(f'keys create --org {org} --name example')})",
+    ]
+
+
+def _no_organisation(base_url: str, command: Command) -> list[str]:
+    """Without a bootstrap organisation: the commands that make one, a key and a user."""
+    return [
+        "Create an organisation, an ingest key and a dashboard user (choose your own names):",
+        "",
+        command(f"orgs create {EXAMPLE_ORG}"),
+        f"export CIPULSE_API_KEY=$({command(f'keys create --org {EXAMPLE_ORG}')})",
+        command(f"users create {FIRST_USER} --org {EXAMPLE_ORG}"),
+        "",
+        f"Then sign in at {base_url}/ and send a run (the RunWatch example, started a few "
+        "minutes ago):",
+    ]
 
 
 def start_up(settings: Settings, database: Database) -> str:
