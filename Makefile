@@ -3,15 +3,25 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install install-dev run demo test test-fast lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+## What the server needs, for make run and make demo: cipulse and its dependencies only.
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
+## The dev extras too (pytest, ruff, mypy, Playwright, …), for make test and make lint.
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(BIN)/.installed
+
 install: $(BIN)/.installed
+
+install-dev: $(BIN)/.installed-dev
 
 ## Serve on http://127.0.0.1:8000 with ./cipulse.db; on first start prints an API key and the
 ## password of the dashboard user admin@cipulse.local.
@@ -28,23 +38,29 @@ demo: install
 		CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse keys create --org demo --name demo --scope read && \
 		PASSWORD=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))') && \
 		echo "$$PASSWORD" | CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse users create demo@cipulse.local --org demo --password-stdin && \
-		echo "sign in at http://127.0.0.1:8000/ as demo@cipulse.local with password $$PASSWORD (shown once)" \
+		URL=$$($(BIN)/python -c 'from cipulse.settings import Settings; print(Settings().base_url)') && \
+		echo "sign in at $$URL/ as demo@cipulse.local with password $$PASSWORD (shown once)" \
 		|| { rm -f demo.db demo.db-wal demo.db-shm demo.db-writer.lock; exit 1; }; \
 	fi
 	CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse serve
 
-## Lint, check the import layers, and run every test (PostgreSQL half when a server answers).
-test: install lint
-	$(BIN)/pytest
+## Lint, check the import layers, and run every test (PostgreSQL half when a server answers),
+## in parallel: one worker per core, each with its own PostgreSQL database.
+test: install-dev lint
+	$(BIN)/pytest -n auto
 
-lint: install
+## The same without the slow tests (consistency, fuzzing, packaging): for quick iteration.
+test-fast: install-dev lint
+	$(BIN)/pytest -n auto -m "not slow"
+
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 ## Ingest throughput against a bare endpoint, SQLite and PostgreSQL, 1 and 2 workers.
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench.run
 
 clean:

@@ -24,6 +24,10 @@ from cipulse.storage.database import Database
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, rows
 
+#: Slow: the consistency tests compute every figure twice over random histories.
+#: make test-fast skips them; make test and CI run them.
+pytestmark = pytest.mark.slow
+
 STATUSES = ["success"] * 6 + ["failure", "failure", "timed_out", "cancelled", "skipped", "running"]
 START = datetime(2024, 1, 1, tzinfo=UTC)
 

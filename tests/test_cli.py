@@ -163,6 +163,30 @@ def test_an_unmigrated_database_is_named_as_such(tmp_path: Path) -> None:
     assert "no cipulse schema yet: run `cipulse migrate`" in result.stderr
 
 
+def test_messages_about_a_missing_or_empty_database_name_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``./cipulse.db`` is another file in every folder: say which one was read."""
+    monkeypatch.delenv("CIPULSE_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    where = str(tmp_path / "cipulse.db")
+    runner = CliRunner()
+    unmigrated = runner.invoke(cli, ["keys", "create", "--org", "default"])
+    assert f"the database {where} has no cipulse schema yet" in unmigrated.stderr
+    assert f"database {where} is up to date" in runner.invoke(cli, ["migrate"]).stderr
+    missing = runner.invoke(cli, ["keys", "create", "--org", "default"])
+    assert missing.exit_code == 1
+    assert "no organisation named 'default'" in missing.stderr
+    assert f"(database: {where})" in missing.stderr
+    for command, what in (
+        (["orgs", "list"], "organisations"),
+        (["keys", "list"], "API keys"),
+        (["users", "list"], "users"),
+    ):
+        listed = runner.invoke(cli, command)
+        assert f"no {what} in the database {where}" in listed.stderr, command
+
+
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_ingest_with_or_without_worker_processes(
     settings: Settings, database: Database, tmp_path: Path, workers: str

@@ -54,21 +54,64 @@ def serve(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[
             process.wait()
 
 
+def pasted(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` pasted into a shell in ``cwd`` (without our test settings)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CIPULSE_")}
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def signed_in_client(base_url: str, email: str, password: str) -> httpx.Client:
+    """A browser-like client signed in through the form."""
+    client = httpx.Client(base_url=base_url, timeout=10, follow_redirects=True)
+    form = client.get("/sign-in").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    response = client.post(
+        "/sign-in", data={"email": email, "password": password, "csrf": csrf[1], "next": "/"}
+    )
+    assert response.status_code == 200 and "Sign out" in response.text
+    return client
+
+
+def runs_kpi(page: str) -> str:
+    found = re.search(r'data-metric="runs".*?data-value>([^<]+)<', page, re.DOTALL)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="pastes the printed curl: needs curl")
 def test_first_start_on_sqlite_as_a_new_user_sees_it(tmp_path: Path) -> None:
     with serve(tmp_path) as (base_url, log):
         time.sleep(0.2)
         output = log.read_text()
         assert f"cipulse 0.1.0 on {base_url}" in output
+        assert f"(database: {tmp_path / 'cipulse.db'})" in output
         assert 'created organisation "default"' in output
         (key,) = KEY_PATTERN.findall(output)
+        (password,) = re.findall(r"as admin@cipulse\.local with password (\S+)$", output, re.M)
         assert (tmp_path / "cipulse.db").exists()
-        # The ready-to-paste curl works as printed.
-        curl = output[output.index("curl -X POST") :].strip()
-        if shutil.which("curl"):
-            result = subprocess.run(
-                ["bash", "-c", curl], capture_output=True, text=True, timeout=30
-            )
-            assert '"success":true' in result.stdout, result.stdout + result.stderr
+        # The ready-to-paste curl works as printed, and its run shows at once: in the read
+        # API's and the dashboard's default windows, on the overview and the pipeline's page.
+        curl = output[output.index("curl -X POST") :].split("\n\n")[0]
+        result = pasted(curl, tmp_path)
+        assert '"success":true' in result.stdout, result.stdout + result.stderr
+        read_key = pasted(f"{CIPULSE} keys create --org default --scope read", tmp_path)
+        reader = {"X-API-Key": read_key.stdout.strip()}
+        runs = httpx.get(f"{base_url}/api/v1/runs", headers=reader).json()["items"]
+        assert [(r["pipeline"], r["run_key"]) for r in runs] == [("CI Pipeline", "789012345")]
+        browser = signed_in_client(base_url, "admin@cipulse.local", password)
+        overview = browser.get("/").text
+        assert runs_kpi(overview) == "1" and "CI Pipeline" in overview
+        pipeline = browser.get("/api/v1/pipelines").json()["items"][0]["id"]
+        assert runs_kpi(browser.get(f"/pipelines/{pipeline}").text) == "1"
+        browser.close()
         response = httpx.post(
             f"{base_url}/functions/v1/ingest",
             json=runwatch_run(run_id=2),
@@ -80,13 +123,21 @@ def test_first_start_on_sqlite_as_a_new_user_sees_it(tmp_path: Path) -> None:
         )
         assert trunk.json() == {"success": True, "events": 2}
         assert httpx.get(f"{base_url}/openapi.json").json()["info"]["title"] == "cipulse"
-    # Second start: the same database, no new key.
-    with serve(tmp_path) as (_, log):
+    # Second start: the same database, no new key; the printed commands, pasted as printed
+    # in the same folder, create a key and send a run with it.
+    with serve(tmp_path) as (base_url, log):
         time.sleep(0.2)
         output = log.read_text()
         assert "created organisation" not in output
         assert not KEY_PATTERN.findall(output)
-        assert "cipulse keys create --org default" in output
+        block = output[output.index("export CIPULSE_API_KEY=") :].split("\n\n")
+        commands = f"{block[0]}\n{block[1]}"
+        assert "cipulse keys create --org default" in commands
+        result = pasted(commands, tmp_path)
+        assert '"success":true' in result.stdout, result.stdout + result.stderr
+        # The same example run (the other two are dated 2024, outside the default window).
+        runs = httpx.get(f"{base_url}/api/v1/runs", headers=reader).json()["items"]
+        assert [r["run_key"] for r in runs] == ["789012345"]
 
 
 def test_production_start_on_postgresql_with_workers(

@@ -50,6 +50,10 @@ from tests.builders import (
 from tests.fuzzing import mutated
 from tests.webhooks import GITHUB_SECRET, GITLAB_TOKEN, hooked_org
 
+#: Slow: the fuzz test sends hundreds of generated requests per database.
+#: make test-fast skips them; make test and CI run them.
+pytestmark = pytest.mark.slow
+
 #: Examples per operation: about 40 operations, so a few hundred requests per database.
 EXAMPLES = 12
 PASSWORD = "correct horse battery"

@@ -28,6 +28,10 @@ from tests.test_analytics_consistency import (
     store_org,
 )
 
+#: Slow: the consistency tests compute every figure twice over random histories.
+#: make test-fast skips them; make test and CI run them.
+pytestmark = pytest.mark.slow
+
 
 def recent_windows(now: datetime) -> list[Window]:
     """The last 24 hours, windows ending in the past or starting before yesterday (raw

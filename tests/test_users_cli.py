@@ -3,6 +3,7 @@ real databases."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner, Result
 from cipulse.accounts import passwords
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
+from cipulse.cli.invocation import cipulse_command
 from cipulse.cli.main import cli
 from cipulse.cli.serve import start_up
 from cipulse.errors import Unauthenticated
@@ -154,19 +156,22 @@ def test_the_first_start_prints_a_dashboard_sign_in(settings: Settings, database
     assert "curl -X POST" in message and "X-API-Key: cip_" in message
     later = start_up(first_settings, database)
     assert not SIGN_IN.findall(later) and "First start" not in later
-    assert "Create an API key with: cipulse keys create --org default" in later
-    assert (
-        f"Dashboard: {settings.base_url}/ (users: cipulse users list; "
-        "reset a password: cipulse users set-password EMAIL)"
-    ) in later
-    assert "X-API-Key: $CIPULSE_API_KEY" in later
+    cipulse = functools.partial(cipulse_command, settings)
+    key_command = cipulse("keys create --org default --name example")
+    assert f"export CIPULSE_API_KEY=$({key_command})" in later
+    assert f"Dashboard: {settings.base_url}/ (its users: {cipulse('users list')})" in later
+    # Double quotes: the variable expands when the command is pasted.
+    assert '-H "X-API-Key: $CIPULSE_API_KEY"' in later
 
 
 def test_later_starts_say_how_to_create_a_user(settings: Settings, database: Database) -> None:
+    cipulse = functools.partial(cipulse_command, settings)
     nothing = start_up(settings, database)  # no bootstrap organisation: nothing created
-    assert "cipulse orgs create NAME; cipulse keys create --org NAME" in nothing
-    assert "cipulse users create EMAIL --org NAME" in nothing
+    assert cipulse("orgs create my-org") in nothing
+    assert f"export CIPULSE_API_KEY=$({cipulse('keys create --org my-org')})" in nothing
+    assert cipulse("users create admin@cipulse.local --org my-org") in nothing
     AccountService(database).create_organisation("acme")
     no_users = start_up(settings, database)
-    assert "create a user to sign in with: cipulse users create EMAIL --org acme" in no_users
+    assert "create a user to sign in with:" in no_users
+    assert cipulse("users create admin@cipulse.local --org acme") in no_users
     assert "Dashboard:" in no_users and "users list" not in no_users

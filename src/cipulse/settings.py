@@ -32,8 +32,18 @@ class Settings(BaseSettings):
     public_url: Annotated[
         str,
         Field(
-            description="Base URL clients use to reach this server, shown in the start-up "
-            "message. Empty: derived from host and port."
+            description="Base URL clients use to reach this server, root path included "
+            "(`https://ci.example.com/cipulse`), in the commands the start-up message and the "
+            "dashboard print. Empty: the start-up message uses host, port and root path; the "
+            "dashboard the address each request came to."
+        ),
+    ] = ""
+    root_path: Annotated[
+        str,
+        Field(
+            description="Path prefix the server is served under behind a reverse proxy, such "
+            "as `/cipulse`: every link, form, redirect and cookie of the dashboard carries it. "
+            "The proxy may strip the prefix or pass it on. Empty: served at `/`.",
         ),
     ] = ""
     max_body_bytes: Annotated[
@@ -132,6 +142,14 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("root_path")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        prefix = value.strip().rstrip("/")
+        if prefix and (not prefix.startswith("/") or "//" in prefix or "?" in prefix):
+            raise ValueError(f"must be a path like /cipulse (got {value!r})")
+        return prefix
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -148,7 +166,11 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
+        """Where clients reach this server: ``public_url``, else the address it listens on
+        (loopback when it listens on every interface) with ``root_path``."""
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host
-        return f"http://{host}:{self.port}"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}{self.root_path}"

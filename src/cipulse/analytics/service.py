@@ -4,8 +4,8 @@ repositories and pipelines, and one run with its job tree."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
@@ -43,6 +43,24 @@ from cipulse.storage.analytics_store import RunTally
 from cipulse.storage.database import Database
 
 MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpan:
+    """When the first and the latest stored run attempts started (milliseconds, UTC)."""
+
+    first_ms: int
+    last_ms: int
+
+    @property
+    def first_day(self) -> date:
+        return datetime.fromtimestamp(self.first_ms / 1000, UTC).date()
+
+    @property
+    def last_day(self) -> date:
+        return datetime.fromtimestamp(self.last_ms / 1000, UTC).date()
+
+
 #: What the lists may be sorted by (``sort=field`` or ``sort=-field``).
 LIST_SORTS = (
     "name",
@@ -443,6 +461,13 @@ class AnalyticsService:
         with self.database.read() as conn:
             rows = store.pipeline_rows(conn, org_id)
         return self._listed(org_id, window, "pipeline", rows, page)
+
+    def run_span(self, org_id: str, pipeline_id: str | None = None) -> RunSpan | None:
+        """When the organisation's (or a pipeline's) runs started, first to latest: where to
+        look when a window holds none of them."""
+        with self.database.read() as conn:
+            span = store.run_span(conn, org_id, pipeline_id)
+        return None if span is None else RunSpan(*span)
 
     def repository_names(self, org_id: str) -> list[str]:
         with self.database.read() as conn:

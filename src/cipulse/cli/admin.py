@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from urllib.parse import quote
 
@@ -9,7 +10,15 @@ import click
 
 from cipulse.accounts.service import AccountService, parse_scopes
 from cipulse.accounts.webhooks import WebhookService
-from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.cli.context import (
+    Context,
+    format_time,
+    reports_errors,
+    say,
+    say_none,
+    say_table,
+)
+from cipulse.cli.invocation import cipulse_command
 from cipulse.domain.model import WebhookProvider
 from cipulse.storage.clock import month_of, now_ms
 
@@ -31,7 +40,8 @@ def orgs_create(obj: Context, name: str) -> None:
     """Create an organisation."""
     organisation = AccountService(obj.database).create_organisation(name)
     say(f"created organisation {organisation.name!r}")
-    say(f"create its first key with: cipulse keys create --org {organisation.name}")
+    arguments = f"keys create --org {shlex.quote(organisation.name)}"
+    say(f"create its first key with: {cipulse_command(obj.settings(), arguments)}")
 
 
 @orgs.command("list")
@@ -55,6 +65,8 @@ def orgs_list(obj: Context) -> None:
             )
         )
     say_table(rows)
+    if len(rows) == 1:
+        say_none(obj, "organisations")
 
 
 @orgs.command("set-limits")
@@ -152,6 +164,8 @@ def keys_list(obj: Context, org_name: str | None) -> None:
             )
         )
     say_table(rows)
+    if len(rows) == 1:
+        say_none(obj, "API keys" + (f" of {org_name!r}" if org_name else ""))
 
 
 @keys.command("revoke")

@@ -13,10 +13,10 @@ import click
 from pydantic import ValidationError
 
 from cipulse.analytics.refresh import refresh_all
-from cipulse.errors import CipulseError
+from cipulse.errors import CipulseError, NotFound
 from cipulse.parallel import default_workers
 from cipulse.settings import Settings
-from cipulse.storage.database import Database
+from cipulse.storage.database import Database, database_location
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,10 +76,25 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except CipulseError as exc:
-            say(f"error: {exc.message}")
+            say(f"error: {exc.message}{_in_which_database(exc)}")
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _in_which_database(exc: CipulseError) -> str:
+    """Something not found may be in another database (``./cipulse.db`` is a different file
+    in every folder): name the one this command read."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_object(Context) if context else None
+    if not isinstance(exc, NotFound) or obj is None:
+        return ""
+    return f" (database: {database_location(obj.settings().database_url)})"
+
+
+def say_none(obj: Context, what: str) -> None:
+    """After an empty listing: which database has none (``./cipulse.db`` differs by folder)."""
+    say(f"no {what} in the database {database_location(obj.settings().database_url)}")
 
 
 def workers_option(work: str) -> Callable[[F], F]:

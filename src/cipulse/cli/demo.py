@@ -4,6 +4,7 @@ way ``cipulse ingest`` stores files."""
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import click
 
 from cipulse.accounts.service import AccountService, principal_for
 from cipulse.cli.context import Context, refresh_rollups, reports_errors, say, workers_option
+from cipulse.cli.invocation import cipulse_command
 from cipulse.demo.generator import DemoPlan, layout_of
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
 from cipulse.domain.model import Organisation
@@ -106,7 +108,9 @@ def seed(
     if tally.refused:
         say(f"{tally.refused} runs refused: {tally.refusal}")
         raise SystemExit(1)
-    say(f"explore it: cipulse keys create --org {org_name} --scope read; cipulse serve")
+    settings = obj.settings()
+    read_key = cipulse_command(settings, f"keys create --org {shlex.quote(org_name)} --scope read")
+    say(f"explore it: {read_key}; {cipulse_command(settings, 'serve')}")
 
 
 def _organisation(accounts: AccountService, name: str) -> Organisation:

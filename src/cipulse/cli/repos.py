@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from cipulse.accounts.repositories import RepositoryService
-from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.cli.context import (
+    Context,
+    format_time,
+    reports_errors,
+    say,
+    say_none,
+    say_table,
+)
 from cipulse.storage.clock import from_ms
 
 org_option = click.option("--org", "org_name", required=True, help="Organisation.")
@@ -33,6 +40,8 @@ def repos_list(obj: Context, org_name: str) -> None:
             )
         )
     say_table(rows)
+    if len(rows) == 1:
+        say_none(obj, f"repositories of {org_name!r}")
 
 
 @repos.command("set-default-branch")

@@ -9,7 +9,14 @@ import click
 from cipulse.accounts.passwords import checked_password
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService, no_such_user
-from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.cli.context import (
+    Context,
+    format_time,
+    reports_errors,
+    say,
+    say_none,
+    say_table,
+)
 from cipulse.domain.model import ROLES
 from cipulse.errors import InvalidRequest
 
@@ -95,6 +102,8 @@ def users_list(obj: Context) -> None:
             )
         )
     say_table(rows)
+    if len(rows) == 1:
+        say_none(obj, "users")
 
 
 @users.command("set-password")

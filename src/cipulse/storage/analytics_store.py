@@ -179,6 +179,25 @@ def runs_of_partitions(
     )
 
 
+def run_span(
+    conn: Connection, org_id: str, pipeline_id: str | None = None
+) -> tuple[int, int] | None:
+    """When the organisation's (or one pipeline's) first and latest run attempts started, in
+    milliseconds; None without any. Two index lookups, whatever the number of runs."""
+
+    def edge(descending: bool) -> int | None:
+        column = a.c.started_at_ms
+        query = sa.select(column).where(a.c.org_id == org_id, column.is_not(None))
+        if pipeline_id is not None:
+            query = query.where(a.c.pipeline_id == pipeline_id)
+        query = query.order_by(column.desc() if descending else column.asc()).limit(1)
+        found: int | None = conn.execute(query).scalar()
+        return found
+
+    first, last = edge(descending=False), edge(descending=True)
+    return None if first is None or last is None else (first, last)
+
+
 def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str]:
     """The pipelines a repository or pipeline filter leaves (all of them without one)."""
     query = (

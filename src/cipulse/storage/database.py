@@ -73,6 +73,18 @@ def redacted(url: str) -> str:
     return normalise_url(url).render_as_string(hide_password=True)
 
 
+def database_location(url: str) -> str:
+    """Where the data lives, for messages: a SQLite file's absolute path (a relative
+    ``sqlite:///./cipulse.db`` means a different file in every folder), else the redacted
+    URL."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return redacted(url)
+    if not parsed.database or parsed.database == ":memory:":
+        return "SQLite in memory"
+    return str(Path(parsed.database).resolve())
+
+
 class Database:
     """The engines of one database. Build it once per process (app factory, CLI command)."""
 
@@ -410,8 +422,8 @@ def translate_unavailable(settings: Settings) -> Iterator[None]:
     except sa.exc.DBAPIError as exc:
         if _schema_missing(exc):
             raise ConfigurationError(
-                "the database has no cipulse schema yet: run `cipulse migrate` "
-                "(`cipulse serve` migrates on start)"
+                f"the database {database_location(settings.database_url)} has no cipulse "
+                "schema yet: run `cipulse migrate` (`cipulse serve` migrates on start)"
             ) from exc
         if not _unavailable(exc):
             if exc.connection_invalidated:

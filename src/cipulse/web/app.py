@@ -25,6 +25,7 @@ from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from cipulse.web import dashboard, errors, ingest_routes, read_routes, webhook_routes
+from cipulse.web.root_path import RootPath
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    app.add_middleware(RootPath, prefix=settings.root_path)
     app.include_router(ingest_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())

@@ -10,15 +10,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from cipulse.accounts.throttle import FailureThrottle
 from cipulse.accounts.users import Session, UserService
 from cipulse.errors import CipulseError, Forbidden, Unauthenticated
 from cipulse.settings import Settings
 from cipulse.storage.accounts import Principal
-from cipulse.web.dashboard.rendering import render
-from cipulse.web.dashboard.routing import SignInRequired, page_router
+from cipulse.web.dashboard.rendering import render, root_of
+from cipulse.web.dashboard.routing import SignInRequired, page_router, redirect
 
 SESSION_COOKIE = "cipulse_session"
 #: Double-submit token of the sign-in form, before there is a session to hold one.
@@ -41,7 +41,8 @@ async def signed_in(request: Request) -> Session:
     """The session of a page's viewer; without one, off to the sign-in page and back."""
     session = await session_of(request)
     if session is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        path = request.url.path.removeprefix(root_of(request)) or "/"
+        target = path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target)
     request.state.session = session
     return session
@@ -80,6 +81,11 @@ def _safe_next(next_url: str | None) -> str:
     return "/"
 
 
+def _cookie_path(request: Request, path: str = "") -> str:
+    """Cookies stay under the prefix the server is served under (``/`` without one)."""
+    return f"{root_of(request)}{path}" or "/"
+
+
 def _cookie_secure(request: Request) -> bool:
     settings: Settings = request.app.state.settings
     return settings.cookie_secure
@@ -102,7 +108,7 @@ def _sign_in_page(
         httponly=True,
         samesite="strict",
         secure=_cookie_secure(request),
-        path="/sign-in",
+        path=_cookie_path(request, "/sign-in"),
     )
     return response
 
@@ -113,7 +119,7 @@ def router() -> APIRouter:
     @routes.get("/sign-in")
     async def sign_in_form(request: Request, next: str = "/") -> Response:
         if await session_of(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
+            return redirect(request, _safe_next(next))
         return _sign_in_page(request, next)
 
     @routes.post("/sign-in")
@@ -150,7 +156,7 @@ def router() -> APIRouter:
         except CipulseError as exc:
             return _sign_in_page(request, next, email, exc.message, 400)
         throttle.succeeded(address)
-        response = RedirectResponse(_safe_next(next), status_code=303)
+        response = redirect(request, _safe_next(next))
         settings: Settings = request.app.state.settings
         response.set_cookie(
             SESSION_COOKIE,
@@ -159,8 +165,9 @@ def router() -> APIRouter:
             httponly=True,
             samesite="lax",
             secure=_cookie_secure(request),
+            path=_cookie_path(request),
         )
-        response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
+        response.delete_cookie(SIGN_IN_COOKIE, path=_cookie_path(request, "/sign-in"))
         return response
 
     @routes.post("/sign-out")
@@ -170,8 +177,8 @@ def router() -> APIRouter:
         check_csrf(session, csrf)
         token = request.cookies.get(SESSION_COOKIE, "")
         await run_in_threadpool(users(request).sign_out, token)
-        response = RedirectResponse("/sign-in", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
+        response = redirect(request, "/sign-in")
+        response.delete_cookie(SESSION_COOKIE, path=_cookie_path(request))
         return response
 
     @routes.post("/organisation")
@@ -184,6 +191,6 @@ def router() -> APIRouter:
         check_csrf(session, csrf)
         token = request.cookies.get(SESSION_COOKIE, "")
         await run_in_threadpool(users(request).switch_organisation, token, org)
-        return RedirectResponse("/", status_code=303)
+        return redirect(request, "/")
 
     return routes

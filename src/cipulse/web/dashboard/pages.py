@@ -9,20 +9,19 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from cipulse.accounts.users import Session
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.paging import PageRequest
-from cipulse.analytics.service import JOB_SORTS, AnalyticsService
+from cipulse.analytics.service import JOB_SORTS, AnalyticsService, RunSpan
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
-from cipulse.settings import Settings
 from cipulse.web.dashboard import charts
 from cipulse.web.dashboard.auth import SignedIn
 from cipulse.web.dashboard.kpis import kpi_cards
-from cipulse.web.dashboard.rendering import render
-from cipulse.web.dashboard.routing import page_router
+from cipulse.web.dashboard.rendering import public_base_url, render
+from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
 
 T = TypeVar("T")
@@ -77,6 +76,23 @@ async def _page(
     )
 
 
+def _elsewhere(view: View, span: RunSpan | None, what: str) -> dict[str, Any] | None:
+    """When a window shows no runs but some are stored: when they started, and a link to
+    that period (unless it overlaps the window, and only filters hide them)."""
+    if span is None:
+        return None
+    first, last = span.first_day.isoformat(), span.last_day.isoformat()
+    overlaps = span.last_ms >= view.window.since_ms and span.first_ms < view.window.until_ms
+    return {
+        "what": what,
+        "first": first,
+        "last": last,
+        "url": None if overlaps else view.url(range=None, since=first, until=last),
+        "filtered": bool(view.repository or view.branches),
+        "clear_url": view.url(repository=None, branches=None),
+    }
+
+
 def _sort(request: Request, allowed: tuple[str, ...], default: str) -> str:
     sort = request.query_params.get("sort") or default
     if sort.removeprefix("-") not in allowed:
@@ -100,24 +116,29 @@ def router() -> APIRouter:
         service = _service(request)
         org = session.org_id
         default_branches = view.narrowed(branch_scope="default")
-        summary, series, red, pipelines, jobs, repositories = await asyncio.gather(
+        summary, series, red, pipelines, jobs = await asyncio.gather(
             _call(service.summary, org, view.window),
             _call(service.run_series, org, view.window, view.interval),
             _call(service.recovery, org, default_branches, RED_NOW_SHOWN),
             _call(service.pipeline_highlights, org, view.window, TOP),
             _call(service.job_highlights, org, view.window, TOP),
-            _call(service.repository_names, org),
         )
-        if summary["runs"] == 0 and not repositories:
-            settings: Settings = request.app.state.settings
-            curl = example_curl(settings.base_url, "$CIPULSE_API_KEY")
-            return await _page(request, "empty.html", session, view, title="Overview", curl=curl)
+        elsewhere = None
+        if summary["runs"] == 0:
+            span = await _call(service.run_span, org)
+            if span is None:
+                curl = example_curl(public_base_url(request))
+                return await _page(
+                    request, "empty.html", session, view, title="Overview", curl=curl
+                )
+            elsewhere = _elsewhere(view, span, "This organisation's runs")
         return await _page(
             request,
             "overview.html",
             session,
             view,
             title="Overview",
+            elsewhere=elsewhere,
             kpis=kpi_cards(summary),
             summary=summary,
             charts=charts.overview_charts(series),
@@ -140,7 +161,7 @@ def router() -> APIRouter:
         )
         if attempt_id is None:
             raise NotFound("run: the attempt that turned this branch red is no longer stored")
-        return RedirectResponse(f"/runs/{attempt_id}", status_code=303)
+        return redirect(request, f"/runs/{attempt_id}")
 
     @routes.get("/pipelines")
     async def pipelines(request: Request, session: SignedIn) -> Response:
@@ -207,6 +228,10 @@ def router() -> APIRouter:
             _call(service.jobs, session.org_id, window, PageRequest(limit=200, sort=sort)),
             _call(service.runs, session.org_id, window, 25, None),
         )
+        elsewhere = None
+        if summary["runs"] == 0:
+            span = await _call(service.run_span, session.org_id, info["id"])
+            elsewhere = _elsewhere(view, span, "Its runs")
         return await _page(
             request,
             "pipeline.html",
@@ -214,6 +239,7 @@ def router() -> APIRouter:
             view,
             title=info["name"],
             pipeline=info,
+            elsewhere=elsewhere,
             kpis=kpi_cards(summary),
             summary=summary,
             charts=charts.pipeline_charts(series),

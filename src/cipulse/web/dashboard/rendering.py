@@ -13,6 +13,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from cipulse.settings import Settings
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 #: No inline scripts or styles, nothing from elsewhere: what CI sent cannot run as code.
@@ -116,8 +118,28 @@ def environment() -> Environment:
     return env
 
 
+def root_of(request: Request) -> str:
+    """The path prefix the server is served under ('' at ``/``): every link starts with it."""
+    prefix: str = request.scope.get("root_path", "")
+    return prefix.rstrip("/")
+
+
+def public_base_url(request: Request) -> str:
+    """The base URL commands on a page should use: ``public_url`` when set, else the address
+    this request came to (scheme and host as the client, or a proxy's ``X-Forwarded-*``
+    headers that uvicorn trusts, saw them), with the path prefix."""
+    settings: Settings = request.app.state.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    html = environment().get_template(template).render(request=request, **context)
+    html = (
+        environment()
+        .get_template(template)
+        .render(request=request, root=root_of(request), **context)
+    )
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from cipulse.errors import CipulseError
-from cipulse.web.dashboard.rendering import render
+from cipulse.web.dashboard.rendering import render, root_of
 from cipulse.web.requests import CheckedRoute
 
 
@@ -24,9 +24,14 @@ class SignInRequired(Exception):
         self.next_url = next_url
 
 
-def sign_in_redirect(exc: SignInRequired) -> Response:
+def redirect(request: Request, path: str) -> Response:
+    """303 to ``path`` on this site, under the prefix the server is served under."""
+    return RedirectResponse(f"{root_of(request)}{path}", status_code=303)
+
+
+def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
     target = "/sign-in" if exc.next_url in {"", "/"} else f"/sign-in?next={quote(exc.next_url)}"
-    return RedirectResponse(target, status_code=303)
+    return redirect(request, target)
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -51,7 +56,7 @@ class PageRoute(CheckedRoute):
             try:
                 response = await handler(request)
             except SignInRequired as exc:
-                response = sign_in_redirect(exc)
+                response = sign_in_redirect(request, exc)
             except CipulseError as exc:
                 if exc.status_code >= 500:
                     raise

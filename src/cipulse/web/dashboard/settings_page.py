@@ -8,18 +8,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
 from cipulse.accounts.users import Member, Session
 from cipulse.domain.model import ApiKeyInfo, Organisation, WebhookProvider
 from cipulse.errors import Forbidden, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
-from cipulse.settings import Settings
 from cipulse.storage.clock import from_ms, month_of, now_ms
 from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
-from cipulse.web.dashboard.rendering import render
-from cipulse.web.dashboard.routing import page_router
+from cipulse.web.dashboard.rendering import public_base_url, render
+from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
 
 
@@ -32,7 +31,7 @@ async def _settings_page(
     request: Request, session: Session, created: CreatedKey | None = None, status: int = 200
 ) -> Response:
     accounts = AccountService(request.app.state.database)
-    settings: Settings = request.app.state.settings
+    base_url = public_base_url(request)
     month = month_of(now_ms())
 
     def gather() -> tuple[
@@ -62,9 +61,9 @@ async def _settings_page(
             "usage": {"month": month, "repositories": usage[0], "runs": usage[1]},
             "members": members,
             "created": created,
-            "curl": example_curl(settings.base_url, created.key) if created else None,
-            "base_url": settings.base_url,
-            "webhooks": _webhooks(settings.base_url, session.org_name, secrets_set),
+            "curl": example_curl(base_url, created.key) if created else None,
+            "base_url": base_url,
+            "webhooks": _webhooks(base_url, session.org_name, secrets_set),
         },
         status_code=status,
     )
@@ -127,6 +126,6 @@ def router() -> APIRouter:
         if prefix not in own:
             raise NotFound(f"prefix: no key {prefix!r} in this organisation")
         await run_in_threadpool(accounts.revoke_key, prefix)
-        return RedirectResponse("/settings#keys", status_code=303)
+        return redirect(request, "/settings#keys")
 
     return routes

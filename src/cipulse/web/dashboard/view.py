@@ -51,8 +51,10 @@ class View:
     interval: Interval
     #: The read API's parameters for the same window (CSV links, the data behind charts).
     api_params: dict[str, str]
+    #: The page's path after ``root``, the prefix the server is served under ('' at ``/``).
     path: str
     query: dict[str, str]
+    root: str = ""
 
     @property
     def label(self) -> str:
@@ -69,14 +71,15 @@ class View:
             else:
                 query[key] = str(value)
         text = urlencode(query)
-        return f"{path or self.path}?{text}" if text else (path or self.path)
+        target = f"{self.root}{path or self.path}"
+        return f"{target}?{text}" if text else target
 
     def shared(self) -> dict[str, str]:
         return {k: v for k, v in self.query.items() if k in SHARED}
 
     def api(self, endpoint: str, **params: Any) -> str:
         query = {**self.api_params, **{k: str(v) for k, v in params.items() if v is not None}}
-        return f"/api/v1/{endpoint}?{urlencode(query)}"
+        return f"{self.root}/api/v1/{endpoint}?{urlencode(query)}"
 
     def narrowed(self, **filters: Any) -> Window:
         return replace(self.window, filters=replace(self.window.filters, **filters))
@@ -84,6 +87,7 @@ class View:
 
 def view_of(request: Request, now: datetime | None = None) -> View:
     params = request.query_params
+    root = str(request.scope.get("root_path", "")).rstrip("/")
     now = now or datetime.now(UTC)
     query = {k: v for k, v in params.items() if v != ""}
     range_ = params.get("range") or DEFAULT_RANGE
@@ -138,6 +142,7 @@ def view_of(request: Request, now: datetime | None = None) -> View:
         window=window,
         interval=interval,
         api_params=api,
-        path=request.url.path,
+        path=request.url.path.removeprefix(root) or "/",
         query=query,
+        root=root,
     )
