@@ -80,14 +80,19 @@ class PayloadTooLarge(ClientError):
 
 
 class Unavailable(CipulseError):
-    """A retryable failure: the database is down or too busy. Clients should retry later."""
+    """A retryable failure: the database is down or too busy. Clients should retry later.
+    ``cause`` says what failed, in one line, for the operator's log (the client gets only
+    ``message``: it does not need the database's address)."""
 
     status_code = 503
     code = "unavailable"
 
-    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+    def __init__(
+        self, message: str, retry_after_seconds: int = 5, cause: str | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        self.cause = cause or message
 
 
 class InternalError(CipulseError):

@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
@@ -24,15 +23,28 @@ from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
+from cipulse.storage.health import OK
 from cipulse.web import dashboard, errors, ingest_routes, read_routes, webhook_routes
+from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
 
 async def healthz(request: Request) -> Response:
+    """200 when every check is ``"ok"``, else 503 with ``Retry-After``. Each entry of
+    ``checks`` is ``"ok"`` or one line saying what is wrong (docs/api.md)."""
     database: Database = request.app.state.database
-    healthy = await run_in_threadpool(database.ping)
-    body = {"status": "ok" if healthy else "unavailable", "database": database.dialect}
+    probe: HealthProbe = request.app.state.health_probe
+    checks = await probe.checks()
+    problems = [f"{name}: {state}" for name, state in checks.items() if state != OK]
+    healthy = not problems
+    if problems:
+        database.failures.outages.refused(f"health check: {'; '.join(problems)}")
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database.dialect,
+        "checks": checks,
+    }
     headers = None if healthy else {"Retry-After": str(database.settings.retry_after_seconds)}
     return Response(
         orjson.dumps(body),
@@ -74,14 +86,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writers=database.writer_threads,
             timeout_seconds=settings.write_timeout_seconds,
             retry_after=settings.retry_after_seconds,
+            queue_limit=settings.ingest_queue_limit,
         )
         committer.start()
+        database_work = DatabaseWork(
+            REQUEST_THREADS, settings.request_timeout_seconds, settings.retry_after_seconds
+        )
+        database_work.start()
         refresher = None
         if settings.rollup_interval_seconds > 0:
             refresher = RollupRefresher(database, settings.rollup_interval_seconds)
             refresher.start()
         app.state.database = database
         app.state.committer = committer
+        app.state.database_work = database_work
+        app.state.health_probe = HealthProbe(database, settings.health_timeout_seconds)
         app.state.webhooks = WebhookService(database)
         try:
             with database.checkpointing():
@@ -89,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     yield
                 finally:
                     committer.stop()  # store what is queued before the last checkpoint
+                    database_work.stop()
                     if refresher is not None:
                         refresher.stop()
         finally:
@@ -114,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    app.add_middleware(RequestDeadlines)
+    app.add_middleware(errors.UnexpectedErrors)
     app.include_router(ingest_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
@@ -122,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         healthz,
         methods=["GET"],
         tags=["operations"],
-        summary="200 when the database answers, 503 otherwise",
+        summary="200 when the server can read and write its database, 503 otherwise",
     )
     app.add_api_route("/api", index, methods=["GET"], include_in_schema=False)
     dashboard.install(app)

@@ -11,7 +11,6 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cipulse.accounts.service import AccountService
@@ -24,6 +23,7 @@ from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.accounts import Principal
 from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
+from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.requests import RUNWATCH_KEY_HEADERS, api_key
 
 READ_SCOPE = "read"
@@ -40,7 +40,7 @@ async def read_principal(request: Request) -> Principal:
             return session_principal(session)
     key = api_key(request, RUNWATCH_KEY_HEADERS)
     accounts = AccountService(request.app.state.database)
-    return await run_in_threadpool(accounts.authenticate, key, READ_SCOPE)
+    return await run_in_database_thread(accounts.authenticate, key, READ_SCOPE)
 
 
 def window_query(
@@ -129,7 +129,7 @@ def _json(payload: Any) -> Response:
 
 
 async def _call(function: Callable[..., T], *args: Any) -> T:
-    return await run_in_threadpool(function, *args)
+    return await run_in_database_thread(function, *args)
 
 
 def page_query(

@@ -9,7 +9,6 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from cipulse.accounts.throttle import FailureThrottle
@@ -19,6 +18,7 @@ from cipulse.settings import Settings
 from cipulse.storage.accounts import Principal
 from cipulse.web.dashboard.rendering import render
 from cipulse.web.dashboard.routing import SignInRequired, page_router
+from cipulse.web.deadlines import run_in_database_thread
 
 SESSION_COOKIE = "cipulse_session"
 #: Double-submit token of the sign-in form, before there is a session to hold one.
@@ -34,7 +34,7 @@ async def session_of(request: Request) -> Session | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await run_in_threadpool(users(request).session, token)
+    return await run_in_database_thread(users(request).session, token)
 
 
 async def signed_in(request: Request) -> Session:
@@ -137,7 +137,7 @@ def router() -> APIRouter:
             page.headers["Retry-After"] = str(math.ceil(wait))
             return page
         try:
-            signed = await run_in_threadpool(users(request).sign_in, email, password)
+            signed = await run_in_database_thread(users(request).sign_in, email, password)
         except (Unauthenticated, Forbidden) as exc:
             if isinstance(exc, Unauthenticated):
                 throttle.failed(address)
@@ -164,7 +164,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(session, csrf)
         token = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_threadpool(users(request).sign_out, token)
+        await run_in_database_thread(users(request).sign_out, token)
         response = RedirectResponse("/sign-in", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -178,7 +178,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(session, csrf)
         token = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_threadpool(users(request).switch_organisation, token, org)
+        await run_in_database_thread(users(request).switch_organisation, token, org)
         return RedirectResponse("/", status_code=303)
 
     return routes
