@@ -40,6 +40,16 @@ class Settings(BaseSettings):
         int,
         Field(ge=1024, description="Largest accepted request body in bytes; larger gets 413."),
     ] = 1024 * 1024
+    body_drain_bytes: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="How much of a request body the server reads and discards before "
+            "answering an error it gave without reading the body (413, 401, ...), so that "
+            "clients that send all before they read see the answer instead of a reset "
+            "connection. Larger bodies get the answer and the connection is closed.",
+        ),
+    ] = 64 * 1024 * 1024
     bootstrap_org: Annotated[
         str,
         Field(
@@ -151,6 +161,14 @@ class Settings(BaseSettings):
             "only): `auto` when `public_url` starts with `https://`, `always` or `never`.",
         ),
     ] = "auto"
+    forwarded_allow_ips: Annotated[
+        str,
+        Field(
+            description="Comma-separated addresses of the reverse proxies whose "
+            "`X-Forwarded-For` and `X-Forwarded-Proto` `cipulse serve` trusts (`*`: any). The "
+            "client address they give is the one the sign-in throttle counts.",
+        ),
+    ] = "127.0.0.1"
     log_level: Annotated[str, Field(description="Log level: debug, info, warning or error.")] = (
         "info"
     )

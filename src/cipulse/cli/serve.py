@@ -117,6 +117,8 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from cipulse import __version__
-from cipulse.accounts.throttle import FailureThrottle
+from cipulse.accounts.throttle import SignInThrottle
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
 from cipulse.ingestion.batching import GroupCommitter
@@ -24,7 +24,7 @@ from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from cipulse.storage.health import OK
-from cipulse.web import dashboard, errors, ingest_routes, read_routes, webhook_routes
+from cipulse.web import dashboard, errors, ingest_routes, middleware, read_routes, webhook_routes
 from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.sign_in_throttle = FailureThrottle()
+    app.state.sign_in_throttle = SignInThrottle()
     errors.install(app)
     app.add_middleware(
         CORSMiddleware,
@@ -134,8 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    # The last added is the outermost: a 500 gets the headers, and any early answer waits
+    # until the body it did not read has arrived.
     app.add_middleware(RequestDeadlines)
     app.add_middleware(errors.UnexpectedErrors)
+    app.add_middleware(middleware.SecurityHeaders)
+    app.add_middleware(middleware.DrainUnreadBody, limit_bytes=settings.body_drain_bytes)
     app.include_router(ingest_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())

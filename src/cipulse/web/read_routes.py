@@ -3,8 +3,6 @@ and filters, call the analytics service and render JSON or CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -22,6 +20,7 @@ from cipulse.analytics.window import window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.accounts import Principal
+from cipulse.web.csv_export import csv_response
 from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
 from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.requests import RUNWATCH_KEY_HEADERS, api_key
@@ -101,29 +100,6 @@ def _check_format(format: str) -> str:
     return format
 
 
-def _flatten(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in item.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            flat[name] = orjson.dumps(value).decode()
-        else:
-            flat[name] = value
-    return flat
-
-
-def _csv(items: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Response:
-    rows = [_flatten(item) for item in items]
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-
-
 def _json(payload: Any) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
@@ -147,7 +123,7 @@ PageParam = Annotated[PageRequest, Depends(page_query)]
 
 def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) -> Response:
     if format == "csv":
-        return _csv(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
+        return csv_response(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
     return _json({"items": items, "next_cursor": next_cursor})
 
 
@@ -193,7 +169,7 @@ def router() -> APIRouter:
     ) -> Response:
         _check_format(format)
         result = await _call(_service(request).summary, principal.org_id, window)
-        return _csv([result]) if format == "csv" else _json(result)
+        return csv_response([result]) if format == "csv" else _json(result)
 
     @routes.get("/analytics/timeseries", summary="One metric per hour, day or week (UTC)")
     async def analytics_timeseries(
@@ -212,7 +188,7 @@ def router() -> APIRouter:
             metric,
             parse_interval(interval),
         )
-        return _csv(result["points"]) if format == "csv" else _json(result)
+        return csv_response(result["points"]) if format == "csv" else _json(result)
 
     @routes.get("/analytics/recovery", summary="Red periods and what is red now")
     async def analytics_recovery(
@@ -225,7 +201,7 @@ def router() -> APIRouter:
         _check_format(format)
         result = await _call(_service(request).recovery, principal.org_id, window, limit)
         if format == "csv":
-            return _csv(result["periods"] + result["red_now"])
+            return csv_response(result["periods"] + result["red_now"])
         return _json(result)
 
     @routes.get("/analytics/custom-metrics/keys", summary="Metric and tag keys seen in the window")
@@ -254,7 +230,7 @@ def router() -> APIRouter:
             parse_interval(interval),
         )
         if format == "csv":
-            return _csv(
+            return csv_response(
                 [{"group": g["group"], **point} for g in result["groups"] for point in g["points"]]
             )
         return _json(result)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from cipulse.accounts.throttle import FailureThrottle
+from cipulse.accounts.throttle import SignInThrottle
 from cipulse.accounts.users import Session, UserService
 from cipulse.errors import CipulseError, Forbidden, Unauthenticated
 from cipulse.settings import Settings
@@ -23,6 +23,8 @@ from cipulse.web.deadlines import run_in_database_thread
 SESSION_COOKIE = "cipulse_session"
 #: Double-submit token of the sign-in form, before there is a session to hold one.
 SIGN_IN_COOKIE = "cipulse_sign_in"
+#: How the sign-in page says which limit of the throttle refused.
+THROTTLED = {"email": "for this email", "client": "from your address"}
 
 
 def users(request: Request) -> UserService:
@@ -124,13 +126,14 @@ def router() -> APIRouter:
             return _sign_in_page(
                 request, next, email, "The form expired; please sign in again.", 403
             )
-        throttle: FailureThrottle = request.app.state.sign_in_throttle
+        throttle: SignInThrottle = request.app.state.sign_in_throttle
         address = email.strip().lower()
-        wait = throttle.wait_seconds(address)
+        client = request.client.host if request.client else "unknown"
+        wait, limit = throttle.wait_seconds(address, client)
         if wait > 0:
             minutes = math.ceil(wait / 60)
             message = (
-                "Too many failed sign-ins for this email: try again in "
+                f"Too many failed sign-ins {THROTTLED[limit]}: try again in "
                 f"{minutes} minute{'s' if minutes > 1 else ''}."
             )
             page = _sign_in_page(request, next, email, message, 429)
@@ -140,7 +143,7 @@ def router() -> APIRouter:
             signed = await run_in_database_thread(users(request).sign_in, email, password)
         except (Unauthenticated, Forbidden) as exc:
             if isinstance(exc, Unauthenticated):
-                throttle.failed(address)
+                throttle.failed(address, client)
             return _sign_in_page(request, next, email, exc.message, exc.status_code)
         except CipulseError as exc:
             return _sign_in_page(request, next, email, exc.message, 400)
