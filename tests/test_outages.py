@@ -155,9 +155,12 @@ def test_refused_postgresql_logs_one_line_not_a_traceback_per_request(
             assert answer.status_code == 503
             assert client.get("/api/v1/runs", headers=read).status_code == 503
         health = client.get("/healthz").json()
-        assert health["checks"]["read"].startswith("OperationalError: ")
+        assert health["checks"]["read"] == f"connection refused at 127.0.0.1:{proxy.port}"
         proxy.accept()
-    assert "Connection refused" in assert_one_outage_line(caplog).getMessage()
+    assert assert_one_outage_line(caplog).getMessage() == (
+        f"database unavailable: connection refused at 127.0.0.1:{proxy.port}; "
+        "answering 503 until it recovers"
+    )
 
 
 def test_a_write_lock_held_elsewhere_shows_in_health_and_in_one_log_line(
@@ -184,7 +187,7 @@ def test_a_write_lock_held_elsewhere_shows_in_health_and_in_one_log_line(
             assert health.status_code == 503
             assert health.json()["checks"]["read"] == "ok"
             assert health.json()["checks"]["write"].startswith(
-                "OperationalError: database is locked"
+                f"{path} is locked by another program (CIPULSE_SQLITE_BUSY_TIMEOUT_MS) ("
             )
         finally:
             holder.execute("ROLLBACK")
@@ -220,9 +223,7 @@ def test_a_full_sqlite_database_fails_health_and_says_why(
         health = client.get("/healthz")
         assert (health.status_code, health.headers["retry-after"]) == (503, "5")
         assert health.json()["status"] == "unavailable"
-        assert health.json()["checks"]["write"].startswith(
-            "OperationalError: database or disk is full"
-        )
+        assert health.json()["checks"]["write"].startswith(f"database or disk is full: {path} (")
 
 
 def test_a_read_only_postgresql_fails_health_and_says_why(postgres_database: str) -> None:
@@ -286,7 +287,7 @@ def test_an_outage_is_logged_once_then_counted_then_its_end(
     for second in range(130):
         now[0] = float(second)
         for _ in range(10):
-            outages.refused("OperationalError: connection refused")
+            outages.refused("connection refused at 10.0.0.9:5432")
     outages.recovered()  # too soon after the last refusal: the outage goes on
     now[0] = 135.0
     outages.recovered()
@@ -294,18 +295,18 @@ def test_an_outage_is_logged_once_then_counted_then_its_end(
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
             "ERROR",
-            "database unavailable: OperationalError: connection refused; "
+            "database unavailable: connection refused at 10.0.0.9:5432; "
             "answering 503 until it recovers",
         ),
         (
             "WARNING",
             "still unavailable: 600 requests refused in the last 60 s "
-            "(OperationalError: connection refused)",
+            "(connection refused at 10.0.0.9:5432)",
         ),
         (
             "WARNING",
             "still unavailable: 600 requests refused in the last 60 s "
-            "(OperationalError: connection refused)",
+            "(connection refused at 10.0.0.9:5432)",
         ),
         ("WARNING", "database available again after 135 s; 1300 requests were refused"),
     ]

@@ -52,6 +52,9 @@ POSTGRES_SLOW_MAINTENANCE = (
     "VACUUM (ANALYZE) run_rollups, job_rollups, metric_rollups, rollup_repeats, red_periods",
 )
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 #: Page cache per SQLite connection: random UUID keys touch many index pages.
 SQLITE_CACHE_KIB = 64 * 1024
 
@@ -88,7 +91,7 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._writer_lock: WriterLock | NoLock = NoLock()
         self._maintenance_rounds = 0
-        self.failures = FailureRecord(settings)
+        self.failures = FailureRecord(settings, self.url)
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 check_sqlite_path(Path(self.url.database))
@@ -255,7 +258,7 @@ class Database:
                 self.failures,
             )
         else:
-            checks = health.postgres_checks(self._probe, self.failures)
+            checks = health.postgres_checks(self._probe, self.url, self.failures)
         if checks["read"] == health.OK:
             self.failures.outages.recovered()
         return checks
@@ -302,6 +305,7 @@ class WriterLock:
                 raise Unavailable(
                     "database unavailable, retry later",
                     cause=f"cannot open {self.path}: {exc.strerror}",
+                    retryable=False,
                 ) from None
         return self._fd
 
@@ -330,6 +334,8 @@ def check_sqlite_path(path: Path) -> None:
             f"database_url: the directory {directory} does not exist "
             "(SQLite creates the file, not its directory)"
         )
+    if path.is_file() and path.stat().st_size and not _has_sqlite_header(path):
+        raise ConfigurationError(f"database_url: {path} is not a SQLite database")
     for target in (directory, path):
         if target.exists() and not os.access(target, os.W_OK):
             kind = "directory" if target is directory else "database file"
@@ -337,6 +343,14 @@ def check_sqlite_path(path: Path) -> None:
                 f"database_url: cannot write the {kind} {target}: {_why_not_writable(target)} "
                 "(SQLite writes the database, its WAL and a lock file there)"
             )
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return True  # unreadable: let SQLite say why
 
 
 def _why_not_writable(target: Path) -> str:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from cipulse.errors import ConfigurationError, Unavailable
 from cipulse.settings import Settings
+from cipulse.storage.diagnosis import diagnose
 from cipulse.storage.outages import OutageLog
 
 #: SQLite reports SQL mistakes as OperationalError too; only these mean "try again later".
@@ -53,11 +54,8 @@ _POSTGRES_TIMEOUTS = {"57014", "55P03"}
 WRITE_FAILURE_MEMORY_SECONDS = 60.0
 
 
-def cause_of(exc: sa.exc.DBAPIError) -> str:
-    """The driver's message, first line, with the error's class: for logs and the CLI."""
-    orig = exc.orig if exc.orig is not None else exc
-    text = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {text[0] if text else 'no message'}"
+#: SQLite files that are not a database cipulse can use: a set-up mistake, said as such.
+_SQLITE_NOT_USABLE = ("file is not a database", "database disk image is malformed")
 
 
 def _sqlstate(exc: sa.exc.DBAPIError) -> str:
@@ -85,21 +83,27 @@ def _schema_missing(exc: sa.exc.DBAPIError) -> bool:
     return ("relation" in text and "does not exist" in text) or "no such table" in text
 
 
-def translated(exc: sa.exc.DBAPIError, settings: Settings) -> Exception:
+def translated(exc: sa.exc.DBAPIError, settings: Settings, url: sa.URL) -> Exception:
     """The cipulse error ``exc`` stands for, or ``exc`` itself when it is a bug of ours."""
     if _schema_missing(exc):
         return ConfigurationError(
             "the database has no cipulse schema yet: run `cipulse migrate` "
             "(`cipulse serve` migrates on start)"
         )
-    retry_after = settings.retry_after_seconds
+    diagnosis = diagnose(exc.orig if exc.orig is not None else exc, url)
+    if isinstance(exc.orig, sqlite3.Error) and str(exc.orig).lower().startswith(_SQLITE_NOT_USABLE):
+        return ConfigurationError(f"database_url: {diagnosis.cause}")
     if _sqlstate(exc) in _POSTGRES_TIMEOUTS:
-        return Unavailable("database busy, retry later", retry_after, cause_of(exc))
-    if _unavailable(exc):
-        return Unavailable("database unavailable, retry later", retry_after, cause_of(exc))
-    if exc.connection_invalidated:
-        return Unavailable("database connection lost, retry later", retry_after, cause_of(exc))
-    return exc
+        message = "database busy, retry later"
+    elif _unavailable(exc):
+        message = "database unavailable, retry later"
+    elif exc.connection_invalidated:
+        message = "database connection lost, retry later"
+    else:
+        return exc
+    return Unavailable(
+        message, settings.retry_after_seconds, diagnosis.cause, retryable=diagnosis.retryable
+    )
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,9 @@ class WriteFailure:
 class FailureRecord:
     """The failures of one ``Database``: the outage log and the last failed write."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, url: sa.URL) -> None:
         self.settings = settings
+        self.url = url
         self.outages = OutageLog()
         self._write_failure: WriteFailure | None = None
 
@@ -129,9 +134,9 @@ class FailureRecord:
                 f"no free database connection within {self.settings.database_timeout_seconds:g} s",
             ) from exc
         except sa.exc.DBAPIError as exc:
-            if writing and is_write_failure(exc):
-                self._write_failure = WriteFailure(cause_of(exc), time.monotonic())
-            error = translated(exc, self.settings)
+            error = translated(exc, self.settings, self.url)
+            if writing and is_write_failure(exc) and isinstance(error, Unavailable):
+                self._write_failure = WriteFailure(error.cause, time.monotonic())
             if error is exc:
                 raise
             raise error from exc

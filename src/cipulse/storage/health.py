@@ -17,7 +17,8 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cipulse.storage.failures import FailureRecord, cause_of
+from cipulse.storage.diagnosis import diagnose_postgres, diagnose_sqlite
+from cipulse.storage.failures import FailureRecord
 
 OK = "ok"
 NOT_CHECKED = "not checked: the database cannot be read"
@@ -36,12 +37,12 @@ def sqlite_checks(
             f"file:{quote(path)}?mode=rw", uri=True, timeout=timeout_seconds, isolation_level=None
         )
     except sqlite3.Error as exc:
-        return {"read": f"{type(exc).__name__}: {exc}", "write": NOT_CHECKED}
+        return {"read": diagnose_sqlite(exc, path).cause, "write": NOT_CHECKED}
     try:
         try:
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as exc:
-            return {"read": f"{type(exc).__name__}: {exc}", "write": NOT_CHECKED}
+            return {"read": diagnose_sqlite(exc, path).cause, "write": NOT_CHECKED}
         return {"read": OK, "write": _sqlite_write(connection, path, min_free_mib, failures)}
     finally:
         connection.close()
@@ -57,7 +58,7 @@ def _sqlite_write(
         connection.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc).lower():  # locked: another writer is at work
-            return f"{type(exc).__name__}: {exc}"
+            return diagnose_sqlite(exc, path).cause
     directory = Path(path).resolve().parent
     if min_free_mib:
         stats = os.statvfs(directory)
@@ -70,7 +71,7 @@ def _sqlite_write(
     return failures.write_failure() or OK
 
 
-def postgres_checks(probe: Engine, failures: FailureRecord) -> dict[str, str]:
+def postgres_checks(probe: Engine, url: sa.URL, failures: FailureRecord) -> dict[str, str]:
     try:
         with probe.connect() as connection:
             standby, read_only = connection.execute(
@@ -79,7 +80,7 @@ def postgres_checks(probe: Engine, failures: FailureRecord) -> dict[str, str]:
                 )
             ).one()
     except sa.exc.DBAPIError as exc:
-        return {"read": cause_of(exc), "write": NOT_CHECKED}
+        return {"read": diagnose_postgres(exc.orig or exc, url).cause, "write": NOT_CHECKED}
     if standby:
         write = "the database is a read-only standby (in recovery)"
     elif read_only == "on":

@@ -17,9 +17,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cipulse.errors import CipulseError, Unavailable
+from cipulse.ingestion.validation import describe, field_path
 from cipulse.storage.database import Database
 
 log = logging.getLogger(__name__)
+
+#: Where in the request a parameter was: not part of its name.
+REQUEST_PARTS = {"query", "path", "body", "header", "cookie"}
 
 
 def error_response(
@@ -50,8 +54,9 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors():
-        loc = [str(part) for part in error.get("loc", ()) if part not in {"query", "path", "body"}]
-        problems.append(f"{'.'.join(loc) or 'request'}: {error.get('msg', 'invalid')}")
+        # In our words, not pydantic's ("Input should be a valid integer", "Value error, ...").
+        loc = [part for part in error.get("loc", ()) if part not in REQUEST_PARTS]
+        problems.append(f"{field_path(loc) if loc else 'request'}: {describe(error)}")
     return error_response(400, "; ".join(problems) or "invalid request")
 
 
