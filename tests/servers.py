@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from cipulse.settings import Settings
 from cipulse.web.app import create_app
@@ -37,11 +38,12 @@ def wait_until_healthy(base_url: str, timeout: float = STARTUP_TIMEOUT_SECONDS) 
 
 
 @contextmanager
-def threaded_server(settings: Settings) -> Iterator[str]:
-    """The real app served by uvicorn on a free loopback port, in a thread; yields its URL."""
+def threaded_server(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """The real app (or ``app``, built by ``create_app``) served by uvicorn on a free
+    loopback port, in a thread; yields its URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        app or create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -6,12 +6,14 @@ the same before and after the refresh, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from cipulse.accounts.service import AccountService
 from cipulse.analytics import refresh
@@ -22,8 +24,10 @@ from cipulse.cli.main import cli
 from cipulse.errors import CipulseError
 from cipulse.ingestion.formats import parse_runwatch
 from cipulse.ingestion.service import IngestRequest, IngestService
+from cipulse.settings import Settings
 from cipulse.storage import rollup_marks
 from cipulse.storage.database import Database
+from cipulse.web.app import create_app
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, count, make_tenant
 
@@ -229,3 +233,27 @@ def test_tied_red_periods_have_distinct_ids(runs: int) -> None:
     starts = [(p.pipeline_id, p.branch, p.started_at_ms) for p in periods]
     assert len(starts) == len(set(starts))
     assert all(p.ended_at_ms is None or p.ended_at_ms > p.started_at_ms for p in periods)
+
+
+def test_health_shows_what_waits_and_what_failed(
+    database: Database, accounts: AccountService, settings: Settings
+) -> None:
+    """A partition set aside shows in /healthz, which stays 200: answers are exact meanwhile."""
+    tenant = make_tenant(accounts, "first")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.post(
+            "/functions/v1/ingest",
+            json=runwatch_run(pipeline_name="Poisoned", run_id=1, jobs=[]),
+            headers=tenant.runwatch_headers,
+        )
+        assert response.status_code == 200, response.text
+        waiting = client.get("/healthz").json()["rollups"]
+        assert waiting["pending_partitions"] >= 1 and waiting["failing_partitions"] == 0
+        _poison(database, _pipeline_id(database, "first", "Poisoned"))
+        refresh_all(database)
+        time.sleep(1.1)  # the probe's answer is shared for a second
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        rollups = health.json()["rollups"]
+        assert rollups["failing_partitions"] == 1
+        assert "poisoned partition" in rollups["failing"][0]["error"]

@@ -80,14 +80,27 @@ class PayloadTooLarge(ClientError):
 
 
 class Unavailable(CipulseError):
-    """A retryable failure: the database is down or too busy. Clients should retry later."""
+    """The server cannot serve now: the database is down, too busy, full, or refuses us.
+    Clients should retry later. ``cause`` says what failed, in one line, for the operator's
+    log and the CLI (the client gets only ``message``: it does not need the database's
+    address); ``retryable`` whether trying again may help without anyone acting (a refused
+    connection may; a wrong password will not)."""
 
     status_code = 503
     code = "unavailable"
 
-    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+    def __init__(
+        self,
+        message: str,
+        retry_after_seconds: int = 5,
+        cause: str | None = None,
+        *,
+        retryable: bool = True,
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        self.cause = cause or message
+        self.retryable = retryable
 
 
 class InternalError(CipulseError):

@@ -50,6 +50,16 @@ class Settings(BaseSettings):
         int,
         Field(ge=1024, description="Largest accepted request body in bytes; larger gets 413."),
     ] = 1024 * 1024
+    body_drain_bytes: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="How much of a request body the server reads and discards before "
+            "answering an error it gave without reading the body (413, 401, ...), so that "
+            "clients that send all before they read see the answer instead of a reset "
+            "connection. Larger bodies get the answer and the connection is closed.",
+        ),
+    ] = 64 * 1024 * 1024
     bootstrap_org: Annotated[
         str,
         Field(
@@ -85,13 +95,47 @@ class Settings(BaseSettings):
             "the request fails with 503.",
         ),
     ] = 5000
+    ingest_queue_limit: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="Most ingest requests waiting for a writer per server process; beyond "
+            "it ingest answers 503 with `Retry-After` at once instead of queueing in memory.",
+        ),
+    ] = 1000
     database_timeout_seconds: Annotated[
         float,
         Field(
             gt=0,
-            description="Connect timeout for PostgreSQL; past it requests get 503.",
+            description="PostgreSQL: connect timeout, and the longest a request waits for a "
+            "free pooled connection; past it requests get 503.",
         ),
     ] = 5.0
+    request_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="Longest a request other than ingest waits for the database (read API, "
+            "dashboard, sign-in, webhooks); past it the client gets 503 with `Retry-After`. "
+            "On PostgreSQL also the `statement_timeout` of reads.",
+        ),
+    ] = 30.0
+    health_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="Longest `/healthz` waits for its database probe; past it the answer is "
+            "503 with `Retry-After`.",
+        ),
+    ] = 2.0
+    min_free_disk_mib: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="SQLite: `/healthz` answers 503 when the database's file system has "
+            "less free space than this, in MiB (0: not checked).",
+        ),
+    ] = 64
     write_timeout_seconds: Annotated[
         float,
         Field(
@@ -127,6 +171,14 @@ class Settings(BaseSettings):
             "only): `auto` when `public_url` starts with `https://`, `always` or `never`.",
         ),
     ] = "auto"
+    forwarded_allow_ips: Annotated[
+        str,
+        Field(
+            description="Comma-separated addresses of the reverse proxies whose "
+            "`X-Forwarded-For` and `X-Forwarded-Proto` `cipulse serve` trusts (`*`: any). The "
+            "client address they give is the one the sign-in throttle counts.",
+        ),
+    ] = "127.0.0.1"
     log_level: Annotated[str, Field(description="Log level: debug, info, warning or error.")] = (
         "info"
     )

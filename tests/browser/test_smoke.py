@@ -26,6 +26,7 @@ def test_the_browser_reaches_a_real_server(page: Page, live_server: LiveServer) 
     assert json.loads(page.locator("pre").first.inner_text()) == {
         "status": "ok",
         "database": "sqlite",
+        "checks": {"read": "ok", "write": "ok"},
     }
 
 

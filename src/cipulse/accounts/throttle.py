@@ -1,8 +1,9 @@
-"""Failed sign-ins, counted per email address in memory: after ``limit`` failures within
-``window_seconds`` the address is refused until the oldest of them is that old, whatever the
-password. Guessing a password then takes years instead of hours; a person who mistyped
-waits minutes at most. Each server counts its own (behind a load balancer the limit is per
-server): the cost of argon2id remains the first line."""
+"""Failed sign-ins, counted in memory per email address and per client address: after
+``limit`` failures within ``window_seconds`` the email (or the client) is refused until the
+oldest of them is that old, whatever the password. Guessing one user's password then takes
+years instead of hours, and so does trying one password on many users from one address; a
+person who mistyped waits minutes at most. Each server process counts its own (behind a load
+balancer the limits are per server): the cost of argon2id remains the first line."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-#: Failures allowed per address within the window.
+#: Failures allowed per email address within the window.
 SIGN_IN_FAILURES = 10
 SIGN_IN_WINDOW_SECONDS = 15 * 60
+#: Failures allowed per client address within the window (an office behind one NAT shares
+#: it: five times what one user may mistype, times ten).
+CLIENT_FAILURES = 50
 #: Addresses tracked at most (oldest forgotten first): memory stays bounded under a flood.
 MAX_TRACKED = 100_000
 
@@ -61,3 +65,33 @@ class FailureThrottle:
         while failures and failures[0] <= now - self.window:
             failures.popleft()
         return failures
+
+
+class SignInThrottle:
+    """The two limits of sign-in: per email address and per client address. A successful
+    sign-in forgets the email's failures, not the client's: one valid account must not let
+    a client reset its count."""
+
+    def __init__(
+        self,
+        per_email: FailureThrottle | None = None,
+        per_client: FailureThrottle | None = None,
+    ) -> None:
+        self.per_email = per_email or FailureThrottle()
+        self.per_client = per_client or FailureThrottle(limit=CLIENT_FAILURES)
+
+    def wait_seconds(self, email: str, client: str) -> tuple[float, str]:
+        """How long to wait before trying again (0: now), and which limit says so:
+        ``"email"`` or ``"client"``."""
+        by_email = self.per_email.wait_seconds(email)
+        by_client = self.per_client.wait_seconds(client)
+        if by_client > by_email:
+            return by_client, "client"
+        return by_email, "email"
+
+    def failed(self, email: str, client: str) -> None:
+        self.per_email.failed(email)
+        self.per_client.failed(client)
+
+    def succeeded(self, email: str) -> None:
+        self.per_email.succeeded(email)

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from cipulse.analytics import refresh_units, rollups
 from cipulse.analytics.refresh_units import Superseded, Unit
 from cipulse.domain.window import DAY_MS, HOUR_MS
-from cipulse.errors import CipulseError
+from cipulse.errors import CipulseError, Unavailable
 from cipulse.storage import rollup_marks, rollup_writes
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
@@ -307,7 +307,9 @@ class RollupRefresher:
                     report = refresh_round(self.database, settle_ms=settle_ms, rest=self._rest)
                     if not report.taken:
                         break
-            except CipulseError as exc:  # e.g. the database is briefly unavailable
+            except Unavailable as exc:  # the outage log (storage/outages.py) says it once
+                log.debug("rollup refresh paused, retrying: %s", exc)
+            except CipulseError as exc:
                 log.warning("rollup refresh paused, retrying: %s", exc)
             except Exception:  # pragma: no cover - keep refreshing after a bug, loudly
                 log.exception("rollup refresh failed")

@@ -13,7 +13,8 @@ import click
 from pydantic import ValidationError
 
 from cipulse.analytics.refresh import refresh_all
-from cipulse.errors import CipulseError, NotFound
+from cipulse.errors import CipulseError, NotFound, Unavailable
+from cipulse.ingestion.validation import problems_of
 from cipulse.parallel import default_workers
 from cipulse.settings import Settings
 from cipulse.storage.database import Database, database_location
@@ -36,9 +37,7 @@ class Context:
         try:
             return Settings(**values)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
+            problems = "; ".join(problems_of(exc))
             raise click.UsageError(f"invalid setting: {problems}") from None
 
     @property
@@ -68,6 +67,14 @@ def say_table(rows: Sequence[Sequence[str]]) -> None:
         )
 
 
+def explained(error: CipulseError) -> str:
+    """The message, and for an unavailable database its cause; "retry later" only when
+    retrying can help without anyone fixing something."""
+    if not isinstance(error, Unavailable) or error.cause == error.message:
+        return error.message
+    return f"database unavailable: {error.cause}" + ("; retry later" if error.retryable else "")
+
+
 def reports_errors(command: F) -> F:
     """Our errors end the command with their message and exit status 1, no traceback."""
 
@@ -76,7 +83,7 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except CipulseError as exc:
-            say(f"error: {exc.message}{_in_which_database(exc)}")
+            say(f"error: {explained(exc)}{_in_which_database(exc)}")
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -156,6 +156,8 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

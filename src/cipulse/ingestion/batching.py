@@ -7,6 +7,9 @@ outcome. Under light load a batch is a single request, so latency stays that of 
 under heavy load batches grow and the per-commit cost (writing the WAL and taking the lock on
 SQLite, a round trip and a WAL flush on PostgreSQL) is shared. This is the single-writer
 design SQLite wants (datasette does the same).
+
+The queue is bounded (``queue_limit``): when the database stops answering, requests do not
+pile up in memory; beyond the limit they get 503 with ``Retry-After`` at once.
 """
 
 from __future__ import annotations
@@ -35,16 +38,20 @@ class GroupCommitter:
         writers: int,
         timeout_seconds: float,
         retry_after: int,
+        queue_limit: int,
     ) -> None:
         """``writers`` threads take batches from one queue. More than one only makes sense
         where the database lets transactions overlap (PostgreSQL); writers of the same run
-        then serialise on its advisory lock."""
+        then serialise on its advisory lock. At most ``queue_limit`` requests wait."""
         self.service = service
         self.max_batch = max_batch
         self.writers = writers
         self.timeout_seconds = timeout_seconds
         self.retry_after = retry_after
+        self.queue_limit = queue_limit
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._waiting = 0  # requests in the queue; changed under _count_lock
+        self._count_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -56,14 +63,30 @@ class GroupCommitter:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Finish what is queued, then stop the writer threads."""
+        """Finish what is queued, then stop the writer threads. A writer still waiting for
+        the database after ``timeout_seconds`` is left behind (a daemon thread): what it
+        holds was answered 503 and will be sent again."""
         for _ in self._threads:
             self._queue.put(_STOP)
         for thread in self._threads:
-            thread.join()
+            thread.join(self.timeout_seconds)
+        if any(thread.is_alive() for thread in self._threads):
+            log.warning(
+                "stopping with %d ingest requests not stored: the database does not answer",
+                self._waiting,
+            )
         self._threads = []
 
     async def submit(self, request: IngestRequest) -> IngestOutcome:
+        with self._count_lock:
+            if self._waiting >= self.queue_limit:
+                raise Unavailable(
+                    "too many writes waiting, retry later",
+                    self.retry_after,
+                    f"ingest queue full: {self._waiting} requests wait for the database "
+                    "(CIPULSE_INGEST_QUEUE_LIMIT)",
+                )
+            self._waiting += 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestOutcome] = loop.create_future()
         self._queue.put((request, future, loop))
@@ -89,6 +112,8 @@ class GroupCommitter:
                     stopping = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
+            with self._count_lock:
+                self._waiting -= len(batch)
             self._process(batch)
 
     def _process(self, batch: list[_Pending]) -> None:

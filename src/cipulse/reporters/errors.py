@@ -12,6 +12,8 @@ CipulseError
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from cipulse.errors import CipulseError
 
 
@@ -48,3 +50,16 @@ class GaveUp(ReporterError):
 class SourceUnavailable(ReporterError):
     exit_code = 4
     code = "source_unavailable"
+
+
+def unexpected_answer(source: str, url: str, error: ValidationError) -> SourceUnavailable:
+    """The CI system answered something else than the documented shape: name the fields
+    (``jobs[0].started_at``), in our words, not pydantic's."""
+    fields = []
+    for problem in error.errors(include_url=False):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem["loc"])
+        fields.append(path.removeprefix(".") or "the document")
+    listed = ", ".join(dict.fromkeys(fields))
+    return SourceUnavailable(
+        f"{source}: unexpected answer from {url}: missing or not as documented: {listed}"
+    )

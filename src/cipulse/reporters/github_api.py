@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from cipulse.reporters.errors import BadInput, SourceUnavailable
+from cipulse.reporters.errors import BadInput, unexpected_answer
 from cipulse.reporters.github_convert import OwnJob, convert
 from cipulse.reporters.github_schema import Job, JobsPage, WorkflowRun
 from cipulse.reporters.http import RetryingClient, link_next
@@ -125,7 +125,7 @@ def _parsed(model: type[M], document: Any, url: str) -> M:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise SourceUnavailable(f"{SOURCE}: unexpected answer from {url}: {exc}") from None
+        raise unexpected_answer(SOURCE, url, exc) from None
 
 
 def fetch(

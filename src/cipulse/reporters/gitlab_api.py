@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from cipulse.reporters.errors import BadInput, SourceUnavailable
+from cipulse.reporters.errors import BadInput, unexpected_answer
 from cipulse.reporters.gitlab_convert import convert
 from cipulse.reporters.gitlab_schema import Job, Pipeline
 from cipulse.reporters.http import RetryingClient, link_next
@@ -140,7 +140,7 @@ def _parsed(adapter: TypeAdapter[T], document: Any, url: str) -> T:
     try:
         return adapter.validate_python(document)
     except ValidationError as exc:
-        raise SourceUnavailable(f"{SOURCE}: unexpected answer from {url}: {exc}") from None
+        raise unexpected_answer(SOURCE, url, exc) from None
 
 
 def fetch(

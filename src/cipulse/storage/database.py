@@ -1,5 +1,6 @@
-"""Engines and transactions for SQLite and PostgreSQL, and the translation of driver failures
-into ``Unavailable`` (503, retryable).
+"""Engines and transactions for SQLite and PostgreSQL. Driver failures are translated into
+cipulse errors by ``failures.py``; PostgreSQL's engines and their time limits are in
+``postgres.py``.
 
 SQLite is set up the way it works best for a server: WAL so readers never block the writer,
 ``busy_timeout`` so concurrent processes queue for the write lock instead of failing,
@@ -12,6 +13,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +28,10 @@ from sqlalchemy.engine import Connection, Engine
 from cipulse.domain.ids import refresher_lock_id
 from cipulse.errors import ConfigurationError, Unavailable
 from cipulse.settings import Settings
+from cipulse.storage import health
 from cipulse.storage.dialect import lock_key
+from cipulse.storage.failures import FailureRecord, location_of
+from cipulse.storage.postgres import postgres_engine
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,9 @@ POSTGRES_MAINTENANCE = (
 POSTGRES_SLOW_MAINTENANCE = (
     "VACUUM (ANALYZE) run_rollups, job_rollups, metric_rollups, rollup_repeats, red_periods",
 )
+
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 #: Page cache per SQLite connection: random UUID keys touch many index pages.
 SQLITE_CACHE_KIB = 64 * 1024
@@ -74,15 +82,8 @@ def redacted(url: str) -> str:
 
 
 def database_location(url: str) -> str:
-    """Where the data lives, for messages: a SQLite file's absolute path (a relative
-    ``sqlite:///./cipulse.db`` means a different file in every folder), else the redacted
-    URL."""
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return redacted(url)
-    if not parsed.database or parsed.database == ":memory:":
-        return "SQLite in memory"
-    return str(Path(parsed.database).resolve())
+    """Where the data lives, for messages (``failures.location_of``)."""
+    return location_of(normalise_url(url))
 
 
 class Database:
@@ -98,33 +99,17 @@ class Database:
         self._writer_lock: WriterLock | NoLock = NoLock()
         self._maintenance_rounds = 0
         self._refresher_mutex = threading.Lock()
+        self.failures = FailureRecord(settings, self.url)
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
-                directory = Path(self.url.database).resolve().parent
-                if not directory.is_dir():
-                    raise ConfigurationError(
-                        f"database_url: the directory {directory} does not exist "
-                        "(SQLite creates the file, not its directory)"
-                    )
+                check_sqlite_path(Path(self.url.database))
                 self._writer_lock = WriterLock(f"{self.url.database}-writer.lock")
             self._writer = self._sqlite_engine(immediate=True)
             self._reader = self._sqlite_engine(immediate=False)
         elif self.dialect == "postgresql":
-            self._writer = sa.create_engine(
-                self.url,
-                json_serializer=_json_dumps,
-                json_deserializer=orjson.loads,
-                pool_size=10,
-                max_overflow=10,
-                # No pre-ping: it costs a round trip per batch. A connection that died is
-                # invalidated on its first error (that request gets 503 and is retried).
-                pool_pre_ping=False,
-                connect_args={
-                    "connect_timeout": max(1, int(settings.database_timeout_seconds)),
-                    "application_name": "cipulse",
-                },
-            )
-            self._reader = self._writer
+            self._writer = postgres_engine(self.url, settings, "writer")
+            self._reader = postgres_engine(self.url, settings, "reader")
+            self._probe = postgres_engine(self.url, settings, "probe")
         else:
             raise ConfigurationError(f"database_url: unsupported database {self.dialect!r}")
 
@@ -183,7 +168,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on error."""
         with (
-            translate_unavailable(self.settings),
+            self.failures.translating(writing=True),
             self._writer_lock.held(),
             self._writer.begin() as connection,
         ):
@@ -191,7 +176,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with translate_unavailable(self.settings), self._reader.connect() as connection:
+        with self.failures.translating(writing=False), self._reader.connect() as connection:
             yield connection
 
     @contextmanager
@@ -199,7 +184,7 @@ class Database:
         """A read transaction that sees one consistent state of the database throughout:
         SQLite's read transactions do; on PostgreSQL, ``REPEATABLE READ``. Keep it short:
         on SQLite a reader holds back the checkpoint of what was written after it began."""
-        with translate_unavailable(self.settings), self._reader.connect() as connection:
+        with self.failures.translating(writing=False), self._reader.connect() as connection:
             if not self.is_sqlite:
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
@@ -216,7 +201,7 @@ class Database:
             with self._refresher_file_lock(wait) as held:
                 yield held
             return
-        with translate_unavailable(self.settings), self._writer.connect() as connection:
+        with self.failures.translating(writing=False), self._writer.connect() as connection:
             key = lock_key(refresher_lock_id(org_id))
             if wait:
                 connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
@@ -330,18 +315,28 @@ class Database:
         except sqlite3.Error as exc:
             log.debug("%s skipped: %s", statement, exc)
 
-    def ping(self) -> bool:
-        try:
-            with self.read() as connection:
-                connection.execute(sa.text("SELECT 1"))
-        except Unavailable:
-            return False
-        return True
+    def health(self) -> dict[str, str]:
+        """``read`` and ``write``: ``"ok"`` or what is wrong (``health.py``). Blocking: a
+        frozen database holds it until the probe's connect or statement timeout."""
+        if self.is_sqlite:
+            checks = health.sqlite_checks(
+                self.url.database,
+                self.settings.health_timeout_seconds,
+                self.settings.min_free_disk_mib,
+                self.failures,
+            )
+        else:
+            checks = health.postgres_checks(self._probe, self.url, self.failures)
+        if checks["read"] == health.OK:
+            self.failures.outages.recovered()
+        return checks
 
     def dispose(self) -> None:
         self._writer.dispose()
         if self._reader is not self._writer:
             self._reader.dispose()
+        if not self.is_sqlite:
+            self._probe.dispose()
         self._writer_lock.close()
 
 
@@ -372,7 +367,14 @@ class WriterLock:
 
     def _descriptor(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise Unavailable(
+                    "database unavailable, retry later",
+                    cause=f"cannot open {self.path}: {exc.strerror}",
+                    retryable=False,
+                ) from None
         return self._fd
 
     @contextmanager
@@ -391,47 +393,42 @@ class WriterLock:
             self._fd = None
 
 
-#: SQLite reports SQL mistakes as OperationalError too; only these mean "try again later".
-_SQLITE_UNAVAILABLE = (
-    "database is locked",
-    "unable to open database file",
-    "disk i/o error",
-    "database or disk is full",
-    "database table is locked",
-)
-
-
-def _unavailable(exc: sa.exc.DBAPIError) -> bool:
-    if isinstance(exc.orig, sqlite3.Error):
-        message = str(exc.orig).lower()
-        return any(text in message for text in _SQLITE_UNAVAILABLE)
-    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
-
-
-def _schema_missing(exc: sa.exc.DBAPIError) -> bool:
-    text = f"{type(exc.orig).__name__}: {exc.orig}"
-    return ("relation" in text and "does not exist" in text) or "no such table" in text
-
-
-@contextmanager
-def translate_unavailable(settings: Settings) -> Iterator[None]:
-    """Connection failures, lock time-outs and lost connections are retryable: 503. A
-    database without our tables is a set-up mistake, said as such."""
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        if _schema_missing(exc):
+def check_sqlite_path(path: Path) -> None:
+    """A SQLite database needs an existing directory it may write in (for the file, its WAL
+    and the writer lock), and a file it may write when it exists. One clear line otherwise."""
+    directory = path.resolve().parent
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"database_url: the directory {directory} does not exist "
+            "(SQLite creates the file, not its directory)"
+        )
+    if path.is_file() and path.stat().st_size and not _has_sqlite_header(path):
+        raise ConfigurationError(f"database_url: {path} is not a SQLite database")
+    for target in (directory, path):
+        if target.exists() and not os.access(target, os.W_OK):
+            kind = "directory" if target is directory else "database file"
             raise ConfigurationError(
-                f"the database {database_location(settings.database_url)} has no cipulse "
-                "schema yet: run `cipulse migrate` (`cipulse serve` migrates on start)"
-            ) from exc
-        if not _unavailable(exc):
-            if exc.connection_invalidated:
-                raise Unavailable(
-                    "database connection lost, retry later", settings.retry_after_seconds
-                ) from exc
-            raise
-        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
-        raise Unavailable(
-            "database unavailable, retry later", settings.retry_after_seconds
-        ) from exc
+                f"database_url: cannot write the {kind} {target}: {_why_not_writable(target)} "
+                "(SQLite writes the database, its WAL and a lock file there)"
+            )
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return True  # unreadable: let SQLite say why
+
+
+def _why_not_writable(target: Path) -> str:
+    """The system's reason, found by trying: an unnamed temporary file in a directory (nothing
+    appears in it), or opening the file for writing."""
+    try:
+        if target.is_dir():
+            tempfile.TemporaryFile(dir=target).close()
+        else:
+            target.open("r+b").close()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return "not writable"

@@ -37,6 +37,9 @@ def migrate(database: Database) -> None:
     config = alembic_config()
     with database.write() as connection:
         if not database.is_sqlite:
+            # Writers give up on a lock after CIPULSE_WRITE_TIMEOUT_SECONDS; servers starting
+            # together wait for each other's migrations as long as they take.
+            connection.execute(sa.text("SET LOCAL lock_timeout = 0"))
             connection.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )

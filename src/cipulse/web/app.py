@@ -12,28 +12,43 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from cipulse import __version__
-from cipulse.accounts.throttle import FailureThrottle
+from cipulse.accounts.throttle import SignInThrottle
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
+from cipulse.storage import rollup_marks
+from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
-from cipulse.web import dashboard, errors, ingest_routes, read_routes, webhook_routes
+from cipulse.storage.health import OK
+from cipulse.web import dashboard, errors, ingest_routes, middleware, read_routes, webhook_routes
+from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
 from cipulse.web.root_path import RootPath
 
 CORS_HEADERS = ["Content-Type", "X-API-Key", "x-api-token", "x-source", "Authorization"]
 
 
 async def healthz(request: Request) -> Response:
+    """200 when every check is ``"ok"``, else 503 with ``Retry-After``. Each entry of
+    ``checks`` is ``"ok"`` or one line saying what is wrong (docs/api.md)."""
     database: Database = request.app.state.database
-    healthy = await run_in_threadpool(database.ping)
-    body = {"status": "ok" if healthy else "unavailable", "database": database.dialect}
+    probe: HealthProbe = request.app.state.health_probe
+    found = await probe.checks()
+    problems = [f"{name}: {state}" for name, state in found.checks.items() if state != OK]
+    healthy = not problems
+    if problems:
+        database.failures.outages.refused(f"health check: {'; '.join(problems)}")
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database.dialect,
+        "checks": found.checks,
+        "rollups": None if found.rollups is None else _rollups(found.rollups),
+    }
     headers = None if healthy else {"Retry-After": str(database.settings.retry_after_seconds)}
     return Response(
         orjson.dumps(body),
@@ -41,6 +56,20 @@ async def healthz(request: Request) -> Response:
         media_type="application/json",
         headers=headers,
     )
+
+
+def _rollups(status: rollup_marks.Status) -> dict[str, Any]:
+    """The rollup refresher's backlog: what waits, since when, and what it set aside."""
+    oldest = status.oldest_marked_at_ms
+    return {
+        "pending_partitions": status.partitions,
+        "oldest_mark_seconds": None if oldest is None else max(0, now_ms() - oldest) / 1000,
+        "failing_partitions": status.failing,
+        "failing": [
+            {"partition": f.partition.describe(), "failures": f.failures, "error": f.error}
+            for f in status.failures[:5]
+        ],
+    }
 
 
 async def index(request: Request) -> Response:
@@ -75,14 +104,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writers=database.writer_threads,
             timeout_seconds=settings.write_timeout_seconds,
             retry_after=settings.retry_after_seconds,
+            queue_limit=settings.ingest_queue_limit,
         )
         committer.start()
+        database_work = DatabaseWork(
+            REQUEST_THREADS, settings.request_timeout_seconds, settings.retry_after_seconds
+        )
+        database_work.start()
         refresher = None
         if settings.rollup_interval_seconds > 0:
             refresher = RollupRefresher(database, settings.rollup_interval_seconds)
             refresher.start()
         app.state.database = database
         app.state.committer = committer
+        app.state.database_work = database_work
+        app.state.health_probe = HealthProbe(database, settings.health_timeout_seconds)
         app.state.webhooks = WebhookService(database)
         try:
             with database.checkpointing():
@@ -90,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     yield
                 finally:
                     committer.stop()  # store what is queued before the last checkpoint
+                    database_work.stop()
                     if refresher is not None:
                         refresher.stop()
         finally:
@@ -105,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.sign_in_throttle = FailureThrottle()
+    app.state.sign_in_throttle = SignInThrottle()
     errors.install(app)
     app.add_middleware(
         CORSMiddleware,
@@ -115,6 +152,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    # The last added is the outermost: a 500 gets the headers, and any early answer waits
+    # until the body it did not read has arrived.
+    app.add_middleware(RequestDeadlines)
+    app.add_middleware(errors.UnexpectedErrors)
+    app.add_middleware(middleware.SecurityHeaders)
+    app.add_middleware(middleware.DrainUnreadBody, limit_bytes=settings.body_drain_bytes)
     app.add_middleware(RootPath, prefix=settings.root_path)
     app.include_router(ingest_routes.router())
     app.include_router(read_routes.router())
@@ -124,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         healthz,
         methods=["GET"],
         tags=["operations"],
-        summary="200 when the database answers, 503 otherwise",
+        summary="200 when the server can read and write its database, 503 otherwise",
     )
     app.add_api_route("/api", index, methods=["GET"], include_in_schema=False)
     dashboard.install(app)

@@ -3,15 +3,12 @@ and filters, call the analytics service and render JSON or CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cipulse.accounts.service import AccountService
@@ -23,7 +20,9 @@ from cipulse.analytics.window import MAX_WINDOW_DAYS, WINDOW_RANGE, window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.accounts import Principal
+from cipulse.web.csv_export import csv_response
 from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
+from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.requests import RUNWATCH_KEY_HEADERS, CheckedRoute, api_key
 
 READ_SCOPE = "read"
@@ -40,7 +39,7 @@ async def read_principal(request: Request) -> Principal:
             return session_principal(session)
     key = api_key(request, RUNWATCH_KEY_HEADERS)
     accounts = AccountService(request.app.state.database)
-    return await run_in_threadpool(accounts.authenticate, key, READ_SCOPE)
+    return await run_in_database_thread(accounts.authenticate, key, READ_SCOPE)
 
 
 def window_query(
@@ -140,35 +139,12 @@ def _check_format(format: str) -> str:
     return format
 
 
-def _flatten(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in item.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            flat[name] = orjson.dumps(value).decode()
-        else:
-            flat[name] = value
-    return flat
-
-
-def _csv(items: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Response:
-    rows = [_flatten(item) for item in items]
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-
-
 def _json(payload: Any) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
 async def _call(function: Callable[..., T], *args: Any) -> T:
-    return await run_in_threadpool(function, *args)
+    return await run_in_database_thread(function, *args)
 
 
 def page_query(
@@ -186,7 +162,7 @@ PageParam = Annotated[PageRequest, Depends(page_query)]
 
 def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) -> Response:
     if format == "csv":
-        return _csv(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
+        return csv_response(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
     return _json({"items": items, "next_cursor": next_cursor})
 
 
@@ -240,7 +216,7 @@ def router() -> APIRouter:
     ) -> Response:
         _check_format(format)
         result = await _call(_service(request).summary, principal.org_id, window)
-        return _csv([result]) if format == "csv" else _json(result)
+        return csv_response([result]) if format == "csv" else _json(result)
 
     @routes.get(
         "/analytics/timeseries",
@@ -263,7 +239,7 @@ def router() -> APIRouter:
             metric,
             parse_interval(interval),
         )
-        return _csv(result["points"]) if format == "csv" else _json(result)
+        return csv_response(result["points"]) if format == "csv" else _json(result)
 
     @routes.get(
         "/analytics/recovery",
@@ -280,7 +256,7 @@ def router() -> APIRouter:
         _check_format(format)
         result = await _call(_service(request).recovery, principal.org_id, window, limit)
         if format == "csv":
-            return _csv(result["periods"] + result["red_now"])
+            return csv_response(result["periods"] + result["red_now"])
         return _json(result)
 
     @routes.get(
@@ -317,7 +293,7 @@ def router() -> APIRouter:
             parse_interval(interval),
         )
         if format == "csv":
-            return _csv(
+            return csv_response(
                 [{"group": g["group"], **point} for g in result["groups"] for point in g["points"]]
             )
         return _json(result)

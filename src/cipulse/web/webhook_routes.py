@@ -14,6 +14,7 @@ from cipulse.accounts.webhooks import PROOF_HEADER, WebhookService
 from cipulse.domain.model import Submission, WebhookProvider
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.webhooks import handles, parse_event
+from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES
 from cipulse.web.requests import CheckedRoute, bounded_body
 
@@ -32,7 +33,7 @@ def _json(payload: dict[str, Any], status_code: int = 200) -> Response:
 async def _receive(request: Request, provider: WebhookProvider, org: str) -> Response:
     service: WebhookService = request.app.state.webhooks
     body = await bounded_body(request, request.app.state.settings.max_body_bytes)
-    verified = await run_in_threadpool(
+    verified = await run_in_database_thread(
         service.verify,
         org,
         provider,

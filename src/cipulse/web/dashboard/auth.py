@@ -9,20 +9,22 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from cipulse.accounts.throttle import FailureThrottle
+from cipulse.accounts.throttle import SignInThrottle
 from cipulse.accounts.users import Session, UserService
 from cipulse.errors import CipulseError, Forbidden, Unauthenticated
 from cipulse.settings import Settings
 from cipulse.storage.accounts import Principal
 from cipulse.web.dashboard.rendering import render, root_of
 from cipulse.web.dashboard.routing import SignInRequired, page_router, redirect
+from cipulse.web.deadlines import run_in_database_thread
 
 SESSION_COOKIE = "cipulse_session"
 #: Double-submit token of the sign-in form, before there is a session to hold one.
 SIGN_IN_COOKIE = "cipulse_sign_in"
+#: How the sign-in page says which limit of the throttle refused.
+THROTTLED = {"email": "for this email", "client": "from your address"}
 
 
 def users(request: Request) -> UserService:
@@ -34,7 +36,7 @@ async def session_of(request: Request) -> Session | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await run_in_threadpool(users(request).session, token)
+    return await run_in_database_thread(users(request).session, token)
 
 
 async def signed_in(request: Request) -> Session:
@@ -135,23 +137,24 @@ def router() -> APIRouter:
             return _sign_in_page(
                 request, next, email, "The form expired; please sign in again.", 403
             )
-        throttle: FailureThrottle = request.app.state.sign_in_throttle
+        throttle: SignInThrottle = request.app.state.sign_in_throttle
         address = email.strip().lower()
-        wait = throttle.wait_seconds(address)
+        client = request.client.host if request.client else "unknown"
+        wait, limit = throttle.wait_seconds(address, client)
         if wait > 0:
             minutes = math.ceil(wait / 60)
             message = (
-                "Too many failed sign-ins for this email: try again in "
+                f"Too many failed sign-ins {THROTTLED[limit]}: try again in "
                 f"{minutes} minute{'s' if minutes > 1 else ''}."
             )
             page = _sign_in_page(request, next, email, message, 429)
             page.headers["Retry-After"] = str(math.ceil(wait))
             return page
         try:
-            signed = await run_in_threadpool(users(request).sign_in, email, password)
+            signed = await run_in_database_thread(users(request).sign_in, email, password)
         except (Unauthenticated, Forbidden) as exc:
             if isinstance(exc, Unauthenticated):
-                throttle.failed(address)
+                throttle.failed(address, client)
             return _sign_in_page(request, next, email, exc.message, exc.status_code)
         except CipulseError as exc:
             return _sign_in_page(request, next, email, exc.message, 400)
@@ -176,7 +179,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(session, csrf)
         token = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_threadpool(users(request).sign_out, token)
+        await run_in_database_thread(users(request).sign_out, token)
         response = redirect(request, "/sign-in")
         response.delete_cookie(SESSION_COOKIE, path=_cookie_path(request))
         return response
@@ -190,7 +193,7 @@ def router() -> APIRouter:
     ) -> Response:
         check_csrf(session, csrf)
         token = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_threadpool(users(request).switch_organisation, token, org)
+        await run_in_database_thread(users(request).switch_organisation, token, org)
         return redirect(request, "/")
 
     return routes

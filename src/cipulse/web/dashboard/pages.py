@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cipulse.accounts.users import Session
@@ -23,6 +22,7 @@ from cipulse.web.dashboard.kpis import kpi_cards
 from cipulse.web.dashboard.rendering import public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
+from cipulse.web.deadlines import run_in_database_thread
 
 T = TypeVar("T")
 TOP = 5
@@ -51,7 +51,7 @@ JOB_COLUMNS = (
 
 
 async def _call(function: Callable[..., T], *args: Any) -> T:
-    return await run_in_threadpool(function, *args)
+    return await run_in_database_thread(function, *args)
 
 
 def _service(request: Request) -> AnalyticsService:

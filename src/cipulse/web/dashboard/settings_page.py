@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
@@ -20,6 +19,7 @@ from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
 from cipulse.web.dashboard.rendering import public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
+from cipulse.web.deadlines import run_in_database_thread
 
 
 def _admin(session: Session) -> None:
@@ -46,7 +46,7 @@ async def _settings_page(
             request.app.state.webhooks.secrets_set(session.org_id),
         )
 
-    organisation, keys, usage, members, secrets_set = await run_in_threadpool(gather)
+    organisation, keys, usage, members, secrets_set = await run_in_database_thread(gather)
     return render(
         request,
         "settings.html",
@@ -109,7 +109,7 @@ def router() -> APIRouter:
         _admin(session)
         scopes = parse_scopes(",".join(scope or []))
         accounts = AccountService(request.app.state.database)
-        created = await run_in_threadpool(
+        created = await run_in_database_thread(
             accounts.create_key, session.org_name, name.strip() or None, scopes
         )
         # Shown on this response only: the key is not stored, and a reload does not repeat it.
@@ -122,10 +122,10 @@ def router() -> APIRouter:
         check_csrf(session, csrf)
         _admin(session)
         accounts = AccountService(request.app.state.database)
-        own = {key.prefix for key in await run_in_threadpool(accounts.keys, session.org_name)}
+        own = {key.prefix for key in await run_in_database_thread(accounts.keys, session.org_name)}
         if prefix not in own:
             raise NotFound(f"prefix: no key {prefix!r} in this organisation")
-        await run_in_threadpool(accounts.revoke_key, prefix)
+        await run_in_database_thread(accounts.revoke_key, prefix)
         return redirect(request, "/settings#keys")
 
     return routes
