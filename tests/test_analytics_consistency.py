@@ -19,7 +19,7 @@ from cipulse.domain.window import Filters, Window
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage import analytics_store as store
-from cipulse.storage import repositories
+from cipulse.storage import repositories, rollup_marks
 from cipulse.storage.database import Database
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, rows
@@ -55,10 +55,11 @@ def random_attempts(
     variant: int = 0,
     start: datetime = START,
     days: int = 40,
+    first_run: int = 0,
 ) -> list[dict[str, object]]:
-    """Random run attempts starting in the ``days`` from ``start``; ``variant`` > 0 re-draws
-    status, start and duration of some of the same attempts (re-posts that move counts
-    between statuses and days)."""
+    """Random run attempts starting in the ``days`` from ``start``, run ids from
+    ``first_run``; ``variant`` > 0 re-draws status, start and duration of some of the same
+    attempts (re-posts that move counts between statuses and days)."""
     rng = random.Random(seed)
     changes = random.Random(seed * 1000 + variant)
     payloads = []
@@ -79,7 +80,7 @@ def random_attempts(
                     jobs = random_jobs(changes, attempt_start)
             payloads.append(
                 runwatch_run(
-                    run_id=run_id,
+                    run_id=first_run + run_id,
                     run_attempt=attempt,
                     pipeline_name=pipeline,
                     branch=branch,
@@ -379,6 +380,28 @@ def test_job_figures_equal_the_reference_stored_or_not(
     check_jobs(database, org_id)
 
 
+def test_new_runs_added_to_stored_figures_equal_the_reference(
+    database: Database, tenant: Tenant
+) -> None:
+    """Runs posted whole for the first time are not recomputed but added: reads add them to
+    the stored rows until the refresher has (rollup_marks.NEW_RUNS). Into days already
+    stored, beside re-posts that make days be recomputed, then refreshed."""
+    ingest(database, tenant, random_attempts(21, 150, with_jobs=True))
+    org_id = store_org(database)
+    refresh_all(database)
+    added = random_attempts(22, 120, with_jobs=True, first_run=10_000)
+    ingest(database, tenant, added)
+    assert [r for r in rows(database, "rollup_dirty") if r["kind"] == rollup_marks.NEW_RUNS]
+    check_runs(database, org_id)
+    check_jobs(database, org_id)
+    ingest(database, tenant, random_attempts(22, 120, with_jobs=True, first_run=10_000, variant=1))
+    check_runs(database, org_id)
+    refresh_all(database)
+    assert not rows(database, "rollup_dirty")
+    check_runs(database, org_id)
+    check_jobs(database, org_id)
+
+
 def random_metric_events(seed: int, chains: int) -> list[dict[str, object]]:
     """Trunk runs with metrics and tags on the run and on some of its nodes."""
     from tests.builders import trunk_event
@@ -488,9 +511,10 @@ def test_a_partition_ingest_keeps_marking_waits_until_it_settles(
     """The server's refresher leaves a partition marked in the last ``settle`` period
     (unless first marked more than MAX_DEFERRAL_MS ago); the bulk refresh takes it."""
     from cipulse.analytics.refresh import refresh_round
-    from cipulse.storage import rollup_marks
 
     ingest(database, tenant, random_attempts(4, 5))
+    refresh_all(database)
+    ingest(database, tenant, random_attempts(4, 5, variant=1))  # changed: recomputed
     assert refresh_round(database, settle_ms=60_000).taken == 0  # just marked: not settled
     assert rows(database, "rollup_dirty")
     with database.write() as conn:  # as if ingest marked it long ago and kept at it

@@ -5,7 +5,7 @@ and freshly computed figures cannot disagree."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,7 +13,14 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import custom_metrics, rollups, run_metrics
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import BRANCH_SCOPES, DAY_MS, HOUR_MS, Window, in_branch_scope
+from cipulse.domain.window import (
+    BRANCH_SCOPES,
+    DAY_MS,
+    HOUR_MS,
+    Filters,
+    Window,
+    in_branch_scope,
+)
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import AttemptFacts
 
@@ -39,6 +46,54 @@ def raw_piece(
             store.metric_events(conn, org_id, window, pipeline_ids)
         )
     return piece
+
+
+@dataclass(frozen=True, slots=True)
+class NewRuns:
+    """New runs' attempts (``rollup_marks.NEW_RUNS``: not yet in the stored rows), what their
+    pieces need: the runs' other attempts (none, unless one came since), jobs, and the
+    pipelines' default branches."""
+
+    attempts: list[AttemptFacts]
+    history: list[AttemptFacts]
+    jobs_by_attempt: dict[str, list[dict[str, Any]]] | None
+    defaults: dict[str, str | None]
+
+    def pieces(
+        self, branch_scope: str | None, position_of: Callable[[int], int | None]
+    ) -> dict[int, rollups.Piece]:
+        """The pieces of the attempts in the branch scope, by the position ``position_of``
+        gives each attempt's start (None: not wanted): the stored period it is added to."""
+        by_position: dict[int, list[AttemptFacts]] = defaultdict(list)
+        for attempt in self.attempts:
+            if attempt.started_at_ms is None:
+                continue
+            position = position_of(attempt.started_at_ms)
+            if position is not None and in_branch_scope(
+                attempt.branch, self.defaults.get(attempt.pipeline_id), branch_scope
+            ):
+                by_position[position].append(attempt)
+        scoped = Filters(branch_scope=branch_scope)
+        return {
+            position: rollups.piece_of(
+                Window(position, position + 1, scoped), found, self.history, self.jobs_by_attempt
+            )
+            for position, found in sorted(by_position.items())
+        }
+
+
+def new_runs(
+    conn: Connection, org_id: str, attempt_ids: Sequence[str], *, with_jobs: bool
+) -> NewRuns:
+    """The new runs of these attempt ids, as stored now (an attempt since deleted is left
+    out)."""
+    attempts = [
+        a for a in store.attempts_by_id(conn, org_id, attempt_ids) if a.started_at_ms is not None
+    ]
+    history = store.attempts_of_runs(conn, org_id, {a.run for a in attempts})
+    jobs_by_attempt = _jobs_of(conn, org_id, attempts, history) if with_jobs else None
+    defaults = store.default_branches(conn, org_id, sorted({a.pipeline_id for a in attempts}))
+    return NewRuns(attempts, history, jobs_by_attempt, defaults)
 
 
 #: The refresher reads a partition's runs this many at a time (with their other attempts and

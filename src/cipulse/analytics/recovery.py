@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import run_metrics
 from cipulse.analytics.run_metrics import RedPeriod
-from cipulse.domain.window import DAY_MS, Window, in_branch_scope
+from cipulse.domain.window import Window, in_branch_scope
 from cipulse.storage import analytics_store as store
 from cipulse.storage import rollup_marks, rollup_store
 from cipulse.storage.analytics_store import Outcome
@@ -77,10 +77,9 @@ def recovery_in(conn: Connection, org_id: str, window: Window, limit: int | None
         pipeline_ids = store.pipeline_ids_of(conn, org_id, filters)
         if not pipeline_ids:
             return Recovery(None, 0, 0, [], [])
-    dirty = rollup_marks.dirty_pipelines(conn, org_id)
+    stale = rollup_marks.dirty_pipelines(conn, org_id)
     if pipeline_ids is not None:
-        dirty = {p: day for p, day in dirty.items() if p in set(pipeline_ids)}
-    stale = {pipeline_id: day * DAY_MS for pipeline_id, day in dirty.items()}
+        stale = {p: from_ms for p, from_ms in stale.items() if p in set(pipeline_ids)}
     defaults: dict[str, str | None] | None = None
     if filters.branch_scope is not None:
         defaults = store.default_branches(conn, org_id, None)

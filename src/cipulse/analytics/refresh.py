@@ -40,7 +40,7 @@ from cipulse.errors import CipulseError, Unavailable
 from cipulse.storage import rollup_marks, rollup_writes
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
-from cipulse.storage.rollup_marks import FIGURES, ORGANISATION_DAY, RED_PERIODS, Marked
+from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, RED_PERIODS, Marked
 from cipulse.storage.schema import run_attempts
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ BULK_PARTITIONS_PER_ROUND = 20_000
 #: day holds more: then that partition alone, read in chunks of runs).
 PIPELINES_PER_UNIT = 16
 ATTEMPTS_PER_UNIT = 5_000
-#: Organisation days and pipelines' red periods per unit.
+#: Partitions whose new runs one unit adds; organisation days and pipelines' red periods
+#: per unit.
+NEW_RUN_PARTITIONS_PER_UNIT = 32
 DAYS_PER_UNIT = 7
 RED_PIPELINES_PER_UNIT = 32
 #: The server's refresher rests this many times as long as each unit took.
@@ -118,6 +120,9 @@ def _refresh_organisation(
 ) -> None:
     figures = [mark for mark in claimed if mark.kind == FIGURES]
     for unit in figure_units(database, org_id, figures):
+        _run(database, unit, report, rest)
+    added = sorted(mark for mark in claimed if mark.kind == NEW_RUNS)
+    for unit in _chunks(org_id, NEW_RUNS, added, NEW_RUN_PARTITIONS_PER_UNIT):
         _run(database, unit, report, rest)
     with database.read() as conn:
         follow_ups = rollup_marks.claimable(

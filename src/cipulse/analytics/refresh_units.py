@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
-from cipulse.analytics import pieces, recovery, rollups
+from cipulse.analytics import added_runs, pieces, recovery, rollups
 from cipulse.domain.window import DAY_MS, HOUR_MS
 from cipulse.storage import rollup_marks, rollup_store, rollup_writes
 from cipulse.storage.analytics_store import JobTally, RunTally
-from cipulse.storage.rollup_marks import FIGURES, ORGANISATION_DAY, RED_PERIODS, Marked
+from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, Marked
 from cipulse.storage.rollup_store import DAY, HOUR, ORG, SCOPE_CODES
 
 JobKey = tuple[str, str]
@@ -64,7 +64,13 @@ class Computed:
     replacement: rollup_writes.Replacement
     stale_periods: list[str] = field(default_factory=list)
     fresh_periods: list[tuple[str, str | None, int, int | None, int]] = field(default_factory=list)
-    follow_ups: list[tuple[int, str, int]] = field(default_factory=list)  # (kind, pipeline, day)
+    #: Follow-ups: the organisation's days to add up again, and from when (ms) the red
+    #: periods of pipelines are stale.
+    organisation_days: set[int] = field(default_factory=set)
+    red_from: dict[str, int] = field(default_factory=dict)
+
+    def red_periods_from(self, pipeline_id: str, from_ms: int) -> None:
+        self.red_from[pipeline_id] = min(self.red_from.get(pipeline_id, from_ms), from_ms)
 
 
 class Superseded(Exception):
@@ -80,6 +86,8 @@ def compute(conn: Connection, unit: Unit, now_ms: int) -> Computed:
         _figures(conn, unit, now_ms, computed)
     elif unit.kind == ORGANISATION_DAY:
         _organisation_days(conn, unit, now_ms, computed)
+    elif unit.kind == NEW_RUNS:
+        added_runs.add(conn, unit.org_id, computed, now_ms)
     else:
         _red_periods(conn, unit, computed)
     return computed
@@ -95,9 +103,10 @@ def store(conn: Connection, unit: Unit, computed: Computed, now_ms: int) -> None
         rollup_writes.replace_periods(
             conn, unit.org_id, computed.stale_periods, computed.fresh_periods
         )
-    for kind in (ORGANISATION_DAY, RED_PERIODS):
-        follow_ups = [(unit.org_id, p, day) for k, p, day in computed.follow_ups if k == kind]
-        rollup_marks.mark_dirty(conn, follow_ups, now_ms, kind)
+    days = [(unit.org_id, ORG, day) for day in sorted(computed.organisation_days)]
+    rollup_marks.mark_dirty(conn, days, now_ms, ORGANISATION_DAY)
+    reds = [(unit.org_id, p, from_ms) for p, from_ms in sorted(computed.red_from.items())]
+    rollup_marks.mark_red_periods(conn, reds, now_ms)
     rollup_marks.clear_failures(conn, unit.partitions)
 
 
@@ -121,7 +130,6 @@ Fresh = dict[tuple[int, int, int], FreshPeriod]
 def _figures(conn: Connection, unit: Unit, now_ms: int, computed: Computed) -> None:
     out = computed.replacement
     fresh: Fresh = {}
-    earliest: dict[str, int] = {}
     days = unit.days
     computed_days = pieces.stored_pieces(conn, unit.org_id, days, rollups.first_hourly_day(now_ms))
     for day, pipeline_ids in days.items():
@@ -136,10 +144,9 @@ def _figures(conn: Connection, unit: Unit, now_ms: int, computed: Computed) -> N
             fresh[(DAY, day, scope)] = FreshPeriod(frozenset(pipeline_ids), piece.runs, piece.jobs)
             for start, hour_piece in found.hours.get(branch_scope, {}).items():
                 _add_piece(out, HOUR, start // HOUR_MS, scope, hour_piece)
-        computed.follow_ups.append((ORGANISATION_DAY, ORG, day))
+        computed.organisation_days.add(day)
         for pipeline_id in pipeline_ids:
-            earliest[pipeline_id] = min(earliest.get(pipeline_id, day), day)
-    computed.follow_ups += [(RED_PERIODS, p, day) for p, day in sorted(earliest.items())]
+            computed.red_periods_from(pipeline_id, day * DAY_MS)
     _add_blocks(conn, unit.org_id, unit.days, fresh, out)
 
 
@@ -264,11 +271,9 @@ def _organisation_days(conn: Connection, unit: Unit, now_ms: int, computed: Comp
 
 
 def _red_periods(conn: Connection, unit: Unit, computed: Computed) -> None:
-    earliest: dict[str, int] = {}
-    for mark in unit.partitions:
-        earliest[mark.pipeline_id] = min(earliest.get(mark.pipeline_id, mark.day), mark.day)
-    for pipeline_id, day in sorted(earliest.items()):
-        stale, fresh = recovery.recompute(conn, unit.org_id, pipeline_id, day * DAY_MS)
+    starts = rollup_marks.red_period_starts(conn, unit.partitions)
+    for pipeline_id, from_ms in sorted(starts.items()):
+        stale, fresh = recovery.recompute(conn, unit.org_id, pipeline_id, from_ms)
         computed.stale_periods += stale
         computed.fresh_periods += [
             (p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)

@@ -198,6 +198,10 @@ def collect(
             )
             if (pipeline_id, _position(grain, period) // DAY_MS) not in dirty
         ]
+    new_runs = _new_runs(conn, org_id, span, dirty, pipeline_ids, window, with_jobs=with_jobs)
+    for position, piece in new_runs.items():
+        parts.add_piece(position, piece)
+        figures.add(piece)
     for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
         chosen_pipelines = pipeline_ids if piece_pipelines is None else piece_pipelines
         if by_hour:
@@ -213,6 +217,47 @@ def collect(
             parts.add_piece(position, piece)
             figures.add(piece)
     return parts
+
+
+def _new_runs(
+    conn: Connection,
+    org_id: str,
+    span: rollups.Cover,
+    dirty: set[rollup_store.Partition],
+    pipeline_ids: Sequence[str] | None,
+    window: Window,
+    *,
+    with_jobs: bool,
+) -> dict[int, rollups.Piece]:
+    """The pieces of the new runs (``rollup_marks.NEW_RUNS``) that the stored periods of the
+    cover do not hold yet, by the position of their stored day or hour. Those of dirty
+    partitions, and those at the raw edges, are in the raw pieces already."""
+    stored_days, hours = span.stored_days, set(span.hours)
+    if not stored_days and not hours:
+        return {}
+    days = stored_days | span.hour_days
+    marks = rollup_marks.new_run_marks(conn, org_id, min(days), max(days) + 1)
+    wanted = None if pipeline_ids is None else set(pipeline_ids)
+    attempt_ids = [
+        attempt_id
+        for (pipeline_id, day), ids in marks.items()
+        if day in days
+        and (pipeline_id, day) not in dirty
+        and (wanted is None or pipeline_id in wanted)
+        for attempt_id in ids
+    ]
+    if not attempt_ids:
+        return {}
+
+    def position_of(started_ms: int) -> int | None:
+        if started_ms // DAY_MS in stored_days:
+            return started_ms // DAY_MS * DAY_MS
+        if started_ms // HOUR_MS in hours:
+            return started_ms // HOUR_MS * HOUR_MS
+        return None
+
+    found = pieces.new_runs(conn, org_id, attempt_ids, with_jobs=with_jobs)
+    return found.pieces(window.filters.branch_scope, position_of)
 
 
 def _position(grain: int, period: int) -> int:
@@ -447,6 +492,8 @@ def run_durations(
     }
     selection = replace(figures.run_selection, pipeline_ids=tuple(pipeline_ids))
     for row in rollup_store.selected_run_rows(conn, org_id, selection):
+        if row[3] not in complete:  # a day read for another pipeline (its block is stale)
+            continue
         stored = rollup_store.run_tally_of(row).durations
         assert isinstance(stored, Histogram)
         complete[row[3]].merge(stored)

@@ -150,6 +150,21 @@ def attempts_in_window(
     return _facts(conn.execute(query))
 
 
+def attempts_by_id(conn: Connection, org_id: str, attempt_ids: Sequence[str]) -> list[AttemptFacts]:
+    """The stored attempts among these ids (an id of nothing stored is left out)."""
+    ids = sorted(set(attempt_ids))
+    found: list[AttemptFacts] = []
+    for start in range(0, len(ids), 500):
+        query = sa.select(*_FACT_COLUMNS).where(
+            a.c.org_id == org_id, a.c.id.in_(ids[start : start + 500])
+        )
+        found += [
+            AttemptFacts(str(row[0]), str(row[1]), str(row[2]), *row[3:])
+            for row in conn.execute(query)
+        ]
+    return found
+
+
 def runs_of_partitions(
     conn: Connection,
     org_id: str,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -28,37 +27,22 @@ from sqlalchemy.engine import Connection, Engine
 from cipulse.domain.ids import refresher_lock_id
 from cipulse.errors import ConfigurationError, Unavailable
 from cipulse.settings import Settings
-from cipulse.storage import health
+from cipulse.storage import health, maintenance
 from cipulse.storage.dialect import lock_key
 from cipulse.storage.failures import FailureRecord, location_of
 from cipulse.storage.postgres import postgres_engine
 
 log = logging.getLogger(__name__)
 
-#: How often the server refreshes SQLite's planner statistics, and how many rows per index
-#: ``ANALYZE`` samples (a few milliseconds even on millions of rows).
-OPTIMIZE_EVERY_SECONDS = 600
-ANALYSIS_LIMIT = 1000
-
-#: PostgreSQL: how often the server analyses the tables that grow (see ``checkpointing``).
-POSTGRES_ANALYZE_EVERY_SECONDS = 60
-#: Every round: statistics of the growing tables, and the marks table vacuumed (it churns:
-#: every ingest batch inserts marks, every refresh deletes them). Every tenth round: the
-#: rollup tables, which refreshes rewrite. PostgreSQL's autovacuum does the same when it is on;
-#: without it, dead rows slow every read of these tables.
-POSTGRES_MAINTENANCE = (
-    "ANALYZE run_attempts, jobs",
-    "VACUUM (ANALYZE) rollup_dirty",
-)
-POSTGRES_SLOW_MAINTENANCE = (
-    "VACUUM (ANALYZE) run_rollups, job_rollups, metric_rollups, rollup_repeats, red_periods",
-)
-
 #: The first bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
 
-#: Page cache per SQLite connection: random UUID keys touch many index pages.
+#: Page cache of SQLite's one writer connection: random UUID keys touch many index pages.
 SQLITE_CACHE_KIB = 64 * 1024
+#: Page cache of each read connection, and how many there may be: the file system caches the
+#: file too, and a server's memory is bounded by these (8 times 8 MiB beside the writer's 64).
+SQLITE_READER_CACHE_KIB = 8 * 1024
+SQLITE_READERS = 8
 
 
 def _json_dumps(value: Any) -> str:
@@ -97,7 +81,6 @@ class Database:
         self.url = normalise_url(settings.database_url)
         self.dialect = self.url.get_backend_name()
         self._writer_lock: WriterLock | NoLock = NoLock()
-        self._maintenance_rounds = 0
         self._refresher_mutex = threading.Lock()
         self.failures = FailureRecord(settings, self.url)
         if self.dialect == "sqlite":
@@ -135,8 +118,8 @@ class Database:
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             connect_args={"check_same_thread": False, "isolation_level": None},
-            pool_size=1 if immediate else 5,
-            max_overflow=0 if immediate else 10,
+            pool_size=1 if immediate else SQLITE_READERS // 2,
+            max_overflow=0 if immediate else SQLITE_READERS - SQLITE_READERS // 2,
         )
         busy_timeout = self.settings.sqlite_busy_timeout_ms
 
@@ -147,13 +130,17 @@ class Database:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            cache_kib = SQLITE_CACHE_KIB if immediate else SQLITE_READER_CACHE_KIB
+            cursor.execute(f"PRAGMA cache_size = -{cache_kib}")
             if not immediate:
                 cursor.execute("PRAGMA query_only = ON")  # readers read, the writer writes
-            elif self._background_checkpoints:
-                # Checkpoints (the only fsyncs in WAL mode) run in their own thread, not
-                # inside whichever commit happens to cross the threshold.
-                cursor.execute("PRAGMA wal_autocheckpoint = 0")
+            else:
+                cursor.execute(f"PRAGMA journal_size_limit = {maintenance.WAL_SIZE_LIMIT_BYTES}")
+                if self._background_checkpoints:
+                    # Checkpoints (the only fsyncs in WAL mode) run in their own thread
+                    # (storage/maintenance.py), not inside whichever commit crosses the
+                    # threshold.
+                    cursor.execute("PRAGMA wal_autocheckpoint = 0")
             cursor.close()
 
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -240,80 +227,20 @@ class Database:
             os.close(fd)  # closing the descriptor releases its lock
 
     @contextmanager
-    def checkpointing(self, interval_seconds: float = 1.0) -> Iterator[None]:
-        """While the block runs, keep the database in shape from a background thread.
-
-        SQLite: checkpoint the WAL every ``interval_seconds`` (PASSIVE: never blocks
-        writers), and keep the query planner's statistics fresh (``ANALYZE`` with a small
-        sample, at the start, every ten minutes and at the end): without them SQLite picks
-        plans that scan every job of an organisation. PostgreSQL: ``ANALYZE`` the tables that
-        grow and ``VACUUM`` those that churn (``POSTGRES_MAINTENANCE``), a few seconds in,
-        every minute and at the end, as autovacuum would (it may be off, and a bulk import
-        outgrows its statistics long before autovacuum's next round).
+    def checkpointing(self) -> Iterator[None]:
+        """While the block runs, keep the database in shape from a background thread
+        (``storage/maintenance.py``: the SQLite log bounded, planner statistics, vacuum).
         Nothing for a database built without ``background_checkpoints``."""
         if not self._background_checkpoints:
             yield
             return
-        stop = threading.Event()
+        target: maintenance.SqliteLog | maintenance.PostgresMaintenance
         if self.is_sqlite:
-            every, first, task = OPTIMIZE_EVERY_SECONDS, 0.0, self._checkpoint
+            target = maintenance.SqliteLog(self.url.database or ":memory:")
         else:
-            every, first, task = POSTGRES_ANALYZE_EVERY_SECONDS, 5.0, None
-
-        def run() -> None:
-            waited, due = 0.0, first or every
-            while not stop.wait(interval_seconds):
-                if task is not None:
-                    task()
-                waited += interval_seconds
-                if waited >= due:
-                    self._analyze()
-                    waited, due = 0.0, every
-
-        if self.is_sqlite:
-            self._analyze()
-        thread = threading.Thread(target=run, name="cipulse-maintenance", daemon=True)
-        thread.start()
-        try:
+            target = maintenance.PostgresMaintenance(self._writer)
+        with maintenance.running(target):
             yield
-        finally:
-            stop.set()
-            thread.join()
-            if self.is_sqlite:
-                self._checkpoint()
-            self._analyze()
-
-    def _analyze(self) -> None:
-        if self.is_sqlite:
-            self._maintain("ANALYZE")
-            return
-        self._maintenance_rounds += 1
-        statements: tuple[str, ...] = POSTGRES_MAINTENANCE
-        if self._maintenance_rounds % 10 == 1:
-            statements += POSTGRES_SLOW_MAINTENANCE
-        try:
-            with self._writer.connect() as connection:
-                autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-                for statement in statements:
-                    autocommit.exec_driver_sql(statement)
-        except sa.exc.DBAPIError as exc:
-            log.debug("maintenance skipped: %s", exc)
-
-    def _checkpoint(self) -> None:
-        self._maintain("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _maintain(self, statement: str) -> None:
-        """Run a maintenance PRAGMA on a short-lived connection of its own (readers are
-        query-only and the writer is busy). A busy database skips it until next time."""
-        try:
-            connection = sqlite3.connect(self.url.database or ":memory:", timeout=1)
-            try:
-                connection.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
-                connection.execute(statement)
-            finally:
-                connection.close()
-        except sqlite3.Error as exc:
-            log.debug("%s skipped: %s", statement, exc)
 
     def health(self) -> dict[str, str]:
         """``read`` and ``write``: ``"ok"`` or what is wrong (``health.py``). Blocking: a

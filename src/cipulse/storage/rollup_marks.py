@@ -10,8 +10,16 @@ A mark is a row of ``rollup_dirty`` naming a *partition* (a pipeline and a UTC d
   moved, and its siblings').
 - ``ORGANISATION_DAY``: the organisation-wide rows of the day (pipeline id ``ORG``), which
   add up its pipelines' rows; the refresher marks them when it stores a pipeline's day.
-- ``RED_PERIODS``: the pipeline's red periods from the day on; marked with the figures, so
-  a pipeline's periods are recomputed once however many of its days changed.
+- ``RED_PERIODS``: the pipeline's red periods from the day on (or from ``from_ms``); marked
+  with the figures, so a pipeline's periods are recomputed once however many of its days
+  changed.
+- ``NEW_RUNS``: a run ingest stored whole for the first time (one RunWatch attempt with its
+  jobs, nothing stored of the run before), whose figures are not in the stored rows yet: the
+  mark's id is the attempt's. What it adds is added, not recomputed: reads add the piece of
+  these attempts to the stored rows, and the refresher adds it into them. So the cost of a
+  partition ingest keeps writing grows with what is new, not with what it holds. Any other
+  write (an update, a retry, a job arriving on its own) marks ``FIGURES``, and recomputing a
+  partition's figures takes its new runs in too.
 
 Reads treat a marked partition as stale and compute it from the raw rows, so answers are
 exact at all times. A partition has as many marks as writes that changed it; the refresher
@@ -40,7 +48,13 @@ from cipulse.storage.schema import rollup_dirty, rollup_failures, run_attempts
 FIGURES = 0
 ORGANISATION_DAY = 1
 RED_PERIODS = 2
-KIND_NAMES = {FIGURES: "figures", ORGANISATION_DAY: "organisation day", RED_PERIODS: "red periods"}
+NEW_RUNS = 3
+KIND_NAMES = {
+    FIGURES: "figures",
+    ORGANISATION_DAY: "organisation day",
+    RED_PERIODS: "red periods",
+    NEW_RUNS: "new runs",
+}
 
 #: The longest a partition that ingest keeps marking waits for its refresh (reads are exact
 #: meanwhile: they compute it from the raw rows).
@@ -81,18 +95,38 @@ def mark_dirty(
     conn: Connection, marks: Iterable[tuple[str, str, int]], now_ms: int, kind: int = FIGURES
 ) -> None:
     """Mark partitions (org id, pipeline id, day) stale."""
-    rows = [(o, str(uuid.uuid4()), p, day, now_ms, kind) for o, p, day in set(marks)]
+    rows = [(o, str(uuid.uuid4()), p, day, now_ms, kind, None) for o, p, day in set(marks)]
     bulk_insert(conn, rollup_dirty, sorted(rows))
 
 
-def partitions_of_runs(
+def mark_red_periods(conn: Connection, marks: Iterable[tuple[str, str, int]], now_ms: int) -> None:
+    """Mark the red periods of pipelines (org id, pipeline id, from ms) stale from then on."""
+    rows = [
+        (o, str(uuid.uuid4()), p, from_ms // DAY_MS, now_ms, RED_PERIODS, from_ms)
+        for o, p, from_ms in set(marks)
+    ]
+    bulk_insert(conn, rollup_dirty, sorted(rows))
+
+
+def mark_new_runs(
+    conn: Connection, attempts: Iterable[tuple[str, str, str, int]], now_ms: int
+) -> None:
+    """Mark new runs' attempts (org id, attempt id, pipeline id, day) to be added."""
+    rows = [(o, a, p, day, now_ms, NEW_RUNS, None) for o, a, p, day in set(attempts)]
+    bulk_insert(conn, rollup_dirty, sorted(rows), "ON CONFLICT (org_id, id) DO NOTHING")
+
+
+def days_of_runs(
     conn: Connection, org_id: str, runs: Iterable[tuple[str, str]]
-) -> set[Partition]:
-    """The partitions of the stored attempts of the given runs (pipeline id, run key)."""
-    found: set[Partition] = set()
-    for pipeline_id, started in rows_of_runs(conn, "pipeline_id, started_at_ms", org_id, runs):
+) -> dict[tuple[str, str], set[int]]:
+    """The days of the stored attempts of the given runs (pipeline id, run key), by run: a
+    run with no stored attempt is not in it (one without a start has no day)."""
+    found: dict[tuple[str, str], set[int]] = {}
+    columns = "pipeline_id, run_key, started_at_ms"
+    for pipeline_id, run_key, started in rows_of_runs(conn, columns, org_id, runs):
+        days = found.setdefault((str(pipeline_id), run_key), set())
         if started is not None:
-            found.add((str(pipeline_id), started // DAY_MS))
+            days.add(started // DAY_MS)
     return found
 
 
@@ -181,13 +215,36 @@ def mark_ids(conn: Connection, partitions: Sequence[Marked]) -> list[str]:
     for mark in partitions:
         by_day.setdefault(mark.day, []).append(mark.pipeline_id)
     for day, pipeline_ids in sorted(by_day.items()):
+        # Recomputing a partition's figures takes its new runs in: their marks go too.
+        kinds = [FIGURES, NEW_RUNS] if kind == FIGURES else [kind]
         query = sa.select(d.c.id).where(
             d.c.org_id == org_id,
             d.c.day == day,
-            d.c.kind == kind,
+            d.c.kind.in_(kinds),
             d.c.pipeline_id.in_(sorted(pipeline_ids)),
         )
         found += [str(row[0]) for row in conn.execute(query)]
+    return found
+
+
+def red_period_starts(conn: Connection, partitions: Sequence[Marked]) -> dict[str, int]:
+    """Per pipeline, from when (ms) its red periods are stale, by the marks of these
+    partitions (of one organisation, kind ``RED_PERIODS``)."""
+    if not partitions:
+        return {}
+    org_id = partitions[0].org_id
+    wanted = {(m.pipeline_id, m.day) for m in partitions}
+    query = sa.select(d.c.pipeline_id, d.c.day, d.c.from_ms).where(
+        d.c.org_id == org_id,
+        d.c.kind == RED_PERIODS,
+        d.c.pipeline_id.in_(sorted({m.pipeline_id for m in partitions})),
+    )
+    found: dict[str, int] = {}
+    for pipeline_id, day, from_ms in conn.execute(query):
+        key = (str(pipeline_id), int(day))
+        if key in wanted:
+            start = int(from_ms) if from_ms is not None else key[1] * DAY_MS
+            found[key[0]] = min(found.get(key[0], start), start)
     return found
 
 
@@ -234,15 +291,43 @@ def stale_organisation_days(
     return {int(row[0]) for row in conn.execute(query)}
 
 
+def new_run_marks(
+    conn: Connection, org_id: str, first_day: int, last_day: int
+) -> dict[Partition, list[str]]:
+    """The new runs' attempt ids waiting to be added, by partition, of days
+    ``[first_day, last_day)``."""
+    query = sa.select(d.c.pipeline_id, d.c.day, d.c.id).where(
+        d.c.org_id == org_id, d.c.day >= first_day, d.c.day < last_day, d.c.kind == NEW_RUNS
+    )
+    found: dict[Partition, list[str]] = {}
+    for pipeline_id, day, attempt_id in conn.execute(query):
+        found.setdefault((str(pipeline_id), int(day)), []).append(str(attempt_id))
+    return found
+
+
 def dirty_pipelines(conn: Connection, org_id: str) -> dict[str, int]:
-    """Per pipeline whose stored red periods may be stale, the earliest day they may be so
-    from (marks of its figures, or of its red periods)."""
-    query = (
-        sa.select(d.c.pipeline_id, sa.func.min(d.c.day))
+    """Per pipeline whose stored red periods may be stale, the instant (ms) they may be so
+    from: the start of a day whose figures are marked, a red periods mark's instant, or when
+    the first of its new runs ended."""
+    earliest: dict[str, int] = {}
+    start = sa.func.coalesce(d.c.from_ms, sa.cast(d.c.day, sa.BigInteger) * DAY_MS)
+    marked = (
+        sa.select(d.c.pipeline_id, sa.func.min(start))
         .where(d.c.org_id == org_id, d.c.kind.in_((FIGURES, RED_PERIODS)))
         .group_by(d.c.pipeline_id)
     )
-    return {str(row[0]): int(row[1]) for row in conn.execute(query) if str(row[0]) != ORG}
+    ended = (
+        sa.select(d.c.pipeline_id, sa.func.min(a.c.completed_at_ms))
+        .select_from(d.join(a, sa.and_(a.c.org_id == d.c.org_id, a.c.id == d.c.id)))
+        .where(d.c.org_id == org_id, d.c.kind == NEW_RUNS, a.c.completed_at_ms.is_not(None))
+        .group_by(d.c.pipeline_id)
+    )
+    for query in (marked, ended):
+        for pipeline_id, from_ms in conn.execute(query):
+            if str(pipeline_id) != ORG and from_ms is not None:
+                key = str(pipeline_id)
+                earliest[key] = min(earliest.get(key, int(from_ms)), int(from_ms))
+    return earliest
 
 
 # --- Failures ------------------------------------------------------------------------------

@@ -91,10 +91,12 @@ class Replacement:
     scope: ``clear`` names what goes, the ``add_*`` methods what comes."""
 
     org_id: str
-    #: (grain, pipeline ids) → the periods whose rows are deleted first.
+    #: (grain, pipeline ids) → the periods whose rows are deleted first (repeats too, unless
+    #: in ``repeats_kept``).
     cleared: dict[tuple[int, tuple[str, ...]], set[int]] = field(
         default_factory=lambda: defaultdict(set)
     )
+    repeats_kept: set[tuple[int, tuple[str, ...]]] = field(default_factory=set)
     #: The same for custom metrics (kept per day only).
     metrics_cleared: dict[tuple[int, tuple[str, ...]], set[int]] = field(
         default_factory=lambda: defaultdict(set)
@@ -105,12 +107,20 @@ class Replacement:
     metrics: list[Row] = field(default_factory=list)
 
     def clear(
-        self, grain: int, periods: Iterable[int], pipeline_ids: Iterable[str], *, metrics: bool
+        self,
+        grain: int,
+        periods: Iterable[int],
+        pipeline_ids: Iterable[str],
+        *,
+        metrics: bool,
+        repeats: bool = True,
     ) -> None:
         key = (grain, tuple(sorted(set(pipeline_ids))))
         self.cleared[key].update(periods)
         if metrics:
             self.metrics_cleared[key].update(periods)
+        if not repeats:
+            self.repeats_kept.add(key)
 
     def add_runs(self, grain: int, period: int, scope: int, runs: Mapping[str, RunTally]) -> None:
         self.runs += [
@@ -167,6 +177,8 @@ def store(conn: Connection, replacement: Replacement) -> None:
     ):
         for (grain, pipeline_ids), periods in sorted(cleared.items()):
             for table in tables:
+                if table is rollup_repeats and (grain, pipeline_ids) in replacement.repeats_kept:
+                    continue
                 conn.execute(
                     sa.delete(table).where(
                         table.c.org_id == org_id,

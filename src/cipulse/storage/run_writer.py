@@ -13,6 +13,7 @@ and ``write`` stores the result with one bulk statement per table.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -29,6 +30,7 @@ from cipulse.domain.model import (
     RepositoryRef,
     RunAttempt,
     RunKeyScope,
+    SourceFormat,
     Submission,
 )
 from cipulse.domain.status import FINISHED_STATUSES, STATUS_TEXT, ended_earlier, is_stale
@@ -436,16 +438,25 @@ def _rename_pipelines(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         )
 
 
-def touched_partitions(conn: Connection, plan: WritePlan) -> set[tuple[str, str, int]]:
-    """The rollup partitions (org id, pipeline id, day) the plan changes, read before it is
-    written: the new and the stored day of each attempt it writes, and the days of the
-    other stored attempts of their runs (and of the runs its job-tree nodes belong to)."""
-    touched: set[tuple[str, str, int]] = set()
+@dataclass(slots=True)
+class Touched:
+    """What a plan changes in the rollups: partitions (org id, pipeline id, day) to recompute,
+    and new runs (org id, attempt id, pipeline id, day) whose figures are simply added."""
+
+    partitions: set[tuple[str, str, int]] = field(default_factory=set)
+    new_runs: set[tuple[str, str, str, int]] = field(default_factory=set)
+
+
+def touched_partitions(conn: Connection, plan: WritePlan) -> Touched:
+    """What the plan changes, read before it is written: the new and the stored day of each
+    attempt it writes, and the days of the other stored attempts of their runs (and of the
+    runs its job-tree nodes belong to); a run posted whole for the first time is a new run
+    (``rollup_marks.NEW_RUNS``)."""
+    touched = Touched()
     runs: dict[str, set[tuple[str, str]]] = {}
-    for row in (*plan.new_attempts.values(), *plan.updated_attempts.values()):
+    written = (*plan.new_attempts.values(), *plan.updated_attempts.values())
+    for row in written:
         runs.setdefault(row["org_id"], set()).add((row["pipeline_id"], row["run_key"]))
-        if row["started_at_ms"] is not None:
-            touched.add((row["org_id"], row["pipeline_id"], row["started_at_ms"] // DAY_MS))
     span_attempts: dict[str, set[str]] = {}
     for span in plan.span_rows.values():
         span_attempts.setdefault(span[0], set()).add(span[2])
@@ -453,11 +464,30 @@ def touched_partitions(conn: Connection, plan: WritePlan) -> set[tuple[str, str,
         runs.setdefault(org_id, set()).update(
             rollup_marks.runs_of_attempts(conn, org_id, attempt_ids)
         )
+    stored: set[tuple[str, str, str]] = set()
     for org_id, org_runs in runs.items():
-        touched.update(
-            (org_id, pipeline_id, day)
-            for pipeline_id, day in rollup_marks.partitions_of_runs(conn, org_id, org_runs)
-        )
+        for (pipeline_id, run_key), days in rollup_marks.days_of_runs(
+            conn, org_id, org_runs
+        ).items():
+            stored.add((org_id, pipeline_id, run_key))
+            touched.partitions.update((org_id, pipeline_id, day) for day in days)
+    attempts_per_run = Counter((r["org_id"], r["pipeline_id"], r["run_key"]) for r in written)
+    spanned = {attempt_id for ids in span_attempts.values() for attempt_id in ids}
+    for row in written:
+        if row["started_at_ms"] is None:
+            continue
+        day = row["started_at_ms"] // DAY_MS
+        run = (row["org_id"], row["pipeline_id"], row["run_key"])
+        if (
+            row["id"] in plan.new_attempts
+            and run not in stored
+            and attempts_per_run[run] == 1
+            and row["source_format"] == SourceFormat.RUNWATCH.value
+            and row["id"] not in spanned
+        ):
+            touched.new_runs.add((row["org_id"], row["id"], row["pipeline_id"], day))
+        else:
+            touched.partitions.add((row["org_id"], row["pipeline_id"], day))
     return touched
 
 
@@ -509,7 +539,8 @@ def write(conn: Connection, plan: WritePlan, now: int) -> dict[str, int]:
     bulk_insert(conn, jobs, list(plan.span_rows.values()), _JOB_UPSERT)
     derived = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
     _compute_from_jobs(conn, plan, derived.attempt_ids)
-    rollup_marks.mark_dirty(conn, touched | derived.partitions, now)
+    rollup_marks.mark_dirty(conn, touched.partitions | derived.partitions, now)
+    rollup_marks.mark_new_runs(conn, touched.new_runs, now)
     return derived.created
 
 

@@ -408,8 +408,10 @@ rollup_dirty = sa.Table(
         nullable=False,
         server_default=sa.text("0"),
         comment="0: a pipeline's figures of the day (ingest); 1: the organisation's rows of "
-        "the day; 2: the pipeline's red periods from the day on (storage/rollup_marks.py)",
+        "the day; 2: the pipeline's red periods from the day on; 3: a new run, its attempt's "
+        "figures not yet added (storage/rollup_marks.py)",
     ),
+    sa.Column("from_ms", Millis, nullable=True, comment="Red periods: stale from this instant on"),
     sa.PrimaryKeyConstraint("org_id", "id"),
     sa.Index("ix_rollup_dirty_org_id_day", "org_id", "day"),
 )

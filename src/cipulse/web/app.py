@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from cipulse import __version__
+from cipulse import __version__, memory
 from cipulse.accounts.throttle import SignInThrottle
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
@@ -208,4 +208,5 @@ def create_app_from_environment() -> FastAPI:
     environment (``cipulse serve`` puts its options there)."""
     settings = Settings()
     configure_logging(settings)
+    memory.limit_arenas()  # before the server's threads start (cipulse/memory.py)
     return create_app(settings)

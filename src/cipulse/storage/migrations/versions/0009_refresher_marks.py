@@ -1,5 +1,6 @@
-"""Marks of three kinds (a pipeline's day, the organisation's day, red periods) and the
-partitions the refresher failed to refresh, set aside until a retry time
+"""Marks of four kinds (a pipeline's day, the organisation's day, red periods from an
+instant, a new run) and the partitions the refresher failed to refresh, set aside until a
+retry time
 
 Revision ID: 0009
 Revises: 0008
@@ -28,8 +29,16 @@ def upgrade() -> None:
                 nullable=False,
                 server_default=sa.text("0"),
                 comment="0: a pipeline's figures of the day (ingest); 1: the organisation's "
-                "rows of the day; 2: the pipeline's red periods from the day on "
-                "(storage/rollup_marks.py)",
+                "rows of the day; 2: the pipeline's red periods from the day on; 3: a new "
+                "run, its attempt's figures not yet added (storage/rollup_marks.py)",
+            )
+        )
+        batch.add_column(
+            sa.Column(
+                "from_ms",
+                sa.BigInteger(),
+                nullable=True,
+                comment="Red periods: stale from this instant on",
             )
         )
     op.create_table(
@@ -50,4 +59,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("rollup_failures")
     with op.batch_alter_table("rollup_dirty") as batch:
+        batch.drop_column("from_ms")
         batch.drop_column("kind")

@@ -1,0 +1,124 @@
+"""New runs added to the stored rollups (``rollup_marks.NEW_RUNS``): a run ingest stored whole
+for the first time changes nothing already counted, so its figures are the sum of what was
+stored and its own piece. The refresher adds them here, to every stored row that holds its
+attempt's start: the pipeline's day (and, for recent days, hour) in each branch scope, the 7-
+and 28-day blocks holding that day, and the organisation's rows of each. Its red periods are
+marked stale from when the first of these runs ended.
+
+Reads do the same sum on the fly (``window_figures``), so figures are exact before and after,
+and a partition ingest keeps writing costs what it gains, not what it holds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
+
+from cipulse.analytics import pieces, rollups
+from cipulse.domain.window import DAY_MS, HOUR_MS
+from cipulse.storage import rollup_store, rollup_writes
+from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.rollup_store import DAY, HOUR, ORG, SCOPE_CODES
+
+if TYPE_CHECKING:
+    from cipulse.analytics.refresh_units import Computed
+
+JobKey = tuple[str, str]
+#: (grain, period, scope code) → run tallies by pipeline, job tallies by job.
+Deltas = dict[tuple[int, int, int], tuple[dict[str, RunTally], dict[JobKey, JobTally]]]
+
+
+def add(conn: Connection, org_id: str, computed: Computed, now_ms: int) -> None:
+    """Add the new runs whose marks ``computed.mark_ids`` names (their attempt ids)."""
+    found = pieces.new_runs(conn, org_id, computed.mark_ids, with_jobs=True)
+    if not found.attempts:
+        return
+    first_hourly_ms = rollups.first_hourly_day(now_ms) * DAY_MS
+
+    def day_of(started_ms: int) -> int:
+        return started_ms // DAY_MS * DAY_MS
+
+    def hour_of(started_ms: int) -> int | None:
+        return started_ms // HOUR_MS * HOUR_MS if started_ms >= first_hourly_ms else None
+
+    deltas: Deltas = {}
+    for branch_scope, scope in SCOPE_CODES.items():
+        for grain, length, position_of in ((DAY, DAY_MS, day_of), (HOUR, HOUR_MS, hour_of)):
+            for start, piece in found.pieces(branch_scope, position_of).items():
+                _add_delta(deltas, (grain, start // length, scope), piece.runs, piece.jobs)
+    _blocks_and_organisation(deltas)
+    out = computed.replacement
+    for (grain, period), pipeline_ids in _keys(deltas).items():
+        _add_to_stored(conn, org_id, grain, period, pipeline_ids, deltas, out)
+    for attempt in found.attempts:
+        if attempt.completed_at_ms is not None:
+            computed.red_periods_from(attempt.pipeline_id, attempt.completed_at_ms)
+
+
+def _add_delta(
+    deltas: Deltas,
+    key: tuple[int, int, int],
+    runs: dict[str, RunTally],
+    jobs: dict[JobKey, JobTally],
+) -> None:
+    into_runs, into_jobs = deltas.setdefault(key, ({}, {}))
+    for pipeline_id, tally in runs.items():
+        rollups.add_run_tally(into_runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+    for job_key, job in jobs.items():
+        rollups.add_job_tally(into_jobs.setdefault(job_key, rollups.new_job_tally(job.name)), job)
+
+
+def _blocks_and_organisation(deltas: Deltas) -> None:
+    """The days' deltas added into the 7- and 28-day blocks holding them, and every delta
+    into the organisation's row of its period."""
+    for (grain, period, scope), (runs, jobs) in list(deltas.items()):
+        if grain == DAY:
+            for size in rollups.BLOCK_SIZES:
+                _add_delta(deltas, (size, rollups.block_of(period, size), scope), runs, jobs)
+    for (grain, period, scope), (runs, _) in list(deltas.items()):
+        total = rollups.new_run_tally()
+        for pipeline_id, tally in runs.items():
+            if pipeline_id != ORG:
+                rollups.add_run_tally(total, tally)
+        _add_delta(deltas, (grain, period, scope), {ORG: total}, {})
+
+
+def _keys(deltas: Deltas) -> dict[tuple[int, int], list[str]]:
+    """The stored rows to rewrite: (grain, period) → pipelines (ORG included)."""
+    found: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for (grain, period, _), (runs, jobs) in deltas.items():
+        found[(grain, period)].update(runs)
+        found[(grain, period)].update(pipeline_id for pipeline_id, _ in jobs)
+    return {key: sorted(pipeline_ids) for key, pipeline_ids in sorted(found.items())}
+
+
+def _add_to_stored(
+    conn: Connection,
+    org_id: str,
+    grain: int,
+    period: int,
+    pipeline_ids: Sequence[str],
+    deltas: Deltas,
+    out: rollup_writes.Replacement,
+) -> None:
+    """The stored rows of the period and pipelines, every branch scope, with the deltas."""
+    out.clear(grain, [period], pipeline_ids, metrics=False, repeats=False)
+    for scope in SCOPE_CODES.values():
+        runs = {
+            str(row[3]): rollup_store.run_tally_of(row)
+            for row in rollup_store.run_rows(conn, org_id, grain, [period], pipeline_ids, scope)
+        }
+        jobs = {
+            (str(row[3]), row[4]): rollup_store.job_tally_of(row)
+            for row in rollup_store.job_rows(conn, org_id, grain, [period], pipeline_ids, scope)
+        }
+        delta_runs, delta_jobs = deltas.get((grain, period, scope), ({}, {}))
+        for pipeline_id, tally in delta_runs.items():
+            if sum(tally.by_status.values()):
+                rollups.add_run_tally(runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+        for job_key, job in delta_jobs.items():
+            rollups.add_job_tally(jobs.setdefault(job_key, rollups.new_job_tally(job.name)), job)
+        out.add_runs(grain, period, scope, runs)
+        out.add_jobs(grain, period, scope, jobs)
