@@ -182,7 +182,7 @@ def test_trunk_conclusions_map_onto_our_statuses() -> None:
         "TIMED_OUT": "timed_out",
         "SKIPPED": "skipped",
         "NEUTRAL": "skipped",
-        "ACTION_REQUIRED": "failure",
+        "ACTION_REQUIRED": "pending",
         "STALE": "cancelled",
         "STARTUP_FAILURE": "failure",
         "UNSPECIFIED": "skipped",

@@ -134,7 +134,7 @@ def gh_job(
         ("completed", "skipped", Status.SKIPPED),
         ("completed", "neutral", Status.SKIPPED),
         ("completed", "stale", Status.CANCELLED),
-        ("completed", "action_required", Status.FAILURE),
+        ("completed", "action_required", Status.PENDING),
         ("completed", "startup_failure", Status.FAILURE),
         ("completed", "something_new", Status.FAILURE),
         ("completed", None, Status.SUCCESS),

@@ -163,6 +163,9 @@ class Submission:
     #: Runs (repository, repository-scoped run key) whose attempts are retry rounds of their
     #: jobs (GitLab, ``domain/retry_rounds.py``), to derive again once this is stored.
     retry_round_runs: list[tuple[RepositoryRef, str]] = field(default_factory=list)
+    #: What the converter could not take as sent but stored anyway (impossible timings,
+    #: ``domain/timings.py``), one line each, naming the wire field: the 200 answer lists them.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ def parse_runwatch(body: bytes) -> Submission:
         run = RunWatchRun.model_validate_json(body)
     except ValidationError as exc:
         raise invalid_request(exc) from None
-    return Submission(attempts=[runwatch_converter.convert(run)])
+    return runwatch_converter.convert(run)
 
 
 def parse_trunk(body: bytes, ingest_source: str | None = None) -> Submission:

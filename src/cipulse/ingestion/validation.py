@@ -12,6 +12,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from cipulse.errors import InvalidRequest
 
 MAX_LISTED_PROBLEMS = 20
+#: A 200 answer lists at most this many warnings, then says how many more there were.
+MAX_LISTED_WARNINGS = 20
 
 TIMESTAMP_HINT = "must be an ISO 8601 timestamp with Z or an offset, e.g. 2024-01-15T10:30:00Z"
 
@@ -133,3 +135,11 @@ def invalid_request(exc: ValidationError) -> InvalidRequest:
     more = len(problems) - len(listed)
     message = "; ".join(listed) + (f"; and {more} more" if more > 0 else "")
     return InvalidRequest(message, problems)
+
+
+def listed_warnings(warnings: Sequence[str]) -> list[str]:
+    """The warnings a 200 answer lists: the first ``MAX_LISTED_WARNINGS``, then ``and N
+    more`` when there were more."""
+    listed = list(warnings[:MAX_LISTED_WARNINGS])
+    more = len(warnings) - len(listed)
+    return listed + ([f"and {more} more"] if more > 0 else [])

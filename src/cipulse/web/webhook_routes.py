@@ -15,7 +15,7 @@ from cipulse.domain.model import Submission, WebhookProvider
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.webhooks import handles, parse_event
 from cipulse.web.deadlines import run_in_database_thread
-from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES
+from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES, stored
 from cipulse.web.requests import CheckedRoute, bounded_body
 
 #: The header naming the event, and the one identifying a delivery across redeliveries.
@@ -55,7 +55,7 @@ async def _receive(request: Request, provider: WebhookProvider, org: str) -> Res
     )
     if outcome.duplicate:
         return _json({"success": True, "duplicate": True})
-    return _json({"success": True, "event": event, "events": outcome.events})
+    return stored({"success": True, "event": event, "events": outcome.events}, submission)
 
 
 async def _parsed(body: bytes, provider: WebhookProvider, event: str) -> Submission:

@@ -27,9 +27,9 @@ from cipulse.domain.model import (
     SourceFormat,
     Submission,
     TagValue,
-    duration_between,
 )
 from cipulse.domain.status import FINISHED_STATUSES, Status
+from cipulse.domain.timings import Settled, TimingNames, settle_duration
 from cipulse.errors import InvalidRequest
 from cipulse.ingestion.gitlab.schema import (
     Build,
@@ -76,12 +76,37 @@ def _runner_tags(runner: Runner | None) -> dict[str, TagValue]:
     return tags
 
 
+#: Where the times are in a Pipeline Hook (a pipeline starts when it stops queueing) and in a
+#: Job Hook (``builds[i]`` in a Pipeline Hook has the same fields without ``build_``).
+_PIPELINE_TIMES = TimingNames(
+    "object_attributes", "created_at + queued_duration", "finished_at", "duration"
+)
+_PIPELINE_QUEUE = TimingNames("object_attributes", "created_at", "started_at", "queued_duration")
+_JOB_TIMES = TimingNames("", "build_started_at", "build_finished_at", "build_duration")
+_JOB_QUEUE = TimingNames("", "build_created_at", "build_started_at", "build_queued_duration")
+
+
 def job_node_key(job_id: int) -> str:
     return f"job:{job_id}"
 
 
+def _queue_time(names: TimingNames, queued: float | None, warnings: list[str]) -> float | None:
+    """GitLab's queue time as sent; a negative one is unknown (with a warning)."""
+    settled = settle_duration(names, None, None, queued, what="queue time")
+    return _kept(settled, warnings)
+
+
+def _kept(settled: Settled, warnings: list[str]) -> float | None:
+    if settled.warning:
+        warnings.append(settled.warning)
+    return settled.value
+
+
 def _job_span(
     *,
+    times: TimingNames,
+    queue: TimingNames,
+    warnings: list[str],
     job_id: int,
     name: str,
     stage: str | None,
@@ -97,9 +122,9 @@ def _job_span(
 ) -> JobSpan:
     status = gitlab_status(raw_status)
     if status not in FINISHED_STATUSES:
-        finished = None
-    if duration is None or finished is None:
-        duration = duration_between(started, finished)
+        finished = duration = None  # GitLab's duration so far: not a duration yet
+    duration = _kept(settle_duration(times, started, finished, duration), warnings)
+    queued = _queue_time(queue, queued, warnings)
     tags = _runner_tags(runner)
     if stage:
         tags["stage"] = stage
@@ -134,11 +159,12 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     repository = repository_of(event.project, None)
     web_url = _web_url(event.project)
     status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
-    started = pipeline.created_at + timedelta(seconds=pipeline.queued_duration or 0)
+    warnings: list[str] = []
+    queued = _queue_time(_PIPELINE_QUEUE, pipeline.queued_duration, warnings)
+    started = pipeline.created_at + timedelta(seconds=queued or 0)
     finished = pipeline.finished_at if status in FINISHED_STATUSES else None
-    duration = pipeline.duration if finished is not None else None
-    if duration is None:
-        duration = duration_between(started, finished)
+    sent = pipeline.duration if finished is not None else None
+    duration = _kept(settle_duration(_PIPELINE_TIMES, started, finished, sent), warnings)
     tags: dict[str, TagValue] = {}
     if pipeline.sha:
         tags["commit_sha"] = pipeline.sha
@@ -165,45 +191,50 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
         actor=event.user.username if event.user else None,
         branch=pipeline.ref or None,
         tags=tags,
-        metrics={}
-        if pipeline.queued_duration is None
-        else {"queue_seconds": pipeline.queued_duration},
+        metrics={} if queued is None else {"queue_seconds": queued},
         jobs=[],
         jobs_are_snapshot=False,
     )
+    spans = [
+        DetachedSpan(
+            repository=repository,
+            run_key=str(pipeline.id),
+            span=_build_span(index, build, web_url, warnings),
+            attempt=round_number,
+            fallback=True,
+        )
+        for index, build, round_number in _rounds_of(event.builds)
+    ]
     submission = Submission(
         from_webhooks=True,
         attempts=[attempt],
-        detached_spans=[
-            DetachedSpan(
-                repository=repository,
-                run_key=str(pipeline.id),
-                span=_build_span(build, web_url),
-                attempt=round_number,
-                fallback=True,
-            )
-            for build, round_number in _rounds_of(event.builds)
-        ],
+        detached_spans=spans,
         retry_round_runs=[(repository, str(pipeline.id))],
+        warnings=warnings,
     )
     if event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch
     return submission
 
 
-def _rounds_of(builds: list[Build]) -> list[tuple[Build, int]]:
-    """Each job with its retry round: the tries of one job, in the order of their ids. (A
-    pipeline event may list only each job's latest try: then its own event says its round.)"""
+def _rounds_of(builds: list[Build]) -> list[tuple[int, Build, int]]:
+    """Each job (with its place in ``builds``) with its retry round: the tries of one job, in
+    the order of their ids. (A pipeline event may list only each job's latest try: then its
+    own event says its round.)"""
     tries: dict[str, int] = {}
     found = []
-    for build in sorted(builds, key=lambda b: b.id):
+    for index, build in sorted(enumerate(builds), key=lambda item: item[1].id):
         tries[build.name] = tries.get(build.name, 0) + 1
-        found.append((build, tries[build.name]))
+        found.append((index, build, tries[build.name]))
     return found
 
 
-def _build_span(build: Build, web_url: str | None) -> JobSpan:
+def _build_span(index: int, build: Build, web_url: str | None, warnings: list[str]) -> JobSpan:
+    where = f"builds[{index}]"
     return _job_span(
+        times=TimingNames(where, "started_at", "finished_at", "duration"),
+        queue=TimingNames(where, "created_at", "started_at", "queued_duration"),
+        warnings=warnings,
         job_id=build.id,
         name=build.name,
         stage=build.stage,
@@ -221,7 +252,11 @@ def _build_span(build: Build, web_url: str | None) -> JobSpan:
 
 def convert_job(event: JobEvent) -> Submission:
     repository = repository_of(event.project, event.repository)
+    warnings: list[str] = []
     span = _job_span(
+        times=_JOB_TIMES,
+        queue=_JOB_QUEUE,
+        warnings=warnings,
         job_id=event.build_id,
         name=event.build_name,
         stage=event.build_stage,
@@ -247,6 +282,7 @@ def convert_job(event: JobEvent) -> Submission:
             )
         ],
         retry_round_runs=[(repository, run_key)],
+        warnings=warnings,
     )
     if event.project and event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch

@@ -17,7 +17,7 @@ from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
     InRange,
     Int64,
-    LaxSeconds,
+    LaxSignedSeconds,
     Name,
     OptionalText,
     RetryCount,
@@ -56,7 +56,8 @@ def parse_timestamp(value: object) -> object:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp), InRange]
-Seconds = LaxSeconds
+#: Durations and queue times: negative ones are stored as unknown with a warning, not refused.
+Seconds = LaxSignedSeconds
 
 
 class _Lenient(BaseModel):
@@ -117,7 +118,7 @@ class PipelineAttributes(_Lenient):
     @model_validator(mode="after")
     def _started_in_range(self) -> PipelineAttributes:
         """The pipeline started ``queued_duration`` after it was created (converter.py)."""
-        queued = timedelta(seconds=self.queued_duration or 0)
+        queued = timedelta(seconds=max(self.queued_duration or 0, 0))
         if instant_problem(self.created_at + queued) is not None:
             raise field_error(
                 "queued_duration", f"created_at plus queued_duration must be {INSTANT_RANGE}"
