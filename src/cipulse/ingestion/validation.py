@@ -129,12 +129,16 @@ def problems_of(exc: ValidationError) -> list[str]:
     return [f"{path}: {' or '.join(messages)}" for path, messages in by_path.items()]
 
 
-def invalid_request(exc: ValidationError) -> InvalidRequest:
-    problems = problems_of(exc)
-    listed = problems[:MAX_LISTED_PROBLEMS]
+def refused(problems: Sequence[str]) -> InvalidRequest:
+    """One 400 naming every problem (the first ``MAX_LISTED_PROBLEMS``, then how many more)."""
+    listed = list(problems[:MAX_LISTED_PROBLEMS])
     more = len(problems) - len(listed)
     message = "; ".join(listed) + (f"; and {more} more" if more > 0 else "")
-    return InvalidRequest(message, problems)
+    return InvalidRequest(message, list(problems))
+
+
+def invalid_request(exc: ValidationError) -> InvalidRequest:
+    return refused(problems_of(exc))
 
 
 def listed_warnings(warnings: Sequence[str]) -> list[str]:

@@ -30,7 +30,6 @@ from cipulse.domain.model import (
 )
 from cipulse.domain.status import FINISHED_STATUSES, Status
 from cipulse.domain.timings import Settled, TimingNames, settle_duration
-from cipulse.errors import InvalidRequest
 from cipulse.ingestion.gitlab.schema import (
     Build,
     JobEvent,
@@ -38,6 +37,7 @@ from cipulse.ingestion.gitlab.schema import (
     Project,
     RepositoryInfo,
     Runner,
+    repository_name,
 )
 
 PROVIDER = "gitlab"
@@ -50,13 +50,8 @@ def repository_of(project: Project | None, repository: RepositoryInfo | None) ->
         repository.homepage if repository else None
     )
     host = (urlsplit(web_url).hostname or "gitlab.com").lower() if web_url else "gitlab.com"
-    full_name = project.path_with_namespace if project else None
-    if not full_name and web_url:
-        full_name = urlsplit(web_url).path.strip("/") or None
-    if not full_name:
-        raise InvalidRequest(
-            "project.path_with_namespace: required (or repository.homepage to read it from)"
-        )
+    full_name = repository_name(project.path_with_namespace if project else None, web_url)
+    assert full_name is not None  # the events' schemas make sure
     return RepositoryRef(host=host, full_name=full_name)
 
 
