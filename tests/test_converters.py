@@ -10,6 +10,7 @@ from cipulse.domain.model import RunKeyScope
 from cipulse.domain.status import Status
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from tests.builders import (
+    REAL_FIXTURES,
     RUNWATCH_EXAMPLE,
     TRUNK_EXAMPLE,
     real_fixture,
@@ -225,3 +226,9 @@ def test_circleci_runs_name_the_code_host_they_build_from() -> None:
     assert attempt.repository.host == "github.com"
     (unknown,) = parse_runwatch(body(runwatch_run(provider="circleci", run_url=None))).attempts
     assert unknown.repository.host == "circleci"
+
+
+def test_the_real_reporters_payloads_convert_alike_twice() -> None:
+    folder = REAL_FIXTURES / "runwatch-github-reporter"
+    for path in sorted(folder.glob("v*.json")):
+        assert parse_runwatch(path.read_bytes()) == parse_runwatch(path.read_bytes()), path.name
