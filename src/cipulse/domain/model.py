@@ -243,11 +243,3 @@ class Session:
     csrf_token: str
     expires_at_ms: int
     organisations: tuple[Membership, ...]
-
-
-def duration_between(started: datetime | None, completed: datetime | None) -> float | None:
-    """Seconds from ``started`` to ``completed``; ``None`` when unknown or negative."""
-    if started is None or completed is None:
-        return None
-    seconds = (completed - started).total_seconds()
-    return seconds if seconds >= 0 else None

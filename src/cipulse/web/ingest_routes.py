@@ -118,7 +118,8 @@ def router() -> APIRouter:
         "(repository, pipeline, run_id, run_attempt) again updates it and returns the same id.",
         "responses": {
             200: {
-                "description": "Stored",
+                "description": "Stored. With `warnings` (one line per field) when something was "
+                "stored otherwise than sent: an impossible duration is stored as unknown.",
                 "content": {
                     "application/json": {"example": {"success": True, "pipeline_run_id": "uuid"}}
                 },
@@ -142,7 +143,8 @@ def router() -> APIRouter:
         "job tree. All-or-nothing: one invalid event fails the request.",
         "responses": {
             200: {
-                "description": "Stored",
+                "description": "Stored. With `warnings` when something was stored otherwise "
+                "than sent (a finishedAt before its createdAt: duration unknown).",
                 "content": {"application/json": {"example": {"success": True, "events": 2}}},
             },
             **ERROR_RESPONSES,

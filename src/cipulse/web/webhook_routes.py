@@ -75,7 +75,10 @@ async def gitlab_webhook(request: Request, org: str) -> Response:
 def router() -> APIRouter:
     routes = APIRouter(tags=["webhooks"], route_class=CheckedRoute)
     responses: dict[int | str, dict[str, Any]] = {
-        200: {"description": "Stored (or a redelivery already stored, or a GitHub ping)"},
+        200: {
+            "description": "Stored (with `warnings` when something was stored otherwise than "
+            "sent), or a redelivery already stored, or a GitHub ping"
+        },
         202: {"description": "Verified, but not an event cipulse stores: ignored"},
         **{code: ERROR_RESPONSES[code] for code in (400, 401, 402, 413, 503)},
         404: {"description": "No organisation of that name"},
