@@ -76,16 +76,21 @@ RUNWATCH_STATUSES = (
 )
 
 
+#: The RunWatch statuses but ``unknown``: the spec's are ours, GitHub's other conclusions map
+#: as GitHub's do (a dict: this runs for every job).
+_RUNWATCH_STATUS = {**{status.value: status for status in Status}, **GITHUB_CONCLUSION}
+
+
 def runwatch_status(raw: str, finished: bool) -> Status:
-    """The spec's statuses are ours; GitHub's other conclusions map as GitHub's do.
-    ``unknown`` is running until the run or job has a ``completed_at`` (``finished``), and a
-    failure once it has: what the reporter could not name is then, in practice, a job that
-    timed out or a run that failed to start, which count as failures too."""
+    """``unknown`` is running until the run or job has a ``completed_at`` (``finished``),
+    and a failure once it has: what the reporter could not name is then, in practice, a job
+    that timed out or a run that failed to start, which count as failures too."""
+    found = _RUNWATCH_STATUS.get(raw)
+    if found is not None:
+        return found
     if raw == RUNWATCH_UNKNOWN:
         return Status.FAILURE if finished else Status.RUNNING
-    if raw in GITHUB_CONCLUSION:
-        return GITHUB_CONCLUSION[raw]
-    return Status(raw)
+    raise ValueError(f"not a RunWatch status: {raw!r}")  # the schema lets none through
 
 
 #: GitLab job statuses (and pipeline statuses, but for ``manual``).

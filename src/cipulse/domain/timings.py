@@ -21,24 +21,18 @@ DURATION_SLACK_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True)
 class TimingNames:
-    """Where a run's or job's timing is in the wire format: the path of the object
-    (``jobs[3]``; empty at the top level) and its fields' names there."""
+    """The names a wire format gives a run's or job's timing fields, for warnings; where the
+    object is (``jobs[3]``) is given with each call."""
 
-    where: str
     start: str
     end: str
     duration: str | None = None
 
-    def path(self, field: str) -> str:
-        return f"{self.where}.{field}" if self.where else field
 
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A figure as stored (None: unknown) and, when the times made it so, why."""
-
-    value: float | None
-    warning: str | None = None
+#: Where the object with the times is in the payload: a path (``workflow_job``; empty at the
+#: top level), or an array's name and an index (``("jobs", 3)``, shown ``jobs[3]``), which
+#: costs nothing to give for every job when no warning needs it.
+Where = str | tuple[str, int]
 
 
 def shown_number(value: float) -> str:
@@ -50,74 +44,103 @@ def _shown_instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _path(where: Where, field: str) -> str:
+    if isinstance(where, tuple):
+        return f"{where[0]}[{where[1]}].{field}"
+    return f"{where}.{field}" if where else field
+
+
 def settle_duration(
     names: TimingNames,
     started: datetime | None,
     completed: datetime | None,
-    sent: float | None = None,
+    sent: float | None,
+    warnings: list[str],
+    *,
+    where: Where = "",
     what: str = "duration",
-) -> Settled:
-    """The duration (or queue time, …: ``what``) of something that ran from ``started`` to
-    ``completed``, with the one the client ``sent``, if any. It is unknown, with a warning,
-    when the end is before the start, when the sent value is negative, or when it is longer
-    than the timestamps allow; otherwise the sent value, else the time between the two."""
-    reversed_times = started is not None and completed is not None and completed < started
-    span = (completed - started).total_seconds() if started and completed else None
-    if sent is not None:
-        reasons = []
-        if sent < 0:
-            reasons.append("negative")
-        if reversed_times:
+) -> float | None:
+    """The duration (or queue time, …: ``what``) to store for the thing at ``where`` that ran
+    from ``started`` to ``completed``, given the one the client ``sent``, if any: the sent
+    value, else the time between the two. It is unknown (None), with a warning appended to
+    ``warnings``, when the end is before the start, when the sent value is negative, or when
+    it is longer than the timestamps allow."""
+    if started is not None and completed is not None:
+        span = (completed - started).total_seconds()
+        if span >= 0 and (sent is None or 0 <= sent <= span + DURATION_SLACK_SECONDS):
+            return span if sent is None else sent
+    elif sent is None or sent >= 0:
+        return sent
+    warnings.append(_impossible(names, started, completed, sent, where, what))
+    return None
+
+
+def _impossible(
+    names: TimingNames,
+    started: datetime | None,
+    completed: datetime | None,
+    sent: float | None,
+    where: Where,
+    what: str,
+) -> str:
+    """Why a timing ``settle_duration`` refused is impossible, naming its field."""
+    if sent is None:
+        assert started is not None and completed is not None
+        return reversed_times_warning(names, started, completed, where=where, what=what)
+    reasons = []
+    if sent < 0:
+        reasons.append("negative")
+    if started is not None and completed is not None:
+        span = (completed - started).total_seconds()
+        if span < 0:
             reasons.append(f"{names.end} is before {names.start}")
-        elif span is not None and sent > span + DURATION_SLACK_SECONDS:
+        elif sent >= 0:
             reasons.append(
                 f"longer than the {shown_number(span)} s from {names.start} to {names.end}"
             )
-        if not reasons:
-            return Settled(sent)
-        field = names.path(names.duration or what)
-        return Settled(
-            None,
-            f"{field}: {shown_number(sent)} is impossible ({'; '.join(reasons)}); "
-            "stored as unknown",
-        )
-    if reversed_times:
-        assert started is not None and completed is not None
-        return Settled(None, reversed_times_warning(names, started, completed, what))
-    return Settled(span)
+    field = _path(where, names.duration or what)
+    return f"{field}: {shown_number(sent)} is impossible ({'; '.join(reasons)}); stored as unknown"
 
 
 def reversed_times_warning(
-    names: TimingNames, started: datetime, completed: datetime, what: str = "duration"
+    names: TimingNames,
+    started: datetime,
+    completed: datetime,
+    *,
+    where: Where = "",
+    what: str = "duration",
 ) -> str:
     """The warning for an end (``completed``) before the start."""
     return (
-        f"{names.path(names.end)}: {_shown_instant(completed)} is before {names.start} "
+        f"{_path(where, names.end)}: {_shown_instant(completed)} is before {names.start} "
         f"{_shown_instant(started)}; both kept as sent, the {what} stored as unknown"
     )
 
 
 def settle_compute(
-    sent: float | None, known_durations: Sequence[float], impossible: Sequence[str]
-) -> Settled:
-    """A run's compute: as ``sent``, else the sum of its jobs' ``known_durations`` (unknown
-    when there are none). A sent value that is negative, or that came with jobs whose sent
-    duration was ``impossible`` (their paths), is not trusted either: the sum replaces it."""
+    sent: float | None,
+    known_durations: Sequence[float],
+    impossible: Sequence[str],
+    warnings: list[str],
+) -> float | None:
+    """A run's compute to store: as ``sent``, else the sum of its jobs' ``known_durations``
+    (unknown when there are none). A sent value that is negative, or that came with jobs
+    whose sent duration was ``impossible`` (their paths), is not trusted either: the sum
+    replaces it, with a warning appended to ``warnings``."""
+    if sent is not None and sent >= 0 and not impossible:
+        return sent
     computed = float(sum(known_durations)) if known_durations else None
     if sent is None:
-        return Settled(computed)
+        return computed
     reasons = []
     if sent < 0:
         reasons.append("is negative")
     if impossible:
         reasons.append(f"was sent with impossible job durations ({', '.join(impossible)})")
-    if not reasons:
-        return Settled(sent)
     instead = (
         "stored as unknown"
         if computed is None
         else f"stored as the sum of the jobs' known durations, {shown_number(computed)}"
     )
-    return Settled(
-        computed, f"compute_seconds: {shown_number(sent)} {' and '.join(reasons)}; {instead}"
-    )
+    warnings.append(f"compute_seconds: {shown_number(sent)} {' and '.join(reasons)}; {instead}")
+    return computed

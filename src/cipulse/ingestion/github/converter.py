@@ -24,7 +24,7 @@ from cipulse.domain.model import (
     TagValue,
 )
 from cipulse.domain.status import FINISHED_STATUSES, Status
-from cipulse.domain.timings import TimingNames, settle_duration
+from cipulse.domain.timings import TimingNames, Where, settle_duration
 from cipulse.ingestion.github.schema import (
     Repository,
     Step,
@@ -57,8 +57,14 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
     started = run.run_started_at or run.created_at
     completed = run.updated_at if status in FINISHED_STATUSES else None
     start_name = "run_started_at" if run.run_started_at else "created_at"
+    warnings: list[str] = []
     duration = settle_duration(
-        TimingNames("workflow_run", start_name, "updated_at"), started, completed
+        TimingNames(start_name, "updated_at"),
+        started,
+        completed,
+        None,
+        warnings,
+        where="workflow_run",
     )
     actor = run.triggering_actor or run.actor
     tags: dict[str, TagValue] = {}
@@ -78,7 +84,7 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         source_format=SourceFormat.GITHUB,
         started_at=started,
         completed_at=completed,
-        duration_seconds=duration.value,
+        duration_seconds=duration,
         run_number=run.run_number,
         run_name=run.display_title or None,
         run_url=run.html_url,
@@ -89,9 +95,7 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         jobs=[],
         jobs_are_snapshot=False,
     )
-    submission = Submission(attempts=[attempt], from_webhooks=True)
-    if duration.warning:
-        submission.warnings.append(duration.warning)
+    submission = Submission(attempts=[attempt], from_webhooks=True, warnings=warnings)
     if event.repository.default_branch:
         submission.default_branches[repository] = event.repository.default_branch
     return submission
@@ -128,7 +132,8 @@ def _times(
 
 
 #: Where a job's times are in a ``workflow_job`` event.
-_JOB = TimingNames("workflow_job", "started_at", "completed_at")
+_JOB = TimingNames("started_at", "completed_at")
+_QUEUE = TimingNames("created_at", "started_at")
 
 
 def _settled(
@@ -136,12 +141,10 @@ def _settled(
     started: datetime | None,
     completed: datetime | None,
     warnings: list[str],
+    where: Where = "workflow_job",
     what: str = "duration",
 ) -> float | None:
-    settled = settle_duration(names, started, completed, what=what)
-    if settled.warning:
-        warnings.append(settled.warning)
-    return settled.value
+    return settle_duration(names, started, completed, None, warnings, where=where, what=what)
 
 
 def _job_span(job: WorkflowJob, warnings: list[str]) -> JobSpan:
@@ -156,8 +159,7 @@ def _job_span(job: WorkflowJob, warnings: list[str]) -> JobSpan:
     if job.labels:
         tags["runner_labels"] = ",".join(job.labels)
     metrics = {}
-    queue_times = TimingNames(_JOB.where, "created_at", "started_at")
-    queued = _settled(queue_times, job.created_at, started, warnings, "queue time")
+    queued = _settled(_QUEUE, job.created_at, started, warnings, what="queue time")
     if queued is not None:
         metrics["queue_seconds"] = queued
     name = _job_name(job)
@@ -193,10 +195,7 @@ def _step_span(job: WorkflowJob, index: int, step: Step, warnings: list[str]) ->
         started_at=started,
         completed_at=completed,
         duration_seconds=_settled(
-            TimingNames(f"workflow_job.steps[{index}]", _JOB.start, _JOB.end),
-            started,
-            completed,
-            warnings,
+            _JOB, started, completed, warnings, where=("workflow_job.steps", index)
         ),
         url=f"{job.html_url}#step:{step.number}:1" if job.html_url else None,
         parent_node_key=job_node_key(job.id),

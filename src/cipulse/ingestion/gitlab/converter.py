@@ -29,7 +29,7 @@ from cipulse.domain.model import (
     TagValue,
 )
 from cipulse.domain.status import FINISHED_STATUSES, Status
-from cipulse.domain.timings import Settled, TimingNames, settle_duration
+from cipulse.domain.timings import TimingNames, Where, settle_duration
 from cipulse.ingestion.gitlab.schema import (
     Build,
     JobEvent,
@@ -73,34 +73,31 @@ def _runner_tags(runner: Runner | None) -> dict[str, TagValue]:
 
 #: Where the times are in a Pipeline Hook (a pipeline starts when it stops queueing) and in a
 #: Job Hook (``builds[i]`` in a Pipeline Hook has the same fields without ``build_``).
-_PIPELINE_TIMES = TimingNames(
-    "object_attributes", "created_at + queued_duration", "finished_at", "duration"
-)
-_PIPELINE_QUEUE = TimingNames("object_attributes", "created_at", "started_at", "queued_duration")
-_JOB_TIMES = TimingNames("", "build_started_at", "build_finished_at", "build_duration")
-_JOB_QUEUE = TimingNames("", "build_created_at", "build_started_at", "build_queued_duration")
+_PIPELINE_TIMES = TimingNames("created_at + queued_duration", "finished_at", "duration")
+_PIPELINE_QUEUE = TimingNames("created_at", "started_at", "queued_duration")
+_JOB_TIMES = TimingNames("build_started_at", "build_finished_at", "build_duration")
+_JOB_QUEUE = TimingNames("build_created_at", "build_started_at", "build_queued_duration")
+_BUILD_TIMES = TimingNames("started_at", "finished_at", "duration")
+_BUILD_QUEUE = TimingNames("created_at", "started_at", "queued_duration")
+_PIPELINE = "object_attributes"
 
 
 def job_node_key(job_id: int) -> str:
     return f"job:{job_id}"
 
 
-def _queue_time(names: TimingNames, queued: float | None, warnings: list[str]) -> float | None:
+def _queue_time(
+    names: TimingNames, where: Where, queued: float | None, warnings: list[str]
+) -> float | None:
     """GitLab's queue time as sent; a negative one is unknown (with a warning)."""
-    settled = settle_duration(names, None, None, queued, what="queue time")
-    return _kept(settled, warnings)
-
-
-def _kept(settled: Settled, warnings: list[str]) -> float | None:
-    if settled.warning:
-        warnings.append(settled.warning)
-    return settled.value
+    return settle_duration(names, None, None, queued, warnings, where=where, what="queue time")
 
 
 def _job_span(
     *,
     times: TimingNames,
     queue: TimingNames,
+    where: Where,
     warnings: list[str],
     job_id: int,
     name: str,
@@ -118,8 +115,8 @@ def _job_span(
     status = gitlab_status(raw_status)
     if status not in FINISHED_STATUSES:
         finished = duration = None  # GitLab's duration so far: not a duration yet
-    duration = _kept(settle_duration(times, started, finished, duration), warnings)
-    queued = _queue_time(queue, queued, warnings)
+    duration = settle_duration(times, started, finished, duration, warnings, where=where)
+    queued = _queue_time(queue, where, queued, warnings)
     tags = _runner_tags(runner)
     if stage:
         tags["stage"] = stage
@@ -155,11 +152,11 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     web_url = _web_url(event.project)
     status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
     warnings: list[str] = []
-    queued = _queue_time(_PIPELINE_QUEUE, pipeline.queued_duration, warnings)
+    queued = _queue_time(_PIPELINE_QUEUE, _PIPELINE, pipeline.queued_duration, warnings)
     started = pipeline.created_at + timedelta(seconds=queued or 0)
     finished = pipeline.finished_at if status in FINISHED_STATUSES else None
     sent = pipeline.duration if finished is not None else None
-    duration = _kept(settle_duration(_PIPELINE_TIMES, started, finished, sent), warnings)
+    duration = settle_duration(_PIPELINE_TIMES, started, finished, sent, warnings, where=_PIPELINE)
     tags: dict[str, TagValue] = {}
     if pipeline.sha:
         tags["commit_sha"] = pipeline.sha
@@ -225,10 +222,10 @@ def _rounds_of(builds: list[Build]) -> list[tuple[int, Build, int]]:
 
 
 def _build_span(index: int, build: Build, web_url: str | None, warnings: list[str]) -> JobSpan:
-    where = f"builds[{index}]"
     return _job_span(
-        times=TimingNames(where, "started_at", "finished_at", "duration"),
-        queue=TimingNames(where, "created_at", "started_at", "queued_duration"),
+        times=_BUILD_TIMES,
+        queue=_BUILD_QUEUE,
+        where=("builds", index),
         warnings=warnings,
         job_id=build.id,
         name=build.name,
@@ -251,6 +248,7 @@ def convert_job(event: JobEvent) -> Submission:
     span = _job_span(
         times=_JOB_TIMES,
         queue=_JOB_QUEUE,
+        where="",
         warnings=warnings,
         job_id=event.build_id,
         name=event.build_name,

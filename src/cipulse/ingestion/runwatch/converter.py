@@ -66,7 +66,7 @@ def _name_key(name: str) -> str:
 
 
 #: The timing fields of a run (and, under ``jobs[i]``, of a job).
-_TIMES = TimingNames("", "started_at", "completed_at", "duration_seconds")
+_TIMES = TimingNames("started_at", "completed_at", "duration_seconds")
 
 
 def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSpan], list[str]]:
@@ -84,17 +84,12 @@ def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSp
             occurrences[base_key] = occurrences.get(base_key, 1) + 1
             node_key = f"{base_key}#{occurrences[base_key]}"
         used.add(node_key)
-        where = f"jobs[{index}]"
+        sent = job.duration_seconds
         duration = settle_duration(
-            TimingNames(where, _TIMES.start, _TIMES.end, _TIMES.duration),
-            job.started_at,
-            job.completed_at,
-            job.duration_seconds,
+            _TIMES, job.started_at, job.completed_at, sent, warnings, where=("jobs", index)
         )
-        if duration.warning:
-            warnings.append(duration.warning)
-            if job.duration_seconds is not None:
-                impossible.append(where)
+        if duration is None and sent is not None:
+            impossible.append(f"jobs[{index}]")
         spans.append(
             JobSpan(
                 node_key=node_key,
@@ -105,7 +100,7 @@ def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSp
                 raw_status=job.status,
                 started_at=job.started_at,
                 completed_at=job.completed_at,
-                duration_seconds=duration.value,
+                duration_seconds=duration,
                 url=job.job_url,
                 external_id=None if job.job_id is None else str(job.job_id),
             )
@@ -115,14 +110,12 @@ def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSp
 
 def convert(run: RunWatchRun) -> Submission:
     warnings: list[str] = []
-    duration = settle_duration(_TIMES, run.started_at, run.completed_at, run.duration_seconds)
-    if duration.warning:
-        warnings.append(duration.warning)
+    duration = settle_duration(
+        _TIMES, run.started_at, run.completed_at, run.duration_seconds, warnings
+    )
     jobs, impossible = _job_spans(run.jobs, warnings)
     known = [job.duration_seconds for job in jobs if job.duration_seconds is not None]
-    compute = settle_compute(run.compute_seconds, known, impossible)
-    if compute.warning:
-        warnings.append(compute.warning)
+    compute = settle_compute(run.compute_seconds, known, impossible, warnings)
     pipeline_key = str(run.pipeline_id) if run.pipeline_id is not None else run.pipeline_name
     attempt = RunAttempt(
         repository=RepositoryRef(
@@ -140,8 +133,8 @@ def convert(run: RunWatchRun) -> Submission:
         source_format=SourceFormat.RUNWATCH,
         started_at=run.started_at,
         completed_at=run.completed_at,
-        duration_seconds=duration.value,
-        compute_seconds=compute.value,
+        duration_seconds=duration,
+        compute_seconds=compute,
         run_name=run.run_name,
         run_url=run.run_url,
         triggered_by=run.triggered_by or None,

@@ -37,6 +37,10 @@ def _millis(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
+#: An event's timing fields.
+_TIMES = TimingNames("createdAt", "finishedAt")
+
+
 def _duration(event: Event, index: int, warnings: list[str]) -> float | None:
     """Unknown (None) when ``finishedAt`` is missing, or before ``createdAt`` (with a
     warning): the spec's own example does that, and such an event must not distort duration
@@ -44,10 +48,9 @@ def _duration(event: Event, index: int, warnings: list[str]) -> float | None:
     if event.finishedAt is None:
         return None
     if event.finishedAt < event.createdAt:
-        names = TimingNames(f"events[{index}]", "createdAt", "finishedAt")
         started, finished = _millis(event.createdAt), _millis(event.finishedAt)
         assert started is not None and finished is not None
-        warnings.append(reversed_times_warning(names, started, finished))
+        warnings.append(reversed_times_warning(_TIMES, started, finished, where=("events", index)))
         return None
     return (event.finishedAt - event.createdAt) / 1000
 
