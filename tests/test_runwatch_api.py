@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -322,6 +323,20 @@ def _ms(stamp: str | None) -> int | None:
     if stamp is None:
         return None
     return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_warnings_are_logged_at_debug_level_only(
+    client: TestClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reporter whose every payload has the same quirk must not flood the log."""
+    caplog.set_level(logging.DEBUG, logger="cipulse")
+    job = runwatch_job("deploy", "skipped", duration_seconds=-1, **_REVERSED)
+    for _ in range(3):
+        assert "warnings" in post(client, tenant, runwatch_run(jobs=[job])).json()
+    logged = [r for r in caplog.records if "warnings" in r.getMessage()]
+    assert len(logged) == 3
+    assert {r.levelno for r in logged} == {logging.DEBUG}
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
 
 
 def test_durations_within_a_second_of_their_timestamps_are_kept(
