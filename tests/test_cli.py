@@ -125,6 +125,9 @@ def test_ingest_is_idempotent_and_speaks_trunk(
         result = run(settings, "ingest", str(path), "--format", "trunk", "--org", "acme")
         assert result.exit_code == 0, result.stderr
         assert "stored 2 events" in result.stderr
+        # The spec example's finishedAt is before its createdAt: stored, and said so.
+        assert f"{path}: warning: events[1].finishedAt: " in result.stderr
+        assert "; 1 stored with 2 warnings" in result.stderr
     assert count(database, "run_attempts") == 2
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import get_args
 
 from cipulse.domain import ids
+from cipulse.domain.ci_statuses import RUNWATCH_STATUSES, runwatch_status
 from cipulse.domain.model import RunKeyScope
 from cipulse.domain.status import Status
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
+from cipulse.ingestion.runwatch.schema import WireStatus
 from tests.builders import (
+    REAL_FIXTURES,
     RUNWATCH_EXAMPLE,
     TRUNK_EXAMPLE,
     real_fixture,
@@ -182,7 +186,7 @@ def test_trunk_conclusions_map_onto_our_statuses() -> None:
         "TIMED_OUT": "timed_out",
         "SKIPPED": "skipped",
         "NEUTRAL": "skipped",
-        "ACTION_REQUIRED": "failure",
+        "ACTION_REQUIRED": "pending",
         "STALE": "cancelled",
         "STARTUP_FAILURE": "failure",
         "UNSPECIFIED": "skipped",
@@ -225,3 +229,15 @@ def test_circleci_runs_name_the_code_host_they_build_from() -> None:
     assert attempt.repository.host == "github.com"
     (unknown,) = parse_runwatch(body(runwatch_run(provider="circleci", run_url=None))).attempts
     assert unknown.repository.host == "circleci"
+
+
+def test_the_real_reporters_payloads_convert_alike_twice() -> None:
+    folder = REAL_FIXTURES / "runwatch-github-reporter"
+    for path in sorted(folder.glob("v*.json")):
+        assert parse_runwatch(path.read_bytes()) == parse_runwatch(path.read_bytes()), path.name
+
+
+def test_the_runwatch_schema_takes_exactly_the_mapped_statuses() -> None:
+    assert get_args(WireStatus) == RUNWATCH_STATUSES
+    for raw in RUNWATCH_STATUSES:
+        assert {runwatch_status(raw, finished=f) for f in (True, False)} <= set(Status)

@@ -121,7 +121,9 @@ def test_first_start_on_sqlite_as_a_new_user_sees_it(tmp_path: Path) -> None:
         trunk = httpx.post(
             f"{base_url}/v1/metrics/trackEvents", json=TRUNK_EXAMPLE, headers={"x-api-token": key}
         )
-        assert trunk.json() == {"success": True, "events": 2}
+        answer = trunk.json()
+        assert (answer["success"], answer["events"]) == (True, 2)
+        assert len(answer["warnings"]) == 2  # the spec example's finishedAt < createdAt
         assert httpx.get(f"{base_url}/openapi.json").json()["info"]["title"] == "cipulse"
     # Second start: the same database, no new key; the printed commands, pasted as printed
     # in the same folder, create a key and send a run with it.

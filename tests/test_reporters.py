@@ -134,7 +134,7 @@ def gh_job(
         ("completed", "skipped", Status.SKIPPED),
         ("completed", "neutral", Status.SKIPPED),
         ("completed", "stale", Status.CANCELLED),
-        ("completed", "action_required", Status.FAILURE),
+        ("completed", "action_required", Status.PENDING),
         ("completed", "startup_failure", Status.FAILURE),
         ("completed", "something_new", Status.FAILURE),
         ("completed", None, Status.SUCCESS),
@@ -276,7 +276,11 @@ def test_github_odd_values_still_make_a_valid_payload() -> None:
     assert payload["pipeline_name"] == ".github/workflows/build.yml@main"
     assert (payload["actor"], payload["triggered_by"]) == ("", "")
     assert "run_name" not in payload
-    assert payload["jobs"][0]["completed_at"] == payload["jobs"][0]["started_at"]
+    # The times as GitHub gave them: the server stores them, the duration as unknown.
+    assert (payload["jobs"][0]["started_at"], payload["jobs"][0]["completed_at"]) == (
+        "2020-01-22T19:40:00Z",
+        "2020-01-22T19:39:00Z",
+    )
     assert payload["status"] == "queued" and "completed_at" not in payload
 
 
@@ -570,6 +574,51 @@ def test_github_inline_and_external_runs_are_stored(
         ("build", 119)
     ]
     assert external_run["pipeline_id"] == inline_run["pipeline_id"]  # the same workflow
+
+
+def test_github_jobs_ending_before_they_start_are_stored_with_warnings(
+    fake: FakeCI, settings: Settings, tenant: Tenant, reader: dict[str, str]
+) -> None:
+    """GitHub ends some skipped jobs before they start: the reporter sends the times as they
+    are, the server keeps them, stores the duration as unknown, and the command prints the
+    server's warning."""
+    fake.github_runs[(REPOSITORY, EVENT_RUN_ID, 1)] = github_run(
+        id=EVENT_RUN_ID, status="completed", conclusion="success", updated_at="2020-01-22T19:50:00Z"
+    )
+    skipped = copy.deepcopy(GITHUB_JOB)
+    skipped.update(
+        id=GITHUB_JOB["id"] + 1,
+        name="deploy",
+        conclusion="skipped",
+        started_at="2020-01-22T19:45:00Z",
+        completed_at="2020-01-20T08:00:00Z",
+    )
+    fake.github_jobs[(REPOSITORY, EVENT_RUN_ID, 1)] = [GITHUB_JOB, skipped]
+    with threaded_server(settings) as url:
+        result = report(
+            "github",
+            env=github_env(
+                fake,
+                CIPULSE_URL=url,
+                CIPULSE_API_KEY=tenant.key,
+                GITHUB_RUN_ID="999",
+                GITHUB_EVENT_NAME="workflow_run",
+                GITHUB_EVENT_PATH=str(EVENT_FILE),
+            ),
+        )
+        assert result.exit_code == 0, result.output
+        run = read_run(url, reader, result.stdout)
+    assert (
+        "warning: jobs[1].completed_at: 2020-01-20T08:00:00Z is before started_at "
+        "2020-01-22T19:45:00Z; both kept as sent, the duration stored as unknown"
+    ) in result.stderr
+    deploy = next(job for job in run["jobs"] if job["name"] == "deploy")
+    assert (deploy["status"], deploy["duration_seconds"]) == ("skipped", None)
+    assert (deploy["started_at"], deploy["completed_at"]) == (
+        "2020-01-22T19:45:00Z",
+        "2020-01-20T08:00:00Z",
+    )
+    assert run["compute_seconds"] == 119  # the build's alone
 
 
 def serve_gitlab_pipeline(fake: FakeCI) -> None:

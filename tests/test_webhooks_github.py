@@ -293,3 +293,33 @@ def test_a_new_secret_works_at_once(client: TestClient, org: Hooked, database: D
     response = post_github(client, org.name, "workflow_run", payload, secret="rotated")
     assert response.status_code == 200, response.text
     assert post_github(client, org.name, "workflow_run", payload, secret="nope").status_code == 401
+
+
+def test_a_skipped_job_that_ends_before_it_starts_is_stored_with_warnings(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    """GitHub ends some skipped jobs (and steps) before they start: stored, times as sent,
+    durations unknown, and the answer says so."""
+    payload = real_fixture(JOB_COMPLETED)
+    job = payload["workflow_job"]
+    job.update(conclusion="skipped", completed_at="2021-08-05T10:34:57Z")
+    job["steps"][7]["completed_at"] = "2021-08-03T10:26:27.000Z"
+    response = post_github(client, org.name, "workflow_job", payload)
+    assert response.status_code == 200
+    assert response.json()["warnings"] == [
+        "workflow_job.completed_at: 2021-08-05T10:34:57Z is before started_at "
+        "2021-08-05T10:34:58Z; both kept as sent, the duration stored as unknown",
+        "workflow_job.steps[7].completed_at: 2021-08-03T10:26:27Z is before started_at "
+        "2021-08-05T10:26:27Z; both kept as sent, the duration stored as unknown",
+    ]
+    stored = {row["node_key"]: row for row in rows(database, "jobs")}
+    skipped = stored["job:289782451"]
+    assert (skipped["status"], skipped["raw_status"]) == ("skipped", "skipped")
+    assert (skipped["started_at_ms"], skipped["completed_at_ms"]) == (1628159698000, 1628159697000)
+    assert skipped["duration_seconds"] is None
+    assert stored["job:289782451/step:8"]["duration_seconds"] is None
+    assert stored["job:289782451/step:7"]["duration_seconds"] == 2
+    assert (
+        "warnings"
+        not in post_github(client, org.name, "workflow_job", real_fixture(JOB_COMPLETED)).json()
+    )

@@ -344,3 +344,37 @@ def test_an_earlier_finished_state_arriving_late_changes_nothing(
         "success",
         pytest.approx(49.503592),
     )
+
+
+def test_negative_durations_are_stored_as_unknown_with_warnings(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    """A negative duration or queue time (refused before) is kept out of the figures, and
+    the job stored with its times as sent."""
+    payload = real_fixture("gitlab-go-gitlab-testdata.job.json")
+    payload.update(build_duration=-49.5, build_queued_duration=-0.2)
+    response = post_gitlab(client, org.name, "Job Hook", payload)
+    assert response.status_code == 200, response.text
+    assert response.json()["warnings"] == [
+        "build_duration: -49.5 is impossible (negative); stored as unknown",
+        "build_queued_duration: -0.2 is impossible (negative); stored as unknown",
+    ]
+    (job,) = rows(database, "jobs")
+    assert (job["duration_seconds"], job["metrics"]) == (None, None)
+    assert (job["started_at_ms"], job["completed_at_ms"]) == (1673358605000, 1673358654000)
+
+
+def test_a_pipeline_that_ends_before_it_starts_is_stored_with_a_warning(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    payload = real_fixture("gitlab-docs.pipeline-event.json")
+    payload["object_attributes"]["finished_at"] = "2016-08-12 15:20:00 UTC"
+    response = post_gitlab(client, org.name, "Pipeline Hook", payload)
+    assert response.status_code == 200, response.text
+    assert response.json()["warnings"] == [
+        "object_attributes.duration: 63 is impossible (finished_at is before created_at + "
+        "queued_duration); stored as unknown"
+    ]
+    (attempt,) = rows(database, "run_attempts")
+    assert attempt["duration_seconds"] is None
+    assert attempt["completed_at_ms"] == 1471015200000

@@ -18,6 +18,9 @@ from cipulse.ingestion.formats import WireFormat
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage.database import Database
 
+#: Warnings printed one by one; beyond, only counted (a backfill may have thousands).
+SHOWN_WARNINGS = 20
+
 
 @click.command()
 @click.argument(
@@ -40,13 +43,14 @@ def ingest(
     """Import FILES (one payload, a JSON array of payloads, or JSON Lines each).
 
     Reports each payload that fails, stores the rest, and ends with a summary; exits 1 if any
-    payload failed."""
+    payload failed. Payloads stored otherwise than sent (impossible timings: durations stored
+    as unknown) are stored, their warnings printed (the first 20) and counted."""
     fmt = WireFormat(wire_format)
     principal = principal_for(AccountService(obj.database).organisation(org_name))
     database = Database(obj.settings(), background_checkpoints=True)
     service = IngestService(database)
     started = time.perf_counter()
-    stored = failed = jobs = 0
+    stored = failed = jobs = warned = warnings = 0
     all_payloads = itertools.chain.from_iterable(payloads(path) for path in files)
     try:
         with database.checkpointing():
@@ -71,6 +75,11 @@ def ingest(
                     else:
                         stored += result.events
                         jobs += item.job_count
+                        warned += bool(item.warnings)
+                        for warning in item.warnings:
+                            warnings += 1
+                            if warnings <= SHOWN_WARNINGS:
+                                say(f"{item.origin}: warning: {warning}")
     finally:
         database.dispose()
     elapsed = time.perf_counter() - started
@@ -79,6 +88,7 @@ def ingest(
     say(
         f"stored {stored} {unit} ({jobs} jobs) from {len(files)} file(s) in {elapsed:.2f}s "
         f"({rate:,.0f} {unit}/s); {failed} failed"
+        + (f"; {warned} stored with {warnings} warnings" if warned else "")
     )
     refresh_rollups(obj)
     if failed:

@@ -154,11 +154,12 @@ def exits_with_status(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def check_payload(wire_format: IngestFormat, body: bytes, origin: str) -> None:
+def check_payload(wire_format: IngestFormat, body: bytes, origin: str) -> list[str]:
     """Validate with the server's own schemas and converters, so that a bad payload fails
-    here, naming its fields, instead of on the server."""
+    here, naming its fields, instead of on the server. Returns the warnings the server will
+    answer with (what it will store otherwise than sent: impossible timings)."""
     try:
-        parse(WireFormat(wire_format.value), body)
+        return parse(WireFormat(wire_format.value), body).warnings
     except InvalidRequest as exc:
         raise BadInput(f"{origin}: not a valid {wire_format} payload: {exc.message}") from None
 
@@ -172,15 +173,20 @@ def deliver(
 ) -> Stored | None:
     """Check ``body``, then post it (or, with ``--dry-run``, print it). Prints the server's
     answer on stdout."""
-    check_payload(wire_format, body, origin)
+    warnings = check_payload(wire_format, body, origin)
     if delivery.dry_run:
         click.echo(body.decode())
         say(f"{origin}: a valid {wire_format} payload; not sent (--dry-run)")
+        for warning in warnings:
+            say(f"warning: {warning}")
         return None
     url, api_key = delivery.destination()
     stored = post_payload(client, url, api_key, wire_format, body, source="cipulse-send")
     click.echo(orjson.dumps(stored.answer).decode())
     say(f"stored: {origin} → {stored.url} (HTTP {stored.status_code})")
+    warned = stored.answer.get("warnings")
+    for warning in warned if isinstance(warned, list) else []:
+        say(f"warning: {warning}")
     return stored
 
 

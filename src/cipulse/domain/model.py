@@ -163,6 +163,9 @@ class Submission:
     #: Runs (repository, repository-scoped run key) whose attempts are retry rounds of their
     #: jobs (GitLab, ``domain/retry_rounds.py``), to derive again once this is stored.
     retry_round_runs: list[tuple[RepositoryRef, str]] = field(default_factory=list)
+    #: What the converter could not take as sent but stored anyway (impossible timings,
+    #: ``domain/timings.py``), one line each, naming the wire field: the 200 answer lists them.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,11 +243,3 @@ class Session:
     csrf_token: str
     expires_at_ms: int
     organisations: tuple[Membership, ...]
-
-
-def duration_between(started: datetime | None, completed: datetime | None) -> float | None:
-    """Seconds from ``started`` to ``completed``; ``None`` when unknown or negative."""
-    if started is None or completed is None:
-        return None
-    seconds = (completed - started).total_seconds()
-    return seconds if seconds >= 0 else None

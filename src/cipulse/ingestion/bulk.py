@@ -26,6 +26,8 @@ class Prepared:
     origin: str
     resolved: ResolvedSubmission | None = None
     error: str | None = None
+    #: What is stored otherwise than sent (``Submission.warnings``).
+    warnings: tuple[str, ...] = ()
 
     @property
     def job_count(self) -> int:
@@ -41,7 +43,8 @@ def prepare(wire_format: WireFormat, org_id: str, payloads: list[Payload]) -> li
         except CipulseError as exc:
             prepared.append(Prepared(payload.origin, error=exc.message))
             continue
-        prepared.append(Prepared(payload.origin, resolved=resolve(org_id, submission, now)))
+        resolved = resolve(org_id, submission, now)
+        prepared.append(Prepared(payload.origin, resolved, warnings=tuple(submission.warnings)))
     return prepared
 
 

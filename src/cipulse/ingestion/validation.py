@@ -12,6 +12,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from cipulse.errors import InvalidRequest
 
 MAX_LISTED_PROBLEMS = 20
+#: A 200 answer lists at most this many warnings, then says how many more there were.
+MAX_LISTED_WARNINGS = 20
 
 TIMESTAMP_HINT = "must be an ISO 8601 timestamp with Z or an offset, e.g. 2024-01-15T10:30:00Z"
 
@@ -127,9 +129,21 @@ def problems_of(exc: ValidationError) -> list[str]:
     return [f"{path}: {' or '.join(messages)}" for path, messages in by_path.items()]
 
 
-def invalid_request(exc: ValidationError) -> InvalidRequest:
-    problems = problems_of(exc)
-    listed = problems[:MAX_LISTED_PROBLEMS]
+def refused(problems: Sequence[str]) -> InvalidRequest:
+    """One 400 naming every problem (the first ``MAX_LISTED_PROBLEMS``, then how many more)."""
+    listed = list(problems[:MAX_LISTED_PROBLEMS])
     more = len(problems) - len(listed)
     message = "; ".join(listed) + (f"; and {more} more" if more > 0 else "")
-    return InvalidRequest(message, problems)
+    return InvalidRequest(message, list(problems))
+
+
+def invalid_request(exc: ValidationError) -> InvalidRequest:
+    return refused(problems_of(exc))
+
+
+def listed_warnings(warnings: Sequence[str]) -> list[str]:
+    """The warnings a 200 answer lists: the first ``MAX_LISTED_WARNINGS``, then ``and N
+    more`` when there were more."""
+    listed = list(warnings[:MAX_LISTED_WARNINGS])
+    more = len(warnings) - len(listed)
+    return listed + ([f"and {more} more"] if more > 0 else [])

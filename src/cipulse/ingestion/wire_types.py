@@ -37,6 +37,13 @@ Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 Seconds = Annotated[float, Strict(), Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 #: Seconds also when sent as a string of digits (GitLab).
 LaxSeconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+#: A duration as a client measured it: negative ones are taken too, to be stored as unknown
+#: with a warning (``domain/timings.py``), not refused.
+SignedSeconds = Annotated[
+    float, Strict(), Field(ge=-MAX_SECONDS, le=MAX_SECONDS, allow_inf_nan=False)
+]
+#: The same, also when sent as a string of digits (GitLab).
+LaxSignedSeconds = Annotated[float, Field(ge=-MAX_SECONDS, le=MAX_SECONDS, allow_inf_nan=False)]
 #: A custom metric's value.
 MetricValue = Annotated[
     float, Strict(), Field(ge=-MAX_METRIC_VALUE, le=MAX_METRIC_VALUE, allow_inf_nan=False)

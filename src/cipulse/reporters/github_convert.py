@@ -17,7 +17,7 @@ from cipulse.domain.ci_statuses import github_status
 from cipulse.domain.status import Status
 from cipulse.reporters.github_schema import Job, WorkflowRun
 from cipulse.reporters.outcome import final_status, is_finished
-from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso, job_times
+from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso
 
 PROVIDER = "github"
 
@@ -75,7 +75,9 @@ def _report(job: Job) -> _JobReport:
     status = status_of(job.status, job.conclusion)
     # GitHub fills started_at of queued jobs too; it means nothing until the job runs.
     started = job.started_at if status not in (Status.QUEUED, Status.PENDING) else None
-    started, completed = job_times(started, job.completed_at if is_finished(status) else None)
+    # Times as GitHub gives them, even an end before the start (skipped jobs have them): the
+    # server keeps them and stores the duration as unknown, with a warning.
+    completed = job.completed_at if is_finished(status) else None
     converted: RunWatchJob = {"name": job.name, "status": status.value, "job_id": job.id}
     if job.html_url:
         converted["job_url"] = job.html_url
@@ -115,8 +117,6 @@ def convert(
             for report in reports
             if not is_finished(report.status)
         ]
-    if completed is not None and completed < started:
-        completed = started
 
     actor = run.triggering_actor or run.actor
     payload: RunWatchPayload = {

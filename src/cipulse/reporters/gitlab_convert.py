@@ -27,7 +27,7 @@ from cipulse.domain.retry_rounds import pipeline_status
 from cipulse.domain.status import Status
 from cipulse.reporters.gitlab_schema import Job, Pipeline
 from cipulse.reporters.outcome import is_finished
-from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso, job_times
+from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso
 
 PROVIDER = "gitlab"
 #: A project has one pipeline definition, its CI configuration: one cipulse pipeline, keyed
@@ -80,7 +80,9 @@ class _JobReport:
 
 def _report(job: Job) -> _JobReport:
     status = status_of(job.status)
-    started, completed = job_times(job.started_at, job.finished_at if is_finished(status) else None)
+    # Times as GitLab gives them, even an end before the start: the server keeps them and
+    # stores the duration as unknown, with a warning.
+    started, completed = job.started_at, job.finished_at if is_finished(status) else None
     converted: RunWatchJob = {"name": job.name, "status": status.value, "job_id": job.id}
     if job.web_url:
         converted["job_url"] = job.web_url
@@ -122,8 +124,6 @@ def convert(
         else:
             status = status_after(latest_tries(rounds[:number]), finished_only=inline)
             end = max(ends, default=None) if is_finished(status) else None
-        if end is not None and end < start:
-            end = start
         if inline and number == len(rounds) and not is_finished(own_status):
             notes += [
                 f"job {r.job['name']!r} is still {r.status.value}: reported so, and not "

@@ -51,13 +51,3 @@ class Conversion:
 def iso(moment: datetime) -> str:
     """UTC, seconds or finer, with ``Z``: ``2024-01-15T10:30:00Z``."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def job_times(
-    started: datetime | None, completed: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """A job's start and end as sent: an end reported before the start (clocks disagree) is
-    moved to the start, so that the job lasts 0 s instead of the payload being refused."""
-    if started is not None and completed is not None and completed < started:
-        return started, started
-    return started, completed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.runwatch.schema import RunWatchRun
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.trunk.schema import TrackEventsRequest
+from cipulse.ingestion.validation import listed_warnings
 from cipulse.web.requests import (
     RUNWATCH_KEY_HEADERS,
     TRUNK_KEY_HEADERS,
@@ -41,8 +43,21 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+log = logging.getLogger(__name__)
+
+
 def _json(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def stored(answer: dict[str, Any], submission: Submission) -> Response:
+    """The 200 answer, with ``warnings`` when something was stored otherwise than sent
+    (docs/api.md, "Warnings"). Logged at DEBUG only: a busy reporter whose every payload has
+    a quirk must not flood the log."""
+    if submission.warnings:
+        answer["warnings"] = listed_warnings(submission.warnings)
+        log.debug("stored with %d warnings: %s", len(submission.warnings), submission.warnings[0])
+    return _json(answer)
 
 
 SECURITY_SCHEMES = {
@@ -82,7 +97,7 @@ async def ingest_runwatch(request: Request) -> Response:
     outcome = await request.app.state.committer.submit(
         IngestRequest(submission=submission, api_key=key)
     )
-    return _json({"success": True, "pipeline_run_id": outcome.attempt_ids[0]})
+    return stored({"success": True, "pipeline_run_id": outcome.attempt_ids[0]}, submission)
 
 
 async def track_events(request: Request) -> Response:
@@ -92,7 +107,7 @@ async def track_events(request: Request) -> Response:
     outcome = await request.app.state.committer.submit(
         IngestRequest(submission=submission, api_key=key)
     )
-    return _json({"success": True, "events": outcome.events})
+    return stored({"success": True, "events": outcome.events}, submission)
 
 
 def router() -> APIRouter:
@@ -103,7 +118,8 @@ def router() -> APIRouter:
         "(repository, pipeline, run_id, run_attempt) again updates it and returns the same id.",
         "responses": {
             200: {
-                "description": "Stored",
+                "description": "Stored. With `warnings` (one line per field) when something was "
+                "stored otherwise than sent: an impossible duration is stored as unknown.",
                 "content": {
                     "application/json": {"example": {"success": True, "pipeline_run_id": "uuid"}}
                 },
@@ -127,7 +143,8 @@ def router() -> APIRouter:
         "job tree. All-or-nothing: one invalid event fails the request.",
         "responses": {
             200: {
-                "description": "Stored",
+                "description": "Stored. With `warnings` when something was stored otherwise "
+                "than sent (a finishedAt before its createdAt: duration unknown).",
                 "content": {"application/json": {"example": {"success": True, "events": 2}}},
             },
             **ERROR_RESPONSES,

@@ -15,7 +15,7 @@ from cipulse.domain.model import Submission, WebhookProvider
 from cipulse.ingestion.service import IngestRequest
 from cipulse.ingestion.webhooks import handles, parse_event
 from cipulse.web.deadlines import run_in_database_thread
-from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES
+from cipulse.web.ingest_routes import ERROR_RESPONSES, PARSE_IN_THREAD_BYTES, stored
 from cipulse.web.requests import CheckedRoute, bounded_body
 
 #: The header naming the event, and the one identifying a delivery across redeliveries.
@@ -55,7 +55,7 @@ async def _receive(request: Request, provider: WebhookProvider, org: str) -> Res
     )
     if outcome.duplicate:
         return _json({"success": True, "duplicate": True})
-    return _json({"success": True, "event": event, "events": outcome.events})
+    return stored({"success": True, "event": event, "events": outcome.events}, submission)
 
 
 async def _parsed(body: bytes, provider: WebhookProvider, event: str) -> Submission:
@@ -75,7 +75,10 @@ async def gitlab_webhook(request: Request, org: str) -> Response:
 def router() -> APIRouter:
     routes = APIRouter(tags=["webhooks"], route_class=CheckedRoute)
     responses: dict[int | str, dict[str, Any]] = {
-        200: {"description": "Stored (or a redelivery already stored, or a GitHub ping)"},
+        200: {
+            "description": "Stored (with `warnings` when something was stored otherwise than "
+            "sent), or a redelivery already stored, or a GitHub ping"
+        },
         202: {"description": "Verified, but not an event cipulse stores: ignored"},
         **{code: ERROR_RESPONSES[code] for code in (400, 401, 402, 413, 503)},
         404: {"description": "No organisation of that name"},

@@ -22,9 +22,9 @@ from cipulse.domain.model import (
     SourceFormat,
     Submission,
     TagValue,
-    duration_between,
 )
 from cipulse.domain.status import FINISHED_STATUSES, Status
+from cipulse.domain.timings import TimingNames, Where, settle_duration
 from cipulse.ingestion.github.schema import (
     Repository,
     Step,
@@ -56,6 +56,16 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
     status, raw_status = status_of(run.status, run.conclusion)
     started = run.run_started_at or run.created_at
     completed = run.updated_at if status in FINISHED_STATUSES else None
+    start_name = "run_started_at" if run.run_started_at else "created_at"
+    warnings: list[str] = []
+    duration = settle_duration(
+        TimingNames(start_name, "updated_at"),
+        started,
+        completed,
+        None,
+        warnings,
+        where="workflow_run",
+    )
     actor = run.triggering_actor or run.actor
     tags: dict[str, TagValue] = {}
     if run.path:
@@ -74,7 +84,7 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         source_format=SourceFormat.GITHUB,
         started_at=started,
         completed_at=completed,
-        duration_seconds=duration_between(started, completed),
+        duration_seconds=duration,
         run_number=run.run_number,
         run_name=run.display_title or None,
         run_url=run.html_url,
@@ -85,7 +95,7 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         jobs=[],
         jobs_are_snapshot=False,
     )
-    submission = Submission(attempts=[attempt], from_webhooks=True)
+    submission = Submission(attempts=[attempt], from_webhooks=True, warnings=warnings)
     if event.repository.default_branch:
         submission.default_branches[repository] = event.repository.default_branch
     return submission
@@ -121,7 +131,23 @@ def _times(
     )
 
 
-def _job_span(job: WorkflowJob) -> JobSpan:
+#: Where a job's times are in a ``workflow_job`` event.
+_JOB = TimingNames("started_at", "completed_at")
+_QUEUE = TimingNames("created_at", "started_at")
+
+
+def _settled(
+    names: TimingNames,
+    started: datetime | None,
+    completed: datetime | None,
+    warnings: list[str],
+    where: Where = "workflow_job",
+    what: str = "duration",
+) -> float | None:
+    return settle_duration(names, started, completed, None, warnings, where=where, what=what)
+
+
+def _job_span(job: WorkflowJob, warnings: list[str]) -> JobSpan:
     status, raw_status, started, completed = _times(
         job.status, job.conclusion, job.started_at, job.completed_at
     )
@@ -133,7 +159,7 @@ def _job_span(job: WorkflowJob) -> JobSpan:
     if job.labels:
         tags["runner_labels"] = ",".join(job.labels)
     metrics = {}
-    queued = duration_between(job.created_at, started)
+    queued = _settled(_QUEUE, job.created_at, started, warnings, what="queue time")
     if queued is not None:
         metrics["queue_seconds"] = queued
     name = _job_name(job)
@@ -146,7 +172,7 @@ def _job_span(job: WorkflowJob) -> JobSpan:
         raw_status=raw_status,
         started_at=started,
         completed_at=completed,
-        duration_seconds=duration_between(started, completed),
+        duration_seconds=_settled(_JOB, started, completed, warnings),
         url=job.html_url,
         external_id=str(job.id),
         tags=tags,
@@ -154,7 +180,7 @@ def _job_span(job: WorkflowJob) -> JobSpan:
     )
 
 
-def _step_span(job: WorkflowJob, step: Step) -> JobSpan:
+def _step_span(job: WorkflowJob, index: int, step: Step, warnings: list[str]) -> JobSpan:
     status, raw_status, started, completed = _times(
         step.status, step.conclusion, step.started_at, step.completed_at
     )
@@ -168,7 +194,9 @@ def _step_span(job: WorkflowJob, step: Step) -> JobSpan:
         raw_status=raw_status,
         started_at=started,
         completed_at=completed,
-        duration_seconds=duration_between(started, completed),
+        duration_seconds=_settled(
+            _JOB, started, completed, warnings, where=("workflow_job.steps", index)
+        ),
         url=f"{job.html_url}#step:{step.number}:1" if job.html_url else None,
         parent_node_key=job_node_key(job.id),
     )
@@ -177,9 +205,12 @@ def _step_span(job: WorkflowJob, step: Step) -> JobSpan:
 def convert_job(event: WorkflowJobEvent) -> Submission:
     job = event.workflow_job
     repository = repository_of(event.repository)
-    spans = [_job_span(job)] + [_step_span(job, step) for step in job.steps]
+    warnings: list[str] = []
+    spans = [_job_span(job, warnings)]
+    spans += [_step_span(job, index, step, warnings) for index, step in enumerate(job.steps)]
     submission = Submission(
         from_webhooks=True,
+        warnings=warnings,
         detached_spans=[
             DetachedSpan(
                 repository=repository, run_key=str(job.run_id), span=span, attempt=job.run_attempt

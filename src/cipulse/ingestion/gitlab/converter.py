@@ -27,10 +27,9 @@ from cipulse.domain.model import (
     SourceFormat,
     Submission,
     TagValue,
-    duration_between,
 )
 from cipulse.domain.status import FINISHED_STATUSES, Status
-from cipulse.errors import InvalidRequest
+from cipulse.domain.timings import TimingNames, Where, settle_duration
 from cipulse.ingestion.gitlab.schema import (
     Build,
     JobEvent,
@@ -38,6 +37,7 @@ from cipulse.ingestion.gitlab.schema import (
     Project,
     RepositoryInfo,
     Runner,
+    repository_name,
 )
 
 PROVIDER = "gitlab"
@@ -50,13 +50,8 @@ def repository_of(project: Project | None, repository: RepositoryInfo | None) ->
         repository.homepage if repository else None
     )
     host = (urlsplit(web_url).hostname or "gitlab.com").lower() if web_url else "gitlab.com"
-    full_name = project.path_with_namespace if project else None
-    if not full_name and web_url:
-        full_name = urlsplit(web_url).path.strip("/") or None
-    if not full_name:
-        raise InvalidRequest(
-            "project.path_with_namespace: required (or repository.homepage to read it from)"
-        )
+    full_name = repository_name(project.path_with_namespace if project else None, web_url)
+    assert full_name is not None  # the events' schemas make sure
     return RepositoryRef(host=host, full_name=full_name)
 
 
@@ -76,12 +71,34 @@ def _runner_tags(runner: Runner | None) -> dict[str, TagValue]:
     return tags
 
 
+#: Where the times are in a Pipeline Hook (a pipeline starts when it stops queueing) and in a
+#: Job Hook (``builds[i]`` in a Pipeline Hook has the same fields without ``build_``).
+_PIPELINE_TIMES = TimingNames("created_at + queued_duration", "finished_at", "duration")
+_PIPELINE_QUEUE = TimingNames("created_at", "started_at", "queued_duration")
+_JOB_TIMES = TimingNames("build_started_at", "build_finished_at", "build_duration")
+_JOB_QUEUE = TimingNames("build_created_at", "build_started_at", "build_queued_duration")
+_BUILD_TIMES = TimingNames("started_at", "finished_at", "duration")
+_BUILD_QUEUE = TimingNames("created_at", "started_at", "queued_duration")
+_PIPELINE = "object_attributes"
+
+
 def job_node_key(job_id: int) -> str:
     return f"job:{job_id}"
 
 
+def _queue_time(
+    names: TimingNames, where: Where, queued: float | None, warnings: list[str]
+) -> float | None:
+    """GitLab's queue time as sent; a negative one is unknown (with a warning)."""
+    return settle_duration(names, None, None, queued, warnings, where=where, what="queue time")
+
+
 def _job_span(
     *,
+    times: TimingNames,
+    queue: TimingNames,
+    where: Where,
+    warnings: list[str],
     job_id: int,
     name: str,
     stage: str | None,
@@ -97,9 +114,9 @@ def _job_span(
 ) -> JobSpan:
     status = gitlab_status(raw_status)
     if status not in FINISHED_STATUSES:
-        finished = None
-    if duration is None or finished is None:
-        duration = duration_between(started, finished)
+        finished = duration = None  # GitLab's duration so far: not a duration yet
+    duration = settle_duration(times, started, finished, duration, warnings, where=where)
+    queued = _queue_time(queue, where, queued, warnings)
     tags = _runner_tags(runner)
     if stage:
         tags["stage"] = stage
@@ -134,11 +151,12 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     repository = repository_of(event.project, None)
     web_url = _web_url(event.project)
     status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
-    started = pipeline.created_at + timedelta(seconds=pipeline.queued_duration or 0)
+    warnings: list[str] = []
+    queued = _queue_time(_PIPELINE_QUEUE, _PIPELINE, pipeline.queued_duration, warnings)
+    started = pipeline.created_at + timedelta(seconds=queued or 0)
     finished = pipeline.finished_at if status in FINISHED_STATUSES else None
-    duration = pipeline.duration if finished is not None else None
-    if duration is None:
-        duration = duration_between(started, finished)
+    sent = pipeline.duration if finished is not None else None
+    duration = settle_duration(_PIPELINE_TIMES, started, finished, sent, warnings, where=_PIPELINE)
     tags: dict[str, TagValue] = {}
     if pipeline.sha:
         tags["commit_sha"] = pipeline.sha
@@ -165,45 +183,50 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
         actor=event.user.username if event.user else None,
         branch=pipeline.ref or None,
         tags=tags,
-        metrics={}
-        if pipeline.queued_duration is None
-        else {"queue_seconds": pipeline.queued_duration},
+        metrics={} if queued is None else {"queue_seconds": queued},
         jobs=[],
         jobs_are_snapshot=False,
     )
+    spans = [
+        DetachedSpan(
+            repository=repository,
+            run_key=str(pipeline.id),
+            span=_build_span(index, build, web_url, warnings),
+            attempt=round_number,
+            fallback=True,
+        )
+        for index, build, round_number in _rounds_of(event.builds)
+    ]
     submission = Submission(
         from_webhooks=True,
         attempts=[attempt],
-        detached_spans=[
-            DetachedSpan(
-                repository=repository,
-                run_key=str(pipeline.id),
-                span=_build_span(build, web_url),
-                attempt=round_number,
-                fallback=True,
-            )
-            for build, round_number in _rounds_of(event.builds)
-        ],
+        detached_spans=spans,
         retry_round_runs=[(repository, str(pipeline.id))],
+        warnings=warnings,
     )
     if event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch
     return submission
 
 
-def _rounds_of(builds: list[Build]) -> list[tuple[Build, int]]:
-    """Each job with its retry round: the tries of one job, in the order of their ids. (A
-    pipeline event may list only each job's latest try: then its own event says its round.)"""
+def _rounds_of(builds: list[Build]) -> list[tuple[int, Build, int]]:
+    """Each job (with its place in ``builds``) with its retry round: the tries of one job, in
+    the order of their ids. (A pipeline event may list only each job's latest try: then its
+    own event says its round.)"""
     tries: dict[str, int] = {}
     found = []
-    for build in sorted(builds, key=lambda b: b.id):
+    for index, build in sorted(enumerate(builds), key=lambda item: item[1].id):
         tries[build.name] = tries.get(build.name, 0) + 1
-        found.append((build, tries[build.name]))
+        found.append((index, build, tries[build.name]))
     return found
 
 
-def _build_span(build: Build, web_url: str | None) -> JobSpan:
+def _build_span(index: int, build: Build, web_url: str | None, warnings: list[str]) -> JobSpan:
     return _job_span(
+        times=_BUILD_TIMES,
+        queue=_BUILD_QUEUE,
+        where=("builds", index),
+        warnings=warnings,
         job_id=build.id,
         name=build.name,
         stage=build.stage,
@@ -221,7 +244,12 @@ def _build_span(build: Build, web_url: str | None) -> JobSpan:
 
 def convert_job(event: JobEvent) -> Submission:
     repository = repository_of(event.project, event.repository)
+    warnings: list[str] = []
     span = _job_span(
+        times=_JOB_TIMES,
+        queue=_JOB_QUEUE,
+        where="",
+        warnings=warnings,
         job_id=event.build_id,
         name=event.build_name,
         stage=event.build_stage,
@@ -247,6 +275,7 @@ def convert_job(event: JobEvent) -> Submission:
             )
         ],
         retry_round_runs=[(repository, run_key)],
+        warnings=warnings,
     )
     if event.project and event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch

@@ -8,16 +8,24 @@ GitLab writes timestamps in more than one way: ``2024-01-15 10:30:00 UTC`` (most
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from cipulse.domain.accepted import INSTANT_RANGE, instant_problem
 from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
     InRange,
     Int64,
-    LaxSeconds,
+    LaxSignedSeconds,
     Name,
     OptionalText,
     RetryCount,
@@ -56,7 +64,8 @@ def parse_timestamp(value: object) -> object:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp), InRange]
-Seconds = LaxSeconds
+#: Durations and queue times: negative ones are stored as unknown with a warning, not refused.
+Seconds = LaxSignedSeconds
 
 
 class _Lenient(BaseModel):
@@ -114,15 +123,55 @@ class PipelineAttributes(_Lenient):
     queued_duration: Seconds | None = None
     url: Url | None = None
 
-    @model_validator(mode="after")
-    def _started_in_range(self) -> PipelineAttributes:
-        """The pipeline started ``queued_duration`` after it was created (converter.py)."""
-        queued = timedelta(seconds=self.queued_duration or 0)
-        if instant_problem(self.created_at + queued) is not None:
-            raise field_error(
-                "queued_duration", f"created_at plus queued_duration must be {INSTANT_RANGE}"
-            )
-        return self
+    @field_validator("queued_duration")
+    @classmethod
+    def _started_in_range(cls, queued: float | None, info: ValidationInfo) -> float | None:
+        """The pipeline started ``queued_duration`` after it was created (converter.py). A
+        field's check, not the model's, so that it is reported with the other fields'."""
+        created = info.data.get("created_at")
+        if created is not None and instant_problem(
+            created + timedelta(seconds=max(queued or 0, 0))
+        ):
+            raise ValueError(f"created_at plus queued_duration must be {INSTANT_RANGE}")
+        return queued
+
+
+def repository_name(path_with_namespace: object, web_url: object) -> str | None:
+    """The project's path (``group/subgroup/name``): as sent, else read from its web URL."""
+    if isinstance(path_with_namespace, str) and path_with_namespace:
+        return path_with_namespace
+    if isinstance(web_url, str) and web_url:
+        return urlsplit(web_url).path.strip("/") or None
+    return None
+
+
+REPOSITORY_PROBLEM = "required (or project.web_url or repository.homepage to read it from)"
+
+
+def _repository_problem(project: Any, repository: Any) -> str | None:
+    """Why the repository cannot be named (None: it can), from the values of a model or of
+    a raw body alike: ``project`` and ``repository`` objects, or None."""
+
+    def get(thing: Any, key: str) -> object:
+        return thing.get(key) if isinstance(thing, dict) else getattr(thing, key, None)
+
+    web_url = get(project, "web_url") or get(repository, "homepage")
+    if repository_name(get(project, "path_with_namespace"), web_url) is None:
+        return f"project.path_with_namespace: {REPOSITORY_PROBLEM}"
+    return None
+
+
+def raw_repository_problems(body: Any, project_required: bool) -> list[str]:
+    """``_repository_problem`` of a body the schema refused, when its objects are readable
+    (otherwise the schema's own problems say what is wrong with them)."""
+    if not isinstance(body, dict):
+        return []
+    project, repository = body.get("project"), body.get("repository")
+    readable = isinstance(project, dict) or (project is None and not project_required)
+    if not readable or not isinstance(repository, dict | None):
+        return []
+    problem = _repository_problem(project, repository)
+    return [] if problem is None else [problem]
 
 
 class PipelineEvent(_Lenient):
@@ -131,6 +180,12 @@ class PipelineEvent(_Lenient):
     project: Project
     user: User | None = None
     builds: list[Build] = []
+
+    @model_validator(mode="after")
+    def _names_its_repository(self) -> PipelineEvent:
+        if _repository_problem(self.project, None) is not None:
+            raise field_error("project.path_with_namespace", REPOSITORY_PROBLEM)
+        return self
 
 
 class RepositoryInfo(_Lenient):
@@ -158,3 +213,9 @@ class JobEvent(_Lenient):
     repository: RepositoryInfo | None = None
     runner: Runner | None = None
     user: User | None = None
+
+    @model_validator(mode="after")
+    def _names_its_repository(self) -> JobEvent:
+        if _repository_problem(self.project, self.repository) is not None:
+            raise field_error("project.path_with_namespace", REPOSITORY_PROBLEM)
+        return self

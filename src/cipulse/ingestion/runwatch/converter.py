@@ -1,10 +1,12 @@
-"""RunWatch payload → domain ``RunAttempt``. Pure: no I/O, same input gives the same output."""
+"""RunWatch payload → domain ``RunAttempt``, with warnings about the times that could not be
+taken as sent (``domain/timings.py``). Pure: no I/O, same input gives the same output."""
 
 from __future__ import annotations
 
 import hashlib
 from urllib.parse import urlsplit
 
+from cipulse.domain.ci_statuses import runwatch_status
 from cipulse.domain.model import (
     PROVIDER_HOSTS,
     JobSpan,
@@ -13,9 +15,9 @@ from cipulse.domain.model import (
     RunAttempt,
     RunKeyScope,
     SourceFormat,
-    duration_between,
+    Submission,
 )
-from cipulse.domain.status import STATUS_TEXT
+from cipulse.domain.timings import TimingNames, settle_compute, settle_duration
 from cipulse.ingestion.runwatch.schema import RunWatchJob, RunWatchRun
 
 _SELF_HOSTABLE = {"github", "gitlab"}
@@ -63,11 +65,17 @@ def _name_key(name: str) -> str:
     return "name-sha256:" + hashlib.sha256(name.encode()).hexdigest()
 
 
-def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
+#: The timing fields of a run (and, under ``jobs[i]``, of a job).
+_TIMES = TimingNames("started_at", "completed_at", "duration_seconds")
+
+
+def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSpan], list[str]]:
+    """The jobs, and the paths of those whose sent duration was impossible."""
     spans = []
+    impossible = []
     used: set[str] = set()
     occurrences: dict[str, int] = {}
-    for job in jobs:
+    for index, job in enumerate(jobs):
         base_key = f"id:{job.job_id}" if job.job_id is not None else _name_key(job.name)
         # Two jobs with the same id or name are told apart by their order: #2, #3, … (skipping
         # a suffix that a job's own name already took).
@@ -76,17 +84,20 @@ def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
             occurrences[base_key] = occurrences.get(base_key, 1) + 1
             node_key = f"{base_key}#{occurrences[base_key]}"
         used.add(node_key)
-        duration = job.duration_seconds
-        if duration is None:
-            duration = duration_between(job.started_at, job.completed_at)
+        sent = job.duration_seconds
+        duration = settle_duration(
+            _TIMES, job.started_at, job.completed_at, sent, warnings, where=("jobs", index)
+        )
+        if duration is None and sent is not None:
+            impossible.append(f"jobs[{index}]")
         spans.append(
             JobSpan(
                 node_key=node_key,
                 name=job.name,
                 definition_key=job.name,
                 kind="job",
-                status=job.status,
-                raw_status=STATUS_TEXT[job.status],
+                status=runwatch_status(job.status, finished=job.completed_at is not None),
+                raw_status=job.status,
                 started_at=job.started_at,
                 completed_at=job.completed_at,
                 duration_seconds=duration,
@@ -94,20 +105,19 @@ def _job_spans(jobs: list[RunWatchJob]) -> list[JobSpan]:
                 external_id=None if job.job_id is None else str(job.job_id),
             )
         )
-    return spans
+    return spans, impossible
 
 
-def convert(run: RunWatchRun) -> RunAttempt:
-    jobs = _job_spans(run.jobs)
-    duration = run.duration_seconds
-    if duration is None:
-        duration = duration_between(run.started_at, run.completed_at)
-    compute = run.compute_seconds
-    if compute is None:
-        known = [job.duration_seconds for job in jobs if job.duration_seconds is not None]
-        compute = sum(known) if known else None
+def convert(run: RunWatchRun) -> Submission:
+    warnings: list[str] = []
+    duration = settle_duration(
+        _TIMES, run.started_at, run.completed_at, run.duration_seconds, warnings
+    )
+    jobs, impossible = _job_spans(run.jobs, warnings)
+    known = [job.duration_seconds for job in jobs if job.duration_seconds is not None]
+    compute = settle_compute(run.compute_seconds, known, impossible, warnings)
     pipeline_key = str(run.pipeline_id) if run.pipeline_id is not None else run.pipeline_name
-    return RunAttempt(
+    attempt = RunAttempt(
         repository=RepositoryRef(
             host=repository_host(run.provider, run.repository, run.run_url),
             full_name=run.repository,
@@ -117,8 +127,8 @@ def convert(run: RunWatchRun) -> RunAttempt:
         run_key_scope=RunKeyScope.PIPELINE,
         run_number=run.run_id,
         attempt=run.run_attempt,
-        status=run.status,
-        raw_status=STATUS_TEXT[run.status],
+        status=runwatch_status(run.status, finished=run.completed_at is not None),
+        raw_status=run.status,
         provider=run.provider,
         source_format=SourceFormat.RUNWATCH,
         started_at=run.started_at,
@@ -134,3 +144,4 @@ def convert(run: RunWatchRun) -> RunAttempt:
         jobs=jobs,
         jobs_are_snapshot=True,
     )
+    return Submission(attempts=[attempt], warnings=warnings)

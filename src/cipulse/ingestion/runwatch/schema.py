@@ -1,43 +1,47 @@
-"""The RunWatch ingest payload, exactly as the public spec documents it, plus the legacy field
-names (``workflow_id``, ``workflow_name``, ``workflow_run_id``) older reporters send.
-Unknown fields are ignored."""
+"""The RunWatch ingest payload as the public spec documents it, widened to what the real
+reporters send: the legacy field names (``workflow_id``, ``workflow_name``,
+``workflow_run_id``), statuses beyond the spec's eight (``unknown``, GitHub's other
+conclusions), and impossible timings (negative durations, an end before the start), which
+are stored with a warning (``domain/timings.py``) instead of refused. Unknown fields are
+ignored."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from cipulse.domain.accepted import MAX_ATTEMPT
-from cipulse.domain.status import Status
-from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
     LaxInteger,
     Name,
     OptionalText,
-    Seconds,
+    SignedSeconds,
     StringOrIntegerId,
     Timestamp,
     Url,
 )
 
 Provider = Literal["github", "gitlab", "bitbucket", "circleci", "other"]
-#: The spec's eight statuses are exactly our enum's (pydantic validates straight into it).
-WireStatus = Status
+#: The spec's eight statuses (cipulse's own), then what real reporters send beyond them:
+#: ``domain/ci_statuses.py`` (``RUNWATCH_STATUSES``) maps them.
+WireStatus = Literal[
+    "success",
+    "failure",
+    "cancelled",
+    "running",
+    "queued",
+    "pending",
+    "skipped",
+    "timed_out",
+    "unknown",
+    "neutral",
+    "stale",
+    "action_required",
+    "startup_failure",
+]
 #: ``owner/name``; GitLab subgroups (``group/sub/name``) have more segments.
 RepositoryName = Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$", max_length=500)]
-
-
-def _check_order(started: Timestamp | None, completed: Timestamp | None) -> None:
-    if started is not None and completed is not None and completed < started:
-        raise field_error("completed_at", "must not be before started_at")
 
 
 class RunWatchJob(BaseModel):
@@ -47,14 +51,9 @@ class RunWatchJob(BaseModel):
     job_id: StringOrIntegerId | None = None
     job_url: Url | None = None
     status: WireStatus
-    duration_seconds: Seconds | None = None
+    duration_seconds: SignedSeconds | None = None
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
-
-    @model_validator(mode="after")
-    def _completed_after_started(self) -> RunWatchJob:
-        _check_order(self.started_at, self.completed_at)
-        return self
 
 
 class RunWatchRun(BaseModel):
@@ -80,16 +79,11 @@ class RunWatchRun(BaseModel):
     run_url: Url | None = None
     status: WireStatus
     mode: Literal["inline", "external"] | None = None
-    compute_seconds: Seconds | None = None
-    duration_seconds: Seconds | None = None
+    compute_seconds: SignedSeconds | None = None
+    duration_seconds: SignedSeconds | None = None
     started_at: Timestamp
     completed_at: Timestamp | None = None
     triggered_by: OptionalText
     actor: OptionalText
     branch: OptionalText | None = None
     jobs: list[RunWatchJob] = Field(default_factory=list, max_length=10_000)
-
-    @model_validator(mode="after")
-    def _completed_after_started(self) -> RunWatchRun:
-        _check_order(self.started_at, self.completed_at)
-        return self

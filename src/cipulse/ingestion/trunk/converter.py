@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from cipulse.domain.ci_statuses import trunk_status
 from cipulse.domain.model import (
     DetachedSpan,
     JobSpan,
@@ -21,41 +22,35 @@ from cipulse.domain.model import (
     TagValue,
 )
 from cipulse.domain.status import Status
+from cipulse.domain.timings import TimingNames, reversed_times_warning
 from cipulse.ingestion.trunk.schema import Event, Payload, TrackEventsRequest
-
-#: Trunk conclusions onto our enum. Conclusions that carry no verdict (UNSPECIFIED, or none at
-#: all) mean "still running" while the event has no ``finishedAt``, and ``skipped`` once it has.
-CONCLUSION_STATUS = {
-    "SUCCESS": Status.SUCCESS,
-    "FAILURE": Status.FAILURE,
-    "CANCELLED": Status.CANCELLED,
-    "TIMED_OUT": Status.TIMED_OUT,
-    "SKIPPED": Status.SKIPPED,
-    "NEUTRAL": Status.SKIPPED,
-    "ACTION_REQUIRED": Status.FAILURE,
-    "STALE": Status.CANCELLED,
-    "STARTUP_FAILURE": Status.FAILURE,
-}
 
 #: Pipeline of a run event that names no sequence.
 UNNAMED_PIPELINE = PipelineRef(key="(unnamed)", name="(unnamed pipeline)")
 
 
 def status_of(event: Event) -> Status:
-    conclusion = (event.conclusion or "UNSPECIFIED").upper()
-    if conclusion in CONCLUSION_STATUS:
-        return CONCLUSION_STATUS[conclusion]
-    return Status.RUNNING if event.finishedAt is None else Status.SKIPPED
+    return trunk_status(event.conclusion, finished=event.finishedAt is not None)
 
 
 def _millis(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
-def _duration(event: Event) -> float | None:
-    """Unknown (None) when ``finishedAt`` is missing or before ``createdAt``: the spec's own
-    example does that, and such an event must not distort duration statistics."""
-    if event.finishedAt is None or event.finishedAt < event.createdAt:
+#: An event's timing fields.
+_TIMES = TimingNames("createdAt", "finishedAt")
+
+
+def _duration(event: Event, index: int, warnings: list[str]) -> float | None:
+    """Unknown (None) when ``finishedAt`` is missing, or before ``createdAt`` (with a
+    warning): the spec's own example does that, and such an event must not distort duration
+    statistics."""
+    if event.finishedAt is None:
+        return None
+    if event.finishedAt < event.createdAt:
+        started, finished = _millis(event.createdAt), _millis(event.finishedAt)
+        assert started is not None and finished is not None
+        warnings.append(reversed_times_warning(_TIMES, started, finished, where=("events", index)))
         return None
     return (event.finishedAt - event.createdAt) / 1000
 
@@ -79,7 +74,9 @@ def _kind(event: Event) -> str:
     return event.sequence.kind.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def _run(repository: RepositoryRef, event: Event, status: Status) -> RunAttempt:
+def _run(
+    repository: RepositoryRef, event: Event, status: Status, duration: float | None
+) -> RunAttempt:
     tags, metrics = _tags_and_metrics(event)
     sequence = event.sequence
     pipeline = PipelineRef(sequence.key, sequence.name) if sequence else UNNAMED_PIPELINE
@@ -97,7 +94,7 @@ def _run(repository: RepositoryRef, event: Event, status: Status) -> RunAttempt:
         source_format=SourceFormat.TRUNK,
         started_at=_millis(event.createdAt),
         completed_at=_millis(event.finishedAt),
-        duration_seconds=_duration(event),
+        duration_seconds=duration,
         branch=None if branch is None else str(branch),
         root_node_key=event.id,
         parent_run_key=parent.chainId if parent and parent.chainId != event.chainId else None,
@@ -109,7 +106,7 @@ def _run(repository: RepositoryRef, event: Event, status: Status) -> RunAttempt:
     )
 
 
-def _span(event: Event, status: Status) -> JobSpan:
+def _span(event: Event, status: Status, duration: float | None) -> JobSpan:
     tags, metrics = _tags_and_metrics(event)
     sequence = event.sequence
     name = sequence.name if sequence else event.id
@@ -122,7 +119,7 @@ def _span(event: Event, status: Status) -> JobSpan:
         raw_status=event.conclusion,
         started_at=_millis(event.createdAt),
         completed_at=_millis(event.finishedAt),
-        duration_seconds=_duration(event),
+        duration_seconds=duration,
         parent_node_key=event.parent.eventId if event.parent else None,
         tags=tags,
         metrics=metrics,
@@ -138,14 +135,17 @@ def convert(request: TrackEventsRequest, ingest_source: str | None = None) -> Su
         host=request.repo.host.lower(), full_name=f"{request.repo.owner}/{request.repo.name}"
     )
     submission = Submission(ingest_source=ingest_source)
-    for event in request.events:
+    for index, event in enumerate(request.events):
         status = status_of(event)
+        duration = _duration(event, index, submission.warnings)
         if is_run_event(event):
-            submission.attempts.append(_run(repository, event, status))
+            submission.attempts.append(_run(repository, event, status, duration))
         else:
             submission.detached_spans.append(
                 DetachedSpan(
-                    repository=repository, run_key=event.chainId, span=_span(event, status)
+                    repository=repository,
+                    run_key=event.chainId,
+                    span=_span(event, status, duration),
                 )
             )
     return submission

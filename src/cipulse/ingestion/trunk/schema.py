@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from cipulse.domain.accepted import MAX_TREE_DEPTH
-from cipulse.ingestion.validation import field_error
 from cipulse.ingestion.wire_types import (
     EpochMillis,
     Identifier,
@@ -101,28 +100,55 @@ class Repo(_Wire):
 
 
 class TrackEventsRequest(_Wire):
+    """How deep the events nest their job trees is checked beside the schema
+    (``depth_problems``), so that a 400 names every too-deep event with the other problems."""
+
     repo: Repo
     events: Annotated[list[Event], Field(max_length=10_000)]
 
-    @model_validator(mode="after")
-    def _trees_not_too_deep(self) -> TrackEventsRequest:
-        depths = node_depths(self.events)
-        for index, event in enumerate(self.events):
-            if depths.get((event.chainId, event.id), 0) > MAX_TREE_DEPTH:
-                raise field_error(
-                    f"events[{index}].parent",
-                    f"nests the job tree more than {MAX_TREE_DEPTH} levels deep",
-                )
-        return self
+
+#: An event's place in its run's tree: (position in ``events``, chainId, id, parent event id).
+Link = tuple[int, str, str, str | None]
 
 
-def node_depths(events: list[Event]) -> dict[tuple[str, str], int]:
+def event_links(events: list[Event]) -> list[Link]:
+    return [
+        (index, e.chainId, e.id, e.parent.eventId if e.parent is not None else None)
+        for index, e in enumerate(events)
+    ]
+
+
+def raw_links(body: Any) -> list[Link]:
+    """The links of the events of a body the schema refused, as far as they can be read."""
+    events = body.get("events") if isinstance(body, dict) else None
+    links: list[Link] = []
+    for index, event in enumerate(events if isinstance(events, list) else []):
+        if not isinstance(event, dict):
+            continue
+        chain, own, parent = event.get("chainId"), event.get("id"), event.get("parent")
+        parent_id = parent.get("eventId") if isinstance(parent, dict) else None
+        if isinstance(chain, str) and isinstance(own, str):
+            links.append((index, chain, own, parent_id if isinstance(parent_id, str) else None))
+    return links
+
+
+def depth_problems(links: list[Link]) -> list[str]:
+    """One problem per event nested more than ``MAX_TREE_DEPTH`` levels deep."""
+    depths = node_depths(links)
+    return [
+        f"events[{index}].parent: nests the job tree more than {MAX_TREE_DEPTH} levels deep"
+        for index, chain, own, _ in links
+        if depths.get((chain, own), 0) > MAX_TREE_DEPTH
+    ]
+
+
+def node_depths(links: list[Link]) -> dict[tuple[str, str], int]:
     """The level of each job-tree node of the events (a run's own event is none) in its
     run's tree, counting only parents among these events: 1 for a node under the run."""
     parents = {
-        (e.chainId, e.id): e.parent.eventId
-        for e in events
-        if e.parent is not None and e.id != e.chainId
+        (chain, own): parent
+        for _, chain, own, parent in links
+        if parent is not None and own != chain
     }
     depths: dict[tuple[str, str], int] = {}
     for node in parents:
