@@ -20,6 +20,7 @@ from cipulse import __version__
 from cipulse.accounts.throttle import FailureThrottle
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
+from cipulse.analytics.retention import RetentionKeeper
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.rollup_interval_seconds > 0:
             refresher = RollupRefresher(database, settings.rollup_interval_seconds)
             refresher.start()
+        keeper = RetentionKeeper.started(database, settings.retention_days)
         app.state.database = database
         app.state.committer = committer
         app.state.webhooks = WebhookService(database)
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     committer.stop()  # store what is queued before the last checkpoint
                     if refresher is not None:
                         refresher.stop()
+                    if keeper is not None:
+                        keeper.stop()
         finally:
             database.dispose()
 

@@ -1,0 +1,43 @@
+"""``cipulse purge`` and ``cipulse backup``: keeping a server for years
+(docs/deployment.md)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from cipulse.analytics import retention
+from cipulse.cli.context import Context, reports_errors, say
+from cipulse.storage.rollup_marks import day_text
+
+
+@click.command()
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Purge the runs of the UTC days more than DAYS days before today.",
+)
+@click.option("--org", "org_name", help="Only this organisation [default: all].")
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@click.pass_obj
+@reports_errors
+def purge(obj: Context, days: int, org_name: str | None, dry_run: bool) -> None:
+    """Delete the raw runs, jobs and webhook deliveries older than DAYS days.
+
+    Their figures stay: whole days are read from the rollups (docs/metrics.md, After a
+    purge); run lists and filters the rollups do not split by find nothing there any more.
+    A run with an attempt within DAYS keeps all its attempts. Deletes in short batches, so
+    servers go on ingesting meanwhile. Servers do this once a day by themselves with
+    CIPULSE_RETENTION_DAYS."""
+    first_kept = retention.cutoff_day(days)
+    database = obj.database
+    say(f"{'counting' if dry_run else 'purging'} the runs started before {day_text(first_kept)}")
+    for organisation in retention.organisations_to_purge(database, org_name):
+        started = time.perf_counter()
+        report = retention.purge(
+            database, organisation, first_kept, dry_run=dry_run, rest=retention.sleeping_rest
+        )
+        say(f"{retention.describe(report)} ({time.perf_counter() - started:.1f}s)")
