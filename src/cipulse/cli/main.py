@@ -37,6 +37,7 @@ for command in (
     demo.demo,
     rollups.rollups,
     operate.purge,
+    operate.backup,
     send.send,
     report.report,
 ):

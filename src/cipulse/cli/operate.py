@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from cipulse.analytics import retention
 from cipulse.cli.context import Context, reports_errors, say
+from cipulse.storage import backup as backups
 from cipulse.storage.rollup_marks import day_text
 
 
@@ -41,3 +43,29 @@ def purge(obj: Context, days: int, org_name: str | None, dry_run: bool) -> None:
             database, organisation, first_kept, dry_run=dry_run, rest=retention.sleeping_rest
         )
         say(f"{retention.describe(report)} ({time.perf_counter() - started:.1f}s)")
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.pass_obj
+@reports_errors
+def backup(obj: Context, path: Path, force: bool) -> None:
+    """Back up the database to PATH, safely while servers run.
+
+    SQLite: a consistent copy through SQLite's online backup API, checked, one file; restore
+    it by stopping the servers and copying it over the database file. PostgreSQL: runs
+    pg_dump (custom format; restore with pg_restore), or prints the command when pg_dump is
+    not installed. See docs/deployment.md, Backups and restore."""
+    database = obj.database
+    target = backups.checked_target(path, overwrite=force)
+    started = time.perf_counter()
+    if database.is_sqlite:
+        written = backups.backup_sqlite(database, target)
+    else:
+        say(f"running: {backups.printable(backups.pg_dump_command(database, target))}")
+        written = backups.backup_postgresql(database, target)
+    say(
+        f"backed up to {written.path} ({written.size_bytes / 1e6:,.1f} MB, schema revision "
+        f"{written.revision or 'none'}) in {time.perf_counter() - started:.1f}s"
+    )

@@ -13,6 +13,7 @@ from cipulse.cli.context import Context, reports_errors, say
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.settings import Settings
 from cipulse.storage.database import Database, redacted
+from cipulse.storage.migrate import current_revision, migrate_to
 from cipulse.storage.migrate import migrate as run_migrations
 
 
@@ -121,9 +122,18 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int | None)
 
 
 @click.command()
+@click.option(
+    "--revision",
+    help="Upgrade or downgrade to this revision instead (a rollback: back up first; see "
+    "docs/deployment.md).",
+)
 @click.pass_obj
 @reports_errors
-def migrate(obj: Context) -> None:
+def migrate(obj: Context, revision: str | None) -> None:
     """Create or upgrade the database schema to the newest revision."""
+    if revision is not None:
+        before = migrate_to(obj.database, revision)
+        say(f"database schema: revision {before or 'none'} -> {current_revision(obj.database)}")
+        return
     run_migrations(obj.database)
     say(f"database {redacted(obj.settings().database_url)} is up to date")
