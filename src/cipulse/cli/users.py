@@ -65,10 +65,14 @@ def users_create(obj: Context, email: str, org_name: str, role: str, password_st
     """Create a user in an organisation, or add an existing user to another one.
 
     A new user needs a password: it is asked for (twice, not shown) unless --password-stdin
-    is given. A user added to another organisation keeps their password."""
+    is given. A user added to another organisation keeps their password (one given on stdin
+    is not used: see set-password). Adding a member twice is an error."""
     service = UserService(obj.database)
     password = None
-    if password_stdin or not service.exists(email):
+    if service.exists(email):
+        if password_stdin:
+            sys.stdin.readline()  # read, not used: they keep theirs
+    else:
         AccountService(obj.database).organisation(org_name)  # a typo is named before asking
         password = _password(password_stdin)
     created = service.create_user(email, org_name, password, role)
@@ -76,7 +80,12 @@ def users_create(obj: Context, email: str, org_name: str, role: str, password_st
         say(f"created user {created.email} in {created.org_name!r} as {created.role}")
         say(f"they can sign in at {obj.settings().base_url}/")
     else:
-        say(f"added {created.email} to {created.org_name!r} as {created.role}")
+        say(f"added the existing user {created.email} to {created.org_name!r} as {created.role}")
+        if password_stdin:
+            say(
+                "their password is unchanged (the one given was not used; change it with "
+                f"`cipulse users set-password {created.email}`)"
+            )
 
 
 @users.command("list")
