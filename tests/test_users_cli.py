@@ -72,7 +72,7 @@ def test_create_with_password_stdin_then_add_to_another_organisation(
     listing = run(settings, "users", "list")
     assert listing.exit_code == 0
     header, line = listing.stdout.splitlines()
-    assert header.split() == ["EMAIL", "ORGANISATIONS", "CREATED", "LAST", "SIGN-IN"]
+    assert header.split() == ["EMAIL", "ORGANISATIONS", "CREATED", "LAST", "SIGN-IN", "STATUS"]
     assert line.startswith("ada@example.org  acme (member), globex (admin)  20")
     assert "UTC" in line
 

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cipulse.accounts.members import MemberService
 from cipulse.accounts.passwords import checked_password
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService, no_such_user
@@ -45,7 +46,8 @@ def _password(from_stdin: bool) -> str:
 
 @click.group()
 def users() -> None:
-    """Dashboard users: create, list, set-password."""
+    """Dashboard users: create, list, set-password, set-role, remove, disable, enable,
+    delete."""
 
 
 @users.command("create")
@@ -92,8 +94,8 @@ def users_create(obj: Context, email: str, org_name: str, role: str, password_st
 @click.pass_obj
 @reports_errors
 def users_list(obj: Context) -> None:
-    """List users: organisations with roles, created, last sign-in."""
-    rows = [("EMAIL", "ORGANISATIONS", "CREATED", "LAST SIGN-IN")]
+    """List users: organisations with roles, created, last sign-in, disabled or not."""
+    rows = [("EMAIL", "ORGANISATIONS", "CREATED", "LAST SIGN-IN", "STATUS")]
     for user in UserService(obj.database).users():
         rows.append(
             (
@@ -101,6 +103,7 @@ def users_list(obj: Context) -> None:
                 ", ".join(f"{m.org_name} ({m.role})" for m in user.organisations) or "-",
                 format_time(user.created_at),
                 format_time(user.last_sign_in_at),
+                "disabled" if user.disabled else "active",
             )
         )
     say_table(rows)
@@ -120,3 +123,75 @@ def users_set_password(obj: Context, email: str, password_stdin: bool) -> None:
         raise no_such_user(email)
     service.set_password(email, _password(password_stdin))
     say(f"changed the password of {email}; their sessions are signed out")
+
+
+org_option = click.option("--org", "org_name", required=True, help="The organisation.")
+
+
+@users.command("set-role")
+@click.argument("email")
+@org_option
+@click.option("--role", type=click.Choice(ROLES), required=True, help="The new role.")
+@click.pass_obj
+@reports_errors
+def users_set_role(obj: Context, email: str, org_name: str, role: str) -> None:
+    """Make a member of an organisation an admin or a member (an organisation keeps at
+    least one admin)."""
+    membership = MemberService(obj.database).set_role(org_name, email, role)
+    say(f"{email} is now {membership.role} of {membership.org_name!r}")
+
+
+@users.command("remove")
+@click.argument("email")
+@org_option
+@click.pass_obj
+@reports_errors
+def users_remove(obj: Context, email: str, org_name: str) -> None:
+    """Remove a user from an organisation (their account and other memberships stay)."""
+    removed = MemberService(obj.database).remove(org_name, email)
+    say(f"removed {removed} from {org_name!r}")
+
+
+def _warn_without_admin(organisations: list[str]) -> None:
+    for name in organisations:
+        say(
+            f"warning: {name!r} has no admin left who can sign in "
+            f"(cipulse users create EMAIL --org {name})"
+        )
+
+
+@users.command("disable")
+@click.argument("email")
+@click.pass_obj
+@reports_errors
+def users_disable(obj: Context, email: str) -> None:
+    """Stop a user from signing in, and sign them out everywhere (enable undoes it)."""
+    change = MemberService(obj.database).disable(email)
+    say(f"disabled {change.email}; their sessions are signed out")
+    _warn_without_admin(change.without_admin)
+
+
+@users.command("enable")
+@click.argument("email")
+@click.pass_obj
+@reports_errors
+def users_enable(obj: Context, email: str) -> None:
+    """Let a disabled user sign in again."""
+    say(f"enabled {MemberService(obj.database).enable(email)}")
+
+
+@users.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@reports_errors
+def users_delete(obj: Context, email: str, yes: bool) -> None:
+    """Delete a user with their memberships and sessions, for good."""
+    if not UserService(obj.database).exists(email):  # before asking in vain
+        raise no_such_user(email)
+    if not yes:
+        click.confirm(f"Delete the user {email}?", abort=True, err=True)
+    service = MemberService(obj.database)
+    change = service.delete(email)
+    say(f"deleted {change.email}")
+    _warn_without_admin(change.without_admin)
