@@ -10,7 +10,14 @@ import click
 from cipulse.accounts.deletion import DeletionService
 from cipulse.accounts.service import AccountService, parse_scopes
 from cipulse.accounts.webhooks import WebhookService
-from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.cli.context import (
+    Context,
+    format_time,
+    long_writer,
+    reports_errors,
+    say,
+    say_table,
+)
 from cipulse.domain.model import WebhookProvider
 from cipulse.storage.clock import month_of, now_ms
 
@@ -97,7 +104,8 @@ def orgs_delete(obj: Context, name: str, yes: bool) -> None:
             abort=True,
             err=True,
         )
-    deleted = DeletionService(obj.database).delete_organisation(organisation.name)
+    with long_writer(obj) as database:
+        deleted = DeletionService(database).delete_organisation(organisation.name)
     attempts = deleted.rows.get("run_attempts", 0)
     say(
         f"deleted {deleted.name!r}: {sum(deleted.rows.values()):,} rows ({attempts:,} run attempts)"

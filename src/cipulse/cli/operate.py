@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from cipulse.analytics import retention
-from cipulse.cli.context import Context, reports_errors, say
+from cipulse.cli.context import Context, long_writer, reports_errors, say
 from cipulse.storage import backup as backups
 from cipulse.storage.rollup_marks import day_text
 
@@ -35,14 +35,14 @@ def purge(obj: Context, days: int, org_name: str | None, dry_run: bool) -> None:
     servers go on ingesting meanwhile. Servers do this once a day by themselves with
     CIPULSE_RETENTION_DAYS."""
     first_kept = retention.cutoff_day(days)
-    database = obj.database
     say(f"{'counting' if dry_run else 'purging'} the runs started before {day_text(first_kept)}")
-    for organisation in retention.organisations_to_purge(database, org_name):
-        started = time.perf_counter()
-        report = retention.purge(
-            database, organisation, first_kept, dry_run=dry_run, rest=retention.sleeping_rest
-        )
-        say(f"{retention.describe(report)} ({time.perf_counter() - started:.1f}s)")
+    with long_writer(obj) as database:
+        for organisation in retention.organisations_to_purge(database, org_name):
+            started = time.perf_counter()
+            report = retention.purge(
+                database, organisation, first_kept, dry_run=dry_run, rest=retention.sleeping_rest
+            )
+            say(f"{retention.describe(report)} ({time.perf_counter() - started:.1f}s)")
 
 
 @click.command()

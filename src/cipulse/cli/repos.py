@@ -6,7 +6,14 @@ import click
 
 from cipulse.accounts.deletion import DeletionService
 from cipulse.accounts.repositories import RepositoryService
-from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.cli.context import (
+    Context,
+    format_time,
+    long_writer,
+    reports_errors,
+    say,
+    say_table,
+)
 from cipulse.storage.clock import from_ms
 
 org_option = click.option("--org", "org_name", required=True, help="Organisation.")
@@ -65,13 +72,13 @@ def repos_delete(obj: Context, repository: str, org_name: str, host: str | None,
     The organisation's figures no longer count it (the servers' refreshers add up the days it
     had runs on again). Deletes in short batches while servers run; stop sending its runs
     first, or they create it again."""
-    service = DeletionService(obj.database)
-    org_id, found = service.find_repository(org_name, repository, host)
+    org_id, found = DeletionService(obj.database).find_repository(org_name, repository, host)
     if not yes:
         click.confirm(
             f"Delete {found.full_name} ({found.host}) of {org_name!r} with all its runs?",
             abort=True,
             err=True,
         )
-    deleted = service.delete_repository(org_id, found)
+    with long_writer(obj) as database:
+        deleted = DeletionService(database).delete_repository(org_id, found)
     say(f"deleted {found.full_name} ({found.host}) and its {deleted.attempts:,} run attempts")

@@ -9,9 +9,10 @@ The rules that keep the figures exact (docs/metrics.md, "After a purge"):
   from the few rows left of it and erase its figures. The horizon only moves forward.
 - Whole runs only: a run with an attempt on or after the horizon keeps every attempt
   (flakiness and "runs decided on several days" depend on a run's attempts). So does a run
-  whose attempts a later recomputation of red periods still needs: per pipeline, those that
-  ended at or after the start of its earliest red period still open at the horizon or ended
-  after it (``keep_from``), since the refresher recomputes such a period from its start.
+  whose attempts a later recomputation of red periods still needs: per pipeline and branch,
+  those that ended at or after the start of its red period still open at the horizon or
+  ended after it (``keep_from``), since the refresher recomputes such a period from its
+  start.
 - Purging marks nothing, and leaves every rollup row (days, blocks, organisation rows, custom
   metrics, repeats, red periods) in place.
 
@@ -165,20 +166,24 @@ def first_marked_day(conn: Connection, org_id: str, before_day: int) -> int | No
     ).scalar_one_or_none()
 
 
-def keep_from(conn: Connection, org_id: str, horizon_ms: int) -> dict[str, int]:
-    """Per pipeline with a red period that started before ``horizon_ms`` and is open or
-    ended at or after it, the earliest such start: its outcomes from there on are kept."""
+#: A pipeline and a branch (None: runs without one).
+Lane = tuple[str, str | None]
+
+
+def keep_from(conn: Connection, org_id: str, horizon_ms: int) -> dict[Lane, int]:
+    """Per pipeline and branch with a red period that started before ``horizon_ms`` and is
+    open or ended at or after it, that period's start: its outcomes from there on are kept."""
     rp = red_periods
     query = (
-        sa.select(rp.c.pipeline_id, sa.func.min(rp.c.started_at_ms))
+        sa.select(rp.c.pipeline_id, rp.c.branch, sa.func.min(rp.c.started_at_ms))
         .where(
             rp.c.org_id == org_id,
             rp.c.started_at_ms < horizon_ms,
             sa.or_(rp.c.ended_at_ms.is_(None), rp.c.ended_at_ms >= horizon_ms),
         )
-        .group_by(rp.c.pipeline_id)
+        .group_by(rp.c.pipeline_id, rp.c.branch)
     )
-    return {str(pipeline_id): int(start) for pipeline_id, start in conn.execute(query)}
+    return {(str(p), branch): int(start) for p, branch, start in conn.execute(query)}
 
 
 # --- Runs ----------------------------------------------------------------------------------
@@ -202,15 +207,15 @@ class Removed:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Where a purge of one organisation stops: before ``horizon_ms``, and per pipeline
-    before its own earlier limit (``keep_from``)."""
+    """Where a purge of one organisation stops: before ``horizon_ms``, and per pipeline and
+    branch before its own earlier limit (``keep_from``)."""
 
     org_id: str
     horizon_ms: int
-    pipelines: dict[str, int] = field(default_factory=dict)
+    lanes: dict[Lane, int] = field(default_factory=dict)
 
-    def of(self, pipeline_id: str) -> int:
-        return min(self.horizon_ms, self.pipelines.get(pipeline_id, self.horizon_ms))
+    def of(self, pipeline_id: str, branch: str | None) -> int:
+        return min(self.horizon_ms, self.lanes.get((pipeline_id, branch), self.horizon_ms))
 
 
 class Candidate(NamedTuple):
@@ -231,6 +236,7 @@ class AttemptTimes(NamedTuple):
     started_at_ms: int | None
     completed_at_ms: int | None
     received_at_ms: int
+    branch: str | None
 
     def before(self, limit: int) -> bool:
         """Started (or, never started, received) and completed, if it did, before ``limit``."""
@@ -285,9 +291,8 @@ def _whole_runs(
         by_run.setdefault((attempt.pipeline_id, attempt.run_key), []).append(attempt)
     attempt_ids: list[str] = []
     kept = 0
-    for (pipeline_id, _), attempts in sorted(by_run.items()):
-        limit = limits.of(pipeline_id)
-        if all(attempt.before(limit) for attempt in attempts):
+    for _, attempts in sorted(by_run.items()):
+        if all(a.before(limits.of(a.pipeline_id, a.branch)) for a in attempts):
             attempt_ids += [attempt.id for attempt in attempts]
         else:
             kept += 1
