@@ -70,17 +70,20 @@ def iso(moment: Any) -> str:
 
 
 def red_across_the_cut() -> list[dict[str, Any]]:
-    """A pipeline red from day 15 until the retry of a run, just after the cut-off, passes:
-    a red period across the cut-off, and a run with attempts on both sides of it."""
+    """A pipeline red on main from day 15 until the retry of a run, just after the cut-off,
+    passes: a red period across the cut-off, and a run with attempts on both sides of it;
+    and a run of another branch of the pipeline, during that period."""
     day = timedelta(days=1)
 
-    def attempt(run_id: int, number: int, status: str, when: Any) -> dict[str, Any]:
+    def attempt(
+        run_id: int, number: int, status: str, when: Any, branch: str = "main"
+    ) -> dict[str, Any]:
         return runwatch_run(
             pipeline_name="release",
             run_id=run_id,
             run_attempt=number,
             status=status,
-            branch="main",
+            branch=branch,
             started_at=iso(when),
             completed_at=iso(when + timedelta(minutes=5)),
             duration_seconds=300,
@@ -93,6 +96,7 @@ def red_across_the_cut() -> list[dict[str, Any]]:
         attempt(1003, 1, "success", START + 25 * day),
         attempt(1004, 1, "failure", CUT - timedelta(hours=2)),
         attempt(1004, 2, "success", CUT + timedelta(hours=2)),
+        attempt(1006, 1, "success", START + 17 * day, branch="feature"),  # another branch
     ]
 
 
@@ -194,7 +198,7 @@ def test_whole_purged_days_keep_every_figure(
     # red period open across the cut-off are kept from its start.
     release = {(r["run_key"], r["attempt"]) for r in rows(database, "run_attempts")}
     assert {("1004", 1), ("1004", 2), ("1002", 1)} <= release
-    assert ("1001", 1) not in release
+    assert ("1001", 1) not in release and ("1006", 1) not in release
     assert report.removed.kept_runs >= 2
 
     rebuild(database, None)
