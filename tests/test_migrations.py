@@ -85,9 +85,13 @@ def test_migrate_to_a_revision_rolls_back_and_forward(
     assert unknown.exit_code == 1 and "revision: must be one of 0001," in unknown.stderr
     with database.write() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
-    newer = runner.invoke(cli, base)
-    assert newer.exit_code == 1
-    assert "revision 9999, which this version of cipulse does not know" in newer.stderr
+    try:
+        newer = runner.invoke(cli, base)
+        assert newer.exit_code == 1
+        assert "revision 9999, which this version of cipulse does not know" in newer.stderr
+    finally:  # the PostgreSQL database is the session's: leave it as it was
+        with database.write() as conn:
+            conn.execute(sa.text(f"UPDATE alembic_version SET version_num = '{newest}'"))
 
 
 def columns(database: Database, table: str) -> set[str]:
