@@ -141,7 +141,7 @@ def unfrozen(database: Database, org_id: str, marks: Sequence[Marked]) -> tuple[
         first_kept = horizon(conn, org_id)
     if first_kept is None:
         return list(marks), 0
-    frozen = sorted(m for m in marks if m.kind == FIGURES and m.day < first_kept)
+    frozen = {m for m in marks if m.kind == FIGURES and m.day < first_kept}
     if not frozen:
         return list(marks), 0
     with database.write() as conn:
@@ -149,10 +149,9 @@ def unfrozen(database: Database, org_id: str, marks: Sequence[Marked]) -> tuple[
             conn,
             rollup_dirty,
             ["org_id", "kind", "pipeline_id", "day"],
-            [(m.org_id, m.kind, m.pipeline_id, m.day) for m in frozen],
+            [(m.org_id, m.kind, m.pipeline_id, m.day) for m in sorted(frozen)],
         )
-    kept = [m for m in marks if m not in set(frozen)]
-    return kept, len(frozen)
+    return [m for m in marks if m not in frozen], len(frozen)
 
 
 def first_marked_day(conn: Connection, org_id: str, before_day: int) -> int | None:
