@@ -129,6 +129,40 @@ per pipeline and branch.
   the refresher); `branch`, `provider`, `status`, `actor`, `triggered_by` and `tag` filters are
   computed from the stored runs (recovery: only `provider`, `actor`, `triggered_by` and
   `tag`), as are hourly time series that start before the day before yesterday.
+
+### After a purge
+
+`cipulse purge --older-than DAYS` (or a server, once a day, with `CIPULSE_RETENTION_DAYS`)
+deletes the stored runs, their jobs and webhook deliveries of the days before a cut-off (the
+start of a UTC day), and keeps every rollup row of those days: the days, weeks and
+organisation-wide rows, the jobs', the custom metrics', the runs decided on several days, and
+the red periods. Before it deletes, it refreshes what is marked of those days; a day that
+cannot be refreshed (set aside after a failure) moves the cut-off back to it. From then on the
+purged days' rows are final: nothing recomputes them (not `cipulse rollups rebuild`, not a run
+posted later for such a day — it is stored, and purged again next time, but changes no
+figure).
+
+What stays exact, for windows whose edges fall on whole UTC days (such as
+`since=2024-01-01&until=2024-02-01`), however much of them was purged:
+
+- the summary and its time series by day and week, per repository and pipeline, with
+  `branches=default` or `other`;
+- the jobs, the flaky jobs and the custom metrics;
+- the recovery figures (red periods, `mttr_seconds`, `red_now`), without the filters named
+  below.
+
+What is lost for the purged days (they read the stored runs):
+
+- the run lists and run pages, and the run that turned a pipeline red;
+- the `branch`, `provider`, `status`, `actor`, `triggered_by` and `tag` filters, and recovery
+  with `provider`, `actor`, `triggered_by` or `tag` (they find no runs there);
+- the part of a window that starts or ends inside a purged day (such as the last 30 days when
+  31 are kept: the first partial day counts nothing), and hourly series of purged days.
+
+Whole runs are purged, or none of their attempts: a run with an attempt on or after the
+cut-off keeps all of them, and so do the runs of a red period still open at the cut-off (or
+ended after it), from the period's start, since recomputing that period needs them. Job nodes
+whose run never arrived (Trunk) are purged when none of them was written since the cut-off.
 """
 
 

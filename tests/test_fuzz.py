@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
+from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.accounts.webhooks import github_signature
@@ -170,6 +171,7 @@ def _seed(client: TestClient, database: Database) -> World:
     detail = client.get(f"/api/v1/runs/{attempt_id}", headers={"X-API-Key": hooked.read_key})
     pipeline_id = detail.json()["pipeline_id"]
     page = client.get("/api/v1/runs?limit=1", headers={"X-API-Key": hooked.read_key}).json()
+    repository_id = RepositoryService(database).repositories("acme")[0].id
     world = World(
         client, database, hooked.read_key, ingest_key, attempt_id, pipeline_id, victim.prefix
     )
@@ -212,6 +214,10 @@ def _seed(client: TestClient, database: Database) -> World:
         "name": ["ci", "k" * 101, "tab\there"],
         "scope": ["ingest", "read", ["ingest", "read"], "admin"],
         "prefix": [victim.prefix, "cip_nothere"],
+        "role": ["admin", "member", "owner"],
+        "confirm": ["", "acme/other-project", "ada@example.com"],
+        "repository_id": [repository_id, repository_id.upper(), "nope"],
+        "secret": ["", "s3cret", "x" * 1001],
     }
     return world
 
@@ -376,6 +382,14 @@ DASHBOARD = (
     Page("POST", "/organisation", form=("org", "csrf")),
     Page("POST", "/settings/keys", form=("csrf", "name", "scope")),
     Page("POST", "/settings/keys/{prefix}/revoke", form=("csrf",)),
+    Page("POST", "/settings/members", form=("csrf", "email", "role")),
+    Page("POST", "/settings/members/role", form=("csrf", "email", "role")),
+    Page("POST", "/settings/members/remove", form=("csrf", "email")),
+    Page("POST", "/settings/members/disable", form=("csrf", "email")),
+    Page("POST", "/settings/members/enable", form=("csrf", "email")),
+    Page("POST", "/settings/members/delete", form=("csrf", "email", "confirm")),
+    Page("POST", "/settings/repositories/{repository_id}/delete", form=("csrf", "confirm")),
+    Page("POST", "/settings/webhooks/{provider}", form=("csrf", "secret")),
     Page("GET", "/api", ("format",)),
     Page("GET", "/openapi.json", ("format",)),
     Page("GET", "/static/{file}", ()),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
 
+from cipulse.cli.main import cli
+from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from cipulse.storage.migrate import current_revision, head_revision, migrate
 from cipulse.storage.schema import metadata
@@ -59,3 +63,37 @@ def rounded(value: object) -> object:
     if isinstance(value, dict):
         return {key: rounded(item) for key, item in value.items()}
     return value
+
+
+def test_migrate_to_a_revision_rolls_back_and_forward(
+    settings: Settings, database: Database
+) -> None:
+    """`cipulse migrate --revision` as docs/deployment.md's rollback uses it; a database
+    migrated by a newer version is named as such instead of failing obscurely."""
+    runner = CliRunner()
+    base = ["--database-url", settings.database_url, "migrate"]
+    newest = head_revision()
+    down = runner.invoke(cli, [*base, "--revision", "0009"])
+    assert down.exit_code == 0, down.output
+    assert f"revision {newest} -> 0009" in down.stderr
+    assert "purged_before_day" not in columns(database, "organisations")
+    up = runner.invoke(cli, base)
+    assert up.exit_code == 0, up.output
+    assert current_revision(database) == newest
+    assert "purged_before_day" in columns(database, "organisations")
+    unknown = runner.invoke(cli, [*base, "--revision", "0042"])
+    assert unknown.exit_code == 1 and "revision: must be one of 0001," in unknown.stderr
+    with database.write() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    try:
+        newer = runner.invoke(cli, base)
+        assert newer.exit_code == 1
+        assert "revision 9999, which this version of cipulse does not know" in newer.stderr
+    finally:  # the PostgreSQL database is the session's: leave it as it was
+        with database.write() as conn:
+            conn.execute(sa.text(f"UPDATE alembic_version SET version_num = '{newest}'"))
+
+
+def columns(database: Database, table: str) -> set[str]:
+    with database.engine.connect() as conn:
+        return {column["name"] for column in sa.inspect(conn).get_columns(table)}

@@ -3,12 +3,16 @@ expected numbers are worked out by hand here, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from cipulse.accounts.service import AccountService
+from cipulse.storage.database import Database
+from cipulse.storage.schema import api_keys
 from tests.builders import TRUNK_EXAMPLE, runwatch_run
 from tests.conftest import Tenant, make_tenant
 
@@ -657,3 +661,31 @@ def test_the_default_window_is_whole_days_ending_today(client: TestClient, reade
     week = get(client, reader, "/api/v1/analytics/summary", days=7)["window"]
     assert (week["until"], week["days"]) == (window["until"], 7)
     assert week["since"] == f"{(tomorrow - timedelta(days=7)).isoformat()}T00:00:00Z"
+
+
+def test_a_read_key_records_its_use_at_most_once_a_minute(
+    client: TestClient, accounts: AccountService, database: Database
+) -> None:
+    """Its "last used" is written when it reads and the stored time is over a minute old,
+    not on every read."""
+    reader = make_tenant(accounts, "readers", scopes=("read",))
+    (key,) = accounts.keys("readers")
+    assert key.last_used_at is None
+
+    def read() -> datetime | None:
+        response = client.get("/api/v1/analytics/summary", headers={"X-API-Key": reader.key})
+        assert response.status_code == 200, response.text
+        (used,) = accounts.keys("readers")
+        return used.last_used_at
+
+    first = read()
+    assert first is not None
+    assert read() == first  # within the minute: nothing written
+    with database.write() as conn:  # as if the last use were two minutes ago
+        conn.execute(
+            sa.update(api_keys)
+            .where(api_keys.c.prefix == key.prefix)
+            .values(last_used_at_ms=int(first.timestamp() * 1000) - 120_000)
+        )
+    again = read()
+    assert again is not None and again >= first

@@ -67,14 +67,14 @@ def test_create_with_password_stdin_then_add_to_another_organisation(
     assert signs_in(database, "ada@example.org", PASSWORD)
     added = run(settings, "users", "create", "ada@example.org", "--org", "acme", "--role", "member")
     assert added.exit_code == 0, added.stderr
-    assert "added ada@example.org to 'acme' as member" in added.stderr
+    assert "added the existing user ada@example.org to 'acme' as member" in added.stderr
     again = run(settings, "users", "create", "ada@example.org", "--org", "acme")
     assert again.exit_code == 1
     assert "error: ada@example.org is already a member of 'acme'" in again.stderr
     listing = run(settings, "users", "list")
     assert listing.exit_code == 0
     header, line = listing.stdout.splitlines()
-    assert header.split() == ["EMAIL", "ORGANISATIONS", "CREATED", "LAST", "SIGN-IN"]
+    assert header.split() == ["EMAIL", "ORGANISATIONS", "CREATED", "LAST", "SIGN-IN", "STATUS"]
     assert line.startswith("ada@example.org  acme (member), globex (admin)  20")
     assert "UTC" in line
 
@@ -175,3 +175,24 @@ def test_later_starts_say_how_to_create_a_user(settings: Settings, database: Dat
     assert "create a user to sign in with:" in no_users
     assert cipulse("users create admin@cipulse.local --org acme") in no_users
     assert "Dashboard:" in no_users and "users list" not in no_users
+
+
+def test_an_existing_user_added_by_a_script_keeps_their_password(
+    settings: Settings, database: Database
+) -> None:
+    """Scripts pass --password-stdin whether the user exists or not: an existing user is
+    added to the other organisation, with their own password, and the script is told."""
+    for org in ("acme", "globex"):
+        run(settings, "orgs", "create", org)
+    command = ("users", "create", "ada@example.org", "--password-stdin")
+    first = run(settings, *command, "--org", "acme", input=f"{PASSWORD}\n")
+    assert first.exit_code == 0, first.stderr
+    added = run(settings, *command, "--org", "globex", input="another password\n")
+    assert added.exit_code == 0, added.stderr
+    assert "added the existing user ada@example.org to 'globex' as admin" in added.stderr
+    assert "their password is unchanged" in added.stderr
+    assert signs_in(database, "ada@example.org", PASSWORD)
+    assert not signs_in(database, "ada@example.org", "another password")
+    again = run(settings, *command, "--org", "globex", input="x\n")
+    assert again.exit_code == 1
+    assert "error: ada@example.org is already a member of 'globex'" in again.stderr

@@ -156,6 +156,15 @@ class Settings(BaseSettings):
             "(0: never; reads stay exact either way, computing stale days from raw rows).",
         ),
     ] = 2.0
+    retention_days: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Keep the raw runs (and their jobs) of this many days: each day a "
+            "server purges the older ones, as `cipulse purge --older-than DAYS` does; their "
+            "figures stay in the rollups (docs/metrics.md, After a purge). 0: keep everything.",
+        ),
+    ] = 0
     session_days: Annotated[
         int,
         Field(

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
 from cipulse.accounts.passwords import hash_password
 from cipulse.domain.accepted import key_name_problem
-from cipulse.domain.keys import generate_key, hash_key
+from cipulse.domain.keys import KEY_TOUCH_INTERVAL_MS, generate_key, hash_key
 from cipulse.domain.model import API_KEY_SCOPES, ApiKeyInfo, Organisation
-from cipulse.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from cipulse.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from cipulse.storage import accounts as store
 from cipulse.storage import users as user_store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +172,19 @@ class AccountService:
             raise Unauthenticated("API key has been revoked")
         if scope not in principal.scopes:
             raise Forbidden(f"API key lacks the '{scope}' scope")
+        now = now_ms()
+        if (principal.last_used_at_ms or 0) < now - KEY_TOUCH_INTERVAL_MS:
+            self._touch(principal, now)
         return principal
+
+    def _touch(self, principal: Principal, now: int) -> None:
+        """Record the key's use (at most once a minute: the stored time read to authenticate
+        says whether it is due). A busy database does not fail the request for it."""
+        try:
+            with self.database.write() as conn:
+                store.touch_api_keys(conn, [principal], now)
+        except Unavailable as exc:
+            log.debug("last use of key %s not recorded: %s", principal.key_id, exc)
 
     def bootstrap(self, org_name: str) -> FirstStart | None:
         """On a database with no organisation yet, create ``org_name``, an ingest key and a

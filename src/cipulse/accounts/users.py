@@ -179,6 +179,8 @@ class UserService:
             raise Unauthenticated(WRONG_CREDENTIALS)
         if not passwords.verify_password(user.password_hash, password):
             raise Unauthenticated(WRONG_CREDENTIALS)
+        if user.disabled:  # told only to whoever knows the password
+            raise Forbidden(f"{user.email} is disabled; ask an administrator to enable it")
         rehashed = (
             passwords.hash_password(password)
             if passwords.needs_rehash(user.password_hash)

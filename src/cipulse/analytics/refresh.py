@@ -37,7 +37,7 @@ from cipulse.analytics import refresh_units, rollups
 from cipulse.analytics.refresh_units import Superseded, Unit
 from cipulse.domain.window import DAY_MS, HOUR_MS
 from cipulse.errors import CipulseError, Unavailable
-from cipulse.storage import rollup_marks, rollup_writes
+from cipulse.storage import retention, rollup_marks, rollup_writes
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, RED_PERIODS, Marked
@@ -106,7 +106,10 @@ def refresh_round(
             if not held:
                 report.skipped += len(by_org[org_id])
                 continue
-            _refresh_organisation(database, org_id, by_org[org_id], report, retry_failed, rest)
+            # Days before a purge's horizon are final: their marks go unrecomputed.
+            marks, frozen = retention.unfrozen(database, org_id, by_org[org_id])
+            report.taken += frozen
+            _refresh_organisation(database, org_id, marks, report, retry_failed, rest)
     return report
 
 

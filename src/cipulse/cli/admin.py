@@ -8,11 +8,13 @@ from urllib.parse import quote
 
 import click
 
+from cipulse.accounts.deletion import DeletionService
 from cipulse.accounts.service import AccountService, parse_scopes
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.cli.context import (
     Context,
     format_time,
+    long_writer,
     reports_errors,
     say,
     say_none,
@@ -90,6 +92,32 @@ def orgs_set_limits(
         f"{organisation.name}: max repositories {_limit(organisation.max_repositories)}, "
         f"max runs per month {_limit(organisation.max_runs_per_month)}"
     )
+
+
+@orgs.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@reports_errors
+def orgs_delete(obj: Context, name: str, yes: bool) -> None:
+    """Delete an organisation and everything of it, for good: keys, webhook secrets,
+    memberships, repositories, runs, figures. Its users stay (they may belong to others).
+    Its keys stop working at once; the rest goes in short batches while servers run."""
+    organisation = AccountService(obj.database).organisation(name)
+    if not yes:
+        click.confirm(
+            f"Delete the organisation {organisation.name!r} and all its data?",
+            abort=True,
+            err=True,
+        )
+    with long_writer(obj) as database:
+        deleted = DeletionService(database).delete_organisation(organisation.name)
+    attempts = deleted.rows.get("run_attempts", 0)
+    say(
+        f"deleted {deleted.name!r}: {sum(deleted.rows.values()):,} rows ({attempts:,} run attempts)"
+    )
+    for email in deleted.users_left_without_organisation:
+        say(f"{email} belongs to no organisation now (cipulse users delete {email})")
 
 
 @orgs.command("set-webhook-secret")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -51,6 +52,19 @@ class Context:
         if self._database is not None:
             self._database.dispose()
             self._database = None
+
+
+@contextmanager
+def long_writer(obj: Context) -> Iterator[Database]:
+    """A database for a command that writes for long in many transactions (a purge, a
+    deletion) while servers run: like a server, it checkpoints SQLite's WAL from a thread
+    of its own rather than inside its transactions, which would hold the write lock."""
+    database = Database(obj.settings(), background_checkpoints=True)
+    try:
+        with database.checkpointing():
+            yield database
+    finally:
+        database.dispose()
 
 
 def say(message: str = "") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cipulse import __version__
-from cipulse.cli import admin, demo, ingest, report, repos, rollups, send, serve, users
+from cipulse.cli import admin, demo, ingest, operate, report, repos, rollups, send, serve, users
 from cipulse.cli.context import Context
 
 
@@ -36,6 +36,8 @@ for command in (
     ingest.ingest,
     demo.demo,
     rollups.rollups,
+    operate.purge,
+    operate.backup,
     send.send,
     report.report,
 ):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from cipulse.accounts.deletion import DeletionService
 from cipulse.accounts.repositories import RepositoryService
 from cipulse.cli.context import (
     Context,
     format_time,
+    long_writer,
     reports_errors,
     say,
     say_none,
@@ -20,7 +22,7 @@ org_option = click.option("--org", "org_name", required=True, help="Organisation
 
 @click.group()
 def repos() -> None:
-    """Repositories: list, set-default-branch."""
+    """Repositories: list, set-default-branch, delete."""
 
 
 @repos.command("list")
@@ -58,3 +60,28 @@ def repos_set_default_branch(obj: Context, repository: str, branch: str, org_nam
     RepositoryService(obj.database).set_default_branch(org_name, repository, branch)
     shown = branch.strip() or "main or master"
     say(f"the default branch of {repository} is now {shown}")
+
+
+@repos.command("delete")
+@click.argument("repository")
+@org_option
+@click.option("--host", help="The code host (github.com, …) when several have REPOSITORY.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@reports_errors
+def repos_delete(obj: Context, repository: str, org_name: str, host: str | None, yes: bool) -> None:
+    """Delete REPOSITORY (owner/name) with its pipelines, runs, jobs and figures, for good.
+
+    The organisation's figures no longer count it (the servers' refreshers add up the days it
+    had runs on again). Deletes in short batches while servers run; stop sending its runs
+    first, or they create it again."""
+    org_id, found = DeletionService(obj.database).find_repository(org_name, repository, host)
+    if not yes:
+        click.confirm(
+            f"Delete {found.full_name} ({found.host}) of {org_name!r} with all its runs?",
+            abort=True,
+            err=True,
+        )
+    with long_writer(obj) as database:
+        deleted = DeletionService(database).delete_repository(org_id, found)
+    say(f"deleted {found.full_name} ({found.host}) and its {deleted.attempts:,} run attempts")

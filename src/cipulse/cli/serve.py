@@ -16,6 +16,7 @@ from cipulse.cli.invocation import cipulse_command
 from cipulse.ingestion.runwatch.example import API_KEY_VARIABLE, example_curl
 from cipulse.settings import Settings
 from cipulse.storage.database import Database, database_location
+from cipulse.storage.migrate import current_revision, migrate_to
 from cipulse.storage.migrate import migrate as run_migrations
 
 #: Names the welcome message suggests where the operator has chosen none yet.
@@ -162,9 +163,18 @@ def serve(
 
 
 @click.command()
+@click.option(
+    "--revision",
+    help="Upgrade or downgrade to this revision instead (a rollback: back up first; see "
+    "docs/deployment.md).",
+)
 @click.pass_obj
 @reports_errors
-def migrate(obj: Context) -> None:
+def migrate(obj: Context, revision: str | None) -> None:
     """Create or upgrade the database schema to the newest revision."""
+    if revision is not None:
+        before = migrate_to(obj.database, revision)
+        say(f"database schema: revision {before or 'none'} -> {current_revision(obj.database)}")
+        return
     run_migrations(obj.database)
     say(f"database {database_location(obj.settings().database_url)} is up to date")

@@ -62,3 +62,8 @@ def red_period_id(pipeline_id: str, branch: str | None, started_at_ms: int) -> s
 def refresher_lock_id(org_id: str) -> str:
     """What rollup refreshers of one organisation take turns on."""
     return _derive("rollup-refresher", org_id)
+
+
+def purger_lock_id() -> str:
+    """What the one purger of a database holds (``cipulse purge``, the retention thread)."""
+    return _derive("purger")

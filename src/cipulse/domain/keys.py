@@ -10,6 +10,9 @@ import secrets
 
 KEY_MARKER = "cip"
 PREFIX_LENGTH = 8
+#: A key's ``last_used_at`` is refreshed at most this often (ingest and reads alike), not on
+#: every request: a write per key and minute at most.
+KEY_TOUCH_INTERVAL_MS = 60_000
 
 
 def generate_key() -> tuple[str, str]:

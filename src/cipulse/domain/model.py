@@ -218,16 +218,21 @@ class User:
     created_at: datetime
     last_sign_in_at: datetime | None
     organisations: tuple[Membership, ...]
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A user as one organisation sees them; ``created_at`` is when they were added to it."""
+    """A user as one organisation sees them; ``created_at`` is when they were added to it,
+    ``other_organisations`` how many others they belong to (their account is not this
+    organisation's alone to disable or delete)."""
 
     email: str
     role: str
     created_at: datetime
     last_sign_in_at: datetime | None
+    disabled: bool = False
+    other_organisations: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
-from cipulse.domain.keys import hash_key
+from cipulse.domain.keys import KEY_TOUCH_INTERVAL_MS, hash_key
 from cipulse.domain.model import Submission
 from cipulse.errors import CipulseError, Forbidden, PlanLimitExceeded, Unauthenticated
 from cipulse.storage import accounts, run_writer
@@ -22,8 +22,6 @@ from cipulse.storage.database import Database
 from cipulse.storage.dialect import lock_natural_keys
 
 INGEST_SCOPE = "ingest"
-#: ``last_used_at`` of a key is refreshed at most this often, not on every request.
-KEY_TOUCH_INTERVAL_MS = 60_000
 
 
 @dataclass(slots=True)

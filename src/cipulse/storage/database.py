@@ -81,7 +81,7 @@ class Database:
         self.url = normalise_url(settings.database_url)
         self.dialect = self.url.get_backend_name()
         self._writer_lock: WriterLock | NoLock = NoLock()
-        self._refresher_mutex = threading.Lock()
+        self._memory_locks: dict[str, threading.Lock] = {}
         self.failures = FailureRecord(settings, self.url)
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
@@ -179,17 +179,24 @@ class Database:
 
     @contextmanager
     def refresher_lock(self, org_id: str, *, wait: bool = False) -> Iterator[bool]:
-        """Become the one rollup refresher of the organisation, across threads, processes
-        and (PostgreSQL) servers, waiting for it or (without ``wait``) not; yields whether
-        it did. SQLite: an exclusive ``flock`` on ``<database>-refresher.lock`` (one
-        refresher for the whole file). PostgreSQL: a session advisory lock on the
-        organisation, on a connection held meanwhile (released if the process dies)."""
+        """Become the one rollup refresher of the organisation (``exclusive``; on SQLite one
+        refresher for the whole file)."""
+        with self.exclusive("refresher", refresher_lock_id(org_id), wait=wait) as held:
+            yield held
+
+    @contextmanager
+    def exclusive(self, name: str, lock_id: str, *, wait: bool = False) -> Iterator[bool]:
+        """Become the one holder of a lock across threads, processes and (PostgreSQL)
+        servers, waiting for it or (without ``wait``) not; yields whether it did. SQLite: an
+        exclusive ``flock`` on ``<database>-<name>.lock``. PostgreSQL: a session advisory
+        lock on ``lock_id`` (a UUID's text), on a connection held meanwhile (released if the
+        process dies)."""
         if self.is_sqlite:
-            with self._refresher_file_lock(wait) as held:
+            with self._file_lock(name, wait) as held:
                 yield held
             return
         with self.failures.translating(writing=False), self._writer.connect() as connection:
-            key = lock_key(refresher_lock_id(org_id))
+            key = lock_key(lock_id)
             if wait:
                 connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
                 held = True
@@ -205,17 +212,18 @@ class Database:
                     connection.commit()
 
     @contextmanager
-    def _refresher_file_lock(self, wait: bool) -> Iterator[bool]:
+    def _file_lock(self, name: str, wait: bool) -> Iterator[bool]:
         path = self.url.database
         if not path or path == ":memory:":
-            held = self._refresher_mutex.acquire(blocking=wait)
+            mutex = self._memory_locks.setdefault(name, threading.Lock())
+            held = mutex.acquire(blocking=wait)
             try:
                 yield held
             finally:
                 if held:
-                    self._refresher_mutex.release()
+                    mutex.release()
             return
-        fd = os.open(f"{path}-refresher.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(f"{path}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -42,6 +42,13 @@ organisations = sa.Table(
     sa.Column("created_at_ms", Millis, nullable=False),
     sa.Column("max_repositories", sa.Integer, nullable=True),
     sa.Column("max_runs_per_month", sa.Integer, nullable=True),
+    sa.Column(
+        "purged_before_day",
+        sa.Integer,
+        nullable=True,
+        comment="Days since the epoch: the runs of earlier days were purged; their figures are "
+        "kept in the rollups and no longer recomputed (storage/retention.py)",
+    ),
 )
 
 api_keys = sa.Table(
@@ -88,6 +95,12 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False, comment="argon2id"),
     sa.Column("created_at_ms", Millis, nullable=False),
     sa.Column("last_sign_in_at_ms", Millis, nullable=True),
+    sa.Column(
+        "disabled_at_ms",
+        Millis,
+        nullable=True,
+        comment="Set: the user cannot sign in; their sessions were ended",
+    ),
 )
 
 memberships = sa.Table(

@@ -25,6 +25,7 @@ class Credentials:
     user_id: str
     email: str
     password_hash: str
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +57,18 @@ def insert_user(conn: Connection, *, email: str, password_hash: str, now_ms: int
 
 def find_credentials(conn: Connection, email: str) -> Credentials | None:
     row = conn.execute(
-        sa.select(users.c.id, users.c.email, users.c.password_hash).where(users.c.email == email)
+        sa.select(users.c.id, users.c.email, users.c.password_hash, users.c.disabled_at_ms).where(
+            users.c.email == email
+        )
     ).first()
     if row is None:
         return None
-    return Credentials(user_id=str(row.id), email=row.email, password_hash=row.password_hash)
+    return Credentials(
+        user_id=str(row.id),
+        email=row.email,
+        password_hash=row.password_hash,
+        disabled=row.disabled_at_ms is not None,
+    )
 
 
 def has_users(conn: Connection) -> bool:
@@ -104,6 +112,7 @@ def list_users(conn: Connection) -> list[User]:
             users.c.email,
             users.c.created_at_ms,
             users.c.last_sign_in_at_ms,
+            users.c.disabled_at_ms,
             memberships.c.org_id,
             organisations.c.name.label("org_name"),
             memberships.c.role,
@@ -130,6 +139,7 @@ def list_users(conn: Connection) -> list[User]:
                     for row in user_rows
                     if row.org_id is not None
                 ),
+                disabled=first.disabled_at_ms is not None,
             )
         )
     return listed
@@ -137,12 +147,20 @@ def list_users(conn: Connection) -> list[User]:
 
 def list_members(conn: Connection, org_id: str) -> list[Member]:
     """The organisation's users, by email."""
+    elsewhere = memberships.alias("elsewhere")
+    others = (
+        sa.select(sa.func.count())
+        .where(elsewhere.c.user_id == users.c.id, elsewhere.c.org_id != org_id)
+        .scalar_subquery()
+    )
     rows = conn.execute(
         sa.select(
             users.c.email,
             memberships.c.role,
             memberships.c.created_at_ms,
             users.c.last_sign_in_at_ms,
+            users.c.disabled_at_ms,
+            others.label("others"),
         )
         .join(users, users.c.id == memberships.c.user_id)
         .where(memberships.c.org_id == org_id)
@@ -158,6 +176,8 @@ def list_members(conn: Connection, org_id: str) -> list[Member]:
                 role=row.role,
                 created_at=created,
                 last_sign_in_at=from_ms(row.last_sign_in_at_ms),
+                disabled=row.disabled_at_ms is not None,
+                other_organisations=int(row.others),
             )
         )
     return members
@@ -203,7 +223,7 @@ def find_session(conn: Connection, token_hash: str) -> StoredSession | None:
         .join(users, users.c.id == sessions.c.user_id)
         .outerjoin(memberships, memberships.c.user_id == sessions.c.user_id)
         .outerjoin(organisations, organisations.c.id == memberships.c.org_id)
-        .where(sessions.c.token_hash == token_hash)
+        .where(sessions.c.token_hash == token_hash, users.c.disabled_at_ms.is_(None))
         .order_by(organisations.c.name)
     ).all()
     if not rows:
@@ -237,3 +257,57 @@ def delete_sessions_of(conn: Connection, user_id: str) -> int:
 
 def delete_expired_sessions(conn: Connection, now_ms: int) -> int:
     return conn.execute(sessions.delete().where(sessions.c.expires_at_ms <= now_ms)).rowcount
+
+
+# --- Account management ----------------------------------------------------------------------
+
+
+def set_disabled(conn: Connection, user_id: str, disabled_at_ms: int | None) -> None:
+    """Disable the user (``disabled_at_ms``: when) and end their sessions, or enable them."""
+    conn.execute(users.update().where(users.c.id == user_id).values(disabled_at_ms=disabled_at_ms))
+    if disabled_at_ms is not None:
+        delete_sessions_of(conn, user_id)
+
+
+def delete_user(conn: Connection, user_id: str) -> None:
+    """The user, their memberships and their sessions."""
+    delete_sessions_of(conn, user_id)
+    conn.execute(memberships.delete().where(memberships.c.user_id == user_id))
+    conn.execute(users.delete().where(users.c.id == user_id))
+
+
+def remove_membership(conn: Connection, org_id: str, user_id: str) -> bool:
+    """Remove the user from the organisation; ``False`` when they were not in it."""
+    removed = conn.execute(
+        memberships.delete().where(memberships.c.org_id == org_id, memberships.c.user_id == user_id)
+    ).rowcount
+    return bool(removed)
+
+
+def set_role(conn: Connection, org_id: str, user_id: str, role: str) -> bool:
+    """Give the member this role; ``False`` when they are not a member."""
+    changed = conn.execute(
+        memberships.update()
+        .where(memberships.c.org_id == org_id, memberships.c.user_id == user_id)
+        .values(role=role)
+    ).rowcount
+    return bool(changed)
+
+
+def admins_of(conn: Connection, org_id: str) -> set[str]:
+    """The user ids of the organisation's admins who are not disabled."""
+    query = (
+        sa.select(memberships.c.user_id)
+        .join(users, users.c.id == memberships.c.user_id)
+        .where(
+            memberships.c.org_id == org_id,
+            memberships.c.role == "admin",
+            users.c.disabled_at_ms.is_(None),
+        )
+    )
+    return {str(user_id) for user_id in conn.execute(query).scalars()}
+
+
+def organisations_of_email(conn: Connection, email: str) -> tuple[Membership, ...]:
+    user = find_credentials(conn, email)
+    return () if user is None else memberships_of(conn, user.user_id)

@@ -19,6 +19,7 @@ from cipulse import __version__, memory
 from cipulse.accounts.throttle import SignInThrottle
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics.refresh import RollupRefresher
+from cipulse.analytics.retention import RetentionKeeper
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.rollup_interval_seconds > 0:
             refresher = RollupRefresher(database, settings.rollup_interval_seconds)
             refresher.start()
+        keeper = RetentionKeeper.started(database, settings.retention_days)
         app.state.database = database
         app.state.committer = committer
         app.state.database_work = database_work
@@ -129,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     database_work.stop()
                     if refresher is not None:
                         refresher.stop()
+                    if keeper is not None:
+                        keeper.stop()
         finally:
             database.dispose()
 

@@ -9,13 +9,13 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from cipulse.web.dashboard import auth, pages, settings_page
+from cipulse.web.dashboard import auth, pages, settings_admin, settings_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, pages, settings_page):
+    for module in (auth, pages, settings_page, settings_admin):
         app.include_router(module.router())
     # The chart library is 1 MB; compressed, a third of that.
     app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC)), name="static")

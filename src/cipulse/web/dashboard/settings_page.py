@@ -1,20 +1,24 @@
 """The settings page: API keys (create with a scope, shown once; revoke; last used), plan
-usage against limits, and the organisation's members."""
+usage against limits, the organisation's members and repositories, and its webhooks. What
+admins change besides keys is in ``settings_admin.py``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
 from cipulse.accounts.users import Member, Session
-from cipulse.domain.model import ApiKeyInfo, Organisation, WebhookProvider
+from cipulse.domain.model import ROLES, ApiKeyInfo, Organisation, WebhookProvider
 from cipulse.errors import Forbidden, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.storage.clock import from_ms, month_of, now_ms
+from cipulse.storage.repositories import RepositoryRow
 from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
 from cipulse.web.dashboard.rendering import public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
@@ -22,20 +26,39 @@ from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
 from cipulse.web.deadlines import run_in_database_thread
 
 
-def _admin(session: Session) -> None:
+def admin_only(session: Session, what: str = "its keys") -> None:
     if session.role != "admin":
-        raise Forbidden("role: only an organisation's admins manage its keys")
+        raise Forbidden(f"role: only an organisation's admins manage {what}")
 
 
-async def _settings_page(
-    request: Request, session: Session, created: CreatedKey | None = None, status: int = 200
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What an action shows on its response only: a title and a message, and a secret
+    (a new user's password, a webhook secret) that is not shown again."""
+
+    title: str
+    message: str
+    secret: str | None = None
+
+
+async def settings_page(
+    request: Request,
+    session: Session,
+    created: CreatedKey | None = None,
+    status: int = 200,
+    shown: Shown | None = None,
 ) -> Response:
     accounts = AccountService(request.app.state.database)
     base_url = public_base_url(request)
     month = month_of(now_ms())
 
     def gather() -> tuple[
-        Organisation, list[ApiKeyInfo], tuple[int, int], list[Member], dict[str, int]
+        Organisation,
+        list[ApiKeyInfo],
+        tuple[int, int],
+        list[Member],
+        dict[str, int],
+        list[RepositoryRow],
     ]:
         organisation = accounts.organisation(session.org_name)
         return (
@@ -44,9 +67,12 @@ async def _settings_page(
             accounts.usage(session.org_name, month),
             users(request).members(session.org_id),
             request.app.state.webhooks.secrets_set(session.org_id),
+            RepositoryService(request.app.state.database).repositories(session.org_name),
         )
 
-    organisation, keys, usage, members, secrets_set = await run_in_database_thread(gather)
+    organisation, keys, usage, members, secrets_set, repositories = await run_in_database_thread(
+        gather
+    )
     return render(
         request,
         "settings.html",
@@ -60,6 +86,9 @@ async def _settings_page(
             "keys": keys,
             "usage": {"month": month, "repositories": usage[0], "runs": usage[1]},
             "members": members,
+            "repositories": repositories,
+            "roles": ROLES,
+            "shown": shown,
             "created": created,
             "curl": example_curl(base_url, created.key) if created else None,
             "base_url": base_url,
@@ -94,8 +123,8 @@ def router() -> APIRouter:
     routes = page_router()
 
     @routes.get("/settings")
-    async def settings_page(request: Request, session: SignedIn) -> Response:
-        return await _settings_page(request, session)
+    async def show_settings(request: Request, session: SignedIn) -> Response:
+        return await settings_page(request, session)
 
     @routes.post("/settings/keys")
     async def create_key(
@@ -106,21 +135,21 @@ def router() -> APIRouter:
         scope: Annotated[list[str] | None, Form()] = None,
     ) -> Response:
         check_csrf(session, csrf)
-        _admin(session)
+        admin_only(session)
         scopes = parse_scopes(",".join(scope or []))
         accounts = AccountService(request.app.state.database)
         created = await run_in_database_thread(
             accounts.create_key, session.org_name, name.strip() or None, scopes
         )
         # Shown on this response only: the key is not stored, and a reload does not repeat it.
-        return await _settings_page(request, session, created, status=201)
+        return await settings_page(request, session, created, status=201)
 
     @routes.post("/settings/keys/{prefix}/revoke")
     async def revoke_key(
         request: Request, session: SignedIn, prefix: str, csrf: Annotated[str, Form()] = ""
     ) -> Response:
         check_csrf(session, csrf)
-        _admin(session)
+        admin_only(session)
         accounts = AccountService(request.app.state.database)
         own = {key.prefix for key in await run_in_database_thread(accounts.keys, session.org_name)}
         if prefix not in own:
