@@ -82,6 +82,8 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._writer_lock: WriterLock | NoLock = NoLock()
         self._memory_locks: dict[str, threading.Lock] = {}
+        #: SQLite: new reads wait while a checkpoint empties a full log (maintenance.py).
+        self.read_gate = maintenance.ReadGate()
         self.failures = FailureRecord(settings, self.url)
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
@@ -163,6 +165,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        self.read_gate.wait()
         with self.failures.translating(writing=False), self._reader.connect() as connection:
             yield connection
 
@@ -171,6 +174,7 @@ class Database:
         """A read transaction that sees one consistent state of the database throughout:
         SQLite's read transactions do; on PostgreSQL, ``REPEATABLE READ``. Keep it short:
         on SQLite a reader holds back the checkpoint of what was written after it began."""
+        self.read_gate.wait()
         with self.failures.translating(writing=False), self._reader.connect() as connection:
             if not self.is_sqlite:
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
@@ -244,7 +248,7 @@ class Database:
             return
         target: maintenance.SqliteLog | maintenance.PostgresMaintenance
         if self.is_sqlite:
-            target = maintenance.SqliteLog(self.url.database or ":memory:")
+            target = maintenance.SqliteLog(self.url.database or ":memory:", self.read_gate)
         else:
             target = maintenance.PostgresMaintenance(self._writer)
         with maintenance.running(target):

@@ -6,11 +6,13 @@ database file; the log starts over from its beginning only once a checkpoint has
 of it and no reader still reads from it. Under steady ingest beside readers that never
 happens by itself (a reader always holds some old snapshot), so the log grew without bound,
 and every read got slower with it. Every ``CHECKPOINT_EVERY_SECONDS`` the thread runs a
-``PASSIVE`` checkpoint (it never waits), unless the log has reached ``WAL_TRUNCATE_BYTES`` or
-nothing was written since the last tick: then a ``TRUNCATE`` checkpoint, which waits at most
+``PASSIVE`` checkpoint (it never waits), unless nothing was written since the last tick or the
+log has reached ``WAL_TRUNCATE_BYTES``: then a ``TRUNCATE`` checkpoint, which waits at most
 ``WAL_WAIT_MS`` for the readers of older snapshots to finish and for the writer (holding off
-new writes meanwhile), copies the rest and empties the file. The writer also keeps the log's
-file at most ``WAL_SIZE_LIMIT_BYTES`` when it starts over (``journal_size_limit``).
+new writes meanwhile), copies the rest and empties the file. While it waits for a full log,
+the process's new read transactions wait too (``ReadGate``, at most ``GATE_SECONDS``):
+otherwise some reader always holds an older snapshot. The writer also keeps the log's file at
+most ``WAL_SIZE_LIMIT_BYTES`` when it starts over (``journal_size_limit``).
 
 Planner statistics: ``ANALYZE`` (sampling ``ANALYSIS_LIMIT`` rows per index) at the start,
 every ten minutes and at the end: without them SQLite picks plans that scan every job of an
@@ -38,9 +40,11 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 0.25
 #: The log's size at which a checkpoint waits for readers to empty it.
-WAL_TRUNCATE_BYTES = 16 * 1024 * 1024
+WAL_TRUNCATE_BYTES = 24 * 1024 * 1024
 #: The longest such a checkpoint waits for readers and the writer; then it tries again later.
-WAL_WAIT_MS = 250
+WAL_WAIT_MS = 1000
+#: The longest a new read transaction waits for such a checkpoint.
+GATE_SECONDS = 1.5
 #: What the writer truncates the log's file to when it starts over.
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 OPTIMIZE_EVERY_SECONDS = 600
@@ -62,11 +66,31 @@ POSTGRES_SLOW_MAINTENANCE = (
 )
 
 
+class ReadGate:
+    """Holds a process's new read transactions back while a checkpoint empties the log."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+
+    def wait(self) -> None:
+        self._open.wait(GATE_SECONDS)
+
+    @contextmanager
+    def closed(self) -> Iterator[None]:
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
+
 class SqliteLog:
     """The write-ahead log of one SQLite file, checkpointed by the policy above."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, gate: ReadGate) -> None:
         self.path = path
+        self.gate = gate
         self._connection: sqlite3.Connection | None = None
         self._data_version: int | None = None
 
@@ -94,7 +118,11 @@ class SqliteLog:
             size = self.size()
             if not size:
                 return
-            mode = "TRUNCATE" if final or idle or size >= WAL_TRUNCATE_BYTES else "PASSIVE"
+            if size >= WAL_TRUNCATE_BYTES:
+                with self.gate.closed():
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                return
+            mode = "TRUNCATE" if final or idle else "PASSIVE"
             connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error as exc:  # busy, or gone: the next tick tries again
             log.debug("checkpoint skipped: %s", exc)

@@ -37,7 +37,7 @@ from cipulse.domain import ids
 from cipulse.storage.analytics_store import rows_of_runs
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import bulk_delete, lock_natural_keys
-from cipulse.storage.rollup_marks import FIGURES, RED_PERIODS, Marked
+from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, RED_PERIODS, Marked
 from cipulse.storage.schema import (
     jobs,
     organisations,
@@ -100,7 +100,7 @@ def unfrozen(database: Database, org_id: str, marks: Sequence[Marked]) -> tuple[
         first_kept = horizon(conn, org_id)
     if first_kept is None:
         return list(marks), 0
-    frozen = {m for m in marks if m.kind == FIGURES and m.day < first_kept}
+    frozen = {m for m in marks if m.kind in (FIGURES, NEW_RUNS) and m.day < first_kept}
     if not frozen:
         return list(marks), 0
     with database.write() as conn:
@@ -119,7 +119,9 @@ def first_marked_day(conn: Connection, org_id: str, before_day: int) -> int | No
     d = rollup_dirty
     return conn.execute(
         sa.select(sa.func.min(d.c.day)).where(
-            d.c.org_id == org_id, d.c.day < before_day, d.c.kind.in_((FIGURES, RED_PERIODS))
+            d.c.org_id == org_id,
+            d.c.day < before_day,
+            d.c.kind.in_((FIGURES, RED_PERIODS, NEW_RUNS)),
         )
     ).scalar_one_or_none()
 

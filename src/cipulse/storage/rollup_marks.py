@@ -43,7 +43,7 @@ from cipulse.domain.window import DAY_MS
 from cipulse.storage.analytics_store import rows_of_runs
 from cipulse.storage.dialect import bulk_delete, bulk_insert, insert_for
 from cipulse.storage.rollup_store import ORG
-from cipulse.storage.schema import rollup_dirty, rollup_failures, run_attempts
+from cipulse.storage.schema import organisations, rollup_dirty, rollup_failures, run_attempts
 
 FIGURES = 0
 ORGANISATION_DAY = 1
@@ -66,6 +66,7 @@ LAST_RETRY_MS = 3_600_000
 
 a = run_attempts
 d = rollup_dirty
+o = organisations
 f = rollup_failures
 Partition = tuple[str, int]  # (pipeline id, day)
 
@@ -295,9 +296,19 @@ def new_run_marks(
     conn: Connection, org_id: str, first_day: int, last_day: int
 ) -> dict[Partition, list[str]]:
     """The new runs' attempt ids waiting to be added, by partition, of days
-    ``[first_day, last_day)``."""
+    ``[first_day, last_day)``: not of the days before the organisation's purge horizon, whose
+    figures are final (``retention.py``)."""
+    horizon = (
+        sa.select(sa.func.coalesce(o.c.purged_before_day, 0))
+        .where(o.c.id == org_id)
+        .scalar_subquery()
+    )
     query = sa.select(d.c.pipeline_id, d.c.day, d.c.id).where(
-        d.c.org_id == org_id, d.c.day >= first_day, d.c.day < last_day, d.c.kind == NEW_RUNS
+        d.c.org_id == org_id,
+        d.c.day >= first_day,
+        d.c.day < last_day,
+        d.c.kind == NEW_RUNS,
+        d.c.day >= horizon,
     )
     found: dict[Partition, list[str]] = {}
     for pipeline_id, day, attempt_id in conn.execute(query):

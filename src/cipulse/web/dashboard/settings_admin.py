@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from cipulse.accounts.deletion import DeletionService
 from cipulse.accounts.members import MemberService
@@ -18,7 +18,7 @@ from cipulse.accounts.users import Session
 from cipulse.domain.model import WebhookProvider
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.web.dashboard.auth import SignedIn, check_csrf
-from cipulse.web.dashboard.routing import page_router
+from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.settings_page import Shown, admin_only, settings_page
 from cipulse.web.deadlines import run_in_database_thread
 
@@ -34,8 +34,8 @@ def _checked(session: Session, csrf: str, what: str) -> None:
     admin_only(session, what)
 
 
-def _back(anchor: str) -> Response:
-    return RedirectResponse(f"/settings#{anchor}", status_code=303)
+def _back(request: Request, anchor: str) -> Response:
+    return redirect(request, f"/settings#{anchor}")
 
 
 def _confirmed(given: str, expected: str, what: str) -> None:
@@ -76,7 +76,7 @@ def router() -> APIRouter:
         await run_in_database_thread(
             _members(request).set_role, session.org_name, email, role, session
         )
-        return _back("members")
+        return _back(request, "members")
 
     @routes.post("/settings/members/remove")
     async def remove_member(
@@ -84,7 +84,7 @@ def router() -> APIRouter:
     ) -> Response:
         _checked(session, csrf, "its members")
         await run_in_database_thread(_members(request).remove, session.org_name, email, session)
-        return _back("members")
+        return _back(request, "members")
 
     @routes.post("/settings/members/disable")
     async def disable_member(
@@ -92,7 +92,7 @@ def router() -> APIRouter:
     ) -> Response:
         _checked(session, csrf, "its members")
         await run_in_database_thread(_members(request).disable, email, session)
-        return _back("members")
+        return _back(request, "members")
 
     @routes.post("/settings/members/enable")
     async def enable_member(
@@ -100,7 +100,7 @@ def router() -> APIRouter:
     ) -> Response:
         _checked(session, csrf, "its members")
         await run_in_database_thread(_members(request).enable, email, session)
-        return _back("members")
+        return _back(request, "members")
 
     @routes.post("/settings/members/delete")
     async def delete_member(
@@ -109,7 +109,7 @@ def router() -> APIRouter:
         _checked(session, csrf, "its members")
         _confirmed(confirm, email.strip(), f"the account of {email.strip()} goes for good")
         await run_in_database_thread(_members(request).delete, email, session)
-        return _back("members")
+        return _back(request, "members")
 
     @routes.post("/settings/repositories/{repository_id}/delete")
     async def delete_repository(
