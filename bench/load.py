@@ -1,24 +1,23 @@
-"""Mixed load on the seeded million-run database: ingest (wrk, new runs of today) and read
-clients at once, for minutes, measured every five seconds: ingest throughput and p99, reads
-answered, the server's resident memory and (SQLite) the size of the write-ahead log.
+"""Ingest and mixed load on the seeded million-run database, measured every five seconds:
+ingest throughput and p99 (wrk posting new runs of today), reads answered, the server's
+resident memory and (SQLite) the size of the write-ahead log.
 
-    python -m bench.load                      # both databases, ~25 minutes
+    python -m bench.load                      # both databases, ~35 minutes
     python -m bench.load --only sqlite --minutes 2 --off-minutes 1 --no-baseline
 
-Per database it runs, each on its own copy of the seeded database (``bench.read``'s, seeded
-when missing: ``--reuse`` is the default here), one server with one worker:
+Per database, each phase on its own copy of the seeded database (``bench.read``'s, seeded
+when missing), one server with one worker:
 
-- **refresher off** (``CIPULSE_ROLLUP_INTERVAL_SECONDS=0``): the rate ingest reaches when
-  nothing else writes;
-- **refresher on**, the current code: every five-second slice of ingest is compared with the
-  refresher-off median (the target: no slice below 0.50), and the peak resident memory with
-  250 MiB;
-- **baseline**, the code before the hardening (``--baseline``, a git worktree, run on a copy
-  migrated down to its schema), refresher on: the current code's throughput against it (the
-  target: within 10%), and its write-ahead log and memory beside the current code's.
-
-After the load, the server idles for ``--idle-seconds`` and the log's size and the memory are
-read again (the targets, SQLite: the log's peak under 64 MiB and idle under 4 MiB)."""
+1. **ingest, refresher off** (``CIPULSE_ROLLUP_INTERVAL_SECONDS=0``): the rate ingest reaches
+   when nothing else runs;
+2. **ingest, refresher on**: every five-second slice against phase 1's median (the target: no
+   slice below 0.50), peak resident memory (the target: under 250 MiB);
+3. **mixed, refresher on**: ingest beside ``--readers`` read clients cycling through the read
+   API's heavier endpoints, for ``--minutes``: the log's peak and, after ``--idle-seconds``,
+   idle size (targets, SQLite: under 64 MiB and 4 MiB), memory (under 250 MiB);
+4. **mixed, baseline**: the same with the code before the hardening (``--baseline``, a git
+   worktree, run on a copy migrated down to its schema): phase 3's ingest rate against it (the
+   target: within 10%), its log and memory beside phase 3's."""
 
 from __future__ import annotations
 
@@ -103,8 +102,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.load", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
-    parser.add_argument("--minutes", type=float, default=5, help="refresher-on phases [5]")
-    parser.add_argument("--off-minutes", type=float, default=2, help="refresher off [2]")
+    parser.add_argument("--minutes", type=float, default=5, help="mixed-load phases [5]")
+    parser.add_argument("--off-minutes", type=float, default=2, help="ingest-only phases [2]")
     parser.add_argument("--idle-seconds", type=float, default=30, help="idle after load [30]")
     parser.add_argument("--runs", type=int, default=1_000_000, help="seeded runs [1000000]")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -140,14 +139,22 @@ def main(argv: list[str] | None = None) -> int:
 def run_phases(
     wrk: str, options: argparse.Namespace, seeded: BenchDatabase, codes: list[Code], work: Path
 ) -> list[Phase]:
-    plans = [("refresher off", codes[0], False, options.off_minutes)]
-    plans += [("refresher on", codes[0], True, options.minutes)]
-    plans += [(f"baseline {code.revision}", code, True, options.minutes) for code in codes[1:]]
+    plans = [
+        ("ingest, refresher off", codes[0], False, 0, options.off_minutes),
+        ("ingest, refresher on", codes[0], True, 0, options.off_minutes),
+        ("mixed, refresher on", codes[0], True, options.readers, options.minutes),
+    ]
+    plans += [
+        (f"mixed, baseline {code.revision}", code, True, options.readers, options.minutes)
+        for code in codes[1:]
+    ]
     phases = []
-    for name, code, refresher, minutes in plans:
+    for name, code, refresher, readers, minutes in plans:
         print(f"{seeded.kind}: {name}, {minutes:g} min", flush=True)
         with working_copy(seeded, code) as database:
-            phases.append(run_phase(wrk, options, database, code, name, refresher, minutes, work))
+            phases.append(
+                run_phase(wrk, options, database, code, name, refresher, readers, minutes, work)
+            )
     return phases
 
 
@@ -223,6 +230,7 @@ def run_phase(
     code: Code,
     name: str,
     refresher: bool,
+    reader_count: int,
     minutes: float,
     work: Path,
 ) -> Phase:
@@ -240,7 +248,7 @@ def run_phase(
     log = work / "logs" / f"{database.kind}-{name.replace(' ', '-')}.log"
     phase = Phase(name)
     with running(name, cipulse_server_command(port, 1), port, env, log) as server:
-        readers = Readers(server.base_url, read_key, options.readers)
+        readers = Readers(server.base_url, read_key, reader_count)
         readers.start()
         started = time.monotonic()
         series = 0
@@ -392,8 +400,8 @@ def report(kind: str, seeded: str, phases: list[Phase], codes: list[Code]) -> li
     off = phases[0].median_rate
     lines = [f"## {kind}: {seeded}", "", f"Current code: {codes[0].description}", ""]
     lines += [
-        "| phase | median runs/s | lowest slice ÷ refresher-off median | worst p99 ms | "
-        "reads/s | peak RSS MiB | idle RSS MiB | WAL peak MiB | WAL idle MiB |",
+        "| phase | median runs/s | lowest slice ÷ the ingest-only refresher-off median | "
+        "worst p99 ms | reads/s | peak RSS MiB | idle RSS MiB | WAL peak MiB | WAL idle MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for phase in phases:
@@ -406,11 +414,12 @@ def report(kind: str, seeded: str, phases: list[Phase], codes: list[Code]) -> li
             f"{max((s.p99_ms for s in phase.slices), default=0):,.0f} | {reads:.1f} | "
             f"{phase.peak_rss_mib:,.0f} | {phase.idle_rss_mib:,.0f} | {wal_peak} | {wal_idle} |"
         )
-    if len(phases) > 2:
-        ratio = phases[1].median_rate / phases[2].median_rate if phases[2].median_rate else 0
-        lines += ["", f"Current ÷ baseline, refresher on: {ratio:.2f} (median runs/s)."]
-    lines += ["", "Every five-second slice, refresher on:", ""]
-    lines += [f"    {_slice_text(s)}" for s in phases[1].slices] if len(phases) > 1 else []
+    if len(phases) > 3:
+        ratio = phases[2].median_rate / phases[3].median_rate if phases[3].median_rate else 0
+        lines += ["", f"Mixed load, current ÷ baseline: {ratio:.2f} (median ingest runs/s)."]
+    for phase in phases[1:3]:
+        lines += ["", f"Every five-second slice, {phase.name}:", ""]
+        lines += [f"    {_slice_text(s)}" for s in phase.slices]
     return [*lines, ""]
 
 

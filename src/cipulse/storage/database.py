@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 #: Page cache of SQLite's one writer connection: random UUID keys touch many index pages.
-SQLITE_CACHE_KIB = 64 * 1024
+SQLITE_CACHE_KIB = 32 * 1024
 #: Page cache of each read connection, and how many there may be: the file system caches the
-#: file too, and a server's memory is bounded by these (8 times 8 MiB beside the writer's 64).
-SQLITE_READER_CACHE_KIB = 8 * 1024
+#: file too, and a server's memory is bounded by these (8 times 4 MiB beside the writer's 32).
+SQLITE_READER_CACHE_KIB = 4 * 1024
 SQLITE_READERS = 8
 
 

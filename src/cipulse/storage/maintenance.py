@@ -11,8 +11,11 @@ log has reached ``WAL_TRUNCATE_BYTES``: then a ``TRUNCATE`` checkpoint, which wa
 ``WAL_WAIT_MS`` for the readers of older snapshots to finish and for the writer (holding off
 new writes meanwhile), copies the rest and empties the file. While it waits for a full log,
 the process's new read transactions wait too (``ReadGate``, at most ``GATE_SECONDS``):
-otherwise some reader always holds an older snapshot. The writer also keeps the log's file at
-most ``WAL_SIZE_LIMIT_BYTES`` when it starts over (``journal_size_limit``).
+otherwise some reader always holds an older snapshot. A checkpoint that could not complete
+(a long read, a long refresh) is tried again after a second, then after twice as long each
+time up to ``MAX_BACKOFF_SECONDS``, so that readers are never held back for long. The writer
+also keeps the log's file at most ``WAL_SIZE_LIMIT_BYTES`` when it starts over
+(``journal_size_limit``).
 
 Planner statistics: ``ANALYZE`` (sampling ``ANALYSIS_LIMIT`` rows per index) at the start,
 every ten minutes and at the end: without them SQLite picks plans that scan every job of an
@@ -45,6 +48,8 @@ WAL_TRUNCATE_BYTES = 24 * 1024 * 1024
 WAL_WAIT_MS = 1000
 #: The longest a new read transaction waits for such a checkpoint.
 GATE_SECONDS = 1.5
+#: The longest a checkpoint that could not complete waits before it tries again.
+MAX_BACKOFF_SECONDS = 16.0
 #: What the writer truncates the log's file to when it starts over.
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 OPTIMIZE_EVERY_SECONDS = 600
@@ -93,6 +98,8 @@ class SqliteLog:
         self.gate = gate
         self._connection: sqlite3.Connection | None = None
         self._data_version: int | None = None
+        self._backoff = 0.0
+        self._next_wait = 0.0  # monotonic: when a waiting checkpoint may be tried again
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -118,14 +125,23 @@ class SqliteLog:
             size = self.size()
             if not size:
                 return
-            if size >= WAL_TRUNCATE_BYTES:
+            if size >= WAL_TRUNCATE_BYTES and time.monotonic() >= self._next_wait:
                 with self.gate.closed():
-                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    self._waited(connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
                 return
             mode = "TRUNCATE" if final or idle else "PASSIVE"
             connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error as exc:  # busy, or gone: the next tick tries again
             log.debug("checkpoint skipped: %s", exc)
+
+    def _waited(self, result: tuple[int, int, int] | None) -> None:
+        """After a checkpoint that waited: back off when it could not complete."""
+        if result is not None and result[0]:  # busy: readers or the writer held on
+            self._backoff = min(max(1.0, self._backoff * 2), MAX_BACKOFF_SECONDS)
+            self._next_wait = time.monotonic() + self._backoff
+            log.debug("log not emptied (busy); next try in %.0f s", self._backoff)
+        else:
+            self._backoff = 0.0
 
     def analyze(self) -> None:
         try:
