@@ -70,10 +70,12 @@ class Contents:
     latest_start_ms: int | None
 
 
-def prepare(kind: str, runs: int, data_dir: Path, reuse: bool) -> SeededDatabase:
+def prepare(
+    kind: str, runs: int, data_dir: Path, reuse: bool, postgres_database: str = POSTGRES_DATABASE
+) -> SeededDatabase:
     """The database of ``kind`` migrated and holding ``runs`` seeded runs: the one already
     there when ``reuse`` and it holds exactly that many, else a fresh one seeded now."""
-    database = _database(kind, data_dir)
+    database = _database(kind, data_dir, postgres_database)
     found = contents(database) if reuse else None
     if found is not None and found.runs == runs:
         _run_cipulse(database, "migrate", timeout=None)
@@ -178,11 +180,11 @@ def sqlite_path(database: BenchDatabase) -> Path:
     return Path(database.url.removeprefix("sqlite:///"))
 
 
-def _database(kind: str, data_dir: Path) -> BenchDatabase:
+def _database(kind: str, data_dir: Path, postgres_database: str) -> BenchDatabase:
     if kind == "sqlite":
         return BenchDatabase("sqlite", f"sqlite:///{(data_dir / SQLITE_FILE).resolve()}")
     parts = urlsplit(databases.ADMIN_URL)
-    return BenchDatabase("postgresql", urlunsplit(parts._replace(path=f"/{POSTGRES_DATABASE}")))
+    return BenchDatabase("postgresql", urlunsplit(parts._replace(path=f"/{postgres_database}")))
 
 
 def _recreate(database: BenchDatabase, data_dir: Path) -> None:
@@ -193,7 +195,7 @@ def _recreate(database: BenchDatabase, data_dir: Path) -> None:
     with psycopg.connect(
         databases.ADMIN_URL, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS
     ) as conn:
-        name = sql.Identifier(POSTGRES_DATABASE)
+        name = sql.Identifier(urlsplit(database.url).path.lstrip("/"))
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
