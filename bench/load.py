@@ -150,6 +150,8 @@ def run_phases(
     ]
     phases = []
     for name, code, refresher, readers, minutes in plans:
+        if minutes <= 0:
+            continue
         print(f"{seeded.kind}: {name}, {minutes:g} min", flush=True)
         with working_copy(seeded, code) as database:
             phases.append(
@@ -414,8 +416,8 @@ def report(kind: str, seeded: str, phases: list[Phase], codes: list[Code]) -> li
             f"{max((s.p99_ms for s in phase.slices), default=0):,.0f} | {reads:.1f} | "
             f"{phase.peak_rss_mib:,.0f} | {phase.idle_rss_mib:,.0f} | {wal_peak} | {wal_idle} |"
         )
-    if len(phases) > 3:
-        ratio = phases[2].median_rate / phases[3].median_rate if phases[3].median_rate else 0
+    if len(phases) > 3 and phases[3].median_rate:
+        ratio = phases[2].median_rate / phases[3].median_rate
         lines += ["", f"Mixed load, current ÷ baseline: {ratio:.2f} (median ingest runs/s)."]
     for phase in phases[1:3]:
         lines += ["", f"Every five-second slice, {phase.name}:", ""]

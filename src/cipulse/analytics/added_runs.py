@@ -36,18 +36,15 @@ def add(conn: Connection, org_id: str, computed: Computed, now_ms: int) -> None:
     if not found.attempts:
         return
     first_hourly_ms = rollups.first_hourly_day(now_ms) * DAY_MS
-
-    def day_of(started_ms: int) -> int:
-        return started_ms // DAY_MS * DAY_MS
-
-    def hour_of(started_ms: int) -> int | None:
-        return started_ms // HOUR_MS * HOUR_MS if started_ms >= first_hourly_ms else None
-
     deltas: Deltas = {}
-    for branch_scope, scope in SCOPE_CODES.items():
-        for grain, length, position_of in ((DAY, DAY_MS, day_of), (HOUR, HOUR_MS, hour_of)):
-            for start, piece in found.pieces(branch_scope, position_of).items():
-                _add_delta(deltas, (grain, start // length, scope), piece.runs, piece.jobs)
+    for day, computed_day in found.stored_pieces(first_hourly_ms // DAY_MS).items():
+        for branch_scope, piece in computed_day.days.items():
+            scope = SCOPE_CODES[branch_scope]
+            _add_delta(deltas, (DAY, day, scope), piece.runs, piece.jobs)
+            for start, hour_piece in computed_day.hours.get(branch_scope, {}).items():
+                _add_delta(
+                    deltas, (HOUR, start // HOUR_MS, scope), hour_piece.runs, hour_piece.jobs
+                )
     _blocks_and_organisation(deltas)
     out = computed.replacement
     for (grain, period), pipeline_ids in _keys(deltas).items():

@@ -81,6 +81,26 @@ class NewRuns:
             for position, found in sorted(by_position.items())
         }
 
+    def stored_pieces(self, first_hourly_day: int) -> dict[int, StoredPieces]:
+        """The pieces the refresher adds to the stored rows, by day: every branch scope, and
+        their hours for days from ``first_hourly_day`` on (as ``stored_pieces``)."""
+        assert self.jobs_by_attempt is not None, "read with_jobs"
+        by_day: dict[int, list[AttemptFacts]] = defaultdict(list)
+        for attempt in self.attempts:
+            assert attempt.started_at_ms is not None  # new runs are read with a start
+            by_day[attempt.started_at_ms // DAY_MS].append(attempt)
+        return {
+            day: _scoped_pieces(
+                Window(day * DAY_MS, (day + 1) * DAY_MS),
+                attempts,
+                self.history,
+                self.jobs_by_attempt,
+                self.defaults,
+                hours=day >= first_hourly_day,
+            )
+            for day, attempts in sorted(by_day.items())
+        }
+
 
 def new_runs(
     conn: Connection, org_id: str, attempt_ids: Sequence[str], *, with_jobs: bool

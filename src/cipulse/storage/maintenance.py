@@ -6,15 +6,19 @@ database file; the log starts over from its beginning only once a checkpoint has
 of it and no reader still reads from it. Under steady ingest beside readers that never
 happens by itself (a reader always holds some old snapshot), so the log grew without bound,
 and every read got slower with it. Every ``CHECKPOINT_EVERY_SECONDS`` the thread runs a
-``PASSIVE`` checkpoint (it never waits), unless nothing was written since the last tick or the
-log has reached ``WAL_TRUNCATE_BYTES``: then a ``TRUNCATE`` checkpoint, which waits at most
-``WAL_WAIT_MS`` for the readers of older snapshots to finish and for the writer (holding off
-new writes meanwhile), copies the rest and empties the file. While it waits for a full log,
-the process's new read transactions wait too (``ReadGate``, at most ``GATE_SECONDS``):
-otherwise some reader always holds an older snapshot. A checkpoint that could not complete
-(a long read, a long refresh) is tried again after a second, then after twice as long each
-time up to ``MAX_BACKOFF_SECONDS``, so that readers are never held back for long. The writer
-also keeps the log's file at most ``WAL_SIZE_LIMIT_BYTES`` when it starts over
+``PASSIVE`` checkpoint (it never waits), or a ``TRUNCATE`` one, which copies the rest of the
+log and empties the file once the readers of older snapshots have finished, holding off new
+writes while it waits (and the process's new reads: ``ReadGate``, so that it can complete):
+
+- when nothing was written since the last tick (no one waits);
+- when the log has reached ``WAL_TRUNCATE_BYTES``, waiting at most ``SHORT_WAIT_MS``; one that
+  could not complete (a long read or refresh held on) is tried again after a second, then
+  after twice as long each time, up to ``MAX_BACKOFF_SECONDS``;
+- when the log has reached ``WAL_LIMIT_BYTES``, whatever the backoff, waiting at most
+  ``LONG_WAIT_MS``: the bound. While such a checkpoint waits nothing is written, so the log
+  never grows much past it.
+
+The writer also keeps the log's file at most ``WAL_SIZE_LIMIT_BYTES`` when it starts over
 (``journal_size_limit``).
 
 Planner statistics: ``ANALYZE`` (sampling ``ANALYSIS_LIMIT`` rows per index) at the start,
@@ -42,14 +46,18 @@ from cipulse import memory
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 0.25
-#: The log's size at which a checkpoint waits for readers to empty it.
-WAL_TRUNCATE_BYTES = 24 * 1024 * 1024
-#: The longest such a checkpoint waits for readers and the writer; then it tries again later.
-WAL_WAIT_MS = 1000
+#: The log's size at which a checkpoint waits a moment for readers to empty it, and the size
+#: at which it waits as long as it takes (up to ``LONG_WAIT_MS``).
+WAL_TRUNCATE_BYTES = 16 * 1024 * 1024
+WAL_LIMIT_BYTES = 40 * 1024 * 1024
+SHORT_WAIT_MS = 500
+#: Below the writer's own wait for the lock (``CIPULSE_SQLITE_BUSY_TIMEOUT_MS``, 5 s by
+#: default), so that ingest waits for the checkpoint rather than failing.
+LONG_WAIT_MS = 3_000
 #: The longest a new read transaction waits for such a checkpoint.
-GATE_SECONDS = 1.5
+GATE_SECONDS = LONG_WAIT_MS / 1000
 #: The longest a checkpoint that could not complete waits before it tries again.
-MAX_BACKOFF_SECONDS = 16.0
+MAX_BACKOFF_SECONDS = 8.0
 #: What the writer truncates the log's file to when it starts over.
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 OPTIMIZE_EVERY_SECONDS = 600
@@ -104,7 +112,7 @@ class SqliteLog:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self._connection = sqlite3.connect(
-                self.path, timeout=WAL_WAIT_MS / 1000, check_same_thread=False
+                self.path, timeout=SHORT_WAIT_MS / 1000, check_same_thread=False
             )
             self._connection.isolation_level = None
         return self._connection
@@ -125,17 +133,25 @@ class SqliteLog:
             size = self.size()
             if not size:
                 return
-            if size >= WAL_TRUNCATE_BYTES and time.monotonic() >= self._next_wait:
-                with self.gate.closed():
-                    self._waited(connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
-                return
-            mode = "TRUNCATE" if final or idle else "PASSIVE"
-            connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            if size >= WAL_LIMIT_BYTES:
+                self._truncate(connection, LONG_WAIT_MS)
+            elif size >= WAL_TRUNCATE_BYTES and time.monotonic() >= self._next_wait:
+                self._truncate(connection, SHORT_WAIT_MS)
+            else:
+                mode = "TRUNCATE" if final or idle else "PASSIVE"
+                connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error as exc:  # busy, or gone: the next tick tries again
             log.debug("checkpoint skipped: %s", exc)
 
-    def _waited(self, result: tuple[int, int, int] | None) -> None:
-        """After a checkpoint that waited: back off when it could not complete."""
+    def _truncate(self, connection: sqlite3.Connection, wait_ms: int) -> None:
+        """Empty the log, waiting at most ``wait_ms`` for older readers and the writer, new
+        reads held back meanwhile; back off when it could not complete."""
+        connection.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        try:
+            with self.gate.closed():
+                result = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {SHORT_WAIT_MS}")
         if result is not None and result[0]:  # busy: readers or the writer held on
             self._backoff = min(max(1.0, self._backoff * 2), MAX_BACKOFF_SECONDS)
             self._next_wait = time.monotonic() + self._backoff
