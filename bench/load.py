@@ -241,7 +241,6 @@ def run_phase(
         database, code, "keys", "create", "--org", read_data.ORG, "--scope", "read"
     ).strip()
     body = work / "body.json"
-    body.write_bytes(todays_body())
     port = free_port()
     env = {
         **databases.environment(database, code),
@@ -257,6 +256,7 @@ def run_phase(
         try:
             while time.monotonic() - started < minutes * 60:
                 series += 1
+                body.write_bytes(todays_body())  # runs of each slice end a little later
                 load = Load(2, options.connections, SLICE_SECONDS)
                 url = f"{server.base_url}/functions/v1/ingest"
                 result = run_wrk(wrk, url, load, body, ingest_key, series)
@@ -284,7 +284,8 @@ def run_phase(
 
 
 def todays_body() -> bytes:
-    """The benchmark's run, started ten minutes ago (today's partition and its hours)."""
+    """The benchmark's run, started ten minutes ago (today's partition and its hours): a new
+    body every slice, so that runs end at different times, as they do."""
     run = payload.example_run()
     started = datetime.now(UTC) - timedelta(minutes=10)
     shift = started - datetime.fromisoformat(str(run["started_at"]))

@@ -240,6 +240,13 @@ run_attempts = sa.Table(
     sa.Index(
         "ix_run_attempts_org_id_pipeline_id_started_at_ms", "org_id", "pipeline_id", "started_at_ms"
     ),
+    # Red periods are recomputed from an instant on: the outcomes ended since then.
+    sa.Index(
+        "ix_run_attempts_org_id_pipeline_id_completed_at_ms",
+        "org_id",
+        "pipeline_id",
+        "completed_at_ms",
+    ),
 )
 
 jobs = sa.Table(
