@@ -25,7 +25,7 @@ from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.settings import Settings
-from cipulse.storage import rollup_marks
+from cipulse.storage import rollup_failures, rollup_marks
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.schema import metadata, webhook_deliveries
@@ -149,7 +149,7 @@ def stuck(database: Database, name: str) -> None:
     mark = rollup_marks.Marked(org_id, rollup_marks.FIGURES, pipeline_id, 1)
     with database.write() as conn:
         rollup_marks.mark_dirty(conn, [(org_id, pipeline_id, 1)], now_ms())
-        rollup_marks.record_failure(conn, mark, "boom", now_ms())
+        rollup_failures.record_failure(conn, mark, "boom", now_ms())
         conn.execute(
             sa.insert(webhook_deliveries).values(
                 org_id=org_id, provider="github", delivery_id="d1", received_at_ms=now_ms()

@@ -25,7 +25,7 @@ from cipulse.errors import CipulseError
 from cipulse.ingestion.formats import parse_runwatch
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.settings import Settings
-from cipulse.storage import rollup_marks
+from cipulse.storage import rollup_failures
 from cipulse.storage.database import Database
 from cipulse.web.app import create_app
 from tests.builders import runwatch_run
@@ -192,7 +192,7 @@ def test_a_partition_that_fails_is_set_aside_and_the_rest_is_refreshed(
     taken = refresh_all(database)
     assert taken > 0
     with database.read() as conn:
-        status = rollup_marks.status(conn)
+        status = rollup_failures.status(conn)
     assert status.failing == 1
     assert "poisoned partition" in (status.failures[0].error or "")
     assert {m.pipeline_id for m in status.failures} == {poisoned}
@@ -216,7 +216,7 @@ def test_a_partition_that_fails_is_set_aside_and_the_rest_is_refreshed(
     assert result.exit_code == 0, result.output
     assert marks_left(database) == 0
     with database.read() as conn:
-        assert rollup_marks.status(conn).failing == 0
+        assert rollup_failures.status(conn).failing == 0
 
 
 @pytest.mark.parametrize("runs", [3, 40])

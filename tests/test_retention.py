@@ -28,7 +28,7 @@ from cipulse.ingestion.formats import parse_trunk
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.settings import Settings
 from cipulse.storage import retention as store
-from cipulse.storage import rollup_marks
+from cipulse.storage import rollup_failures, rollup_marks
 from cipulse.storage.database import Database
 from cipulse.storage.schema import jobs, run_attempts, webhook_deliveries
 from cipulse.web.app import create_app
@@ -275,7 +275,7 @@ def test_a_day_still_marked_moves_the_cut_off_back(database: Database, tenant: T
     mark = rollup_marks.Marked(org_id, rollup_marks.FIGURES, pipeline_id, stuck)
     with database.write() as conn:
         rollup_marks.mark_dirty(conn, [(org_id, pipeline_id, stuck)], 0)
-        rollup_marks.record_failure(conn, mark, "boom", time.time_ns() // 1_000_000)
+        rollup_failures.record_failure(conn, mark, "boom", time.time_ns() // 1_000_000)
     before = attempts_before(database, stuck * DAY_MS), attempts_before(database, ms(CUT))
     report = purge(database)
     assert report.purged_before_day == stuck and report.marked_day == stuck

@@ -15,7 +15,7 @@ How it stays out of ingest's way and never stalls:
   no write lock, and stored in a short write transaction of its own; memory and the write
   lock are bounded by the unit, not by what is stored.
 - A unit that fails is retried partition by partition, and a partition that still fails is
-  *set aside* (``rollup_marks.record_failure``): logged, counted in ``/healthz`` and
+  *set aside* (``rollup_failures.record_failure``): logged, counted in ``/healthz`` and
   ``cipulse rollups status``, retried after a minute, then less and less often. Every other
   partition and organisation goes on.
 - One refresher per organisation at a time (``Database.refresher_lock``); the others skip
@@ -37,7 +37,7 @@ from cipulse.analytics import refresh_units, rollups
 from cipulse.analytics.refresh_units import Superseded, Unit
 from cipulse.domain.window import DAY_MS, HOUR_MS
 from cipulse.errors import CipulseError, Unavailable
-from cipulse.storage import retention, rollup_marks, rollup_writes
+from cipulse.storage import retention, rollup_failures, rollup_marks, rollup_writes
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, RED_PERIODS, Marked
@@ -243,7 +243,7 @@ def _refresh(database: Database, unit: Unit) -> None:
 def _set_aside(database: Database, mark: Marked, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     with database.write() as conn:
-        failure = rollup_marks.record_failure(conn, mark, error, now_ms())
+        failure = rollup_failures.record_failure(conn, mark, error, now_ms())
     what = mark.describe()
     if failure.failures == 1:
         log.error("rollup refresh of %s failed; set aside, retried later", what, exc_info=exc)

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import added_runs, pieces, recovery, rollups
 from cipulse.domain.window import DAY_MS, HOUR_MS
-from cipulse.storage import rollup_marks, rollup_store, rollup_writes
+from cipulse.storage import rollup_failures, rollup_marks, rollup_store, rollup_writes
 from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, Marked
 from cipulse.storage.rollup_store import DAY, HOUR, ORG, SCOPE_CODES
@@ -107,7 +107,7 @@ def store(conn: Connection, unit: Unit, computed: Computed, now_ms: int) -> None
     rollup_marks.mark_dirty(conn, days, now_ms, ORGANISATION_DAY)
     reds = [(unit.org_id, p, from_ms) for p, from_ms in sorted(computed.red_from.items())]
     rollup_marks.mark_red_periods(conn, reds, now_ms)
-    rollup_marks.clear_failures(conn, unit.partitions)
+    rollup_failures.clear_failures(conn, unit.partitions)
 
 
 # --- Figures -------------------------------------------------------------------------------

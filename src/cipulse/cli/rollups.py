@@ -9,7 +9,7 @@ import click
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import rebuild, refresh_all
 from cipulse.cli.context import Context, reports_errors, say
-from cipulse.storage import rollup_marks
+from cipulse.storage import rollup_failures
 from cipulse.storage.clock import now_ms
 
 
@@ -29,7 +29,7 @@ def rollups_refresh(obj: Context) -> None:
     partitions = refresh_all(obj.database)
     say(f"refreshed {partitions:,} partitions in {time.perf_counter() - started:.1f}s")
     with obj.database.read() as conn:
-        failing = rollup_marks.status(conn).failing
+        failing = rollup_failures.status(conn).failing
     if failing:
         say(f"{failing:,} partitions failed and are set aside: see `cipulse rollups status`")
         raise SystemExit(1)
@@ -44,7 +44,7 @@ def rollups_status(obj: Context, org_name: str | None) -> None:
     the partitions set aside after a failure, with their error. Exits 1 when some fail."""
     org_id = AccountService(obj.database).organisation(org_name).id if org_name else None
     with obj.database.read() as conn:
-        found = rollup_marks.status(conn, org_id)
+        found = rollup_failures.status(conn, org_id)
     now = now_ms()
     pending = ", ".join(f"{count:,} {kind}" for kind, count in found.pending.items())
     click.echo(f"pending: {found.partitions:,} partitions ({pending})")

@@ -23,7 +23,7 @@ from cipulse.analytics.retention import RetentionKeeper
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
-from cipulse.storage import rollup_marks
+from cipulse.storage import rollup_failures
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.health import OK
@@ -59,7 +59,7 @@ async def healthz(request: Request) -> Response:
     )
 
 
-def _rollups(status: rollup_marks.Status) -> dict[str, Any]:
+def _rollups(status: rollup_failures.Status) -> dict[str, Any]:
     """The rollup refresher's backlog: what waits, since when, and what it set aside."""
     oldest = status.oldest_marked_at_ms
     return {

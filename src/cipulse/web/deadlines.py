@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cipulse.errors import CipulseError, Unavailable
-from cipulse.storage import rollup_marks
+from cipulse.storage import rollup_failures
 from cipulse.storage.database import Database
 from cipulse.storage.health import NOT_CHECKED, OK
 
@@ -170,7 +170,7 @@ class Health:
     backlog (which never makes a server unhealthy: answers stay exact meanwhile)."""
 
     checks: dict[str, str]
-    rollups: rollup_marks.Status | None = None
+    rollups: rollup_failures.Status | None = None
 
 
 class HealthProbe:
@@ -218,9 +218,9 @@ class HealthProbe:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(answer)
 
-    def _rollups(self) -> rollup_marks.Status | None:
+    def _rollups(self) -> rollup_failures.Status | None:
         try:
             with self.database.read() as conn:
-                return rollup_marks.status(conn)
+                return rollup_failures.status(conn)
         except CipulseError:
             return None
