@@ -28,7 +28,9 @@ def test_every_setting_has_a_description() -> None:
     assert [name for name, field in Settings.model_fields.items() if not field.description] == []
 
 
-@pytest.mark.parametrize("script", ["cli_reference.py", "metrics_reference.py"])
+@pytest.mark.parametrize(
+    "script", ["cli_reference.py", "metrics_reference.py", "architecture_reference.py"]
+)
 def test_generated_pages_are_current(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), "--check"], capture_output=True, text=True

@@ -1,3 +1,5 @@
+"""``python -m cipulse``: the same command line as ``cipulse``."""
+
 from cipulse.cli.main import main
 
 main()

@@ -1,4 +1,6 @@
-"""The server process's memory, given back. CPython frees objects into glibc's malloc, which
+"""The server process's memory given back to the system.
+
+The server process's memory, given back. CPython frees objects into glibc's malloc, which
 keeps freed pages for later and, with many threads, keeps one arena per thread: a server that
 once answered a large read holds that memory for good. Two calls bound it: fewer arenas, set
 before the threads start, and freed pages returned to the system now and then (``trim``, from

@@ -1,4 +1,6 @@
-"""Running CPU-bound work in worker processes, results in input order, a few tasks ahead of
+"""Ordered CPU-bound work in worker processes, for the bulk paths.
+
+Running CPU-bound work in worker processes, results in input order, a few tasks ahead of
 the consumer and no more (bounded memory). Used by the bulk paths (``cipulse ingest``,
 ``cipulse demo seed``), whose consuming process stores while the workers prepare."""
 

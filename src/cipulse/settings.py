@@ -1,4 +1,6 @@
-"""The one settings object. Every setting has a default, a help text and an environment variable
+"""Settings: the one settings object (pydantic-settings).
+
+The one settings object. Every setting has a default, a help text and an environment variable
 (``CIPULSE_`` + the name in capitals); ``docs/configuration.md`` lists them all and a test keeps
 the two in step."""
 

@@ -1,4 +1,6 @@
-"""Deleting repositories and organisations, for good (`cipulse repos delete`, `cipulse orgs
+"""Repositories and organisations deleted for good, in batches.
+
+Deleting repositories and organisations, for good (`cipulse repos delete`, `cipulse orgs
 delete`, the settings page).
 
 Both delete in short batches (``storage/deletion.py``), resting as long as each took, so

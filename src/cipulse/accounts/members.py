@@ -1,4 +1,6 @@
-"""Managing members and user accounts: roles, removing someone from an organisation,
+"""Members and accounts: roles, removal, disabling and deleting.
+
+Managing members and user accounts: roles, removing someone from an organisation,
 disabling, enabling and deleting accounts. The operator's CLI and an organisation's admins on
 the settings page use the same functions; on the page (``acting`` given) an admin acts within
 their organisation only:

@@ -1,4 +1,6 @@
-"""Dashboard passwords: hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory
+"""Dashboard passwords, hashed with argon2id.
+
+Dashboard passwords: hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory
 profile), never stored or logged in clear.
 
 Unlike API keys, which carry 190 random bits and are hashed with SHA-256, passwords are

@@ -1,4 +1,6 @@
-"""Repositories of an organisation, and the default branch an operator names for one (the
+"""Repositories and the default branch an operator names for one.
+
+Repositories of an organisation, and the default branch an operator names for one (the
 dashboard's and the read API's ``branches=default`` filter; main and master otherwise)."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Creating organisations and keys, setting plan limits, and the first-start bootstrap."""
+"""Organisations, API keys, plan limits and the first-start bootstrap.
+
+Creating organisations and keys, setting plan limits, and the first-start bootstrap."""
 
 from __future__ import annotations
 

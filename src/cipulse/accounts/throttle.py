@@ -1,4 +1,6 @@
-"""Failed sign-ins, counted in memory per email address and per client address: after
+"""Failed sign-ins counted per e-mail and per client address.
+
+Failed sign-ins, counted in memory per email address and per client address: after
 ``limit`` failures within ``window_seconds`` the email (or the client) is refused until the
 oldest of them is that old, whatever the password. Guessing one user's password then takes
 years instead of hours, and so does trying one password on many users from one address; a

@@ -1,4 +1,6 @@
-"""Dashboard users: creating them and adding them to organisations, passwords, signing in and
+"""Dashboard users: creation, memberships, signing in, sessions.
+
+Dashboard users: creating them and adding them to organisations, passwords, signing in and
 out, and the session every dashboard request looks up.
 
 A session is a row keyed by the SHA-256 of a random token; the token itself lives only in the

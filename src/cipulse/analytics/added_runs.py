@@ -1,4 +1,6 @@
-"""New runs added to the stored rollups (``rollup_marks.NEW_RUNS``): a run ingest stored whole
+"""New runs added into the stored rollups instead of recomputing them.
+
+New runs added to the stored rollups (``rollup_marks.NEW_RUNS``): a run ingest stored whole
 for the first time changes nothing already counted, so its figures are the sum of what was
 stored and its own piece. The refresher adds them here, to every stored row that holds its
 attempt's start: the pipeline's day (and, for recent days, hour) in each branch scope, the 7-

@@ -1,4 +1,6 @@
-"""Time buckets (UTC) for time series: the one helper every series uses. Weeks start on
+"""UTC time buckets (hour, day, week) for every time series.
+
+Time buckets (UTC) for time series: the one helper every series uses. Weeks start on
 Monday 00:00 UTC."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Custom metrics (Trunk ``payload.metrics``): for one metric key, count, sum, mean, p50 and
+"""Custom metrics per time bucket: count, sum, mean, p50, p95.
+
+Custom metrics (Trunk ``payload.metrics``): for one metric key, count, sum, mean, p50 and
 p95 per time bucket, optionally grouped by the value of a tag."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The registry of metric definitions: name, unit and the definition as implemented, word for
+"""The registry of metric definitions behind docs/metrics.md.
+
+The registry of metric definitions: name, unit and the definition as implemented, word for
 word the text of ``docs/metrics.md`` (generated from here by ``scripts/metrics_reference.py``;
 a test fails when it is out of date)."""
 

@@ -1,4 +1,6 @@
-"""Job metrics per (pipeline, job): the run definitions applied to job executions, plus
+"""Job metrics per (pipeline, job), as definitions.py states them.
+
+Job metrics per (pipeline, job): the run definitions applied to job executions, plus
 failure_count, flaky_count, total_duration_seconds and exclusive_seconds. Pure functions of
 the job rows and attempts they are given."""
 

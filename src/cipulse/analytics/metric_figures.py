@@ -1,4 +1,6 @@
-"""Custom metrics over a window, per time bucket and tag value: stored days from the metric
+"""Custom metrics over a window: stored days plus raw pieces.
+
+Custom metrics over a window, per time bucket and tag value: stored days from the metric
 rollups, raw pieces for partial days and dirty partitions (``window_figures.scope``), or
 everything from the raw events for hourly buckets and filters the rollups do not split by.
 

@@ -1,4 +1,6 @@
-"""Pages of the analytics lists: a sort order, a limit and an opaque cursor. Every cursor
+"""Pages of the analytics lists: sort order, limit, opaque cursor.
+
+Pages of the analytics lists: a sort order, a limit and an opaque cursor. Every cursor
 is read here, and one that this API did not return is a 400 (``cursor: ...``)."""
 
 from __future__ import annotations

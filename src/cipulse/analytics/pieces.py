@@ -1,4 +1,6 @@
-"""Pieces computed from the raw rows: one UTC day of some pipelines for the refresher, or a
+"""Pieces computed from raw rows, for the refresher and reads alike.
+
+Pieces computed from the raw rows: one UTC day of some pipelines for the refresher, or a
 partial day (or a still-dirty partition) for a read. The same code serves both, so stored
 and freshly computed figures cannot disagree."""
 

@@ -1,4 +1,6 @@
-"""Red periods from the ``red_periods`` table. The refresher recomputes a pipeline's periods
+"""Red periods: stored, and recomputed from the earliest changed day.
+
+Red periods from the ``red_periods`` table. The refresher recomputes a pipeline's periods
 from the earliest day ingest changed (``recompute``); a read recomputes, in memory, those of
 the pipelines whose changes are not refreshed yet, so answers are exact at all times.
 

@@ -1,4 +1,6 @@
-"""The rollup refresher: recomputes the partitions (pipeline, UTC day) that ingest marked
+"""The rollup refresher: rounds, units planned, failures set aside.
+
+The rollup refresher: recomputes the partitions (pipeline, UTC day) that ingest marked
 stale from their raw rows, and the organisation rows, blocks and red periods that depend on
 them, then removes the marks.
 

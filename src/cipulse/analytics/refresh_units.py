@@ -1,4 +1,6 @@
-"""The rollup refresher's work, one bounded *unit* at a time. A unit is computed from one
+"""One bounded refresher unit: computed from a snapshot, then stored.
+
+The rollup refresher's work, one bounded *unit* at a time. A unit is computed from one
 consistent snapshot of the database, holding no write lock, and then stored in one short
 write transaction that also removes exactly the marks that snapshot saw (a mark added
 meanwhile stays, and its partition is refreshed again later).

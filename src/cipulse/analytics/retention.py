@@ -1,4 +1,6 @@
-"""Retention: ``cipulse purge`` and the server's daily purge (``CIPULSE_RETENTION_DAYS``).
+"""``cipulse purge`` and the daily purge: refresh, horizon, batches.
+
+Retention: ``cipulse purge`` and the server's daily purge (``CIPULSE_RETENTION_DAYS``).
 
 A purge of an organisation's days before a cut-off:
 

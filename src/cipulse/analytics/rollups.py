@@ -1,4 +1,6 @@
-"""Rollups: the figures of one *piece* of history (a time range, e.g. one UTC day, of some
+"""Figures of a piece of history (pipelines, time range) that add up.
+
+Rollups: the figures of one *piece* of history (a time range, e.g. one UTC day, of some
 pipelines) in a form that adds up across pieces, so that a window's figures are the sum of
 its pieces'. Pure functions; ``refresh.py`` stores pieces per (pipeline, day), and
 ``rollup_reads.py`` adds stored pieces and pieces computed from raw rows.

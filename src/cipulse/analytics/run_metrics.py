@@ -1,4 +1,6 @@
-"""Run-level metrics over run attempts, computed exactly as ``definitions.py`` states them.
+"""Run metrics over run attempts, as definitions.py states them.
+
+Run-level metrics over run attempts, computed exactly as ``definitions.py`` states them.
 Pure functions of the attempts they are given."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The analytics service behind the read API: summaries over a window, lists of runs,
+"""The analytics service behind the read API and the dashboard.
+
+The analytics service behind the read API: summaries over a window, lists of runs,
 repositories and pipelines, and one run with its job tree."""
 
 from __future__ import annotations

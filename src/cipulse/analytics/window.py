@@ -1,4 +1,6 @@
-"""Reading the window and filters of an analytics question from request parameters, with
+"""The window and filters of a question, read from request parameters.
+
+Reading the window and filters of an analytics question from request parameters, with
 errors that name the parameter. The default window is the 30 whole UTC days that end with
 today (today included): whole days are answered from the daily rollups."""
 

@@ -1,4 +1,6 @@
-"""A window's figures per pipeline (and per job): stored blocks and days from the rollup
+"""A window's figures: stored blocks and days plus raw edges.
+
+A window's figures per pipeline (and per job): stored blocks and days from the rollup
 tables (of the window's branch scope), plus pieces computed from the raw rows for the partial
 days at the window's edges and for the partitions not refreshed yet. Filters the rollups do
 not split by (branch, provider, status, actor, triggered_by, tags) make the whole window one

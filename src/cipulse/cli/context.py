@@ -1,4 +1,6 @@
-"""What every command shares: settings, the database, output and error reporting."""
+"""What every command shares: settings, database, output, errors.
+
+What every command shares: settings, the database, output and error reporting."""
 
 from __future__ import annotations
 

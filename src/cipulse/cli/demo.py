@@ -1,4 +1,6 @@
-"""``cipulse demo seed``: a realistic CI history for a newcomer to look at, stored through the
+"""``cipulse demo seed``: a realistic CI history for a newcomer.
+
+``cipulse demo seed``: a realistic CI history for a newcomer to look at, stored through the
 bulk ingest path (``IngestService.ingest_batch`` with rows prepared in worker processes), the
 way ``cipulse ingest`` stores files."""
 

@@ -1,4 +1,6 @@
-"""``cipulse ingest``: offline import of payload files through the same ingest service as the
+"""``cipulse ingest``: offline import of payload files.
+
+``cipulse ingest``: offline import of payload files through the same ingest service as the
 HTTP endpoints, for backfills."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""How the commands cipulse prints should be typed, so that they work when pasted: the
+"""The commands cipulse prints, typed so they work when pasted.
+
+How the commands cipulse prints should be typed, so that they work when pasted: the
 executable as this shell reaches it (``cipulse`` when that is the one on ``PATH``, else the
 path it was started by, ``.venv/bin/cipulse`` after ``make run``), and the database when it
 is not the default one."""

@@ -1,4 +1,6 @@
-"""``cipulse purge`` and ``cipulse backup``: keeping a server for years
+"""``cipulse purge`` and ``cipulse backup``.
+
+``cipulse purge`` and ``cipulse backup``: keeping a server for years
 (docs/deployment.md)."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""``cipulse report github`` and ``cipulse report gitlab``: read a run from the CI system's
+"""``cipulse report github|gitlab``: post a run read from the CI's API.
+
+``cipulse report github`` and ``cipulse report gitlab``: read a run from the CI system's
 REST API, convert it into RunWatch payloads (one per attempt), and post them as ``cipulse
 send`` does."""
 

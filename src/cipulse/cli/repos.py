@@ -1,4 +1,6 @@
-"""``cipulse repos …``: the repositories CI sent runs of, and their default branches."""
+"""``cipulse repos …``: repositories and their default branches.
+
+``cipulse repos …``: the repositories CI sent runs of, and their default branches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``cipulse rollups …``: the analytics rollups, kept up to date by every server."""
+"""``cipulse rollups …``: status, refresh and rebuild of the rollups.
+
+``cipulse rollups …``: the analytics rollups, kept up to date by every server."""
 
 from __future__ import annotations
 

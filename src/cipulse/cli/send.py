@@ -1,4 +1,6 @@
-"""``cipulse send``: post one RunWatch or Trunk payload file to a cipulse server, from any CI.
+"""``cipulse send``: post one RunWatch or Trunk payload file.
+
+``cipulse send``: post one RunWatch or Trunk payload file to a cipulse server, from any CI.
 
 Also what ``cipulse report`` shares with it: the delivery options, the check of a payload with
 the server's own schemas before anything is sent, and the exit statuses."""

@@ -1,4 +1,6 @@
-"""Demo data: a deterministic generator of a realistic CI history (``cipulse demo seed``).
+"""Demo data: a deterministic, realistic CI history.
+
+Demo data: a deterministic generator of a realistic CI history (``cipulse demo seed``).
 
 ``catalog`` holds the vocabulary (repository names, pipeline blueprints, people, branches),
 ``layout`` turns a seed into an organisation (repositories, pipelines, their jobs, red periods),

@@ -1,4 +1,6 @@
-"""Pipeline blueprints: the kinds of pipelines the demo organisation runs (CI, deploy, nightly,
+"""The kinds of pipelines the demo organisation runs, with their jobs.
+
+Pipeline blueprints: the kinds of pipelines the demo organisation runs (CI, deploy, nightly,
 security scans, docs, mobile builds, Jenkins pipelines) and the stages and jobs of each, with
 typical durations. ``layout`` instantiates them per repository, drawing the optional jobs and
 matrix sizes from its random source."""

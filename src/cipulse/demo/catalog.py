@@ -1,4 +1,6 @@
-"""The vocabulary of the demo organisation: repository names, people, branch topics and the
+"""The demo's vocabulary: repositories, people, branch topics.
+
+The vocabulary of the demo organisation: repository names, people, branch topics and the
 shape of a working week. Data only; ``layout`` and ``blueprints`` draw from it."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The demo history as domain ``Submission``s: one per run, holding its attempts (a retried
+"""The demo history as domain Submissions, one per run.
+
+The demo history as domain ``Submission``s: one per run, holding its attempts (a retried
 run has two) or, for a Jenkins run, the run and its stages and steps as detached spans, the
 way the Trunk converter delivers them.
 

@@ -1,4 +1,6 @@
-"""The demo organisation drawn from a seed: repositories, their pipelines with a fixed job set
+"""The demo organisation drawn from a seed: repositories, pipelines.
+
+The demo organisation drawn from a seed: repositories, their pipelines with a fixed job set
 each, and each pipeline's character (how busy, how reliable, which jobs are flaky, when its
 default branch is red, which job got slower).
 

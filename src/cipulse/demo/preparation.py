@@ -1,4 +1,6 @@
-"""The CPU-bound half of seeding: generate a chunk of the demo history and resolve it into
+"""Seeding's CPU-bound half: generate and resolve in worker processes.
+
+The CPU-bound half of seeding: generate a chunk of the demo history and resolve it into
 rows, in worker processes, while the caller stores what they prepared. A worker needs only the
 plan and the chunk index, so nothing large crosses into it; plain rows come back."""
 

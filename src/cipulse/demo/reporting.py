@@ -1,4 +1,6 @@
-"""Scheduled attempts as domain objects, the way each CI system reports them: a RunWatch
+"""Scheduled attempts as each CI system would report them.
+
+Scheduled attempts as domain objects, the way each CI system reports them: a RunWatch
 attempt with its jobs and the provider's run and job URLs (GitHub, GitLab, CircleCI), or a
 Jenkins run as the Trunk plugin sends it (the run, and its stages and steps as a tree of
 detached spans, with custom metrics and tags)."""

@@ -1,4 +1,6 @@
-"""One attempt's jobs in time: log-normal durations, stages one after another (their jobs side
+"""One attempt's jobs in time: durations, stages, outcomes.
+
+One attempt's jobs in time: log-normal durations, stages one after another (their jobs side
 by side or in sequence), and what an outcome does to them (a failing job stops early and
 what follows never runs; a cancellation stops what runs; an attempt not finished by now is
 still running). Times are whole epoch seconds, as GitHub and GitLab report them."""

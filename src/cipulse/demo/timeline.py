@@ -1,4 +1,6 @@
-"""When runs happen: a history of whole UTC hours, each weighted by the weekday and the hour
+"""When runs happen: weighted UTC hours over the seeded history.
+
+When runs happen: a history of whole UTC hours, each weighted by the weekday and the hour
 (few runs at night and at weekends, most in working hours) and by a slow growth of the
 organisation. A position in ``[0, 1)`` of the history maps to a moment through the cumulative
 weights, so equally spaced positions come out as CI traffic."""

@@ -1,4 +1,6 @@
-"""What cipulse accepts: the one definition of each accepted range (instants, numbers, text,
+"""The accepted ranges: instants, numbers, text, tree depth, key names.
+
+What cipulse accepts: the one definition of each accepted range (instants, numbers, text,
 job-tree depth, key names), used by the wire schemas, the read API's parameters, the
 dashboard and the CLI alike. docs/api.md ("Accepted values") lists them and says why.
 

@@ -1,4 +1,6 @@
-"""Every CI system's run and job statuses onto cipulse's eight: the one mapping table
+"""Every source's statuses onto the enum: the one mapping table.
+
+Every CI system's run and job statuses onto cipulse's eight: the one mapping table
 (docs/integrations.md, "Status mapping"), shared by the wire formats (``ingestion/``) and the
 reporters (``reporters/``), so that a run reported any way gets the same status. The value
 as sent is always kept beside it (``raw_status``)."""

@@ -1,4 +1,6 @@
-"""Exclusive time: for the jobs of one attempt, the seconds in which each was the only one
+"""Exclusive time: the seconds in which a job ran alone.
+
+Exclusive time: for the jobs of one attempt, the seconds in which each was the only one
 running (the part of the pipeline's wall time that only that job can shorten)."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""A mergeable histogram of numbers with a bounded relative error, for percentiles over
+"""A mergeable histogram with bounded relative error, for percentiles.
+
+A mergeable histogram of numbers with a bounded relative error, for percentiles over
 rollups: the histograms of two days add up to the histogram of both.
 
 Buckets grow geometrically by ``GAMMA = (1 + a) / (1 - a)`` with a = 1%: a positive value x

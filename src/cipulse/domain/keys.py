@@ -1,4 +1,6 @@
-"""API keys: generated with ``secrets``, shown once, stored as a SHA-256 hash with a visible
+"""API keys: generated, shown once, stored as a SHA-256 hash.
+
+API keys: generated with ``secrets``, shown once, stored as a SHA-256 hash with a visible
 prefix. Keys carry 190 bits of randomness, so a fast hash is the right tool (a slow
 password hash buys nothing against a key that cannot be guessed, and would cost every
 request); the prefix lets people tell keys apart in ``cipulse keys list`` without the secret."""

@@ -1,4 +1,6 @@
-"""The domain model: organisation → repository → pipeline → run attempt → job tree.
+"""The domain model: organisation → repository → pipeline → run → jobs.
+
+The domain model: organisation → repository → pipeline → run attempt → job tree.
 
 Converters build these from wire payloads; storage persists them. Timestamps are aware
 ``datetime`` objects in UTC; durations are seconds."""

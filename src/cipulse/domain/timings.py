@@ -1,4 +1,6 @@
-"""Impossible timings, one rule for every wire format (docs/api.md, "Impossible timings").
+"""Impossible timings: stored as unknown, with a warning; one rule.
+
+Impossible timings, one rule for every wire format (docs/api.md, "Impossible timings").
 
 CI systems and their reporters send times that cannot all be true: GitHub ends some skipped
 jobs before they start (by a second, or by days), and a reporter that subtracts the two

@@ -1,4 +1,6 @@
-"""The question every analytics query answers over: a time window and filters.
+"""The question every analytics query answers: a window and filters.
+
+The question every analytics query answers over: a time window and filters.
 
 The window ``[since_ms, until_ms)`` applies to a run attempt's ``started_at``, in epoch
 milliseconds. Filters narrow the attempts: repository, pipeline, branch, branch scope (the

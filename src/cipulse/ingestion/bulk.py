@@ -1,4 +1,6 @@
-"""Bulk import (``cipulse ingest``): the CPU-bound half of ingest (parse, validate, convert,
+"""``cipulse ingest``'s bulk path: parse and resolve in workers.
+
+Bulk import (``cipulse ingest``): the CPU-bound half of ingest (parse, validate, convert,
 resolve into rows) runs in worker processes while this process stores what they prepared,
 so a backfill uses every core. Workers return plain rows, which cross process boundaries
 cheaply (domain objects with datetimes do not)."""

@@ -1,4 +1,6 @@
-"""Reading payload files for offline import: a file holds one JSON payload, a JSON array of
+"""Payload files: one JSON payload, a JSON array, or JSON Lines.
+
+Reading payload files for offline import: a file holds one JSON payload, a JSON array of
 payloads, or JSON Lines (one payload per line)."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Parse and validate a request body of either wire format and convert it to a domain
+"""Parse and validate a body of either format into a Submission.
+
+Parse and validate a request body of either wire format and convert it to a domain
 ``Submission``. Raises ``InvalidRequest`` naming every problem of the request at once (not
 the first only: a client should not fix its payload one 400 at a time); never writes
 anything."""

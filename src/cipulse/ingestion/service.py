@@ -1,4 +1,6 @@
-"""The ingest service: authenticate, enforce plan limits, write. Both HTTP endpoints and
+"""IngestService: keys, scopes, plan limits, one transaction per batch.
+
+The ingest service: authenticate, enforce plan limits, write. Both HTTP endpoints and
 ``cipulse ingest`` call it.
 
 It works on batches: one transaction for many requests (group commit) is what lets SQLite

@@ -1,4 +1,6 @@
-"""Turns pydantic validation errors into messages that name the field and the problem,
+"""pydantic errors → messages naming the field; the 200's warnings.
+
+Turns pydantic validation errors into messages that name the field and the problem,
 in the wire format's own field names: ``jobs[2].status: must be one of success, failure, …``."""
 
 from __future__ import annotations

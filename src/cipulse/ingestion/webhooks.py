@@ -1,4 +1,6 @@
-"""Webhook events from GitHub and GitLab: which ones are stored, and parsing them into a
+"""Which webhook events are stored, parsed into a Submission.
+
+Webhook events from GitHub and GitLab: which ones are stored, and parsing them into a
 ``Submission`` with the converters (``github/converter.py``, ``gitlab/converter.py``).
 Deliveries are verified first (``accounts/webhooks.py``)."""
 

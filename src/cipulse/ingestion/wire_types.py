@@ -1,4 +1,6 @@
-"""Constrained field types shared by the wire schemas. The limits keep every value storable
+"""Constrained field types shared by the wire schemas (the limits).
+
+Constrained field types shared by the wire schemas. The limits keep every value storable
 on both databases (index entries, integer widths) and come from ``domain/accepted.py``; docs/api.md
 ("Accepted values") lists them."""
 

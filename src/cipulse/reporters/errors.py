@@ -1,4 +1,6 @@
-"""What a reporter command can fail with, each with the exit status the CLI ends with.
+"""What a reporter command can fail with, and its exit status.
+
+What a reporter command can fail with, each with the exit status the CLI ends with.
 
 CipulseError
 └── ReporterError                 a reporter command failed; nothing more was sent

@@ -1,4 +1,6 @@
-"""The GitHub Actions side of ``cipulse report github``: which run to report (from the
+"""``cipulse report github``: which run, read with GitHub's REST API.
+
+The GitHub Actions side of ``cipulse report github``: which run to report (from the
 options and the environment of a workflow step), and reading it with the REST API: the run
 attempt, then its jobs a hundred at a time, following ``Link: rel="next"``."""
 

@@ -1,4 +1,6 @@
-"""A GitHub Actions workflow run attempt and its jobs, as the REST API gives them → one
+"""A GitHub Actions run attempt and its jobs → a RunWatch payload.
+
+A GitHub Actions workflow run attempt and its jobs, as the REST API gives them → one
 RunWatch payload. Pure: no I/O, no clock; the same input gives the same payload.
 
 Inline mode (the reporter is the last job of the run it reports): the reporter's own job is

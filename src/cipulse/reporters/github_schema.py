@@ -1,4 +1,6 @@
-"""The fields the reporter reads from the GitHub Actions REST API (``GET …/actions/runs/{id}``
+"""The fields the reporter reads from GitHub's REST API.
+
+The fields the reporter reads from the GitHub Actions REST API (``GET …/actions/runs/{id}``
 and ``…/attempts/{n}/jobs``); everything else is ignored."""
 
 from __future__ import annotations

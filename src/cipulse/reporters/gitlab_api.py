@@ -1,4 +1,6 @@
-"""The GitLab side of ``cipulse report gitlab``: which pipeline to report (from the options
+"""``cipulse report gitlab``: which pipeline, read with GitLab's API.
+
+The GitLab side of ``cipulse report gitlab``: which pipeline to report (from the options
 and the predefined variables of a CI/CD job), the token to read it with, and reading it with
 the REST API: the pipeline, then its jobs with the retried ones, a hundred at a time,
 following ``Link: rel="next"`` or ``X-Next-Page``."""

@@ -1,4 +1,6 @@
-"""A GitLab CI pipeline and its jobs, as the REST API gives them (retried jobs included) → one
+"""A GitLab pipeline and its jobs → RunWatch payloads per attempt.
+
+A GitLab CI pipeline and its jobs, as the REST API gives them (retried jobs included) → one
 RunWatch payload per attempt. Pure: no I/O, no clock; the same input gives the same payloads.
 
 GitLab retries a job, not a pipeline: a retry is a new job (a new id) with the same name in

@@ -1,4 +1,6 @@
-"""The fields the reporter reads from the GitLab REST API (``GET /projects/:id/pipelines/:id``
+"""The fields the reporter reads from GitLab's REST API.
+
+The fields the reporter reads from the GitLab REST API (``GET /projects/:id/pipelines/:id``
 and ``…/pipelines/:id/jobs``); everything else is ignored."""
 
 from __future__ import annotations

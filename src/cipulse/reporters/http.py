@@ -1,4 +1,6 @@
-"""An HTTP client that tries a request again on a connection error, a timeout, a 429 or a
+"""An HTTP client that retries what retry.py says, and pages lists.
+
+An HTTP client that tries a request again on a connection error, a timeout, a 429 or a
 5xx, as ``retry.py`` says, and reads a list a page at a time. It never retries another 4xx:
 the answer is the caller's to read."""
 

@@ -1,4 +1,6 @@
-"""Posting one payload to a cipulse ingest endpoint: which format a document is, where each
+"""Posting one payload to a cipulse ingest endpoint.
+
+Posting one payload to a cipulse ingest endpoint: which format a document is, where each
 format goes, with which key header, and what the answer means."""
 
 from __future__ import annotations

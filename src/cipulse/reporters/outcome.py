@@ -1,4 +1,6 @@
-"""The final status of a run that is still in progress because the reporter is one of its
+"""The final status of a run the reporter is a job of (inline mode).
+
+The final status of a run that is still in progress because the reporter is one of its
 jobs (inline mode): computed from the statuses of its other jobs that have finished (GitHub;
 a GitLab pipeline's is ``domain/retry_rounds.pipeline_status``).
 

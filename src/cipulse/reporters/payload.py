@@ -1,4 +1,6 @@
-"""The RunWatch payload the reporters build (the shape of ``POST /api/v1/ingest``), as typed
+"""The RunWatch payload the reporters build, as typed dicts.
+
+The RunWatch payload the reporters build (the shape of ``POST /api/v1/ingest``), as typed
 dicts ready for JSON, and what a converter hands back with it."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""When to try a request again, and how long to wait first. Pure: the random draw and the
+"""When to try a request again, and how long to wait first.
+
+When to try a request again, and how long to wait first. Pure: the random draw and the
 clock are the caller's.
 
 A request is tried again after a connection error, a timeout, a 429 or a 5xx, never after

@@ -1,4 +1,6 @@
-"""Reads for analytics and the read API: run attempts in a window under filters, the other
+"""Raw reads for analytics and the read API, scoped by organisation.
+
+Reads for analytics and the read API: run attempts in a window under filters, the other
 attempts of the same runs, jobs, repositories and pipelines. Every query is scoped to one
 organisation."""
 

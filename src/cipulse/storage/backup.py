@@ -1,4 +1,6 @@
-"""Backups: SQLite through its online backup API (consistent, safe while servers write),
+"""Backups: SQLite's online backup API; pg_dump for PostgreSQL.
+
+Backups: SQLite through its online backup API (consistent, safe while servers write),
 PostgreSQL through ``pg_dump`` (docs/deployment.md, "Backups and restore")."""
 
 from __future__ import annotations

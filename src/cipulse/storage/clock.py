@@ -1,4 +1,6 @@
-"""Conversions between aware datetimes and the epoch milliseconds stored in ``*_ms`` columns."""
+"""Aware datetimes ↔ the epoch milliseconds stored in ``*_ms``.
+
+Conversions between aware datetimes and the epoch milliseconds stored in ``*_ms`` columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Engines and transactions for SQLite and PostgreSQL. Driver failures are translated into
+"""Engines, transactions, snapshots and locks on both databases.
+
+Engines and transactions for SQLite and PostgreSQL. Driver failures are translated into
 cipulse errors by ``failures.py``; PostgreSQL's engines and their time limits are in
 ``postgres.py``.
 

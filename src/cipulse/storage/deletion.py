@@ -1,4 +1,6 @@
-"""Deleting a repository (its pipelines, runs, jobs and every rollup row of its pipelines) or
+"""A repository's or an organisation's rows deleted in batches.
+
+Deleting a repository (its pipelines, runs, jobs and every rollup row of its pipelines) or
 an organisation (every row of it, in every table), a bounded batch per short write
 transaction, resting between batches (``Rest``), so that ingest waits a moment at most.
 

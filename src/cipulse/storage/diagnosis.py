@@ -1,4 +1,6 @@
-"""A database failure said so that whoever reads it knows what to fix: ``connection refused at
+"""A driver's message → a cause someone can act on, retryable or not.
+
+A database failure said so that whoever reads it knows what to fix: ``connection refused at
 db.internal:5432``, ``authentication failed for user ci``, ``database ci does not exist at
 db.internal:5432``, ``/var/lib/cipulse/cipulse.db is not a SQLite database``; and whether
 trying again later may help without anyone acting (``retryable``). The drivers' own messages

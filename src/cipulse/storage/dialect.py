@@ -1,4 +1,6 @@
-"""The few places where SQLite and PostgreSQL differ, in one module: the ``insert`` construct
+"""Where SQLite and PostgreSQL differ: upserts, bulk writes, locks.
+
+The few places where SQLite and PostgreSQL differ, in one module: the ``insert`` construct
 with ``ON CONFLICT``, bulk statements on the driver (``?`` or ``%s`` placeholders), a member
 of a JSON object by any key, and the locks that serialise writers of the same run."""
 

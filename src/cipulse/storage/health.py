@@ -1,4 +1,6 @@
-"""Whether this server can read and write its database, checked cheaply and without writing
+"""Whether this server can read and write its database (/healthz).
+
+Whether this server can read and write its database, checked cheaply and without writing
 anything: what ``GET /healthz`` reports.
 
 Each check answers ``"ok"`` or, in one line, what is wrong. ``read``: a new connection

@@ -1,4 +1,6 @@
-"""Keeping a database in shape from a background thread while a server (or a bulk import)
+"""Background upkeep: the SQLite log checkpointed, memory trimmed.
+
+Keeping a database in shape from a background thread while a server (or a bulk import)
 runs, and the process's memory with it.
 
 SQLite's write-ahead log is bounded. In WAL mode a checkpoint copies logged pages into the

@@ -1,4 +1,6 @@
-"""Runs the Alembic migrations programmatically (``cipulse migrate``, and every start of
+"""Runs the migrations (under an advisory lock on PostgreSQL).
+
+Runs the Alembic migrations programmatically (``cipulse migrate``, and every start of
 ``cipulse serve``). On PostgreSQL an advisory lock lets many servers start at once safely."""
 
 from __future__ import annotations

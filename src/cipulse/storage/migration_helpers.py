@@ -1,4 +1,6 @@
-"""SQL that several Alembic revisions run. Revisions are history: change nothing here that
+"""SQL several Alembic revisions run.
+
+SQL that several Alembic revisions run. Revisions are history: change nothing here that
 an existing revision uses; add a new function instead."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The log of database outages: a few lines per outage, however many requests it refuses.
+"""The outage log: one line when it starts, counts, one when it ends.
+
+The log of database outages: a few lines per outage, however many requests it refuses.
 
 An outage starts with the first request refused with 503: one ERROR line with its cause
 (what operators alert on). While it lasts, refusals are only counted; the next refusal after

@@ -1,4 +1,6 @@
-"""Repositories as an operator sees them: listing them and naming their default branch.
+"""Repositories as an operator sees them; their default branch.
+
+Repositories as an operator sees them: listing them and naming their default branch.
 
 Which branch is a repository's default decides which rollup rows (``branch_scope``) hold its
 attempts, so naming it marks every partition of its pipelines for the refresher; reads are

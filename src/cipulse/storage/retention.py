@@ -1,4 +1,6 @@
-"""Retention: an organisation's raw runs of the days before a cut-off deleted in short
+"""Purge batches: raw runs before the horizon; marks of purged days.
+
+Retention: an organisation's raw runs of the days before a cut-off deleted in short
 transactions, while their figures live on in the rollups.
 
 The rules that keep the figures exact (docs/metrics.md, "After a purge"):

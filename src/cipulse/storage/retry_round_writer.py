@@ -1,4 +1,6 @@
-"""Stores the retry rounds of runs whose attempts are rounds of job retries (GitLab): reads
+"""GitLab retry rounds stored as attempts, in the same transaction.
+
+Stores the retry rounds of runs whose attempts are rounds of job retries (GitLab): reads
 each run's attempt 1 and jobs, derives the rounds (``domain/retry_rounds.py``) and writes
 them, inside the ingest transaction that changed the run (whose lock it holds)."""
 

@@ -1,4 +1,6 @@
-"""The partitions the rollup refresher failed to refresh, *set aside*: a row of
+"""Partitions the refresher set aside, and the backlog's status.
+
+The partitions the rollup refresher failed to refresh, *set aside*: a row of
 ``rollup_failures`` with the error and a retry time that doubles with each failure (one
 minute to an hour); claims (``rollup_marks.claimable``) skip it until then, so one bad
 partition never blocks the others. And the refresher's backlog as a whole (``status``: what

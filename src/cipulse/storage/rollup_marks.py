@@ -1,4 +1,6 @@
-"""Marks: which stored rollup figures are stale, and the partitions the refresher failed to
+"""Marks: which stored rollup figures are stale.
+
+Marks: which stored rollup figures are stale, and the partitions the refresher failed to
 refresh and set aside.
 
 A mark is a row of ``rollup_dirty`` naming a *partition* (a pipeline and a UTC day) and a

@@ -1,4 +1,6 @@
-"""Rollup tables: the figures the refresher stores per pipeline and period (hours, UTC days,
+"""Rollup tables read back: periods, organisation rows, red periods.
+
+Rollup tables: the figures the refresher stores per pipeline and period (hours, UTC days,
 7- and 28-day blocks), organisation-wide rows, repeats, red periods and custom metrics; and
 reading them back. Which stored figures are stale is ``rollup_marks.py``'s business."""
 

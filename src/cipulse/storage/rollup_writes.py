@@ -1,4 +1,6 @@
-"""Writing what the refresher computed: a ``Replacement`` of the stored rows of some
+"""A refresh's rows stored in place of the old ones.
+
+Writing what the refresher computed: a ``Replacement`` of the stored rows of some
 pipelines and periods (every branch scope), red periods, and the hourly rows that fell past
 the horizon. Each is written in one short transaction: the refresher computes outside it."""
 

@@ -1,4 +1,6 @@
-"""Writes converted runs: upserts by natural key, in batches, inside the caller's transaction.
+"""Converted runs written: ids, rows, the write plan, the upserts.
+
+Writes converted runs: upserts by natural key, in batches, inside the caller's transaction.
 
 Ids are derived from natural keys (``cipulse.domain.ids``), so nothing has to be read back to
 know the id of what was written. The caller locks the attempts it is about to write

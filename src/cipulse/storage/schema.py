@@ -1,4 +1,6 @@
-"""The database schema, in one place. Alembic migrations evolve it (``storage/migrations``).
+"""Every table, in one place.
+
+The database schema, in one place. Alembic migrations evolve it (``storage/migrations``).
 
 Conventions:
 - Every table carries ``org_id`` and every primary and unique key starts with it, so the data

@@ -1,4 +1,6 @@
-"""Dashboard users, their memberships of organisations, and their sign-in sessions.
+"""Dashboard users, memberships and sign-in sessions.
+
+Dashboard users, their memberships of organisations, and their sign-in sessions.
 
 Emails arrive here already normalised (trimmed, lower case); sessions are found by the
 SHA-256 of their token, never by the token itself."""

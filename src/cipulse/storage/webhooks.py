@@ -1,4 +1,6 @@
-"""Webhook secrets (one per organisation and code host) and the deliveries already stored."""
+"""Webhook secrets and the deliveries already stored.
+
+Webhook secrets (one per organisation and code host) and the deliveries already stored."""
 
 from __future__ import annotations
 

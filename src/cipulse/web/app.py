@@ -1,4 +1,6 @@
-"""The app factory. Nothing is built at import time: ``create_app(settings)`` makes the
+"""The app factory: lifespan, routes, /healthz, /openapi.json.
+
+The app factory. Nothing is built at import time: ``create_app(settings)`` makes the
 database, the ingest writer and the routes inside the app's lifespan, so tests can run apps
 on SQLite and PostgreSQL side by side."""
 

@@ -1,4 +1,6 @@
-"""The one CSV writer: the read API's ``format=csv`` and the dashboard's CSV links.
+"""The one CSV writer (formula cells quoted).
+
+The one CSV writer: the read API's ``format=csv`` and the dashboard's CSV links.
 
 What CI sent (job names, branches, tags) ends up in the cells, and a spreadsheet runs a cell
 that starts with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return before them) as a

@@ -1,4 +1,6 @@
-"""Renders every error as ``{"error": "<message>"}`` with its status code: our own
+"""Every error rendered as {"error": message} with its status.
+
+Renders every error as ``{"error": "<message>"}`` with its status code: our own
 ``CipulseError`` tree, the framework's HTTP errors (404, 405) and anything unexpected (500,
 logged with its traceback, no details leaked, the connection kept open).
 

@@ -1,4 +1,6 @@
-"""The two ingest endpoints. Thin: read key and body, parse, submit, render."""
+"""The ingest endpoints. Thin: key and body, parse, submit, render.
+
+The two ingest endpoints. Thin: read key and body, parse, submit, render."""
 
 from __future__ import annotations
 

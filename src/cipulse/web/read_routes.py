@@ -1,4 +1,6 @@
-"""The read API (``/api/v1``): thin handlers that authenticate a ``read`` key, read the window
+"""The read API (/api/v1): a read key or a dashboard session.
+
+The read API (``/api/v1``): thin handlers that authenticate a ``read`` key, read the window
 and filters, call the analytics service and render JSON or CSV."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Reading what a request carries: its API key (from any header either API uses), its
+"""What a request carries: its API key, its bounded body, parameters.
+
+Reading what a request carries: its API key (from any header either API uses), its
 body (bounded, so one client cannot make the server buffer gigabytes), and its parameters and
 form fields, refused when they hold text that cannot be stored (``CheckedRoute``)."""
 

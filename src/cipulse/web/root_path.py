@@ -1,4 +1,6 @@
-"""Serving under a path prefix (``root_path``, such as ``/cipulse``) behind a reverse proxy.
+"""Serving under a path prefix behind a reverse proxy.
+
+Serving under a path prefix (``root_path``, such as ``/cipulse``) behind a reverse proxy.
 
 The ASGI way: ``scope["root_path"]`` holds the prefix and ``scope["path"]`` the full path,
 prefix included; Starlette routes on the rest and builds ``request.base_url`` and

@@ -1,4 +1,6 @@
-"""The webhook receivers: ``POST /webhooks/github/{org}`` and ``POST /webhooks/gitlab/{org}``.
+"""The GitHub and GitLab webhook receivers.
+
+The webhook receivers: ``POST /webhooks/github/{org}`` and ``POST /webhooks/gitlab/{org}``.
 Thin: verify, skip redeliveries and events we do not store, parse, submit, remember."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""GitHub ``workflow_run`` / ``workflow_job`` events → domain. Pure: no I/O, same input gives
+"""GitHub workflow_run / workflow_job events → domain (pure).
+
+GitHub ``workflow_run`` / ``workflow_job`` events → domain. Pure: no I/O, same input gives
 the same output.
 
 A workflow run is a run keyed by its id within the repository (so that job events, which do

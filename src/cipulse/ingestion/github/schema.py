@@ -1,4 +1,6 @@
-"""The parts of GitHub's ``workflow_run`` and ``workflow_job`` webhook payloads that cipulse
+"""The parts of GitHub's workflow webhook payloads cipulse reads.
+
+The parts of GitHub's ``workflow_run`` and ``workflow_job`` webhook payloads that cipulse
 reads (GitHub's webhook reference; examples in octokit/webhooks). Unknown fields are
 ignored; fields GitHub documents as nullable are optional here."""
 

@@ -1,4 +1,6 @@
-"""GitLab Pipeline Hook / Job Hook events → domain. Pure: no I/O, same input gives the same
+"""GitLab Pipeline Hook / Job Hook events → domain (pure).
+
+GitLab Pipeline Hook / Job Hook events → domain. Pure: no I/O, same input gives the same
 output.
 
 A GitLab pipeline is a run keyed by its id within the project (so that job events, which

@@ -1,4 +1,6 @@
-"""The parts of GitLab's Pipeline Hook and Job Hook webhook payloads that cipulse reads
+"""The parts of GitLab's Pipeline and Job Hook payloads cipulse reads.
+
+The parts of GitLab's Pipeline Hook and Job Hook webhook payloads that cipulse reads
 (GitLab's "Webhook events" reference). Unknown fields are ignored; fields GitLab sends as
 null are optional here.
 

@@ -1,4 +1,6 @@
-"""RunWatch payload → domain ``RunAttempt``, with warnings about the times that could not be
+"""RunWatch payload → domain RunAttempt, with timing warnings (pure).
+
+RunWatch payload → domain ``RunAttempt``, with warnings about the times that could not be
 taken as sent (``domain/timings.py``). Pure: no I/O, same input gives the same output."""
 
 from __future__ import annotations

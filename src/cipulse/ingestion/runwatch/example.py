@@ -1,4 +1,6 @@
-"""The example request of the RunWatch Ingest API spec, verbatim (the tests and benchmarks post
+"""The RunWatch spec's example request, and a copy timed just now.
+
+The example request of the RunWatch Ingest API spec, verbatim (the tests and benchmarks post
 it as it stands), and a copy of it timed a few minutes ago, which ``cipulse serve``, the
 dashboard's empty states and the docs show as a ready-to-paste curl: a run dated 2024 would
 fall outside every default window, and a new user would see "0 runs" right after a 200."""

@@ -1,4 +1,6 @@
-"""The RunWatch ingest payload as the public spec documents it, widened to what the real
+"""The RunWatch payload as specified, widened to what reporters send.
+
+The RunWatch ingest payload as the public spec documents it, widened to what the real
 reporters send: the legacy field names (``workflow_id``, ``workflow_name``,
 ``workflow_run_id``), statuses beyond the spec's eight (``unknown``, GitHub's other
 conclusions), and impossible timings (negative durations, an end before the start), which

@@ -1,1 +1,3 @@
-"""The Trunk CI Analytics ``trackEvents`` wire format (``POST /v1/metrics/trackEvents``)."""
+"""The Trunk CI Analytics trackEvents wire format.
+
+The Trunk CI Analytics ``trackEvents`` wire format (``POST /v1/metrics/trackEvents``)."""

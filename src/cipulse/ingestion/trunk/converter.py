@@ -1,4 +1,6 @@
-"""Trunk ``trackEvents`` → domain. Pure: no I/O, same input gives the same output.
+"""Trunk trackEvents → domain (pure).
+
+Trunk ``trackEvents`` → domain. Pure: no I/O, same input gives the same output.
 
 Events are grouped into runs by ``chainId``. The event whose ``id`` equals its ``chainId``, or
 that has no parent, is the run (a ``RunAttempt``); every other event is a node of that run's job

@@ -1,4 +1,6 @@
-"""The Trunk ``trackEvents`` request as the public spec documents it, widened to what the real
+"""The Trunk trackEvents request, widened to what Jenkins sends.
+
+The Trunk ``trackEvents`` request as the public spec documents it, widened to what the real
 Jenkins plugin 1.4.0 sends: ``origin`` and ``payload.timestamps`` extra fields, conclusions beyond
 the documented five, a ``parent`` that carries ``chainId`` instead of ``sequenceKey``, and any
 case for ``platform``. Any code host is accepted, not only github.com."""

@@ -1,4 +1,6 @@
-"""Alembic environment: runs on the connection ``cipulse.storage.migrate`` hands it."""
+"""The Alembic environment.
+
+Alembic environment: runs on the connection ``cipulse.storage.migrate`` hands it."""
 
 from __future__ import annotations
 

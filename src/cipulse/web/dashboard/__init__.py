@@ -1,4 +1,6 @@
-"""The web dashboard: server-rendered pages (Jinja2) over the analytics service, a little
+"""The web dashboard: server-rendered pages over the analytics.
+
+The web dashboard: server-rendered pages (Jinja2) over the analytics service, a little
 JavaScript for charts, and the static files they need, all shipped inside the package."""
 
 from __future__ import annotations

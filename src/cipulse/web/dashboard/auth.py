@@ -1,4 +1,6 @@
-"""Signing in and out of the dashboard, switching organisation, and the checks every page
+"""Sign-in and out, sessions, CSRF, switching organisation.
+
+Signing in and out of the dashboard, switching organisation, and the checks every page
 and form goes through: a session cookie (HttpOnly, SameSite=Lax, Secure behind https) whose
 value is stored only as a hash, and a CSRF token on every form."""
 

@@ -1,4 +1,6 @@
-"""The data behind the dashboard's charts, in a small format of our own that
+"""The data behind the dashboard's charts, for static/app.js.
+
+The data behind the dashboard's charts, in a small format of our own that
 ``static/app.js`` turns into ECharts options: ``{"kind", "x", "series": [{"name",
 "values", "status"?}], "unit"}``. Every chart also renders as a table for screen readers."""
 

@@ -1,4 +1,6 @@
-"""The headline figures of a summary, each with its change against the previous window and
+"""The headline figures of a summary and their change.
+
+The headline figures of a summary, each with its change against the previous window and
 whether that change is good news: more successes are, longer durations are not."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The dashboard's pages: thin handlers that read the view (time range, filters) from the
+"""The dashboard's pages: overview, pipelines, runs, jobs, flaky, …
+
+The dashboard's pages: thin handlers that read the view (time range, filters) from the
 URL, ask the analytics service the same questions the read API answers, and render."""
 
 from __future__ import annotations

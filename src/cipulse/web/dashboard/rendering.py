@@ -1,4 +1,6 @@
-"""Rendering dashboard pages: one Jinja2 environment (autoescaping everything), the filters
+"""The Jinja2 environment (autoescape), number formats, headers.
+
+Rendering dashboard pages: one Jinja2 environment (autoescaping everything), the filters
 templates format numbers with, and the security headers every page carries."""
 
 from __future__ import annotations

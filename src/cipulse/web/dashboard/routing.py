@@ -1,4 +1,6 @@
-"""Dashboard routes answer errors with pages (the read API answers JSON): a redirect to sign
+"""Dashboard routes answer errors as pages; Server-Timing.
+
+Dashboard routes answer errors with pages (the read API answers JSON): a redirect to sign
 in, or a page naming what was wrong, with its status."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""What an organisation's admins change on the settings page besides keys: members (add an
+"""The settings page's admin forms: members, repositories, webhooks.
+
+What an organisation's admins change on the settings page besides keys: members (add an
 existing user or create one, change a role, remove; disable, enable or delete an account
 that belongs to this organisation alone), repositories (removed with all their runs, after
 typing the name), and webhook secrets (set or rotated, the new one shown once). Every form

@@ -1,4 +1,6 @@
-"""The settings page: API keys (create with a scope, shown once; revoke; last used), plan
+"""The settings page: API keys, plan usage, members, webhooks.
+
+The settings page: API keys (create with a scope, shown once; revoke; last used), plan
 usage against limits, the organisation's members and repositories, and its webhooks. What
 admins change besides keys is in ``settings_admin.py``."""
 

@@ -1,4 +1,6 @@
-"""What every dashboard page is looking at: the time range, branches and repository from the
+"""The view in the URL (range, branches, repository) → a Window.
+
+What every dashboard page is looking at: the time range, branches and repository from the
 URL (so every view can be shared and bookmarked), turned into the same ``Window`` the read
 API builds from the same parameters."""
 
