@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -122,22 +123,32 @@ def test_frozen_postgresql_every_request_answers_503_within_its_bound(
             for path in ("/api/v1/runs", "/api/v1/analytics/summary"):
                 answer = http.get(path, headers=read)
                 assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
-            # The writer takes the first and waits on the database; two more queue; the
-            # queue is then full and the fifth is refused at once.
-            for number in (2, 3, 4):
-                answer = http.post(INGEST, json=run(number), headers=tenant.runwatch_headers)
-                assert answer.status_code == 503
-                assert answer.json() == {"error": "database busy, retry later"}
-            refused = http.post(INGEST, json=run(5), headers=tenant.runwatch_headers)
-            assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
-            assert refused.json() == {"error": "too many writes waiting, retry later"}
+            # The writer takes a write and waits on the database; later ones queue, each
+            # answered 503 when its deadline passes, up to the limit (2); beyond it a write is
+            # refused at once. How many the writer gave up on meanwhile (after the database
+            # timeout) depends on the machine's speed: post until one is refused.
+            errors = []
+            for last in range(2, 12):
+                answer = http.post(INGEST, json=run(last), headers=tenant.runwatch_headers)
+                assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+                errors.append(answer.json()["error"])
+                if errors[-1] != "database busy, retry later":
+                    break
+            assert errors[-1] == "too many writes waiting, retry later", errors
+            assert len(errors) >= 4  # the writer's one and two queued were answered first
         finally:
             proxy.thaw()
         wait_until_healthy(base)
+
+        # A 503 promises nothing either way (a queued write may still be stored): the client
+        # retries, and the retries store each run once.
+        def stored(body: dict[str, Any]) -> bool:
+            return http.post(INGEST, json=body, headers=tenant.runwatch_headers).is_success
+
+        for number in range(2, last + 1):
+            wait_for(partial(stored, run(number)))
         database = Database(Settings(database_url=direct))
-        wait_for(lambda: count(database, "run_attempts") == 4)  # 2 to 4 waited, then stored
-        wait_for(lambda: http.post(INGEST, json=run(6), headers=tenant.runwatch_headers).is_success)
-        assert count(database, "run_attempts") == 5
+        assert count(database, "run_attempts") == last
         database.dispose()
     assert assert_one_outage_line(caplog).getMessage().startswith("database unavailable: ")
 
