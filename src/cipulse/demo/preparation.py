@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cipulse.demo.generator import DemoPlan, attempt_count, generate_chunk, job_count
+from cipulse.domain.write_plan import ResolvedSubmission
 from cipulse.parallel import ordered_map
 from cipulse.storage.clock import now_ms
-from cipulse.storage.run_writer import ResolvedSubmission, resolve
+from cipulse.storage.rows import resolve
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
+from cipulse.domain.write_plan import ResolvedSubmission
 from cipulse.errors import CipulseError
 from cipulse.ingestion.files import Payload
 from cipulse.ingestion.formats import WireFormat, parse
 from cipulse.parallel import ordered_map
 from cipulse.storage.clock import now_ms
-from cipulse.storage.run_writer import ResolvedSubmission, resolve
+from cipulse.storage.rows import resolve
 
 CHUNK_SIZE = 1000
 

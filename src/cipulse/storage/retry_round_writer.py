@@ -1,14 +1,16 @@
 """GitLab retry rounds stored as attempts, in the same transaction.
 
 Stores the retry rounds of runs whose attempts are rounds of job retries (GitLab): reads
-each run's attempt 1 and jobs, derives the rounds (``domain/retry_rounds.py``) and writes
-them, inside the ingest transaction that changed the run (whose lock it holds)."""
+each run's attempts and jobs, derives the rounds (pure: ``domain/retry_rounds.py``) and writes
+them, inside the ingest transaction that changed the run (whose lock it holds). The ingest
+service calls it as a step of its own (``derive_runs``), after the plan's rows are stored."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -78,6 +80,15 @@ def _with_retries(
     return found
 
 
+class _StoredRun(NamedTuple):
+    """What is stored of one run's rounds: the attempt id of each round, the stored attempt
+    rows by id, and the stored jobs by round."""
+
+    attempt_ids: dict[int, str]
+    attempts: dict[str, dict[str, Any]]
+    jobs_by_round: dict[int, list[dict[str, object]]]
+
+
 def _derive_run(
     conn: Connection,
     org_id: str,
@@ -86,6 +97,17 @@ def _derive_run(
     now_ms: int,
     derived: Derived,
 ) -> None:
+    """Read the run, derive its rounds (pure: ``retry_rounds.derive``), write them."""
+    stored = _read_run(conn, org_id, repository_id, run_key)
+    first = stored.attempts.get(stored.attempt_ids[1])
+    if first is None:  # the pipeline's own event has not come yet
+        return
+    rounds = retry_rounds.derive(first, stored.jobs_by_round, stored.attempt_ids)
+    _write_rounds(conn, org_id, stored, rounds, now_ms, derived)
+    _mark(derived, org_id, first)
+
+
+def _read_run(conn: Connection, org_id: str, repository_id: str, run_key: str) -> _StoredRun:
     attempt_ids = {
         number: ids.chain_attempt_id(repository_id, run_key, number)
         for number in range(1, retry_rounds.MAX_ROUNDS + 1)
@@ -100,34 +122,43 @@ def _derive_run(
             )
         ).mappings()
     }
-    first = stored.get(attempt_ids[1])
-    if first is None:  # the pipeline's own event has not come yet
-        return
     jobs_by_round: dict[int, list[dict[str, object]]] = defaultdict(list)
-    for row in conn.execute(
-        sa.select(*_JOB_COLUMNS).where(
-            jobs.c.org_id == org_id, jobs.c.attempt_id.in_(list(attempt_ids.values()))
-        )
-    ).mappings():
-        jobs_by_round[round_of[row["attempt_id"]]].append(dict(row))
-    rounds = retry_rounds.derive(first, jobs_by_round, attempt_ids)
+    if attempt_ids[1] in stored:  # else nothing is derived: the jobs are not read
+        for row in conn.execute(
+            sa.select(*_JOB_COLUMNS).where(
+                jobs.c.org_id == org_id, jobs.c.attempt_id.in_(list(attempt_ids.values()))
+            )
+        ).mappings():
+            jobs_by_round[round_of[row["attempt_id"]]].append(dict(row))
+    return _StoredRun(attempt_ids, stored, jobs_by_round)
+
+
+def _write_rounds(
+    conn: Connection,
+    org_id: str,
+    stored: _StoredRun,
+    rounds: retry_rounds.Rounds,
+    now_ms: int,
+    derived: Derived,
+) -> None:
+    first_id = stored.attempt_ids[1]
     if rounds.deleted_job_ids:
         conn.execute(
             sa.delete(jobs).where(
                 jobs.c.org_id == org_id,
-                jobs.c.attempt_id == attempt_ids[1],
+                jobs.c.attempt_id == first_id,
                 jobs.c.id.in_(rounds.deleted_job_ids),
             )
         )
-    written = {attempt_ids[1]}
+    written = {first_id}
     if rounds.first is not None:
         conn.execute(
             sa.update(run_attempts)
-            .where(run_attempts.c.org_id == org_id, run_attempts.c.id == attempt_ids[1])
+            .where(run_attempts.c.org_id == org_id, run_attempts.c.id == first_id)
             .values(**rounds.first, updated_at_ms=now_ms)
         )
     for attempt in rounds.attempts:
-        before = stored.get(attempt["id"])
+        before = stored.attempts.get(attempt["id"])
         if before is not None:
             _mark(derived, org_id, before)
             conn.execute(
@@ -142,7 +173,6 @@ def _derive_run(
         conn.execute(sa.insert(run_attempts).values(**attempt))
         written.add(attempt["id"])
         _mark(derived, org_id, attempt)
-    _mark(derived, org_id, first)
     derived.attempt_ids.setdefault(org_id, set()).update(written)
 
 
