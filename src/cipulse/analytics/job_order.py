@@ -41,3 +41,9 @@ def keys_in_order(tallies: dict[JobKey, JobTally], sort: str, names: Names) -> l
     if sort.startswith("-"):
         keys.reverse()
     return keys
+
+
+def by_key(tallies: dict[JobKey, JobTally]) -> dict[JobKey, JobTally]:
+    """The tallies in key order: jobs that tie in a sort keep the same order on every page
+    and in every export, whatever order the database returned them in."""
+    return dict(sorted(tallies.items()))

@@ -14,7 +14,7 @@ from typing import Any
 from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
-from cipulse.analytics.job_order import keys_in_order
+from cipulse.analytics.job_order import by_key, keys_in_order
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -225,6 +225,7 @@ class AnalyticsService:
         start, end = page_range(page)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = by_key(figures.jobs)
             with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
             if sort in _SLOWEST_FIRST and end <= with_durations:
                 # The slowest first: read histograms only of jobs that may be on the page.
@@ -259,6 +260,7 @@ class AnalyticsService:
         check_sort(sort, FLAKY_SORTS)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = by_key(figures.jobs)
         return ordered(_flaky_rows(figures, self._pipeline_names(org_id)), sort)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:

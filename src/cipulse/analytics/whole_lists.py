@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cipulse.analytics import job_metrics, run_metrics
-from cipulse.analytics.job_order import Names, keys_in_order
+from cipulse.analytics.job_order import Names, by_key, keys_in_order
 from cipulse.analytics.paging import MAX_PAGE, check_sort, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.rollups import new_run_tally
@@ -110,7 +110,7 @@ def flaky(service: AnalyticsService, org_id: str, window: Window, sort: str | No
     def batches() -> Batches:
         yield from _chunks(service.all_flaky(org_id, window, sort))
 
-    return WholeList(dict.fromkeys(BLANK_FLAKY), batches())
+    return WholeList(dict(BLANK_FLAKY), batches())
 
 
 def _named(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
@@ -127,6 +127,7 @@ def jobs(service: AnalyticsService, org_id: str, window: Window, sort: str | Non
     def batches() -> Batches:
         with service.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = by_key(figures.jobs)
             names = {
                 row["id"]: {"pipeline": row["name"], "repository": row["repository"]}
                 for row in store.pipeline_rows(conn, org_id)
@@ -144,4 +145,4 @@ def jobs(service: AnalyticsService, org_id: str, window: Window, sort: str | Non
             yield _named(job_metrics.job_rows({key: figures.jobs[key] for key in chosen}), names)
 
     blank = job_metrics.job_rows({("", ""): JobTally()})[0]
-    return WholeList({**dict.fromkeys(blank), "pipeline": None, "repository": None}, batches())
+    return WholeList({**blank, "pipeline": None, "repository": None}, batches())
