@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cipulse.domain.window import Filters
+from sqlalchemy.engine import Connection
+
+from cipulse.domain.window import Filters, Window
+from cipulse.storage import analytics_store as store
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +40,16 @@ def in_filters(row: dict[str, Any], filters: Filters) -> bool:
     if filters.pipeline_id is not None and row["id"] != filters.pipeline_id:
         return False
     return filters.pipeline_name is None or row["name"] == filters.pipeline_name
+
+
+EVERY_PIPELINE = PipelineSearch()
+
+
+def searched_pipelines(
+    conn: Connection, org_id: str, window: Window, search: PipelineSearch
+) -> list[dict[str, Any]]:
+    """The rows of the pipelines (``analytics_store.pipeline_rows``) that the window's
+    filters leave and ``search`` keeps."""
+    providers = store.latest_providers(conn, org_id) if search.latest_provider else {}
+    rows = store.pipeline_rows(conn, org_id)
+    return [row for row in rows if search.keeps(row, providers, window.filters)]

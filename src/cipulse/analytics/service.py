@@ -27,7 +27,7 @@ from cipulse.analytics.paging import (
     page_of,
     page_range,
 )
-from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch, searched_pipelines
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
@@ -47,8 +47,6 @@ from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.database import Database
-
-EVERY_PIPELINE = PipelineSearch()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +267,7 @@ class AnalyticsService:
         sort = "-p95_duration_seconds"
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = by_key(figures.jobs)
             slowest_keys = set(top_by_duration(conn, org_id, figures, 95, count))
         names = self._pipeline_names(org_id)
         jobs = figures.jobs
@@ -331,7 +330,7 @@ class AnalyticsService:
         field = sort.removeprefix("-")
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
-            rows = _searched(conn, org_id, window, search)
+            rows = searched_pipelines(conn, org_id, window, search)
             figures.runs = {
                 row["id"]: figures.runs.get(row["id"]) or new_run_tally() for row in rows
             }
@@ -487,7 +486,7 @@ class AnalyticsService:
     ) -> list[dict[str, Any]]:
         """The pipelines of the window's filters that ``search`` keeps, in ``sort`` order."""
         with self.database.read() as conn:
-            rows = _searched(conn, org_id, window, search)
+            rows = searched_pipelines(conn, org_id, window, search)
         return self._listed(org_id, window, "pipeline", rows, sort)
 
     def run_span(self, org_id: str, pipeline_id: str | None = None) -> RunSpan | None:
@@ -593,14 +592,6 @@ class AnalyticsService:
             return store.attempt_completed_at(
                 conn, org_id, found, branch, int(moment.timestamp() * 1000)
             )
-
-
-def _searched(
-    conn: Any, org_id: str, window: Window, search: PipelineSearch
-) -> list[dict[str, Any]]:
-    providers = store.latest_providers(conn, org_id) if search.latest_provider else {}
-    rows = store.pipeline_rows(conn, org_id)
-    return [row for row in rows if search.keeps(row, providers, window.filters)]
 
 
 def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
