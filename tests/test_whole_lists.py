@@ -253,6 +253,8 @@ def test_the_pipeline_pages_csvs_hold_every_job_and_every_run(served: Served) ->
     _, runs = read_csv(browser, runs_csv)
     assert [row["attempt"] for row in runs] == ["2", "1"]
     # Every run of the organisation, more than a keyset read holds, newest first.
+    streamed = browser.get("/api/v1/runs?days=30&format=csv")
+    assert "content-length" not in streamed.headers  # written a batch at a time
     _, every_run = read_csv(browser, "/api/v1/runs?days=30&format=csv")
     assert len(every_run) == 2 + 4 + MANY_PIPELINES + 1
     api = browser.get("/api/v1/runs?days=30&limit=1000", headers=served.reader).json()
