@@ -37,8 +37,8 @@ the attempts: `repository` (owner/name, any letter case),
 `pipeline` (its id or its name), `branch`, `branches` (`default`: attempts on their
 repository's default branch, the one an integration or `cipulse repos set-default-branch`
 named, else `main` or `master`; `other`: all other attempts, those without a branch included),
-`provider`, `status` (comma-separated), `actor`,
-`triggered_by`, and `tag=key:value` (on the run attempt's tags; repeatable; all must match). Every metric
+`provider`, `status` (comma-separated), `actor`, `triggered_by`, and `tag=key:value` (on the
+run attempt's tags; repeatable; all must match). Every metric
 below is computed over the attempts that are in the window and pass the filters, except where
 its definition reaches for other attempts of the same runs (retries may cross the window's
 edge).
