@@ -1,4 +1,6 @@
-"""The figures of the Flaky page's header: over every flaky job of the view, never over the
+"""The Flaky page's heading figures, over every flaky job.
+
+The figures of the Flaky page's header: over every flaky job of the view, never over the
 page shown."""
 
 from __future__ import annotations

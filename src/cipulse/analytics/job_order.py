@@ -1,4 +1,6 @@
-"""The order of the job list by a figure read straight off a job's tally, or by its
+"""The order of the job list, the same on every page and export.
+
+The order of the job list by a figure read straight off a job's tally, or by its
 pipeline's name: one function for the Jobs page, the API's pages and the whole-list export,
 so that a CSV holds the rows in the order the pages show them."""
 

@@ -1,4 +1,6 @@
-"""Which pipelines a pipeline list holds: those the window's repository and pipeline filters
+"""Which pipelines a pipeline list holds: filters and the search.
+
+Which pipelines a pipeline list holds: those the window's repository and pipeline filters
 leave, narrowed by a search (text in the pipeline's or its repository's name, and the provider
 of its latest attempt). The dashboard's Pipelines page, its CSV and the read API's
 ``/pipelines`` apply this one rule, so that an export holds exactly the rows of the view."""

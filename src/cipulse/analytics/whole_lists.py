@@ -1,4 +1,6 @@
-"""Whole lists, for CSV exports: every row of a list view, in the order its pages show them,
+"""Every row of a list, in its pages' order, a batch at a time (CSV).
+
+Whole lists, for CSV exports: every row of a list view, in the order its pages show them,
 a batch at a time.
 
 Run attempts are read by keyset pages (newest first, as ``/runs`` pages them), so an export of

@@ -1,4 +1,6 @@
-"""The read API's lists (``/api/v1``): repositories, pipelines, jobs, flaky jobs and run
+"""The read API's lists: a page as JSON or CSV, or a whole list as CSV.
+
+The read API's lists (``/api/v1``): repositories, pipelines, jobs, flaky jobs and run
 attempts, a page at a time as JSON or CSV, or a whole list as CSV (streamed, a batch at a
 time: ``analytics/whole_lists.py``)."""
 
