@@ -37,8 +37,8 @@ the attempts: `repository` (owner/name, any letter case),
 `pipeline` (its id or its name), `branch`, `branches` (`default`: attempts on their
 repository's default branch, the one an integration or `cipulse repos set-default-branch`
 named, else `main` or `master`; `other`: all other attempts, those without a branch included),
-`provider`, `status` (comma-separated), `actor`,
-`triggered_by`, and, for Trunk data, `tag=key:value` (repeatable; all must match). Every metric
+`provider`, `status` (comma-separated), `actor`, `triggered_by`, and `tag=key:value` (on the
+run attempt's tags; repeatable; all must match). Every metric
 below is computed over the attempts that are in the window and pass the filters, except where
 its definition reaches for other attempts of the same runs (retries may cross the window's
 edge).
@@ -78,7 +78,11 @@ mean length of the red periods that ended in the bucket.
 
 ## Custom metrics
 
-Trunk events carry metrics (`payload.metrics`, `{k, v: number}`) and tags. For one metric key,
+Run attempts and their jobs carry metrics and tags, whatever their source: Trunk events their
+`payload.metrics` (`{k, v: number}`) and tags; GitHub and GitLab webhooks the queue time of each
+job (and of a GitLab pipeline) as `queue_seconds`, with the runner's tags (`runner_name`,
+`runner_group`, `runner_labels` from GitHub; `runner_name`, `runner_tags`, `stage` from GitLab).
+All are read the same way. For one metric key,
 `GET /api/v1/analytics/custom-metrics?key=…&interval=…` aggregates the values of that key carried
 by the run attempts that started in the window and pass the filters, and by their job-tree nodes
 (counted with their run attempt: in its window and its bucket): per UTC bucket, `count`, `sum`,

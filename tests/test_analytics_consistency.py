@@ -13,6 +13,7 @@ import pytest
 from cipulse.analytics import run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
 from cipulse.analytics.paging import PageRequest, ordered
+from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.refresh import refresh_all
 from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.window import Filters, Window
@@ -318,7 +319,9 @@ def check_highlights(
     for sort in ("-runs", "-p95_duration_seconds", "p95_duration_seconds", "-p50_duration_seconds"):
         whole, _ = service.pipelines(org_id, window, PageRequest(limit=1000, sort=sort))
         for start, end in ((0, 2), (1, 3)):
-            shown, total = service.pipelines_shown(org_id, window, sort, lambda _: True, start, end)
+            shown, total = service.pipelines_shown(
+                org_id, window, sort, PipelineSearch(), start, end
+            )
             assert total == len(whole)
             for got_row, want in zip(shown, whole[start:end], strict=True):
                 assert set(got_row) == set(want)

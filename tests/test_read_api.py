@@ -604,7 +604,7 @@ def test_custom_metrics_by_day_and_by_tag(
     ("path", "params", "message"),
     [
         ("/api/v1/pipelines", {"sort": "colour"}, "sort: must be one of name, full_name, runs"),
-        ("/api/v1/analytics/jobs", {"sort": "-nope"}, "sort: must be one of job, runs"),
+        ("/api/v1/analytics/jobs", {"sort": "-nope"}, "sort: must be one of job, pipeline, runs"),
         ("/api/v1/analytics/flaky", {"limit": "1001"}, "limit: must be from 1 to 1000"),
         ("/api/v1/repositories", {"cursor": "bm9wZQ=="}, "cursor: not a cursor"),
         ("/api/v1/analytics/summary", {"days": "0"}, "days: must be a whole number"),

@@ -5,7 +5,8 @@ repositories and pipelines, and one run with its job tree."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
+from cipulse.analytics.job_order import by_key, keys_in_order
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
+    MAX_PAGE,
     PageRequest,
     check_sort,
     cursor_after,
@@ -24,6 +27,7 @@ from cipulse.analytics.paging import (
     page_of,
     page_range,
 )
+from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch, searched_pipelines
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
@@ -41,10 +45,8 @@ from cipulse.domain.accepted import MAX_TREE_DEPTH, canonical_uuid
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import RunTally
+from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.database import Database
-
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ LIST_SORTS = (
 )
 JOB_SORTS = (
     "job",
+    "pipeline",
     "runs",
     "success_rate",
     "failure_count",
@@ -217,10 +220,10 @@ class AnalyticsService:
         for the jobs of the page only, or for all of them to sort by one."""
         check_sort(page.sort, JOB_SORTS)
         sort = page.sort or "-total_duration_seconds"
-        field = sort.removeprefix("-")
         start, end = page_range(page)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = by_key(figures.jobs)
             with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
             if sort in _SLOWEST_FIRST and end <= with_durations:
                 # The slowest first: read histograms only of jobs that may be on the page.
@@ -228,12 +231,9 @@ class AnalyticsService:
                 rows = job_metrics.job_rows({k: t for k, t in figures.jobs.items() if k in slow})
                 items = self._named(org_id, ordered(rows, sort)[start:end])
                 return items, cursor_after(end, len(figures.jobs))
-            if field in job_metrics.TALLY_SORTS:
+            keys = keys_in_order(figures.jobs, sort, self._pipeline_names(org_id))
+            if keys is not None:
                 # Order the tallies, and build rows (and read histograms) for the page only.
-                value = job_metrics.TALLY_SORTS[field]
-                keys = sorted(figures.jobs, key=lambda key: (value(figures.jobs[key]), key))
-                if sort.startswith("-"):
-                    keys.reverse()
                 page_keys, next_cursor = page_of([{"key": key} for key in keys], None, page)
                 chosen = [row["key"] for row in page_keys]
                 job_durations(conn, org_id, figures, chosen)
@@ -250,10 +250,16 @@ class AnalyticsService:
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Flaky jobs, most flaky first, with what their retries cost."""
-        check_sort(page.sort, FLAKY_SORTS)
+        page_range(page)
+        return page_of(self.all_flaky(org_id, window, page.sort), None, page)
+
+    def all_flaky(self, org_id: str, window: Window, sort: str | None) -> list[dict[str, Any]]:
+        """Every flaky job of the window in ``sort`` order (None: most flaky first)."""
+        check_sort(sort, FLAKY_SORTS)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-        return page_of(_flaky_rows(figures, self._pipeline_names(org_id)), page.sort, page)
+            figures.jobs = by_key(figures.jobs)
+        return ordered(_flaky_rows(figures, self._pipeline_names(org_id)), sort)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
         """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, from one
@@ -261,6 +267,7 @@ class AnalyticsService:
         sort = "-p95_duration_seconds"
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = by_key(figures.jobs)
             slowest_keys = set(top_by_duration(conn, org_id, figures, 95, count))
         names = self._pipeline_names(org_id)
         jobs = figures.jobs
@@ -310,20 +317,20 @@ class AnalyticsService:
         org_id: str,
         window: Window,
         sort: str,
-        keep: Callable[[dict[str, Any]], bool],
+        search: PipelineSearch,
         start: int,
         end: int,
     ) -> tuple[list[dict[str, Any]], int]:
-        """The pipelines ``keep`` accepts (given a pipeline row: id, name, repository…)
-        sorted as ``pipelines`` sorts them, rows ``[start, end)`` of them with every run
-        metric, and how many there are. Duration histograms are read for the rows shown
+        """The pipelines of the window's filters that ``search`` keeps, sorted as
+        ``pipelines`` sorts them, rows ``[start, end)`` of them with every run metric, and
+        how many there are. Duration histograms are read for the rows shown
         only, or the candidates of a slowest-first order (``_top_by_bound``): what the
         dashboard's pipelines page needs of a long list."""
         check_sort(sort, LIST_SORTS)
         field = sort.removeprefix("-")
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
-            rows = [row for row in store.pipeline_rows(conn, org_id) if keep(row)]
+            rows = searched_pipelines(conn, org_id, window, search)
             figures.runs = {
                 row["id"]: figures.runs.get(row["id"]) or new_run_tally() for row in rows
             }
@@ -429,10 +436,12 @@ class AnalyticsService:
         return rows
 
     def _listed(
-        self, org_id: str, window: Window, key: str, rows: list[dict[str, Any]], page: PageRequest
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """``rows`` (repositories or pipelines) with the run metrics of their attempts:
-        ``key`` names the row's field that holds a pipeline's id or its repository's."""
+        self, org_id: str, window: Window, key: str, rows: list[dict[str, Any]], sort: str | None
+    ) -> list[dict[str, Any]]:
+        """``rows`` (repositories or pipelines) with the run metrics of their attempts, in
+        ``sort`` order: ``key`` names the row's field that holds a pipeline's id or its
+        repository's."""
+        check_sort(sort, LIST_SORTS)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=False)
             owners = {row["id"]: row["repository_id"] for row in store.pipeline_rows(conn, org_id)}
@@ -447,22 +456,38 @@ class AnalyticsService:
             listed.append(
                 {**row, "created_at": created_at, **run_metrics.metrics_of(window, tally)}
             )
-        check_sort(page.sort, LIST_SORTS)
-        return page_of(listed, page.sort, page)
+        return ordered(listed, sort)
 
     def repositories(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
+        page_range(page)
+        return page_of(self.all_repositories(org_id, window, page.sort), None, page)
+
+    def all_repositories(
+        self, org_id: str, window: Window, sort: str | None
+    ) -> list[dict[str, Any]]:
         with self.database.read() as conn:
             rows = store.repository_rows(conn, org_id)
-        return self._listed(org_id, window, "repository", rows, page)
+        return self._listed(org_id, window, "repository", rows, sort)
 
     def pipelines(
-        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+        self,
+        org_id: str,
+        window: Window,
+        page: PageRequest = DEFAULT_PAGE,
+        search: PipelineSearch = EVERY_PIPELINE,
     ) -> tuple[list[dict[str, Any]], str | None]:
+        page_range(page)
+        return page_of(self.all_pipelines(org_id, window, page.sort, search), None, page)
+
+    def all_pipelines(
+        self, org_id: str, window: Window, sort: str | None, search: PipelineSearch
+    ) -> list[dict[str, Any]]:
+        """The pipelines of the window's filters that ``search`` keeps, in ``sort`` order."""
         with self.database.read() as conn:
-            rows = store.pipeline_rows(conn, org_id)
-        return self._listed(org_id, window, "pipeline", rows, page)
+            rows = searched_pipelines(conn, org_id, window, search)
+        return self._listed(org_id, window, "pipeline", rows, sort)
 
     def run_span(self, org_id: str, pipeline_id: str | None = None) -> RunSpan | None:
         """When the organisation's (or a pipeline's) runs started, first to latest: where to
@@ -698,3 +723,10 @@ def _placed_under(parents: dict[str, str]) -> dict[str, str]:
             above = (*above[: MAX_TREE_DEPTH - 1], node)
             lineage[node] = above
     return {node: shown[-2] for node, shown in lineage.items() if len(shown) > 1}
+
+
+#: A run attempt and a flaky job with every field: the columns of an export, empty or not.
+BLANK_ATTEMPT = _attempt_json(defaultdict(lambda: None))
+BLANK_FLAKY = _flaky_rows(
+    Figures(jobs={("", ""): JobTally(flaky_count=1)}), {"": {"pipeline": "", "repository": ""}}
+)[0]

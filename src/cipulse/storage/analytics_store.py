@@ -455,9 +455,10 @@ MetricEvent = tuple[int, str, dict[str, Any], dict[str, Any] | None]
 def metric_events(
     conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None = None
 ) -> list[MetricEvent]:
-    """(started_at_ms, pipeline id, metrics, tags) of the Trunk run attempts in the window that
-    pass its filters and carry metrics, and of their job-tree nodes that do (with their run
-    attempt's start: the window and buckets apply to the attempt)."""
+    """(started_at_ms, pipeline id, metrics, tags) of the run attempts in the window that pass
+    its filters and carry metrics, and of their jobs and other nodes that do (with their run
+    attempt's start: the window and buckets apply to the attempt), whatever their source: Trunk
+    metrics, the queue time and runner tags of GitHub and GitLab webhooks alike."""
     return [event for _, event in metric_events_with_branch(conn, org_id, window, pipeline_ids)]
 
 
@@ -470,12 +471,12 @@ def metric_events_with_branch(
         sa.select(a.c.branch, a.c.started_at_ms, a.c.pipeline_id, a.c.metrics, a.c.tags),
         org_id,
         window,
-    ).where(a.c.source_format == "trunk", a.c.metrics.is_not(None))
+    ).where(a.c.metrics.is_not(None))
     nodes = _jobs_in_window(
         sa.select(a.c.branch, a.c.started_at_ms, a.c.pipeline_id, jobs.c.metrics, jobs.c.tags),
         org_id,
         window,
-    ).where(a.c.source_format == "trunk", jobs.c.metrics.is_not(None))
+    ).where(jobs.c.metrics.is_not(None))
     for query in (runs, nodes):
         if pipeline_ids is not None:
             query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))

@@ -29,7 +29,15 @@ from cipulse.storage import rollup_failures
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.health import OK
-from cipulse.web import dashboard, errors, ingest_routes, middleware, read_routes, webhook_routes
+from cipulse.web import (
+    dashboard,
+    errors,
+    ingest_routes,
+    list_routes,
+    middleware,
+    read_routes,
+    webhook_routes,
+)
 from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
 from cipulse.web.root_path import RootPath
 
@@ -166,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(middleware.DrainUnreadBody, limit_bytes=settings.body_drain_bytes)
     app.add_middleware(RootPath, prefix=settings.root_path)
     app.include_router(ingest_routes.router())
+    app.include_router(list_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(

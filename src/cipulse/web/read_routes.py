@@ -16,7 +16,6 @@ from starlette.responses import Response
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.buckets import parse_interval
 from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
-from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import MAX_WINDOW_DAYS, WINDOW_RANGE, window_from
 from cipulse.domain.window import Window
@@ -149,64 +148,8 @@ async def _call(function: Callable[..., T], *args: Any) -> T:
     return await run_in_database_thread(function, *args)
 
 
-def page_query(
-    limit: Annotated[int, Query(description="1 to 1000")] = 100,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    sort: Annotated[
-        str | None, Query(description="a field of the rows; prefix - for descending")
-    ] = None,
-) -> PageRequest:
-    return PageRequest(limit=limit, cursor=cursor, sort=sort or None)
-
-
-PageParam = Annotated[PageRequest, Depends(page_query)]
-
-
-def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) -> Response:
-    if format == "csv":
-        return csv_response(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
-    return _json({"items": items, "next_cursor": next_cursor})
-
-
-def _windowed_list(
-    method: Callable[
-        [AnalyticsService, str, Window, PageRequest], tuple[list[dict[str, Any]], str | None]
-    ],
-) -> Callable[..., Any]:
-    """An endpoint answering a page of ``method(...)`` for the window, JSON or CSV."""
-
-    async def endpoint(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        page: PageParam,
-        format: Format = "json",
-    ) -> Response:
-        _check_format(format)
-        items, next_cursor = await _call(method, _service(request), principal.org_id, window, page)
-        return _paged(items, next_cursor, format)
-
-    return endpoint
-
-
-WINDOWED_LISTS = (
-    ("/analytics/jobs", AnalyticsService.jobs, "Job metrics per pipeline and job"),
-    ("/analytics/flaky", AnalyticsService.flaky, "Flaky jobs, most flaky first"),
-    ("/repositories", AnalyticsService.repositories, "Repositories with their metrics"),
-    ("/pipelines", AnalyticsService.pipelines, "Pipelines with their metrics"),
-)
-
-
 def router() -> APIRouter:
     routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
-    for path, method, summary in WINDOWED_LISTS:
-        routes.add_api_route(
-            path,
-            _windowed_list(method),
-            methods=["GET"],
-            summary=summary,
-            responses=_answers(_PAGE),
-        )
 
     @routes.get(
         "/analytics/summary",
@@ -312,25 +255,6 @@ def router() -> APIRouter:
                 for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
             ]
         )
-
-    @routes.get(
-        "/runs",
-        summary="Run attempts, newest first, a page at a time",
-        responses=_answers(_PAGE),
-    )
-    async def list_runs(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        limit: Annotated[int, Query(description="1 to 1000")] = 100,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-        format: Format = "json",
-    ) -> Response:
-        _check_format(format)
-        items, next_cursor = await _call(
-            _service(request).runs, principal.org_id, window, limit, cursor
-        )
-        return _paged(items, next_cursor, format)
 
     @routes.get(
         "/runs/{pipeline_run_id}",

@@ -14,7 +14,9 @@ from starlette.responses import Response
 
 from cipulse.accounts.users import Session
 from cipulse.analytics.buckets import Interval
-from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.flaky_totals import flaky_totals
+from cipulse.analytics.paging import PageRequest, page_of, page_range
+from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import JOB_SORTS, AnalyticsService, RunSpan
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
@@ -29,6 +31,8 @@ from cipulse.web.deadlines import run_in_database_thread
 T = TypeVar("T")
 TOP = 5
 PIPELINES_PER_PAGE = 50
+JOBS_PER_PAGE = 100
+FLAKY_PER_PAGE = 100
 RED_NOW_SHOWN = 8
 PIPELINE_COLUMNS = (
     ("name", "Pipeline"),
@@ -100,6 +104,10 @@ def _sort(request: Request, allowed: tuple[str, ...], default: str) -> str:
     if sort.removeprefix("-") not in allowed:
         raise InvalidRequest("sort: must be one of " + ", ".join(allowed) + " (- for descending)")
     return sort
+
+
+def _cursor(request: Request) -> str | None:
+    return request.query_params.get("cursor") or None
 
 
 def _page_number(request: Request) -> int:
@@ -174,23 +182,12 @@ def router() -> APIRouter:
         number = _page_number(request)
         service = _service(request)
         providers = await _call(service.latest_providers, session.org_id)
-        needle = search.lower()
-
-        def keep(row: dict[str, Any]) -> bool:
-            if provider and providers.get(row["id"]) != provider:
-                return False
-            if view.repository and row["repository"].lower() != view.repository.lower():
-                return False
-            return (
-                not needle or needle in row["name"].lower() or needle in row["repository"].lower()
-            )
-
         shown, total = await _call(
             service.pipelines_shown,
             session.org_id,
             view.window,
             sort,
-            keep,
+            PipelineSearch(text=search, latest_provider=provider),
             (number - 1) * PIPELINES_PER_PAGE,
             number * PIPELINES_PER_PAGE,
         )
@@ -214,7 +211,7 @@ def router() -> APIRouter:
             search=search,
             provider=provider,
             providers=sorted(set(providers.values()) | ({provider} if provider else set())),
-            csv=view.api("pipelines", sort=sort, limit=1000, format="csv"),
+            csv=view.api("pipelines", sort=sort, q=search, latest_provider=provider, format="csv"),
         )
 
     @routes.get("/pipelines/{pipeline_id}")
@@ -224,10 +221,11 @@ def router() -> APIRouter:
         info = await _call(service.pipeline, session.org_id, pipeline_id)
         window = view.narrowed(pipeline_id=info["id"])
         sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
+        jobs_page = PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=_cursor(request))
         summary, series, jobs, runs = await asyncio.gather(
             _call(service.summary, session.org_id, window),
             _call(service.run_series, session.org_id, window, view.interval),
-            _call(service.jobs, session.org_id, window, PageRequest(limit=200, sort=sort)),
+            _call(service.jobs, session.org_id, window, jobs_page),
             _call(service.runs, session.org_id, window, 25, None),
         )
         elsewhere = None
@@ -246,6 +244,7 @@ def router() -> APIRouter:
             summary=summary,
             charts=charts.pipeline_charts(series),
             jobs=jobs[0],
+            next_cursor=jobs[1],
             runs=runs[0],
             sort=sort,
             columns=JOB_COLUMNS,
@@ -271,12 +270,11 @@ def router() -> APIRouter:
     async def jobs(request: Request, session: SignedIn) -> Response:
         view = view_of(request)
         sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
-        cursor = request.query_params.get("cursor") or None
         rows, next_cursor = await _call(
             _service(request).jobs,
             session.org_id,
             view.window,
-            PageRequest(limit=100, sort=sort, cursor=cursor),
+            PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=_cursor(request)),
         )
         return await _page(
             request,
@@ -288,15 +286,15 @@ def router() -> APIRouter:
             sort=sort,
             columns=(("pipeline", "Pipeline"), *JOB_COLUMNS),
             next_cursor=next_cursor,
-            csv=view.api("analytics/jobs", sort=sort, limit=1000, format="csv"),
+            csv=view.api("analytics/jobs", sort=sort, format="csv"),
         )
 
     @routes.get("/flaky")
     async def flaky(request: Request, session: SignedIn) -> Response:
         view = view_of(request)
-        rows, _ = await _call(
-            _service(request).flaky, session.org_id, view.window, PageRequest(limit=200)
-        )
+        every = await _call(_service(request).all_flaky, session.org_id, view.window, None)
+        page = PageRequest(limit=FLAKY_PER_PAGE, cursor=_cursor(request))
+        rows, next_cursor = page_of(every, None, page)
         return await _page(
             request,
             "flaky.html",
@@ -304,8 +302,10 @@ def router() -> APIRouter:
             view,
             title="Flaky jobs",
             rows=rows,
-            total_retry_seconds=sum(r["retry_compute_seconds"] for r in rows),
-            csv=view.api("analytics/flaky", limit=1000, format="csv"),
+            first_rank=page_range(page)[0] + 1,
+            next_cursor=next_cursor,
+            totals=flaky_totals(every),
+            csv=view.api("analytics/flaky", format="csv"),
         )
 
     @routes.get("/metrics")

@@ -1,0 +1,175 @@
+"""The read API's lists: a page as JSON or CSV, or a whole list as CSV.
+
+The read API's lists (``/api/v1``): repositories, pipelines, jobs, flaky jobs and run
+attempts, a page at a time as JSON or CSV, or a whole list as CSV (streamed, a batch at a
+time: ``analytics/whole_lists.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from cipulse.analytics import whole_lists
+from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.service import AnalyticsService
+from cipulse.analytics.whole_lists import WholeList
+from cipulse.domain.window import Window
+from cipulse.web.csv_export import csv_response, csv_stream
+from cipulse.web.read_routes import (
+    _PAGE,
+    Auth,
+    Format,
+    WindowParam,
+    _answers,
+    _call,
+    _check_format,
+    _json,
+    _service,
+)
+from cipulse.web.requests import CheckedRoute
+
+LIMIT = "1 to 1000 [100]; a CSV without limit nor cursor holds the whole list"
+
+
+def page_query(
+    limit: Annotated[int | None, Query(description=LIMIT)] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    sort: Annotated[
+        str | None, Query(description="a field of the rows; prefix - for descending")
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=100 if limit is None else limit, cursor=cursor, sort=sort or None)
+
+
+PageParam = Annotated[PageRequest, Depends(page_query)]
+
+
+def _whole(request: Request, format: str) -> bool:
+    """Whether the answer is a whole list: a CSV asked without ``limit`` nor ``cursor``."""
+    given = request.query_params
+    return _check_format(format) == "csv" and "limit" not in given and "cursor" not in given
+
+
+def _streamed(whole: WholeList) -> Response:
+    """A whole list as CSV, each batch read in a database thread."""
+    return csv_stream(whole.blank, lambda: _call(next, whole.batches, None))
+
+
+def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) -> Response:
+    if format == "csv":
+        return csv_response(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
+    return _json({"items": items, "next_cursor": next_cursor})
+
+
+def _windowed_list(
+    method: Callable[
+        [AnalyticsService, str, Window, PageRequest], tuple[list[dict[str, Any]], str | None]
+    ],
+    whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList],
+) -> Callable[..., Any]:
+    """An endpoint answering a page of ``method(...)`` for the window, JSON or CSV, or the
+    whole list (``whole_list``) as CSV."""
+
+    async def endpoint(
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        page: PageParam,
+        format: Format = "json",
+    ) -> Response:
+        if _whole(request, format):
+            service = _service(request)
+            return _streamed(whole_list(service, principal.org_id, window, page.sort))
+        items, next_cursor = await _call(method, _service(request), principal.org_id, window, page)
+        return _paged(items, next_cursor, format)
+
+    return endpoint
+
+
+WINDOWED_LISTS = (
+    (
+        "/analytics/jobs",
+        AnalyticsService.jobs,
+        whole_lists.jobs,
+        "Job metrics per pipeline and job",
+    ),
+    (
+        "/analytics/flaky",
+        AnalyticsService.flaky,
+        whole_lists.flaky,
+        "Flaky jobs, most flaky first",
+    ),
+    (
+        "/repositories",
+        AnalyticsService.repositories,
+        whole_lists.repositories,
+        "Repositories with their metrics",
+    ),
+)
+
+
+def router() -> APIRouter:
+    routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
+    for path, method, whole_list, summary in WINDOWED_LISTS:
+        routes.add_api_route(
+            path,
+            _windowed_list(method, whole_list),
+            methods=["GET"],
+            summary=summary,
+            responses=_answers(_PAGE),
+        )
+
+    @routes.get(
+        "/pipelines",
+        summary="Pipelines with their metrics",
+        responses=_answers(_PAGE),
+    )
+    async def list_pipelines(
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        page: PageParam,
+        q: Annotated[str, Query(description="part of the pipeline's or repository's name")] = "",
+        latest_provider: Annotated[
+            str, Query(description="the provider of the pipeline's latest attempt")
+        ] = "",
+        format: Format = "json",
+    ) -> Response:
+        service = _service(request)
+        search = PipelineSearch(text=q, latest_provider=latest_provider)
+        if _whole(request, format):
+            return _streamed(
+                whole_lists.pipelines(service, principal.org_id, window, page.sort, search)
+            )
+        items, next_cursor = await _call(service.pipelines, principal.org_id, window, page, search)
+        return _paged(items, next_cursor, format)
+
+    @routes.get(
+        "/runs",
+        summary="Run attempts, newest first, a page at a time",
+        responses=_answers(_PAGE),
+    )
+    async def list_runs(
+        request: Request,
+        principal: Auth,
+        window: WindowParam,
+        limit: Annotated[int | None, Query(description=LIMIT)] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        format: Format = "json",
+    ) -> Response:
+        if _whole(request, format):
+            return _streamed(whole_lists.runs(_service(request), principal.org_id, window))
+        items, next_cursor = await _call(
+            _service(request).runs,
+            principal.org_id,
+            window,
+            100 if limit is None else limit,
+            cursor,
+        )
+        return _paged(items, next_cursor, format)
+
+    return routes
