@@ -8,9 +8,12 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from cipulse.accounts.service import AccountService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
+from cipulse.storage.schema import metadata
 from tests.builders import runwatch_job, runwatch_run
 from tests.conftest import Tenant, count, rows
 from tests.servers import threaded_server
@@ -80,3 +83,19 @@ def test_many_distinct_runs_in_parallel_are_all_stored(
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["pipeline_run_id"] for r in responses}) == 200
     assert (count(database, "run_attempts"), count(database, "jobs")) == (200, 400)
+
+
+def test_a_read_sees_one_state_of_the_database_throughout(database: Database) -> None:
+    """A page reads stored rollups, their marks and raw rows in several statements; a write
+    committed between two of them (the refresher's, say) must not show in the second one, or
+    the page counts something twice or not at all. SQLite's read transactions are snapshots;
+    on PostgreSQL the readers run at REPEATABLE READ."""
+    accounts = AccountService(database)
+    accounts.create_organisation("before")
+    organisations = sa.select(sa.func.count()).select_from(metadata.tables["organisations"])
+    with database.read() as conn:
+        first = conn.execute(organisations).scalar_one()
+        accounts.create_organisation("meanwhile")
+        second = conn.execute(organisations).scalar_one()
+    assert second == first
+    assert count(database, "organisations") == first + 1

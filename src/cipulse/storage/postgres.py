@@ -91,6 +91,12 @@ def postgres_engine(url: sa.URL, settings: Settings, role: Role) -> Engine:
             # invalidated on its first error (that request gets 503 and is retried).
             "pool_pre_ping": False,
         }
+    if role == "reader":
+        # A read sees one state of the database throughout, as on SQLite: a page or answer
+        # that reads stored rollups, their marks and raw rows in several statements must not
+        # see the refresher's commit between two of them (a job counted once, not twice).
+        # Read-only, so it never fails to serialise.
+        pool["isolation_level"] = "REPEATABLE READ"
     return sa.create_engine(
         url,
         json_serializer=_json_dumps,
