@@ -43,8 +43,22 @@ below is computed over the attempts that are in the window and pass the filters,
 its definition reaches for other attempts of the same runs (retries may cross the window's
 edge).
 
-Each summary also carries `previous`: the same metrics for the window of equal length just
-before, with the same filters.
+A window **still under way** (now falls inside it, as in every dashboard range: they end at
+the coming midnight, or the coming hour for 24 hours) holds only what has happened so far:
+its summary says `window.partial: true` and `window.elapsed_until` (now). Such a window is
+compared like with like: each summary carries `previous`, the same metrics for the window of
+equal length just before, with the same filters, **cut to the same elapsed length** (at 04:40
+on the last day of a 7-day window, the previous window's first 6 days 4 h 40 min); a window
+that has ended is compared with the whole window before it. `throughput_per_day` of a window
+under way is per elapsed day. In a time series, `partial: true` marks the bucket still under
+way (today, this hour), and every dashboard chart shades it and labels it "so far".
+
+`changes` gives, per figure, `{kind, change, reason}`: `kind` `relative` (0.25 is +25%) or,
+for the ratios (`success_rate`, `first_attempt_success_rate`, `flaky_rate`), `difference` (in
+ratio units: 0.012 is +1.2 percentage points). `change` is null, with a `reason`, when there is
+nothing to compare with: `no_earlier_data` (the compared window holds no run attempt; the
+dashboard says "no earlier data", never "no change" or a percentage), `no_value` (either
+figure is null) or `was_zero` (a relative change from 0). A change of 0 is "no change".
 
 ## Run metrics
 

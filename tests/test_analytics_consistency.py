@@ -193,7 +193,7 @@ def check_recovery(
         == expected["periods"]
     ), window
     assert (
-        sorted((p["pipeline_id"], p["branch"], ms_of(p["red_since"])) for p in got["red_now"])
+        sorted((p["pipeline_id"], p["branch"], ms_of(p["red_since"])) for p in got["red_at_end"])
         == expected["red_now"]
     ), window
 

@@ -100,11 +100,22 @@ RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
         "ended.",
     ),
     MetricDefinition(
+        "red_at_end",
+        "pipelines and branches",
+        "The pipeline and branch pairs (filters apply, except status) whose latest attempt "
+        "before the window's end that ended success, failure or timed_out was failing, each "
+        "with `red_since`: the `completed_at` of the first failing attempt of its current red "
+        "period, and `red_seconds_at_end`: how long it had been red at `red_at` (the window's "
+        "end, or now for a window that ends now or later), never measured to today for a past "
+        'window. The dashboard titles it "Red at the end of the window" for a past window.',
+    ),
+    MetricDefinition(
         "red_now",
         "pipelines and branches",
-        "The pipeline and branch pairs whose latest attempt before the window's end that "
-        "ended success, failure or timed_out was failing, each with `red_since`: the "
-        "`completed_at` of the first failing attempt of its current red period.",
+        "red_at_end, for a window that ends now or later (then `red_at` is now): what is red "
+        "at this moment. Null for a past window. The same filters give the same figure on "
+        'every page: the dashboard\'s "Red right now" list looks at default branches '
+        "(`branches=default`) unless the view chose other branches, and says so.",
     ),
 )
 

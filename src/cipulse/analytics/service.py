@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
+from cipulse.analytics import (
+    comparison,
+    custom_metrics,
+    job_metrics,
+    metric_figures,
+    recovery,
+    run_metrics,
+    summaries,
+)
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.paging import (
@@ -23,6 +31,7 @@ from cipulse.analytics.paging import (
     page_range,
 )
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
+from cipulse.analytics.summaries import iso, window_json
 from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
     Figures,
@@ -40,6 +49,7 @@ from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import RunTally
+from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 
 MAX_PAGE = 1000
@@ -110,37 +120,11 @@ _RUN_METRIC_FIELDS = frozenset(
 _SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: What a date can hold, in epoch milliseconds: 0001-01-01 to the end of 9999, UTC.
-_DATE_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
-
-
-def iso(ms: int | None) -> str | None:
-    """An instant as ISO 8601 text in UTC. One stored before the accepted range was enforced
-    and beyond what a date can hold is shown at the edge (``0001-01-01T00:00:00Z``)."""
-    if ms is None:
-        return None
-    shown = min(max(ms, _DATE_RANGE_MS[0]), _DATE_RANGE_MS[1])
-    moment = EPOCH + timedelta(milliseconds=shown)  # exact, unlike a float of seconds
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _window_json(window: Window) -> dict[str, Any]:
-    return {"since": iso(window.since_ms), "until": iso(window.until_ms), "days": window.days}
-
-
 class AnalyticsService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, clock: Callable[[], int] = now_ms) -> None:
         self.database = database
-
-    def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
-        tally = window_figures(conn, org_id, window, with_jobs=False, per_pipeline=False).total()
-        red = recovery.recovery_in(conn, org_id, window, limit=0)
-        return {
-            **run_metrics.metrics_of(window, tally),
-            "mttr_seconds": red.mttr_seconds,
-            "red_now": red.red_now_count,
-        }
+        #: Now, in epoch milliseconds: whether a window is still under way, what is red now.
+        self.clock = clock
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval
@@ -152,20 +136,21 @@ class AnalyticsService:
             points = self._mttr_series(org_id, window, interval)
         else:
             points = [
-                {"start": bucket["start"], "value": bucket[metric]}
+                {"start": bucket["start"], "value": bucket[metric], "partial": bucket["partial"]}
                 for bucket in self.run_series(org_id, window, interval)
             ]
         return {
-            "window": _window_json(window),
+            "window": window_json(window),
             "metric": metric,
             "interval": interval.value,
             "points": points,
         }
 
     def run_series(self, org_id: str, window: Window, interval: Interval) -> list[dict[str, Any]]:
-        """Every run metric per UTC bucket of the window (``start`` and the metrics), empty
-        buckets included."""
+        """Every run metric per UTC bucket of the window (``start``, ``partial``: whether the
+        bucket is still under way, and the metrics), empty buckets included."""
         buckets = []
+        now = self.clock()
         with self.database.read() as conn:
             # Days and weeks add up stored days, recent hours stored hours; older hours, and
             # filters the rollups do not split by, are read from the raw rows bucket by bucket.
@@ -188,7 +173,8 @@ class AnalyticsService:
                 else:
                     figures = window_figures(conn, org_id, bucket, with_jobs=False)
                 metrics = run_metrics.metrics_of(bucket, figures.total())
-                buckets.append({"start": iso(start), **metrics})
+                partial = comparison.is_partial(bucket, now)
+                buckets.append({"start": iso(start), "partial": partial, **metrics})
         return buckets
 
     def _mttr_series(self, org_id: str, window: Window, interval: Interval) -> list[dict[str, Any]]:
@@ -202,9 +188,9 @@ class AnalyticsService:
                 for p in ended
                 if bucket.since_ms <= (p.ended_at_ms or 0) < bucket.until_ms
             ]
-            points.append(
-                {"start": iso(start), "value": sum(lengths) / len(lengths) if lengths else None}
-            )
+            mean = sum(lengths) / len(lengths) if lengths else None
+            partial = comparison.is_partial(bucket, self.clock())
+            points.append({"start": iso(start), "value": mean, "partial": partial})
         return points
 
     def jobs(
@@ -363,7 +349,7 @@ class AnalyticsService:
             for point in group["points"]:
                 point["start"] = iso(point["start"])
         return {
-            "window": _window_json(window),
+            "window": window_json(window),
             "key": key,
             "group_by": group_by,
             "interval": interval.value,
@@ -378,47 +364,17 @@ class AnalyticsService:
             }
 
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
-        """Red periods that ended in the window (newest first) and what is red at its end
-        (longest red first), at most ``limit`` of each, with their whole counts."""
+        """Red periods that ended in the window and what was red at its end (``summaries``)."""
         if not 0 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit: must be from 0 to {MAX_PAGE}")
         with self.database.read() as conn:
-            result = recovery.recovery_in(conn, org_id, window, limit)
-            names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
-
-        def period_json(period: run_metrics.RedPeriod) -> dict[str, Any]:
-            pipeline = names.get(period.pipeline_id, {})
-            return {
-                "pipeline_id": period.pipeline_id,
-                "pipeline": pipeline.get("name"),
-                "repository": pipeline.get("repository"),
-                "branch": period.branch,
-                "red_since": iso(period.started_at_ms),
-                "recovered_at": iso(period.ended_at_ms),
-                "seconds": period.seconds,
-                "failing_attempts": period.failing_attempts,
-            }
-
-        return {
-            "window": _window_json(window),
-            "mttr_seconds": result.mttr_seconds,
-            "recovered_periods": result.recovered_periods,
-            "periods": [period_json(p) for p in result.ended],
-            "red_now_count": result.red_now_count,
-            "red_now": [period_json(p) for p in result.red_now],
-        }
+            return summaries.recovery_answer(conn, org_id, window, limit, self.clock())
 
     def summary(self, org_id: str, window: Window) -> dict[str, Any]:
-        """All run-level metrics for the window, and the same for the previous window of
-        equal length (``previous``), so that trends can be shown."""
+        """All run-level metrics for the window, compared like with like with the window
+        before (``summaries.summary``)."""
         with self.database.read() as conn:
-            current = self._summary(conn, org_id, window)
-            previous = self._summary(conn, org_id, window.previous())
-        return {
-            "window": _window_json(window),
-            **current,
-            "previous": {"window": _window_json(window.previous()), **previous},
-        }
+            return summaries.summary(conn, org_id, window, self.clock())
 
     def _named(self, org_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         names = self._pipeline_names(org_id)

@@ -243,7 +243,7 @@ def router() -> APIRouter:
 
     @routes.get(
         "/analytics/recovery",
-        summary="Red periods and what is red now",
+        summary="Red periods, and what was red at the window's end (red now)",
         responses=_answers(_OBJECT),
     )
     async def analytics_recovery(
@@ -256,7 +256,7 @@ def router() -> APIRouter:
         _check_format(format)
         result = await _call(_service(request).recovery, principal.org_id, window, limit)
         if format == "csv":
-            return csv_response(result["periods"] + result["red_now"])
+            return csv_response(result["periods"] + result["red_at_end"])
         return _json(result)
 
     @routes.get(

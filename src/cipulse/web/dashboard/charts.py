@@ -1,6 +1,8 @@
 """The data behind the dashboard's charts, in a small format of our own that
 ``static/app.js`` turns into ECharts options: ``{"kind", "x", "series": [{"name",
-"values", "status"?}], "unit"}``. Every chart also renders as a table for screen readers."""
+"values", "status"?}], "unit", "partial"?}``: ``partial`` marks the buckets still under way (the
+current day or hour holds only what has happened so far). Every chart also renders as a
+table for screen readers."""
 
 from __future__ import annotations
 
@@ -74,6 +76,14 @@ def _success(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
+def _marked(charts: list[dict[str, Any]], series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The charts with their buckets still under way marked."""
+    partial = [bool(bucket.get("partial")) for bucket in series]
+    for chart in charts:
+        chart["partial"] = partial
+    return charts
+
+
 def overview_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     x = [bucket["start"] for bucket in series]
     compute = _chart(
@@ -84,20 +94,26 @@ def overview_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
         x,
         [{"name": "compute", "values": [b["compute_seconds"] / 3600 for b in series]}],
     )
-    return [
-        _runs_by_status("runs", series),
-        _success("success", series),
-        _durations("durations", series),
-        compute,
-    ]
+    return _marked(
+        [
+            _runs_by_status("runs", series),
+            _success("success", series),
+            _durations("durations", series),
+            compute,
+        ],
+        series,
+    )
 
 
 def pipeline_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        _durations("durations", series),
-        _success("success", series),
-        _runs_by_status("runs", series),
-    ]
+    return _marked(
+        [
+            _durations("durations", series),
+            _success("success", series),
+            _runs_by_status("runs", series),
+        ],
+        series,
+    )
 
 
 def metric_chart(result: dict[str, Any], aggregation: str) -> dict[str, Any]:

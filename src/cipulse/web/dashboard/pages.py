@@ -115,11 +115,12 @@ def router() -> APIRouter:
         view = view_of(request)
         service = _service(request)
         org = session.org_id
-        default_branches = view.narrowed(branch_scope="default")
+        # The red list looks at default branches unless the view chose its branches.
+        red_scope = view.branches or "default"
         summary, series, red, pipelines, jobs = await asyncio.gather(
             _call(service.summary, org, view.window),
             _call(service.run_series, org, view.window, view.interval),
-            _call(service.recovery, org, default_branches, RED_NOW_SHOWN),
+            _call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
             _call(service.pipeline_highlights, org, view.window, TOP),
             _call(service.job_highlights, org, view.window, TOP),
         )
@@ -142,8 +143,8 @@ def router() -> APIRouter:
             kpis=kpi_cards(summary),
             summary=summary,
             charts=charts.overview_charts(series),
-            red_now=red["red_now"],
-            red_now_count=red["red_now_count"],
+            red=red,
+            red_scope=red_scope,
             slowest_pipelines=pipelines["slowest"],
             failing_pipelines=pipelines["failing"],
             flaky_pipelines=pipelines["flaky"],
