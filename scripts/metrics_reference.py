@@ -81,6 +81,39 @@ JOB_HEADER = """
 |---|---|---|
 """
 
+RANKINGS_TEXT = """
+## Rankings
+
+The overview's top lists rank only rows with a sample large enough to mean something, and by
+impact; each figure is shown with its sample beside it. `MIN_SAMPLE` is 5
+(`src/cipulse/analytics/rankings.py`).
+
+- **Slowest pipelines and jobs (p95)**: those with at least 5 attempts (executions) whose
+  durations count (success, or the status filter's), by `p95_duration_seconds`, highest first;
+  shown with that count ("of 12 successful runs").
+- **Most failing pipelines**: those with at least 5 attempts that ended success, failure or
+  timed_out and at least one failure, by the lower end of the 95% Wilson score interval of
+  their failure rate (failure + timed_out over those attempts), highest first, then more
+  failures first: 1 failure out of 1 (bound 0.21) ranks below 40 out of 100 (0.31), and
+  neither is listed before it has 5 decided runs. Shown as the failure rate with "k of n
+  runs" (`failed_runs`, `decided_runs`).
+- **Flakiest pipelines**: those with flaky runs and at least 5 runs in `flaky_rate`'s
+  denominator, by the Wilson lower bound of `flaky_rate`; shown with "k of n runs"
+  (`flaky_runs`, `flaky_of_runs`).
+- **Most failing jobs**: a job's failures are split in two: `failures_passed_on_retry`, the
+  flaky runs counted in the window in which it failed and then passed on a retry
+  (`flaky_count`, at most `failure_count`), and `failures_stayed_failed`, the rest of its
+  failing executions (`failure_count` - `failures_passed_on_retry`; a run whose job failed in
+  two attempts before passing counts one of them here). Jobs with at least 5 executions that
+  ended success, failure or timed_out are ranked by `failures_stayed_failed` (each a red run
+  someone has to look at), then by the Wilson lower bound of their failure rate.
+- **Flakiest jobs**: the flaky-jobs ranking (most flaky runs first) of the jobs with at least
+  5 executions.
+
+Wherever pipeline names repeat (lists of several repositories), a pipeline is shown with its
+repository first.
+"""
+
 SERIES_TEXT = """
 ## Time series
 
@@ -193,6 +226,7 @@ def render() -> str:
         _table(RECOVERY_METRICS),
         JOB_HEADER,
         _table(JOB_METRICS),
+        RANKINGS_TEXT,
         SERIES_TEXT,
     ]
     return "".join(sections)

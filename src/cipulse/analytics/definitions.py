@@ -66,16 +66,18 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "flaky_runs",
         "runs",
-        "Runs with an attempt that ended failure or timed_out and a later attempt (higher "
-        "attempt number) that ended success. A flaky run is counted in the window of that "
+        'The dashboard\'s "Flaky runs": runs with an attempt that ended failure or '
+        "timed_out and a later attempt (higher attempt number) that ended success. A flaky run is "
+        "counted in the window of that "
         "successful attempt (the first success after a failing attempt), when that attempt "
         "passes the filters.",
     ),
     MetricDefinition(
         "flaky_rate",
         "ratio from 0 to 1",
-        "flaky_runs / the runs with at least one attempt in the window (passing the filters) "
-        "that ended success, failure or timed_out. Null when there is no such run.",
+        'The dashboard\'s "Flaky-run share": flaky_runs / the runs with at least one '
+        "attempt in the window (passing the filters) that ended success, failure or timed_out. "
+        "Null when there is no such run.",
     ),
     MetricDefinition(
         "retry_compute_seconds",
@@ -135,8 +137,9 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "flaky_count",
         "runs",
-        "The flaky runs counted in the window in which this job ended failure or timed_out "
-        "in a failing attempt and success in the successful attempt.",
+        'The dashboard\'s "Flaky runs" of a job: the flaky runs counted in the window in '
+        "which this job ended failure or timed_out in a failing attempt and success in the "
+        "successful attempt.",
     ),
     MetricDefinition(
         "total_duration_seconds",
@@ -153,11 +156,12 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "or end take no part.",
     ),
     MetricDefinition(
-        "flaky_rate (flaky jobs)",
-        "ratio from 0 to 1",
-        "In the flaky-jobs ranking: flaky_count / the job's executions in the window. "
-        "retry_compute_seconds there is the compute of the failing attempts of the flaky runs "
-        "in which the job flipped.",
+        "flaky_runs_per_execution (flaky jobs)",
+        "flaky runs per job execution",
+        "In the flaky-jobs ranking: flaky_count / the job's executions in the window (the "
+        'dashboard\'s "Flaky runs per execution"; `flaky_rate` there is the same figure '
+        "under its old name, kept for existing clients). retry_compute_seconds there is the "
+        "compute of the failing attempts of the flaky runs in which the job flipped.",
     ),
 )
 

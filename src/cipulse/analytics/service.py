@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cipulse.analytics import (
     comparison,
     custom_metrics,
     job_metrics,
     metric_figures,
+    rankings,
     recovery,
     run_metrics,
     summaries,
@@ -48,7 +49,7 @@ from cipulse.domain.accepted import MAX_TREE_DEPTH, canonical_uuid
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import RunTally
+from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 
@@ -98,7 +99,14 @@ JOB_SORTS = (
     "total_duration_seconds",
     "exclusive_seconds",
 )
-FLAKY_SORTS = ("job", "flaky_count", "runs", "flaky_rate", "retry_compute_seconds")
+FLAKY_SORTS = (
+    "job",
+    "flaky_count",
+    "runs",
+    "flaky_runs_per_execution",
+    "flaky_rate",  # the same figure under its old name
+    "retry_compute_seconds",
+)
 #: The run metrics of a listed row (``run_metrics.metrics_of``).
 _RUN_METRIC_FIELDS = frozenset(
     {
@@ -240,35 +248,37 @@ class AnalyticsService:
         return page_of(_flaky_rows(figures, self._pipeline_names(org_id)), page.sort, page)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
-        """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, from one
-        computation of the window's job figures (the overview's three lists)."""
-        sort = "-p95_duration_seconds"
+        """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, ranked as
+        ``rankings`` says (a minimum sample, by impact), from one computation of the
+        window's job figures (the overview's three lists)."""
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-            slowest_keys = set(top_by_duration(conn, org_id, figures, 95, count))
+            sampled = replace(figures, jobs=_sampled(figures.jobs, window))
+            slowest_keys = set(top_by_duration(conn, org_id, sampled, 95, count))
         names = self._pipeline_names(org_id)
         jobs = figures.jobs
         slowest = job_metrics.job_rows({k: t for k, t in jobs.items() if k in slowest_keys})
         failures = job_metrics.TALLY_SORTS["failure_count"]
-        failing_keys = sorted(
-            (key for key in jobs if failures(jobs[key])), key=lambda key: -failures(jobs[key])
-        )[:count]
-        failing = job_metrics.job_rows({key: jobs[key] for key in failing_keys})
+        failing = rankings.most_failing_jobs(
+            job_metrics.job_rows({key: tally for key, tally in jobs.items() if failures(tally)}),
+            count,
+        )
         for row in (*slowest, *failing):
             row.update(names.get(row["pipeline_id"], {}))
         return {
-            "slowest": ordered(slowest, sort)[:count],
+            "slowest": ordered(slowest, "-p95_duration_seconds")[:count],
             "failing": failing,
-            "flaky": _flaky_rows(figures, names)[:count],
+            "flaky": rankings.flakiest_jobs(_flaky_rows(figures, names), count),
         }
 
     def pipeline_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
-        """The ``count`` slowest pipelines (p95), those failing most often (failure rate)
-        and the flakiest (flaky rate), as ``pipelines`` lists them, from one read of the
+        """The ``count`` slowest pipelines (p95), those failing most and the flakiest,
+        ranked as ``rankings`` says (a minimum sample, by impact), from one read of the
         window's figures without histograms but for the pipelines that may be slowest."""
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
-            slowest = set(top_pipelines_by_duration(conn, org_id, figures, 95, count))
+            sampled = replace(figures, runs=_sampled(figures.runs, window))
+            slowest = set(top_pipelines_by_duration(conn, org_id, sampled, 95, count))
             rows = store.pipeline_rows(conn, org_id)
         listed = []
         for row in rows:
@@ -280,13 +290,13 @@ class AnalyticsService:
                     listed_row[field] = None
                 listed_row["mean_duration_seconds"] = None
             listed.append(listed_row)
-        failing = [r for r in listed if r["success_rate"] is not None and r["success_rate"] < 1]
+        samples = {key: tally.decided_runs for key, tally in figures.runs.items()}
         return {
             "slowest": ordered([r for r in listed if r["id"] in slowest], "-p95_duration_seconds")[
                 :count
             ],
-            "failing": sorted(failing, key=lambda r: r["success_rate"])[:count],
-            "flaky": ordered([r for r in listed if r["flaky_runs"]], "-flaky_rate")[:count],
+            "failing": rankings.most_failing_pipelines(listed, count),
+            "flaky": rankings.flakiest_pipelines(listed, samples, count),
         }
 
     def pipelines_shown(
@@ -523,6 +533,21 @@ class AnalyticsService:
             )
 
 
+T = TypeVar("T", RunTally, JobTally)
+K = TypeVar("K", str, tuple[str, str])
+
+
+def _sampled(tallies: dict[K, T], window: Window) -> dict[K, T]:
+    """The tallies with at least ``rankings.MIN_SAMPLE`` executions of the statuses whose
+    durations count (success, or the status filter's): a p95 of one run ranks nothing."""
+    statuses = window.filters.statuses or ("success",)
+    return {
+        key: tally
+        for key, tally in tallies.items()
+        if sum(tally.by_status[s] for s in statuses) >= rankings.MIN_SAMPLE
+    }
+
+
 def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (pipeline_id, definition), tally in figures.jobs.items():
@@ -537,12 +562,13 @@ def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict
                 "definition_key": definition,
                 "flaky_count": tally.flaky_count,
                 "runs": executions,
-                "flaky_rate": _ratio(tally.flaky_count, executions),
+                "flaky_runs_per_execution": _ratio(tally.flaky_count, executions),
+                "flaky_rate": _ratio(tally.flaky_count, executions),  # its old name
                 "retry_compute_seconds": tally.retry_compute_seconds,
                 "last_flaky_at": iso(tally.last_flaky_at_ms),
             }
         )
-    rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+    rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_runs_per_execution"] or 0)))
     return rows
 
 

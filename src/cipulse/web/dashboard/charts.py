@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from cipulse.web.dashboard.rendering import DURATION_UNITS, duration_unit
+
 STATUS_ORDER = ("success", "failure", "timed_out", "cancelled", "skipped", "running", "queued")
 AGGREGATIONS = ("mean", "p50", "p95", "sum", "count")
 
@@ -44,16 +46,25 @@ def _runs_by_status(chart_id: str, series: list[dict[str, Any]]) -> dict[str, An
 
 
 def _durations(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 and p95 in one unit (minutes, hours…: the axis names it), so that the axis
+    ticks are round numbers of it."""
     x = [bucket["start"] for bucket in series]
+    fields = ("p50_duration_seconds", "p95_duration_seconds")
+    unit = duration_unit(b[field] for b in series for field in fields)
+    per_unit = dict(DURATION_UNITS)[unit]
+
+    def values(field: str) -> list[float | None]:
+        return [None if b[field] is None else b[field] / per_unit for b in series]
+
     return _chart(
         chart_id,
-        "Duration of successful runs",
+        f"Duration of successful runs ({unit})",
         "line",
-        "seconds",
+        unit,
         x,
         [
-            {"name": "p50", "values": [b["p50_duration_seconds"] for b in series]},
-            {"name": "p95", "values": [b["p95_duration_seconds"] for b in series]},
+            {"name": "p50", "values": values("p50_duration_seconds")},
+            {"name": "p95", "values": values("p95_duration_seconds")},
         ],
     )
 
@@ -88,9 +99,9 @@ def overview_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     x = [bucket["start"] for bucket in series]
     compute = _chart(
         "compute",
-        "Compute hours",
+        "Compute (h)",
         "bar",
-        "hours",
+        "h",
         x,
         [{"name": "compute", "values": [b["compute_seconds"] / 3600 for b in series]}],
     )

@@ -30,7 +30,13 @@ KPIS: tuple[tuple[str, str, Any, int, str], ...] = (
     ("p50_duration_seconds", "p50 duration", rendering.duration, -1, "Median successful run"),
     ("p95_duration_seconds", "p95 duration", rendering.duration, -1, "95th percentile"),
     ("compute_seconds", "Compute", rendering.hours, -1, "Sum of job time"),
-    ("flaky_rate", "Flaky rate", rendering.percent, -1, "Runs that passed on a retry"),
+    (
+        "flaky_rate",
+        "Flaky-run share",
+        rendering.percent,
+        -1,
+        "Share of runs that failed and then passed on a retry",
+    ),
     ("mttr_seconds", "MTTR", rendering.duration, -1, "Mean time from red to green"),
 )
 

@@ -13,13 +13,14 @@ from starlette.responses import Response
 from cipulse.accounts.users import Session
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS, AnalyticsService, RunSpan
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.dashboard import charts
 from cipulse.web.dashboard.auth import SignedIn
 from cipulse.web.dashboard.kpis import kpi_cards
-from cipulse.web.dashboard.rendering import public_base_url, render
+from cipulse.web.dashboard.rendering import column_units, public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
 from cipulse.web.deadlines import run_in_database_thread
@@ -35,18 +36,26 @@ PIPELINE_COLUMNS = (
     ("p50_duration_seconds", "p50"),
     ("p95_duration_seconds", "p95"),
     ("compute_seconds", "Compute"),
-    ("flaky_rate", "Flaky"),
+    ("flaky_rate", "Flaky-run share"),
 )
 JOB_COLUMNS = (
     ("job", "Job"),
     ("runs", "Runs"),
     ("success_rate", "Success"),
     ("failure_count", "Failures"),
-    ("flaky_count", "Flaky"),
+    ("flaky_count", "Flaky runs"),
     ("p50_duration_seconds", "p50"),
     ("p95_duration_seconds", "p95"),
     ("exclusive_seconds", "Exclusive"),
     ("total_duration_seconds", "Total time"),
+)
+#: The columns of durations: each shown in one unit, named in its header.
+PIPELINE_DURATIONS = ("p50_duration_seconds", "p95_duration_seconds")
+JOB_DURATIONS = (
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "exclusive_seconds",
+    "total_duration_seconds",
 )
 
 
@@ -151,6 +160,7 @@ def router() -> APIRouter:
             slowest_jobs=jobs["slowest"],
             failing_jobs=jobs["failing"],
             flaky_jobs=jobs["flaky"],
+            min_sample=MIN_SAMPLE,
         )
 
     @routes.get("/red-since")
@@ -204,6 +214,7 @@ def router() -> APIRouter:
             view,
             title="Pipelines",
             rows=shown,
+            units={**column_units(shown, PIPELINE_DURATIONS), "compute_seconds": "h"},
             total=total,
             page_number=number,
             pages=pages,
@@ -245,6 +256,7 @@ def router() -> APIRouter:
             summary=summary,
             charts=charts.pipeline_charts(series),
             jobs=jobs[0],
+            units=column_units(jobs[0], JOB_DURATIONS),
             runs=runs[0],
             sort=sort,
             columns=JOB_COLUMNS,
@@ -284,6 +296,7 @@ def router() -> APIRouter:
             view,
             title="Jobs",
             rows=rows,
+            units=column_units(rows, JOB_DURATIONS),
             sort=sort,
             columns=(("pipeline", "Pipeline"), *JOB_COLUMNS),
             next_cursor=next_cursor,
@@ -303,6 +316,7 @@ def router() -> APIRouter:
             view,
             title="Flaky jobs",
             rows=rows,
+            units=column_units(rows, ("retry_compute_seconds",)),
             total_retry_seconds=sum(r["retry_compute_seconds"] for r in rows),
             csv=view.api("analytics/flaky", limit=1000, format="csv"),
         )

@@ -29,7 +29,13 @@
   function formatter(unit) {
     if (unit === "seconds") return duration;
     if (unit === "ratio") return function (v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%"; };
-    if (unit === "hours") return function (v) { return v === null || v === undefined ? "—" : v.toFixed(1) + " h"; };
+    // Durations come in one unit per chart (s, min, h, d): ticks are round numbers of it.
+    if (["s", "min", "h", "d"].indexOf(unit) >= 0) {
+      return function (v) {
+        if (v === null || v === undefined) return "—";
+        return v.toLocaleString(undefined, { maximumFractionDigits: Math.abs(v) < 10 ? 1 : 0 }) + " " + unit;
+      };
+    }
     return function (v) { return v === null || v === undefined ? "—" : (Math.round(v * 100) / 100).toLocaleString(); };
   }
 
