@@ -56,7 +56,15 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "compute_seconds",
         "seconds",
-        "The sum of `compute_seconds` over the attempts (an attempt of unknown compute adds 0).",
+        "The sum of `compute_seconds` over the attempts (an attempt of unknown compute adds "
+        "0). An attempt's `compute_seconds` is what its source reports (RunWatch "
+        "`compute_seconds`); when it reports none (RunWatch without the field, Trunk events, "
+        "GitHub and GitLab webhooks), the sum of the durations of its job-level nodes (those "
+        "directly under the run: without a parent among its nodes), unknown durations "
+        "adding 0, and unknown (null, not 0) when none has a duration. Stages and steps "
+        "nested in a job run within its time and are not added again "
+        "(`domain/compute.py`). So for those attempts, compute equals the sum of the "
+        "durations of the jobs their run page shows at the top level.",
     ),
     MetricDefinition(
         "throughput_per_day",

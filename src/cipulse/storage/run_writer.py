@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
+from cipulse.domain.compute import DERIVED_FORMATS
 from cipulse.domain.exclusive import exclusive_seconds
 from cipulse.domain.model import (
     JobSpan,
@@ -38,6 +39,7 @@ from cipulse.domain.window import DAY_MS
 from cipulse.storage import repositories as repository_store
 from cipulse.storage import retry_round_writer, rollup_marks
 from cipulse.storage.clock import to_ms
+from cipulse.storage.compute import derived_compute_of
 from cipulse.storage.dialect import (
     bulk_delete,
     bulk_insert,
@@ -392,7 +394,7 @@ class Planner:
             ):
                 continue
             self._attempts[attempt.id] = incoming
-            if attempt.from_webhooks:
+            if attempt.from_webhooks or attempt.row["source_format"] in DERIVED_FORMATS:
                 plan.compute_from_jobs.add((submission.org_id, attempt.id))
             target = plan.updated_attempts if attempt.id in self._stored else plan.new_attempts
             previous = target.get(attempt.id)
@@ -414,8 +416,7 @@ class Planner:
                 continue
             self._jobs[span.id] = incoming
             plan.span_rows[span.id] = span.row
-            if span.from_webhooks:
-                plan.compute_from_jobs.add((submission.org_id, span.attempt_id))
+            plan.compute_from_jobs.add((submission.org_id, span.attempt_id))
 
 
 def _sorted(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -563,26 +564,18 @@ def _take_default_branches(
 
 
 def _compute_from_jobs(conn: Connection, plan: WritePlan, derived: dict[str, set[str]]) -> None:
-    """Webhook attempts have as compute the sum of their top-level jobs' durations:
-    recomputed for those the plan wrote or added jobs to, and the ``derived`` ones (by
-    organisation)."""
+    """Attempts whose wire format carries no compute (Trunk, webhooks) have as compute the
+    sum of their job-level nodes' durations (``domain/compute.py``): recomputed for those
+    the plan wrote or added jobs to, and the ``derived`` ones (by organisation)."""
     by_org: dict[str, set[str]] = {org_id: set(found) for org_id, found in derived.items()}
     for org_id, attempt_id in plan.compute_from_jobs:
         by_org.setdefault(org_id, set()).add(attempt_id)
-    if not by_org:
-        return
-    top_level = (
-        sa.select(sa.func.sum(jobs.c.duration_seconds))
-        .where(
-            jobs.c.org_id == run_attempts.c.org_id,
-            jobs.c.attempt_id == run_attempts.c.id,
-            jobs.c.parent_node_key.is_(None),
-        )
-        .scalar_subquery()
-    )
-    for org_id, attempt_ids in by_org.items():
-        conn.execute(
-            sa.update(run_attempts)
-            .where(run_attempts.c.org_id == org_id, run_attempts.c.id.in_(sorted(attempt_ids)))
-            .values(compute_seconds=top_level)
-        )
+    for org_id, attempt_ids in sorted(by_org.items()):
+        computed = derived_compute_of(conn, org_id, sorted(attempt_ids))
+        if computed:
+            conn.execute(
+                sa.update(run_attempts)
+                .where(run_attempts.c.org_id == org_id, run_attempts.c.id == sa.bindparam("a"))
+                .values(compute_seconds=sa.bindparam("c")),
+                [{"a": attempt_id, "c": value} for attempt_id, value in computed.items()],
+            )

@@ -29,7 +29,13 @@ KPIS: tuple[tuple[str, str, Any, int, str], ...] = (
     ("success_rate", "Success rate", rendering.percent, 1, "success ÷ (success + failure)"),
     ("p50_duration_seconds", "p50 duration", rendering.duration, -1, "Median successful run"),
     ("p95_duration_seconds", "p95 duration", rendering.duration, -1, "95th percentile"),
-    ("compute_seconds", "Compute", rendering.hours, -1, "Sum of job time"),
+    (
+        "compute_seconds",
+        "Compute",
+        rendering.hours,
+        -1,
+        "Compute time of the runs (reported, or the sum of their jobs' durations)",
+    ),
     (
         "flaky_rate",
         "Flaky-run share",
