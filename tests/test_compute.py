@@ -146,3 +146,37 @@ def test_compute_of_mixed_sources_reconciles_with_the_job_level(
             for row in read(client, org, "/api/v1/pipelines", **WINDOW)["items"]
         }
         assert sum(by_provider.values()) == pytest.approx(total)
+        check_job_levels(client, org, total)
+
+
+def jobs_at(client: TestClient, org: Any, level: str | None) -> list[dict[str, Any]]:
+    params = {"limit": 1000, **WINDOW, **({"level": level} if level else {})}
+    return read(client, org, "/api/v1/analytics/jobs", **params)["items"]
+
+
+def check_job_levels(client: TestClient, org: Any, total_compute: float) -> None:
+    """Job lists count the job level by default: their total time is the compute (every
+    attempt here has its jobs' durations as compute); stages and steps nested in them are
+    listed at their own level, on request."""
+    jobs = jobs_at(client, org, None)
+    assert {row["level"] for row in jobs} == {"job"}
+    assert jobs == jobs_at(client, org, "job")
+    assert sum(row["total_duration_seconds"] for row in jobs) == pytest.approx(total_compute)
+    trunk = {
+        row["job"]: row["total_duration_seconds"]
+        for row in jobs
+        if row["job"] in ("build", "deploy")
+    }
+    assert trunk["deploy"] == 30
+    stages = jobs_at(client, org, "stage")
+    assert [(row["job"], row["level"]) for row in stages] == [("inner", "stage")]
+    steps = {row["job"] for row in jobs_at(client, org, "step")}
+    assert {"compile", "test"} <= steps and all(
+        row["level"] == "step" for row in jobs_at(client, org, "step")
+    )
+    every = jobs_at(client, org, "all")
+    assert len(every) == len(jobs) + len(stages) + len(steps)
+    bad = client.get(
+        "/api/v1/analytics/jobs", params={"level": "task"}, headers={"X-API-Key": org.read_key}
+    )
+    assert bad.status_code == 400 and "level" in bad.text

@@ -135,7 +135,12 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "as for runs",
         "Per pipeline and job (a job is identified across runs by its name, for Trunk by its "
         "sequence key), over the jobs of the run attempts in the window that pass the filters, "
-        "with the run definitions applied to the job executions.",
+        "with the run definitions applied to the job executions. Each has a `level`: `job` "
+        "(a node directly under the run, whatever its source calls it: a Jenkins stage at the "
+        "top is a job), `stage` (a stage nested in a job) or `step` (any other nested node, "
+        "such as a GitHub job's steps); a job seen at several levels takes the outermost. "
+        "Job lists count the job level unless `level=stage|step|all` asks otherwise, so "
+        "nested nodes, whose time is inside their job's, are not counted twice.",
     ),
     MetricDefinition(
         "failure_count",
@@ -152,7 +157,9 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "total_duration_seconds",
         "seconds",
-        "The sum of the executions' durations (unknown durations add 0).",
+        "The sum of the executions' durations (unknown durations add 0). At the job level, "
+        "summed over the jobs of attempts whose compute is derived (see compute_seconds), it "
+        "equals their compute.",
     ),
     MetricDefinition(
         "exclusive_seconds",

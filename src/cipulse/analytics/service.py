@@ -36,6 +36,7 @@ from cipulse.analytics.summaries import iso, window_json
 from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
     Figures,
+    JobKey,
     collect,
     hourly,
     job_durations,
@@ -213,6 +214,7 @@ class AnalyticsService:
         start, end = page_range(page)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = _at_level(figures.jobs, window)
             with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
             if sort in _SLOWEST_FIRST and end <= with_durations:
                 # The slowest first: read histograms only of jobs that may be on the page.
@@ -253,6 +255,7 @@ class AnalyticsService:
         window's job figures (the overview's three lists)."""
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures.jobs = _at_level(figures.jobs, window)
             sampled = replace(figures, jobs=_sampled(figures.jobs, window))
             slowest_keys = set(top_by_duration(conn, org_id, sampled, 95, count))
         names = self._pipeline_names(org_id)
@@ -546,6 +549,15 @@ def _sampled(tallies: dict[K, T], window: Window) -> dict[K, T]:
         for key, tally in tallies.items()
         if sum(tally.by_status[s] for s in statuses) >= rankings.MIN_SAMPLE
     }
+
+
+def _at_level(jobs: dict[JobKey, JobTally], window: Window) -> dict[JobKey, JobTally]:
+    """The jobs at the level the window's filters ask for (by default the job level: the
+    stages and steps inside a job are in its time already)."""
+    wanted = window.filters.job_level or "job"
+    if wanted == "all":
+        return jobs
+    return {key: tally for key, tally in jobs.items() if (tally.level or "job") == wanted}
 
 
 def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

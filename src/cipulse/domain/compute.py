@@ -39,3 +39,26 @@ def derived_compute(nodes: Iterable[Node]) -> float | None:
         if node.duration_seconds is not None
     ]
     return sum(durations) if durations else None
+
+
+#: The levels of a node, outermost first: a job (directly under the run, whatever its source
+#: calls it), a stage nested in one, a step nested in one (any other nested kind).
+LEVELS = ("job", "stage", "step")
+
+
+def level_of(kind: str | None, nested: bool) -> str:
+    """A node's level: ``job`` at the job level, else ``stage`` for a nested stage, else
+    ``step``."""
+    if not nested:
+        return "job"
+    return "stage" if kind == "stage" else "step"
+
+
+def outer_level(one: str | None, other: str | None) -> str | None:
+    """The outer of two levels of one job (a definition seen at the job level in some runs
+    and nested in others is listed at the job level)."""
+    if one is None:
+        return other
+    if other is None:
+        return one
+    return one if LEVELS.index(one) <= LEVELS.index(other) else other

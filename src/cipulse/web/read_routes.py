@@ -74,6 +74,13 @@ def window_query(
     actor: str | None = None,
     triggered_by: str | None = None,
     tag: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
+    level: Annotated[
+        str | None,
+        Query(
+            description="job lists: job (the default: nodes directly under the run), stage or "
+            "step (nested in a job), or all"
+        ),
+    ] = None,
 ) -> Window:
     params = {
         "since": since,
@@ -83,6 +90,7 @@ def window_query(
         "pipeline": pipeline,
         "branch": branch,
         "branches": branches,
+        "level": level,
         "provider": provider,
         "status": status,
         "actor": actor,

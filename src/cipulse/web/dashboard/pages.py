@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from cipulse.analytics.buckets import Interval
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS, AnalyticsService, RunSpan
+from cipulse.domain.compute import LEVELS
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.dashboard import charts
@@ -107,6 +109,14 @@ def _sort(request: Request, allowed: tuple[str, ...], default: str) -> str:
     if sort.removeprefix("-") not in allowed:
         raise InvalidRequest("sort: must be one of " + ", ".join(allowed) + " (- for descending)")
     return sort
+
+
+def _level(request: Request) -> str:
+    """The level of the jobs listed (``domain.compute.LEVELS`` or all; default: job)."""
+    level = request.query_params.get("level") or "job"
+    if level not in (*LEVELS, "all"):
+        raise InvalidRequest("level: must be job, stage, step or all")
+    return level
 
 
 def _page_number(request: Request) -> int:
@@ -232,12 +242,18 @@ def router() -> APIRouter:
         view = view_of(request)
         service = _service(request)
         info = await _call(service.pipeline, session.org_id, pipeline_id)
+        level = _level(request)
         window = view.narrowed(pipeline_id=info["id"])
         sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
         summary, series, jobs, runs = await asyncio.gather(
             _call(service.summary, session.org_id, window),
             _call(service.run_series, session.org_id, window, view.interval),
-            _call(service.jobs, session.org_id, window, PageRequest(limit=200, sort=sort)),
+            _call(
+                service.jobs,
+                session.org_id,
+                replace(window, filters=replace(window.filters, job_level=level)),
+                PageRequest(limit=200, sort=sort),
+            ),
             _call(service.runs, session.org_id, window, 25, None),
         )
         elsewhere = None
@@ -260,7 +276,10 @@ def router() -> APIRouter:
             runs=runs[0],
             sort=sort,
             columns=JOB_COLUMNS,
-            csv=view.api("analytics/jobs", pipeline=info["id"], sort=sort, format="csv"),
+            level=level,
+            csv=view.api(
+                "analytics/jobs", pipeline=info["id"], sort=sort, level=level, format="csv"
+            ),
             runs_csv=view.api("runs", pipeline=info["id"], format="csv"),
         )
 
@@ -283,10 +302,11 @@ def router() -> APIRouter:
         view = view_of(request)
         sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
         cursor = request.query_params.get("cursor") or None
+        level = _level(request)
         rows, next_cursor = await _call(
             _service(request).jobs,
             session.org_id,
-            view.window,
+            view.narrowed(job_level=level),
             PageRequest(limit=100, sort=sort, cursor=cursor),
         )
         return await _page(
@@ -300,7 +320,8 @@ def router() -> APIRouter:
             sort=sort,
             columns=(("pipeline", "Pipeline"), *JOB_COLUMNS),
             next_cursor=next_cursor,
-            csv=view.api("analytics/jobs", sort=sort, limit=1000, format="csv"),
+            level=level,
+            csv=view.api("analytics/jobs", sort=sort, limit=1000, level=level, format="csv"),
         )
 
     @routes.get("/flaky")

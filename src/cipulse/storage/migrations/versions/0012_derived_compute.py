@@ -1,6 +1,8 @@
 """Trunk run attempts get a compute: the sum of their job-level nodes' durations (the rule of
 ``cipulse.domain.compute``, which ingest now applies to every wire format that carries no
-compute); the days of the attempts changed are marked for the refresher
+compute); job rollups keep each job's level (job, stage, step). The days of the attempts
+whose sources nest nodes (Trunk, webhooks) are marked for the refresher, which recomputes
+both
 
 Revision ID: 0012
 Revises: 0011
@@ -37,12 +39,23 @@ WHERE source_format = 'trunk'
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("job_rollups") as batch:
+        batch.add_column(
+            sa.Column(
+                "level",
+                sa.SmallInteger(),
+                nullable=True,
+                comment="0: job (directly under the run), 1: nested stage, 2: nested step; "
+                "null: stored before levels were kept, read as job (domain/compute.py)",
+            )
+        )
     conn = op.get_bind()
     conn.execute(sa.text(_DERIVED))
     days = conn.execute(
         sa.text(
             "SELECT DISTINCT org_id, pipeline_id, started_at_ms / :day FROM run_attempts "
-            "WHERE source_format = 'trunk' AND started_at_ms IS NOT NULL"
+            "WHERE source_format IN ('trunk', 'github', 'gitlab') "
+            "AND started_at_ms IS NOT NULL"
         ),
         {"day": DAY_MS},
     ).all()
@@ -73,3 +86,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """The compute derived is kept: the previous schema reads it as any other."""
+    with op.batch_alter_table("job_rollups") as batch:
+        batch.drop_column("level")
