@@ -367,6 +367,11 @@ class AnalyticsService:
             "group_by": group_by,
             "interval": interval.value,
             "groups": groups,
+            # Per bucket (as the groups' points): still under way, holding what has happened.
+            "partial": [
+                comparison.is_partial(_bucket(window, start, interval), self.clock())
+                for start in starts
+            ],
         }
 
     def _pipeline_names(self, org_id: str) -> dict[str, dict[str, Any]]:

@@ -130,7 +130,7 @@ def pipeline_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def metric_chart(result: dict[str, Any], aggregation: str) -> dict[str, Any]:
     groups = result["groups"]
     x = [point["start"] for point in groups[0]["points"]] if groups else []
-    return _chart(
+    chart = _chart(
         "metric",
         f"{result['key']} ({aggregation})",
         "line",
@@ -144,6 +144,8 @@ def metric_chart(result: dict[str, Any], aggregation: str) -> dict[str, Any]:
             for group in groups[:12]
         ],
     )
+    chart["partial"] = result.get("partial") or []
+    return chart
 
 
 def metric_table(result: dict[str, Any], aggregation: str) -> list[dict[str, Any]]:

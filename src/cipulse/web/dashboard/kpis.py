@@ -58,7 +58,8 @@ NO_CHANGE_NOTES = {
 def _change_text(change: dict[str, Any]) -> str:
     value = change["change"]
     if change["kind"] == "difference":
-        return f"{value * 100:+.1f} pts"
+        points = value * 100
+        return f"{points:+.2f} pts" if abs(points) < 0.05 else f"{points:+.1f} pts"
     return f"{value * 100:+.0f}%"
 
 
