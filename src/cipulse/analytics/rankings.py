@@ -48,6 +48,13 @@ def most_failing_pipelines(rows: list[dict[str, Any]], count: int) -> list[dict[
     return [{k: v for k, v in r.items() if k != "bound"} for r in ranked[:count]]
 
 
+def too_few_to_rank(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Pipelines that ran but have fewer than ``MIN_SAMPLE`` decided runs, most runs first:
+    what a list with nothing to rank names instead (a new user's first runs)."""
+    few = [r for r in rows if r["runs"] and decided(r["by_status"]) < MIN_SAMPLE]
+    return sorted(few, key=lambda r: (-r["runs"], r["id"]))[:count]
+
+
 def flakiest_pipelines(
     rows: list[dict[str, Any]], samples: dict[str, int], count: int
 ) -> list[dict[str, Any]]:

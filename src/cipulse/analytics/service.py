@@ -300,6 +300,7 @@ class AnalyticsService:
             ],
             "failing": rankings.most_failing_pipelines(listed, count),
             "flaky": rankings.flakiest_pipelines(listed, samples, count),
+            "too_few": rankings.too_few_to_rank(listed, count),
         }
 
     def pipelines_shown(

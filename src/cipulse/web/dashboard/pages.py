@@ -167,6 +167,7 @@ def router() -> APIRouter:
             slowest_pipelines=pipelines["slowest"],
             failing_pipelines=pipelines["failing"],
             flaky_pipelines=pipelines["flaky"],
+            too_few_pipelines=pipelines["too_few"],
             slowest_jobs=jobs["slowest"],
             failing_jobs=jobs["failing"],
             flaky_jobs=jobs["flaky"],
