@@ -43,8 +43,22 @@ below is computed over the attempts that are in the window and pass the filters,
 its definition reaches for other attempts of the same runs (retries may cross the window's
 edge).
 
-Each summary also carries `previous`: the same metrics for the window of equal length just
-before, with the same filters.
+A window **still under way** (now falls inside it, as in every dashboard range: they end at
+the coming midnight, or the coming hour for 24 hours) holds only what has happened so far:
+its summary says `window.partial: true` and `window.elapsed_until` (now). Such a window is
+compared like with like: each summary carries `previous`, the same metrics for the window of
+equal length just before, with the same filters, **cut to the same elapsed length** (at 04:40
+on the last day of a 7-day window, the previous window's first 6 days 4 h 40 min); a window
+that has ended is compared with the whole window before it. `throughput_per_day` of a window
+under way is per elapsed day. In a time series, `partial: true` marks the bucket still under
+way (today, this hour), and every dashboard chart shades it and labels it "so far".
+
+`changes` gives, per figure, `{kind, change, reason}`: `kind` `relative` (0.25 is +25%) or,
+for the ratios (`success_rate`, `first_attempt_success_rate`, `flaky_rate`), `difference` (in
+ratio units: 0.012 is +1.2 percentage points). `change` is null, with a `reason`, when there is
+nothing to compare with: `no_earlier_data` (the compared window holds no run attempt; the
+dashboard says "no earlier data", never "no change" or a percentage), `no_value` (either
+figure is null) or `was_zero` (a relative change from 0). A change of 0 is "no change".
 
 ## Run metrics
 
@@ -65,6 +79,39 @@ JOB_HEADER = """
 
 | Metric | Unit | Definition |
 |---|---|---|
+"""
+
+RANKINGS_TEXT = """
+## Rankings
+
+The overview's top lists rank only rows with a sample large enough to mean something, and by
+impact; each figure is shown with its sample beside it. `MIN_SAMPLE` is 5
+(`src/cipulse/analytics/rankings.py`).
+
+- **Slowest pipelines and jobs (p95)**: those with at least 5 attempts (executions) whose
+  durations count (success, or the status filter's), by `p95_duration_seconds`, highest first;
+  shown with that count ("of 12 successful runs").
+- **Most failing pipelines**: those with at least 5 attempts that ended success, failure or
+  timed_out and at least one failure, by the lower end of the 95% Wilson score interval of
+  their failure rate (failure + timed_out over those attempts), highest first, then more
+  failures first: 1 failure out of 1 (bound 0.21) ranks below 40 out of 100 (0.31), and
+  neither is listed before it has 5 decided runs. Shown as the failure rate with "k of n
+  runs" (`failed_runs`, `decided_runs`).
+- **Flakiest pipelines**: those with flaky runs and at least 5 runs in `flaky_rate`'s
+  denominator, by the Wilson lower bound of `flaky_rate`; shown with "k of n runs"
+  (`flaky_runs`, `flaky_of_runs`).
+- **Most failing jobs**: a job's failures are split in two: `failures_passed_on_retry`, the
+  flaky runs counted in the window in which it failed and then passed on a retry
+  (`flaky_count`, at most `failure_count`), and `failures_stayed_failed`, the rest of its
+  failing executions (`failure_count` - `failures_passed_on_retry`; a run whose job failed in
+  two attempts before passing counts one of them here). Jobs with at least 5 executions that
+  ended success, failure or timed_out are ranked by `failures_stayed_failed` (each a red run
+  someone has to look at), then by the Wilson lower bound of their failure rate.
+- **Flakiest jobs**: the flaky-jobs ranking (most flaky runs first) of the jobs with at least
+  5 executions.
+
+Wherever pipeline names repeat (lists of several repositories), a pipeline is shown with its
+repository first.
 """
 
 SERIES_TEXT = """
@@ -183,6 +230,7 @@ def render() -> str:
         _table(RECOVERY_METRICS),
         JOB_HEADER,
         _table(JOB_METRICS),
+        RANKINGS_TEXT,
         SERIES_TEXT,
     ]
     return "".join(sections)

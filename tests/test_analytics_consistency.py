@@ -4,9 +4,11 @@ random dataset (retries, every status, unknown durations, several pipelines and 
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from cipulse.analytics import run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
 from cipulse.analytics.paging import PageRequest, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.refresh import refresh_all
 from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.window import Filters, Window
@@ -194,7 +197,7 @@ def check_recovery(
         == expected["periods"]
     ), window
     assert (
-        sorted((p["pipeline_id"], p["branch"], ms_of(p["red_since"])) for p in got["red_now"])
+        sorted((p["pipeline_id"], p["branch"], ms_of(p["red_since"])) for p in got["red_at_end"])
         == expected["red_now"]
     ), window
 
@@ -302,16 +305,45 @@ def check_highlights(
     the whole list."""
     got = service.pipeline_highlights(org_id, window, 3)
     ran = [row for row in pipelines if row["runs"]]
+    timed = window.filters.statuses or ("success",)  # the attempts whose durations count
     slowest = ordered(
-        [r for r in ran if r["p95_duration_seconds"] is not None], "-p95_duration_seconds"
+        [
+            r
+            for r in ran
+            if r["p95_duration_seconds"] is not None
+            and sum(r["by_status"][s] for s in timed) >= MIN_SAMPLE
+        ],
+        "-p95_duration_seconds",
     )
+
+    def decided(row: dict[str, Any]) -> int:
+        return sum(row["by_status"][s] for s in ("success", "failure", "timed_out"))
+
     failing = sorted(
-        (r for r in ran if r["success_rate"] is not None and r["success_rate"] < 1),
-        key=lambda r: r["success_rate"],
+        (r for r in ran if decided(r) >= MIN_SAMPLE and r["success_rate"] < 1),
+        key=lambda r: (
+            -wilson(decided(r) - r["by_status"]["success"], decided(r)),
+            r["by_status"]["success"] - decided(r),
+            r["id"],
+        ),
     )
-    flaky = ordered([r for r in ran if r["flaky_runs"]], "-flaky_rate")
+    # flaky_rate = flaky_runs / the runs it is over: that count is the sample.
+    flaky_sample = {
+        r["id"]: round(r["flaky_runs"] / r["flaky_rate"]) for r in ran if r["flaky_runs"]
+    }
+    flaky = sorted(
+        (r for r in ran if r["flaky_runs"] and flaky_sample[r["id"]] >= MIN_SAMPLE),
+        key=lambda r: (-wilson(r["flaky_runs"], flaky_sample[r["id"]]), -r["flaky_runs"], r["id"]),
+    )
     for name, expected in (("slowest", slowest), ("failing", failing), ("flaky", flaky)):
         assert [r["id"] for r in got[name]] == [r["id"] for r in expected[:3]], (name, window)
+    for row in got["failing"]:
+        assert (row["failed_runs"], row["decided_runs"]) == (
+            decided(row) - row["by_status"]["success"],
+            decided(row),
+        )
+    for row in got["flaky"]:
+        assert row["flaky_of_runs"] == flaky_sample[row["id"]]
     for row, expected_row in zip(got["slowest"], slowest, strict=False):
         assert row["p95_duration_seconds"] == expected_row["p95_duration_seconds"]
     # The dashboard's pages of pipelines (histograms read for the rows shown, or the
@@ -331,10 +363,42 @@ def check_highlights(
                     assert value == expected, (name, sort, window)
 
 
+def wilson(hits: int, total: int) -> float:
+    """The Wilson score interval's lower end at 95%, from its textbook formula."""
+    z = 1.959963984540054
+    p = hits / total
+    low = p + z * z / (2 * total) - z * math.sqrt(p * (1 - p) / total + z * z / (4 * total**2))
+    return max(low / (1 + z * z / total), 0.0)
+
+
+def check_job_highlights(
+    service: AnalyticsService, org_id: str, window: Window, expected: dict[Any, dict[str, Any]]
+) -> None:
+    """Most failing jobs: at least MIN_SAMPLE executions, most failures that stayed failed
+    (failures less the flaky runs in which the job passed on a retry) first."""
+    got = service.job_highlights(org_id, window, 4)
+    rows = []
+    for row in expected.values():
+        executions = sum(row["by_status"][s] for s in ("success", "failure", "timed_out"))
+        stayed = row["failure_count"] - min(row["flaky_count"], row["failure_count"])
+        if executions >= MIN_SAMPLE and stayed:
+            rows.append((-stayed, -wilson(row["failure_count"], executions), row["job"], row))
+    rows.sort(key=lambda item: item[:3])
+    assert [(r["pipeline_id"], r["definition_key"]) for r in got["failing"]] == [
+        (item[3]["pipeline_id"], item[3]["definition_key"]) for item in rows[:4]
+    ], window
+    for row in got["failing"]:
+        assert (
+            row["failures_stayed_failed"] + row["failures_passed_on_retry"] == row["failure_count"]
+        )
+    assert all(row["runs"] >= MIN_SAMPLE for row in got["flaky"])
+
+
 def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS) -> None:
     service = AnalyticsService(database)
     for window in windows:
         expected = job_reference(database, org_id, window)
+        check_job_highlights(service, org_id, window, expected)
         items, cursor = service.jobs(org_id, window, PageRequest(limit=1000))
         assert cursor is None
         got = {(row["pipeline_id"], row["definition_key"]): row for row in items}
@@ -351,7 +415,7 @@ def job_keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
 def check_slowest_first(service: AnalyticsService, org_id: str, window: Window) -> None:
     """Pages sorted slowest first (which read only the histograms of jobs that may be on
     them) are the slices of the whole list sorted so (which reads every histogram); so is
-    the overview's list of the slowest jobs (of those with a duration)."""
+    the overview's list of the slowest jobs (of those with a duration and a sample)."""
     for sort in ("-p95_duration_seconds", "-p50_duration_seconds"):
         whole, _ = service.jobs(org_id, window, PageRequest(limit=1000, sort=sort))
         paged: list[dict[str, object]] = []
@@ -365,7 +429,16 @@ def check_slowest_first(service: AnalyticsService, org_id: str, window: Window) 
         assert paged == whole[: len(paged)]
         if sort == "-p95_duration_seconds":
             slowest = service.job_highlights(org_id, window, 5)["slowest"]
-            assert slowest == [row for row in whole if row["p95_duration_seconds"] is not None][:5]
+            timed = window.filters.statuses or ("success",)
+            assert (
+                slowest
+                == [
+                    row
+                    for row in whole
+                    if row["p95_duration_seconds"] is not None
+                    and sum(row["by_status"][s] for s in timed) >= MIN_SAMPLE
+                ][:5]
+            )
 
 
 @pytest.mark.parametrize("seed", [3])

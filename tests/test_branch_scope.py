@@ -274,18 +274,18 @@ def check_recovery(client: TestClient, reader: Tenant, **extra: str) -> None:
             for p in recovery["periods"]
         ]
         assert sorted(periods) == sorted(PERIODS[scope]), (scope, extra)
-        red_now = [(p["repository"], p["branch"], p["red_since"]) for p in recovery["red_now"]]
+        red_now = [(p["repository"], p["branch"], p["red_since"]) for p in recovery["red_at_end"]]
         assert red_now == RED_NOW[scope], (scope, extra)
-        assert (recovery["recovered_periods"], recovery["red_now_count"]) == (
+        assert (recovery["recovered_periods"], recovery["red_at_end_count"]) == (
             len(PERIODS[scope]),
             len(RED_NOW[scope]),
         )
     assert found["default"]["mttr_seconds"] == pytest.approx((86450 + 3650) / 2)
     assert found["other"]["mttr_seconds"] == pytest.approx(3650)
-    assert found[None]["recovered_periods"] == 3 and found[None]["red_now_count"] == 4
+    assert found[None]["recovered_periods"] == 3 and found[None]["red_at_end_count"] == 4
     for scope, red_now in (("default", 2), ("other", 2)):
         summary = get(client, reader, "/api/v1/analytics/summary", **scoped(scope), **extra)
-        assert summary["red_now"] == red_now, (scope, extra)
+        assert summary["red_at_end"] == red_now, (scope, extra)
     mttr = get(
         client,
         reader,
@@ -330,7 +330,7 @@ def test_a_changed_default_branch_applies_at_once(
         other = get(client, reader, "/api/v1/analytics/summary", **scoped("other"))
         assert other["runs"] == 4 + 5  # app: develop, feature/x, none; lib: all but run 15
         red_now = get(client, reader, "/api/v1/analytics/recovery", **scoped("default"))
-        assert [(p["repository"], p["branch"]) for p in red_now["red_now"]] == [
+        assert [(p["repository"], p["branch"]) for p in red_now["red_at_end"]] == [
             (LIB, "master"),
             (APP, "main"),
         ]

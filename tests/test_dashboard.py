@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.storage.database import Database
-from cipulse.web.dashboard.rendering import duration, percent
+from cipulse.web.dashboard.rendering import duration_unit, in_unit, percent
 from tests.builders import runwatch_job, runwatch_run, trunk_event, trunk_request
 from tests.conftest import Tenant, make_tenant, rows
 
@@ -235,10 +235,10 @@ def test_every_page_renders_seeded_data_with_the_read_apis_numbers(
     assert rate is not None and rate.group(1) == percent(summary["success_rate"])
     pipelines = signed_in.get("/api/v1/pipelines", headers=reader).json()["items"]
     page = signed_in.get("/pipelines").text
-    assert (
-        f'data-field="p95_duration_seconds">{duration(pipelines[0]["p95_duration_seconds"])}'
-        in (page)
-    )
+    p95 = [row["p95_duration_seconds"] for row in pipelines[:50]]
+    unit = duration_unit(p95)  # one unit per column, named in its header
+    assert f'data-field="p95_duration_seconds">{in_unit(p95[0], unit)}' in page
+    assert f"p95 ({unit})" in page
     pipeline_id = pipelines[0]["id"]
     assert "test" in signed_in.get(f"/pipelines/{pipeline_id}").text
     flaky = signed_in.get("/api/v1/analytics/flaky", headers=reader).json()["items"]

@@ -399,16 +399,17 @@ def test_recovery_worked_out_by_hand(client: TestClient, reader: Tenant, tenant:
         ("main", 43200, 2),
         ("main", 15000, 1),
     ]
-    assert (recovery["recovered_periods"], recovery["red_now_count"]) == (3, 2)
+    assert (recovery["recovered_periods"], recovery["red_at_end_count"]) == (3, 2)
     first = get(client, reader, "/api/v1/analytics/recovery", limit=1, **WINDOW)
-    assert (len(first["periods"]), first["recovered_periods"], len(first["red_now"])) == (1, 3, 1)
-    assert [(p["branch"], p["red_since"]) for p in recovery["red_now"]] == [
+    shown = (len(first["periods"]), first["recovered_periods"], len(first["red_at_end"]))
+    assert shown == (1, 3, 1)
+    assert [(p["branch"], p["red_since"]) for p in recovery["red_at_end"]] == [
         ("dev", "2024-01-03T00:00:00Z"),
         ("main", "2024-01-07T00:00:00Z"),
     ]
     summary = get(client, reader, "/api/v1/analytics/summary", **WINDOW)
     assert summary["mttr_seconds"] == pytest.approx(20600)
-    assert summary["red_now"] == 2
+    assert summary["red_at_end"] == 2 and summary["red_now"] is None
     # A window that ends before the last recoveries: the red period crossing its edge is open.
     early = get(
         client,
@@ -418,9 +419,9 @@ def test_recovery_worked_out_by_hand(client: TestClient, reader: Tenant, tenant:
         until="2024-01-02T09:00:00Z",
     )
     assert early["mttr_seconds"] == 15000
-    assert [p["red_since"] for p in early["red_now"]] == ["2024-01-02T00:00:00Z"]
+    assert [p["red_since"] for p in early["red_at_end"]] == ["2024-01-02T00:00:00Z"]
     main_only = get(client, reader, "/api/v1/analytics/recovery", branch="dev", **WINDOW)
-    assert (main_only["mttr_seconds"], len(main_only["red_now"])) == (None, 1)
+    assert (main_only["mttr_seconds"], len(main_only["red_at_end"])) == (None, 1)
 
 
 def job(name: str, status: str, start: str, end: str) -> dict[str, Any]:

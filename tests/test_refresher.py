@@ -88,7 +88,7 @@ def test_outcomes_tied_to_the_millisecond_never_stall_the_refresh(
     # The rule for ties (docs/metrics.md): at one instant, successes are taken before
     # failures, so an instant with a failure ends red. Ten failures, one open red period.
     assert after["recovered_periods"] == 0
-    assert [(p["branch"], p["red_since"], p["failing_attempts"]) for p in after["red_now"]] == [
+    assert [(p["branch"], p["red_since"], p["failing_attempts"]) for p in after["red_at_end"]] == [
         ("main", TIED, 10)
     ]
     # Two more ties, one of which recovers: the period opened at TIED ends, a new one starts.
@@ -114,7 +114,7 @@ def test_outcomes_tied_to_the_millisecond_never_stall_the_refresh(
     assert [(p["red_since"], p["recovered_at"]) for p in found["periods"]] == [
         (TIED, "2024-03-06T12:00:00Z")
     ]
-    assert [(p["red_since"], p["failing_attempts"]) for p in found["red_now"]] == [
+    assert [(p["red_since"], p["failing_attempts"]) for p in found["red_at_end"]] == [
         ("2024-03-06T12:00:00Z", 2)
     ]
 

@@ -58,7 +58,15 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "compute_seconds",
         "seconds",
-        "The sum of `compute_seconds` over the attempts (an attempt of unknown compute adds 0).",
+        "The sum of `compute_seconds` over the attempts (an attempt of unknown compute adds "
+        "0). An attempt's `compute_seconds` is what its source reports (RunWatch "
+        "`compute_seconds`); when it reports none (RunWatch without the field, Trunk events, "
+        "GitHub and GitLab webhooks), the sum of the durations of its job-level nodes (those "
+        "directly under the run: without a parent among its nodes), unknown durations "
+        "adding 0, and unknown (null, not 0) when none has a duration. Stages and steps "
+        "nested in a job run within its time and are not added again "
+        "(`domain/compute.py`). So for those attempts, compute equals the sum of the "
+        "durations of the jobs their run page shows at the top level.",
     ),
     MetricDefinition(
         "throughput_per_day",
@@ -68,16 +76,18 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "flaky_runs",
         "runs",
-        "Runs with an attempt that ended failure or timed_out and a later attempt (higher "
-        "attempt number) that ended success. A flaky run is counted in the window of that "
+        'The dashboard\'s "Flaky runs": runs with an attempt that ended failure or '
+        "timed_out and a later attempt (higher attempt number) that ended success. A flaky run is "
+        "counted in the window of that "
         "successful attempt (the first success after a failing attempt), when that attempt "
         "passes the filters.",
     ),
     MetricDefinition(
         "flaky_rate",
         "ratio from 0 to 1",
-        "flaky_runs / the runs with at least one attempt in the window (passing the filters) "
-        "that ended success, failure or timed_out. Null when there is no such run.",
+        'The dashboard\'s "Flaky-run share": flaky_runs / the runs with at least one '
+        "attempt in the window (passing the filters) that ended success, failure or timed_out. "
+        "Null when there is no such run.",
     ),
     MetricDefinition(
         "retry_compute_seconds",
@@ -102,11 +112,22 @@ RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
         "ended.",
     ),
     MetricDefinition(
+        "red_at_end",
+        "pipelines and branches",
+        "The pipeline and branch pairs (filters apply, except status) whose latest attempt "
+        "before the window's end that ended success, failure or timed_out was failing, each "
+        "with `red_since`: the `completed_at` of the first failing attempt of its current red "
+        "period, and `red_seconds_at_end`: how long it had been red at `red_at` (the window's "
+        "end, or now for a window that ends now or later), never measured to today for a past "
+        'window. The dashboard titles it "Red at the end of the window" for a past window.',
+    ),
+    MetricDefinition(
         "red_now",
         "pipelines and branches",
-        "The pipeline and branch pairs whose latest attempt before the window's end that "
-        "ended success, failure or timed_out was failing, each with `red_since`: the "
-        "`completed_at` of the first failing attempt of its current red period.",
+        "red_at_end, for a window that ends now or later (then `red_at` is now): what is red "
+        "at this moment. Null for a past window. The same filters give the same figure on "
+        'every page: the dashboard\'s "Red right now" list looks at default branches '
+        "(`branches=default`) unless the view chose other branches, and says so.",
     ),
 )
 
@@ -116,7 +137,12 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "as for runs",
         "Per pipeline and job (a job is identified across runs by its name, for Trunk by its "
         "sequence key), over the jobs of the run attempts in the window that pass the filters, "
-        "with the run definitions applied to the job executions.",
+        "with the run definitions applied to the job executions. Each has a `level`: `job` "
+        "(a node directly under the run, whatever its source calls it: a Jenkins stage at the "
+        "top is a job), `stage` (a stage nested in a job) or `step` (any other nested node, "
+        "such as a GitHub job's steps); a job seen at several levels takes the outermost. "
+        "Job lists count the job level unless `level=stage|step|all` asks otherwise, so "
+        "nested nodes, whose time is inside their job's, are not counted twice.",
     ),
     MetricDefinition(
         "failure_count",
@@ -126,13 +152,16 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "flaky_count",
         "runs",
-        "The flaky runs counted in the window in which this job ended failure or timed_out "
-        "in a failing attempt and success in the successful attempt.",
+        'The dashboard\'s "Flaky runs" of a job: the flaky runs counted in the window in '
+        "which this job ended failure or timed_out in a failing attempt and success in the "
+        "successful attempt.",
     ),
     MetricDefinition(
         "total_duration_seconds",
         "seconds",
-        "The sum of the executions' durations (unknown durations add 0).",
+        "The sum of the executions' durations (unknown durations add 0). At the job level, "
+        "summed over the jobs of attempts whose compute is derived (see compute_seconds), it "
+        "equals their compute.",
     ),
     MetricDefinition(
         "exclusive_seconds",
@@ -144,11 +173,12 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "or end take no part.",
     ),
     MetricDefinition(
-        "flaky_rate (flaky jobs)",
-        "ratio from 0 to 1",
-        "In the flaky-jobs ranking: flaky_count / the job's executions in the window. "
-        "retry_compute_seconds there is the compute of the failing attempts of the flaky runs "
-        "in which the job flipped.",
+        "flaky_runs_per_execution (flaky jobs)",
+        "flaky runs per job execution",
+        "In the flaky-jobs ranking: flaky_count / the job's executions in the window (the "
+        'dashboard\'s "Flaky runs per execution"; `flaky_rate` there is the same figure '
+        "under its old name, kept for existing clients). retry_compute_seconds there is the "
+        "compute of the failing attempts of the flaky runs in which the job flipped.",
     ),
 )
 

@@ -20,6 +20,7 @@ from cipulse.analytics.run_metrics import (
     percentile_of,
 )
 from cipulse.domain import exclusive
+from cipulse.domain.compute import level_of, outer_level
 from cipulse.domain.histogram import Histogram, bucket_of
 from cipulse.domain.window import Window
 from cipulse.storage.analytics_store import JobTally
@@ -91,15 +92,22 @@ def tallies_of(
     exclusive: dict[tuple[str, str], float],
     duration_statuses: set[str],
 ) -> dict[JobKey, JobTally]:
-    """Tallies per (pipeline, job) of job rows, durations sorted."""
+    """Tallies per (pipeline, job) of job rows (every node of their attempts), durations
+    sorted, each with its level (``domain/compute.py``)."""
     tallies: dict[JobKey, JobTally] = {}
     durations: dict[JobKey, list[float]] = defaultdict(list)
+    jobs = list(jobs)
+    nodes_of: dict[str, set[str]] = defaultdict(set)
+    for job in jobs:
+        nodes_of[job["attempt_id"]].add(job["node_key"])
     for job in jobs:
         key = (pipeline_of[job["attempt_id"]], job["definition_key"])
         tally = tallies.get(key)
         if tally is None:
             tally = tallies[key] = JobTally(name=job["name"], durations=durations[key])
         tally.name = max(tally.name, job["name"])
+        nested = job["parent_node_key"] in nodes_of[job["attempt_id"]]
+        tally.level = outer_level(tally.level, level_of(job.get("kind"), nested))
         tally.by_status[job["status"]] += 1
         tally.total_duration_seconds += job["duration_seconds"] or 0.0
         tally.exclusive_seconds += exclusive.get((job["attempt_id"], job["node_key"]), 0.0)
@@ -155,6 +163,7 @@ def job_rows(tallies: dict[JobKey, JobTally]) -> list[dict[str, Any]]:
                 "pipeline_id": pipeline_id,
                 "job": tally.name,
                 "definition_key": definition,
+                "level": tally.level or "job",
                 "runs": sum(by_status.values()),
                 "by_status": {status: by_status[status] for status in STATUS_NAMES},
                 "success_rate": by_status[SUCCESS] / decided if decided else None,

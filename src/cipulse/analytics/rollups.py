@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cipulse.analytics import job_metrics, run_metrics
+from cipulse.domain.compute import outer_level
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import DAY_MS, HOUR_MS, Window
 from cipulse.storage.analytics_store import AttemptFacts, JobTally, RunTally
@@ -86,6 +87,7 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
     if other.last_flaky_at_ms is not None:
         into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
     into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
+    into.level = outer_level(into.level, other.level)
 
 
 def _higher(one: int | None, other: int | None) -> int | None:

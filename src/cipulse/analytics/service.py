@@ -6,12 +6,21 @@ repositories and pipelines, and one run with its job tree."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
-from cipulse.analytics import custom_metrics, job_metrics, metric_figures, recovery, run_metrics
+from cipulse.analytics import (
+    comparison,
+    custom_metrics,
+    job_metrics,
+    metric_figures,
+    rankings,
+    recovery,
+    run_metrics,
+    summaries,
+)
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.job_order import by_key, keys_in_order
@@ -29,9 +38,11 @@ from cipulse.analytics.paging import (
 )
 from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch, searched_pipelines
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
+from cipulse.analytics.summaries import iso, window_json
 from cipulse.analytics.window import parse_time
 from cipulse.analytics.window_figures import (
     Figures,
+    JobKey,
     collect,
     hourly,
     job_durations,
@@ -46,6 +57,7 @@ from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import JobTally, RunTally
+from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 
 
@@ -93,7 +105,14 @@ JOB_SORTS = (
     "total_duration_seconds",
     "exclusive_seconds",
 )
-FLAKY_SORTS = ("job", "flaky_count", "runs", "flaky_rate", "retry_compute_seconds")
+FLAKY_SORTS = (
+    "job",
+    "flaky_count",
+    "runs",
+    "flaky_runs_per_execution",
+    "flaky_rate",  # the same figure under its old name
+    "retry_compute_seconds",
+)
 #: The run metrics of a listed row (``run_metrics.metrics_of``).
 _RUN_METRIC_FIELDS = frozenset(
     {
@@ -115,37 +134,11 @@ _RUN_METRIC_FIELDS = frozenset(
 _SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: What a date can hold, in epoch milliseconds: 0001-01-01 to the end of 9999, UTC.
-_DATE_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
-
-
-def iso(ms: int | None) -> str | None:
-    """An instant as ISO 8601 text in UTC. One stored before the accepted range was enforced
-    and beyond what a date can hold is shown at the edge (``0001-01-01T00:00:00Z``)."""
-    if ms is None:
-        return None
-    shown = min(max(ms, _DATE_RANGE_MS[0]), _DATE_RANGE_MS[1])
-    moment = EPOCH + timedelta(milliseconds=shown)  # exact, unlike a float of seconds
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _window_json(window: Window) -> dict[str, Any]:
-    return {"since": iso(window.since_ms), "until": iso(window.until_ms), "days": window.days}
-
-
 class AnalyticsService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, clock: Callable[[], int] = now_ms) -> None:
         self.database = database
-
-    def _summary(self, conn: Any, org_id: str, window: Window) -> dict[str, Any]:
-        tally = window_figures(conn, org_id, window, with_jobs=False, per_pipeline=False).total()
-        red = recovery.recovery_in(conn, org_id, window, limit=0)
-        return {
-            **run_metrics.metrics_of(window, tally),
-            "mttr_seconds": red.mttr_seconds,
-            "red_now": red.red_now_count,
-        }
+        #: Now, in epoch milliseconds: whether a window is still under way, what is red now.
+        self.clock = clock
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval
@@ -157,20 +150,21 @@ class AnalyticsService:
             points = self._mttr_series(org_id, window, interval)
         else:
             points = [
-                {"start": bucket["start"], "value": bucket[metric]}
+                {"start": bucket["start"], "value": bucket[metric], "partial": bucket["partial"]}
                 for bucket in self.run_series(org_id, window, interval)
             ]
         return {
-            "window": _window_json(window),
+            "window": window_json(window),
             "metric": metric,
             "interval": interval.value,
             "points": points,
         }
 
     def run_series(self, org_id: str, window: Window, interval: Interval) -> list[dict[str, Any]]:
-        """Every run metric per UTC bucket of the window (``start`` and the metrics), empty
-        buckets included."""
+        """Every run metric per UTC bucket of the window (``start``, ``partial``: whether the
+        bucket is still under way, and the metrics), empty buckets included."""
         buckets = []
+        now = self.clock()
         with self.database.read() as conn:
             # Days and weeks add up stored days, recent hours stored hours; older hours, and
             # filters the rollups do not split by, are read from the raw rows bucket by bucket.
@@ -193,7 +187,8 @@ class AnalyticsService:
                 else:
                     figures = window_figures(conn, org_id, bucket, with_jobs=False)
                 metrics = run_metrics.metrics_of(bucket, figures.total())
-                buckets.append({"start": iso(start), **metrics})
+                partial = comparison.is_partial(bucket, now)
+                buckets.append({"start": iso(start), "partial": partial, **metrics})
         return buckets
 
     def _mttr_series(self, org_id: str, window: Window, interval: Interval) -> list[dict[str, Any]]:
@@ -207,9 +202,9 @@ class AnalyticsService:
                 for p in ended
                 if bucket.since_ms <= (p.ended_at_ms or 0) < bucket.until_ms
             ]
-            points.append(
-                {"start": iso(start), "value": sum(lengths) / len(lengths) if lengths else None}
-            )
+            mean = sum(lengths) / len(lengths) if lengths else None
+            partial = comparison.is_partial(bucket, self.clock())
+            points.append({"start": iso(start), "value": mean, "partial": partial})
         return points
 
     def jobs(
@@ -223,7 +218,7 @@ class AnalyticsService:
         start, end = page_range(page)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-            figures.jobs = by_key(figures.jobs)
+            figures.jobs = by_key(_at_level(figures.jobs, window))
             with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
             if sort in _SLOWEST_FIRST and end <= with_durations:
                 # The slowest first: read histograms only of jobs that may be on the page.
@@ -262,36 +257,38 @@ class AnalyticsService:
         return ordered(_flaky_rows(figures, self._pipeline_names(org_id)), sort)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
-        """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, from one
-        computation of the window's job figures (the overview's three lists)."""
-        sort = "-p95_duration_seconds"
+        """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, ranked as
+        ``rankings`` says (a minimum sample, by impact), from one computation of the
+        window's job figures (the overview's three lists)."""
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-            figures.jobs = by_key(figures.jobs)
-            slowest_keys = set(top_by_duration(conn, org_id, figures, 95, count))
+            figures.jobs = by_key(_at_level(figures.jobs, window))
+            sampled = replace(figures, jobs=_sampled(figures.jobs, window))
+            slowest_keys = set(top_by_duration(conn, org_id, sampled, 95, count))
         names = self._pipeline_names(org_id)
         jobs = figures.jobs
         slowest = job_metrics.job_rows({k: t for k, t in jobs.items() if k in slowest_keys})
         failures = job_metrics.TALLY_SORTS["failure_count"]
-        failing_keys = sorted(
-            (key for key in jobs if failures(jobs[key])), key=lambda key: -failures(jobs[key])
-        )[:count]
-        failing = job_metrics.job_rows({key: jobs[key] for key in failing_keys})
+        failing = rankings.most_failing_jobs(
+            job_metrics.job_rows({key: tally for key, tally in jobs.items() if failures(tally)}),
+            count,
+        )
         for row in (*slowest, *failing):
             row.update(names.get(row["pipeline_id"], {}))
         return {
-            "slowest": ordered(slowest, sort)[:count],
+            "slowest": ordered(slowest, "-p95_duration_seconds")[:count],
             "failing": failing,
-            "flaky": _flaky_rows(figures, names)[:count],
+            "flaky": rankings.flakiest_jobs(_flaky_rows(figures, names), count),
         }
 
     def pipeline_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
-        """The ``count`` slowest pipelines (p95), those failing most often (failure rate)
-        and the flakiest (flaky rate), as ``pipelines`` lists them, from one read of the
+        """The ``count`` slowest pipelines (p95), those failing most and the flakiest,
+        ranked as ``rankings`` says (a minimum sample, by impact), from one read of the
         window's figures without histograms but for the pipelines that may be slowest."""
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
-            slowest = set(top_pipelines_by_duration(conn, org_id, figures, 95, count))
+            sampled = replace(figures, runs=_sampled(figures.runs, window))
+            slowest = set(top_pipelines_by_duration(conn, org_id, sampled, 95, count))
             rows = store.pipeline_rows(conn, org_id)
         listed = []
         for row in rows:
@@ -303,13 +300,14 @@ class AnalyticsService:
                     listed_row[field] = None
                 listed_row["mean_duration_seconds"] = None
             listed.append(listed_row)
-        failing = [r for r in listed if r["success_rate"] is not None and r["success_rate"] < 1]
+        samples = {key: tally.decided_runs for key, tally in figures.runs.items()}
         return {
             "slowest": ordered([r for r in listed if r["id"] in slowest], "-p95_duration_seconds")[
                 :count
             ],
-            "failing": sorted(failing, key=lambda r: r["success_rate"])[:count],
-            "flaky": ordered([r for r in listed if r["flaky_runs"]], "-flaky_rate")[:count],
+            "failing": rankings.most_failing_pipelines(listed, count),
+            "flaky": rankings.flakiest_pipelines(listed, samples, count),
+            "too_few": rankings.too_few_to_rank(listed, count),
         }
 
     def pipelines_shown(
@@ -372,11 +370,16 @@ class AnalyticsService:
             for point in group["points"]:
                 point["start"] = iso(point["start"])
         return {
-            "window": _window_json(window),
+            "window": window_json(window),
             "key": key,
             "group_by": group_by,
             "interval": interval.value,
             "groups": groups,
+            # Per bucket (as the groups' points): still under way, holding what has happened.
+            "partial": [
+                comparison.is_partial(_bucket(window, start, interval), self.clock())
+                for start in starts
+            ],
         }
 
     def _pipeline_names(self, org_id: str) -> dict[str, dict[str, Any]]:
@@ -387,47 +390,17 @@ class AnalyticsService:
             }
 
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
-        """Red periods that ended in the window (newest first) and what is red at its end
-        (longest red first), at most ``limit`` of each, with their whole counts."""
+        """Red periods that ended in the window and what was red at its end (``summaries``)."""
         if not 0 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit: must be from 0 to {MAX_PAGE}")
         with self.database.read() as conn:
-            result = recovery.recovery_in(conn, org_id, window, limit)
-            names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
-
-        def period_json(period: run_metrics.RedPeriod) -> dict[str, Any]:
-            pipeline = names.get(period.pipeline_id, {})
-            return {
-                "pipeline_id": period.pipeline_id,
-                "pipeline": pipeline.get("name"),
-                "repository": pipeline.get("repository"),
-                "branch": period.branch,
-                "red_since": iso(period.started_at_ms),
-                "recovered_at": iso(period.ended_at_ms),
-                "seconds": period.seconds,
-                "failing_attempts": period.failing_attempts,
-            }
-
-        return {
-            "window": _window_json(window),
-            "mttr_seconds": result.mttr_seconds,
-            "recovered_periods": result.recovered_periods,
-            "periods": [period_json(p) for p in result.ended],
-            "red_now_count": result.red_now_count,
-            "red_now": [period_json(p) for p in result.red_now],
-        }
+            return summaries.recovery_answer(conn, org_id, window, limit, self.clock())
 
     def summary(self, org_id: str, window: Window) -> dict[str, Any]:
-        """All run-level metrics for the window, and the same for the previous window of
-        equal length (``previous``), so that trends can be shown."""
+        """All run-level metrics for the window, compared like with like with the window
+        before (``summaries.summary``)."""
         with self.database.read() as conn:
-            current = self._summary(conn, org_id, window)
-            previous = self._summary(conn, org_id, window.previous())
-        return {
-            "window": _window_json(window),
-            **current,
-            "previous": {"window": _window_json(window.previous()), **previous},
-        }
+            return summaries.summary(conn, org_id, window, self.clock())
 
     def _named(self, org_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         names = self._pipeline_names(org_id)
@@ -594,6 +567,30 @@ class AnalyticsService:
             )
 
 
+T = TypeVar("T", RunTally, JobTally)
+K = TypeVar("K", str, tuple[str, str])
+
+
+def _sampled(tallies: dict[K, T], window: Window) -> dict[K, T]:
+    """The tallies with at least ``rankings.MIN_SAMPLE`` executions of the statuses whose
+    durations count (success, or the status filter's): a p95 of one run ranks nothing."""
+    statuses = window.filters.statuses or ("success",)
+    return {
+        key: tally
+        for key, tally in tallies.items()
+        if sum(tally.by_status[s] for s in statuses) >= rankings.MIN_SAMPLE
+    }
+
+
+def _at_level(jobs: dict[JobKey, JobTally], window: Window) -> dict[JobKey, JobTally]:
+    """The jobs at the level the window's filters ask for (by default the job level: the
+    stages and steps inside a job are in its time already)."""
+    wanted = window.filters.job_level or "job"
+    if wanted == "all":
+        return jobs
+    return {key: tally for key, tally in jobs.items() if (tally.level or "job") == wanted}
+
+
 def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (pipeline_id, definition), tally in figures.jobs.items():
@@ -608,12 +605,13 @@ def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict
                 "definition_key": definition,
                 "flaky_count": tally.flaky_count,
                 "runs": executions,
-                "flaky_rate": _ratio(tally.flaky_count, executions),
+                "flaky_runs_per_execution": _ratio(tally.flaky_count, executions),
+                "flaky_rate": _ratio(tally.flaky_count, executions),  # its old name
                 "retry_compute_seconds": tally.retry_compute_seconds,
                 "last_flaky_at": iso(tally.last_flaky_at_ms),
             }
         )
-    rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_rate"] or 0)))
+    rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_runs_per_execution"] or 0)))
     return rows
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from cipulse.domain.accepted import EARLIEST, END
+from cipulse.domain.compute import LEVELS
 from cipulse.domain.status import Status
 from cipulse.domain.window import BRANCH_SCOPES, Filters, Window
 from cipulse.errors import InvalidRequest
@@ -113,7 +114,11 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
         if not separator or not key:
             raise InvalidRequest("tag: must be key:value (e.g. tag=runner:self-hosted)")
         tag_filters.append((key, value))
+    job_level = params.get("level") or None
+    if job_level is not None and job_level not in (*LEVELS, "all"):
+        raise InvalidRequest("level: must be job, stage, step or all (none: job)")
     return Filters(
+        job_level=job_level,
         repository=_text(params, "repository"),
         pipeline_id=pipeline_id,
         pipeline_name=pipeline_name,

@@ -31,6 +31,9 @@ class Filters:
     actor: str | None = None
     triggered_by: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    #: Job lists: the level of the jobs listed (``domain.compute.LEVELS``, or ``all``);
+    #: None: the job level.
+    job_level: str | None = None
 
 
 def on_default_branch(branch: str | None, default_branch: str | None) -> bool:

@@ -20,6 +20,7 @@ of the attempts and jobs they name), a ``WritePlan`` out; ``storage/run_writer.p
 
 from __future__ import annotations
 
+from cipulse.domain.compute import DERIVED_FORMATS
 from cipulse.domain.status import FINISHED_STATUSES, ended_earlier, is_stale
 from cipulse.domain.write_plan import (
     ResolvedAttempt,
@@ -91,7 +92,7 @@ class Planner:
             return
         plan = self.plan
         self._attempts[attempt.id] = (attempt.status, attempt.row["completed_at_ms"])
-        if attempt.from_webhooks:
+        if attempt.from_webhooks or attempt.row["source_format"] in DERIVED_FORMATS:
             plan.compute_from_jobs.add((org_id, attempt.id))
         target = plan.updated_attempts if attempt.id in self._stored else plan.new_attempts
         previous = target.get(attempt.id)
@@ -108,5 +109,4 @@ class Planner:
             return
         self._jobs[span.id] = (span.status, span.completed_at_ms)
         self.plan.span_rows[span.id] = span.row
-        if span.from_webhooks:
-            self.plan.compute_from_jobs.add((org_id, span.attempt_id))
+        self.plan.compute_from_jobs.add((org_id, span.attempt_id))

@@ -373,6 +373,7 @@ JOB_FACT_COLUMNS = (
     "completed_at_ms",
     "duration_seconds",
     "exclusive_seconds",
+    "kind",
 )
 
 
@@ -505,6 +506,9 @@ class JobTally:
     #: durations exceeds its upper edge (``Histogram.upper_edge``), even when the histogram
     #: itself is not read.
     duration_top_bucket: int | None = None
+    #: ``domain.compute.LEVELS``: job, stage or step (None: stored before levels were kept,
+    #: read as job).
+    level: str | None = None
 
 
 def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:

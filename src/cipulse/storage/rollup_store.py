@@ -15,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import FALLBACK_DEFAULT_BRANCHES
 from cipulse.storage.analytics_store import (
@@ -93,6 +94,7 @@ def job_tally_of(row: Sequence[Any]) -> JobTally:
         retry_compute_seconds=rest[6],
         last_flaky_at_ms=rest[7],
         duration_top_bucket=rest[9],
+        level=None if rest[10] is None else LEVELS[rest[10]],
     )
 
 
@@ -233,10 +235,12 @@ def _totals(
     keys: Sequence[str],
     summed: Sequence[str],
     highest: Sequence[str],
+    lowest: Sequence[str] = (),
 ) -> list[Sequence[Any]]:
-    """Per ``keys``, the ``summed`` columns added up and the ``highest`` ones' maximum, over
-    the selection's rows, by the database: one row per key instead of one per period."""
-    columns = [*keys, *summed, *highest]
+    """Per ``keys``, the ``summed`` columns added up, the ``highest`` ones' maximum and the
+    ``lowest`` ones' minimum, over the selection's rows, by the database: one row per key
+    instead of one per period."""
+    columns = [*keys, *summed, *highest, *lowest]
     branches = [
         sa.select(*(table.c[c] for c in columns)).where(condition)
         for condition in selection.conditions(table, org_id)
@@ -248,6 +252,7 @@ def _totals(
         *(rows.c[c] for c in keys),
         *(sa.func.sum(rows.c[c]) for c in summed),
         *(sa.func.max(rows.c[c]) for c in highest),
+        *(sa.func.min(rows.c[c]) for c in lowest),
     ).group_by(*(rows.c[c] for c in keys))
     return list(conn.execute(query))
 
@@ -310,7 +315,8 @@ def job_totals(
     keys = ["pipeline_id", "definition_key"]
     n = len(STATUS_NAMES)
     tallies: dict[tuple[str, str], JobTally] = {}
-    for row in _totals(conn, job_rollups, org_id, selection, keys, summed, highest):
+    # The outer level a job was seen at (``domain.compute.outer_level``): the lowest code.
+    for row in _totals(conn, job_rollups, org_id, selection, keys, summed, highest, ["level"]):
         rest = row[2 + n :]
         tallies[(str(row[0]), row[1])] = JobTally(
             name=rest[6],
@@ -322,6 +328,7 @@ def job_totals(
             retry_compute_seconds=float(rest[5]),
             last_flaky_at_ms=rest[7],
             duration_top_bucket=rest[8],
+            level=None if rest[9] is None else LEVELS[rest[9]],
         )
     return tallies
 

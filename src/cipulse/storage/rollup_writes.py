@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
+from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
 from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.dialect import bulk_delete, bulk_insert
@@ -84,6 +85,7 @@ def job_row(
         t.last_flaky_at_ms,
         scope,
         t.duration_top_bucket,
+        None if t.level is None else LEVELS.index(t.level),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.write_plan import Stored, WritePlan
 from cipulse.storage import repositories as repository_store
+from cipulse.storage.compute import derived_compute_of
 from cipulse.storage.dialect import (
     bulk_delete,
     bulk_insert,
@@ -166,26 +167,18 @@ def upsert_jobs(conn: Connection, plan: WritePlan) -> None:
 
 
 def compute_from_jobs(conn: Connection, plan: WritePlan, derived: dict[str, set[str]]) -> None:
-    """Webhook attempts have as compute the sum of their top-level jobs' durations:
-    recomputed for those the plan wrote or added jobs to, and the ``derived`` ones (by
-    organisation)."""
+    """Attempts whose wire format carries no compute (Trunk, webhooks) have as compute the
+    sum of their job-level nodes' durations (``domain/compute.py``): recomputed for those
+    the plan wrote or added jobs to, and the ``derived`` ones (by organisation)."""
     by_org: dict[str, set[str]] = {org_id: set(found) for org_id, found in derived.items()}
     for org_id, attempt_id in plan.compute_from_jobs:
         by_org.setdefault(org_id, set()).add(attempt_id)
-    if not by_org:
-        return
-    top_level = (
-        sa.select(sa.func.sum(jobs.c.duration_seconds))
-        .where(
-            jobs.c.org_id == run_attempts.c.org_id,
-            jobs.c.attempt_id == run_attempts.c.id,
-            jobs.c.parent_node_key.is_(None),
-        )
-        .scalar_subquery()
-    )
-    for org_id, attempt_ids in by_org.items():
-        conn.execute(
-            sa.update(run_attempts)
-            .where(run_attempts.c.org_id == org_id, run_attempts.c.id.in_(sorted(attempt_ids)))
-            .values(compute_seconds=top_level)
-        )
+    for org_id, attempt_ids in sorted(by_org.items()):
+        computed = derived_compute_of(conn, org_id, sorted(attempt_ids))
+        if computed:
+            conn.execute(
+                sa.update(run_attempts)
+                .where(run_attempts.c.org_id == org_id, run_attempts.c.id == sa.bindparam("a"))
+                .values(compute_seconds=sa.bindparam("c")),
+                [{"a": attempt_id, "c": value} for attempt_id, value in computed.items()],
+            )

@@ -393,6 +393,13 @@ job_rollups = sa.Table(
     sa.Column("last_flaky_at_ms", Millis, nullable=True),
     _branch_scope(),
     _top_bucket(),
+    sa.Column(
+        "level",
+        sa.SmallInteger,
+        nullable=True,
+        comment="0: job (directly under the run), 1: nested stage, 2: nested step; "
+        "null: stored before levels were kept, read as job (domain/compute.py)",
+    ),
     sa.PrimaryKeyConstraint(
         "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"
     ),

@@ -75,6 +75,13 @@ def window_query(
     actor: str | None = None,
     triggered_by: str | None = None,
     tag: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
+    level: Annotated[
+        str | None,
+        Query(
+            description="job lists: job (the default: nodes directly under the run), stage or "
+            "step (nested in a job), or all"
+        ),
+    ] = None,
 ) -> Window:
     params = {
         "since": since,
@@ -84,6 +91,7 @@ def window_query(
         "pipeline": pipeline,
         "branch": branch,
         "branches": branches,
+        "level": level,
         "provider": provider,
         "status": status,
         "actor": actor,
@@ -188,7 +196,7 @@ def router() -> APIRouter:
 
     @routes.get(
         "/analytics/recovery",
-        summary="Red periods and what is red now",
+        summary="Red periods, and what was red at the window's end (red now)",
         responses=_answers(_OBJECT),
     )
     async def analytics_recovery(
@@ -201,7 +209,7 @@ def router() -> APIRouter:
         _check_format(format)
         result = await _call(_service(request).recovery, principal.org_id, window, limit)
         if format == "csv":
-            return csv_response(result["periods"] + result["red_now"])
+            return csv_response(result["periods"] + result["red_at_end"])
         return _json(result)
 
     @routes.get(

@@ -2,12 +2,16 @@
 
 The data behind the dashboard's charts, in a small format of our own that
 ``static/app.js`` turns into ECharts options: ``{"kind", "x", "series": [{"name",
-"values", "status"?}], "unit"}``. Every chart also renders as a table for screen readers."""
+"values", "status"?}], "unit", "partial"?}``: ``partial`` marks the buckets still under way (the
+current day or hour holds only what has happened so far). Every chart also renders as a
+table for screen readers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+
+from cipulse.web.dashboard.rendering import DURATION_UNITS, duration_unit
 
 STATUS_ORDER = ("success", "failure", "timed_out", "cancelled", "skipped", "running", "queued")
 AGGREGATIONS = ("mean", "p50", "p95", "sum", "count")
@@ -44,16 +48,25 @@ def _runs_by_status(chart_id: str, series: list[dict[str, Any]]) -> dict[str, An
 
 
 def _durations(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 and p95 in one unit (minutes, hours…: the axis names it), so that the axis
+    ticks are round numbers of it."""
     x = [bucket["start"] for bucket in series]
+    fields = ("p50_duration_seconds", "p95_duration_seconds")
+    unit = duration_unit(b[field] for b in series for field in fields)
+    per_unit = dict(DURATION_UNITS)[unit]
+
+    def values(field: str) -> list[float | None]:
+        return [None if b[field] is None else b[field] / per_unit for b in series]
+
     return _chart(
         chart_id,
-        "Duration of successful runs",
+        f"Duration of successful runs ({unit})",
         "line",
-        "seconds",
+        unit,
         x,
         [
-            {"name": "p50", "values": [b["p50_duration_seconds"] for b in series]},
-            {"name": "p95", "values": [b["p95_duration_seconds"] for b in series]},
+            {"name": "p50", "values": values("p50_duration_seconds")},
+            {"name": "p95", "values": values("p95_duration_seconds")},
         ],
     )
 
@@ -76,36 +89,50 @@ def _success(chart_id: str, series: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
+def _marked(charts: list[dict[str, Any]], series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The charts with their buckets still under way marked."""
+    partial = [bool(bucket.get("partial")) for bucket in series]
+    for chart in charts:
+        chart["partial"] = partial
+    return charts
+
+
 def overview_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     x = [bucket["start"] for bucket in series]
     compute = _chart(
         "compute",
-        "Compute hours",
+        "Compute (h)",
         "bar",
-        "hours",
+        "h",
         x,
         [{"name": "compute", "values": [b["compute_seconds"] / 3600 for b in series]}],
     )
-    return [
-        _runs_by_status("runs", series),
-        _success("success", series),
-        _durations("durations", series),
-        compute,
-    ]
+    return _marked(
+        [
+            _runs_by_status("runs", series),
+            _success("success", series),
+            _durations("durations", series),
+            compute,
+        ],
+        series,
+    )
 
 
 def pipeline_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        _durations("durations", series),
-        _success("success", series),
-        _runs_by_status("runs", series),
-    ]
+    return _marked(
+        [
+            _durations("durations", series),
+            _success("success", series),
+            _runs_by_status("runs", series),
+        ],
+        series,
+    )
 
 
 def metric_chart(result: dict[str, Any], aggregation: str) -> dict[str, Any]:
     groups = result["groups"]
     x = [point["start"] for point in groups[0]["points"]] if groups else []
-    return _chart(
+    chart = _chart(
         "metric",
         f"{result['key']} ({aggregation})",
         "line",
@@ -119,6 +146,8 @@ def metric_chart(result: dict[str, Any], aggregation: str) -> dict[str, Any]:
             for group in groups[:12]
         ],
     )
+    chart["partial"] = result.get("partial") or []
+    return chart
 
 
 def metric_table(result: dict[str, Any], aggregation: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ class Kpi:
     metric: str
     value: str
     previous: str
-    #: "up", "down" or "" (no change or nothing to compare with).
+    #: "up", "down" or "" (no change, or nothing to compare with: ``change`` says which).
     direction: str
     #: "good", "bad" or "neutral".
     verdict: str
@@ -31,41 +31,79 @@ KPIS: tuple[tuple[str, str, Any, int, str], ...] = (
     ("success_rate", "Success rate", rendering.percent, 1, "success ÷ (success + failure)"),
     ("p50_duration_seconds", "p50 duration", rendering.duration, -1, "Median successful run"),
     ("p95_duration_seconds", "p95 duration", rendering.duration, -1, "95th percentile"),
-    ("compute_seconds", "Compute", rendering.hours, -1, "Sum of job time"),
-    ("flaky_rate", "Flaky rate", rendering.percent, -1, "Runs that passed on a retry"),
+    (
+        "compute_seconds",
+        "Compute",
+        rendering.hours,
+        -1,
+        "Compute time of the runs (reported, or the sum of their jobs' durations)",
+    ),
+    (
+        "flaky_rate",
+        "Flaky-run share",
+        rendering.percent,
+        -1,
+        "Share of runs that failed and then passed on a retry",
+    ),
     ("mttr_seconds", "MTTR", rendering.duration, -1, "Mean time from red to green"),
 )
 
 
-def _change(metric: str, now: float, before: float) -> str:
-    if metric in {"success_rate", "flaky_rate"}:
-        points = (now - before) * 100
-        return f"{points:+.1f} pts"
-    if before == 0:
-        return "new"
-    return f"{(now - before) / before * 100:+.0f}%"
+#: What a card says when there is no change to show, by the summary's ``reason``.
+NO_CHANGE_NOTES = {
+    "no_earlier_data": "no earlier data",
+    "no_value": "nothing to compare",
+    "was_zero": "was 0 before",
+}
+
+
+def _change_text(change: dict[str, Any]) -> str:
+    value = change["change"]
+    if change["kind"] == "difference":
+        points = value * 100
+        return f"{points:+.2f} pts" if abs(points) < 0.05 else f"{points:+.1f} pts"
+    return f"{value * 100:+.0f}%"
+
+
+def _compared_with(summary: dict[str, Any]) -> str:
+    """What the previous figure is of: the previous window, or, while this one is still
+    under way, the same elapsed time of it."""
+    window = summary.get("window") or {}
+    earlier = (summary.get("previous") or {}).get("window") or {}
+    if not window.get("partial") or not earlier.get("days"):
+        return "previous"
+    return f"previous, first {rendering.duration(earlier['days'] * 86400)}"
 
 
 def kpi_cards(summary: dict[str, Any]) -> list[Kpi]:
+    """The cards, each with its change as the summary's ``changes`` give it: a number only
+    when there is something to compare with, else what is missing ("no earlier data")."""
     previous = summary.get("previous") or {}
+    changes = summary.get("changes") or {}
+    compared = _compared_with(summary)
     cards = []
     for metric, label, formatter, good, help_text in KPIS:
         now, before = summary.get(metric), previous.get(metric)
-        direction = verdict = change = ""
-        if now is not None and before is not None and now != before:
-            direction = "up" if now > before else "down"
-            change = _change(metric, now, before)
-            sign = 1 if now > before else -1
+        change = changes.get(metric) or {"kind": "relative", "change": None, "reason": "no_value"}
+        direction = verdict = ""
+        if change["change"] is None:
+            text = NO_CHANGE_NOTES.get(change["reason"] or "", "nothing to compare")
+        elif change["change"] == 0:
+            text = "no change"
+        else:
+            direction = "up" if change["change"] > 0 else "down"
+            text = _change_text(change)
+            sign = 1 if change["change"] > 0 else -1
             verdict = "neutral" if good == 0 else ("good" if sign == good else "bad")
         cards.append(
             Kpi(
                 label=label,
                 metric=metric,
                 value=formatter(now),
-                previous=formatter(before),
+                previous=f"{compared} {formatter(before)}",
                 direction=direction,
                 verdict=verdict or "neutral",
-                change=change,
+                change=text,
                 help=help_text,
             )
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -17,13 +18,15 @@ from cipulse.analytics.buckets import Interval
 from cipulse.analytics.flaky_totals import flaky_totals
 from cipulse.analytics.paging import PageRequest, page_of, page_range
 from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS, AnalyticsService, RunSpan
+from cipulse.domain.compute import LEVELS
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.dashboard import charts
 from cipulse.web.dashboard.auth import SignedIn
 from cipulse.web.dashboard.kpis import kpi_cards
-from cipulse.web.dashboard.rendering import public_base_url, render
+from cipulse.web.dashboard.rendering import column_units, public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, View, view_of
 from cipulse.web.deadlines import run_in_database_thread
@@ -41,18 +44,26 @@ PIPELINE_COLUMNS = (
     ("p50_duration_seconds", "p50"),
     ("p95_duration_seconds", "p95"),
     ("compute_seconds", "Compute"),
-    ("flaky_rate", "Flaky"),
+    ("flaky_rate", "Flaky-run share"),
 )
 JOB_COLUMNS = (
     ("job", "Job"),
     ("runs", "Runs"),
     ("success_rate", "Success"),
     ("failure_count", "Failures"),
-    ("flaky_count", "Flaky"),
+    ("flaky_count", "Flaky runs"),
     ("p50_duration_seconds", "p50"),
     ("p95_duration_seconds", "p95"),
     ("exclusive_seconds", "Exclusive"),
     ("total_duration_seconds", "Total time"),
+)
+#: The columns of durations: each shown in one unit, named in its header.
+PIPELINE_DURATIONS = ("p50_duration_seconds", "p95_duration_seconds")
+JOB_DURATIONS = (
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "exclusive_seconds",
+    "total_duration_seconds",
 )
 
 
@@ -110,6 +121,14 @@ def _cursor(request: Request) -> str | None:
     return request.query_params.get("cursor") or None
 
 
+def _level(request: Request) -> str:
+    """The level of the jobs listed (``domain.compute.LEVELS`` or all; default: job)."""
+    level = request.query_params.get("level") or "job"
+    if level not in (*LEVELS, "all"):
+        raise InvalidRequest("level: must be job, stage, step or all")
+    return level
+
+
 def _page_number(request: Request) -> int:
     text = request.query_params.get("page") or "1"
     if not text.isdigit() or int(text) < 1:
@@ -125,11 +144,12 @@ def router() -> APIRouter:
         view = view_of(request)
         service = _service(request)
         org = session.org_id
-        default_branches = view.narrowed(branch_scope="default")
+        # The red list looks at default branches unless the view chose its branches.
+        red_scope = view.branches or "default"
         summary, series, red, pipelines, jobs = await asyncio.gather(
             _call(service.summary, org, view.window),
             _call(service.run_series, org, view.window, view.interval),
-            _call(service.recovery, org, default_branches, RED_NOW_SHOWN),
+            _call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
             _call(service.pipeline_highlights, org, view.window, TOP),
             _call(service.job_highlights, org, view.window, TOP),
         )
@@ -152,14 +172,16 @@ def router() -> APIRouter:
             kpis=kpi_cards(summary),
             summary=summary,
             charts=charts.overview_charts(series),
-            red_now=red["red_now"],
-            red_now_count=red["red_now_count"],
+            red=red,
+            red_scope=red_scope,
             slowest_pipelines=pipelines["slowest"],
             failing_pipelines=pipelines["failing"],
             flaky_pipelines=pipelines["flaky"],
+            too_few_pipelines=pipelines["too_few"],
             slowest_jobs=jobs["slowest"],
             failing_jobs=jobs["failing"],
             flaky_jobs=jobs["flaky"],
+            min_sample=MIN_SAMPLE,
         )
 
     @routes.get("/red-since")
@@ -202,6 +224,7 @@ def router() -> APIRouter:
             view,
             title="Pipelines",
             rows=shown,
+            units={**column_units(shown, PIPELINE_DURATIONS), "compute_seconds": "h"},
             total=total,
             page_number=number,
             pages=pages,
@@ -219,13 +242,19 @@ def router() -> APIRouter:
         view = view_of(request)
         service = _service(request)
         info = await _call(service.pipeline, session.org_id, pipeline_id)
+        level = _level(request)
         window = view.narrowed(pipeline_id=info["id"])
         sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
         jobs_page = PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=_cursor(request))
         summary, series, jobs, runs = await asyncio.gather(
             _call(service.summary, session.org_id, window),
             _call(service.run_series, session.org_id, window, view.interval),
-            _call(service.jobs, session.org_id, window, jobs_page),
+            _call(
+                service.jobs,
+                session.org_id,
+                replace(window, filters=replace(window.filters, job_level=level)),
+                jobs_page,
+            ),
             _call(service.runs, session.org_id, window, 25, None),
         )
         elsewhere = None
@@ -245,10 +274,14 @@ def router() -> APIRouter:
             charts=charts.pipeline_charts(series),
             jobs=jobs[0],
             next_cursor=jobs[1],
+            units=column_units(jobs[0], JOB_DURATIONS),
             runs=runs[0],
             sort=sort,
             columns=JOB_COLUMNS,
-            csv=view.api("analytics/jobs", pipeline=info["id"], sort=sort, format="csv"),
+            level=level,
+            csv=view.api(
+                "analytics/jobs", pipeline=info["id"], sort=sort, level=level, format="csv"
+            ),
             runs_csv=view.api("runs", pipeline=info["id"], format="csv"),
         )
 
@@ -270,10 +303,11 @@ def router() -> APIRouter:
     async def jobs(request: Request, session: SignedIn) -> Response:
         view = view_of(request)
         sort = _sort(request, JOB_SORTS, "-total_duration_seconds")
+        level = _level(request)
         rows, next_cursor = await _call(
             _service(request).jobs,
             session.org_id,
-            view.window,
+            view.narrowed(job_level=level),
             PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=_cursor(request)),
         )
         return await _page(
@@ -283,10 +317,12 @@ def router() -> APIRouter:
             view,
             title="Jobs",
             rows=rows,
+            units=column_units(rows, JOB_DURATIONS),
             sort=sort,
             columns=(("pipeline", "Pipeline"), *JOB_COLUMNS),
             next_cursor=next_cursor,
-            csv=view.api("analytics/jobs", sort=sort, format="csv"),
+            level=level,
+            csv=view.api("analytics/jobs", sort=sort, level=level, format="csv"),
         )
 
     @routes.get("/flaky")
@@ -305,6 +341,7 @@ def router() -> APIRouter:
             first_rank=page_range(page)[0] + 1,
             next_cursor=next_cursor,
             totals=flaky_totals(every),
+            units=column_units(rows, ("retry_compute_seconds",)),
             csv=view.api("analytics/flaky", format="csv"),
         )
 

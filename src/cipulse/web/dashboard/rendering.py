@@ -52,6 +52,35 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+#: Units a column of durations is shown in: the largest its longest value fills twice.
+DURATION_UNITS = (("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0))
+
+
+def duration_unit(values: Any) -> str:
+    """The one unit a column (or an axis) of durations in seconds is shown in: days from 2
+    days, hours from 2 hours, minutes from 2 minutes, else seconds (by its longest value)."""
+    longest = max((v for v in values if v is not None), default=0.0)
+    for unit, seconds in DURATION_UNITS:
+        if longest >= 2 * seconds:
+            return unit
+    return "s"
+
+
+def column_units(rows: Any, fields: Any) -> dict[str, str]:
+    """Per duration field of a table, the unit of its column."""
+    return {field: duration_unit(row.get(field) for row in rows) for field in fields}
+
+
+def in_unit(seconds: float | None, unit: str) -> str:
+    """A duration as a number of ``unit`` (the column's header names it): ``47.6``."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "—"
+    value = seconds / dict(DURATION_UNITS)[unit]
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
 def percent(ratio: float | None, digits: int = 1) -> str:
     if ratio is None:
         return "—"
@@ -113,6 +142,7 @@ def environment() -> Environment:
         percent=percent,
         number=number,
         hours=hours,
+        in_unit=in_unit,
         when=when,
         ago=ago,
         safe_url=safe_url,

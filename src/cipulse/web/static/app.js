@@ -29,7 +29,13 @@
   function formatter(unit) {
     if (unit === "seconds") return duration;
     if (unit === "ratio") return function (v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%"; };
-    if (unit === "hours") return function (v) { return v === null || v === undefined ? "—" : v.toFixed(1) + " h"; };
+    // Durations come in one unit per chart (s, min, h, d): ticks are round numbers of it.
+    if (["s", "min", "h", "d"].indexOf(unit) >= 0) {
+      return function (v) {
+        if (v === null || v === undefined) return "—";
+        return v.toLocaleString(undefined, { maximumFractionDigits: Math.abs(v) < 10 ? 1 : 0 }) + " " + unit;
+      };
+    }
     return function (v) { return v === null || v === undefined ? "—" : (Math.round(v * 100) / 100).toLocaleString(); };
   }
 
@@ -38,12 +44,36 @@
     return hourly ? iso.slice(11, 16) : iso.slice(5, 10);
   }
 
+  // The buckets still under way (today, this hour): shaded and labelled "so far", their
+  // bars paler, so a half-empty bucket does not read as a drop.
+  function partialArea(spec, muted) {
+    var marked = (spec.partial || []).map(function (p, i) { return p ? i : -1; })
+      .filter(function (i) { return i >= 0; });
+    if (!marked.length) return null;
+    return {
+      silent: true,
+      itemStyle: { color: "rgba(127, 127, 127, 0.14)" },
+      label: { show: true, position: "insideTop", color: muted, formatter: "so far" },
+      data: [[{ xAxis: marked[0] }, { xAxis: marked[marked.length - 1] }]]
+    };
+  }
+
+  function paler(values, partial) {
+    if (!partial) return values;
+    return values.map(function (v, i) {
+      return partial[i] ? { value: v, itemStyle: { opacity: 0.45 } } : v;
+    });
+  }
+
   function options(spec) {
     var fmt = formatter(spec.unit);
     var text = css("--text"), muted = css("--muted"), border = css("--border");
+    var area = partialArea(spec, muted);
     var series = spec.series.map(function (s, i) {
       var color = s.status ? css(STATUS[s.status] || "--cancelled") : PALETTE[i % PALETTE.length];
-      var base = { name: s.name, data: s.values, itemStyle: { color: color }, emphasis: { focus: "series" } };
+      var bars = spec.kind === "stacked" || spec.kind === "bar";
+      var base = { name: s.name, data: bars ? paler(s.values, spec.partial) : s.values, itemStyle: { color: color }, emphasis: { focus: "series" } };
+      if (i === 0 && area) base.markArea = area;
       if (spec.kind === "stacked") return Object.assign(base, { type: "bar", stack: "all", barMaxWidth: 24 });
       if (spec.kind === "bar") return Object.assign(base, { type: "bar", barMaxWidth: 24 });
       return Object.assign(base, { type: "line", showSymbol: spec.x.length < 40, connectNulls: false, lineStyle: { width: 2 } });

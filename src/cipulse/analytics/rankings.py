@@ -1,0 +1,104 @@
+"""How the top lists rank: a minimum sample, then by impact.
+
+How the overview's top lists rank, so that they point at what matters: a minimum sample
+(one failed run out of one is not the most failing pipeline) and an order by impact. Pure
+functions of the listed rows; ``docs/metrics.md`` (Rankings) states the same rules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: Fewer decided runs (or job executions) than this and a row is not ranked: its rate says
+#: too little.
+MIN_SAMPLE = 5
+#: The normal quantile of the Wilson bound: 95% two-sided (1.96).
+Z = 1.959963984540054
+
+
+def wilson_lower_bound(hits: int, total: int, z: float = Z) -> float:
+    """The lower end of the Wilson score interval of a rate of ``hits`` out of ``total``:
+    the rate the data says, with 97.5% confidence, is at least reached. 0 for no sample."""
+    if total <= 0:
+        return 0.0
+    rate = hits / total
+    z2 = z * z
+    centre = rate + z2 / (2 * total)
+    spread = z * math.sqrt(rate * (1 - rate) / total + z2 / (4 * total * total))
+    return max((centre - spread) / (1 + z2 / total), 0.0)
+
+
+def decided(by_status: dict[str, int]) -> int:
+    return by_status.get("success", 0) + by_status.get("failure", 0) + by_status.get("timed_out", 0)
+
+
+def failed(by_status: dict[str, int]) -> int:
+    return by_status.get("failure", 0) + by_status.get("timed_out", 0)
+
+
+def most_failing_pipelines(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Pipelines with at least ``MIN_SAMPLE`` decided runs and a failure, by the Wilson lower
+    bound of their failure rate (then more failures first), each with ``failed_runs`` and
+    ``decided_runs``: the sample beside the figure."""
+    ranked = []
+    for row in rows:
+        total, failures = decided(row["by_status"]), failed(row["by_status"])
+        if total >= MIN_SAMPLE and failures:
+            bound = wilson_lower_bound(failures, total)
+            ranked.append({**row, "failed_runs": failures, "decided_runs": total, "bound": bound})
+    ranked.sort(key=lambda r: (-r["bound"], -r["failed_runs"], r["id"]))
+    return [{k: v for k, v in r.items() if k != "bound"} for r in ranked[:count]]
+
+
+def too_few_to_rank(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Pipelines that ran but have fewer than ``MIN_SAMPLE`` decided runs, most runs first:
+    what a list with nothing to rank names instead (a new user's first runs)."""
+    few = [r for r in rows if r["runs"] and decided(r["by_status"]) < MIN_SAMPLE]
+    return sorted(few, key=lambda r: (-r["runs"], r["id"]))[:count]
+
+
+def flakiest_pipelines(
+    rows: list[dict[str, Any]], samples: dict[str, int], count: int
+) -> list[dict[str, Any]]:
+    """Pipelines with flaky runs and at least ``MIN_SAMPLE`` runs in ``flaky_rate``'s
+    denominator (``samples``, per pipeline id), by the Wilson lower bound of their flaky
+    rate (then more flaky runs first), each with ``flaky_of_runs``: that denominator."""
+    ranked = []
+    for row in rows:
+        total = samples.get(row["id"], 0)
+        if row["flaky_runs"] and total >= MIN_SAMPLE:
+            bound = wilson_lower_bound(row["flaky_runs"], total)
+            ranked.append({**row, "flaky_of_runs": total, "bound": bound})
+    ranked.sort(key=lambda r: (-r["bound"], -r["flaky_runs"], r["id"]))
+    return [{k: v for k, v in r.items() if k != "bound"} for r in ranked[:count]]
+
+
+def with_retry_split(row: dict[str, Any]) -> dict[str, Any]:
+    """A job row with its failures split: ``failures_passed_on_retry`` (the flaky runs in
+    which it failed and then passed: ``flaky_count``) and ``failures_stayed_failed`` (the
+    other failing executions: ``failure_count`` - ``flaky_count``, at least 0)."""
+    passed = min(row["flaky_count"], row["failure_count"])
+    return {
+        **row,
+        "failures_passed_on_retry": passed,
+        "failures_stayed_failed": row["failure_count"] - passed,
+    }
+
+
+def most_failing_jobs(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Jobs with at least ``MIN_SAMPLE`` executions and a failure that stayed failed, most
+    such failures first (impact: each is a red run someone has to look at), then the
+    Wilson lower bound of their failure rate."""
+    ranked = []
+    for row in map(with_retry_split, rows):
+        total = decided(row["by_status"])
+        if total >= MIN_SAMPLE and row["failures_stayed_failed"]:
+            bound = wilson_lower_bound(row["failure_count"], total)
+            ranked.append((-row["failures_stayed_failed"], -bound, row["job"], row))
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked[:count]]
+
+
+def flakiest_jobs(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Flaky-job rows (most flaky runs first) with at least ``MIN_SAMPLE`` executions."""
+    return [row for row in rows if row["runs"] >= MIN_SAMPLE][:count]
