@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -194,3 +194,64 @@ def test_every_page_has_no_accessibility_violation(
     too_wide = {name: w for name, w in widths.items() if w[0] > viewport["width"] + 1}
     assert not too_wide, f"pages that scroll sideways at {viewport['width']} px: {too_wide}"
     assert not errors + signed_out_errors, errors + signed_out_errors
+
+
+def links_on(page: Page) -> list[str]:
+    """Every URL the page links to or loads: anchors (HTML and SVG), stylesheets and icons,
+    scripts, and GET forms (by their action)."""
+    found: list[str] = page.evaluate(
+        """() => [
+            ...[...document.querySelectorAll("a[href]")].map(a => a.href.baseVal ?? a.href),
+            ...[...document.querySelectorAll("link[href]")].map(l => l.href),
+            ...[...document.querySelectorAll("script[src]")].map(s => s.src),
+            ...[...document.querySelectorAll("form:not([method=post])")].map(f => f.action),
+        ]"""
+    )
+    return [urljoin(page.url, link) for link in found]
+
+
+def test_every_link_on_every_page_answers_200(
+    browser: Browser, demo: Demo, signed_in: dict[str, Any]
+) -> None:
+    """From the overview, breadth first: each page is opened in the browser and every
+    same-origin URL it names is asked for with the page's session; the first CRAWL_PAGES
+    pages are opened in turn, CRAWL_LINKS URLs are asked for in all."""
+    page, errors = open_page(browser, DESKTOP, signed_in)
+    origin = urlsplit(demo.url).netloc
+    checked: dict[str, int] = {}
+    queue = [demo.url + "/"]
+    opened: list[str] = []
+    while queue and len(opened) < CRAWL_PAGES:
+        url = queue.pop(0)
+        if url in opened:
+            continue
+        response = page.goto(url)
+        assert response is not None
+        assert response.status == 200, f"{url}: {response.status}"
+        opened.append(url)
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            continue
+        for link in links_on(page):
+            target = link.split("#")[0]
+            if urlsplit(target).netloc != origin or target in checked:
+                continue
+            if len(checked) >= CRAWL_LINKS:
+                break
+            answer = page.request.get(target, max_redirects=0)
+            checked[target] = answer.status
+            if answer.status == 303:  # /red-since: to the run that turned a branch red
+                location = urljoin(target, answer.headers["location"])
+                checked[target] = page.request.get(location).status
+                queue.append(location)
+            elif answer.headers.get("content-type", "").startswith("text/html"):
+                queue.append(target)
+    page.context.close()
+    broken = {url: status for url, status in checked.items() if status != 200}
+    assert not broken, f"links that do not answer 200: {broken}"
+    paths = {urlsplit(url).path for url in checked}
+    for path in ("/", "/pipelines", "/jobs", "/flaky", "/metrics", "/settings"):
+        assert path in paths
+    assert any(path.startswith("/runs/") for path in paths)
+    assert any(path.startswith("/static/") for path in paths)
+    assert any("format=csv" in url for url in checked)
+    assert not errors, errors
