@@ -10,6 +10,7 @@ no script but its own)."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from cipulse.accounts.users import UserService
 from cipulse.cli.main import cli
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
-from tests.browser.conftest import TIMEOUT_MS, _console_error
+from tests.browser.conftest import TIMEOUT_MS, ColorScheme, _console_error, save_screenshot
 from tests.servers import threaded_server
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
@@ -84,13 +85,17 @@ def signed_in(browser: Browser, demo: Demo) -> dict[str, Any]:
 
 
 def open_page(
-    browser: Browser, viewport: dict[str, int], state: dict[str, Any] | None
+    browser: Browser,
+    viewport: dict[str, int],
+    state: dict[str, Any] | None,
+    color_scheme: ColorScheme = "light",
 ) -> tuple[Page, list[str]]:
     """A page in its own context (CSP bypassed so axe can be injected), and the list its
     JavaScript errors are recorded in."""
     context = browser.new_context(
         viewport=viewport,  # type: ignore[arg-type]
         storage_state=state,  # type: ignore[arg-type]
+        color_scheme=color_scheme,
         bypass_csp=True,
     )
     context.set_default_timeout(TIMEOUT_MS)
@@ -166,11 +171,19 @@ def settled(page: Page) -> None:
         expect(chart.locator("svg").first).to_be_attached()
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    ("viewport", "color_scheme"),
+    [(DESKTOP, "light"), (PHONE, "light"), (DESKTOP, "dark")],
+    ids=["desktop", "phone", "desktop-dark"],
+)
 def test_every_page_has_no_accessibility_violation(
-    browser: Browser, demo: Demo, signed_in: dict[str, Any], viewport: dict[str, int]
+    browser: Browser,
+    demo: Demo,
+    signed_in: dict[str, Any],
+    viewport: dict[str, int],
+    color_scheme: ColorScheme,
 ) -> None:
-    page, errors = open_page(browser, viewport, signed_in)
+    page, errors = open_page(browser, viewport, signed_in, color_scheme)
     pages = dashboard_pages(page, demo.url)
     violations: dict[str, list[str]] = {}
     widths: dict[str, tuple[int, list[str]]] = {}
@@ -181,7 +194,7 @@ def test_every_page_has_no_accessibility_violation(
         settled(page)
         violations[name] = axe_violations(page)
         widths[name] = page.evaluate(WIDEST)
-    signed_out, signed_out_errors = open_page(browser, viewport, None)
+    signed_out, signed_out_errors = open_page(browser, viewport, None, color_scheme)
     signed_out.goto(demo.url + "/sign-in")
     violations["sign-in"] = axe_violations(signed_out)
     widths["sign-in"] = signed_out.evaluate(WIDEST)
@@ -194,6 +207,52 @@ def test_every_page_has_no_accessibility_violation(
     too_wide = {name: w for name, w in widths.items() if w[0] > viewport["width"] + 1}
     assert not too_wide, f"pages that scroll sideways at {viewport['width']} px: {too_wide}"
     assert not errors + signed_out_errors, errors + signed_out_errors
+
+
+#: The first cell of each row of a dashboard table: its width and height in pixels.
+FIRST_CELLS = """() => [...document.querySelectorAll("table[data-table] tbody tr")].map(row => {
+    const cell = row.querySelector("td.name") || row.querySelector("td");
+    const box = cell.getBoundingClientRect();
+    return [box.width, box.height];
+})"""
+#: The waterfall's axis labels that are shown, as [left, right] in pixels.
+AXIS_LABELS = """() => [...document.querySelectorAll(".waterfall .axis span")]
+    .map(label => label.getBoundingClientRect())
+    .filter(box => box.width > 0)
+    .map(box => [box.left, box.right])"""
+
+
+def test_a_phone_reads_tables_and_the_waterfall(
+    browser: Browser, demo: Demo, signed_in: dict[str, Any]
+) -> None:
+    """At 390 px: a table's name column is wide enough for words (not one letter per line)
+    and its rows stay short; a keyboard scrolls a table sideways; the waterfall's axis labels
+    do not overlap. Screenshots go to the screenshots folder (``*-phone.png``)."""
+    page, errors = open_page(browser, PHONE, signed_in)
+    pages = dashboard_pages(page, demo.url)
+    for name in ("pipelines", "jobs", "flaky", "pipeline"):
+        page.goto(pages[name])
+        cells = page.evaluate(FIRST_CELLS)
+        assert cells, name
+        assert min(width for width, _ in cells) >= 120, f"{name}: a name column {cells[:3]}"
+        # A name and its repository beneath it, wrapped at words: a few lines, not a column
+        # of letters (the Flaky page's rows were 220 px tall).
+        assert max(height for _, height in cells) <= 130, f"{name}: a row {cells[:3]}"
+        save_screenshot(page, f"{name}-phone", full_page=False)
+    page.goto(pages["jobs"])
+    table = page.locator(".table-wrap").first
+    table.focus()
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowRight")
+    assert table.evaluate("box => box.scrollLeft") > 0, "the keyboard does not scroll the table"
+    page.goto(pages["run"])
+    labels = page.evaluate(AXIS_LABELS)
+    assert len(labels) >= 2
+    for (_, right), (left, _) in itertools.pairwise(labels):
+        assert right <= left, f"axis labels overlap: {labels}"
+    save_screenshot(page, "run-phone")
+    page.context.close()
+    assert not errors, errors
 
 
 def links_on(page: Page) -> list[str]:
