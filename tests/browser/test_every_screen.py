@@ -1,8 +1,12 @@
 """The dashboard on every screen, in real headless Chromium against a real server over a
 generated history: axe-core finds no accessibility violation on any page (overview, pipelines,
-a pipeline, a run, jobs, flaky, metrics, settings, sign-in, an error page) at a desktop and a
-phone width; on a phone no page scrolls sideways and tables read as cards; and every link on
-every page, crawled from the overview, answers 200.
+a pipeline, a run, jobs, flaky, metrics, settings, sign-in, an error page) at a desktop width
+(light and dark) and a phone's; on a phone no page scrolls sideways, a table's name column
+stays readable (words, not a letter per line) and the waterfall's axis labels do not overlap;
+and every link on every page, crawled from the overview, answers 200.
+
+These check markup, not figures, so they run on SQLite only, over one server shared by the
+module (the figures are checked on both databases in tests/browser/test_dashboard.py).
 
 axe-core is a test tool, vendored in tests/browser/vendor/ (see its README.md); it is injected
 into each page with the page's Content-Security-Policy bypassed (the dashboard itself allows
