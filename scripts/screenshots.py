@@ -7,7 +7,8 @@ It serves the database with ``cipulse serve`` on a free loopback port, gives the
 user ``demo@cipulse.local`` a throwaway password (creating the user when missing), and drives
 Debian's Chromium (``CIPULSE_TEST_CHROMIUM``, else ``chromium``) with Playwright through the
 pages a newcomer opens: overview (light and dark), pipelines, the busiest pipeline, one of its
-runs that needed a retry when there is one, flaky jobs, the metrics explorer.
+runs that needed a retry when there is one, flaky jobs, the metrics explorer; then the
+pipelines, flaky jobs and that run on a phone (390x844, ``*-phone.png``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 EMAIL = "demo@cipulse.local"
 VIEWPORT = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 def main() -> int:
@@ -116,6 +118,14 @@ def _shoot(chromium: str, url: str, password: str, out: Path) -> None:
             )
             page.goto(f"{url}/runs/{retried[0]['id']}")
             _save(page, out / "run.png")
+            page.set_viewport_size(PHONE)
+            for path, name in (
+                ("/pipelines", "pipelines-phone"),
+                ("/flaky", "flaky-phone"),
+                (f"/runs/{retried[0]['id']}", "run-phone"),
+            ):
+                page.goto(url + path)
+                _save(page, out / f"{name}.png")
             context.close()
         browser.close()
 

@@ -118,10 +118,13 @@ def test_a_newcomer_finds_what_matters(
     expect(page.locator(".spark").first).to_be_visible()
     screenshot(page, f"pipelines-{kind}")
 
-    # Time range and branch filter live in the URL and change the numbers.
+    # Time range and branch filter live in the URL and change the numbers. They apply on
+    # "Apply", not when a select changes (an arrow key would load a page per option).
     page.get_by_label("Time range").select_option("7d")
-    expect(page).to_have_url(re.compile(r"range=7d"))
     page.get_by_label("Branches").select_option("default")
+    expect(page).not_to_have_url(re.compile(r"range=7d"))
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"range=7d"))
     expect(page).to_have_url(re.compile(r"branches=default"))
     week = api(page, url, "/api/v1/pipelines?days=7&branches=default&sort=-p95_duration_seconds")
     busiest = week["items"][0]
@@ -152,6 +155,7 @@ def test_a_newcomer_finds_what_matters(
     keys = api(page, url, "/api/v1/analytics/custom-metrics/keys")
     if keys["metrics"] and keys["tags"]:
         page.get_by_label("Group by tag").select_option(keys["tags"][0])
+        page.get_by_role("button", name="Show").click()
         expect(page).to_have_url(re.compile(f"group={keys['tags'][0]}"))
         charts_drawn(page)
 

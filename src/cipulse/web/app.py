@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    app.add_middleware(middleware.Compression)
     # The last added is the outermost: a 500 gets the headers, and any early answer waits
     # until the body it did not read has arrived.
     app.add_middleware(RequestDeadlines)

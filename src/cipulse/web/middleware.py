@@ -1,4 +1,4 @@
-"""Two things every HTTP answer needs, as ASGI middleware.
+"""Three things every HTTP answer needs, as ASGI middleware.
 
 - ``SecurityHeaders``: API answers (JSON) and CSV exports are data, never to be guessed at as
   HTML by a browser nor kept by a cache: ``X-Content-Type-Options: nosniff`` and
@@ -9,14 +9,27 @@
   large, 401 no key) when the server closes with the body unread. So before an answer starts,
   what the application did not read of the body is read and discarded, up to
   ``CIPULSE_BODY_DRAIN_BYTES``. A larger body, or a client that waits for
-  ``100 Continue``, gets the answer with ``Connection: close``."""
+  ``100 Continue``, gets the answer with ``Connection: close``.
+- ``Compression``: answers of ``COMPRESS_FROM_BYTES`` or more (pages, CSV, JSON) go out
+  gzip-compressed when the client accepts it; a streamed CSV stays streamed (Starlette's
+  ``GZipMiddleware`` flushes each chunk). Not for requests another site started (a browser's
+  ``Sec-Fetch-Site: cross-site`` or ``same-site``): a page holds its form token, and a site
+  that can make a signed-in browser load pages with text of its choosing and watch their
+  compressed sizes could guess it (BREACH). Static files are compressed the same way."""
 
 from __future__ import annotations
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"))
 DATA_TYPES = (b"application/json", b"text/csv")
+#: Smaller answers gain too little from gzip to be worth its header and CPU.
+COMPRESS_FROM_BYTES = 1024
+#: zlib's default level: most of level 9's gain for a fraction of its CPU.
+COMPRESS_LEVEL = 6
+#: ``Sec-Fetch-Site`` values of requests this site (or the user, typing a URL) started.
+OWN_REQUESTS = (b"same-origin", b"none")
 
 
 class SecurityHeaders:
@@ -88,3 +101,18 @@ class DrainUnreadBody:
             await send(message)
 
         await self.app(scope, tracked_receive, draining_send)
+
+
+class Compression:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(
+            app, minimum_size=COMPRESS_FROM_BYTES, compresslevel=COMPRESS_LEVEL
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        site = _header(scope, b"sec-fetch-site") if scope["type"] == "http" else None
+        if site is not None and site not in OWN_REQUESTS:
+            await self.app(scope, receive, send)
+            return
+        await self.gzip(scope, receive, send)

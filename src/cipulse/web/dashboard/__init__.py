@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.staticfiles import StaticFiles
 
 from cipulse.web.dashboard import auth, pages, settings_admin, settings_page
+from cipulse.web.dashboard.assets import CachedStaticFiles, StaticAssets
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -19,5 +18,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     for module in (auth, pages, settings_page, settings_admin):
         app.include_router(module.router())
-    # The chart library is 1 MB; compressed, a third of that.
-    app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC)), name="static")
+    # Hashed once, from the bytes the package ships: each file's URL names its version.
+    assets = StaticAssets.of(STATIC)
+    app.state.static_assets = assets
+    app.mount("/static", CachedStaticFiles(STATIC, assets), name="static")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from cipulse.settings import Settings
+from cipulse.web.dashboard.assets import StaticAssets
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -169,9 +170,16 @@ def public_base_url(request: Request) -> str:
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
+    root = root_of(request)
+    assets: StaticAssets = request.app.state.static_assets
     html = (
         environment()
         .get_template(template)
-        .render(request=request, root=root_of(request), **context)
+        .render(
+            request=request,
+            root=root,
+            static_url=partial(assets.url, root),
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)

@@ -1,4 +1,4 @@
-// cipulse dashboard: charts from the JSON beside each chart, filters that apply on change,
+// cipulse dashboard: charts from the JSON beside each chart, the custom date range,
 // copy buttons. No inline scripts: the Content-Security-Policy allows only this file.
 (function () {
   "use strict";
@@ -116,24 +116,20 @@
     });
   }
 
+  // Filters apply when their form is submitted (its Apply button, or Enter), never on a
+  // select's change: a keyboard user moving through options with the arrow keys would
+  // otherwise load a page per option (WCAG 3.2.2, "On Input"). Choosing "Custom…" only
+  // shows the date fields.
   function setUpFilters() {
     document.querySelectorAll("form[data-filters]").forEach(function (form) {
       var range = form.querySelector("[data-range]");
       var dates = form.querySelector("[data-dates]");
-      form.querySelectorAll("select").forEach(function (select) {
-        select.addEventListener("change", function () {
-          if (range && select === range) {
-            var custom = range.value === "custom";
-            dates.hidden = !custom;
-            dates.querySelectorAll("input").forEach(function (input) { input.disabled = !custom; });
-            if (custom) { dates.querySelector("input").focus(); return; }
-          }
-          form.requestSubmit();
-        });
+      if (!range || !dates) return;
+      range.addEventListener("change", function () {
+        var custom = range.value === "custom";
+        dates.hidden = !custom;
+        dates.querySelectorAll("input").forEach(function (input) { input.disabled = !custom; });
       });
-    });
-    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () { select.form.requestSubmit(); });
     });
   }
 
