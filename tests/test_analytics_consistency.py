@@ -382,10 +382,12 @@ def check_job_highlights(
         executions = sum(row["by_status"][s] for s in ("success", "failure", "timed_out"))
         stayed = row["failure_count"] - min(row["flaky_count"], row["failure_count"])
         if executions >= MIN_SAMPLE and stayed:
-            rows.append((-stayed, -wilson(row["failure_count"], executions), row["job"], row))
-    rows.sort(key=lambda item: item[:3])
+            bound = -wilson(row["failure_count"], executions)
+            order = (row["job"], row["pipeline_id"], row["definition_key"])
+            rows.append((-stayed, bound, *order, row))
+    rows.sort(key=lambda item: item[:5])  # ties: by name, then pipeline and job key
     assert [(r["pipeline_id"], r["definition_key"]) for r in got["failing"]] == [
-        (item[3]["pipeline_id"], item[3]["definition_key"]) for item in rows[:4]
+        (item[5]["pipeline_id"], item[5]["definition_key"]) for item in rows[:4]
     ], window
     for row in got["failing"]:
         assert (

@@ -305,7 +305,7 @@ def test_the_flaky_page_pages_and_its_header_sums_every_flaky_job(served: Served
         f"{WIDE_JOBS + 1} flaky jobs · retries cost {hours(retry)} of compute"
     )
     second = next(p for i, p in enumerate(every_page(browser, "/flaky")) if i == 1)
-    ranks = re.findall(r'<td class="muted">(\d+)</td>', second)
+    ranks = re.findall(r'<td class="muted rank">(\d+)</td>', second)
     assert ranks[0] == "101"
 
 

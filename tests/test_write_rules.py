@@ -25,12 +25,19 @@ def attempt(
     snapshot: bool = True,
     webhooks: bool = False,
     jobs_posted: int = 1,
+    source: str = "runwatch",
 ) -> ResolvedAttempt:
     return ResolvedAttempt(
         id=attempt_id,
         run_lock_id=f"run-of-{attempt_id}",
         status=status,
-        row={"org_id": ORG, "id": attempt_id, "completed_at_ms": end, "received_at_ms": received},
+        row={
+            "org_id": ORG,
+            "id": attempt_id,
+            "completed_at_ms": end,
+            "received_at_ms": received,
+            "source_format": source,
+        },
         job_rows=[(ORG, f"{attempt_id}-job-{n}", attempt_id) for n in range(jobs_posted)],
         jobs_are_snapshot=snapshot,
         from_webhooks=webhooks,
@@ -165,13 +172,16 @@ def test_a_job_posted_twice_in_a_batch_is_written_once_as_last_posted() -> None:
     assert folding.plan.span_rows == {"j1": last.row}
 
 
-def test_webhook_attempts_and_the_attempts_of_webhook_jobs_sum_compute_from_jobs() -> None:
+def test_attempts_whose_source_gives_no_compute_sum_it_from_their_jobs() -> None:
+    """Webhook and Trunk attempts, and the attempts of nodes posted on their own (only those
+    formats post them), take their compute from their jobs; a RunWatch attempt keeps its own."""
     folding = planner()
-    folding.add(submission(attempt("a1", webhooks=True)))
+    folding.add(submission(attempt("a1", webhooks=True, source="github")))
     folding.add(submission(attempt("a2")))
+    folding.add(submission(attempt("a5", source="trunk")))
     folding.add(submission(spans=(span("j1", attempt_id="a3", webhooks=True),)))
     folding.add(submission(spans=(span("j2", attempt_id="a4"),)))
-    assert folding.plan.compute_from_jobs == {(ORG, "a1"), (ORG, "a3")}
+    assert folding.plan.compute_from_jobs == {(ORG, "a1"), (ORG, "a3"), (ORG, "a4"), (ORG, "a5")}
 
 
 def test_new_attempts_count_what_neither_is_stored_nor_planned() -> None:

@@ -94,9 +94,10 @@ def most_failing_jobs(rows: list[dict[str, Any]], count: int) -> list[dict[str, 
         total = decided(row["by_status"])
         if total >= MIN_SAMPLE and row["failures_stayed_failed"]:
             bound = wilson_lower_bound(row["failure_count"], total)
-            ranked.append((-row["failures_stayed_failed"], -bound, row["job"], row))
-    ranked.sort(key=lambda item: item[:3])
-    return [item[3] for item in ranked[:count]]
+            order = (-row["failures_stayed_failed"], -bound, row["job"], row["pipeline_id"])
+            ranked.append((*order, row["definition_key"], row))
+    ranked.sort(key=lambda item: item[:5])  # ties: by name, then one fixed order
+    return [item[5] for item in ranked[:count]]
 
 
 def flakiest_jobs(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
