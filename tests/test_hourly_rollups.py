@@ -62,7 +62,7 @@ def test_recent_figures_equal_the_reference_stored_or_not(
     org_id = store_org(database)
     windows = recent_windows(now)
     intervals = (Interval.HOUR, Interval.DAY)
-    check_runs(database, org_id, windows, intervals)
+    check_runs(database, org_id, windows, intervals, pages=False)
     check_jobs(database, org_id, windows)
     assert refresh_all(database) > 0
     check_runs(database, org_id, windows, intervals)
@@ -73,7 +73,7 @@ def test_recent_figures_equal_the_reference_stored_or_not(
     check_runs(database, org_id, windows, intervals)
     check_jobs(database, org_id, windows)
     refresh_all(database)
-    check_runs(database, org_id, windows, intervals)
+    check_runs(database, org_id, windows, intervals, pages=False)
     check_jobs(database, org_id, windows)
 
 
