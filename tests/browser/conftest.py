@@ -26,9 +26,13 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
+from cipulse.accounts.users import UserService
+from cipulse.cli.main import cli
 from cipulse.settings import Settings
+from cipulse.storage.database import Database
 from tests.servers import threaded_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,3 +168,22 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     settings = Settings(database_url=f"sqlite:///{path}", bootstrap_org="")
     with threaded_server(settings) as url:
         yield LiveServer(url=url, settings=settings)
+
+
+def seed_demo(settings: Settings, email: str, password: str) -> None:
+    """A small generated history of the organisation ``demo`` (400 runs over 21 days) and a
+    dashboard user of it, for the tests that read pages as a newcomer would."""
+    seeded = CliRunner().invoke(
+        cli,
+        [
+            *("--database-url", settings.database_url, "demo", "seed", "--org", "demo"),
+            *("--runs", "400", "--days", "21"),
+        ],
+        catch_exceptions=False,
+    )
+    assert seeded.exit_code == 0, seeded.output
+    database = Database(settings)
+    try:
+        UserService(database).create_user(email, "demo", password)
+    finally:
+        database.dispose()

@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from playwright.sync_api import Page, expect
 
 from cipulse.accounts.service import AccountService
-from cipulse.accounts.users import UserService
 from cipulse.analytics.rankings import MIN_SAMPLE
-from cipulse.cli.main import cli
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
+from tests.browser.conftest import seed_demo
 from tests.builders import runwatch_job, runwatch_run
 from tests.servers import threaded_server
 
@@ -36,20 +34,7 @@ Screenshot = Callable[..., Path]
 def demo_server(settings: Settings) -> Iterator[str]:
     """A real server over a small generated history of the organisation ``demo``, with a
     dashboard user."""
-    seeded = CliRunner().invoke(
-        cli,
-        [
-            *("--database-url", settings.database_url, "demo", "seed", "--org", "demo"),
-            *("--runs", "400", "--days", "21"),
-        ],
-        catch_exceptions=False,
-    )
-    assert seeded.exit_code == 0, seeded.output
-    database = Database(settings)
-    try:
-        UserService(database).create_user(EMAIL, "demo", PASSWORD)
-    finally:
-        database.dispose()
+    seed_demo(settings, EMAIL, PASSWORD)
     with threaded_server(settings.model_copy(update={"bootstrap_org": ""})) as url:
         yield url
 

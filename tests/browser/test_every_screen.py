@@ -23,14 +23,16 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from click.testing import CliRunner
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from cipulse.accounts.users import UserService
-from cipulse.cli.main import cli
 from cipulse.settings import Settings
-from cipulse.storage.database import Database
-from tests.browser.conftest import TIMEOUT_MS, ColorScheme, _console_error, save_screenshot
+from tests.browser.conftest import (
+    TIMEOUT_MS,
+    ColorScheme,
+    _console_error,
+    save_screenshot,
+    seed_demo,
+)
 from tests.servers import threaded_server
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
@@ -55,20 +57,7 @@ def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     path = tmp_path_factory.mktemp("screens") / "cipulse.db"
     shutil.copy(sqlite_template, path)
     settings = Settings(database_url=f"sqlite:///{path}", bootstrap_org="")
-    seeded = CliRunner().invoke(
-        cli,
-        [
-            *("--database-url", settings.database_url, "demo", "seed", "--org", "demo"),
-            *("--runs", "400", "--days", "21"),
-        ],
-        catch_exceptions=False,
-    )
-    assert seeded.exit_code == 0, seeded.output
-    database = Database(settings)
-    try:
-        UserService(database).create_user(EMAIL, "demo", PASSWORD)
-    finally:
-        database.dispose()
+    seed_demo(settings, EMAIL, PASSWORD)
     with threaded_server(settings) as url:
         yield Demo(url=url)
 
