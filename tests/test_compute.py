@@ -16,7 +16,7 @@ from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import refresh_all
 from cipulse.domain.compute import Node, derived_compute, job_level
 from cipulse.storage.database import Database
-from tests.builders import runwatch_job, runwatch_run, trunk_event, trunk_request
+from tests.builders import real_fixture, runwatch_job, runwatch_run, trunk_event, trunk_request
 from tests.webhooks import hooked_org, post_github, read, sequence
 
 WINDOW = {"since": "2019-01-01T00:00:00Z", "until": "2028-01-01T00:00:00Z"}
@@ -180,3 +180,47 @@ def check_job_levels(client: TestClient, org: Any, total_compute: float) -> None
         "/api/v1/analytics/jobs", params={"level": "task"}, headers={"X-API-Key": org.read_key}
     )
     assert bad.status_code == 400 and "level" in bad.text
+
+
+def test_flaky_lists_count_the_job_level_unless_asked(
+    client: TestClient, database: Database
+) -> None:
+    """A GitHub job that failed in attempt 1 and passed in attempt 2 is flaky, and so are the
+    steps nested in it that did: the Flaky list (API, CSV and page) shows the job by default,
+    the steps at ``level=step``, as the Jobs list does."""
+    org = hooked_org(database, "acme")
+    failed = real_fixture("github-workflow_job.completed.failure.with-organization.json")
+    passed = real_fixture("github-workflow_job.completed.failure.with-organization.json")
+    job = passed["workflow_job"]
+    job.update(run_attempt=2, id=job["id"] + 1, conclusion="success")
+    for step in job["steps"]:
+        step["conclusion"] = "success"
+    runs = []
+    for attempt, conclusion in ((1, "failure"), (2, "success")):
+        run = real_fixture("github-workflow_run.completed.json")
+        run["workflow_run"].update(
+            id=failed["workflow_job"]["run_id"], run_attempt=attempt, conclusion=conclusion
+        )
+        run["repository"] = failed["repository"]
+        runs.append(run)
+    for event, body in (
+        ("workflow_run", runs[0]),
+        ("workflow_job", failed),
+        ("workflow_run", runs[1]),
+        ("workflow_job", passed),
+    ):
+        assert post_github(client, org.name, event, body).status_code < 300
+    refresh_all(database)
+
+    def flaky(level: str | None) -> set[tuple[str, str]]:
+        params = {"limit": 1000, **WINDOW, **({"level": level} if level else {})}
+        items = read(client, org, "/api/v1/analytics/flaky", **params)["items"]
+        return {(row["job"], row["level"]) for row in items}
+
+    def flaky_in_jobs(level: str) -> set[tuple[str, str]]:
+        return {(r["job"], r["level"]) for r in jobs_at(client, org, level) if r["flaky_count"]}
+
+    assert flaky(None) == flaky("job") == {("linters", "job")} == flaky_in_jobs("job")
+    steps = flaky("step")
+    assert steps == {("linters / Run yarn run format-check", "step")} == flaky_in_jobs("step")
+    assert flaky("all") == flaky("job") | steps

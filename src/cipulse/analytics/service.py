@@ -249,11 +249,12 @@ class AnalyticsService:
         return page_of(self.all_flaky(org_id, window, page.sort), None, page)
 
     def all_flaky(self, org_id: str, window: Window, sort: str | None) -> list[dict[str, Any]]:
-        """Every flaky job of the window in ``sort`` order (None: most flaky first)."""
+        """Every flaky job of the window in ``sort`` order (None: most flaky first), at the
+        level the window's filters ask for (by default the job level, as every job list)."""
         check_sort(sort, FLAKY_SORTS)
         with self.database.read() as conn:
             figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
-            figures.jobs = by_key(figures.jobs)
+            figures.jobs = by_key(_at_level(figures.jobs, window))
         return ordered(_flaky_rows(figures, self._pipeline_names(org_id)), sort)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
@@ -603,6 +604,7 @@ def _flaky_rows(figures: Figures, names: dict[str, dict[str, Any]]) -> list[dict
                 **names.get(pipeline_id, {}),
                 "job": tally.name,
                 "definition_key": definition,
+                "level": tally.level or "job",
                 "flaky_count": tally.flaky_count,
                 "runs": executions,
                 "flaky_runs_per_execution": _ratio(tally.flaky_count, executions),

@@ -328,7 +328,9 @@ def router() -> APIRouter:
     @routes.get("/flaky")
     async def flaky(request: Request, session: SignedIn) -> Response:
         view = view_of(request)
-        every = await _call(_service(request).all_flaky, session.org_id, view.window, None)
+        level = _level(request)
+        window = view.narrowed(job_level=level)
+        every = await _call(_service(request).all_flaky, session.org_id, window, None)
         page = PageRequest(limit=FLAKY_PER_PAGE, cursor=_cursor(request))
         rows, next_cursor = page_of(every, None, page)
         return await _page(
@@ -342,7 +344,8 @@ def router() -> APIRouter:
             next_cursor=next_cursor,
             totals=flaky_totals(every),
             units=column_units(rows, ("retry_compute_seconds",)),
-            csv=view.api("analytics/flaky", format="csv"),
+            level=level,
+            csv=view.api("analytics/flaky", level=level, format="csv"),
         )
 
     @routes.get("/metrics")
