@@ -67,6 +67,9 @@ def postgres_database() -> Iterator[str]:
     name = f"cipulse_test_{worker}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+        # A test database need not survive a crash of the server: commits do not wait for
+        # the log to reach the disk (the same SQL, the same isolation; tests ~2x faster).
+        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     database = Database(Settings(database_url=url))
     migrate(database)
@@ -76,12 +79,16 @@ def postgres_database() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _truncate(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    with psycopg.connect(
-        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute(f"TRUNCATE {tables}")
+#: Emptying every table, children first: DELETE takes ~5 ms on a test's few rows where
+#: TRUNCATE takes ~150 ms (it creates new files for 19 tables), before every test.
+_EMPTY_EVERY_TABLE = "; ".join(
+    f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables)
+)
+
+
+def empty_database(url: str) -> None:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute(_EMPTY_EVERY_TABLE)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -92,7 +99,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_database")
-    _truncate(url)
+    empty_database(url)
     return url
 
 

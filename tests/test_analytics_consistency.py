@@ -136,6 +136,16 @@ WINDOWS = [
 ]
 
 PERCENTILES = {"p50_duration_seconds", "p95_duration_seconds"}
+#: The run metrics a series point is checked for (``AnalyticsService.run_series``).
+SERIES_CHECKED = (
+    "runs",
+    "success_rate",
+    "flaky_rate",
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "mean_duration_seconds",
+    "compute_seconds",
+)
 
 
 def assert_same(got: dict[str, object], expected: dict[str, object], where: object) -> None:
@@ -217,8 +227,10 @@ def check_runs(
     pages: bool = True,
 ) -> None:
     """Every figure of every window equals the reference; with ``pages``, the dashboard's
-    pages of pipelines are also checked to be slices of the whole list (the costliest part:
-    the callers check it in the phases where the stored and raw parts differ most)."""
+    pages of pipelines are also checked to be slices of the whole list, in one of the
+    ``PAGE_SORTS`` per window, in turn (the costliest part: the callers check it in the
+    phases where the stored and raw parts differ most; every order is checked on a third of
+    the windows)."""
     service = AnalyticsService(database)
     references: dict[Window, dict[str, object]] = {}  # the data does not change meanwhile
 
@@ -227,32 +239,27 @@ def check_runs(
             references[window] = reference(database, org_id, window)
         return references[window]
 
-    for window in windows:
+    for position, window in enumerate(windows):
         check_recovery(service, database, org_id, window)
         got = service.summary(org_id, window)
         assert_same(got, expected_of(window), window)
         for interval in intervals:
-            metrics = ("runs", "flaky_rate", "p95_duration_seconds", "mean_duration_seconds")
-            series = {
-                metric: service.timeseries(org_id, window, metric, interval)["points"]
-                for metric in metrics
-            }
+            # The series of every metric, from one computation (``timeseries`` picks one).
+            series = service.run_series(org_id, window, interval)
             starts = bucket_starts(window.since_ms, window.until_ms, interval)
-            for position, start in enumerate(starts):
+            assert len(series) == len(starts)
+            for point, start in zip(series, starts, strict=True):
                 bucket = replace(
                     window,
                     since_ms=max(start, window.since_ms),
                     until_ms=min(start + bucket_length(interval), window.until_ms),
                 )
-                expected = expected_of(bucket)  # once for the four metrics, and windows' days
-                for metric in metrics:
-                    assert len(series[metric]) == len(starts)
-                    point = series[metric][position]
-                    assert_same(
-                        {metric: point["value"]}, {metric: expected[metric]}, (metric, bucket)
-                    )
+                expected = expected_of(bucket)  # once for every metric, and windows' days
+                got = {metric: point[metric] for metric in SERIES_CHECKED}
+                assert_same(got, {m: expected[m] for m in SERIES_CHECKED}, bucket)
         pipelines, _ = service.pipelines(org_id, window)
-        check_highlights(service, org_id, window, pipelines, pages=pages)
+        sorts = (PAGE_SORTS[position % len(PAGE_SORTS)],) if pages else ()
+        check_highlights(service, org_id, window, pipelines, sorts=sorts)
         for pipeline in pipelines:
             narrowed = replace(window, filters=replace(window.filters, pipeline_id=pipeline["id"]))
             assert_same(pipeline, expected_of(narrowed), pipeline["name"])
@@ -317,16 +324,22 @@ def job_reference(
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
 
 
+#: The orders whose pages are checked: by a stored count, and by durations read for the rows
+#: shown (slowest first: the candidates of a bound) or for every row.
+PAGE_SORTS = ("-runs", "-p95_duration_seconds", "p95_duration_seconds", "-p50_duration_seconds")
+
+
 def check_highlights(
     service: AnalyticsService,
     org_id: str,
     window: Window,
     pipelines: list[dict[str, object]],
     *,
-    pages: bool = True,
+    sorts: tuple[str, ...] = PAGE_SORTS,
 ) -> None:
     """The overview's pipeline lists (histograms read for the slowest only) are the tops of
-    the whole list."""
+    the whole list; and the dashboard's pages in the ``sorts`` are slices of the whole
+    sorted list."""
     got = service.pipeline_highlights(org_id, window, 3)
     ran = [row for row in pipelines if row["runs"]]
     timed = window.filters.statuses or ("success",)  # the attempts whose durations count
@@ -372,9 +385,7 @@ def check_highlights(
         assert row["p95_duration_seconds"] == expected_row["p95_duration_seconds"]
     # The dashboard's pages of pipelines (histograms read for the rows shown, or the
     # candidates of a slowest-first order) are slices of the whole sorted list.
-    if not pages:
-        return
-    for sort in ("-runs", "-p95_duration_seconds", "p95_duration_seconds", "-p50_duration_seconds"):
+    for sort in sorts:
         whole, _ = service.pipelines(org_id, window, PageRequest(limit=1000, sort=sort))
         for start, end in ((0, 2), (1, 3)):
             shown, total = service.pipelines_shown(
@@ -424,7 +435,7 @@ def check_job_highlights(
 
 def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS) -> None:
     service = AnalyticsService(database)
-    for window in windows:
+    for position, window in enumerate(windows):
         expected = job_reference(database, org_id, window)
         check_job_highlights(service, org_id, window, expected)
         items, cursor = service.jobs(org_id, window, PageRequest(limit=1000))
@@ -433,40 +444,43 @@ def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS)
         assert set(got) == set(expected), window
         for key, row in expected.items():
             assert_same(got[key], {k: v for k, v in row.items() if k != "job"}, (key, window))
-        check_slowest_first(service, org_id, window)
+        check_slowest_first(service, org_id, window, JOB_PAGE_SORTS[position % 2])
 
 
 def job_keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
     return [(row["pipeline_id"], row["definition_key"]) for row in rows]
 
 
-def check_slowest_first(service: AnalyticsService, org_id: str, window: Window) -> None:
+#: The slowest-first orders of the jobs' pages, checked on every other window each.
+JOB_PAGE_SORTS = ("-p95_duration_seconds", "-p50_duration_seconds")
+
+
+def check_slowest_first(service: AnalyticsService, org_id: str, window: Window, sort: str) -> None:
     """Pages sorted slowest first (which read only the histograms of jobs that may be on
     them) are the slices of the whole list sorted so (which reads every histogram); so is
     the overview's list of the slowest jobs (of those with a duration and a sample)."""
-    for sort in ("-p95_duration_seconds", "-p50_duration_seconds"):
-        whole, _ = service.jobs(org_id, window, PageRequest(limit=1000, sort=sort))
-        paged: list[dict[str, object]] = []
-        cursor = None
-        for _ in range(3):
-            page, cursor = service.jobs(org_id, window, PageRequest(3, cursor, sort))
-            paged += page
-            if cursor is None:
-                break
-        assert job_keys(paged) == job_keys(whole)[: len(paged)], (sort, window)
-        assert paged == whole[: len(paged)]
-        if sort == "-p95_duration_seconds":
-            slowest = service.job_highlights(org_id, window, 5)["slowest"]
-            timed = window.filters.statuses or ("success",)
-            assert (
-                slowest
-                == [
-                    row
-                    for row in whole
-                    if row["p95_duration_seconds"] is not None
-                    and sum(row["by_status"][s] for s in timed) >= MIN_SAMPLE
-                ][:5]
-            )
+    whole, _ = service.jobs(org_id, window, PageRequest(limit=1000, sort=sort))
+    paged: list[dict[str, object]] = []
+    cursor = None
+    for _ in range(3):
+        page, cursor = service.jobs(org_id, window, PageRequest(3, cursor, sort))
+        paged += page
+        if cursor is None:
+            break
+    assert job_keys(paged) == job_keys(whole)[: len(paged)], (sort, window)
+    assert paged == whole[: len(paged)]
+    if sort == "-p95_duration_seconds":
+        slowest = service.job_highlights(org_id, window, 5)["slowest"]
+        timed = window.filters.statuses or ("success",)
+        assert (
+            slowest
+            == [
+                row
+                for row in whole
+                if row["p95_duration_seconds"] is not None
+                and sum(row["by_status"][s] for s in timed) >= MIN_SAMPLE
+            ][:5]
+        )
 
 
 @pytest.mark.parametrize("seed", [3])

@@ -29,7 +29,7 @@ from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from cipulse.storage.migrate import head_revision, migrate
 from tests.builders import runwatch_run
-from tests.conftest import POSTGRES_ADMIN_URL, _truncate, make_tenant
+from tests.conftest import POSTGRES_ADMIN_URL, empty_database, make_tenant
 from tests.test_analytics_consistency import assert_same, ingest, random_attempts, reference
 from tests.test_e2e import CIPULSE, KEY_PATTERN, serve
 
@@ -149,7 +149,7 @@ def scratch(names: list[str]) -> str:
 def test_a_postgresql_backup_restores_with_pg_restore(
     tmp_path: Path, scratch_databases: list[str], postgres_database: str
 ) -> None:
-    _truncate(postgres_database)  # the session's database, migrated: the source
+    empty_database(postgres_database)  # the session's database, migrated: the source
     source_url = postgres_database
     source = Database(Settings(database_url=source_url, bootstrap_org=""))
     try:

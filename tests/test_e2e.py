@@ -147,9 +147,9 @@ def test_production_start_on_postgresql_with_workers(
 ) -> None:
     import psycopg
 
-    from tests.conftest import _truncate
+    from tests.conftest import empty_database
 
-    _truncate(postgres_database)
+    empty_database(postgres_database)
     env = {"CIPULSE_DATABASE_URL": postgres_database}
     key = subprocess.run(
         [CIPULSE, "migrate"], env={**os.environ, **env}, capture_output=True, text=True, check=True

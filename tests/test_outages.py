@@ -36,7 +36,7 @@ from cipulse.storage.database import Database
 from cipulse.storage.outages import OutageLog
 from cipulse.web.app import create_app
 from tests.builders import runwatch_run
-from tests.conftest import POSTGRES_ADMIN_URL, Tenant, _truncate, count, make_tenant
+from tests.conftest import POSTGRES_ADMIN_URL, Tenant, count, empty_database, make_tenant
 from tests.servers import threaded_server, wait_until_healthy
 from tests.tcp_proxy import TcpProxy, proxy_to
 
@@ -95,7 +95,7 @@ def assert_one_outage_line(caplog: pytest.LogCaptureFixture) -> logging.LogRecor
 @pytest.fixture
 def proxied_postgres(postgres_database: str) -> Iterator[tuple[TcpProxy, str, str]]:
     """The test's PostgreSQL database, emptied, behind a proxy: (proxy, proxied URL, URL)."""
-    _truncate(postgres_database)
+    empty_database(postgres_database)
     url = sa.make_url(postgres_database)
     with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
         proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
@@ -238,7 +238,7 @@ def test_a_full_sqlite_database_fails_health_and_says_why(
 
 
 def test_a_read_only_postgresql_fails_health_and_says_why(postgres_database: str) -> None:
-    _truncate(postgres_database)
+    empty_database(postgres_database)
     tenant, _ = tenant_with_read_key(postgres_database)
     name = sa.make_url(postgres_database).database
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:  # another database
