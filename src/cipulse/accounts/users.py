@@ -170,19 +170,7 @@ class UserService:
         """A new session for the user, looking at their first organisation by name. A wrong
         email and a wrong password get the same answer in the same time."""
         now = clock_now_ms() if now_ms is None else now_ms
-        try:
-            email = normalised_email(email)
-        except InvalidRequest:
-            email = ""
-        with self.database.read() as conn:
-            user = store.find_credentials(conn, email) if email else None
-        if user is None:
-            passwords.verify_nothing(password)
-            raise Unauthenticated(WRONG_CREDENTIALS)
-        if not passwords.verify_password(user.password_hash, password):
-            raise Unauthenticated(WRONG_CREDENTIALS)
-        if user.disabled:  # told only to whoever knows the password
-            raise Forbidden(f"{user.email} is disabled; ask an administrator to enable it")
+        user = self._verified(email, password)
         rehashed = (
             passwords.hash_password(password)
             if passwords.needs_rehash(user.password_hash)
@@ -223,6 +211,24 @@ class UserService:
             organisations=organisations,
         )
         return SignedIn(token=token, session=session)
+
+    def _verified(self, email: str, password: str) -> store.Credentials:
+        """The user whose email and password these are, and who is enabled. A wrong email
+        and a wrong password get the same answer in the same time."""
+        try:
+            email = normalised_email(email)
+        except InvalidRequest:
+            email = ""
+        with self.database.read() as conn:
+            user = store.find_credentials(conn, email) if email else None
+        if user is None:
+            passwords.verify_nothing(password)
+            raise Unauthenticated(WRONG_CREDENTIALS)
+        if not passwords.verify_password(user.password_hash, password):
+            raise Unauthenticated(WRONG_CREDENTIALS)
+        if user.disabled:  # told only to whoever knows the password
+            raise Forbidden(f"{user.email} is disabled; ask an administrator to enable it")
+        return user
 
     def session(self, token: str, now_ms: int | None = None) -> Session | None:
         """The session of a cookie's token; ``None`` when it is missing, unknown or expired

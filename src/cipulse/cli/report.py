@@ -17,7 +17,7 @@ from cipulse.reporters import github_api, gitlab_api
 from cipulse.reporters.errors import BadInput
 from cipulse.reporters.http import RetryingClient
 from cipulse.reporters.ingest_client import IngestFormat
-from cipulse.reporters.payload import Conversion
+from cipulse.reporters.payload import Conversion, ModeChoice
 
 MODES = click.Choice(["auto", "inline", "external"])
 
@@ -59,7 +59,7 @@ def report() -> None:
 @delivery_options
 @exits_with_status
 def github(
-    mode: github_api.ModeChoice,
+    mode: ModeChoice,
     run_id: int | None,
     run_attempt: int | None,
     repository: str | None,
@@ -112,7 +112,7 @@ def github(
 @delivery_options
 @exits_with_status
 def gitlab(
-    mode: gitlab_api.ModeChoice,
+    mode: ModeChoice,
     pipeline_id: int | None,
     project: str | None,
     project_path: str | None,

@@ -70,6 +70,56 @@ def _tell_retry(notice: RetryNotice) -> None:
     )
 
 
+#: ``--url``, ``--api-key`` and how hard to try: the options ``delivery_options`` adds.
+DELIVERY_OPTIONS = [
+    click.option(
+        "--url",
+        envvar="CIPULSE_URL",
+        help="Base URL of the cipulse server, e.g. https://cipulse.example.com [env: CIPULSE_URL].",
+    ),
+    click.option(
+        "--api-key",
+        envvar="CIPULSE_API_KEY",
+        help="An ingest API key; prefer the environment variable [env: CIPULSE_API_KEY].",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(0, 100),
+        default=5,
+        show_default=True,
+        help="Retries after the first try.",
+    ),
+    click.option(
+        "--retry-backoff",
+        type=click.FloatRange(min=0),
+        default=1.0,
+        show_default=True,
+        envvar="CIPULSE_RETRY_BACKOFF",
+        help="Seconds before the first retry, doubled for each next one (with jitter, "
+        "at most 60) [env: CIPULSE_RETRY_BACKOFF].",
+    ),
+    click.option(
+        "--max-retry-time",
+        type=click.FloatRange(min=0),
+        default=300.0,
+        show_default=True,
+        help="Seconds after the first try past which no retry is started.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.001),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each answer.",
+    ),
+    click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Check the payload and print it on stdout instead of posting it.",
+    ),
+]
+
+
 def delivery_options(command: F) -> F:
     """The options that say where to post and how hard to try, handed to the command as one
     ``delivery`` argument."""
@@ -89,55 +139,7 @@ def delivery_options(command: F) -> F:
         )
         return command(*args, **kwargs)
 
-    options = [
-        click.option(
-            "--url",
-            envvar="CIPULSE_URL",
-            help="Base URL of the cipulse server, e.g. https://cipulse.example.com "
-            "[env: CIPULSE_URL].",
-        ),
-        click.option(
-            "--api-key",
-            envvar="CIPULSE_API_KEY",
-            help="An ingest API key; prefer the environment variable [env: CIPULSE_API_KEY].",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(0, 100),
-            default=5,
-            show_default=True,
-            help="Retries after the first try.",
-        ),
-        click.option(
-            "--retry-backoff",
-            type=click.FloatRange(min=0),
-            default=1.0,
-            show_default=True,
-            envvar="CIPULSE_RETRY_BACKOFF",
-            help="Seconds before the first retry, doubled for each next one (with jitter, "
-            "at most 60) [env: CIPULSE_RETRY_BACKOFF].",
-        ),
-        click.option(
-            "--max-retry-time",
-            type=click.FloatRange(min=0),
-            default=300.0,
-            show_default=True,
-            help="Seconds after the first try past which no retry is started.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.001),
-            default=30.0,
-            show_default=True,
-            help="Seconds to wait for each answer.",
-        ),
-        click.option(
-            "--dry-run",
-            is_flag=True,
-            help="Check the payload and print it on stdout instead of posting it.",
-        ),
-    ]
-    for option in reversed(options):
+    for option in reversed(DELIVERY_OPTIONS):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
 

@@ -72,6 +72,36 @@ class Reporter:
         job_id_base = (
             JOB_ID_BASES[template.provider] + (slot * 2 + attempt - 1) * MAX_JOBS_PER_ATTEMPT
         )
+        spans, compute = self._runwatch_jobs(template, schedule, job_id_base, job_url)
+        finished_attempt = schedule.end is not None
+        return RunAttempt(
+            repository=template.repository,
+            pipeline=template.pipeline,
+            run_key=str(run_id),
+            run_key_scope=RunKeyScope.PIPELINE,
+            attempt=attempt,
+            status=schedule.status,
+            raw_status=STATUS_TEXT[schedule.status],
+            provider=template.provider,
+            source_format=SourceFormat.RUNWATCH,
+            started_at=self._moment(schedule.start),
+            completed_at=self._moment(schedule.end),
+            duration_seconds=_seconds(schedule.start, schedule.end),
+            compute_seconds=float(compute) if finished_attempt else None,
+            run_number=run_id,
+            run_name=context.headline,
+            run_url=run_url,
+            triggered_by=context.triggered_by,
+            actor=context.actor,
+            branch=context.branch,
+            jobs=spans,
+            jobs_are_snapshot=True,
+        )
+
+    def _runwatch_jobs(
+        self, template: PipelineTemplate, schedule: Schedule, job_id_base: int, job_url: str
+    ) -> tuple[list[JobSpan], int]:
+        """An attempt's jobs as RunWatch reports them, and their compute seconds."""
         # The hot loop (ten jobs a run, millions of runs): locals, no helper calls.
         fromtimestamp, shift = datetime.fromtimestamp, self.shift
         spans = []
@@ -103,30 +133,7 @@ class Reporter:
                     external_id=str(job_id),
                 )
             )
-        finished_attempt = schedule.end is not None
-        return RunAttempt(
-            repository=template.repository,
-            pipeline=template.pipeline,
-            run_key=str(run_id),
-            run_key_scope=RunKeyScope.PIPELINE,
-            attempt=attempt,
-            status=schedule.status,
-            raw_status=STATUS_TEXT[schedule.status],
-            provider=template.provider,
-            source_format=SourceFormat.RUNWATCH,
-            started_at=self._moment(schedule.start),
-            completed_at=self._moment(schedule.end),
-            duration_seconds=_seconds(schedule.start, schedule.end),
-            compute_seconds=float(compute) if finished_attempt else None,
-            run_number=run_id,
-            run_name=context.headline,
-            run_url=run_url,
-            triggered_by=context.triggered_by,
-            actor=context.actor,
-            branch=context.branch,
-            jobs=spans,
-            jobs_are_snapshot=True,
-        )
+        return spans, compute
 
     def _urls(self, template: PipelineTemplate, run_id: int, attempt: int) -> tuple[str, str]:
         """The run's URL and the prefix of its jobs' URLs (the job id follows)."""
@@ -204,14 +211,10 @@ class Reporter:
         nothing about it), the stage alone when it was skipped after an earlier failure."""
         steps = [job for job in stage.jobs if schedule.starts[job] is not None]
         status = _stage_status([schedule.statuses[job] for job in stage.jobs])
-        if steps:
-            began = min(schedule.starts[job] or 0 for job in steps) - 1
-            step_ends = [schedule.ends[job] for job in steps]
-            finished = None if None in step_ends else max(end or 0 for end in step_ends) + 1
-        elif status is Status.SKIPPED and schedule.end is not None:
-            began = finished = schedule.end
-        else:
+        span = _stage_span(steps, status, schedule)
+        if span is None:
             return []
+        began, finished = span
         stage_key = uuid_from(self.rng)
         tags: dict[str, TagValue] = {"agent": agent}
         nodes = [
@@ -308,6 +311,21 @@ class Reporter:
 
 def _seconds(began: int | None, finished: int | None) -> float | None:
     return None if began is None or finished is None else float(finished - began)
+
+
+def _stage_span(
+    steps: list[int], status: Status, schedule: Schedule
+) -> tuple[int, int | None] | None:
+    """When a stage began and finished: around its ``steps`` that started (a second before
+    the first, a second after the last, unfinished while one is), else at the run's end for
+    a stage skipped in a finished run; ``None`` for a stage not reached yet."""
+    if steps:
+        began = min(schedule.starts[job] or 0 for job in steps) - 1
+        step_ends = [schedule.ends[job] for job in steps]
+        return began, None if None in step_ends else max(end or 0 for end in step_ends) + 1
+    if status is Status.SKIPPED and schedule.end is not None:
+        return schedule.end, schedule.end
+    return None
 
 
 def _stage_status(statuses: list[Status]) -> Status:

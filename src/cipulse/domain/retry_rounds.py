@@ -93,7 +93,25 @@ def derive(
     """The rounds of the run whose attempt 1 is ``first`` (its stored row) and whose jobs,
     by round, are ``jobs_by_round`` (round 1 may hold retries a pipeline event listed;
     their own events put them in their round). ``attempt_ids`` names each round's id."""
-    rounds = Rounds()
+    firsts, deleted = _first_round(jobs_by_round)
+    rounds = Rounds(deleted_job_ids=deleted)
+    last = max((n for n, jobs in jobs_by_round.items() if jobs), default=1)
+    if last == 1:
+        return rounds
+    by_round = {**jobs_by_round, 1: firsts}
+    rounds.first = _first_attempt(first, by_round)
+    previous_end = rounds.first["completed_at_ms"] or first["started_at_ms"]
+    for number in range(2, last + 1):
+        attempt = _later_attempt(first, by_round, number, attempt_ids[number], previous_end)
+        attempt["raw_status"] = attempt["status"] if number == last else RETRIED
+        rounds.attempts.append(attempt)
+        previous_end = attempt["completed_at_ms"] or attempt["started_at_ms"]
+    return rounds
+
+
+def _first_round(jobs_by_round: Mapping[int, Sequence[Row]]) -> tuple[list[Row], list[str]]:
+    """Round 1's jobs without the retries a pipeline event listed there, and the ids of
+    those retries (their own events put them in their round)."""
     retried = {
         job["external_id"]
         for number, jobs in jobs_by_round.items()
@@ -101,43 +119,48 @@ def derive(
         for job in jobs
         if job["external_id"] is not None
     }
-    firsts = [job for job in jobs_by_round.get(1, ()) if job["external_id"] not in retried]
-    rounds.deleted_job_ids = [
-        job["id"] for job in jobs_by_round.get(1, ()) if job["external_id"] in retried
-    ]
-    last = max((n for n, jobs in jobs_by_round.items() if jobs), default=1)
-    if last == 1:
-        return rounds
-    by_round = {**jobs_by_round, 1: firsts}
-    _, first_end = _span([j for j in firsts if j["parent_node_key"] is None])
+    round_one = jobs_by_round.get(1, ())
+    firsts = [job for job in round_one if job["external_id"] not in retried]
+    return firsts, [job["id"] for job in round_one if job["external_id"] in retried]
+
+
+def _first_attempt(first: Row, by_round: Mapping[int, Sequence[Row]]) -> Row:
+    """Attempt 1's new status and times, once a later round exists: retried, ending when
+    its own jobs last ended (unless it is unfinished)."""
+    _, end = _span([job for job in by_round[1] if job["parent_node_key"] is None])
     status = _status_after(_latest_tries(by_round, 1))
-    first_end = first_end if status not in _UNFINISHED else None
-    rounds.first = {
+    end = end if status not in _UNFINISHED else None
+    return {
         "status": status,
         "raw_status": RETRIED,
-        "completed_at_ms": first_end,
-        "duration_seconds": _seconds(first["started_at_ms"], first_end),
+        "completed_at_ms": end,
+        "duration_seconds": _seconds(first["started_at_ms"], end),
     }
-    previous_end = first_end or first["started_at_ms"]
-    for number in range(2, last + 1):
-        own = [job for job in by_round.get(number, ()) if job["parent_node_key"] is None]
-        status = _status_after(_latest_tries(by_round, number))
-        start, end = _span(own)
-        start = start if start is not None else previous_end
-        end = end if status not in _UNFINISHED else None
-        rounds.attempts.append(
-            {
-                **first,
-                "id": attempt_ids[number],
-                "attempt": number,
-                "status": status,
-                "raw_status": status if number == last else RETRIED,
-                "started_at_ms": start,
-                "completed_at_ms": end,
-                "duration_seconds": _seconds(start, end),
-                "compute_seconds": None,  # the writer sums it from the stored jobs
-                "metrics": None,
-            }
-        )
-        previous_end = end or start
-    return rounds
+
+
+def _later_attempt(
+    first: Row,
+    by_round: Mapping[int, Sequence[Row]],
+    number: int,
+    attempt_id: str,
+    previous_end: int | None,
+) -> Row:
+    """Round ``number``'s attempt row (a copy of attempt 1's with its own status and times;
+    its start, where its tries have none, where the round before ended)."""
+    own = [job for job in by_round.get(number, ()) if job["parent_node_key"] is None]
+    status = _status_after(_latest_tries(by_round, number))
+    start, end = _span(own)
+    start = start if start is not None else previous_end
+    end = end if status not in _UNFINISHED else None
+    return {
+        **first,
+        "id": attempt_id,
+        "attempt": number,
+        "status": status,
+        "raw_status": RETRIED,
+        "started_at_ms": start,
+        "completed_at_ms": end,
+        "duration_seconds": _seconds(start, end),
+        "compute_seconds": None,  # the writer sums it from the stored jobs
+        "metrics": None,
+    }

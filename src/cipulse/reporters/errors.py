@@ -14,9 +14,13 @@ CipulseError
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
 
 from cipulse.errors import CipulseError
+
+T = TypeVar("T")
 
 
 class ReporterError(CipulseError):
@@ -65,3 +69,11 @@ def unexpected_answer(source: str, url: str, error: ValidationError) -> SourceUn
     return SourceUnavailable(
         f"{source}: unexpected answer from {url}: missing or not as documented: {listed}"
     )
+
+
+def parsed(adapter: TypeAdapter[T], document: Any, source: str, url: str) -> T:
+    """``document`` (the answer from ``url``) as ``adapter``'s type, else ``unexpected_answer``."""
+    try:
+        return adapter.validate_python(document)
+    except ValidationError as exc:
+        raise unexpected_answer(source, url, exc) from None

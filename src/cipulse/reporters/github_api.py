@@ -10,20 +10,20 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter
 
-from cipulse.reporters.errors import BadInput, unexpected_answer
+from cipulse.reporters.errors import BadInput, parsed
 from cipulse.reporters.github_convert import OwnJob, convert
 from cipulse.reporters.github_schema import Job, JobsPage, WorkflowRun
 from cipulse.reporters.http import RetryingClient, link_next
-from cipulse.reporters.payload import Conversion, Mode
+from cipulse.reporters.payload import Conversion, Mode, ModeChoice, chosen_mode
 
 DEFAULT_API_URL = "https://api.github.com"
 SOURCE = "GitHub API"
-ModeChoice = Literal["auto", "inline", "external"]
-M = TypeVar("M", bound=BaseModel)
+_RUN = TypeAdapter(WorkflowRun)
+_JOBS_PAGE = TypeAdapter(JobsPage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +50,11 @@ def resolve_target(
     was triggered by ``workflow_run``, else ``inline``. Inline reports ``GITHUB_RUN_ID`` /
     ``GITHUB_RUN_ATTEMPT``; external reports ``run_id``, else the ``workflow_run`` of the
     event file (``GITHUB_EVENT_PATH``)."""
-    repository = repository or environ.get("GITHUB_REPOSITORY", "")
-    if repository.count("/") != 1 or not all(repository.split("/")):
-        raise BadInput(
-            "the repository (owner/name) is unknown: set GITHUB_REPOSITORY or --repository"
-        )
-    if mode == "auto":
-        triggered_by_run = environ.get("GITHUB_EVENT_NAME") == "workflow_run"
-        mode = "external" if run_id is not None or triggered_by_run else "inline"
+    repository = _repository(repository or environ.get("GITHUB_REPOSITORY", ""))
+    triggered_by_run = environ.get("GITHUB_EVENT_NAME") == "workflow_run"
+    external = chosen_mode(mode, external=run_id is not None or triggered_by_run) == "external"
     base = (api_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-    if mode == "external":
+    if external:
         if run_id is None:
             run_id, event_attempt = _triggering_run(environ)
             attempt = attempt or event_attempt
@@ -71,6 +66,15 @@ def resolve_target(
         runner_name=environ.get("RUNNER_NAME") or None,
     )
     return GitHubTarget(base, repository, run_id, attempt, "inline", own)
+
+
+def _repository(repository: str) -> str:
+    """``repository`` if it is ``owner/name``."""
+    if repository.count("/") != 1 or not all(repository.split("/")):
+        raise BadInput(
+            "the repository (owner/name) is unknown: set GITHUB_REPOSITORY or --repository"
+        )
+    return repository
 
 
 def _number(environ: Mapping[str, str], name: str, default: int | None = None) -> int:
@@ -123,13 +127,6 @@ def headers_for(token: str) -> dict[str, str]:
     }
 
 
-def _parsed(model: type[M], document: Any, url: str) -> M:
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise unexpected_answer(SOURCE, url, exc) from None
-
-
 def fetch(
     client: RetryingClient, target: GitHubTarget, token: str
 ) -> tuple[WorkflowRun, list[Job]]:
@@ -139,11 +136,11 @@ def fetch(
     url = f"{runs}/attempts/{target.attempt}" if target.attempt else runs
     hints = hints_for(target.repository)
     document, _ = client.get_json(url, headers, SOURCE, hints)
-    run = _parsed(WorkflowRun, document, url)
+    run = parsed(_RUN, document, SOURCE, url)
     jobs_url = f"{runs}/attempts/{run.run_attempt}/jobs?per_page=100"
     jobs: dict[int, Job] = {}
     for page in client.get_pages(jobs_url, headers, SOURCE, link_next, hints):
-        for job in _parsed(JobsPage, page, jobs_url).jobs:
+        for job in parsed(_JOBS_PAGE, page, SOURCE, jobs_url).jobs:
             jobs.setdefault(job.id, job)
     return run, list(jobs.values())
 

@@ -19,7 +19,17 @@ from cipulse.domain.ci_statuses import github_status
 from cipulse.domain.status import Status
 from cipulse.reporters.github_schema import Job, WorkflowRun
 from cipulse.reporters.outcome import final_status, is_finished
-from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso
+from cipulse.reporters.payload import (
+    Attempt,
+    Conversion,
+    JobReport,
+    Mode,
+    RunHeader,
+    RunWatchJob,
+    job_report,
+    run_payload,
+    unfinished_notes,
+)
 
 PROVIDER = "github"
 
@@ -50,7 +60,11 @@ def own_jobs(jobs: Sequence[Job], own: OwnJob) -> tuple[set[int], list[str]]:
     matched = {job.id for job in unfinished if own.matches(job)}
     if matched:
         return matched, []
-    in_progress = [job for job in unfinished if job.status == "in_progress"]
+    return _only_in_progress([job for job in unfinished if job.status == "in_progress"])
+
+
+def _only_in_progress(in_progress: Sequence[Job]) -> tuple[set[int], list[str]]:
+    """The one job in progress, taken for the reporter's own; none (with a note) if several."""
     if len(in_progress) == 1:
         return {in_progress[0].id}, []
     if not in_progress:
@@ -62,32 +76,25 @@ def own_jobs(jobs: Sequence[Job], own: OwnJob) -> tuple[set[int], list[str]]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class _JobReport:
-    job: RunWatchJob
-    status: Status
-    completed: datetime | None
-
-
 def convert_job(job: Job) -> RunWatchJob:
     return _report(job).job
 
 
-def _report(job: Job) -> _JobReport:
+def _report(job: Job) -> JobReport:
     status = status_of(job.status, job.conclusion)
     # GitHub fills started_at of queued jobs too; it means nothing until the job runs.
     started = job.started_at if status not in (Status.QUEUED, Status.PENDING) else None
     # Times as GitHub gives them, even an end before the start (skipped jobs have them): the
     # server keeps them and stores the duration as unknown, with a warning.
     completed = job.completed_at if is_finished(status) else None
-    converted: RunWatchJob = {"name": job.name, "status": status.value, "job_id": job.id}
-    if job.html_url:
-        converted["job_url"] = job.html_url
-    if started is not None:
-        converted["started_at"] = iso(started)
-    if completed is not None:
-        converted["completed_at"] = iso(completed)
-    return _JobReport(converted, status, completed)
+    return job_report(
+        name=job.name,
+        job_id=job.id,
+        status=status,
+        url=job.html_url,
+        started=started,
+        completed=completed,
+    )
 
 
 def convert(
@@ -106,41 +113,38 @@ def convert(
     reports = [
         _report(job) for job in sorted(jobs, key=lambda job: job.id) if job.id not in excluded
     ]
-
+    status, completed, unfinished = _outcome(run, reports, mode)
     started = run.run_started_at or run.created_at
-    status = status_of(run.status, run.conclusion)
-    completed = run.updated_at if is_finished(status) else None
-    if not is_finished(status) and mode == "inline":
-        status = final_status(report.status for report in reports)
-        completed = max((r.completed for r in reports if r.completed is not None), default=None)
-        notes += [
-            f"job {report.job['name']!r} is still {report.status.value}: reported so, and not "
-            "counted in the run's status"
-            for report in reports
-            if not is_finished(report.status)
-        ]
+    attempt = Attempt(run.run_attempt, status, started, completed, reports)
+    return Conversion([run_payload(_header(run, repository), attempt, mode)], notes + unfinished)
 
+
+def _outcome(
+    run: WorkflowRun, reports: Sequence[JobReport], mode: Mode
+) -> tuple[Status, datetime | None, list[str]]:
+    """The run's status and end, and a note per job not counted in them: a run still in
+    progress, reported inline, is judged by its jobs that have finished."""
+    status = status_of(run.status, run.conclusion)
+    if is_finished(status):
+        return status, run.updated_at, []
+    if mode != "inline":
+        return status, None, []
+    completed = max((r.completed for r in reports if r.completed is not None), default=None)
+    status = final_status(report.status for report in reports)
+    return status, completed, unfinished_notes(reports, "run's")
+
+
+def _header(run: WorkflowRun, repository: str) -> RunHeader:
     actor = run.triggering_actor or run.actor
-    payload: RunWatchPayload = {
-        "provider": PROVIDER,
-        "repository": repository,
-        "pipeline_id": run.workflow_id,
-        "pipeline_name": run.name or run.path or "workflow",
-        "run_id": run.id,
-        "run_attempt": run.run_attempt,
-        "status": status.value,
-        "mode": mode,
-        "started_at": iso(started),
-        "triggered_by": run.event or "",
-        "actor": actor.login if actor else "",
-        "jobs": [report.job for report in reports],
-    }
-    if run.display_title:
-        payload["run_name"] = run.display_title
-    if run.html_url:
-        payload["run_url"] = run.html_url
-    if completed is not None:
-        payload["completed_at"] = iso(completed)
-    if run.head_branch:
-        payload["branch"] = run.head_branch
-    return Conversion([payload], notes)
+    return RunHeader(
+        provider=PROVIDER,
+        repository=repository,
+        pipeline_id=run.workflow_id,
+        pipeline_name=run.name or run.path or "workflow",
+        run_id=run.id,
+        triggered_by=run.event or "",
+        actor=actor.login if actor else "",
+        run_name=run.display_title,
+        run_url=run.html_url,
+        branch=run.head_branch,
+    )

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from cipulse.reporters.errors import BadInput, unexpected_answer
+from cipulse.reporters.errors import BadInput, parsed
 from cipulse.reporters.gitlab_convert import convert
 from cipulse.reporters.gitlab_schema import Job, Pipeline
 from cipulse.reporters.http import RetryingClient, link_next
-from cipulse.reporters.payload import Conversion, Mode
+from cipulse.reporters.payload import Conversion, Mode, ModeChoice, chosen_mode
 
 SOURCE = "GitLab API"
-ModeChoice = Literal["auto", "inline", "external"]
-T = TypeVar("T")
 _PIPELINE = TypeAdapter(Pipeline)
 _JOBS = TypeAdapter(list[Job])
 
@@ -88,24 +85,25 @@ def resolve_target(
         raise BadInput(
             "the project's path (group/name) is unknown: set CI_PROJECT_PATH or --project-path"
         )
-    if mode == "auto":
-        mode = "external" if pipeline_id is not None else "inline"
-    if pipeline_id is None:
-        pipeline_id = _number(environ, "CI_PIPELINE_ID")
-        if pipeline_id is None:
-            raise BadInput(
-                "CI_PIPELINE_ID is not set: run this in a GitLab CI/CD job, or give --pipeline-id"
-            )
-    own_job_id = _number(environ, "CI_JOB_ID") if mode == "inline" else None
+    chosen = chosen_mode(mode, external=pipeline_id is not None)
     return GitLabTarget(
         api_url=base,
         project=project if project.isdigit() else quote(project, safe=""),
         project_path=project_path,
-        pipeline_id=pipeline_id,
-        mode=mode,
-        own_job_id=own_job_id,
+        pipeline_id=_pipeline_id(environ) if pipeline_id is None else pipeline_id,
+        mode=chosen,
+        own_job_id=_number(environ, "CI_JOB_ID") if chosen == "inline" else None,
         config_path=environ.get("CI_CONFIG_PATH") or None,
     )
+
+
+def _pipeline_id(environ: Mapping[str, str]) -> int:
+    pipeline_id = _number(environ, "CI_PIPELINE_ID")
+    if pipeline_id is None:
+        raise BadInput(
+            "CI_PIPELINE_ID is not set: run this in a GitLab CI/CD job, or give --pipeline-id"
+        )
+    return pipeline_id
 
 
 def _number(environ: Mapping[str, str], name: str) -> int | None:
@@ -138,13 +136,6 @@ def hints_for(token: GitLabToken) -> dict[int, str]:
     return {401: f"is {token.variable} a valid token?", 403: access, 404: access}
 
 
-def _parsed(adapter: TypeAdapter[T], document: Any, url: str) -> T:
-    try:
-        return adapter.validate_python(document)
-    except ValidationError as exc:
-        raise unexpected_answer(SOURCE, url, exc) from None
-
-
 def fetch(
     client: RetryingClient, target: GitLabTarget, token: GitLabToken
 ) -> tuple[Pipeline, list[Job]]:
@@ -153,11 +144,11 @@ def fetch(
     hints = hints_for(token)
     url = f"{target.api_url}/projects/{target.project}/pipelines/{target.pipeline_id}"
     document, _ = client.get_json(url, headers, SOURCE, hints)
-    pipeline = _parsed(_PIPELINE, document, url)
+    pipeline = parsed(_PIPELINE, document, SOURCE, url)
     jobs_url = f"{url}/jobs?per_page=100&include_retried=true"
     jobs: dict[int, Job] = {}
     for page in client.get_pages(jobs_url, headers, SOURCE, gitlab_next, hints):
-        for job in _parsed(_JOBS, page, jobs_url):
+        for job in parsed(_JOBS, page, SOURCE, jobs_url):
             jobs.setdefault(job.id, job)
     return pipeline, list(jobs.values())
 

@@ -21,7 +21,6 @@ not finished is reported with its current status."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from cipulse.domain.ci_statuses import GITLAB_PIPELINE_STATUS, gitlab_status
@@ -29,7 +28,16 @@ from cipulse.domain.retry_rounds import pipeline_status
 from cipulse.domain.status import Status
 from cipulse.reporters.gitlab_schema import Job, Pipeline
 from cipulse.reporters.outcome import is_finished
-from cipulse.reporters.payload import Conversion, Mode, RunWatchJob, RunWatchPayload, iso
+from cipulse.reporters.payload import (
+    Attempt,
+    Conversion,
+    JobReport,
+    Mode,
+    RunHeader,
+    job_report,
+    run_payload,
+    unfinished_notes,
+)
 
 PROVIDER = "gitlab"
 #: A project has one pipeline definition, its CI configuration: one cipulse pipeline, keyed
@@ -72,27 +80,18 @@ def status_after(latest: Sequence[Job], *, finished_only: bool) -> Status:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _JobReport:
-    job: RunWatchJob
-    status: Status
-    started: datetime | None
-    completed: datetime | None
-
-
-def _report(job: Job) -> _JobReport:
+def _report(job: Job) -> JobReport:
     status = status_of(job.status)
     # Times as GitLab gives them, even an end before the start: the server keeps them and
     # stores the duration as unknown, with a warning.
-    started, completed = job.started_at, job.finished_at if is_finished(status) else None
-    converted: RunWatchJob = {"name": job.name, "status": status.value, "job_id": job.id}
-    if job.web_url:
-        converted["job_url"] = job.web_url
-    if started is not None:
-        converted["started_at"] = iso(started)
-    if completed is not None:
-        converted["completed_at"] = iso(completed)
-    return _JobReport(converted, status, started, completed)
+    return job_report(
+        name=job.name,
+        job_id=job.id,
+        status=status,
+        url=job.web_url,
+        started=job.started_at,
+        completed=job.finished_at if is_finished(status) else None,
+    )
 
 
 def convert(
@@ -108,69 +107,69 @@ def convert(
     ``repository`` (the project's path); the pipeline is named ``config_path``."""
     inline = mode == "inline"
     rounds = rounds_of([job for job in jobs if not (inline and job.id == own_job_id)])
-    own_status = status_of(pipeline.status, PIPELINE_STATUS)
-    pipeline_start = pipeline.started_at or pipeline.created_at
+    header = _header(pipeline, repository, config_path)
     notes: list[str] = []
     if len(rounds) > 1:
         notes.append(f"jobs were retried: {len(rounds)} retry rounds, reported as attempts")
-    payloads: list[RunWatchPayload] = []
-    previous_end = pipeline_start
-    for number, round_jobs in enumerate(rounds, start=1):
-        reports = [_report(job) for job in round_jobs]
-        starts = [r.started for r in reports if r.started is not None]
-        ends = [r.completed for r in reports if r.completed is not None]
-        start = pipeline_start if number == 1 else min(starts, default=previous_end)
-        if len(rounds) == 1 and (is_finished(own_status) or not inline):
-            status = own_status
-            end = pipeline.finished_at if is_finished(status) else None
-        else:
-            status = status_after(latest_tries(rounds[:number]), finished_only=inline)
-            end = max(ends, default=None) if is_finished(status) else None
-        if inline and number == len(rounds) and not is_finished(own_status):
-            notes += [
-                f"job {r.job['name']!r} is still {r.status.value}: reported so, and not "
-                "counted in the pipeline's status"
-                for r in reports
-                if not is_finished(r.status)
-            ]
-        payloads.append(
-            _payload(pipeline, repository, config_path, mode, number, status, start, end, reports)
+    attempts: list[Attempt] = []
+    for number in range(1, len(rounds) + 1):
+        previous = attempts[-1] if attempts else None
+        attempts.append(
+            _attempt(pipeline, rounds[:number], previous, inline=inline, retried=len(rounds) > 1)
         )
-        previous_end = end or start
-    return Conversion(payloads, notes)
+    if inline and not is_finished(status_of(pipeline.status, PIPELINE_STATUS)):
+        notes += unfinished_notes(attempts[-1].reports, "pipeline's")
+    return Conversion([run_payload(header, attempt, mode) for attempt in attempts], notes)
 
 
-def _payload(
+def _attempt(
     pipeline: Pipeline,
-    repository: str,
-    config_path: str | None,
-    mode: Mode,
-    attempt: int,
-    status: Status,
-    started: datetime,
-    completed: datetime | None,
-    reports: Sequence[_JobReport],
-) -> RunWatchPayload:
-    payload: RunWatchPayload = {
-        "provider": PROVIDER,
-        "repository": repository,
-        "pipeline_id": PIPELINE_KEY,
-        "pipeline_name": config_path or DEFAULT_CONFIG_PATH,
-        "run_id": pipeline.id,
-        "run_attempt": attempt,
-        "status": status.value,
-        "mode": mode,
-        "started_at": iso(started),
-        "triggered_by": pipeline.source or "",
-        "actor": pipeline.user.username if pipeline.user else "",
-        "jobs": [report.job for report in reports],
-    }
-    if pipeline.name:
-        payload["run_name"] = pipeline.name
-    if pipeline.web_url:
-        payload["run_url"] = pipeline.web_url
-    if completed is not None:
-        payload["completed_at"] = iso(completed)
-    if pipeline.ref:
-        payload["branch"] = pipeline.ref
-    return payload
+    rounds: Sequence[Sequence[Job]],
+    previous: Attempt | None,
+    *,
+    inline: bool,
+    retried: bool,
+) -> Attempt:
+    """The attempt of the last of ``rounds`` (those up to it), after ``previous``: it starts
+    with the pipeline, else with its first try (else where ``previous`` ended)."""
+    reports = [_report(job) for job in rounds[-1]]
+    status, end = _round_outcome(pipeline, rounds, reports, inline=inline, retried=retried)
+    if previous is None:
+        start = pipeline.started_at or pipeline.created_at
+    else:
+        previous_end = previous.completed or previous.started
+        start = min((r.started for r in reports if r.started is not None), default=previous_end)
+    return Attempt(len(rounds), status, start, end, reports)
+
+
+def _round_outcome(
+    pipeline: Pipeline,
+    rounds: Sequence[Sequence[Job]],
+    reports: Sequence[JobReport],
+    *,
+    inline: bool,
+    retried: bool,
+) -> tuple[Status, datetime | None]:
+    """The status and end of the last of ``rounds``: GitLab's own for a pipeline nobody
+    retried (unless it is still running, inline), else as the webhook receiver decides it."""
+    own_status = status_of(pipeline.status, PIPELINE_STATUS)
+    if not retried and (is_finished(own_status) or not inline):
+        return own_status, pipeline.finished_at if is_finished(own_status) else None
+    status = status_after(latest_tries(rounds), finished_only=inline)
+    ends = [r.completed for r in reports if r.completed is not None]
+    return status, max(ends, default=None) if is_finished(status) else None
+
+
+def _header(pipeline: Pipeline, repository: str, config_path: str | None) -> RunHeader:
+    return RunHeader(
+        provider=PROVIDER,
+        repository=repository,
+        pipeline_id=PIPELINE_KEY,
+        pipeline_name=config_path or DEFAULT_CONFIG_PATH,
+        run_id=pipeline.id,
+        triggered_by=pipeline.source or "",
+        actor=pipeline.user.username if pipeline.user else "",
+        run_name=pipeline.name,
+        run_url=pipeline.web_url,
+        branch=pipeline.ref,
+    )

@@ -5,11 +5,16 @@ dicts ready for JSON, and what a converter hands back with it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, NotRequired, TypedDict
 
+from cipulse.domain.status import FINISHED_STATUSES, Status
+
 Mode = Literal["inline", "external"]
+#: The ``--mode`` option: ``auto`` picks one of the modes from the options and environment.
+ModeChoice = Literal["auto", "inline", "external"]
 
 
 class RunWatchJob(TypedDict):
@@ -53,3 +58,105 @@ class Conversion:
 def iso(moment: datetime) -> str:
     """UTC, seconds or finer, with ``Z``: ``2024-01-15T10:30:00Z``."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def chosen_mode(choice: ModeChoice, *, external: bool) -> Mode:
+    """``choice``, where ``auto`` is ``external`` when ``external`` holds, else ``inline``."""
+    if choice == "auto":
+        return "external" if external else "inline"
+    return choice
+
+
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    """A job as reported, with the status and times it was reported with."""
+
+    job: RunWatchJob
+    status: Status
+    started: datetime | None
+    completed: datetime | None
+
+
+def job_report(
+    *,
+    name: str,
+    job_id: int,
+    status: Status,
+    url: str | None,
+    started: datetime | None,
+    completed: datetime | None,
+) -> JobReport:
+    """A job's entry in a payload: the times it has, and its page when it has one."""
+    converted: RunWatchJob = {"name": name, "status": status.value, "job_id": job_id}
+    if url:
+        converted["job_url"] = url
+    if started is not None:
+        converted["started_at"] = iso(started)
+    if completed is not None:
+        converted["completed_at"] = iso(completed)
+    return JobReport(converted, status, started, completed)
+
+
+def unfinished_notes(reports: Sequence[JobReport], whose: str) -> list[str]:
+    """A note for each job in ``reports`` that has not finished (inline mode), which is not
+    counted in ``whose`` status (``"run's"``, ``"pipeline's"``)."""
+    return [
+        f"job {report.job['name']!r} is still {report.status.value}: reported so, and not "
+        f"counted in the {whose} status"
+        for report in reports
+        if report.status not in FINISHED_STATUSES
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """What every attempt's payload of a run says about the run."""
+
+    provider: str
+    repository: str
+    pipeline_id: int | str
+    pipeline_name: str
+    run_id: int
+    triggered_by: str
+    actor: str
+    run_name: str | None
+    run_url: str | None
+    branch: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a run: its number, its status and times, and its jobs."""
+
+    number: int
+    status: Status
+    started: datetime
+    completed: datetime | None
+    reports: Sequence[JobReport]
+
+
+def run_payload(run: RunHeader, attempt: Attempt, mode: Mode) -> RunWatchPayload:
+    """The payload of one ``attempt`` of ``run``; optional fields only when known."""
+    payload: RunWatchPayload = {
+        "provider": run.provider,
+        "repository": run.repository,
+        "pipeline_id": run.pipeline_id,
+        "pipeline_name": run.pipeline_name,
+        "run_id": run.run_id,
+        "run_attempt": attempt.number,
+        "status": attempt.status.value,
+        "mode": mode,
+        "started_at": iso(attempt.started),
+        "triggered_by": run.triggered_by,
+        "actor": run.actor,
+        "jobs": [report.job for report in attempt.reports],
+    }
+    if run.run_name:
+        payload["run_name"] = run.run_name
+    if run.run_url:
+        payload["run_url"] = run.run_url
+    if attempt.completed is not None:
+        payload["completed_at"] = iso(attempt.completed)
+    if run.branch:
+        payload["branch"] = run.branch
+    return payload

@@ -32,6 +32,7 @@ from cipulse.ingestion.github.schema import (
     Step,
     WorkflowJob,
     WorkflowJobEvent,
+    WorkflowRun,
     WorkflowRunEvent,
 )
 
@@ -69,11 +70,6 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         where="workflow_run",
     )
     actor = run.triggering_actor or run.actor
-    tags: dict[str, TagValue] = {}
-    if run.path:
-        tags["workflow_path"] = run.path
-    if run.head_sha:
-        tags["commit_sha"] = run.head_sha
     attempt = RunAttempt(
         repository=repository,
         pipeline=PipelineRef(key=str(run.workflow_id), name=run.name or run.path or "workflow"),
@@ -93,7 +89,7 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         triggered_by=run.event or None,
         actor=actor.login if actor else None,
         branch=run.head_branch or None,
-        tags=tags,
+        tags=_run_tags(run),
         jobs=[],
         jobs_are_snapshot=False,
     )
@@ -101,6 +97,16 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
     if event.repository.default_branch:
         submission.default_branches[repository] = event.repository.default_branch
     return submission
+
+
+def _run_tags(run: WorkflowRun) -> dict[str, TagValue]:
+    """The workflow file and the commit, when the event names them."""
+    tags: dict[str, TagValue] = {}
+    if run.path:
+        tags["workflow_path"] = run.path
+    if run.head_sha:
+        tags["commit_sha"] = run.head_sha
+    return tags
 
 
 def _started(status: Status, started_at: datetime | None) -> datetime | None:

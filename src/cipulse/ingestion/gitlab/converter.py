@@ -152,43 +152,8 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     pipeline = event.object_attributes
     repository = repository_of(event.project, None)
     web_url = _web_url(event.project)
-    status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
     warnings: list[str] = []
-    queued = _queue_time(_PIPELINE_QUEUE, _PIPELINE, pipeline.queued_duration, warnings)
-    started = pipeline.created_at + timedelta(seconds=queued or 0)
-    finished = pipeline.finished_at if status in FINISHED_STATUSES else None
-    sent = pipeline.duration if finished is not None else None
-    duration = settle_duration(_PIPELINE_TIMES, started, finished, sent, warnings, where=_PIPELINE)
-    tags: dict[str, TagValue] = {}
-    if pipeline.sha:
-        tags["commit_sha"] = pipeline.sha
-    if pipeline.tag:
-        tags["git_tag"] = "true"
-    run_url = pipeline.url or (f"{web_url}/-/pipelines/{pipeline.id}" if web_url else None)
-    attempt = RunAttempt(
-        repository=repository,
-        pipeline=_pipeline_ref(event.project),
-        run_key=str(pipeline.id),
-        run_key_scope=RunKeyScope.REPOSITORY,
-        attempt=1,
-        status=status,
-        raw_status=pipeline.status,
-        provider=PROVIDER,
-        source_format=SourceFormat.GITLAB,
-        started_at=started,
-        completed_at=finished,
-        duration_seconds=duration,
-        run_number=pipeline.iid,
-        run_name=pipeline.name or None,
-        run_url=run_url,
-        triggered_by=pipeline.source or None,
-        actor=event.user.username if event.user else None,
-        branch=pipeline.ref or None,
-        tags=tags,
-        metrics={} if queued is None else {"queue_seconds": queued},
-        jobs=[],
-        jobs_are_snapshot=False,
-    )
+    attempt = _pipeline_attempt(event, repository, web_url, warnings)
     spans = [
         DetachedSpan(
             repository=repository,
@@ -209,6 +174,49 @@ def convert_pipeline(event: PipelineEvent) -> Submission:
     if event.project.default_branch:
         submission.default_branches[repository] = event.project.default_branch
     return submission
+
+
+def _pipeline_attempt(
+    event: PipelineEvent, repository: RepositoryRef, web_url: str | None, warnings: list[str]
+) -> RunAttempt:
+    """The pipeline as attempt 1 of its run (``domain/retry_rounds.py`` derives the rest);
+    it starts when it stops queueing."""
+    pipeline = event.object_attributes
+    status = gitlab_status(pipeline.status, GITLAB_PIPELINE_STATUS)
+    queued = _queue_time(_PIPELINE_QUEUE, _PIPELINE, pipeline.queued_duration, warnings)
+    started = pipeline.created_at + timedelta(seconds=queued or 0)
+    finished = pipeline.finished_at if status in FINISHED_STATUSES else None
+    sent = pipeline.duration if finished is not None else None
+    duration = settle_duration(_PIPELINE_TIMES, started, finished, sent, warnings, where=_PIPELINE)
+    tags: dict[str, TagValue] = {}
+    if pipeline.sha:
+        tags["commit_sha"] = pipeline.sha
+    if pipeline.tag:
+        tags["git_tag"] = "true"
+    return RunAttempt(
+        repository=repository,
+        pipeline=_pipeline_ref(event.project),
+        run_key=str(pipeline.id),
+        run_key_scope=RunKeyScope.REPOSITORY,
+        attempt=1,
+        status=status,
+        raw_status=pipeline.status,
+        provider=PROVIDER,
+        source_format=SourceFormat.GITLAB,
+        started_at=started,
+        completed_at=finished,
+        duration_seconds=duration,
+        run_number=pipeline.iid,
+        run_name=pipeline.name or None,
+        run_url=pipeline.url or (f"{web_url}/-/pipelines/{pipeline.id}" if web_url else None),
+        triggered_by=pipeline.source or None,
+        actor=event.user.username if event.user else None,
+        branch=pipeline.ref or None,
+        tags=tags,
+        metrics={} if queued is None else {"queue_seconds": queued},
+        jobs=[],
+        jobs_are_snapshot=False,
+    )
 
 
 def _rounds_of(builds: list[Build]) -> list[tuple[int, Build, int]]:
