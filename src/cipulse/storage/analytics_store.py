@@ -6,43 +6,19 @@ organisation."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cipulse.domain.histogram import Histogram
+from cipulse.domain.tallies import AttemptFacts, Outcome
 from cipulse.domain.window import DAY_MS, FALLBACK_DEFAULT_BRANCHES, Filters, Window
 from cipulse.storage.dialect import json_member, placeholder
 from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
 
 a, p, r = run_attempts, pipelines, repositories
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptFacts:
-    """What the metric definitions need of one run attempt."""
-
-    id: str
-    repository_id: str
-    pipeline_id: str
-    run_key: str
-    attempt: int
-    status: str
-    branch: str | None
-    started_at_ms: int | None
-    completed_at_ms: int | None
-    duration_seconds: float | None
-    compute_seconds: float | None
-    root_node_key: str | None
-
-    @property
-    def run(self) -> tuple[str, str]:
-        """The run this attempt belongs to: (pipeline, run key)."""
-        return (self.pipeline_id, self.run_key)
 
 
 _FACT_COLUMNS = [
@@ -116,22 +92,6 @@ def _filtered(
     for key, value in filters.tags:
         query = query.where(json_member(a.c.tags, key) == value)
     return query
-
-
-@dataclass(slots=True)
-class RunTally:
-    """Counts and sums over run attempts, from which the run metrics follow."""
-
-    by_status: Counter[str] = field(default_factory=Counter)
-    first_by_status: Counter[str] = field(default_factory=Counter)
-    compute_seconds: float = 0.0
-    #: Sorted durations, or a histogram of them (rollups).
-    durations: list[float] | Histogram = field(default_factory=list)
-    decided_runs: int = 0
-    flaky_runs: int = 0
-    retry_compute_seconds: float = 0.0
-    #: As ``JobTally.duration_top_bucket``: no duration percentile exceeds its upper edge.
-    duration_top_bucket: int | None = None
 
 
 def _in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
@@ -421,17 +381,6 @@ def pipeline_rows(conn: Connection, org_id: str) -> list[dict[str, Any]]:
     return [_plain(row) for row in conn.execute(query)]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A finished attempt's verdict, for red periods."""
-
-    pipeline_id: str
-    branch: str | None
-    status: str
-    completed_at_ms: int
-    attempt_id: str
-
-
 def outcomes_before(
     conn: Connection, org_id: str, filters: Filters, until_ms: int
 ) -> list[Outcome]:
@@ -450,7 +399,13 @@ def outcomes_before(
     return [Outcome(*row) for row in conn.execute(query)]
 
 
-MetricEvent = tuple[int, str, dict[str, Any], dict[str, Any] | None]
+class MetricEvent(NamedTuple):
+    """A run attempt's or job's custom metrics, with its run attempt's start and pipeline."""
+
+    started_at_ms: int
+    pipeline_id: str
+    metrics: dict[str, Any]
+    tags: dict[str, Any] | None
 
 
 def metric_events(
@@ -482,33 +437,11 @@ def metric_events_with_branch(
         if pipeline_ids is not None:
             query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
         found += [
-            (branch, (started, str(pipeline_id), metrics, tags))
+            (branch, MetricEvent(started, str(pipeline_id), metrics, tags))
             for branch, started, pipeline_id, metrics, tags in conn.execute(query)
             if metrics
         ]
     return found
-
-
-@dataclass(slots=True)
-class JobTally:
-    """Counts and sums over the executions of one job (pipeline, definition key)."""
-
-    name: str = ""
-    by_status: Counter[str] = field(default_factory=Counter)
-    total_duration_seconds: float = 0.0
-    exclusive_seconds: float = 0.0
-    #: Sorted durations, or a histogram of them (rollups).
-    durations: list[float] | Histogram = field(default_factory=list)
-    flaky_count: int = 0
-    retry_compute_seconds: float = 0.0
-    last_flaky_at_ms: int | None = None
-    #: The histogram bucket of the longest duration (None: no duration): no percentile of the
-    #: durations exceeds its upper edge (``Histogram.upper_edge``), even when the histogram
-    #: itself is not read.
-    duration_top_bucket: int | None = None
-    #: ``domain.compute.LEVELS``: job, stage or step (None: stored before levels were kept,
-    #: read as job).
-    level: str | None = None
 
 
 def _jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:

@@ -400,6 +400,13 @@ job_rollups = sa.Table(
         comment="0: job (directly under the run), 1: nested stage, 2: nested step; "
         "null: stored before levels were kept, read as job (domain/compute.py)",
     ),
+    sa.Column(
+        "failures_passed_on_retry",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="Failing executions after which the job ended success in a later attempt",
+    ),
     sa.PrimaryKeyConstraint(
         "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"
     ),
