@@ -7,7 +7,7 @@ import itertools
 import random
 
 from cipulse.analytics import rollups
-from cipulse.analytics.read_plan import RawPart, ReadPlan, cover_of
+from cipulse.analytics.read_plan import RawPart, ReadPlan, RedPeriodPlan, cover_of, stored_plus_raw
 from cipulse.analytics.window_figures import _top_by_bound
 from cipulse.domain.histogram import EXACT_LIMIT, Histogram, bucket_of
 from cipulse.domain.tallies import Grain, JobTally
@@ -140,3 +140,17 @@ def test_the_top_k_bound_reads_only_what_can_reach_the_top() -> None:
     ranked = sorted(found, key=lambda k: -(tallies[k].durations.percentile(95) or 0))[:5]
     assert ranked == best
     assert len(read) < len(tallies)  # the bound spared most histograms
+
+
+def test_red_periods_read_stale_pipelines_raw_from_their_instant() -> None:
+    window = Window(MONDAY * DAY_MS, (MONDAY + 7) * DAY_MS, Filters(branch="main"))
+    plan = RedPeriodPlan(window, None, {"p2": MONDAY * DAY_MS - 5, "p1": (MONDAY + 2) * DAY_MS}, {})
+    assert plan.raw() == [
+        RawPart(Window((MONDAY + 2) * DAY_MS, window.until_ms, window.filters), ["p1"]),
+        RawPart(Window(MONDAY * DAY_MS - 5, window.until_ms, window.filters), ["p2"]),
+    ]
+    assert stored_plus_raw(plan, lambda _: ["stored"], lambda part, ids: ids or []) == [
+        "stored",
+        "p1",
+        "p2",
+    ]

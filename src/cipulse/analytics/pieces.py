@@ -25,6 +25,7 @@ from cipulse.domain.window import (
     in_branch_scope,
 )
 from cipulse.storage import analytics_store as store
+from cipulse.storage import attempt_filters
 from cipulse.storage.rollups import marks as rollup_marks
 
 
@@ -115,7 +116,9 @@ def new_runs(
     ]
     history = store.attempts_of_runs(conn, org_id, {a.run for a in attempts})
     jobs_by_attempt = _jobs_of(conn, org_id, attempts, history) if with_jobs else None
-    defaults = store.default_branches(conn, org_id, sorted({a.pipeline_id for a in attempts}))
+    defaults = attempt_filters.default_branches(
+        conn, org_id, sorted({a.pipeline_id for a in attempts})
+    )
     return NewRuns(attempts, history, jobs_by_attempt, defaults)
 
 
@@ -188,17 +191,12 @@ def stored_pieces(
     pipeline_ids = sorted({p for day_pipelines in days.values() for p in day_pipelines})
     wanted = {(p, day) for day, day_pipelines in days.items() for p in day_pipelines}
     span = Window(min(days) * DAY_MS, (max(days) + 1) * DAY_MS)
-    defaults = store.default_branches(conn, org_id, pipeline_ids)
+    defaults = attempt_filters.default_branches(conn, org_id, pipeline_ids)
     found = {day: StoredPieces() for day in days}
     runs = store.runs_of_partitions(conn, org_id, span, pipeline_ids, wanted)
     for start in range(0, len(runs), RUNS_PER_CHUNK):
         history = store.attempts_of_runs(conn, org_id, runs[start : start + RUNS_PER_CHUNK])
-        by_day: dict[int, list[AttemptFacts]] = defaultdict(list)
-        for attempt in history:
-            if attempt.started_at_ms is not None:
-                day = attempt.started_at_ms // DAY_MS
-                if (attempt.pipeline_id, day) in wanted:
-                    by_day[day].append(attempt)
+        by_day = _by_wanted_day(history, wanted)
         in_days = [attempt for attempts in by_day.values() for attempt in attempts]
         jobs_by_attempt = _jobs_of(conn, org_id, in_days, history)
         for day, attempts in by_day.items():
@@ -215,6 +213,19 @@ def stored_pieces(
             if day >= hours_from_day:
                 pieces_of_day.hours.setdefault(branch_scope, {})
     return found
+
+
+def _by_wanted_day(
+    attempts: Sequence[AttemptFacts], wanted: set[tuple[str, int]]
+) -> dict[int, list[AttemptFacts]]:
+    """The attempts started in a wanted partition (pipeline, day), by day."""
+    by_day: dict[int, list[AttemptFacts]] = defaultdict(list)
+    for attempt in attempts:
+        if attempt.started_at_ms is not None:
+            day = attempt.started_at_ms // DAY_MS
+            if (attempt.pipeline_id, day) in wanted:
+                by_day[day].append(attempt)
+    return by_day
 
 
 def _metrics_by_day(

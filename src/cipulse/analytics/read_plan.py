@@ -6,22 +6,23 @@ window's *cover*: 28- and 7-day blocks, days, recent hours) minus the *dirty* pa
 the raw rows for what the cover leaves at the window's edges and for those dirty
 partitions. ``plan`` works this out once per window (two queries: the pipelines a filter
 names, the dirty partitions); everything else here is pure. Every engine that reads the
-rollups (run and job figures, run series, custom metrics) goes through a ``ReadPlan`` and
-merges with ``stored_plus_raw``."""
+rollups (run and job figures, run series, custom metrics) goes through a ``ReadPlan``, red
+periods through a ``RedPeriodPlan`` (stored periods, and the stale ones recomputed from the
+raw outcomes), and all merge with ``stored_plus_raw``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import rollups
 from cipulse.domain.tallies import Grain
 from cipulse.domain.window import DAY_MS, HOUR_MS, Filters, Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage import attempt_filters
 from cipulse.storage.clock import now_ms
 from cipulse.storage.rollups import figure_reads, keys
 from cipulse.storage.rollups import marks as rollup_marks
@@ -180,9 +181,61 @@ class ReadPlan:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RedPeriodPlan:
+    """What the window's red periods read: the stored periods of its pipelines (None: all)
+    but the stale ones, and, for each pipeline whose stored periods may be stale from an
+    instant (``stale``: pipeline id → ms), its periods recomputed from the raw outcomes
+    from then on (a raw part per pipeline). ``defaults``: every pipeline's default branch
+    when the window has a branch scope."""
+
+    window: Window
+    pipeline_ids: list[str] | None
+    stale: dict[str, int]
+    defaults: dict[str, str | None]
+
+    def raw(self) -> list[RawPart]:
+        until, filters = self.window.until_ms, self.window.filters
+        return [
+            RawPart(Window(from_ms, max(from_ms, until), filters), [pipeline_id])
+            for pipeline_id, from_ms in sorted(self.stale.items())
+        ]
+
+    def pipelines_of(self, part: RawPart) -> list[str] | None:
+        return part.pipeline_ids
+
+
+def red_period_plan(conn: Connection, org_id: str, window: Window) -> RedPeriodPlan | None:
+    """The red periods' plan of a window served by the stored periods (None when its
+    filters leave no pipeline)."""
+    filters = window.filters
+    pipeline_ids = window_pipelines(conn, org_id, filters)
+    if pipeline_ids == []:
+        return None
+    stale = rollup_marks.dirty_pipelines(conn, org_id)
+    if pipeline_ids is not None:
+        wanted = set(pipeline_ids)
+        stale = {p: from_ms for p, from_ms in stale.items() if p in wanted}
+    defaults: dict[str, str | None] = {}
+    if filters.branch_scope is not None:
+        defaults = attempt_filters.default_branches(conn, org_id, None)
+    return RedPeriodPlan(window, pipeline_ids, stale, defaults)
+
+
+class Plan(Protocol):
+    """A read plan: ``ReadPlan`` (figures) or ``RedPeriodPlan`` (red periods)."""
+
+    def raw(self) -> list[RawPart]: ...
+
+    def pipelines_of(self, part: RawPart) -> list[str] | None: ...
+
+
+P = TypeVar("P", bound=Plan)
+
+
 def stored_plus_raw(
-    plan: ReadPlan,
-    stored: Callable[[ReadPlan], Iterable[T]],
+    plan: P,
+    stored: Callable[[P], Iterable[T]],
     raw: Callable[[RawPart, list[str] | None], Iterable[T]],
 ) -> list[T]:
     """The one merge of every engine: what ``stored`` reads of the plan's stored rows, then
@@ -198,7 +251,7 @@ def window_pipelines(conn: Connection, org_id: str, filters: Filters) -> list[st
     """The pipelines a repository or pipeline filter leaves (None: no such filter, every
     pipeline; an empty list: the filters leave none)."""
     if filters.repository or filters.pipeline_id or filters.pipeline_name:
-        return store.pipeline_ids_of(conn, org_id, filters)
+        return attempt_filters.pipeline_ids_of(conn, org_id, filters)
     return None
 
 

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import read_plan, run_metrics
+from cipulse.analytics.read_plan import RawPart, RedPeriodPlan
 from cipulse.analytics.run_metrics import RedPeriod
 from cipulse.domain.window import Window, in_branch_scope
 from cipulse.storage import analytics_store as store
-from cipulse.storage.rollups import marks as rollup_marks
 from cipulse.storage.rollups import red_periods
 
 
@@ -64,12 +64,15 @@ class Recovery:
 
 
 @dataclass(frozen=True, slots=True)
-class _Stored:
-    """What the stored periods (those not stale) give: the counts, and the lists asked for."""
+class RecoveryPart:
+    """What some red periods come to: the stored ones (counted by the database) or those
+    recomputed here; parts of disjoint periods add up (``_summed``)."""
 
     recovered: int = 0
     seconds: float = 0.0
     red_count: int = 0
+    #: Periods that ended in the window, and those red at its end (the stored ones cut at
+    #: the limit asked for).
     ended: tuple[RedPeriod, ...] = ()
     red_now: tuple[RedPeriod, ...] = ()
 
@@ -77,34 +80,40 @@ class _Stored:
 def recovery_in(conn: Connection, org_id: str, window: Window, limit: int | None) -> Recovery:
     """The red periods that ended in the window and those red at its end; ``limit`` cuts
     the lists (0: counts only; None: whole). Stored periods plus, for the pipelines whose
-    changes are not refreshed yet, their stale periods recomputed."""
+    changes are not refreshed yet, their stale periods recomputed (``RedPeriodPlan``)."""
     filters = window.filters
     if not served_by_table(window):
         outcomes = store.outcomes_before(conn, org_id, filters, window.until_ms)
-        return _summed(window, _Stored(), run_metrics.red_periods(outcomes), limit)
-    pipeline_ids = read_plan.window_pipelines(conn, org_id, filters)
-    if pipeline_ids == []:
+        return _summed([_part_of(window, run_metrics.red_periods(outcomes))], limit)
+    plan = read_plan.red_period_plan(conn, org_id, window)
+    if plan is None:
         return Recovery(None, 0, 0, [], [])
-    stale = rollup_marks.dirty_pipelines(conn, org_id)
-    if pipeline_ids is not None:
-        stale = {p: from_ms for p, from_ms in stale.items() if p in set(pipeline_ids)}
-    defaults: dict[str, str | None] = {}
-    if filters.branch_scope is not None:
-        defaults = store.default_branches(conn, org_id, None)
-    scope = red_periods.period_scope(
-        org_id, pipeline_ids, filters.branch, stale, filters.branch_scope, defaults
-    )
-    stored = _stored(conn, org_id, window, scope, limit)
-    fresh: list[RedPeriod] = []
-    for pipeline_id, from_ms in sorted(stale.items()):
-        _, recomputed = recompute(conn, org_id, pipeline_id, from_ms)
-        fresh += [
+
+    def stored(plan: RedPeriodPlan) -> list[RecoveryPart]:
+        scope = red_periods.period_scope(
+            org_id,
+            plan.pipeline_ids,
+            filters.branch,
+            plan.stale,
+            filters.branch_scope,
+            plan.defaults,
+        )
+        return [_stored(conn, org_id, window, scope, limit)]
+
+    def raw(part: RawPart, pipeline_ids: list[str] | None) -> list[RecoveryPart]:
+        assert pipeline_ids is not None and len(pipeline_ids) == 1  # one raw part per pipeline
+        (pipeline_id,) = pipeline_ids
+        _, recomputed = recompute(conn, org_id, pipeline_id, part.window.since_ms)
+        default = plan.defaults.get(pipeline_id)
+        wanted = [
             p
             for p in recomputed
             if (filters.branch is None or p.branch == filters.branch)
-            and in_branch_scope(p.branch, defaults.get(pipeline_id), filters.branch_scope)
+            and in_branch_scope(p.branch, default, filters.branch_scope)
         ]
-    return _summed(window, stored, fresh, limit)
+        return [_part_of(window, wanted)]
+
+    return _summed(read_plan.stored_plus_raw(plan, stored, raw), limit)
 
 
 def _stored(
@@ -113,7 +122,7 @@ def _stored(
     window: Window,
     scope: list[sa.ColumnElement[bool]],
     limit: int | None,
-) -> _Stored:
+) -> RecoveryPart:
     """The stored periods in ``scope``: counts, and (unless ``limit`` is 0) those that ended
     in the window and those red at its end, at most ``limit`` of each."""
     since, until = window.since_ms, window.until_ms
@@ -129,39 +138,47 @@ def _stored(
                     conn, org_id, since, until, scope, ended=ended, limit=limit
                 )
             )
-    return _Stored(recovered, seconds, red_count, lists[True], lists[False])
+    return RecoveryPart(recovered, seconds, red_count, lists[True], lists[False])
 
 
-def _summed(
-    window: Window, stored: _Stored, computed: list[RedPeriod], limit: int | None
-) -> Recovery:
-    """Counts of the stored periods plus those of the periods ``computed`` here."""
-    ended = [
+def _part_of(window: Window, computed: list[RedPeriod]) -> RecoveryPart:
+    """The part of periods computed here: those that ended in the window, those red at its
+    end."""
+    ended = tuple(
         p
         for p in computed
         if p.ended_at_ms is not None and window.since_ms <= p.ended_at_ms < window.until_ms
-    ]
-    red_now = [
+    )
+    red_now = tuple(
         p
         for p in computed
         if p.started_at_ms < window.until_ms
         and (p.ended_at_ms is None or p.ended_at_ms >= window.until_ms)
-    ]
-    recovered = stored.recovered + len(ended)
-    seconds = stored.seconds + sum(p.seconds or 0.0 for p in ended)
-    red_count = stored.red_count + len(red_now)
-    ended = sorted([*stored.ended, *ended], key=lambda p: -(p.ended_at_ms or 0))
+    )
+    seconds = sum(p.seconds or 0.0 for p in ended)
+    return RecoveryPart(len(ended), seconds, len(red_now), ended, red_now)
+
+
+def _summed(parts: list[RecoveryPart], limit: int | None) -> Recovery:
+    """The parts added up: counts summed, lists merged (newest ended first, longest red
+    first) and cut at ``limit``."""
+    recovered = sum(part.recovered for part in parts)
+    # The first part's seconds, then every later period's, one by one (as they always were
+    # added: the same float whatever the number of parts).
+    seconds = parts[0].seconds + sum(p.seconds or 0.0 for part in parts[1:] for p in part.ended)
+    ended = sorted((p for part in parts for p in part.ended), key=lambda p: -(p.ended_at_ms or 0))
     red_now = sorted(
         (
             RedPeriod(p.pipeline_id, p.branch, p.started_at_ms, None, p.failing_attempts)
-            for p in [*stored.red_now, *red_now]
+            for part in parts
+            for p in part.red_now
         ),
         key=lambda p: p.started_at_ms,
     )
     return Recovery(
         mttr_seconds=seconds / recovered if recovered else None,
         recovered_periods=recovered,
-        red_now_count=red_count,
+        red_now_count=sum(part.red_count for part in parts),
         ended=ended[:limit],
         red_now=red_now[:limit],
     )

@@ -213,8 +213,6 @@ def _block(
     from 7-day blocks), those computed in this unit in place of the stored ones."""
     part = max((s for s in rollups.BLOCK_SIZES if s < size), default=Grain.DAY)
     periods = list(range(start, start + size, part))
-    runs: dict[str, RunTally] = {}
-    jobs: dict[JobKey, JobTally] = {}
 
     def computed_here(pipeline_id: str, period: int) -> bool:
         found = fresh.get((part, period, scope))
@@ -222,6 +220,8 @@ def _block(
 
     # Only the periods some of whose pipelines were not computed here are read.
     stored = [p for p in periods if not all(computed_here(i, p) for i in pipeline_ids)]
+    runs: dict[str, RunTally] = {}
+    jobs: dict[JobKey, JobTally] = {}
     for row in figure_reads.run_rows(conn, org_id, part, stored, pipeline_ids, scope):
         if not computed_here(row.pipeline_id, row.period):
             tally = runs.setdefault(row.pipeline_id, rollups.new_run_tally())
@@ -234,16 +234,25 @@ def _block(
     wanted = set(pipeline_ids)
     for period in periods:
         here = fresh.get((part, period, scope))
-        if here is None:
-            continue
-        for pipeline_id, tally in here.runs.items():
-            if pipeline_id in wanted:
-                rollups.add_run_tally(runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
-        for key, job_tally in here.jobs.items():
-            if key[0] in wanted:
-                into = jobs.setdefault(key, rollups.new_job_tally(job_tally.name))
-                rollups.add_job_tally(into, job_tally)
+        if here is not None:
+            _add_fresh(runs, jobs, here, wanted)
     return runs, jobs
+
+
+def _add_fresh(
+    runs: dict[str, RunTally],
+    jobs: dict[JobKey, JobTally],
+    here: FreshPeriod,
+    wanted: set[str],
+) -> None:
+    """Add a period's figures computed in this unit, of the wanted pipelines."""
+    for pipeline_id, tally in here.runs.items():
+        if pipeline_id in wanted:
+            rollups.add_run_tally(runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+    for key, job_tally in here.jobs.items():
+        if key[0] in wanted:
+            into = jobs.setdefault(key, rollups.new_job_tally(job_tally.name))
+            rollups.add_job_tally(into, job_tally)
 
 
 # --- Organisation days ---------------------------------------------------------------------

@@ -22,9 +22,11 @@ from cipulse.storage.rollups.stored_rows import (
     StoredJob,
     StoredRepeat,
     StoredRun,
-    counts_of,
     stored_job,
     stored_run,
+)
+from cipulse.storage.rollups.stored_rows import (
+    counter_of as _counter,
 )
 from cipulse.storage.schema import STATUS_NAMES, job_rollups, rollup_repeats, run_rollups
 
@@ -53,6 +55,43 @@ class Selection:
             by_grain.setdefault(grain, []).append(period)
         if self.days:
             by_grain[Grain.DAY] = list(self.days)
+        excluded = self._excluded(table)
+        pipelines: sa.ColumnElement[bool] = (
+            table.c.pipeline_id.in_(sorted(self.pipeline_ids))
+            if self.pipeline_ids is not None
+            else table.c.pipeline_id != ORG
+        )
+        found = [
+            sa.and_(
+                table.c.org_id == org_id,
+                table.c.grain == grain,
+                table.c.period.in_(sorted(periods)),
+                table.c.branch_scope == self.scope,
+                pipelines,
+                *excluded,
+            )
+            for grain, periods in sorted(by_grain.items())
+        ]
+        if self.extra_days:
+            extra = sa.or_(
+                *(
+                    sa.and_(table.c.pipeline_id == pipeline_id, table.c.period == day)
+                    for pipeline_id, day in sorted(self.extra_days)
+                )
+            )
+            found.append(
+                sa.and_(
+                    table.c.org_id == org_id,
+                    table.c.grain == Grain.DAY,
+                    table.c.branch_scope == self.scope,
+                    extra,
+                    *excluded,
+                )
+            )
+        return found
+
+    def _excluded(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
+        """Conditions leaving out the stale rows and the stale hours."""
         excluded = [
             sa.not_(
                 sa.and_(
@@ -74,38 +113,7 @@ class Selection:
             )
             for pipeline_id, first, end in sorted(self.excluded_hours)
         ]
-        pipelines: sa.ColumnElement[bool] = (
-            table.c.pipeline_id.in_(sorted(self.pipeline_ids))
-            if self.pipeline_ids is not None
-            else table.c.pipeline_id != ORG
-        )
-        found = [
-            sa.and_(
-                table.c.org_id == org_id,
-                table.c.grain == grain,
-                table.c.period.in_(sorted(periods)),
-                table.c.branch_scope == self.scope,
-                pipelines,
-                *excluded,
-            )
-            for grain, periods in sorted(by_grain.items())
-        ]
-        if self.extra_days:
-            found.append(
-                sa.and_(
-                    table.c.org_id == org_id,
-                    table.c.grain == Grain.DAY,
-                    table.c.branch_scope == self.scope,
-                    sa.or_(
-                        *(
-                            sa.and_(table.c.pipeline_id == pipeline_id, table.c.period == day)
-                            for pipeline_id, day in sorted(self.extra_days)
-                        )
-                    ),
-                    *excluded,
-                )
-            )
-        return found
+        return excluded
 
 
 def run_rows(
@@ -196,29 +204,31 @@ def _counted_histogram(count: Any, total: Any) -> Histogram:
 def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str, RunTally]:
     """Run tallies per pipeline summed by the database over the selection, without their
     durations' histograms (count and sum only; the top bucket kept)."""
-    summed = [
-        *(f"n_{s}" for s in STATUS_NAMES),
-        *(f"first_{s}" for s in FIRST_STATUSES),
-        "compute_seconds",
-        "duration_count",
-        "duration_sum",
-        "decided_runs",
-        "flaky_runs",
-        "retry_compute_seconds",
-    ]
-    keys, highest = ["pipeline_id"], ["duration_top_bucket"]
-    at = {name: index for index, name in enumerate([*keys, *summed, *highest])}
+    statuses = [*(f"n_{s}" for s in STATUS_NAMES), *(f"first_{s}" for s in FIRST_STATUSES)]
+    figures = ["compute_seconds", "duration_count", "duration_sum", "decided_runs"]
+    figures += ["flaky_runs", "retry_compute_seconds"]
+    n, f = len(STATUS_NAMES), len(FIRST_STATUSES)
     found: dict[str, RunTally] = {}
-    for row in _totals(conn, run_rollups, org_id, selection, keys, summed, highest):
-        found[str(row[at["pipeline_id"]])] = RunTally(
-            by_status=counts_of(row, at, "n_", STATUS_NAMES),
-            first_by_status=counts_of(row, at, "first_", FIRST_STATUSES),
-            compute_seconds=float(row[at["compute_seconds"]]),
-            durations=_counted_histogram(row[at["duration_count"]], row[at["duration_sum"]]),
-            decided_runs=int(row[at["decided_runs"]]),
-            flaky_runs=int(row[at["flaky_runs"]]),
-            retry_compute_seconds=float(row[at["retry_compute_seconds"]]),
-            duration_top_bucket=row[at["duration_top_bucket"]],
+    for row in _totals(
+        conn,
+        run_rollups,
+        org_id,
+        selection,
+        ["pipeline_id"],
+        [*statuses, *figures],
+        ["duration_top_bucket"],
+    ):
+        pipeline_id, counts = row[0], row[1 : 1 + n + f]
+        compute, count, total, decided, flaky, retry, top = row[1 + n + f :]
+        found[str(pipeline_id)] = RunTally(
+            by_status=_counter(counts[:n], STATUS_NAMES),
+            first_by_status=_counter(counts[n:], FIRST_STATUSES),
+            compute_seconds=float(compute),
+            durations=_counted_histogram(count, total),
+            decided_runs=int(decided),
+            flaky_runs=int(flaky),
+            retry_compute_seconds=float(retry),
+            duration_top_bucket=top,
         )
     return found
 
@@ -228,35 +238,30 @@ def job_totals(
 ) -> dict[tuple[str, str], JobTally]:
     """Job tallies summed by the database over the selection, without durations'
     histograms (``job_histograms`` reads those for the jobs that need them)."""
-    summed = [
-        *(f"n_{s}" for s in STATUS_NAMES),
-        "duration_count",
-        "duration_sum",
-        "total_duration_seconds",
-        "exclusive_seconds",
-        "flaky_count",
-        "retry_compute_seconds",
-        "failures_passed_on_retry",
-    ]
+    summed = [*(f"n_{s}" for s in STATUS_NAMES), "duration_count", "duration_sum"]
+    summed += ["total_duration_seconds", "exclusive_seconds", "flaky_count"]
+    summed += ["retry_compute_seconds", "failures_passed_on_retry"]
     highest = ["name", "last_flaky_at_ms", "duration_top_bucket"]
     keys = ["pipeline_id", "definition_key"]
     # The outer level a job was seen at (``domain.compute.outer_level``): the lowest code.
     lowest = ["level"]
-    at = {name: index for index, name in enumerate([*keys, *summed, *highest, *lowest])}
+    n = len(STATUS_NAMES)
     tallies: dict[tuple[str, str], JobTally] = {}
     for row in _totals(conn, job_rollups, org_id, selection, keys, summed, highest, lowest):
-        level = row[at["level"]]
-        tallies[(str(row[at["pipeline_id"]]), row[at["definition_key"]])] = JobTally(
-            name=row[at["name"]],
-            by_status=counts_of(row, at, "n_", STATUS_NAMES),
-            durations=_counted_histogram(row[at["duration_count"]], row[at["duration_sum"]]),
-            total_duration_seconds=float(row[at["total_duration_seconds"]]),
-            exclusive_seconds=float(row[at["exclusive_seconds"]]),
-            flaky_count=int(row[at["flaky_count"]]),
-            retry_compute_seconds=float(row[at["retry_compute_seconds"]]),
-            failures_passed_on_retry=int(row[at["failures_passed_on_retry"]]),
-            last_flaky_at_ms=row[at["last_flaky_at_ms"]],
-            duration_top_bucket=row[at["duration_top_bucket"]],
+        pipeline_id, definition_key, counts = row[0], row[1], row[2 : 2 + n]
+        (count, total, total_duration, exclusive, flaky, retry, passed) = row[2 + n : 9 + n]
+        name, last_flaky, top, level = row[9 + n :]
+        tallies[(str(pipeline_id), definition_key)] = JobTally(
+            name=name,
+            by_status=_counter(counts, STATUS_NAMES),
+            durations=_counted_histogram(count, total),
+            total_duration_seconds=float(total_duration),
+            exclusive_seconds=float(exclusive),
+            flaky_count=int(flaky),
+            retry_compute_seconds=float(retry),
+            failures_passed_on_retry=int(passed),
+            last_flaky_at_ms=last_flaky,
+            duration_top_bucket=top,
             level=None if level is None else LEVELS[level],
         )
     return tallies

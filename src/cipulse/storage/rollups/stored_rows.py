@@ -7,7 +7,8 @@ named row whose tally holds the figures, read column by column by name; a row of
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -52,62 +53,119 @@ class StoredRepeat(NamedTuple):
     previous_started_at_ms: int
 
 
-def counts_of(
-    row: Sequence[Any], at: dict[str, int], prefix: str, names: Sequence[str]
-) -> Counter[str]:
+def _getter(at: dict[str, int], names: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The named columns of a row, in one call (read by name, without a lookup per row)."""
+    return itemgetter(*(at[name] for name in names))
+
+
+def counter_of(values: Sequence[Any], names: Sequence[str]) -> Counter[str]:
+    """Counts by name, of the non-zero values (one per name, in order)."""
     counts: Counter[str] = Counter()
-    for name in names:
-        value = row[at[prefix + name]]
+    for name, value in zip(names, values, strict=True):
         if value:
             counts[name] = int(value)
     return counts
 
 
-def _histogram(row: Sequence[Any], at: dict[str, int]) -> Histogram:
+def _histogram(encoded: str, count: int, total: float) -> Histogram:
     histogram = Histogram()
-    histogram.merge_encoded(
-        orjson.loads(row[at["duration_histogram"]]),
-        row[at["duration_count"]],
-        row[at["duration_sum"]],
-    )
+    histogram.merge_encoded(orjson.loads(encoded), count, total)
     return histogram
 
 
+_RUN_STATUSES = _getter(_RUN_AT, [f"n_{s}" for s in STATUS_NAMES])
+_RUN_FIRST = _getter(_RUN_AT, [f"first_{s}" for s in FIRST_STATUSES])
+_RUN_FIELDS = _getter(
+    _RUN_AT,
+    [
+        "grain",
+        "period",
+        "pipeline_id",
+        "compute_seconds",
+        "duration_histogram",
+        "duration_count",
+        "duration_sum",
+        "decided_runs",
+        "flaky_runs",
+        "retry_compute_seconds",
+        "duration_top_bucket",
+    ],
+)
+
+
 def stored_run(row: Sequence[Any]) -> StoredRun:
-    at = _RUN_AT
-    tally = RunTally(
-        by_status=counts_of(row, at, "n_", STATUS_NAMES),
-        first_by_status=counts_of(row, at, "first_", FIRST_STATUSES),
-        compute_seconds=row[at["compute_seconds"]],
-        durations=_histogram(row, at),
-        decided_runs=row[at["decided_runs"]],
-        flaky_runs=row[at["flaky_runs"]],
-        retry_compute_seconds=row[at["retry_compute_seconds"]],
-        duration_top_bucket=row[at["duration_top_bucket"]],
+    """A ``run_rollups`` row (as ``select(*run_rollups.c)`` reads it), named."""
+    (grain, period, pipeline_id, compute, encoded, count, total, decided, flaky, retry, top) = (
+        _RUN_FIELDS(row)
     )
-    return StoredRun(row[at["grain"]], row[at["period"]], str(row[at["pipeline_id"]]), tally)
+    tally = RunTally(
+        by_status=counter_of(_RUN_STATUSES(row), STATUS_NAMES),
+        first_by_status=counter_of(_RUN_FIRST(row), FIRST_STATUSES),
+        compute_seconds=compute,
+        durations=_histogram(encoded, count, total),
+        decided_runs=decided,
+        flaky_runs=flaky,
+        retry_compute_seconds=retry,
+        duration_top_bucket=top,
+    )
+    return StoredRun(grain, period, str(pipeline_id), tally)
+
+
+_JOB_STATUSES = _getter(_JOB_AT, [f"n_{s}" for s in STATUS_NAMES])
+_JOB_FIELDS = _getter(
+    _JOB_AT,
+    [
+        "grain",
+        "period",
+        "pipeline_id",
+        "definition_key",
+        "name",
+        "duration_histogram",
+        "duration_count",
+        "duration_sum",
+        "total_duration_seconds",
+        "exclusive_seconds",
+        "flaky_count",
+        "failures_passed_on_retry",
+        "retry_compute_seconds",
+        "last_flaky_at_ms",
+        "duration_top_bucket",
+        "level",
+    ],
+)
 
 
 def stored_job(row: Sequence[Any]) -> StoredJob:
-    at = _JOB_AT
-    level = row[at["level"]]
+    """A ``job_rollups`` row (as ``select(*job_rollups.c)`` reads it), named."""
+    (
+        grain,
+        period,
+        pipeline_id,
+        definition_key,
+        name,
+        encoded,
+        count,
+        total,
+        total_duration,
+        exclusive,
+        flaky,
+        passed_on_retry,
+        retry,
+        last_flaky,
+        top,
+        level,
+    ) = _JOB_FIELDS(row)
     tally = JobTally(
-        name=row[at["name"]],
-        by_status=counts_of(row, at, "n_", STATUS_NAMES),
-        durations=_histogram(row, at),
-        total_duration_seconds=row[at["total_duration_seconds"]],
-        exclusive_seconds=row[at["exclusive_seconds"]],
-        flaky_count=row[at["flaky_count"]],
-        failures_passed_on_retry=row[at["failures_passed_on_retry"]],
-        retry_compute_seconds=row[at["retry_compute_seconds"]],
-        last_flaky_at_ms=row[at["last_flaky_at_ms"]],
-        duration_top_bucket=row[at["duration_top_bucket"]],
+        name=name,
+        by_status=counter_of(_JOB_STATUSES(row), STATUS_NAMES),
+        durations=_histogram(encoded, count, total),
+        total_duration_seconds=total_duration,
+        exclusive_seconds=exclusive,
+        flaky_count=flaky,
+        failures_passed_on_retry=passed_on_retry,
+        retry_compute_seconds=retry,
+        last_flaky_at_ms=last_flaky,
+        duration_top_bucket=top,
         level=None if level is None else LEVELS[level],
     )
-    return StoredJob(
-        row[at["grain"]],
-        row[at["period"]],
-        str(row[at["pipeline_id"]]),
-        row[at["definition_key"]],
-        tally,
-    )
+    return StoredJob(grain, period, str(pipeline_id), definition_key, tally)
