@@ -100,13 +100,14 @@ impact; each figure is shown with its sample beside it. `MIN_SAMPLE` is 5
 - **Flakiest pipelines**: those with flaky runs and at least 5 runs in `flaky_rate`'s
   denominator, by the Wilson lower bound of `flaky_rate`; shown with "k of n runs"
   (`flaky_runs`, `flaky_of_runs`).
-- **Most failing jobs**: a job's failures are split in two: `failures_passed_on_retry`, the
-  flaky runs counted in the window in which it failed and then passed on a retry
-  (`flaky_count`, at most `failure_count`), and `failures_stayed_failed`, the rest of its
-  failing executions (`failure_count` - `failures_passed_on_retry`; a run whose job failed in
-  two attempts before passing counts one of them here). Jobs with at least 5 executions that
-  ended success, failure or timed_out are ranked by `failures_stayed_failed` (each a red run
-  someone has to look at), then by the Wilson lower bound of their failure rate.
+- **Most failing jobs**: a job's failing executions are split in two:
+  `failures_passed_on_retry`, those after which the job ended success in a later attempt of
+  the same run, and `failures_stayed_failed`, the rest (`failure_count` -
+  `failures_passed_on_retry`; a run whose job failed in attempts 1 and 2 and passed in
+  attempt 3 counts both failures as passed on a retry, none as stayed failed). Jobs with at
+  least 5 executions that ended success, failure or timed_out are ranked by
+  `failures_stayed_failed` (each a red run someone has to look at), then by the Wilson lower
+  bound of their failure rate.
 - **Flakiest jobs**: the flaky-jobs ranking (most flaky runs first) of the jobs with at least
   5 executions.
 

@@ -18,8 +18,8 @@ from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import refresh_all
 from cipulse.domain.window import in_branch_scope, on_default_branch
-from cipulse.storage import rollup_failures
 from cipulse.storage.database import Database
+from cipulse.storage.rollups import set_aside as rollup_failures
 from tests.builders import runwatch_run, trunk_event, trunk_request
 from tests.conftest import Tenant
 

@@ -25,9 +25,10 @@ from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.settings import Settings
-from cipulse.storage import rollup_failures, rollup_marks
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
+from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.storage.schema import metadata, webhook_deliveries
 from tests.builders import trunk_event, trunk_request
 from tests.conftest import Tenant, make_tenant, rows

@@ -25,8 +25,8 @@ from cipulse.errors import CipulseError
 from cipulse.ingestion.formats import parse_runwatch
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.settings import Settings
-from cipulse.storage import rollup_failures
 from cipulse.storage.database import Database
+from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.web.app import create_app
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, count, make_tenant
@@ -223,7 +223,7 @@ def test_a_partition_that_fails_is_set_aside_and_the_rest_is_refreshed(
 def test_tied_red_periods_have_distinct_ids(runs: int) -> None:
     """Pure: the red periods of tied outcomes never share a start on one pipeline and branch."""
     from cipulse.analytics.run_metrics import red_periods
-    from cipulse.storage.analytics_store import Outcome
+    from cipulse.domain.tallies import Outcome
 
     outcomes = [
         Outcome("p", "main", "failure" if n % 3 else "success", 1_000 + n // 4, f"a{n}")

@@ -28,8 +28,9 @@ from cipulse.ingestion.formats import parse_trunk
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.settings import Settings
 from cipulse.storage import retention as store
-from cipulse.storage import rollup_failures, rollup_marks
 from cipulse.storage.database import Database
+from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.storage.schema import jobs, run_attempts, webhook_deliveries
 from cipulse.web.app import create_app
 from tests.builders import runwatch_run, trunk_event, trunk_request

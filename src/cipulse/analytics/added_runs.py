@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, rollups
+from cipulse.domain.tallies import Grain, JobTally, RunTally
 from cipulse.domain.window import DAY_MS, HOUR_MS
-from cipulse.storage import rollup_store, rollup_writes
-from cipulse.storage.analytics_store import JobTally, RunTally
-from cipulse.storage.rollup_store import DAY, HOUR, ORG, SCOPE_CODES
+from cipulse.storage.rollups import figure_reads, figure_writes
+from cipulse.storage.rollups.keys import ORG, SCOPE_CODES
 
 if TYPE_CHECKING:
     from cipulse.analytics.refresh_units import Computed
@@ -42,10 +42,10 @@ def add(conn: Connection, org_id: str, computed: Computed, now_ms: int) -> None:
     for day, computed_day in found.stored_pieces(first_hourly_ms // DAY_MS).items():
         for branch_scope, piece in computed_day.days.items():
             scope = SCOPE_CODES[branch_scope]
-            _add_delta(deltas, (DAY, day, scope), piece.runs, piece.jobs)
+            _add_delta(deltas, (Grain.DAY, day, scope), piece.runs, piece.jobs)
             for start, hour_piece in computed_day.hours.get(branch_scope, {}).items():
                 _add_delta(
-                    deltas, (HOUR, start // HOUR_MS, scope), hour_piece.runs, hour_piece.jobs
+                    deltas, (Grain.HOUR, start // HOUR_MS, scope), hour_piece.runs, hour_piece.jobs
                 )
     _blocks_and_organisation(deltas)
     out = computed.replacement
@@ -73,7 +73,7 @@ def _blocks_and_organisation(deltas: Deltas) -> None:
     """The days' deltas added into the 7- and 28-day blocks holding them, and every delta
     into the organisation's row of its period."""
     for (grain, period, scope), (runs, jobs) in list(deltas.items()):
-        if grain == DAY:
+        if grain == Grain.DAY:
             for size in rollups.BLOCK_SIZES:
                 _add_delta(deltas, (size, rollups.block_of(period, size), scope), runs, jobs)
     for (grain, period, scope), (runs, _) in list(deltas.items()):
@@ -100,18 +100,18 @@ def _add_to_stored(
     period: int,
     pipeline_ids: Sequence[str],
     deltas: Deltas,
-    out: rollup_writes.Replacement,
+    out: figure_writes.Replacement,
 ) -> None:
     """The stored rows of the period and pipelines, every branch scope, with the deltas."""
     out.clear(grain, [period], pipeline_ids, metrics=False, repeats=False)
     for scope in SCOPE_CODES.values():
         runs = {
-            str(row[3]): rollup_store.run_tally_of(row)
-            for row in rollup_store.run_rows(conn, org_id, grain, [period], pipeline_ids, scope)
+            row.pipeline_id: row.tally
+            for row in figure_reads.run_rows(conn, org_id, grain, [period], pipeline_ids, scope)
         }
         jobs = {
-            (str(row[3]), row[4]): rollup_store.job_tally_of(row)
-            for row in rollup_store.job_rows(conn, org_id, grain, [period], pipeline_ids, scope)
+            (row.pipeline_id, row.definition_key): row.tally
+            for row in figure_reads.job_rows(conn, org_id, grain, [period], pipeline_ids, scope)
         }
         delta_runs, delta_jobs = deltas.get((grain, period, scope), ({}, {}))
         for pipeline_id, tally in delta_runs.items():

@@ -157,6 +157,14 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "successful attempt.",
     ),
     MetricDefinition(
+        "failures_passed_on_retry",
+        "job executions",
+        "The failing executions (failure or timed_out) after which this job ended success in "
+        "a later attempt of the same run, whenever that attempt started; counted in the "
+        "window of the failing execution, so it is at most failure_count. A run whose job "
+        "failed in attempts 1 and 2 and passed in attempt 3 counts 2 here.",
+    ),
+    MetricDefinition(
         "total_duration_seconds",
         "seconds",
         "The sum of the executions' durations (unknown durations add 0). At the job level, "

@@ -22,8 +22,8 @@ from cipulse.analytics.run_metrics import (
 from cipulse.domain import exclusive
 from cipulse.domain.compute import level_of, outer_level
 from cipulse.domain.histogram import Histogram, bucket_of
+from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
-from cipulse.storage.analytics_store import JobTally
 
 JobKey = tuple[str, str]  # (pipeline id, job definition key)
 
@@ -82,7 +82,7 @@ def job_summaries(
     tallies are checked against). ``pipeline_of`` maps attempt id → pipeline id;
     ``exclusive`` maps (attempt id, node key) → exclusive seconds."""
     duration_statuses = set(window.filters.statuses) or {SUCCESS}
-    tallies = tallies_of(pipeline_of, jobs, exclusive, duration_statuses)
+    tallies = tallies_of(pipeline_of, jobs, exclusive, duration_statuses, exact=True)
     return job_rows(with_flaky(tallies, flaky))
 
 
@@ -91,9 +91,11 @@ def tallies_of(
     jobs: Iterable[dict[str, Any]],
     exclusive: dict[tuple[str, str], float],
     duration_statuses: set[str],
+    *,
+    exact: bool = False,
 ) -> dict[JobKey, JobTally]:
-    """Tallies per (pipeline, job) of job rows (every node of their attempts), durations
-    sorted, each with its level (``domain/compute.py``)."""
+    """Tallies per (pipeline, job) of job rows (every node of their attempts), each with
+    its level (``domain/compute.py``); ``exact``: histograms that keep every duration."""
     tallies: dict[JobKey, JobTally] = {}
     durations: dict[JobKey, list[float]] = defaultdict(list)
     jobs = list(jobs)
@@ -104,7 +106,7 @@ def tallies_of(
         key = (pipeline_of[job["attempt_id"]], job["definition_key"])
         tally = tallies.get(key)
         if tally is None:
-            tally = tallies[key] = JobTally(name=job["name"], durations=durations[key])
+            tally = tallies[key] = JobTally(name=job["name"])
         tally.name = max(tally.name, job["name"])
         nested = job["parent_node_key"] in nodes_of[job["attempt_id"]]
         tally.level = outer_level(tally.level, level_of(job.get("kind"), nested))
@@ -115,6 +117,7 @@ def tallies_of(
             durations[key].append(job["duration_seconds"])
     for key, values in durations.items():
         values.sort()
+        tallies[key].durations = Histogram.of(values, exact=exact)
         if values:
             tallies[key].duration_top_bucket = bucket_of(values[-1])
     return tallies
@@ -131,7 +134,7 @@ def with_flaky(
     return tallies
 
 
-def duration_fields(durations: Sequence[float] | Histogram) -> dict[str, float | None]:
+def duration_fields(durations: Histogram) -> dict[str, float | None]:
     return {
         "p50_duration_seconds": percentile_of(durations, 50),
         "p95_duration_seconds": percentile_of(durations, 95),
@@ -169,6 +172,7 @@ def job_rows(tallies: dict[JobKey, JobTally]) -> list[dict[str, Any]]:
                 "success_rate": by_status[SUCCESS] / decided if decided else None,
                 "failure_count": sum(by_status[s] for s in FAILING),
                 "flaky_count": tally.flaky_count,
+                "failures_passed_on_retry": tally.failures_passed_on_retry,
                 **duration_fields(durations),
                 "total_duration_seconds": tally.total_duration_seconds,
                 "exclusive_seconds": tally.exclusive_seconds,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cipulse.analytics.job_metrics import TALLY_SORTS, JobKey
-from cipulse.storage.analytics_store import JobTally
+from cipulse.domain.tallies import JobTally
 
 #: Per pipeline id, its name and repository (``pipeline``, ``repository``).
 Names = dict[str, dict[str, Any]]

@@ -1,7 +1,7 @@
 """Custom metrics over a window: stored days plus raw pieces.
 
 Custom metrics over a window, per time bucket and tag value: stored days from the metric
-rollups, raw pieces for partial days and dirty partitions (``window_figures.scope``), or
+rollups, raw pieces for partial days and dirty partitions (``read_plan``), or
 everything from the raw events for hourly buckets and filters the rollups do not split by.
 
 The rollups keep, per metric key, a histogram of all its values and one per value of each
@@ -10,19 +10,22 @@ difference."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from cipulse.analytics import custom_metrics
+from cipulse.analytics import custom_metrics, read_plan
 from cipulse.analytics.buckets import Interval, bucket_start
-from cipulse.analytics.window_figures import raw_windows, scope, served_by_rollups
+from cipulse.analytics.read_plan import RawPart, ReadPlan, served_by_rollups
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.window import DAY_MS, Filters, Window
+from cipulse.domain.window import DAY_MS, Window
 from cipulse.storage import analytics_store as store
-from cipulse.storage import rollup_store
+from cipulse.storage.rollups import keys, metric_rollups
 
 Buckets = dict[int, dict[str | None, Histogram]]
+#: A histogram of the values of one metric key (and tag value) in a stored day or raw piece,
+#: at the start of that day or piece.
+Part = tuple[int, keys.MetricKey, Histogram]
 
 
 def metric_buckets(
@@ -37,30 +40,28 @@ def metric_buckets(
     the histogram of the metric's values."""
     if interval is Interval.HOUR or not served_by_rollups(window.filters):
         return _from_events(store.metric_events(conn, org_id, window), key, group_tag, interval)
-    found = scope(conn, org_id, window, blocks=False, hours=False)
-    if found is None:
+    plan = read_plan.plan(conn, org_id, window, blocks=False, hours=False)
+    if plan is None:
         return {}
-    pipeline_ids, span, dirty = found
-    parts: list[tuple[int, rollup_store.MetricKey, Histogram]] = []
-    selection = _stored(span.days, dirty, pipeline_ids, window.filters)
-    parts += [
-        (period * DAY_MS, metric, histogram)
-        for period, metric, histogram in rollup_store.metric_histograms(
-            conn, org_id, selection, key, group_tag
-        )
-    ]
-    for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
-        events = store.metric_events(
-            conn,
-            org_id,
-            piece_window,
-            pipeline_ids if piece_pipelines is None else piece_pipelines,
-        )
-        parts += [
-            (piece_window.since_ms, metric, histogram)
+
+    def stored(plan: ReadPlan) -> list[Part]:
+        rows = metric_rollups.metric_histograms(conn, org_id, plan.stored_days(), key, group_tag)
+        return [(row.period * DAY_MS, row.key, row.histogram) for row in rows]
+
+    def raw(part: RawPart, pipeline_ids: list[str] | None) -> list[Part]:
+        events = store.metric_events(conn, org_id, part.window, pipeline_ids)
+        return [
+            (part.window.since_ms, metric, histogram)
             for metric, histogram in custom_metrics.histograms_of(events).items()
             if metric[1] == key and metric[2] in ("", group_tag or "")
         ]
+
+    return _bucketed(read_plan.stored_plus_raw(plan, stored, raw), group_tag, interval)
+
+
+def _bucketed(parts: list[Part], group_tag: str | None, interval: Interval) -> Buckets:
+    """The parts' histograms added up per bucket (and group): a metric's values without the
+    tag are its total less those of every tag value."""
     totals: dict[int, Histogram] = {}
     grouped: Buckets = {}
     for position, (_, _, tag_key, tag_value), histogram in parts:
@@ -80,23 +81,8 @@ def metric_buckets(
     return buckets
 
 
-def _stored(
-    days: Iterable[int],
-    dirty: set[rollup_store.Partition],
-    pipeline_ids: list[str] | None,
-    filters: Filters,
-) -> rollup_store.Selection:
-    return rollup_store.Selection(
-        blocks=(),
-        days=tuple(sorted(days)),
-        excluded=frozenset((p, rollup_store.DAY, d) for p, d in dirty),
-        pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
-        scope=rollup_store.SCOPE_CODES[filters.branch_scope],
-    )
-
-
 def _from_events(
-    events: list[custom_metrics.Event], key: str, group_tag: str | None, interval: Interval
+    events: Sequence[store.MetricEvent], key: str, group_tag: str | None, interval: Interval
 ) -> Buckets:
     buckets: Buckets = {}
     for started_at_ms, _, metrics, tags in events:
@@ -114,26 +100,24 @@ def known_keys(conn: Connection, org_id: str, window: Window) -> dict[str, list[
     """The metric keys in the window, and the tag keys of the events carrying them."""
     metric_keys: set[str] = set()
     tag_keys: set[str] = set()
-    served = served_by_rollups(window.filters)
-    found = scope(conn, org_id, window, blocks=False, hours=False) if served else None
-    if not served:
+    events: list[store.MetricEvent] = []
+    if not served_by_rollups(window.filters):
         events = store.metric_events(conn, org_id, window)
-    elif found is None:
-        events = []  # the filters leave no pipeline
     else:
-        pipeline_ids, span, dirty = found
-        metric_keys, tag_keys = rollup_store.metric_keys(
-            conn, org_id, _stored(span.days, dirty, pipeline_ids, window.filters)
-        )
-        events = []
-        for piece_window, piece_pipelines in raw_windows(span, dirty, window.filters):
-            events += store.metric_events(
-                conn,
-                org_id,
-                piece_window,
-                pipeline_ids if piece_pipelines is None else piece_pipelines,
-            )
-    for _, _, metrics, tags in events:
-        metric_keys.update(metrics)
-        tag_keys.update(tags or {})
+        plan = read_plan.plan(conn, org_id, window, blocks=False, hours=False)
+        if plan is not None:  # None: the filters leave no pipeline
+
+            def stored(plan: ReadPlan) -> list[store.MetricEvent]:
+                found = metric_rollups.metric_keys(conn, org_id, plan.stored_days())
+                metric_keys.update(found[0])
+                tag_keys.update(found[1])
+                return []
+
+            def raw(part: RawPart, pipeline_ids: list[str] | None) -> list[store.MetricEvent]:
+                return store.metric_events(conn, org_id, part.window, pipeline_ids)
+
+            events = read_plan.stored_plus_raw(plan, stored, raw)
+    for event in events:
+        metric_keys.update(event.metrics)
+        tag_keys.update(event.tags or {})
     return {"metrics": sorted(metric_keys), "tags": sorted(tag_keys)}

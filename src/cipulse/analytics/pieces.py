@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from cipulse.analytics import custom_metrics, rollups, run_metrics
+from cipulse.analytics import custom_metrics, read_plan, rollups, run_metrics
 from cipulse.domain.histogram import Histogram
+from cipulse.domain.tallies import AttemptFacts
 from cipulse.domain.window import (
     BRANCH_SCOPES,
     DAY_MS,
@@ -24,7 +25,8 @@ from cipulse.domain.window import (
     in_branch_scope,
 )
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import AttemptFacts
+from cipulse.storage import attempt_filters
+from cipulse.storage.rollups import marks as rollup_marks
 
 
 def raw_piece(
@@ -114,8 +116,44 @@ def new_runs(
     ]
     history = store.attempts_of_runs(conn, org_id, {a.run for a in attempts})
     jobs_by_attempt = _jobs_of(conn, org_id, attempts, history) if with_jobs else None
-    defaults = store.default_branches(conn, org_id, sorted({a.pipeline_id for a in attempts}))
+    defaults = attempt_filters.default_branches(
+        conn, org_id, sorted({a.pipeline_id for a in attempts})
+    )
     return NewRuns(attempts, history, jobs_by_attempt, defaults)
+
+
+def new_run_pieces(
+    conn: Connection, org_id: str, plan: read_plan.ReadPlan, *, with_jobs: bool
+) -> dict[int, rollups.Piece]:
+    """The pieces of the new runs (``rollup_marks.NEW_RUNS``) that the stored periods of the
+    cover do not hold yet, by the position of their stored day or hour. Those of dirty
+    partitions, and those at the raw edges, are in the raw pieces already."""
+    stored_days, hours = plan.cover.stored_days, set(plan.cover.hours)
+    if not stored_days and not hours:
+        return {}
+    days = stored_days | plan.cover.hour_days
+    marks = rollup_marks.new_run_marks(conn, org_id, min(days), max(days) + 1)
+    wanted = None if plan.pipeline_ids is None else set(plan.pipeline_ids)
+    attempt_ids = [
+        attempt_id
+        for (pipeline_id, day), ids in marks.items()
+        if day in days
+        and (pipeline_id, day) not in plan.dirty
+        and (wanted is None or pipeline_id in wanted)
+        for attempt_id in ids
+    ]
+    if not attempt_ids:
+        return {}
+
+    def position_of(started_ms: int) -> int | None:
+        if started_ms // DAY_MS in stored_days:
+            return started_ms // DAY_MS * DAY_MS
+        if started_ms // HOUR_MS in hours:
+            return started_ms // HOUR_MS * HOUR_MS
+        return None
+
+    found = new_runs(conn, org_id, attempt_ids, with_jobs=with_jobs)
+    return found.pieces(plan.window.filters.branch_scope, position_of)
 
 
 #: The refresher reads a partition's runs this many at a time (with their other attempts and
@@ -153,17 +191,12 @@ def stored_pieces(
     pipeline_ids = sorted({p for day_pipelines in days.values() for p in day_pipelines})
     wanted = {(p, day) for day, day_pipelines in days.items() for p in day_pipelines}
     span = Window(min(days) * DAY_MS, (max(days) + 1) * DAY_MS)
-    defaults = store.default_branches(conn, org_id, pipeline_ids)
+    defaults = attempt_filters.default_branches(conn, org_id, pipeline_ids)
     found = {day: StoredPieces() for day in days}
     runs = store.runs_of_partitions(conn, org_id, span, pipeline_ids, wanted)
     for start in range(0, len(runs), RUNS_PER_CHUNK):
         history = store.attempts_of_runs(conn, org_id, runs[start : start + RUNS_PER_CHUNK])
-        by_day: dict[int, list[AttemptFacts]] = defaultdict(list)
-        for attempt in history:
-            if attempt.started_at_ms is not None:
-                day = attempt.started_at_ms // DAY_MS
-                if (attempt.pipeline_id, day) in wanted:
-                    by_day[day].append(attempt)
+        by_day = _by_wanted_day(history, wanted)
         in_days = [attempt for attempts in by_day.values() for attempt in attempts]
         jobs_by_attempt = _jobs_of(conn, org_id, in_days, history)
         for day, attempts in by_day.items():
@@ -182,6 +215,19 @@ def stored_pieces(
     return found
 
 
+def _by_wanted_day(
+    attempts: Sequence[AttemptFacts], wanted: set[tuple[str, int]]
+) -> dict[int, list[AttemptFacts]]:
+    """The attempts started in a wanted partition (pipeline, day), by day."""
+    by_day: dict[int, list[AttemptFacts]] = defaultdict(list)
+    for attempt in attempts:
+        if attempt.started_at_ms is not None:
+            day = attempt.started_at_ms // DAY_MS
+            if (attempt.pipeline_id, day) in wanted:
+                by_day[day].append(attempt)
+    return by_day
+
+
 def _metrics_by_day(
     conn: Connection,
     org_id: str,
@@ -193,11 +239,11 @@ def _metrics_by_day(
     """Custom metrics' histograms by (day, branch scope), of the wanted partitions."""
     events: dict[tuple[int, str | None], list[custom_metrics.Event]] = defaultdict(list)
     for branch, event in store.metric_events_with_branch(conn, org_id, span, pipeline_ids):
-        day = event[0] // DAY_MS
-        if (event[1], day) not in wanted:
+        day = event.started_at_ms // DAY_MS
+        if (event.pipeline_id, day) not in wanted:
             continue
         for branch_scope in (None, *BRANCH_SCOPES):
-            if in_branch_scope(branch, defaults.get(event[1]), branch_scope):
+            if in_branch_scope(branch, defaults.get(event.pipeline_id), branch_scope):
                 events[(day, branch_scope)].append(event)
     return {key: custom_metrics.histograms_of(found) for key, found in events.items()}
 
@@ -274,10 +320,14 @@ def _jobs_of(
     attempts: Sequence[AttemptFacts],
     history: Sequence[AttemptFacts],
 ) -> dict[str, list[dict[str, Any]]]:
-    """The jobs of the attempts, and of the failing attempts of their flaky runs, by
-    attempt id."""
+    """The jobs of the attempts, of the failing attempts of their flaky runs, and of the
+    later attempts of their runs (a failure passed on a retry), by attempt id."""
     flaky = run_metrics.flaky_runs(attempts, history)
     wanted = {a.id for a in attempts} | {a.id for run in flaky.values() for a in run.failing}
+    first: dict[tuple[str, str], int] = {}
+    for attempt in attempts:
+        first[attempt.run] = min(first.get(attempt.run, attempt.attempt), attempt.attempt)
+    wanted |= {a.id for a in history if a.run in first and a.attempt > first[a.run]}
     jobs_by_attempt: dict[str, list[dict[str, Any]]] = {}
     for job in store.job_facts_of(conn, org_id, sorted(wanted)):
         jobs_by_attempt.setdefault(job["attempt_id"], []).append(job)

@@ -74,10 +74,10 @@ def flakiest_pipelines(
 
 
 def with_retry_split(row: dict[str, Any]) -> dict[str, Any]:
-    """A job row with its failures split: ``failures_passed_on_retry`` (the flaky runs in
-    which it failed and then passed: ``flaky_count``) and ``failures_stayed_failed`` (the
-    other failing executions: ``failure_count`` - ``flaky_count``, at least 0)."""
-    passed = min(row["flaky_count"], row["failure_count"])
+    """A job row with its failures split: ``failures_passed_on_retry`` (its failing
+    executions after which it ended success in a later attempt of the same run) and
+    ``failures_stayed_failed`` (the other failing executions)."""
+    passed = row["failures_passed_on_retry"]
     return {
         **row,
         "failures_passed_on_retry": passed,

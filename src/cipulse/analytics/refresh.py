@@ -39,10 +39,13 @@ from cipulse.analytics import refresh_units, rollups
 from cipulse.analytics.refresh_units import Superseded, Unit
 from cipulse.domain.window import DAY_MS, HOUR_MS
 from cipulse.errors import CipulseError, Unavailable
-from cipulse.storage import retention, rollup_failures, rollup_marks, rollup_writes
+from cipulse.storage import retention
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
-from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, RED_PERIODS, Marked
+from cipulse.storage.rollups import figure_writes
+from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.storage.rollups import set_aside as rollup_failures
+from cipulse.storage.rollups.marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, RED_PERIODS, Marked
 from cipulse.storage.schema import run_attempts
 
 log = logging.getLogger(__name__)
@@ -146,7 +149,7 @@ def _refresh_organisation(
         _run(database, unit, report, rest)
     first_kept = (now_ms() // DAY_MS - rollups.HOURLY_DAYS) * DAY_MS // HOUR_MS
     with database.write() as conn:
-        rollup_writes.purge_hours(conn, org_id, first_kept)
+        figure_writes.purge_hours(conn, org_id, first_kept)
 
 
 def _chunks(org_id: str, kind: int, marks: Sequence[Marked], size: int) -> Iterator[Unit]:

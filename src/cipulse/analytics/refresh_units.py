@@ -5,7 +5,7 @@ consistent snapshot of the database, holding no write lock, and then stored in o
 write transaction that also removes exactly the marks that snapshot saw (a mark added
 meanwhile stays, and its partition is refreshed again later).
 
-Three kinds of unit, after the kinds of marks (``storage/rollup_marks.py``):
+Three kinds of unit, after the kinds of marks (``storage/rollups/marks.py``):
 
 - **figures**: some pipelines' marked days within one week. The days' rows (and, for recent
   days, their hours') in every branch scope, and the 7- and 28-day blocks holding them: a
@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import added_runs, pieces, recovery, rollups
+from cipulse.domain.tallies import Grain, JobTally, RunTally
 from cipulse.domain.window import DAY_MS, HOUR_MS
-from cipulse.storage import rollup_failures, rollup_marks, rollup_store, rollup_writes
-from cipulse.storage.analytics_store import JobTally, RunTally
-from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, Marked
-from cipulse.storage.rollup_store import DAY, HOUR, ORG, SCOPE_CODES
+from cipulse.storage.rollups import figure_reads, figure_writes, red_periods
+from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.storage.rollups import set_aside as rollup_failures
+from cipulse.storage.rollups.keys import ORG, SCOPE_CODES
+from cipulse.storage.rollups.marks import FIGURES, NEW_RUNS, ORGANISATION_DAY, Marked
 
 JobKey = tuple[str, str]
 
@@ -63,7 +65,7 @@ class Computed:
     """What a unit comes to: rows to store, red periods to replace, marks to add."""
 
     mark_ids: list[str]
-    replacement: rollup_writes.Replacement
+    replacement: figure_writes.Replacement
     stale_periods: list[str] = field(default_factory=list)
     fresh_periods: list[tuple[str, str | None, int, int | None, int]] = field(default_factory=list)
     #: Follow-ups: the organisation's days to add up again, and from when (ms) the red
@@ -82,7 +84,7 @@ class Superseded(Exception):
 def compute(conn: Connection, unit: Unit, now_ms: int) -> Computed:
     """What the unit comes to, read through ``conn`` (one snapshot)."""
     computed = Computed(
-        rollup_marks.mark_ids(conn, unit.partitions), rollup_writes.Replacement(unit.org_id)
+        rollup_marks.mark_ids(conn, unit.partitions), figure_writes.Replacement(unit.org_id)
     )
     if unit.kind == FIGURES:
         _figures(conn, unit, now_ms, computed)
@@ -100,9 +102,9 @@ def store(conn: Connection, unit: Unit, computed: Computed, now_ms: int) -> None
     removed = rollup_marks.delete_marks(conn, unit.org_id, computed.mark_ids)
     if removed != len(computed.mark_ids):
         raise Superseded(unit)
-    rollup_writes.store(conn, computed.replacement)
+    figure_writes.store(conn, computed.replacement)
     if computed.stale_periods or computed.fresh_periods:
-        rollup_writes.replace_periods(
+        red_periods.replace_periods(
             conn, unit.org_id, computed.stale_periods, computed.fresh_periods
         )
     days = [(unit.org_id, ORG, day) for day in sorted(computed.organisation_days)]
@@ -136,16 +138,18 @@ def _figures(conn: Connection, unit: Unit, now_ms: int, computed: Computed) -> N
     computed_days = pieces.stored_pieces(conn, unit.org_id, days, rollups.first_hourly_day(now_ms))
     for day, pipeline_ids in days.items():
         found = computed_days[day]
-        out.clear(DAY, [day], pipeline_ids, metrics=True)
+        out.clear(Grain.DAY, [day], pipeline_ids, metrics=True)
         if found.hours:
-            out.clear(HOUR, hours_of(day), pipeline_ids, metrics=False)
+            out.clear(Grain.HOUR, hours_of(day), pipeline_ids, metrics=False)
         for branch_scope, piece in found.days.items():
             scope = SCOPE_CODES[branch_scope]
-            _add_piece(out, DAY, day, scope, piece)
-            out.add_metrics(DAY, day, scope, piece.metrics)
-            fresh[(DAY, day, scope)] = FreshPeriod(frozenset(pipeline_ids), piece.runs, piece.jobs)
+            _add_piece(out, Grain.DAY, day, scope, piece)
+            out.add_metrics(Grain.DAY, day, scope, piece.metrics)
+            fresh[(Grain.DAY, day, scope)] = FreshPeriod(
+                frozenset(pipeline_ids), piece.runs, piece.jobs
+            )
             for start, hour_piece in found.hours.get(branch_scope, {}).items():
-                _add_piece(out, HOUR, start // HOUR_MS, scope, hour_piece)
+                _add_piece(out, Grain.HOUR, start // HOUR_MS, scope, hour_piece)
         computed.organisation_days.add(day)
         for pipeline_id in pipeline_ids:
             computed.red_periods_from(pipeline_id, day * DAY_MS)
@@ -157,7 +161,7 @@ def _add_blocks(
     org_id: str,
     days: dict[int, list[str]],
     fresh: Fresh,
-    out: rollup_writes.Replacement,
+    out: figure_writes.Replacement,
 ) -> None:
     """The 7- and 28-day blocks holding the days just computed (``days``: their pipelines
     by day; figures in ``fresh``), in every branch scope."""
@@ -176,7 +180,7 @@ def hours_of(day: int) -> range:
 
 
 def _add_piece(
-    out: rollup_writes.Replacement, grain: int, period: int, scope: int, piece: rollups.Piece
+    out: figure_writes.Replacement, grain: int, period: int, scope: int, piece: rollups.Piece
 ) -> None:
     out.add_runs(grain, period, scope, piece.runs)
     out.add_jobs(grain, period, scope, piece.jobs)
@@ -207,10 +211,8 @@ def _block(
 ) -> tuple[dict[str, RunTally], dict[JobKey, JobTally]]:
     """A block's figures: the next shorter period's rows added up (7 days from days, 28
     from 7-day blocks), those computed in this unit in place of the stored ones."""
-    part = max((s for s in rollups.BLOCK_SIZES if s < size), default=DAY)
+    part = max((s for s in rollups.BLOCK_SIZES if s < size), default=Grain.DAY)
     periods = list(range(start, start + size, part))
-    runs: dict[str, RunTally] = {}
-    jobs: dict[JobKey, JobTally] = {}
 
     def computed_here(pipeline_id: str, period: int) -> bool:
         found = fresh.get((part, period, scope))
@@ -218,27 +220,39 @@ def _block(
 
     # Only the periods some of whose pipelines were not computed here are read.
     stored = [p for p in periods if not all(computed_here(i, p) for i in pipeline_ids)]
-    for row in rollup_store.run_rows(conn, org_id, part, stored, pipeline_ids, scope):
-        if not computed_here(row[3], row[2]):
-            tally = runs.setdefault(row[3], rollups.new_run_tally())
-            rollups.add_run_tally(tally, rollup_store.run_tally_of(row))
-    for row in rollup_store.job_rows(conn, org_id, part, stored, pipeline_ids, scope):
-        if not computed_here(row[3], row[2]):
-            job = jobs.setdefault((row[3], row[4]), rollups.new_job_tally(row[5]))
-            rollups.add_job_tally(job, rollup_store.job_tally_of(row))
+    runs: dict[str, RunTally] = {}
+    jobs: dict[JobKey, JobTally] = {}
+    for row in figure_reads.run_rows(conn, org_id, part, stored, pipeline_ids, scope):
+        if not computed_here(row.pipeline_id, row.period):
+            tally = runs.setdefault(row.pipeline_id, rollups.new_run_tally())
+            rollups.add_run_tally(tally, row.tally)
+    for job_row in figure_reads.job_rows(conn, org_id, part, stored, pipeline_ids, scope):
+        if not computed_here(job_row.pipeline_id, job_row.period):
+            key = (job_row.pipeline_id, job_row.definition_key)
+            job = jobs.setdefault(key, rollups.new_job_tally(job_row.tally.name))
+            rollups.add_job_tally(job, job_row.tally)
     wanted = set(pipeline_ids)
     for period in periods:
         here = fresh.get((part, period, scope))
-        if here is None:
-            continue
-        for pipeline_id, tally in here.runs.items():
-            if pipeline_id in wanted:
-                rollups.add_run_tally(runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
-        for key, job_tally in here.jobs.items():
-            if key[0] in wanted:
-                into = jobs.setdefault(key, rollups.new_job_tally(job_tally.name))
-                rollups.add_job_tally(into, job_tally)
+        if here is not None:
+            _add_fresh(runs, jobs, here, wanted)
     return runs, jobs
+
+
+def _add_fresh(
+    runs: dict[str, RunTally],
+    jobs: dict[JobKey, JobTally],
+    here: FreshPeriod,
+    wanted: set[str],
+) -> None:
+    """Add a period's figures computed in this unit, of the wanted pipelines."""
+    for pipeline_id, tally in here.runs.items():
+        if pipeline_id in wanted:
+            rollups.add_run_tally(runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
+    for key, job_tally in here.jobs.items():
+        if key[0] in wanted:
+            into = jobs.setdefault(key, rollups.new_job_tally(job_tally.name))
+            rollups.add_job_tally(into, job_tally)
 
 
 # --- Organisation days ---------------------------------------------------------------------
@@ -250,22 +264,22 @@ def _organisation_days(conn: Connection, unit: Unit, now_ms: int, computed: Comp
     out = computed.replacement
     fresh: Fresh = {}
     for day in unit.days:
-        grains: list[tuple[int, Sequence[int]]] = [(DAY, [day])]
+        grains: list[tuple[int, Sequence[int]]] = [(Grain.DAY, [day])]
         if rollups.stores_hours(day, now_ms):
-            grains.append((HOUR, hours_of(day)))
+            grains.append((Grain.HOUR, hours_of(day)))
         for grain, periods in grains:
             out.clear(grain, periods, [ORG], metrics=False)
             for scope in SCOPE_CODES.values():
                 totals: dict[int, RunTally] = {}
-                for row in rollup_store.run_rows(conn, unit.org_id, grain, periods, None, scope):
-                    total = totals.setdefault(row[2], rollups.new_run_tally())
-                    rollups.add_run_tally(total, rollup_store.run_tally_of(row))
+                for row in figure_reads.run_rows(conn, unit.org_id, grain, periods, None, scope):
+                    total = totals.setdefault(row.period, rollups.new_run_tally())
+                    rollups.add_run_tally(total, row.tally)
                 for period, total in sorted(totals.items()):
                     if sum(total.by_status.values()):
                         out.add_runs(grain, period, scope, {ORG: total})
-                if grain == DAY:
+                if grain == Grain.DAY:
                     runs = {ORG: totals[day]} if day in totals else {}
-                    fresh[(DAY, day, scope)] = FreshPeriod(frozenset([ORG]), runs, {})
+                    fresh[(Grain.DAY, day, scope)] = FreshPeriod(frozenset([ORG]), runs, {})
     _add_blocks(conn, unit.org_id, {day: [ORG] for day in unit.days}, fresh, out)
 
 

@@ -38,7 +38,7 @@ from cipulse.storage import retention as store
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.retention import Limits, Removed
-from cipulse.storage.rollup_marks import day_text
+from cipulse.storage.rollups.marks import day_text
 
 log = logging.getLogger(__name__)
 

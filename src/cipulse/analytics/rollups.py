@@ -17,7 +17,7 @@ What adds up:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,14 +25,14 @@ from typing import Any
 from cipulse.analytics import job_metrics, run_metrics
 from cipulse.domain.compute import outer_level
 from cipulse.domain.histogram import Histogram
+from cipulse.domain.tallies import BLOCK_GRAINS, AttemptFacts, Grain, JobTally, RunTally
 from cipulse.domain.window import DAY_MS, HOUR_MS, Window
-from cipulse.storage.analytics_store import AttemptFacts, JobTally, RunTally
 
 JobKey = job_metrics.JobKey
 
 #: Epoch day 4 (1970-01-05) is a Monday: weeks start on Mondays, as the time series' do.
 _MONDAY = 4
-WEEK_DAYS = 7
+WEEK_DAYS = Grain.WEEK
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def add_run_tally(into: RunTally, other: RunTally) -> None:
     into.by_status.update(other.by_status)
     into.first_by_status.update(other.first_by_status)
     into.compute_seconds += other.compute_seconds
-    _histogram(into).merge(_histogram(other))
+    into.durations.merge(other.durations)
     into.decided_runs += other.decided_runs
     into.flaky_runs += other.flaky_runs
     into.retry_compute_seconds += other.retry_compute_seconds
@@ -81,8 +81,9 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
     into.by_status.update(other.by_status)
     into.total_duration_seconds += other.total_duration_seconds
     into.exclusive_seconds += other.exclusive_seconds
-    _histogram(into).merge(_histogram(other))
+    into.durations.merge(other.durations)
     into.flaky_count += other.flaky_count
+    into.failures_passed_on_retry += other.failures_passed_on_retry
     into.retry_compute_seconds += other.retry_compute_seconds
     if other.last_flaky_at_ms is not None:
         into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
@@ -96,19 +97,12 @@ def _higher(one: int | None, other: int | None) -> int | None:
     return one if other is None else max(one, other)
 
 
-def _histogram(tally: RunTally | JobTally) -> Histogram:
-    """The tally's durations, turned into a histogram (in place) if they are a list."""
-    if not isinstance(tally.durations, Histogram):
-        tally.durations = Histogram.of(tally.durations)
-    return tally.durations
-
-
 def new_run_tally() -> RunTally:
-    return RunTally(durations=Histogram())
+    return RunTally()
 
 
 def new_job_tally(name: str = "") -> JobTally:
-    return JobTally(name=name, durations=Histogram())
+    return JobTally(name=name)
 
 
 def piece_of(
@@ -133,13 +127,49 @@ def piece_of(
     for pipeline_id, own in by_pipeline.items():
         tally = run_metrics.tally_of(window, own)
         run_metrics.with_flaky(tally, flaky_by_pipeline.get(pipeline_id, {}))
-        _histogram(tally)  # durations as a histogram: pieces add up
         piece.runs[pipeline_id] = tally
     piece.repeats = _repeats(window.since_ms, attempts, history)
     if jobs_by_attempt is not None:
         statuses = set(window.filters.statuses) or {run_metrics.SUCCESS}
         piece.jobs = _job_tallies(attempts, jobs_by_attempt, flaky_all, statuses)
+        for key, count in _failures_passed_on_retry(attempts, history, jobs_by_attempt).items():
+            piece.jobs[key].failures_passed_on_retry = count
     return piece
+
+
+def _failures_passed_on_retry(
+    attempts: Sequence[AttemptFacts],
+    history: Sequence[AttemptFacts],
+    jobs_by_attempt: dict[str, list[dict[str, Any]]],
+) -> Counter[JobKey]:
+    """Per job, its failing executions in ``attempts`` after which it ended success in a
+    later attempt of the same run (``history`` holds the runs' attempts; only runs retried
+    after one of ``attempts`` are looked at)."""
+    last_attempt: dict[tuple[str, str], int] = {}
+    for attempt in history:
+        last_attempt[attempt.run] = max(last_attempt.get(attempt.run, 0), attempt.attempt)
+    retried = [a for a in attempts if last_attempt.get(a.run, 0) > a.attempt]
+    found: Counter[JobKey] = Counter()
+    if not retried:
+        return found
+    runs = {attempt.run for attempt in retried}
+    #: (run, definition key) → the latest attempt in which the job ended success.
+    passed_at: dict[tuple[tuple[str, str], str], int] = {}
+    for attempt in history:
+        if attempt.run in runs:
+            for job in jobs_by_attempt.get(attempt.id, ()):
+                if job["status"] == run_metrics.SUCCESS:
+                    key = (attempt.run, job["definition_key"])
+                    passed_at[key] = max(passed_at.get(key, 0), attempt.attempt)
+    for attempt in retried:
+        for job in jobs_by_attempt.get(attempt.id, ()):
+            definition = job["definition_key"]
+            if (
+                job["status"] in run_metrics.FAILING
+                and passed_at.get((attempt.run, definition), 0) > attempt.attempt
+            ):
+                found[(attempt.pipeline_id, definition)] += 1
+    return found
 
 
 def _repeats(
@@ -173,8 +203,6 @@ def _job_tallies(
         own_jobs += attempt_jobs
         exclusive.update(_exclusive_of(attempt, attempt_jobs))
     tallies = job_metrics.tallies_of(pipeline_of, own_jobs, exclusive, duration_statuses)
-    for tally in tallies.values():
-        _histogram(tally)
     for key, runs in job_metrics.flaky_jobs(flaky, jobs_by_attempt).items():
         flaky_job = tallies.get(key)
         if flaky_job is None:  # pragma: no cover - a flaky job succeeded in this piece
@@ -217,7 +245,7 @@ def block_of(day: int, size: int) -> int:
 
 
 #: The stored periods longer than a day, longest first: four weeks, one week.
-BLOCK_SIZES = (28, WEEK_DAYS)
+BLOCK_SIZES = BLOCK_GRAINS
 
 
 #: The refresher stores hours (besides days) for the partitions of today and of this many

@@ -13,8 +13,8 @@ from typing import Any
 
 from cipulse.domain.histogram import Histogram, bucket_of
 from cipulse.domain.status import STATUS_TEXT, Status
+from cipulse.domain.tallies import AttemptFacts, Outcome, RunTally
 from cipulse.domain.window import Window
-from cipulse.storage.analytics_store import AttemptFacts, Outcome, RunTally
 
 #: The statuses' names in the enum's order (``.value`` on members is slow in a loop).
 STATUS_NAMES = tuple(STATUS_TEXT.values())
@@ -31,17 +31,13 @@ def nearest_rank(sorted_values: Sequence[float], percentile: float) -> float | N
     return sorted_values[rank - 1]
 
 
-def percentile_of(durations: Sequence[float] | Histogram, percentile: float) -> float | None:
-    """Nearest rank of exact durations (sorted), or of a histogram (within 1%)."""
-    if isinstance(durations, Histogram):
-        return durations.percentile(percentile)
-    return nearest_rank(durations, percentile)
+def percentile_of(durations: Histogram, percentile: float) -> float | None:
+    """Nearest rank of a histogram's values (exact while it keeps them, else within 1%)."""
+    return durations.percentile(percentile)
 
 
-def mean_of(durations: Sequence[float] | Histogram) -> float | None:
-    if isinstance(durations, Histogram):
-        return durations.mean()
-    return sum(durations) / len(durations) if durations else None
+def mean_of(durations: Histogram) -> float | None:
+    return durations.mean()
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -83,8 +79,9 @@ def flaky_runs(
     return found
 
 
-def tally_of(window: Window, in_window: Sequence[AttemptFacts]) -> RunTally:
-    """The tally of attempts, computed here (the storage layer computes the same in SQL)."""
+def tally_of(window: Window, in_window: Sequence[AttemptFacts], *, exact: bool = False) -> RunTally:
+    """The tally of attempts; ``exact``: its histogram keeps every duration (a reference
+    computation's exact percentiles)."""
     duration_statuses = set(window.filters.statuses) or {SUCCESS}
     durations = sorted(
         a.duration_seconds
@@ -95,7 +92,7 @@ def tally_of(window: Window, in_window: Sequence[AttemptFacts]) -> RunTally:
         by_status=Counter(a.status for a in in_window),
         first_by_status=Counter(a.status for a in in_window if a.attempt == 1),
         compute_seconds=sum(a.compute_seconds or 0.0 for a in in_window),
-        durations=durations,
+        durations=Histogram.of(durations, exact=exact),
         decided_runs=len({a.run for a in in_window if a.status in DECIDED}),
         duration_top_bucket=bucket_of(durations[-1]) if durations else None,
     )
@@ -141,7 +138,7 @@ def summary(
     """Every run-level metric, straight from the attempts. ``history`` holds all attempts
     of the runs ``runs_needing_history`` names (whatever their time)."""
     return metrics_of(
-        window, with_flaky(tally_of(window, in_window), flaky_runs(in_window, history))
+        window, with_flaky(tally_of(window, in_window, exact=True), flaky_runs(in_window, history))
     )
 
 

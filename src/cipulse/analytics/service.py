@@ -53,10 +53,10 @@ from cipulse.analytics.window_figures import (
     window_figures,
 )
 from cipulse.domain.accepted import MAX_TREE_DEPTH, canonical_uuid
+from cipulse.domain.tallies import JobTally, RunTally
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import JobTally, RunTally
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 

@@ -33,9 +33,9 @@ from cipulse.analytics.service import (
     AnalyticsService,
 )
 from cipulse.analytics.window_figures import job_durations, window_figures
+from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
 from cipulse.storage import analytics_store as store
-from cipulse.storage.analytics_store import JobTally
 
 #: Rows per batch of the lists of figures (runs come ``MAX_PAGE`` at a time).
 BATCH_ROWS = 500

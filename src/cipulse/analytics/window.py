@@ -87,36 +87,13 @@ def _text(params: Mapping[str, str | None], name: str) -> str | None:
 
 
 def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> Filters:
-    statuses: tuple[str, ...] = ()
-    status_text = params.get("status")
-    if status_text:
-        statuses = tuple(dict.fromkeys(s.strip() for s in status_text.split(",") if s.strip()))
-        unknown = [s for s in statuses if s not in set(Status)]
-        if unknown:
-            raise InvalidRequest(
-                "status: must be one of "
-                + ", ".join(s.value for s in Status)
-                + f" (comma-separated); got {', '.join(unknown)}"
-            )
-    pipeline = _text(params, "pipeline")
-    pipeline_id = pipeline_name = None
-    if pipeline is not None:
-        try:
-            pipeline_id = str(uuid.UUID(pipeline))
-        except ValueError:
-            pipeline_name = pipeline
-    branch_scope = params.get("branches") or None
-    if branch_scope is not None and branch_scope not in BRANCH_SCOPES:
-        raise InvalidRequest("branches: must be default or other (none: every branch)")
-    tag_filters: list[tuple[str, str]] = []
-    for raw in tags:
-        key, separator, value = raw.partition(":")
-        if not separator or not key:
-            raise InvalidRequest("tag: must be key:value (e.g. tag=runner:self-hosted)")
-        tag_filters.append((key, value))
-    job_level = params.get("level") or None
-    if job_level is not None and job_level not in (*LEVELS, "all"):
-        raise InvalidRequest("level: must be job, stage, step or all (none: job)")
+    statuses = _statuses(params)
+    pipeline_id, pipeline_name = _pipeline(params)
+    branch_scope = _choice(
+        params, "branches", BRANCH_SCOPES, "default or other (none: every branch)"
+    )
+    tag_filters = _tags(tags)
+    job_level = _choice(params, "level", (*LEVELS, "all"), "job, stage, step or all (none: job)")
     return Filters(
         job_level=job_level,
         repository=_text(params, "repository"),
@@ -128,5 +105,50 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
         statuses=statuses,
         actor=_text(params, "actor"),
         triggered_by=_text(params, "triggered_by"),
-        tags=tuple(tag_filters),
+        tags=tag_filters,
     )
+
+
+def _statuses(params: Mapping[str, str | None]) -> tuple[str, ...]:
+    status_text = params.get("status")
+    if not status_text:
+        return ()
+    statuses = tuple(dict.fromkeys(s.strip() for s in status_text.split(",") if s.strip()))
+    unknown = [s for s in statuses if s not in set(Status)]
+    if unknown:
+        raise InvalidRequest(
+            "status: must be one of "
+            + ", ".join(s.value for s in Status)
+            + f" (comma-separated); got {', '.join(unknown)}"
+        )
+    return statuses
+
+
+def _pipeline(params: Mapping[str, str | None]) -> tuple[str | None, str | None]:
+    """(pipeline id, pipeline name): ``pipeline`` is an id when it is a UUID, else a name."""
+    pipeline = _text(params, "pipeline")
+    if pipeline is None:
+        return None, None
+    try:
+        return str(uuid.UUID(pipeline)), None
+    except ValueError:
+        return None, pipeline
+
+
+def _choice(
+    params: Mapping[str, str | None], name: str, allowed: Sequence[str], said: str
+) -> str | None:
+    value = params.get(name) or None
+    if value is not None and value not in allowed:
+        raise InvalidRequest(f"{name}: must be {said}")
+    return value
+
+
+def _tags(tags: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
+    for raw in tags:
+        key, separator, value = raw.partition(":")
+        if not separator or not key:
+            raise InvalidRequest("tag: must be key:value (e.g. tag=runner:self-hosted)")
+        found.append((key, value))
+    return tuple(found)

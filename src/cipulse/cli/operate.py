@@ -13,7 +13,7 @@ import click
 from cipulse.analytics import retention
 from cipulse.cli.context import Context, long_writer, reports_errors, say
 from cipulse.storage import backup as backups
-from cipulse.storage.rollup_marks import day_text
+from cipulse.storage.rollups.marks import day_text
 
 
 @click.command()

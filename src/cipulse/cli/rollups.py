@@ -11,8 +11,8 @@ import click
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import rebuild, refresh_all
 from cipulse.cli.context import Context, reports_errors, say
-from cipulse.storage import rollup_failures
 from cipulse.storage.clock import now_ms
+from cipulse.storage.rollups import set_aside as rollup_failures
 
 
 @click.group()

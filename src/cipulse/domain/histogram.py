@@ -59,20 +59,32 @@ def upper_edge(bucket: int) -> float:
 class Histogram:
     """Counts per bucket, plus the exact count and sum of the values added."""
 
-    __slots__ = ("count", "counts", "total", "values")
+    __slots__ = ("count", "counts", "limit", "total", "values")
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
         self.count = 0
         self.total = 0.0
-        #: The values themselves while there are at most ``EXACT_LIMIT`` (None beyond).
+        #: The values themselves while there are at most ``limit`` (None beyond).
         self.values: list[float] | None = []
+        #: How many values it keeps: ``EXACT_LIMIT``, or None (every value: exact).
+        self.limit: int | None = EXACT_LIMIT
 
     @classmethod
-    def of(cls, values: Iterable[float]) -> Histogram:
+    def of(cls, values: Iterable[float], *, exact: bool = False) -> Histogram:
+        """The histogram of ``values``; ``exact``: it keeps every value, so its percentiles
+        are exact however many (for the reference computations, never stored)."""
         histogram = cls()
-        for value in values:
-            histogram.add(value)
+        if exact:
+            histogram.limit = None
+        kept = list(values)
+        counts = histogram.counts
+        for value in kept:
+            key = bucket_of(value)
+            counts[key] = counts.get(key, 0) + 1
+            histogram.total += value
+        histogram.count = len(kept)
+        histogram._keep(kept)
         return histogram
 
     def add(self, value: float) -> None:
@@ -83,7 +95,12 @@ class Histogram:
         self._keep([value])
 
     def _keep(self, values: list[float] | None) -> None:
-        if self.values is None or values is None or len(self.values) + len(values) > EXACT_LIMIT:
+        limit = self.limit
+        if (
+            self.values is None
+            or values is None
+            or (limit is not None and len(self.values) + len(values) > limit)
+        ):
             self.values = None
         else:
             self.values = self.values + values  # never shared with another histogram

@@ -16,11 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cipulse.domain.tallies import Grain
 from cipulse.storage import retention
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import bulk_delete
-from cipulse.storage.rollup_marks import ORGANISATION_DAY, mark_dirty
-from cipulse.storage.rollup_store import DAY, ORG
+from cipulse.storage.rollups.keys import ORG
+from cipulse.storage.rollups.marks import ORGANISATION_DAY, mark_dirty
 from cipulse.storage.schema import (
     api_keys,
     job_rollups,
@@ -126,7 +127,7 @@ def days_of(conn: Connection, org_id: str, pipeline_ids: Sequence[str]) -> set[i
     of those days add them up."""
     r, d = run_rollups, rollup_dirty
     stored = sa.select(r.c.period).where(
-        r.c.org_id == org_id, r.c.grain == DAY, r.c.pipeline_id.in_(pipeline_ids)
+        r.c.org_id == org_id, r.c.grain == Grain.DAY, r.c.pipeline_id.in_(pipeline_ids)
     )
     marked = sa.select(d.c.day).where(d.c.org_id == org_id, d.c.pipeline_id.in_(pipeline_ids))
     return {int(day) for day in conn.execute(stored.union(marked)).scalars()}

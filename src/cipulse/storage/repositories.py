@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.window import DAY_MS
-from cipulse.storage.rollup_marks import mark_dirty
+from cipulse.storage.rollups.marks import mark_dirty
 from cipulse.storage.schema import pipelines, repositories, run_attempts
 
 r, p, a = repositories, pipelines, run_attempts

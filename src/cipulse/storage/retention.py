@@ -39,7 +39,7 @@ from cipulse.domain import ids
 from cipulse.storage.analytics_store import rows_of_runs
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import bulk_delete, lock_natural_keys
-from cipulse.storage.rollup_marks import FIGURES, NEW_RUNS, RED_PERIODS, Marked
+from cipulse.storage.rollups.marks import FIGURES, NEW_RUNS, RED_PERIODS, Marked
 from cipulse.storage.schema import (
     jobs,
     organisations,

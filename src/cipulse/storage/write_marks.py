@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from cipulse.domain.model import SourceFormat
 from cipulse.domain.window import DAY_MS
 from cipulse.domain.write_plan import Row, WritePlan
-from cipulse.storage import rollup_marks
+from cipulse.storage.rollups import marks as rollup_marks
 
 Run = tuple[str, str, str]  # (org id, pipeline id, run key)
 

@@ -25,10 +25,10 @@ from cipulse.analytics.retention import RetentionKeeper
 from cipulse.ingestion.batching import GroupCommitter
 from cipulse.ingestion.service import IngestService
 from cipulse.settings import Settings
-from cipulse.storage import rollup_failures
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.health import OK
+from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.web import (
     dashboard,
     errors,

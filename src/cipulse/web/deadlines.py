@@ -32,9 +32,9 @@ from typing import Any, TypeVar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cipulse.errors import CipulseError, Unavailable
-from cipulse.storage import rollup_failures
 from cipulse.storage.database import Database
 from cipulse.storage.health import NOT_CHECKED, OK
+from cipulse.storage.rollups import set_aside as rollup_failures
 
 log = logging.getLogger(__name__)
 

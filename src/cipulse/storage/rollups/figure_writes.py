@@ -7,7 +7,7 @@ the horizon. Each is written in one short transaction: the refresher computes ou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,17 +15,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cipulse.domain import ids
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
-from cipulse.storage.analytics_store import JobTally, RunTally
-from cipulse.storage.dialect import bulk_delete, bulk_insert
-from cipulse.storage.rollup_store import FIRST_STATUSES, HOUR, MetricKey
+from cipulse.domain.tallies import Grain, JobTally, RunTally
+from cipulse.storage.dialect import bulk_insert
+from cipulse.storage.rollups.keys import FIRST_STATUSES, MetricKey
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
     metric_rollups,
-    red_periods,
     rollup_repeats,
     run_rollups,
 )
@@ -33,17 +31,12 @@ from cipulse.storage.schema import (
 Row = tuple[Any, ...]
 
 
-def _histogram_of(tally: RunTally | JobTally) -> Histogram:
-    durations = tally.durations
-    return durations if isinstance(durations, Histogram) else Histogram.of(durations)
-
-
 def _encoded(histogram: Histogram) -> str:
     return orjson.dumps(histogram.encode()).decode()
 
 
 def run_row(org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally, scope: int) -> Row:
-    histogram = _histogram_of(t)
+    histogram = t.durations
     return (
         org_id,
         grain,
@@ -66,7 +59,7 @@ def run_row(org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally,
 def job_row(
     org_id: str, grain: int, period: int, key: tuple[str, str], t: JobTally, scope: int
 ) -> Row:
-    histogram = _histogram_of(t)
+    histogram = t.durations
     return (
         org_id,
         grain,
@@ -86,6 +79,7 @@ def job_row(
         scope,
         t.duration_top_bucket,
         None if t.level is None else LEVELS.index(t.level),
+        t.failures_passed_on_retry,
     )
 
 
@@ -200,31 +194,12 @@ def store(conn: Connection, replacement: Replacement) -> None:
         bulk_insert(conn, table, sorted(rows, key=lambda row: row[:6]))
 
 
-def replace_periods(
-    conn: Connection,
-    org_id: str,
-    stale_ids: Sequence[str],
-    fresh: Sequence[tuple[str, str | None, int, int | None, int]],
-) -> None:
-    """Delete the stale red periods and store the fresh ones (pipeline id, branch, started,
-    ended, failing attempts)."""
-    bulk_delete(conn, red_periods, ["org_id", "id"], [(org_id, i) for i in sorted(stale_ids)])
-    bulk_insert(
-        conn,
-        red_periods,
-        sorted(
-            (org_id, ids.red_period_id(p, branch, started), p, branch, started, ended, failing)
-            for p, branch, started, ended, failing in fresh
-        ),
-    )
-
-
 def purge_hours(conn: Connection, org_id: str, before_hour: int) -> None:
     """Delete the organisation's hourly rows of the hours before ``before_hour``: reads no
     longer take them (``rollups.hourly_from_ms``)."""
     for table in (run_rollups, job_rollups, rollup_repeats):
         conn.execute(
             sa.delete(table).where(
-                table.c.org_id == org_id, table.c.grain == HOUR, table.c.period < before_hour
+                table.c.org_id == org_id, table.c.grain == Grain.HOUR, table.c.period < before_hour
             )
         )

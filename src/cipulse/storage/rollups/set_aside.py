@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.storage.dialect import bulk_delete, insert_for
-from cipulse.storage.rollup_marks import KIND_NAMES, Marked
+from cipulse.storage.rollups.marks import KIND_NAMES, Marked
 from cipulse.storage.schema import rollup_dirty, rollup_failures
 
 #: A failing partition is retried after a minute, then after twice as long each time, at

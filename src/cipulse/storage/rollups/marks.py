@@ -27,7 +27,7 @@ Reads treat a marked partition as stale and compute it from the raw rows, so ans
 exact at all times. A partition has as many marks as writes that changed it; the refresher
 removes exactly the marks it saw, so a mark added while it worked stays for the next round.
 
-A partition the refresher fails to store is *set aside* (``rollup_failures.py``); claims skip
+A partition the refresher fails to store is *set aside* (``set_aside.py``); claims skip
 it until its retry time."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection
 from cipulse.domain.window import DAY_MS
 from cipulse.storage.analytics_store import rows_of_runs
 from cipulse.storage.dialect import bulk_insert
-from cipulse.storage.rollup_store import ORG
+from cipulse.storage.rollups.keys import ORG
 from cipulse.storage.schema import organisations, rollup_dirty, rollup_failures, run_attempts
 
 FIGURES = 0

@@ -1,0 +1,116 @@
+"""Reads scoped by organisation and filters: SQL shared by the stores.
+
+The conditions of a window's filters over ``run_attempts`` (joining pipelines and
+repositories when a filter needs them), and the pipelines and default branches those
+filters name. Every query is scoped to one organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cipulse.domain.window import FALLBACK_DEFAULT_BRANCHES, Filters, Window
+from cipulse.storage.dialect import json_member
+from cipulse.storage.schema import jobs, pipelines, repositories, run_attempts
+
+a, p, r = run_attempts, pipelines, repositories
+
+
+def plain_row(row: Any) -> dict[str, Any]:
+    """A row as a dict with plain ``str`` keys (SQLAlchemy's are a ``str`` subclass that
+    JSON encoders refuse)."""
+    return {str(key): value for key, value in row._mapping.items()}
+
+
+def branch_scope_condition(
+    branch: sa.ColumnElement[str | None], repository: sa.FromClause, scope: str
+) -> sa.ColumnElement[bool]:
+    """SQL for ``domain.window.in_branch_scope``: ``branch`` (of an attempt, or of a red
+    period) is, or (``other``) is not, the default branch of ``repository`` (a row of
+    repositories joined to it). The default's fallbacks come in with COALESCE, so the
+    condition is never NULL for a known branch; a NULL branch is ``other``."""
+    named = sa.func.nullif(repository.c.default_branch, "")
+    defaults = [sa.func.coalesce(named, fallback) for fallback in FALLBACK_DEFAULT_BRANCHES]
+    if scope == "default":
+        return branch.in_(defaults)
+    return sa.or_(branch.is_(None), branch.not_in(defaults))
+
+
+def filtered(
+    query: sa.Select[Any], org_id: str, filters: Filters, *, joined: bool = False
+) -> sa.Select[Any]:
+    """Scope ``query`` (over run_attempts) to the organisation and the filters, joining
+    pipelines and repositories when a filter needs them (unless ``joined`` already)."""
+    query = query.where(a.c.org_id == org_id)
+    if not joined and filters.pipeline_name is not None:
+        query = query.join(p, sa.and_(p.c.org_id == a.c.org_id, p.c.id == a.c.pipeline_id))
+    if not joined and (filters.repository is not None or filters.branch_scope is not None):
+        query = query.join(r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id))
+    if filters.branch_scope is not None:
+        query = query.where(branch_scope_condition(a.c.branch, r, filters.branch_scope))
+    if filters.repository is not None:
+        query = query.where(sa.func.lower(r.c.full_name) == filters.repository.lower())
+    if filters.pipeline_id is not None:
+        query = query.where(a.c.pipeline_id == filters.pipeline_id)
+    if filters.pipeline_name is not None:
+        query = query.where(p.c.name == filters.pipeline_name)
+    for column, value in (
+        (a.c.branch, filters.branch),
+        (a.c.provider, filters.provider),
+        (a.c.actor, filters.actor),
+        (a.c.triggered_by, filters.triggered_by),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.statuses:
+        query = query.where(a.c.status.in_(filters.statuses))
+    for key, value in filters.tags:
+        query = query.where(json_member(a.c.tags, key) == value)
+    return query
+
+
+def in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
+    return filtered(query, org_id, window.filters).where(
+        a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms
+    )
+
+
+def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str]:
+    """The pipelines a repository or pipeline filter leaves (all of them without one)."""
+    query = (
+        sa.select(p.c.id)
+        .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
+        .where(p.c.org_id == org_id)
+    )
+    if filters.repository is not None:
+        query = query.where(sa.func.lower(r.c.full_name) == filters.repository.lower())
+    if filters.pipeline_id is not None:
+        query = query.where(p.c.id == filters.pipeline_id)
+    if filters.pipeline_name is not None:
+        query = query.where(p.c.name == filters.pipeline_name)
+    return [row[0] for row in conn.execute(query)]
+
+
+def default_branches(
+    conn: Connection, org_id: str, pipeline_ids: Sequence[str] | None
+) -> dict[str, str | None]:
+    """Per pipeline (None: every pipeline of the organisation), the default branch its
+    repository names (None: it names none)."""
+    query = (
+        sa.select(p.c.id, r.c.default_branch)
+        .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
+        .where(p.c.org_id == org_id)
+    )
+    if pipeline_ids is not None:
+        query = query.where(p.c.id.in_(sorted(set(pipeline_ids))))
+    return {str(row[0]): row[1] for row in conn.execute(query)}
+
+
+def jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:
+    joined = query.select_from(
+        a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
+    )
+    return in_window(joined, org_id, window)
