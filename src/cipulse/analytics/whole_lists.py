@@ -23,15 +23,11 @@ from cipulse.analytics import job_metrics, run_metrics
 from cipulse.analytics.job_order import Names, by_key, keys_in_order
 from cipulse.analytics.paging import MAX_PAGE, check_sort, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.questions.flaky import BLANK_FLAKY
+from cipulse.analytics.questions.runs import BLANK_ATTEMPT
+from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.rollups import new_run_tally
-from cipulse.analytics.service import (
-    BLANK_ATTEMPT,
-    BLANK_FLAKY,
-    FLAKY_SORTS,
-    JOB_SORTS,
-    LIST_SORTS,
-    AnalyticsService,
-)
+from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window_figures import job_durations, window_figures
 from cipulse.domain.window import Window
 from cipulse.storage import analytics_store as store
