@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cipulse.analytics.buckets import Interval
-from cipulse.analytics.paging import DEFAULT_PAGE, MAX_PAGE, PageRequest
+from cipulse.analytics.paging import DEFAULT_PAGE, MAX_PAGE, Page, PageRequest
 from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch
 from cipulse.analytics.questions import (
     custom_metrics,
@@ -54,17 +54,13 @@ class AnalyticsService:
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
         return recovery.recovery_answer(self.database, org_id, window, limit, self.clock())
 
-    def jobs(
-        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-    ) -> tuple[Rows, str | None]:
+    def jobs(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
         return jobs.jobs(self.database, org_id, window, page)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
         return jobs.job_highlights(self.database, org_id, window, count)
 
-    def flaky(
-        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-    ) -> tuple[Rows, str | None]:
+    def flaky(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
         return flaky.flaky(self.database, org_id, window, page)
 
     def all_flaky(self, org_id: str, window: Window, sort: str | None) -> Rows:
@@ -80,9 +76,7 @@ class AnalyticsService:
             self.database, org_id, window, key, group_by, interval, self.clock()
         )
 
-    def repositories(
-        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-    ) -> tuple[Rows, str | None]:
+    def repositories(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
         return lists.repositories(self.database, org_id, window, page)
 
     def all_repositories(self, org_id: str, window: Window, sort: str | None) -> Rows:
@@ -94,7 +88,7 @@ class AnalyticsService:
         window: Window,
         page: PageRequest = DEFAULT_PAGE,
         search: PipelineSearch = EVERY_PIPELINE,
-    ) -> tuple[Rows, str | None]:
+    ) -> Page:
         return lists.pipelines(self.database, org_id, window, page, search)
 
     def all_pipelines(
@@ -125,9 +119,7 @@ class AnalyticsService:
     def latest_providers(self, org_id: str) -> dict[str, str]:
         return pipelines.latest_providers(self.database, org_id)
 
-    def runs(
-        self, org_id: str, window: Window, limit: int, cursor: str | None
-    ) -> tuple[Rows, str | None]:
+    def runs(self, org_id: str, window: Window, limit: int, cursor: str | None) -> Page:
         return runs.runs(self.database, org_id, window, limit, cursor)
 
     def run(self, org_id: str, attempt_id: str) -> dict[str, Any]:

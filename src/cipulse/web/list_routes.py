@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from cipulse.analytics import whole_lists
-from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE, Page, PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.whole_lists import WholeList
@@ -32,7 +32,7 @@ from cipulse.web.read_routes import (
 )
 from cipulse.web.requests import CheckedRoute
 
-LIMIT = "1 to 1000 [100]; a CSV without limit nor cursor holds the whole list"
+LIMIT = f"1 to {MAX_PAGE} [{DEFAULT_LIMIT}]; a CSV without limit nor cursor holds the whole list"
 
 
 def page_query(
@@ -42,7 +42,9 @@ def page_query(
         str | None, Query(description="a field of the rows; prefix - for descending")
     ] = None,
 ) -> PageRequest:
-    return PageRequest(limit=100 if limit is None else limit, cursor=cursor, sort=sort or None)
+    return PageRequest(
+        limit=DEFAULT_LIMIT if limit is None else limit, cursor=cursor, sort=sort or None
+    )
 
 
 PageParam = Annotated[PageRequest, Depends(page_query)]
@@ -66,9 +68,7 @@ def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) ->
 
 
 def _windowed_list(
-    method: Callable[
-        [AnalyticsService, str, Window, PageRequest], tuple[list[dict[str, Any]], str | None]
-    ],
+    method: Callable[[AnalyticsService, str, Window, PageRequest], Page],
     whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList],
 ) -> Callable[..., Any]:
     """An endpoint answering a page of ``method(...)`` for the window, JSON or CSV, or the
@@ -167,7 +167,7 @@ def router() -> APIRouter:
             _service(request).runs,
             principal.org_id,
             window,
-            100 if limit is None else limit,
+            DEFAULT_LIMIT if limit is None else limit,
             cursor,
         )
         return _paged(items, next_cursor, format)

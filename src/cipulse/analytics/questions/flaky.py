@@ -10,6 +10,7 @@ from typing import Any
 from cipulse.analytics.job_order import by_key
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
+    Page,
     PageRequest,
     check_sort,
     ordered,
@@ -32,7 +33,7 @@ from cipulse.storage.database import Database
 
 def flaky(
     database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> Page:
     """A page of the flaky jobs, most flaky first, with what their retries cost."""
     page_range(page)
     return page_of(all_flaky(database, org_id, window, page.sort), None, page)

@@ -13,6 +13,7 @@ from cipulse.analytics import job_metrics, rankings
 from cipulse.analytics.job_order import by_key, keys_in_order
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
+    Page,
     PageRequest,
     check_sort,
     cursor_after,
@@ -36,9 +37,7 @@ from cipulse.storage.database import Database
 DEFAULT_SORT = "-total_duration_seconds"
 
 
-def jobs(
-    database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> tuple[list[dict[str, Any]], str | None]:
+def jobs(database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
     """Job metrics per (pipeline, job) over the jobs of the attempts in the window, a
     page at a time (by default the most total time first). Duration percentiles are read
     for the jobs of the page only, or for all of them to sort by one."""
@@ -55,7 +54,7 @@ def jobs(
             slow = set(top_by_duration(conn, org_id, figures, SLOWEST_FIRST[sort], end))
             rows = job_metrics.job_rows({k: t for k, t in figures.jobs.items() if k in slow})
             items = named(ordered(rows, sort)[start:end], names)
-            return items, cursor_after(end, len(figures.jobs))
+            return Page(items, cursor_after(end, len(figures.jobs)))
         keys = keys_in_order(figures.jobs, sort, names)
         if keys is None:
             job_durations(conn, org_id, figures, sorted(figures.jobs))
@@ -65,7 +64,7 @@ def jobs(
         chosen = keys[start:end]
         job_durations(conn, org_id, figures, chosen)
         rows = job_metrics.job_rows({key: figures.jobs[key] for key in chosen})
-    return named(rows, names), cursor_after(end, len(keys))
+    return Page(named(rows, names), cursor_after(end, len(keys)))
 
 
 def job_highlights(database: Database, org_id: str, window: Window, count: int) -> dict[str, Any]:

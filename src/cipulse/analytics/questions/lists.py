@@ -11,6 +11,7 @@ from typing import Any
 from cipulse.analytics import rankings, run_metrics
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
+    Page,
     PageRequest,
     check_sort,
     ordered,
@@ -81,7 +82,7 @@ def _listed(
 
 def repositories(
     database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> Page:
     page_range(page)
     return page_of(all_repositories(database, org_id, window, page.sort), None, page)
 
@@ -100,7 +101,7 @@ def pipelines(
     window: Window,
     page: PageRequest = DEFAULT_PAGE,
     search: PipelineSearch = EVERY_PIPELINE,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> Page:
     page_range(page)
     return page_of(all_pipelines(database, org_id, window, page.sort, search), None, page)
 

@@ -9,11 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 from cipulse.analytics import comparison, recovery
-from cipulse.analytics.paging import MAX_PAGE
+from cipulse.analytics.paging import check_limit
 from cipulse.analytics.questions.summary import ends_now, iso, window_json
 from cipulse.analytics.run_metrics import RedPeriod
 from cipulse.domain.window import Window
-from cipulse.errors import InvalidRequest
 from cipulse.storage import analytics_store as store
 from cipulse.storage.database import Database
 
@@ -23,8 +22,7 @@ def recovery_answer(
 ) -> dict[str, Any]:
     """Red periods that ended in the window (newest first) and what was red at its end
     (longest red first), at most ``limit`` of each, with their whole counts."""
-    if not 0 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit: must be from 0 to {MAX_PAGE}")
+    check_limit(limit, low=0)
     with database.read() as conn:
         result = recovery.recovery_in(conn, org_id, window, limit)
         names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}

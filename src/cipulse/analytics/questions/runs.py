@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cipulse.analytics.paging import MAX_PAGE, decode_position, encode_position
+from cipulse.analytics.paging import Page, check_limit, keyset_page, keyset_position
 from cipulse.analytics.questions.job_tree import job_tree
 from cipulse.analytics.questions.summary import iso
 from cipulse.analytics.window import parse_time
 from cipulse.domain.accepted import canonical_uuid
 from cipulse.domain.window import Window
-from cipulse.errors import InvalidRequest, NotFound
+from cipulse.errors import NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.database import Database
 
@@ -38,21 +38,13 @@ class RunSpan:
         return datetime.fromtimestamp(self.last_ms / 1000, UTC).date()
 
 
-def runs(
-    database: Database, org_id: str, window: Window, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+def runs(database: Database, org_id: str, window: Window, limit: int, cursor: str | None) -> Page:
     """Attempts newest first, a page at a time; returns the page and the next cursor."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit: must be from 1 to {MAX_PAGE}")
-    after = decode_position(cursor) if cursor else None
+    check_limit(limit)
+    after = keyset_position(cursor)
     with database.read() as conn:
         rows = store.attempt_page(conn, org_id, window, limit + 1, after)
-    page = [attempt_json(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_position(last["started_at_ms"], last["id"])
-    return page, next_cursor
+    return keyset_page(rows, limit, attempt_json)
 
 
 def run(database: Database, org_id: str, attempt_id: str) -> dict[str, Any]:
