@@ -170,8 +170,11 @@ def schema_components() -> dict[str, Any]:
     components: dict[str, Any] = {
         "Error": {
             "type": "object",
-            "properties": {"error": {"type": "string"}},
-            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "description": "what was wrong, in words"},
+                "code": {"type": "string", "description": "machine-readable, e.g. not_found"},
+            },
+            "required": ["error", "code"],
         }
     }
     for model in (RunWatchRun, TrackEventsRequest):

@@ -13,34 +13,19 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from cipulse.accounts.service import AccountService
 from cipulse.analytics.buckets import parse_interval
 from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import MAX_WINDOW_DAYS, WINDOW_RANGE, window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
-from cipulse.storage.accounts import Principal
+from cipulse.web.auth import Reader
 from cipulse.web.csv_export import csv_response
-from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
 from cipulse.web.deadlines import run_in_database_thread
-from cipulse.web.requests import RUNWATCH_KEY_HEADERS, CheckedRoute, api_key
+from cipulse.web.requests import CheckedRoute
 
-READ_SCOPE = "read"
 T = TypeVar("T")
-
-
-async def read_principal(request: Request) -> Principal:
-    """A ``read`` key's organisation or, without a key, the organisation a signed-in
-    dashboard user is looking at (the dashboard's CSV links)."""
-    has_key = any(request.headers.get(h) for h in (*RUNWATCH_KEY_HEADERS, "authorization"))
-    if not has_key and request.cookies.get(SESSION_COOKIE):
-        session = await session_of(request)
-        if session is not None:
-            return session_principal(session)
-    key = api_key(request, RUNWATCH_KEY_HEADERS)
-    accounts = AccountService(request.app.state.database)
-    return await run_in_database_thread(accounts.authenticate, key, READ_SCOPE)
 
 
 def window_query(
@@ -100,7 +85,8 @@ def window_query(
     return window_from(params, datetime.now(UTC), tag or [])
 
 
-Auth = Annotated[Principal, Depends(read_principal)]
+#: The organisation a read request reads (``web/auth.py``: a read key or a session).
+Auth = Reader
 WindowParam = Annotated[Window, Depends(window_query)]
 Format = Annotated[str, Query(description="json or csv")]
 
@@ -203,7 +189,9 @@ def router() -> APIRouter:
         request: Request,
         principal: Auth,
         window: WindowParam,
-        limit: Annotated[int, Query(description="0 to 1000 periods per list")] = 100,
+        limit: Annotated[
+            int, Query(description=f"0 to {MAX_PAGE} periods per list")
+        ] = DEFAULT_LIMIT,
         format: Format = "json",
     ) -> Response:
         _check_format(format)

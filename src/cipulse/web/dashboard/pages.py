@@ -23,8 +23,8 @@ from cipulse.analytics.service import JOB_SORTS, AnalyticsService, RunSpan
 from cipulse.domain.compute import LEVELS
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
+from cipulse.web.auth import SignedIn
 from cipulse.web.dashboard import charts
-from cipulse.web.dashboard.auth import SignedIn
 from cipulse.web.dashboard.kpis import kpi_cards
 from cipulse.web.dashboard.rendering import column_units, public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect

@@ -19,7 +19,7 @@ from cipulse.accounts.members import MemberService
 from cipulse.accounts.users import Session
 from cipulse.domain.model import WebhookProvider
 from cipulse.errors import InvalidRequest, NotFound
-from cipulse.web.dashboard.auth import SignedIn, check_csrf
+from cipulse.web.auth import SignedIn, check_csrf
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.settings_page import Shown, admin_only, settings_page
 from cipulse.web.deadlines import run_in_database_thread

@@ -21,7 +21,7 @@ from cipulse.errors import Forbidden, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.storage.clock import from_ms, month_of, now_ms
 from cipulse.storage.repositories import RepositoryRow
-from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
+from cipulse.web.auth import SignedIn, check_csrf, users
 from cipulse.web.dashboard.rendering import public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
