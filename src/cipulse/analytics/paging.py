@@ -13,7 +13,7 @@ import base64
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from cipulse.domain.accepted import canonical_uuid
 from cipulse.errors import InvalidRequest
@@ -37,10 +37,15 @@ class PageRequest:
 DEFAULT_PAGE = PageRequest()
 
 
-class Page(NamedTuple):
+Item = TypeVar("Item")
+#: A listed row of figures (``page_of``'s rows).
+Row = dict[str, Any]
+
+
+class Page(NamedTuple, Generic[Item]):
     """One page of a list and the cursor of the next (None: the last page)."""
 
-    items: list[dict[str, Any]]
+    items: list[Item]
     next_cursor: str | None
 
 
@@ -110,7 +115,7 @@ def cursor_after(end: int, total: int) -> str | None:
     return _encode(_OFFSET, end) if end < total else None
 
 
-def page_of(rows: list[dict[str, Any]], sort: str | None, page: PageRequest) -> Page:
+def page_of(rows: list[Row], sort: str | None, page: PageRequest) -> Page[Row]:
     """One page of the rows in ``sort`` order, and the cursor of the next (None: last)."""
     offset, end = page_range(page)
     rows = ordered(rows, sort)
@@ -129,9 +134,7 @@ def keyset_position(cursor: str | None) -> tuple[int, str] | None:
     return _integer(started, *_BIGINT), canonical
 
 
-def keyset_page(
-    rows: list[dict[str, Any]], limit: int, shown: Callable[[dict[str, Any]], dict[str, Any]]
-) -> Page:
+def keyset_page(rows: list[Row], limit: int, shown: Callable[[Row], Item]) -> Page[Item]:
     """A page of run attempts from up to ``limit + 1`` rows read after a keyset position:
     the first ``limit`` shown, and the cursor after the last of them if there are more."""
     items = [shown(row) for row in rows[:limit]]

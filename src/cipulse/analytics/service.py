@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cipulse.analytics.buckets import Interval
-from cipulse.analytics.paging import DEFAULT_PAGE, MAX_PAGE, Page, PageRequest
+from cipulse.analytics.paging import DEFAULT_PAGE, MAX_PAGE, Page, PageRequest, Row
 from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch
 from cipulse.analytics.questions import (
     custom_metrics,
@@ -23,6 +23,8 @@ from cipulse.analytics.questions import (
     series,
     summary,
 )
+from cipulse.analytics.questions.pipelines import PipelineInfo
+from cipulse.analytics.questions.run_answers import Attempt, RunDetail
 from cipulse.analytics.questions.runs import RunSpan
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.domain.window import Window
@@ -54,13 +56,13 @@ class AnalyticsService:
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
         return recovery.recovery_answer(self.database, org_id, window, limit, self.clock())
 
-    def jobs(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
+    def jobs(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page[Row]:
         return jobs.jobs(self.database, org_id, window, page)
 
     def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
         return jobs.job_highlights(self.database, org_id, window, count)
 
-    def flaky(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
+    def flaky(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page[Row]:
         return flaky.flaky(self.database, org_id, window, page)
 
     def all_flaky(self, org_id: str, window: Window, sort: str | None) -> Rows:
@@ -76,7 +78,9 @@ class AnalyticsService:
             self.database, org_id, window, key, group_by, interval, self.clock()
         )
 
-    def repositories(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
+    def repositories(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> Page[Row]:
         return lists.repositories(self.database, org_id, window, page)
 
     def all_repositories(self, org_id: str, window: Window, sort: str | None) -> Rows:
@@ -88,7 +92,7 @@ class AnalyticsService:
         window: Window,
         page: PageRequest = DEFAULT_PAGE,
         search: PipelineSearch = EVERY_PIPELINE,
-    ) -> Page:
+    ) -> Page[Row]:
         return lists.pipelines(self.database, org_id, window, page, search)
 
     def all_pipelines(
@@ -110,7 +114,7 @@ class AnalyticsService:
     def pipeline_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
         return lists.pipeline_highlights(self.database, org_id, window, count)
 
-    def pipeline(self, org_id: str, pipeline_id: str) -> dict[str, Any]:
+    def pipeline(self, org_id: str, pipeline_id: str) -> PipelineInfo:
         return pipelines.pipeline(self.database, org_id, pipeline_id)
 
     def repository_names(self, org_id: str) -> list[str]:
@@ -119,10 +123,10 @@ class AnalyticsService:
     def latest_providers(self, org_id: str) -> dict[str, str]:
         return pipelines.latest_providers(self.database, org_id)
 
-    def runs(self, org_id: str, window: Window, limit: int, cursor: str | None) -> Page:
+    def runs(self, org_id: str, window: Window, limit: int, cursor: str | None) -> Page[Attempt]:
         return runs.runs(self.database, org_id, window, limit, cursor)
 
-    def run(self, org_id: str, attempt_id: str) -> dict[str, Any]:
+    def run(self, org_id: str, attempt_id: str) -> RunDetail:
         return runs.run(self.database, org_id, attempt_id)
 
     def latest_runs(

@@ -12,6 +12,7 @@ from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     Page,
     PageRequest,
+    Row,
     check_sort,
     ordered,
     page_of,
@@ -33,7 +34,7 @@ from cipulse.storage.database import Database
 
 def flaky(
     database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> Page:
+) -> Page[Row]:
     """A page of the flaky jobs, most flaky first, with what their retries cost."""
     page_range(page)
     return page_of(all_flaky(database, org_id, window, page.sort), None, page)

@@ -7,49 +7,31 @@ chain under its ancestor at the last level, and the nodes of a cycle at the top 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from cipulse.analytics.questions.summary import iso
+from cipulse.analytics.questions.run_answers import JobNode, StoredRow
 from cipulse.domain.accepted import MAX_TREE_DEPTH
 
 
-def job_tree(rows: Sequence[dict[str, Any]], root_node_key: str | None) -> list[dict[str, Any]]:
+def job_tree(rows: Sequence[StoredRow], root_node_key: str | None) -> list[JobNode]:
     """The jobs as a tree: a node whose parent is not among the attempt's nodes (or is the
     run's own node), or whose parents come back to it, is at the top level. The tree has at
     most ``MAX_TREE_DEPTH`` levels: a deeper node (a chain stored by several requests) is
     shown under its ancestor at the last level."""
-    nodes: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        nodes[row["node_key"]] = {
-            "id": row["id"],
-            "name": row["name"],
-            "kind": row["kind"],
-            "status": row["status"],
-            "raw_status": row["raw_status"],
-            "started_at": iso(row["started_at_ms"]),
-            "completed_at": iso(row["completed_at_ms"]),
-            "duration_seconds": row["duration_seconds"],
-            "job_id": row["external_id"],
-            "job_url": row["url"],
-            "url": row["url"],
-            "tags": row["tags"] or {},
-            "metrics": row["metrics"] or {},
-            "children": [],
-        }
+    nodes = {row["node_key"]: JobNode.of(row) for row in rows}
     parents = {
         row["node_key"]: row["parent_node_key"]
         for row in rows
         if row["parent_node_key"] in nodes and row["parent_node_key"] != root_node_key
     }
     placed = _placed_under(parents)
-    top: list[dict[str, Any]] = []
+    top: list[JobNode] = []
     for row in rows:
         key = row["node_key"]
         parent = placed.get(key)
         if parent is None:
             top.append(nodes[key])
         else:
-            nodes[parent]["children"].append(nodes[key])
+            nodes[parent].children.append(nodes[key])
     return top
 
 

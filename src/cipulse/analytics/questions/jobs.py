@@ -15,6 +15,7 @@ from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     Page,
     PageRequest,
+    Row,
     check_sort,
     cursor_after,
     ordered,
@@ -37,7 +38,9 @@ from cipulse.storage.database import Database
 DEFAULT_SORT = "-total_duration_seconds"
 
 
-def jobs(database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page:
+def jobs(
+    database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+) -> Page[Row]:
     """Job metrics per (pipeline, job) over the jobs of the attempts in the window, a
     page at a time (by default the most total time first). Duration percentiles are read
     for the jobs of the page only, or for all of them to sort by one."""

@@ -13,6 +13,7 @@ from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     Page,
     PageRequest,
+    Row,
     check_sort,
     ordered,
     page_of,
@@ -82,7 +83,7 @@ def _listed(
 
 def repositories(
     database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> Page:
+) -> Page[Row]:
     page_range(page)
     return page_of(all_repositories(database, org_id, window, page.sort), None, page)
 
@@ -101,7 +102,7 @@ def pipelines(
     window: Window,
     page: PageRequest = DEFAULT_PAGE,
     search: PipelineSearch = EVERY_PIPELINE,
-) -> Page:
+) -> Page[Row]:
     page_range(page)
     return page_of(all_pipelines(database, org_id, window, page.sort, search), None, page)
 

@@ -5,24 +5,35 @@ repositories' names, and the provider of each pipeline's latest attempt."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from cipulse.analytics.questions.summary import iso
 from cipulse.domain.accepted import canonical_uuid
 from cipulse.errors import NotFound
 from cipulse.storage import analytics_store as store
 from cipulse.storage.database import Database
 
 
-def pipeline(database: Database, org_id: str, pipeline_id: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PipelineInfo:
+    """One pipeline, with the repository it belongs to."""
+
+    id: str
+    name: str
+    pipeline_key: str
+    repository_id: str
+    repository: str
+    repository_host: str
+    created_at_ms: int
+
+
+def pipeline(database: Database, org_id: str, pipeline_id: str) -> PipelineInfo:
     """One pipeline: id, name, key, repository."""
     found = canonical_uuid(pipeline_id)
     with database.read() as conn:
         rows = store.pipeline_rows(conn, org_id) if found else []
     for row in rows:
         if row["id"] == found:
-            row["created_at"] = iso(row.pop("created_at_ms"))
-            return row
+            return PipelineInfo(**row)
     raise NotFound(f"pipeline: no pipeline {pipeline_id!r}")
 
 

@@ -5,7 +5,6 @@ other attempts of its run, each pipeline's latest attempts, and where the runs a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,6 +12,7 @@ from typing import Any
 
 from cipulse.analytics.paging import Page, check_limit, keyset_page, keyset_position
 from cipulse.analytics.questions.job_tree import job_tree
+from cipulse.analytics.questions.run_answers import Attempt, OtherAttempt, RunDetail
 from cipulse.analytics.questions.summary import iso
 from cipulse.analytics.window import parse_time
 from cipulse.domain.accepted import canonical_uuid
@@ -38,16 +38,18 @@ class RunSpan:
         return datetime.fromtimestamp(self.last_ms / 1000, UTC).date()
 
 
-def runs(database: Database, org_id: str, window: Window, limit: int, cursor: str | None) -> Page:
+def runs(
+    database: Database, org_id: str, window: Window, limit: int, cursor: str | None
+) -> Page[Attempt]:
     """Attempts newest first, a page at a time; returns the page and the next cursor."""
     check_limit(limit)
     after = keyset_position(cursor)
     with database.read() as conn:
         rows = store.attempt_page(conn, org_id, window, limit + 1, after)
-    return keyset_page(rows, limit, attempt_json)
+    return keyset_page(rows, limit, Attempt.of)
 
 
-def run(database: Database, org_id: str, attempt_id: str) -> dict[str, Any]:
+def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
     """One attempt with its job tree, tags, metrics and the other attempts of its run."""
     found = canonical_uuid(attempt_id)
     with database.read() as conn:
@@ -56,19 +58,20 @@ def run(database: Database, org_id: str, attempt_id: str) -> dict[str, Any]:
             raise NotFound(f"pipeline_run_id: no run attempt {attempt_id!r}")
         jobs = store.jobs_of(conn, org_id, [found])
         siblings = store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
-    detail = attempt_json(row)
-    detail["attempts"] = [
-        {
-            "id": sibling["id"],
-            "attempt": sibling["attempt"],
-            "status": sibling["status"],
-            "started_at": iso(sibling["started_at_ms"]),
-            "completed_at": iso(sibling["completed_at_ms"]),
-        }
-        for sibling in siblings
-    ]
-    detail["jobs"] = job_tree(jobs, row.get("root_node_key"))
-    return detail
+    return RunDetail(
+        attempt=Attempt.of(row),
+        attempts=[
+            OtherAttempt(
+                id=sibling["id"],
+                attempt=sibling["attempt"],
+                status=sibling["status"],
+                started_at_ms=sibling["started_at_ms"],
+                completed_at_ms=sibling["completed_at_ms"],
+            )
+            for sibling in siblings
+        ],
+        jobs=job_tree(jobs, row.get("root_node_key")),
+    )
 
 
 def latest_runs(
@@ -117,36 +120,3 @@ def attempt_that_turned_red(
         return store.attempt_completed_at(
             conn, org_id, found, branch, int(moment.timestamp() * 1000)
         )
-
-
-def attempt_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "repository": row["repository"],
-        "repository_host": row["repository_host"],
-        "pipeline_id": row["pipeline_id"],
-        "pipeline": row["pipeline_name"],
-        "run_key": row["run_key"],
-        "run_number": row["run_number"],
-        "attempt": row["attempt"],
-        "status": row["status"],
-        "raw_status": row["raw_status"],
-        "provider": row["provider"],
-        "source_format": row["source_format"],
-        "branch": row["branch"],
-        "actor": row["actor"],
-        "triggered_by": row["triggered_by"],
-        "run_name": row["run_name"],
-        "url": row["run_url"],
-        "mode": row["mode"],
-        "started_at": iso(row["started_at_ms"]),
-        "completed_at": iso(row["completed_at_ms"]),
-        "duration_seconds": row["duration_seconds"],
-        "compute_seconds": row["compute_seconds"],
-        "tags": row["tags"] or {},
-        "metrics": row["metrics"] or {},
-    }
-
-
-#: A run attempt with every field: the columns of an export, empty or not.
-BLANK_ATTEMPT = attempt_json(defaultdict(lambda: None))

@@ -67,85 +67,88 @@ def _sign_in_page(
     return response
 
 
-def router() -> APIRouter:
-    routes = page_router()
+routes = page_router()
 
-    @routes.get("/sign-in")
-    async def sign_in_form(request: Request, next: str = "/") -> Response:
-        if await session_of(request) is not None:
-            return redirect(request, _safe_next(next))
-        return _sign_in_page(request, next)
 
-    @routes.post("/sign-in")
-    async def sign_in(
-        request: Request,
-        email: Annotated[str, Form()] = "",
-        password: Annotated[str, Form()] = "",
-        csrf: Annotated[str, Form()] = "",
-        next: Annotated[str, Form()] = "/",
-    ) -> Response:
-        expected = request.cookies.get(SIGN_IN_COOKIE, "")
-        if not expected or not same_token(csrf, expected):
-            return _sign_in_page(
-                request, next, email, "The form expired; please sign in again.", 403
-            )
-        throttle: SignInThrottle = request.app.state.sign_in_throttle
-        address = email.strip().lower()
-        client = request.client.host if request.client else "unknown"
-        wait, limit = throttle.wait_seconds(address, client)
-        if wait > 0:
-            minutes = math.ceil(wait / 60)
-            message = (
-                f"Too many failed sign-ins {THROTTLED[limit]}: try again in "
-                f"{minutes} minute{'s' if minutes > 1 else ''}."
-            )
-            page = _sign_in_page(request, next, email, message, 429)
-            page.headers["Retry-After"] = str(math.ceil(wait))
-            return page
-        try:
-            signed = await run_in_database_thread(users(request).sign_in, email, password)
-        except (Unauthenticated, Forbidden) as exc:
-            if isinstance(exc, Unauthenticated):
-                throttle.failed(address, client)
-            return _sign_in_page(request, next, email, exc.message, exc.status_code)
-        except CipulseError as exc:
-            return _sign_in_page(request, next, email, exc.message, 400)
-        throttle.succeeded(address)
-        response = redirect(request, _safe_next(next))
-        settings: Settings = request.app.state.settings
-        response.set_cookie(
-            SESSION_COOKIE,
-            signed.token,
-            max_age=settings.session_days * 86400,
-            httponly=True,
-            samesite="lax",
-            secure=_cookie_secure(request),
-            path=_cookie_path(request),
+@routes.get("/sign-in")
+async def sign_in_form(request: Request, next: str = "/") -> Response:
+    if await session_of(request) is not None:
+        return redirect(request, _safe_next(next))
+    return _sign_in_page(request, next)
+
+
+@routes.post("/sign-in")
+async def sign_in(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not same_token(csrf, expected):
+        return _sign_in_page(request, next, email, "The form expired; please sign in again.", 403)
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    address = email.strip().lower()
+    client = request.client.host if request.client else "unknown"
+    wait, limit = throttle.wait_seconds(address, client)
+    if wait > 0:
+        minutes = math.ceil(wait / 60)
+        message = (
+            f"Too many failed sign-ins {THROTTLED[limit]}: try again in "
+            f"{minutes} minute{'s' if minutes > 1 else ''}."
         )
-        response.delete_cookie(SIGN_IN_COOKIE, path=_cookie_path(request, "/sign-in"))
-        return response
+        page = _sign_in_page(request, next, email, message, 429)
+        page.headers["Retry-After"] = str(math.ceil(wait))
+        return page
+    try:
+        signed = await run_in_database_thread(users(request).sign_in, email, password)
+    except (Unauthenticated, Forbidden) as exc:
+        if isinstance(exc, Unauthenticated):
+            throttle.failed(address, client)
+        return _sign_in_page(request, next, email, exc.message, exc.status_code)
+    except CipulseError as exc:
+        return _sign_in_page(request, next, email, exc.message, 400)
+    throttle.succeeded(address)
+    response = redirect(request, _safe_next(next))
+    settings: Settings = request.app.state.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=_cookie_secure(request),
+        path=_cookie_path(request),
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path=_cookie_path(request, "/sign-in"))
+    return response
 
-    @routes.post("/sign-out")
-    async def sign_out(
-        request: Request, session: SignedIn, csrf: Annotated[str, Form()] = ""
-    ) -> Response:
-        check_csrf(session, csrf)
-        token = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_database_thread(users(request).sign_out, token)
-        response = redirect(request, "/sign-in")
-        response.delete_cookie(SESSION_COOKIE, path=_cookie_path(request))
-        return response
 
-    @routes.post("/organisation")
-    async def switch_organisation(
-        request: Request,
-        session: SignedIn,
-        org: Annotated[str, Form()] = "",
-        csrf: Annotated[str, Form()] = "",
-    ) -> Response:
-        check_csrf(session, csrf)
-        token = request.cookies.get(SESSION_COOKIE, "")
-        await run_in_database_thread(users(request).switch_organisation, token, org)
-        return redirect(request, "/")
+@routes.post("/sign-out")
+async def sign_out(
+    request: Request, session: SignedIn, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(session, csrf)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    await run_in_database_thread(users(request).sign_out, token)
+    response = redirect(request, "/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path=_cookie_path(request))
+    return response
 
+
+@routes.post("/organisation")
+async def switch_organisation(
+    request: Request,
+    session: SignedIn,
+    org: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(session, csrf)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    await run_in_database_thread(users(request).switch_organisation, token, org)
+    return redirect(request, "/")
+
+
+def router() -> APIRouter:
     return routes
