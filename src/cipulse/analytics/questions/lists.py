@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from cipulse.analytics import rankings, run_metrics
+from cipulse.analytics.definitions import RUN_METRICS
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     Page,
@@ -34,23 +35,9 @@ from cipulse.storage import analytics_store as store
 from cipulse.storage.analytics_store import RunTally
 from cipulse.storage.database import Database
 
-#: The run metrics of a listed row (``run_metrics.metrics_of``).
-_RUN_METRIC_FIELDS = frozenset(
-    {
-        "runs",
-        "by_status",
-        "success_rate",
-        "first_attempt_success_rate",
-        "p50_duration_seconds",
-        "p95_duration_seconds",
-        "mean_duration_seconds",
-        "compute_seconds",
-        "throughput_per_day",
-        "flaky_runs",
-        "flaky_rate",
-        "retry_compute_seconds",
-    }
-)
+#: The run metrics of a listed row (``run_metrics.metrics_of``): the definitions' and
+#: the counts by status.
+_RUN_METRIC_FIELDS = frozenset({"by_status", *(metric.name for metric in RUN_METRICS)})
 _DURATIONS = ("p50_duration_seconds", "p95_duration_seconds", "mean_duration_seconds")
 
 
