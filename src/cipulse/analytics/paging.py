@@ -1,11 +1,10 @@
 """Pages of the analytics lists: one limit, one opaque cursor scheme.
 
 Every list of the read API and the dashboard is read a page at a time: a sort order, a limit
-(``DEFAULT_LIMIT``, at most ``MAX_PAGE``) and an opaque cursor. A cursor is base64 of
-``kind:fields``: ``offset:N`` (the position in a list of figures, which is computed whole)
-or ``after:started_at_ms:id`` (a keyset position in the run attempts, which are read a page
-at a time). Every cursor is read here, and one that this API did not return is a 400
-(``cursor: ...``)."""
+(``DEFAULT_LIMIT``, at most ``MAX_PAGE``) and an opaque cursor. A cursor is base64 of two
+fields joined by ``:``, read by one decoder: ``offset:N`` (the position in a list of figures,
+which is computed whole) or ``started_at_ms:id`` (a keyset position in the run attempts, which
+are read a page at a time). One that this API did not return is a 400 (``cursor: ...``)."""
 
 from __future__ import annotations
 
@@ -53,23 +52,23 @@ class Page(NamedTuple, Generic[Item]):
 BAD_CURSOR = "cursor: not a cursor this API returned"
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _BIGINT = (-(2**63), 2**63 - 1)
-_OFFSET, _AFTER = "offset", "after"
+_OFFSET = "offset"
 
 
-def _encode(kind: str, *fields: object) -> str:
-    return base64.urlsafe_b64encode(":".join(map(str, (kind, *fields))).encode()).decode()
+def _encode(first: object, second: object) -> str:
+    return base64.urlsafe_b64encode(f"{first}:{second}".encode()).decode()
 
 
-def _decode(cursor: str, kind: str, count: int) -> list[str]:
-    """The ``count`` fields of a cursor of ``kind``."""
+def _decode(cursor: str) -> tuple[str, str]:
+    """A cursor's two fields."""
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest(BAD_CURSOR) from None
-    found, *fields = text.split(":", count)
-    if found != kind or len(fields) != count:
+    first, separator, second = text.partition(":")
+    if not separator:
         raise InvalidRequest(BAD_CURSOR)
-    return fields
+    return first, second
 
 
 def _integer(text: str, low: int, high: int) -> int:
@@ -106,7 +105,12 @@ def ordered(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]
 def page_range(page: PageRequest) -> tuple[int, int]:
     """The positions ``[start, end)`` of the page in the whole list."""
     check_limit(page.limit)
-    offset = _integer(_decode(page.cursor, _OFFSET, 1)[0], 0, _BIGINT[1]) if page.cursor else 0
+    if not page.cursor:
+        return 0, page.limit
+    kind, position = _decode(page.cursor)
+    if kind != _OFFSET:
+        raise InvalidRequest(BAD_CURSOR)
+    offset = _integer(position, 0, _BIGINT[1])
     return offset, offset + page.limit
 
 
@@ -127,7 +131,7 @@ def keyset_position(cursor: str | None) -> tuple[int, str] | None:
     attempts starts (None: the first page)."""
     if not cursor:
         return None
-    started, attempt_id = _decode(cursor, _AFTER, 2)
+    started, attempt_id = _decode(cursor)
     canonical = canonical_uuid(attempt_id)
     if canonical is None:
         raise InvalidRequest(BAD_CURSOR)
@@ -141,4 +145,4 @@ def keyset_page(rows: list[Row], limit: int, shown: Callable[[Row], Item]) -> Pa
     if len(rows) <= limit:
         return Page(items, None)
     last = rows[limit - 1]
-    return Page(items, _encode(_AFTER, last["started_at_ms"], last["id"]))
+    return Page(items, _encode(last["started_at_ms"], last["id"]))
