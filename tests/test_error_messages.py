@@ -66,7 +66,10 @@ def test_over_http_the_cause_is_in_health_and_the_log(
             "/functions/v1/ingest", json=runwatch_run(), headers={"X-API-Key": "k"}
         )
         assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
-        assert answer.json() == {"error": "database unavailable, retry later"}  # no address
+        assert answer.json() == {
+            "error": "database unavailable, retry later",
+            "code": "unavailable",
+        }  # no address
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.json()["checks"]["read"] == cause.removesuffix("; retry later")

@@ -282,7 +282,10 @@ def test_a_full_ingest_queue_refuses_at_once(tmp_path: Path, sqlite_template: Pa
             assert [a.json()["error"] for a in waited] == ["database busy, retry later"] * 2
             refused = client.post(INGEST, json=run(3), headers=tenant.runwatch_headers)
             assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
-            assert refused.json() == {"error": "too many writes waiting, retry later"}
+            assert refused.json() == {
+                "error": "too many writes waiting, retry later",
+                "code": "unavailable",
+            }
         database = Database(settings)
         wait_for(lambda: count(database, "run_attempts") == 2)
         database.dispose()
@@ -381,7 +384,10 @@ def test_after_a_500_the_kept_alive_connection_goes_on(
         connection = http.client.HTTPConnection(url.host, url.port, timeout=GUARD)
         connection.request("GET", "/bug")
         failed = connection.getresponse()
-        assert (failed.status, failed.read()) == (500, b'{"error":"internal server error"}')
+        assert (failed.status, failed.read()) == (
+            500,
+            b'{"error":"internal server error","code":"internal_error"}',
+        )
         assert failed.getheader("connection") is None  # so the connection stays open
         kept = connection.sock
         connection.request("GET", "/healthz")

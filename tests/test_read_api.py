@@ -248,7 +248,7 @@ def test_keys_need_the_read_scope(client: TestClient, tenant: Tenant) -> None:
     forbidden = client.get("/api/v1/runs", headers={"X-API-Key": tenant.key})
     assert (forbidden.status_code, forbidden.json()) == (
         403,
-        {"error": "API key lacks the 'read' scope"},
+        {"error": "API key lacks the 'read' scope", "code": "forbidden"},
     )
 
 

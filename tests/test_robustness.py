@@ -46,7 +46,7 @@ def test_runwatch_never_500_and_400_writes_nothing(
     response = client.post("/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers)
     assert response.status_code in {200, 400}, response.text
     assert set(response.json()) == (
-        {"success", "pipeline_run_id"} if response.status_code == 200 else {"error"}
+        {"success", "pipeline_run_id"} if response.status_code == 200 else {"error", "code"}
     )
     if response.status_code == 400:
         assert _stored(database) == before
@@ -135,7 +135,10 @@ def test_unreachable_postgresql_gives_503_with_retry_after() -> None:
         )
         assert response.status_code == 503
         assert response.headers["retry-after"] == "7"
-        assert response.json() == {"error": "database unavailable, retry later"}
+        assert response.json() == {
+            "error": "database unavailable, retry later",
+            "code": "unavailable",
+        }
         health = client.get("/healthz")
         assert (health.status_code, health.json()["status"]) == (503, "unavailable")
         assert health.headers["retry-after"] == "7"
@@ -179,10 +182,10 @@ def test_locked_sqlite_gives_503_and_the_retry_succeeds(
 
 
 def test_unknown_routes_and_methods_answer_json(client: TestClient) -> None:
-    assert client.get("/nope").json() == {"error": "Not Found"}
+    assert client.get("/nope").json() == {"error": "Not Found", "code": "not_found"}
     wrong_method = client.get("/functions/v1/ingest")
     assert wrong_method.status_code == 405
-    assert wrong_method.json() == {"error": "Method Not Allowed"}
+    assert wrong_method.json() == {"error": "Method Not Allowed", "code": "method_not_allowed"}
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/", "/openapi.json"])
@@ -203,7 +206,7 @@ def test_a_write_that_waits_too_long_gets_503_and_is_still_stored(
                 "/functions/v1/ingest", json=RUNWATCH_EXAMPLE, headers=tenant.runwatch_headers
             )
             assert response.status_code == 503
-            assert response.json() == {"error": "database busy, retry later"}
+            assert response.json() == {"error": "database busy, retry later", "code": "unavailable"}
             assert response.headers["retry-after"] == "5"
         deadline = time.monotonic() + 10
         while count(database, "run_attempts") == 0 and time.monotonic() < deadline:

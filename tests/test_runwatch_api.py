@@ -408,13 +408,22 @@ def test_missing_unknown_and_revoked_keys_get_401(
 ) -> None:
     missing = client.post(INGEST, json=RUNWATCH_EXAMPLE)
     assert missing.status_code == 401
-    assert missing.json() == {"error": "missing API key: send it in the X-API-Key header"}
+    assert missing.json() == {
+        "error": "missing API key: send it in the X-API-Key header",
+        "code": "unauthenticated",
+    }
     unknown = client.post(INGEST, json=RUNWATCH_EXAMPLE, headers={"X-API-Key": "cip_00000000_nope"})
-    assert (unknown.status_code, unknown.json()) == (401, {"error": "invalid API key"})
+    assert (unknown.status_code, unknown.json()) == (
+        401,
+        {"error": "invalid API key", "code": "unauthenticated"},
+    )
     (key,) = accounts.keys("acme")
     accounts.revoke_key(key.prefix)
     revoked = post(client, tenant, RUNWATCH_EXAMPLE)
-    assert (revoked.status_code, revoked.json()) == (401, {"error": "API key has been revoked"})
+    assert (revoked.status_code, revoked.json()) == (
+        401,
+        {"error": "API key has been revoked", "code": "unauthenticated"},
+    )
     assert count(database, "run_attempts") == 0
 
 

@@ -2,7 +2,8 @@
 
 Every error a client or an operator can see is a ``CipulseError``: it carries the HTTP status,
 a machine-readable code and a message that names the field or setting at fault. The web adapter
-renders any of them as ``{"error": message}``; the CLI prints the message and exits non-zero.
+renders any of them as ``{"error": message, "code": code}`` (or the error page, to a browser);
+the CLI prints the message and exits non-zero.
 
     CipulseError
     ├── ClientError                    4xx: the request is wrong, nothing was written

@@ -17,21 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cipulse.analytics import job_metrics, run_metrics
 from cipulse.analytics.job_order import Names, by_key, keys_in_order
 from cipulse.analytics.paging import MAX_PAGE, check_sort, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.questions.flaky import BLANK_FLAKY
+from cipulse.analytics.questions.run_answers import NO_ATTEMPT, Attempt
+from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.rollups import new_run_tally
-from cipulse.analytics.service import (
-    BLANK_ATTEMPT,
-    BLANK_FLAKY,
-    FLAKY_SORTS,
-    JOB_SORTS,
-    LIST_SORTS,
-    AnalyticsService,
-)
+from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window_figures import job_durations, window_figures
 from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
@@ -44,16 +40,17 @@ _PIPELINE_FIELDS = (
     "created_at",
 )
 _REPOSITORY_FIELDS = ("id", "host", "full_name", "created_at")
+Item = TypeVar("Item")
 Batches = Iterator[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
-class WholeList:
+class WholeList(Generic[Item]):
     """``blank``: a row with every field a row of the list has (the header of an export, of
     an empty one too); ``batches``: the rows, in order, a batch per step."""
 
-    blank: dict[str, Any]
-    batches: Batches
+    blank: Item
+    batches: Iterator[list[Item]]
 
 
 def _chunks(rows: Sequence[dict[str, Any]]) -> Batches:
@@ -65,10 +62,10 @@ def _listed_blank(fields: Sequence[str], window: Window) -> dict[str, Any]:
     return {**dict.fromkeys(fields), **run_metrics.metrics_of(window, new_run_tally())}
 
 
-def runs(service: AnalyticsService, org_id: str, window: Window) -> WholeList:
+def runs(service: AnalyticsService, org_id: str, window: Window) -> WholeList[Attempt]:
     """Every run attempt of the window, newest first."""
 
-    def batches() -> Batches:
+    def batches() -> Iterator[list[Attempt]]:
         cursor = None
         while True:
             items, cursor = service.runs(org_id, window, MAX_PAGE, cursor)
@@ -76,7 +73,7 @@ def runs(service: AnalyticsService, org_id: str, window: Window) -> WholeList:
             if cursor is None:
                 return
 
-    return WholeList(dict(BLANK_ATTEMPT), batches())
+    return WholeList(NO_ATTEMPT, batches())
 
 
 def pipelines(
@@ -85,7 +82,7 @@ def pipelines(
     window: Window,
     sort: str | None,
     search: PipelineSearch,
-) -> WholeList:
+) -> WholeList[dict[str, Any]]:
     """Every pipeline of the window's filters that ``search`` keeps, in ``sort`` order."""
     check_sort(sort, LIST_SORTS)
 
@@ -97,7 +94,7 @@ def pipelines(
 
 def repositories(
     service: AnalyticsService, org_id: str, window: Window, sort: str | None
-) -> WholeList:
+) -> WholeList[dict[str, Any]]:
     check_sort(sort, LIST_SORTS)
 
     def batches() -> Batches:
@@ -106,7 +103,9 @@ def repositories(
     return WholeList(_listed_blank(_REPOSITORY_FIELDS, window), batches())
 
 
-def flaky(service: AnalyticsService, org_id: str, window: Window, sort: str | None) -> WholeList:
+def flaky(
+    service: AnalyticsService, org_id: str, window: Window, sort: str | None
+) -> WholeList[dict[str, Any]]:
     check_sort(sort, FLAKY_SORTS)
 
     def batches() -> Batches:
@@ -121,7 +120,9 @@ def _named(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
     return rows
 
 
-def jobs(service: AnalyticsService, org_id: str, window: Window, sort: str | None) -> WholeList:
+def jobs(
+    service: AnalyticsService, org_id: str, window: Window, sort: str | None
+) -> WholeList[dict[str, Any]]:
     """Every job of the window, in ``sort`` order (as ``AnalyticsService.jobs`` pages it)."""
     check_sort(sort, JOB_SORTS)
     order = sort or "-total_duration_seconds"

@@ -7,8 +7,8 @@ on SQLite and PostgreSQL side by side."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -103,13 +103,11 @@ async def index(request: Request) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+class _Workers:
+    """The server's threads, started with its lifespan and stopped in reverse."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings, background_checkpoints=True)
-        committer = GroupCommitter(
+    def __init__(self, app: FastAPI, settings: Settings, database: Database) -> None:
+        self.committer = GroupCommitter(
             IngestService(database),
             max_batch=settings.ingest_batch_size,
             writers=database.writer_threads,
@@ -117,47 +115,49 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retry_after=settings.retry_after_seconds,
             queue_limit=settings.ingest_queue_limit,
         )
-        committer.start()
-        database_work = DatabaseWork(
+        self.committer.start()
+        self.database_work = DatabaseWork(
             REQUEST_THREADS, settings.request_timeout_seconds, settings.retry_after_seconds
         )
-        database_work.start()
-        refresher = None
+        self.database_work.start()
+        self.refresher = None
         if settings.rollup_interval_seconds > 0:
-            refresher = RollupRefresher(database, settings.rollup_interval_seconds)
-            refresher.start()
-        keeper = RetentionKeeper.started(database, settings.retention_days)
+            self.refresher = RollupRefresher(database, settings.rollup_interval_seconds)
+            self.refresher.start()
+        self.keeper = RetentionKeeper.started(database, settings.retention_days)
         app.state.database = database
-        app.state.committer = committer
-        app.state.database_work = database_work
+        app.state.committer = self.committer
+        app.state.database_work = self.database_work
         app.state.health_probe = HealthProbe(database, settings.health_timeout_seconds)
         app.state.webhooks = WebhookService(database)
+
+    def stop(self) -> None:
+        self.committer.stop()  # store what is queued before the last checkpoint
+        self.database_work.stop()
+        if self.refresher is not None:
+            self.refresher.stop()
+        if self.keeper is not None:
+            self.keeper.stop()
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings, background_checkpoints=True)
+        workers = _Workers(app, settings, database)
         try:
             with database.checkpointing():
                 try:
                     yield
                 finally:
-                    committer.stop()  # store what is queued before the last checkpoint
-                    database_work.stop()
-                    if refresher is not None:
-                        refresher.stop()
-                    if keeper is not None:
-                        keeper.stop()
+                    workers.stop()
         finally:
             database.dispose()
 
-    app = FastAPI(
-        title="cipulse",
-        version=__version__,
-        description="Self-hosted CI/CD pipeline analytics. Ingest endpoints speak the RunWatch "
-        "Ingest API and the Trunk CI Analytics trackEvents API.",
-        lifespan=lifespan,
-        docs_url=None,  # Swagger UI loads from a CDN; we ship no CDN dependencies
-        redoc_url=None,
-    )
-    app.state.settings = settings
-    app.state.sign_in_throttle = SignInThrottle()
-    errors.install(app)
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -174,6 +174,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(middleware.SecurityHeaders)
     app.add_middleware(middleware.DrainUnreadBody, limit_bytes=settings.body_drain_bytes)
     app.add_middleware(RootPath, prefix=settings.root_path)
+
+
+def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
     app.include_router(list_routes.router())
     app.include_router(read_routes.router())
@@ -187,6 +190,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_api_route("/api", index, methods=["GET"], include_in_schema=False)
     dashboard.install(app)
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, built once, with the wire schemas and the key schemes."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -204,7 +211,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    return openapi
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="cipulse",
+        version=__version__,
+        description="Self-hosted CI/CD pipeline analytics. Ingest endpoints speak the RunWatch "
+        "Ingest API and the Trunk CI Analytics trackEvents API.",
+        lifespan=_lifespan(settings),
+        docs_url=None,  # Swagger UI loads from a CDN; we ship no CDN dependencies
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sign_in_throttle = SignInThrottle()
+    errors.install(app)
+    _add_middleware(app, settings)
+    _add_routes(app)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 
 

@@ -112,56 +112,59 @@ async def track_events(request: Request) -> Response:
     return stored({"success": True, "events": outcome.events}, submission)
 
 
+routes = APIRouter(tags=["ingest"], route_class=CheckedRoute)
+
+runwatch_doc = {
+    "summary": "Ingest a pipeline run (RunWatch Ingest API)",
+    "description": "Stores one run attempt with its jobs. Posting the same "
+    "(repository, pipeline, run_id, run_attempt) again updates it and returns the same id.",
+    "responses": {
+        200: {
+            "description": "Stored. With `warnings` (one line per field) when something was "
+            "stored otherwise than sent: an impossible duration is stored as unknown.",
+            "content": {
+                "application/json": {"example": {"success": True, "pipeline_run_id": "uuid"}}
+            },
+        },
+        **ERROR_RESPONSES,
+    },
+    "openapi_extra": _body_schema(RunWatchRun, ["ApiKey", "Bearer"]),
+}
+for index, path in enumerate(RUNWATCH_PATHS):
+    routes.add_api_route(
+        path,
+        ingest_runwatch,
+        methods=["POST"],
+        include_in_schema=index < 2,
+        operation_id=f"ingest_runwatch_{index}",
+        **runwatch_doc,  # type: ignore[arg-type]
+    )
+trunk_doc = {
+    "summary": "Track CI events (Trunk CI Analytics API)",
+    "description": "Stores events; each chain of events is a run, the other events its "
+    "job tree. All-or-nothing: one invalid event fails the request.",
+    "responses": {
+        200: {
+            "description": "Stored. With `warnings` when something was stored otherwise "
+            "than sent (a finishedAt before its createdAt: duration unknown).",
+            "content": {"application/json": {"example": {"success": True, "events": 2}}},
+        },
+        **ERROR_RESPONSES,
+    },
+    "openapi_extra": _body_schema(TrackEventsRequest, ["TrunkToken", "ApiKey", "Bearer"]),
+}
+for index, path in enumerate(TRUNK_PATHS):
+    routes.add_api_route(
+        path,
+        track_events,
+        methods=["POST"],
+        include_in_schema=index == 0,
+        operation_id=f"track_events_{index}",
+        **trunk_doc,  # type: ignore[arg-type]
+    )
+
+
 def router() -> APIRouter:
-    routes = APIRouter(tags=["ingest"], route_class=CheckedRoute)
-    runwatch_doc = {
-        "summary": "Ingest a pipeline run (RunWatch Ingest API)",
-        "description": "Stores one run attempt with its jobs. Posting the same "
-        "(repository, pipeline, run_id, run_attempt) again updates it and returns the same id.",
-        "responses": {
-            200: {
-                "description": "Stored. With `warnings` (one line per field) when something was "
-                "stored otherwise than sent: an impossible duration is stored as unknown.",
-                "content": {
-                    "application/json": {"example": {"success": True, "pipeline_run_id": "uuid"}}
-                },
-            },
-            **ERROR_RESPONSES,
-        },
-        "openapi_extra": _body_schema(RunWatchRun, ["ApiKey", "Bearer"]),
-    }
-    for index, path in enumerate(RUNWATCH_PATHS):
-        routes.add_api_route(
-            path,
-            ingest_runwatch,
-            methods=["POST"],
-            include_in_schema=index < 2,
-            operation_id=f"ingest_runwatch_{index}",
-            **runwatch_doc,  # type: ignore[arg-type]
-        )
-    trunk_doc = {
-        "summary": "Track CI events (Trunk CI Analytics API)",
-        "description": "Stores events; each chain of events is a run, the other events its "
-        "job tree. All-or-nothing: one invalid event fails the request.",
-        "responses": {
-            200: {
-                "description": "Stored. With `warnings` when something was stored otherwise "
-                "than sent (a finishedAt before its createdAt: duration unknown).",
-                "content": {"application/json": {"example": {"success": True, "events": 2}}},
-            },
-            **ERROR_RESPONSES,
-        },
-        "openapi_extra": _body_schema(TrackEventsRequest, ["TrunkToken", "ApiKey", "Bearer"]),
-    }
-    for index, path in enumerate(TRUNK_PATHS):
-        routes.add_api_route(
-            path,
-            track_events,
-            methods=["POST"],
-            include_in_schema=index == 0,
-            operation_id=f"track_events_{index}",
-            **trunk_doc,  # type: ignore[arg-type]
-        )
     return routes
 
 
@@ -170,8 +173,11 @@ def schema_components() -> dict[str, Any]:
     components: dict[str, Any] = {
         "Error": {
             "type": "object",
-            "properties": {"error": {"type": "string"}},
-            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "description": "what was wrong, in words"},
+                "code": {"type": "string", "description": "machine-readable, e.g. not_found"},
+            },
+            "required": ["error", "code"],
         }
     }
     for model in (RunWatchRun, TrackEventsRequest):

@@ -7,18 +7,19 @@ time: ``analytics/whole_lists.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from cipulse.analytics import whole_lists
-from cipulse.analytics.paging import PageRequest
+from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE, Page, PageRequest, Row
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.whole_lists import WholeList
 from cipulse.domain.window import Window
-from cipulse.web.csv_export import csv_response, csv_stream
+from cipulse.web.csv_export import csv_stream
+from cipulse.web.presenters import Json, as_is, attempt_json, page_answer
 from cipulse.web.read_routes import (
     _PAGE,
     Auth,
@@ -27,12 +28,12 @@ from cipulse.web.read_routes import (
     _answers,
     _call,
     _check_format,
-    _json,
     _service,
 )
 from cipulse.web.requests import CheckedRoute
 
-LIMIT = "1 to 1000 [100]; a CSV without limit nor cursor holds the whole list"
+Item = TypeVar("Item")
+LIMIT = f"1 to {MAX_PAGE} [{DEFAULT_LIMIT}]; a CSV without limit nor cursor holds the whole list"
 
 
 def page_query(
@@ -42,7 +43,9 @@ def page_query(
         str | None, Query(description="a field of the rows; prefix - for descending")
     ] = None,
 ) -> PageRequest:
-    return PageRequest(limit=100 if limit is None else limit, cursor=cursor, sort=sort or None)
+    return PageRequest(
+        limit=DEFAULT_LIMIT if limit is None else limit, cursor=cursor, sort=sort or None
+    )
 
 
 PageParam = Annotated[PageRequest, Depends(page_query)]
@@ -54,22 +57,19 @@ def _whole(request: Request, format: str) -> bool:
     return _check_format(format) == "csv" and "limit" not in given and "cursor" not in given
 
 
-def _streamed(whole: WholeList) -> Response:
+def _streamed(whole: WholeList[Item], present: Callable[[Item], Json]) -> Response:
     """A whole list as CSV, each batch read in a database thread."""
-    return csv_stream(whole.blank, lambda: _call(next, whole.batches, None))
 
+    async def next_batch() -> list[Json] | None:
+        batch = await _call(next, whole.batches, None)
+        return None if batch is None else [present(item) for item in batch]
 
-def _paged(items: list[dict[str, Any]], next_cursor: str | None, format: str) -> Response:
-    if format == "csv":
-        return csv_response(items, {"X-Next-Cursor": next_cursor} if next_cursor else None)
-    return _json({"items": items, "next_cursor": next_cursor})
+    return csv_stream(present(whole.blank), next_batch)
 
 
 def _windowed_list(
-    method: Callable[
-        [AnalyticsService, str, Window, PageRequest], tuple[list[dict[str, Any]], str | None]
-    ],
-    whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList],
+    method: Callable[[AnalyticsService, str, Window, PageRequest], Page[Row]],
+    whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList[Row]],
 ) -> Callable[..., Any]:
     """An endpoint answering a page of ``method(...)`` for the window, JSON or CSV, or the
     whole list (``whole_list``) as CSV."""
@@ -83,9 +83,9 @@ def _windowed_list(
     ) -> Response:
         if _whole(request, format):
             service = _service(request)
-            return _streamed(whole_list(service, principal.org_id, window, page.sort))
-        items, next_cursor = await _call(method, _service(request), principal.org_id, window, page)
-        return _paged(items, next_cursor, format)
+            return _streamed(whole_list(service, principal.org_id, window, page.sort), as_is)
+        found = await _call(method, _service(request), principal.org_id, window, page)
+        return page_answer(found, format, as_is)
 
     return endpoint
 
@@ -112,64 +112,68 @@ WINDOWED_LISTS = (
 )
 
 
+routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
+
+for _path, _method, _whole_list, _summary in WINDOWED_LISTS:
+    routes.add_api_route(
+        _path,
+        _windowed_list(_method, _whole_list),
+        methods=["GET"],
+        summary=_summary,
+        responses=_answers(_PAGE),
+    )
+
+
+@routes.get(
+    "/pipelines",
+    summary="Pipelines with their metrics",
+    responses=_answers(_PAGE),
+)
+async def list_pipelines(
+    request: Request,
+    principal: Auth,
+    window: WindowParam,
+    page: PageParam,
+    q: Annotated[str, Query(description="part of the pipeline's or repository's name")] = "",
+    latest_provider: Annotated[
+        str, Query(description="the provider of the pipeline's latest attempt")
+    ] = "",
+    format: Format = "json",
+) -> Response:
+    service = _service(request)
+    search = PipelineSearch(text=q, latest_provider=latest_provider)
+    if _whole(request, format):
+        whole = whole_lists.pipelines(service, principal.org_id, window, page.sort, search)
+        return _streamed(whole, as_is)
+    found = await _call(service.pipelines, principal.org_id, window, page, search)
+    return page_answer(found, format, as_is)
+
+
+@routes.get(
+    "/runs",
+    summary="Run attempts, newest first, a page at a time",
+    responses=_answers(_PAGE),
+)
+async def list_runs(
+    request: Request,
+    principal: Auth,
+    window: WindowParam,
+    limit: Annotated[int | None, Query(description=LIMIT)] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    format: Format = "json",
+) -> Response:
+    if _whole(request, format):
+        whole = whole_lists.runs(_service(request), principal.org_id, window)
+        return _streamed(whole, attempt_json)
+    found = await _call(
+        _service(request).runs,
+        principal.org_id,
+        window,
+        DEFAULT_LIMIT if limit is None else limit,
+        cursor,
+    )
+    return page_answer(found, format, attempt_json)
+
+
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
-    for path, method, whole_list, summary in WINDOWED_LISTS:
-        routes.add_api_route(
-            path,
-            _windowed_list(method, whole_list),
-            methods=["GET"],
-            summary=summary,
-            responses=_answers(_PAGE),
-        )
-
-    @routes.get(
-        "/pipelines",
-        summary="Pipelines with their metrics",
-        responses=_answers(_PAGE),
-    )
-    async def list_pipelines(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        page: PageParam,
-        q: Annotated[str, Query(description="part of the pipeline's or repository's name")] = "",
-        latest_provider: Annotated[
-            str, Query(description="the provider of the pipeline's latest attempt")
-        ] = "",
-        format: Format = "json",
-    ) -> Response:
-        service = _service(request)
-        search = PipelineSearch(text=q, latest_provider=latest_provider)
-        if _whole(request, format):
-            return _streamed(
-                whole_lists.pipelines(service, principal.org_id, window, page.sort, search)
-            )
-        items, next_cursor = await _call(service.pipelines, principal.org_id, window, page, search)
-        return _paged(items, next_cursor, format)
-
-    @routes.get(
-        "/runs",
-        summary="Run attempts, newest first, a page at a time",
-        responses=_answers(_PAGE),
-    )
-    async def list_runs(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        limit: Annotated[int | None, Query(description=LIMIT)] = None,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-        format: Format = "json",
-    ) -> Response:
-        if _whole(request, format):
-            return _streamed(whole_lists.runs(_service(request), principal.org_id, window))
-        items, next_cursor = await _call(
-            _service(request).runs,
-            principal.org_id,
-            window,
-            100 if limit is None else limit,
-            cursor,
-        )
-        return _paged(items, next_cursor, format)
-
     return routes

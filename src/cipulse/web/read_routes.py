@@ -9,80 +9,83 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from cipulse.accounts.service import AccountService
 from cipulse.analytics.buckets import parse_interval
-from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import MAX_WINDOW_DAYS, WINDOW_RANGE, window_from
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
-from cipulse.storage.accounts import Principal
-from cipulse.web.csv_export import csv_response
-from cipulse.web.dashboard.auth import SESSION_COOKIE, session_of, session_principal
+from cipulse.web.auth import Reader
 from cipulse.web.deadlines import run_in_database_thread
-from cipulse.web.requests import RUNWATCH_KEY_HEADERS, CheckedRoute, api_key
+from cipulse.web.presenters import (
+    answer,
+    custom_metric_rows,
+    definitions_json,
+    json_response,
+    recovery_rows,
+    run_json,
+    series_rows,
+    summary_rows,
+)
+from cipulse.web.requests import CheckedRoute
 
-READ_SCOPE = "read"
 T = TypeVar("T")
 
 
-async def read_principal(request: Request) -> Principal:
-    """A ``read`` key's organisation or, without a key, the organisation a signed-in
-    dashboard user is looking at (the dashboard's CSV links)."""
-    has_key = any(request.headers.get(h) for h in (*RUNWATCH_KEY_HEADERS, "authorization"))
-    if not has_key and request.cookies.get(SESSION_COOKIE):
-        session = await session_of(request)
-        if session is not None:
-            return session_principal(session)
-    key = api_key(request, RUNWATCH_KEY_HEADERS)
-    accounts = AccountService(request.app.state.database)
-    return await run_in_database_thread(accounts.authenticate, key, READ_SCOPE)
+_Since = Annotated[
+    str | None, Query(description=f"ISO 8601, {WINDOW_RANGE}; default: `days` days before until")
+]
+_Until = Annotated[
+    str | None,
+    Query(description=f"ISO 8601, {WINDOW_RANGE}; default: the end of today (UTC midnight)"),
+]
+_Days = Annotated[
+    str | None,
+    Query(
+        description=f"window length in whole days (1 to {MAX_WINDOW_DAYS}) when since is "
+        "not given [30]"
+    ),
+]
+_Repository = Annotated[str | None, Query(description="owner/name")]
+_Pipeline = Annotated[str | None, Query(description="pipeline id or name")]
+_Branches = Annotated[
+    str | None,
+    Query(
+        description="default: only attempts on their repository's default branch (the "
+        "one it names, else main or master); other: every other attempt, those without "
+        "a branch included; empty: all"
+    ),
+]
+_Status = Annotated[str | None, Query(description="comma-separated statuses")]
+_Tag = Annotated[list[str] | None, Query(description="key:value, repeatable")]
+_Level = Annotated[
+    str | None,
+    Query(
+        description="job lists: job (the default: nodes directly under the run), stage or "
+        "step (nested in a job), or all"
+    ),
+]
 
 
 def window_query(
-    since: Annotated[
-        str | None,
-        Query(description=f"ISO 8601, {WINDOW_RANGE}; default: `days` days before until"),
-    ] = None,
-    until: Annotated[
-        str | None,
-        Query(description=f"ISO 8601, {WINDOW_RANGE}; default: the end of today (UTC midnight)"),
-    ] = None,
-    days: Annotated[
-        str | None,
-        Query(
-            description=f"window length in whole days (1 to {MAX_WINDOW_DAYS}) when since is "
-            "not given [30]"
-        ),
-    ] = None,
-    repository: Annotated[str | None, Query(description="owner/name")] = None,
-    pipeline: Annotated[str | None, Query(description="pipeline id or name")] = None,
+    since: _Since = None,
+    until: _Until = None,
+    days: _Days = None,
+    repository: _Repository = None,
+    pipeline: _Pipeline = None,
     branch: str | None = None,
-    branches: Annotated[
-        str | None,
-        Query(
-            description="default: only attempts on their repository's default branch (the "
-            "one it names, else main or master); other: every other attempt, those without "
-            "a branch included; empty: all"
-        ),
-    ] = None,
+    branches: _Branches = None,
     provider: str | None = None,
-    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    status: _Status = None,
     actor: str | None = None,
     triggered_by: str | None = None,
-    tag: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
-    level: Annotated[
-        str | None,
-        Query(
-            description="job lists: job (the default: nodes directly under the run), stage or "
-            "step (nested in a job), or all"
-        ),
-    ] = None,
+    tag: _Tag = None,
+    level: _Level = None,
 ) -> Window:
+    """The window and filters of a read request, from its query parameters."""
     params = {
         "since": since,
         "until": until,
@@ -100,7 +103,8 @@ def window_query(
     return window_from(params, datetime.now(UTC), tag or [])
 
 
-Auth = Annotated[Principal, Depends(read_principal)]
+#: The organisation a read request reads (``web/auth.py``: a read key or a session).
+Auth = Reader
 WindowParam = Annotated[Window, Depends(window_query)]
 Format = Annotated[str, Query(description="json or csv")]
 
@@ -148,134 +152,126 @@ def _check_format(format: str) -> str:
     return format
 
 
-def _json(payload: Any) -> Response:
-    return Response(orjson.dumps(payload), media_type="application/json")
+_json = json_response
 
 
 async def _call(function: Callable[..., T], *args: Any) -> T:
     return await run_in_database_thread(function, *args)
 
 
+routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
+
+
+@routes.get(
+    "/analytics/summary",
+    summary="Run-level metrics for the window, and the previous one",
+    responses=_answers(_OBJECT),
+)
+async def analytics_summary(
+    request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+) -> Response:
+    _check_format(format)
+    result = await _call(_service(request).summary, principal.org_id, window)
+    return answer(result, format, summary_rows)
+
+
+@routes.get(
+    "/analytics/timeseries",
+    summary="One metric per hour, day or week (UTC)",
+    responses=_answers(_OBJECT),
+)
+async def analytics_timeseries(
+    request: Request,
+    principal: Auth,
+    window: WindowParam,
+    metric: Annotated[str, Query(description="a run metric name, or mttr_seconds")] = "runs",
+    interval: Annotated[str, Query(description="hour, day or week")] = "day",
+    format: Format = "json",
+) -> Response:
+    _check_format(format)
+    result = await _call(
+        _service(request).timeseries,
+        principal.org_id,
+        window,
+        metric,
+        parse_interval(interval),
+    )
+    return answer(result, format, series_rows)
+
+
+@routes.get(
+    "/analytics/recovery",
+    summary="Red periods, and what was red at the window's end (red now)",
+    responses=_answers(_OBJECT),
+)
+async def analytics_recovery(
+    request: Request,
+    principal: Auth,
+    window: WindowParam,
+    limit: Annotated[int, Query(description=f"0 to {MAX_PAGE} periods per list")] = DEFAULT_LIMIT,
+    format: Format = "json",
+) -> Response:
+    _check_format(format)
+    result = await _call(_service(request).recovery, principal.org_id, window, limit)
+    return answer(result, format, recovery_rows)
+
+
+@routes.get(
+    "/analytics/custom-metrics/keys",
+    summary="Metric and tag keys seen in the window",
+    responses=_answers(_OBJECT, csv=False),
+)
+async def custom_metric_keys(request: Request, principal: Auth, window: WindowParam) -> Response:
+    return _json(await _call(_service(request).custom_metric_keys, principal.org_id, window))
+
+
+@routes.get(
+    "/analytics/custom-metrics",
+    summary="One custom metric per bucket, by tag",
+    responses=_answers(_OBJECT),
+)
+async def custom_metric(
+    request: Request,
+    principal: Auth,
+    window: WindowParam,
+    key: Annotated[str, Query(description="metric key")] = "",
+    group_by: Annotated[str | None, Query(description="tag:<tag key>")] = None,
+    interval: Annotated[str, Query(description="hour, day or week")] = "day",
+    format: Format = "json",
+) -> Response:
+    _check_format(format)
+    result = await _call(
+        _service(request).custom_metric,
+        principal.org_id,
+        window,
+        key,
+        group_by,
+        parse_interval(interval),
+    )
+    return answer(result, format, custom_metric_rows)
+
+
+@routes.get(
+    "/analytics/definitions",
+    summary="The metric definitions, as implemented",
+    responses=_answers({"type": "array", "items": _OBJECT}, csv=False),
+)
+async def analytics_definitions(principal: Auth) -> Response:
+    return _json(definitions_json())
+
+
+@routes.get(
+    "/runs/{pipeline_run_id}",
+    summary="One run attempt with its job tree",
+    responses=_answers(_OBJECT, csv=False, not_found="No such run attempt (in this organisation)"),
+)
+async def get_run(
+    request: Request,
+    principal: Auth,
+    pipeline_run_id: Annotated[str, Path(description="the attempt's id, a UUID in any case")],
+) -> Response:
+    return _json(run_json(await _call(_service(request).run, principal.org_id, pipeline_run_id)))
+
+
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
-
-    @routes.get(
-        "/analytics/summary",
-        summary="Run-level metrics for the window, and the previous one",
-        responses=_answers(_OBJECT),
-    )
-    async def analytics_summary(
-        request: Request, principal: Auth, window: WindowParam, format: Format = "json"
-    ) -> Response:
-        _check_format(format)
-        result = await _call(_service(request).summary, principal.org_id, window)
-        return csv_response([result]) if format == "csv" else _json(result)
-
-    @routes.get(
-        "/analytics/timeseries",
-        summary="One metric per hour, day or week (UTC)",
-        responses=_answers(_OBJECT),
-    )
-    async def analytics_timeseries(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        metric: Annotated[str, Query(description="a run metric name, or mttr_seconds")] = "runs",
-        interval: Annotated[str, Query(description="hour, day or week")] = "day",
-        format: Format = "json",
-    ) -> Response:
-        _check_format(format)
-        result = await _call(
-            _service(request).timeseries,
-            principal.org_id,
-            window,
-            metric,
-            parse_interval(interval),
-        )
-        return csv_response(result["points"]) if format == "csv" else _json(result)
-
-    @routes.get(
-        "/analytics/recovery",
-        summary="Red periods, and what was red at the window's end (red now)",
-        responses=_answers(_OBJECT),
-    )
-    async def analytics_recovery(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        limit: Annotated[int, Query(description="0 to 1000 periods per list")] = 100,
-        format: Format = "json",
-    ) -> Response:
-        _check_format(format)
-        result = await _call(_service(request).recovery, principal.org_id, window, limit)
-        if format == "csv":
-            return csv_response(result["periods"] + result["red_at_end"])
-        return _json(result)
-
-    @routes.get(
-        "/analytics/custom-metrics/keys",
-        summary="Metric and tag keys seen in the window",
-        responses=_answers(_OBJECT, csv=False),
-    )
-    async def custom_metric_keys(
-        request: Request, principal: Auth, window: WindowParam
-    ) -> Response:
-        return _json(await _call(_service(request).custom_metric_keys, principal.org_id, window))
-
-    @routes.get(
-        "/analytics/custom-metrics",
-        summary="One custom metric per bucket, by tag",
-        responses=_answers(_OBJECT),
-    )
-    async def custom_metric(
-        request: Request,
-        principal: Auth,
-        window: WindowParam,
-        key: Annotated[str, Query(description="metric key")] = "",
-        group_by: Annotated[str | None, Query(description="tag:<tag key>")] = None,
-        interval: Annotated[str, Query(description="hour, day or week")] = "day",
-        format: Format = "json",
-    ) -> Response:
-        _check_format(format)
-        result = await _call(
-            _service(request).custom_metric,
-            principal.org_id,
-            window,
-            key,
-            group_by,
-            parse_interval(interval),
-        )
-        if format == "csv":
-            return csv_response(
-                [{"group": g["group"], **point} for g in result["groups"] for point in g["points"]]
-            )
-        return _json(result)
-
-    @routes.get(
-        "/analytics/definitions",
-        summary="The metric definitions, as implemented",
-        responses=_answers({"type": "array", "items": _OBJECT}, csv=False),
-    )
-    async def analytics_definitions(principal: Auth) -> Response:
-        return _json(
-            [
-                {"name": m.name, "unit": m.unit, "definition": m.definition}
-                for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
-            ]
-        )
-
-    @routes.get(
-        "/runs/{pipeline_run_id}",
-        summary="One run attempt with its job tree",
-        responses=_answers(
-            _OBJECT, csv=False, not_found="No such run attempt (in this organisation)"
-        ),
-    )
-    async def get_run(
-        request: Request,
-        principal: Auth,
-        pipeline_run_id: Annotated[str, Path(description="the attempt's id, a UUID in any case")],
-    ) -> Response:
-        return _json(await _call(_service(request).run, principal.org_id, pipeline_run_id))
-
     return routes

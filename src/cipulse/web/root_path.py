@@ -10,6 +10,7 @@ Every link, form, redirect and cookie the dashboard makes then starts with the p
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -32,3 +33,9 @@ class RootPath:
                 scope["path"] = f"{self.prefix}{path}"
                 scope["raw_path"] = None if raw is None else self.prefix.encode() + raw
         await self.app(scope, receive, send)
+
+
+def root_of(request: Request) -> str:
+    """The path prefix the server is served under ('' at ``/``): every link starts with it."""
+    prefix: str = request.scope.get("root_path", "")
+    return prefix.rstrip("/")

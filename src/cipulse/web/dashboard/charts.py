@@ -172,32 +172,52 @@ def metric_table(result: dict[str, Any], aggregation: str) -> list[dict[str, Any
     return rows
 
 
-def waterfall(run: dict[str, Any]) -> dict[str, Any]:
-    """The job tree of an attempt as rows of a Gantt chart: each job's offset and width as
-    a share of the attempt's span, depth for indentation."""
+def _depth_first(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes of a job tree, parents before their children, each with its depth."""
     rows: list[dict[str, Any]] = []
-    # Depth first, parents before their children, without recursion.
-    pending = [(node, 0) for node in reversed(run.get("jobs") or [])]
-    while pending:
+    pending = [(node, 0) for node in reversed(jobs)]
+    while pending:  # without recursion
         node, depth = pending.pop()
         rows.append({**node, "depth": depth})
         pending.extend((child, depth + 1) for child in reversed(node.get("children") or []))
-    starts = [_ms(r["started_at"]) for r in rows if r.get("started_at")]
-    ends = [_ms(r["completed_at"]) for r in rows if r.get("completed_at")]
+    return rows
+
+
+def _instants(rows: list[dict[str, Any]], field: str) -> list[int]:
+    return [_ms(row[field]) for row in rows if row.get(field)]
+
+
+def _bounds(run: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """The first and last instant of the chart: the attempt's and its jobs' (ms)."""
+    starts, ends = _instants(rows, "started_at"), _instants(rows, "completed_at")
     first = min([*starts, _ms(run["started_at"])] if run.get("started_at") else starts or [0])
     last = max([*ends, *starts, first + 1])
     if run.get("completed_at"):
         last = max(last, _ms(run["completed_at"]))
+    return first, last
+
+
+def _place(row: dict[str, Any], first: int, last: int) -> None:
+    """A row's offset and width, as shares of the span from ``first`` to ``last``."""
     span = max(last - first, 1)
+    if not row.get("started_at"):
+        row["offset"], row["width"] = 0.0, 0.0
+        return
+    start = _ms(row["started_at"])
+    end = _ms(row["completed_at"]) if row.get("completed_at") else None
+    row["offset"] = (start - first) / span * 100
+    row["width"] = max(((end or last) - start) / span * 100, 0.3)
+    row["offset_seconds"] = (start - first) / 1000
+
+
+def waterfall(run: dict[str, Any]) -> dict[str, Any]:
+    """The job tree of an attempt as rows of a Gantt chart: each job's offset and width as
+    a share of the attempt's span, depth for indentation."""
+    rows = _depth_first(run.get("jobs") or [])
+    first, last = _bounds(run, rows)
     for row in rows:
-        start = _ms(row["started_at"]) if row.get("started_at") else None
-        end = _ms(row["completed_at"]) if row.get("completed_at") else None
-        if start is None:
-            row["offset"], row["width"] = 0.0, 0.0
-            continue
-        row["offset"] = (start - first) / span * 100
-        row["width"] = max(((end or last) - start) / span * 100, 0.3)
-        row["offset_seconds"] = (start - first) / 1000
+        _place(row, first, last)
+    span = max(last - first, 1)
     ticks = [{"at": i * 25, "label": (span * i / 4) / 1000} for i in range(5)]
     return {"rows": rows, "span_seconds": span / 1000, "ticks": ticks}
 

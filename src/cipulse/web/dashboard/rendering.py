@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from cipulse.settings import Settings
 from cipulse.web.dashboard.assets import StaticAssets
+from cipulse.web.root_path import root_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -149,12 +150,6 @@ def environment() -> Environment:
         safe_url=safe_url,
     )
     return env
-
-
-def root_of(request: Request) -> str:
-    """The path prefix the server is served under ('' at ``/``): every link starts with it."""
-    prefix: str = request.scope.get("root_path", "")
-    return prefix.rstrip("/")
 
 
 def public_base_url(request: Request) -> str:

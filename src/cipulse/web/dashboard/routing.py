@@ -1,7 +1,7 @@
-"""Dashboard routes answer errors as pages; Server-Timing.
+"""Dashboard routes: a redirect to sign in, errors as pages; Server-Timing.
 
-Dashboard routes answer errors with pages (the read API answers JSON): a redirect to sign
-in, or a page naming what was wrong, with its status."""
+Dashboard routes answer a missing session with a redirect to sign in, and errors through the
+one error handler (``web/errors.py``) as pages, unless the client asks for JSON."""
 
 from __future__ import annotations
 
@@ -14,16 +14,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from cipulse.errors import CipulseError
-from cipulse.web.dashboard.rendering import render, root_of
+from cipulse.web.auth import SignInRequired
+from cipulse.web.errors import cipulse_error_answer
 from cipulse.web.requests import CheckedRoute
-
-
-class SignInRequired(Exception):
-    """Raised by pages without a valid session: answered with a redirect to sign in."""
-
-    def __init__(self, next_url: str) -> None:
-        super().__init__(next_url)
-        self.next_url = next_url
+from cipulse.web.root_path import root_of
 
 
 def redirect(request: Request, path: str) -> Response:
@@ -34,15 +28,6 @@ def redirect(request: Request, path: str) -> Response:
 def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
     target = "/sign-in" if exc.next_url in {"", "/"} else f"/sign-in?next={quote(exc.next_url)}"
     return redirect(request, target)
-
-
-def error_page(request: Request, status: int, message: str) -> Response:
-    return render(
-        request,
-        "error.html",
-        {"status": status, "message": message},
-        status_code=status,
-    )
 
 
 class PageRoute(CheckedRoute):
@@ -62,7 +47,7 @@ class PageRoute(CheckedRoute):
             except CipulseError as exc:
                 if exc.status_code >= 500:
                     raise
-                response = error_page(request, exc.status_code, exc.message)
+                response = cipulse_error_answer(request, exc, page=True)
             # How long the server took, for browsers' developer tools and bench/pages.py.
             elapsed = (time.perf_counter() - started) * 1000
             response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"

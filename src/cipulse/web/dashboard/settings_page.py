@@ -21,7 +21,7 @@ from cipulse.errors import Forbidden, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.storage.clock import from_ms, month_of, now_ms
 from cipulse.storage.repositories import RepositoryRow
-from cipulse.web.dashboard.auth import SignedIn, check_csrf, users
+from cipulse.web.auth import SignedIn, check_csrf, users
 from cipulse.web.dashboard.rendering import public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
@@ -43,6 +43,30 @@ class Shown:
     secret: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the settings page shows of the organisation, read in one database thread."""
+
+    organisation: Organisation
+    keys: list[ApiKeyInfo]
+    usage: tuple[int, int]
+    members: list[Member]
+    secrets_set: dict[str, int]
+    repositories: list[RepositoryRow]
+
+
+def _facts(request: Request, session: Session, month: str) -> _Facts:
+    accounts = AccountService(request.app.state.database)
+    return _Facts(
+        organisation=accounts.organisation(session.org_name),
+        keys=accounts.keys(session.org_name),
+        usage=accounts.usage(session.org_name, month),
+        members=users(request).members(session.org_id),
+        secrets_set=request.app.state.webhooks.secrets_set(session.org_id),
+        repositories=RepositoryService(request.app.state.database).repositories(session.org_name),
+    )
+
+
 async def settings_page(
     request: Request,
     session: Session,
@@ -50,31 +74,9 @@ async def settings_page(
     status: int = 200,
     shown: Shown | None = None,
 ) -> Response:
-    accounts = AccountService(request.app.state.database)
     base_url = public_base_url(request)
     month = month_of(now_ms())
-
-    def gather() -> tuple[
-        Organisation,
-        list[ApiKeyInfo],
-        tuple[int, int],
-        list[Member],
-        dict[str, int],
-        list[RepositoryRow],
-    ]:
-        organisation = accounts.organisation(session.org_name)
-        return (
-            organisation,
-            accounts.keys(session.org_name),
-            accounts.usage(session.org_name, month),
-            users(request).members(session.org_id),
-            request.app.state.webhooks.secrets_set(session.org_id),
-            RepositoryService(request.app.state.database).repositories(session.org_name),
-        )
-
-    organisation, keys, usage, members, secrets_set, repositories = await run_in_database_thread(
-        gather
-    )
+    facts = await run_in_database_thread(_facts, request, session, month)
     return render(
         request,
         "settings.html",
@@ -84,17 +86,17 @@ async def settings_page(
             "ranges": RANGES,
             "branch_scopes": BRANCH_SCOPES,
             "title": "Settings",
-            "organisation": organisation,
-            "keys": keys,
-            "usage": {"month": month, "repositories": usage[0], "runs": usage[1]},
-            "members": members,
-            "repositories": repositories,
+            "organisation": facts.organisation,
+            "keys": facts.keys,
+            "usage": {"month": month, "repositories": facts.usage[0], "runs": facts.usage[1]},
+            "members": facts.members,
+            "repositories": facts.repositories,
             "roles": ROLES,
             "shown": shown,
             "created": created,
             "curl": example_curl(base_url, created.key) if created else None,
             "base_url": base_url,
-            "webhooks": _webhooks(base_url, session.org_name, secrets_set),
+            "webhooks": _webhooks(base_url, session.org_name, facts.secrets_set),
         },
         status_code=status,
     )

@@ -87,64 +87,77 @@ class View:
         return replace(self.window, filters=replace(self.window.filters, **filters))
 
 
+def _custom_range(since: str, until: str, now: datetime) -> tuple[dict[str, str], str, str, int]:
+    """A custom range of whole UTC days: its API parameters, its first and last day (ISO)
+    and its length in days (30 days up to ``until`` without ``since``)."""
+    given_first = _date("since", since) if since else None
+    last = _date("until", until) if until else now.date()
+    first = given_first or max(last - timedelta(days=29), FIRST_DAY)
+    if first > last:
+        raise InvalidRequest("since: must be on or before until")
+    api = {
+        "since": f"{first.isoformat()}T00:00:00Z",
+        "until": f"{(last + timedelta(days=1)).isoformat()}T00:00:00Z",
+    }
+    return api, first.isoformat(), last.isoformat(), (last - first).days + 1
+
+
+def _last_hours(now: datetime) -> dict[str, str]:
+    """24 whole UTC hours ending with the current one, as the day ranges are whole days
+    ending with today: every hour but the current one is read from stored hours."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return {
+        "since": (end - timedelta(hours=24)).isoformat().replace("+00:00", "Z"),
+        "until": end.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _range_params(
+    range_: str, since: str, until: str, now: datetime
+) -> tuple[dict[str, str], str, str, int]:
+    """The API parameters of a range (and its days), with the custom dates it stands for."""
+    if range_ == "custom":
+        return _custom_range(since, until, now)
+    if range_ == "24h":
+        return _last_hours(now), since, until, 1
+    if range_ in RANGES:
+        days = int(range_.removesuffix("d"))
+        return {"days": str(days)}, since, until, days
+    raise InvalidRequest("range: must be one of " + ", ".join(RANGES) + " or custom dates")
+
+
+def _interval(range_: str, days: int) -> Interval:
+    if range_ == "24h":
+        return Interval.HOUR
+    return Interval.WEEK if days > 120 else Interval.DAY
+
+
 def view_of(request: Request, now: datetime | None = None) -> View:
     params = request.query_params
     root = str(request.scope.get("root_path", "")).rstrip("/")
     now = now or datetime.now(UTC)
-    query = {k: v for k, v in params.items() if v != ""}
-    range_ = params.get("range") or DEFAULT_RANGE
     since = params.get("since") or ""
     until = params.get("until") or ""
-    if since or until:
-        range_ = "custom"
+    range_ = "custom" if since or until else params.get("range") or DEFAULT_RANGE
     branches = params.get("branches") or ""
     repository = params.get("repository") or ""
-    api: dict[str, str] = {}
-    if range_ == "custom":
-        given_first = _date("since", since) if since else None
-        last = _date("until", until) if until else now.date()
-        first = given_first or max(last - timedelta(days=29), FIRST_DAY)
-        if first > last:
-            raise InvalidRequest("since: must be on or before until")
-        api["since"] = f"{first.isoformat()}T00:00:00Z"
-        api["until"] = f"{(last + timedelta(days=1)).isoformat()}T00:00:00Z"
-        since, until = first.isoformat(), last.isoformat()
-        days = (last - first).days + 1
-    elif range_ == "24h":
-        # 24 whole UTC hours ending with the current one, as the day ranges are whole days
-        # ending with today: every hour but the current one is read from stored hours.
-        end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        api["since"] = (end - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
-        api["until"] = end.isoformat().replace("+00:00", "Z")
-        days = 1
-    elif range_ in RANGES:
-        days = int(range_.removesuffix("d"))
-        api["days"] = str(days)
-    else:
-        raise InvalidRequest("range: must be one of " + ", ".join(RANGES) + " or custom dates")
+    api, since, until, days = _range_params(range_, since, until, now)
     if branches not in BRANCH_SCOPES:
         raise InvalidRequest("branches: must be default or other")
     if branches:
         api["branches"] = branches
     if repository:
         api["repository"] = repository
-    window = window_from(api, now)
-    if range_ == "24h":
-        interval = Interval.HOUR
-    elif days > 120:
-        interval = Interval.WEEK
-    else:
-        interval = Interval.DAY
     return View(
         range=range_,
         since=since,
         until=until,
         branches=branches,
         repository=repository,
-        window=window,
-        interval=interval,
+        window=window_from(api, now),
+        interval=_interval(range_, days),
         api_params=api,
         path=request.url.path.removeprefix(root) or "/",
-        query=query,
+        query={k: v for k, v in params.items() if v != ""},
         root=root,
     )

@@ -1,8 +1,7 @@
-"""A window's summary and the recovery answer (red at its end).
+"""A window's summary: its run metrics, MTTR and what is red at its end.
 
 The summary of a window (its run metrics, MTTR and what is red at its end, compared like
-with like with the window before) and the recovery answer, as the read API and the dashboard
-give them.
+with like with the window before), as the read API and the dashboard give it.
 
 "Red now" means one thing: red at this moment. It is only given for a window that ends now or
 later (a window still under way); for a past window, what was red at its end is
@@ -11,17 +10,15 @@ today."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import comparison, recovery, run_metrics
-from cipulse.analytics.run_metrics import RedPeriod
 from cipulse.analytics.window_figures import window_figures
 from cipulse.domain.window import DAY_MS, Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage.database import Database
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: What a date can hold, in epoch milliseconds: 0001-01-01 to the end of 9999, UTC.
@@ -72,12 +69,13 @@ def _figures(conn: Connection, org_id: str, window: Window, now_ms: int) -> dict
     }
 
 
-def summary(conn: Connection, org_id: str, window: Window, now_ms: int) -> dict[str, Any]:
+def summary(database: Database, org_id: str, window: Window, now_ms: int) -> dict[str, Any]:
     """All run-level metrics for the window, and for the window it is compared with
     (``previous``: the same elapsed length just before), with each figure's change."""
     before = comparison.compared_previous(window, now_ms)
-    current = _figures(conn, org_id, window, now_ms)
-    previous = _figures(conn, org_id, before, now_ms)
+    with database.read() as conn:
+        current = _figures(conn, org_id, window, now_ms)
+        previous = _figures(conn, org_id, before, now_ms)
     return {
         "window": window_json(window, now_ms),
         **current,
@@ -86,46 +84,4 @@ def summary(conn: Connection, org_id: str, window: Window, now_ms: int) -> dict[
             metric: change.json()
             for metric, change in comparison.changes(current, previous).items()
         },
-    }
-
-
-def recovery_answer(
-    conn: Connection, org_id: str, window: Window, limit: int, now_ms: int
-) -> dict[str, Any]:
-    """Red periods that ended in the window (newest first) and what was red at its end
-    (longest red first), at most ``limit`` of each, with their whole counts."""
-    result = recovery.recovery_in(conn, org_id, window, limit)
-    names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
-    at_end = comparison.elapsed_until(window, now_ms) if ends_now(window, now_ms) else None
-    red_at = at_end if at_end is not None else window.until_ms
-
-    def period_json(period: RedPeriod, still_red: bool = False) -> dict[str, Any]:
-        pipeline = names.get(period.pipeline_id, {})
-        found = {
-            "pipeline_id": period.pipeline_id,
-            "pipeline": pipeline.get("name"),
-            "repository": pipeline.get("repository"),
-            "branch": period.branch,
-            "red_since": iso(period.started_at_ms),
-            "recovered_at": iso(period.ended_at_ms),
-            "seconds": period.seconds,
-            "failing_attempts": period.failing_attempts,
-        }
-        if still_red:
-            found["red_seconds_at_end"] = max(red_at - period.started_at_ms, 0) / 1000
-        return found
-
-    red = [period_json(replace(p, ended_at_ms=None), still_red=True) for p in result.red_now]
-    now = ends_now(window, now_ms)
-    return {
-        "window": window_json(window, now_ms),
-        "mttr_seconds": result.mttr_seconds,
-        "recovered_periods": result.recovered_periods,
-        "periods": [period_json(p) for p in result.ended],
-        "window_ends_now": now,
-        "red_at": iso(red_at),
-        "red_at_end_count": result.red_now_count,
-        "red_at_end": red,
-        "red_now_count": result.red_now_count if now else None,
-        "red_now": red if now else None,
     }

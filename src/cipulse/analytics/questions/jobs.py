@@ -1,0 +1,95 @@
+"""The jobs question: job figures per (pipeline, job), and the top lists.
+
+Job metrics per (pipeline, job) over the jobs of the attempts in a window, a page at a time
+(duration percentiles read for the jobs of the page only), and the overview's slowest,
+most failing and flakiest jobs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from cipulse.analytics import job_metrics, rankings
+from cipulse.analytics.job_order import by_key, keys_in_order
+from cipulse.analytics.paging import (
+    DEFAULT_PAGE,
+    Page,
+    PageRequest,
+    Row,
+    check_sort,
+    cursor_after,
+    ordered,
+    page_of,
+    page_range,
+)
+from cipulse.analytics.questions.flaky import flaky_rows
+from cipulse.analytics.questions.shared import (
+    JOB_SORTS,
+    SLOWEST_FIRST,
+    at_level,
+    named,
+    pipeline_names,
+    sampled,
+)
+from cipulse.analytics.window_figures import job_durations, top_by_duration, window_figures
+from cipulse.domain.window import Window
+from cipulse.storage.database import Database
+
+DEFAULT_SORT = "-total_duration_seconds"
+
+
+def jobs(
+    database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+) -> Page[Row]:
+    """Job metrics per (pipeline, job) over the jobs of the attempts in the window, a
+    page at a time (by default the most total time first). Duration percentiles are read
+    for the jobs of the page only, or for all of them to sort by one."""
+    check_sort(page.sort, JOB_SORTS)
+    sort = page.sort or DEFAULT_SORT
+    start, end = page_range(page)
+    names = pipeline_names(database, org_id)
+    with database.read() as conn:
+        figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+        figures.jobs = by_key(at_level(figures.jobs, window))
+        with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
+        if sort in SLOWEST_FIRST and end <= with_durations:
+            # The slowest first: read histograms only of jobs that may be on the page.
+            slow = set(top_by_duration(conn, org_id, figures, SLOWEST_FIRST[sort], end))
+            rows = job_metrics.job_rows({k: t for k, t in figures.jobs.items() if k in slow})
+            items = named(ordered(rows, sort)[start:end], names)
+            return Page(items, cursor_after(end, len(figures.jobs)))
+        keys = keys_in_order(figures.jobs, sort, names)
+        if keys is None:
+            job_durations(conn, org_id, figures, sorted(figures.jobs))
+            rows = named(job_metrics.job_rows(figures.jobs), names)
+            return page_of(rows, sort, page)
+        # Order the tallies, and build rows (and read histograms) for the page only.
+        chosen = keys[start:end]
+        job_durations(conn, org_id, figures, chosen)
+        rows = job_metrics.job_rows({key: figures.jobs[key] for key in chosen})
+    return Page(named(rows, names), cursor_after(end, len(keys)))
+
+
+def job_highlights(database: Database, org_id: str, window: Window, count: int) -> dict[str, Any]:
+    """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, ranked as
+    ``rankings`` says (a minimum sample, by impact), from one computation of the
+    window's job figures (the overview's three lists)."""
+    with database.read() as conn:
+        figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+        figures.jobs = by_key(at_level(figures.jobs, window))
+        timed = replace(figures, jobs=sampled(figures.jobs, window))
+        slowest_keys = set(top_by_duration(conn, org_id, timed, 95, count))
+    names = pipeline_names(database, org_id)
+    tallies = figures.jobs
+    slowest = job_metrics.job_rows({k: t for k, t in tallies.items() if k in slowest_keys})
+    failures = job_metrics.TALLY_SORTS["failure_count"]
+    failing = rankings.most_failing_jobs(
+        job_metrics.job_rows({key: tally for key, tally in tallies.items() if failures(tally)}),
+        count,
+    )
+    named([*slowest, *failing], names)
+    return {
+        "slowest": ordered(slowest, "-p95_duration_seconds")[:count],
+        "failing": failing,
+        "flaky": rankings.flakiest_jobs(flaky_rows(figures, names), count),
+    }

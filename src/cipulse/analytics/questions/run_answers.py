@@ -1,0 +1,115 @@
+"""The typed answers of the runs question: attempts, their jobs, a run.
+
+What a run attempt, a node of its job tree and one attempt with its run's other attempts
+are, in the domain's words and units (instants in epoch milliseconds); how they are named
+on the wire is the web layer's business (``web/presenters.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cipulse.domain.model import TagValue
+
+#: A stored row as the store returns it (``storage/analytics_store.py``).
+StoredRow = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run attempt with its repository and pipeline."""
+
+    id: str
+    repository: str
+    repository_host: str
+    pipeline_id: str
+    pipeline_name: str
+    run_key: str
+    run_number: int | None
+    attempt: int
+    status: str
+    raw_status: str | None
+    provider: str | None
+    source_format: str | None
+    branch: str | None
+    actor: str | None
+    triggered_by: str | None
+    run_name: str | None
+    run_url: str | None
+    mode: str | None
+    started_at_ms: int | None
+    completed_at_ms: int | None
+    duration_seconds: float | None
+    compute_seconds: float | None
+    tags: dict[str, TagValue]
+    metrics: dict[str, float]
+
+    @classmethod
+    def of(cls, row: StoredRow) -> Attempt:
+        return cls(
+            **{name: row[name] for name in _STORED_ATTEMPT},
+            tags=row["tags"] or {},
+            metrics=row["metrics"] or {},
+        )
+
+
+_STORED_ATTEMPT = tuple(name for name in Attempt.__slots__ if name not in {"tags", "metrics"})
+#: An attempt with nothing known: what an export's header is made from.
+NO_ATTEMPT = Attempt.of({**dict.fromkeys(_STORED_ATTEMPT), "tags": None, "metrics": None})
+
+
+@dataclass(frozen=True, slots=True)
+class OtherAttempt:
+    """An attempt of the same run (the run page's attempt tabs)."""
+
+    id: str
+    attempt: int
+    status: str
+    started_at_ms: int | None
+    completed_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobNode:
+    """A node of an attempt's job tree (a job, stage or step), with its children."""
+
+    id: str
+    name: str
+    kind: str | None
+    status: str
+    raw_status: str | None
+    started_at_ms: int | None
+    completed_at_ms: int | None
+    duration_seconds: float | None
+    external_id: str | None
+    url: str | None
+    tags: dict[str, TagValue]
+    metrics: dict[str, float]
+    children: list[JobNode] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: StoredRow) -> JobNode:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            status=row["status"],
+            raw_status=row["raw_status"],
+            started_at_ms=row["started_at_ms"],
+            completed_at_ms=row["completed_at_ms"],
+            duration_seconds=row["duration_seconds"],
+            external_id=row["external_id"],
+            url=row["url"],
+            tags=row["tags"] or {},
+            metrics=row["metrics"] or {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """One attempt, the attempts of its run (itself included) and its job tree."""
+
+    attempt: Attempt
+    attempts: list[OtherAttempt]
+    jobs: list[JobNode]
