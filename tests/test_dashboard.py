@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.storage.database import Database
-from cipulse.web.dashboard.rendering import duration_unit, in_unit, percent
+from cipulse.web.dashboard.rendering import duration, duration_unit, in_unit, percent
 from tests.builders import runwatch_job, runwatch_run, trunk_event, trunk_request
 from tests.conftest import Tenant, make_tenant, rows
 
@@ -444,3 +444,16 @@ def test_pipelines_of_one_repository(signed_in: TestClient, tenant: Tenant) -> N
     page = signed_in.get("/pipelines?repository=acme/site").text
     assert re.findall(r'class="name" href="/pipelines/[^"]+">([^<]+)</a>', page) == ["Docs"]
     assert "1 pipeline ·" in page
+
+
+def test_a_duration_is_rounded_to_its_last_unit_shown() -> None:
+    """A card's duration is the figure rounded, never cut: 26 h 2.7 min shows 26h 03m."""
+    assert [duration(s) for s in (0.4, 42.4, 125.6, 3599.6, 93_764.9, 200_000)] == [
+        "0.4s",
+        "42s",
+        "2m 06s",
+        "1h 00m",
+        "26h 03m",
+        "2.3d",
+    ]
+    assert duration(None) == "—"

@@ -42,13 +42,12 @@ def duration(seconds: float | None) -> str:
         return "—"
     if seconds < 10:
         return f"{seconds:.1f}s".replace(".0s", "s")
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours >= 48:
-        return f"{hours / 24:.1f}d"
-    if hours:
+    if seconds >= 48 * 3600:
+        return f"{seconds / 86400:.1f}d"
+    if seconds >= 3600 - 30:  # rounded to the minute: 93,764.9 s is 26h 03m, not 26h 02m
+        hours, minutes = divmod(round(seconds / 60), 60)
         return f"{hours}h {minutes:02d}m"
+    minutes, secs = divmod(round(seconds), 60)
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
