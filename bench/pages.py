@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 def benchmark(result: DatabaseResult, options: argparse.Namespace, baseline: Code | str) -> None:
     seeded = read_data.prepare(result.kind, options.runs, options.data_dir, options.reuse)
     result.description = seeded.describe()
-    paired.settle_rollups(seeded.database)
+    read_data.settle_rollups(seeded.database)
     password = dashboard_user(seeded.database)
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,6 @@ within 10 %)."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -23,19 +21,16 @@ from typing import Generic, TypeVar
 from bench import databases
 from bench.databases import BenchDatabase
 from bench.servers import (
-    REPOSITORY,
     BaselineUnavailable,
     Code,
     Server,
     checked_out,
-    cipulse_command,
     cipulse_server_command,
     free_port,
     running,
 )
 
 LIMIT = 1.10  # current ÷ baseline above this is flagged: the issue's "within 10 %"
-_SETTLE_TIMEOUT_SECONDS = 1800
 
 T = TypeVar("T")
 
@@ -176,23 +171,6 @@ def baseline_code(revision: str | None) -> Iterator[Code | str]:
 
 def describe(baseline: Code | str) -> str:
     return baseline.description if isinstance(baseline, Code) else baseline
-
-
-def settle_rollups(database: BenchDatabase) -> None:
-    """``cipulse rollups refresh`` with the current code, to completion, so that servers
-    with their refresher off read settled rollups and never write them."""
-    completed = subprocess.run(
-        cipulse_command("rollups", "refresh"),
-        cwd=REPOSITORY,
-        env={**os.environ, **databases.environment(database)},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=_SETTLE_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"cipulse rollups refresh failed:\n{completed.stderr}")
 
 
 @contextmanager

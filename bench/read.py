@@ -132,7 +132,7 @@ def benchmark(
     kind = result.kind
     seeded = read_data.prepare(kind, options.runs, options.data_dir, options.reuse)
     result.seeded = seeded
-    paired.settle_rollups(seeded.database)
+    read_data.settle_rollups(seeded.database)
     key = read_data.read_key(seeded.database)
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
