@@ -8,7 +8,13 @@ each page states in its ``Server-Timing`` header (the target: 300 ms) and of the
 client waited for the whole page. It prints a markdown table and writes it to
 ``bench/results/pages-latest.md``; it exits 1 when a page does not answer 200.
 
+With ``--baseline REV``, each page is also requested from that revision's code (a git
+worktree), its server beside the current one on the same database, requests alternating
+between them; the report adds both codes' p50 and p95 of the client's wait per page and
+current ÷ baseline, flagged above 1.10 (bench/paired.py).
+
     python -m bench.pages [--runs N] [--only sqlite|postgresql] [--reuse] [--repeat K]
+                          [--baseline REV | --no-baseline]
 """
 
 from __future__ import annotations
@@ -22,15 +28,23 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import httpx
 import psycopg
 
-from bench import databases, read_data
-from bench.read import RESULTS, environment_facts, seeded_benchmark_arguments, stop_cleanly_on
-from bench.read_http import nearest_rank
-from bench.servers import cipulse_command, cipulse_server_command, free_port, running
+from bench import databases, paired, read_data
+from bench.paired import Comparison, nearest_rank
+from bench.read import (
+    RESULTS,
+    environment_facts,
+    log_file,
+    seeded_benchmark_arguments,
+    stop_cleanly_on,
+)
+from bench.servers import Code, Server, cipulse_command
 
 DATABASES = ("sqlite", "postgresql")
 TARGET_MS = 300.0
@@ -87,7 +101,22 @@ class DatabaseResult:
     description: str = ""
     subjects: str = ""
     timings: list[Timing] = field(default_factory=list)
+    baseline_timings: list[Timing] = field(default_factory=list)  # the same pages, baseline
+    baseline_note: str | None = None  # why the baseline was not measured here
     problem: str | None = None
+
+    def comparisons(self) -> list[Comparison]:
+        """Per page, the client's wait with the baseline and with the current code."""
+        return [
+            Comparison(
+                (self.kind, ours.case.page, ours.case.view),
+                theirs.client_ms,
+                ours.client_ms,
+                theirs.failure,
+                ours.failure,
+            )
+            for theirs, ours in zip(self.baseline_timings, self.timings, strict=False)
+        ]
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -99,19 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_arguments(argv)
     stop_cleanly_on(signal.SIGTERM)
     results = []
-    for kind in (options.only,) if options.only else DATABASES:
-        result = DatabaseResult(kind)
-        results.append(result)
-        if kind == "postgresql" and (problem := databases.postgres_problem()):
-            result.problem = f"skipped: {problem}"
-            print(f"skipping PostgreSQL: {problem}", flush=True)
-            continue
-        try:
-            benchmark(result, options)
-        except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error, sqlite3.Error) as exc:
-            result.problem = f"{type(exc).__name__}: {exc}"
-            print(f"{kind}: FAILED: {result.problem}", file=sys.stderr, flush=True)
-    text = render(results, options)
+    with paired.baseline_code(options.baseline) as baseline:
+        for kind in (options.only,) if options.only else DATABASES:
+            result = DatabaseResult(kind)
+            results.append(result)
+            if kind == "postgresql" and (problem := databases.postgres_problem()):
+                result.problem = f"skipped: {problem}"
+                print(f"skipping PostgreSQL: {problem}", flush=True)
+                continue
+            try:
+                benchmark(result, options, baseline)
+            except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error, sqlite3.Error) as exc:
+                result.problem = f"{type(exc).__name__}: {exc}"
+                print(f"{kind}: FAILED: {result.problem}", file=sys.stderr, flush=True)
+        described = paired.describe(baseline)
+    text = render(results, options, described)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pages-latest.md").write_text(text)
     print()
@@ -122,32 +153,43 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed or failed_pages else 0
 
 
-def benchmark(result: DatabaseResult, options: argparse.Namespace) -> None:
+def benchmark(result: DatabaseResult, options: argparse.Namespace, baseline: Code | str) -> None:
     seeded = read_data.prepare(result.kind, options.runs, options.data_dir, options.reuse)
     result.description = seeded.describe()
+    read_data.settle_rollups(seeded.database)
     password = dashboard_user(seeded.database)
-    port = free_port()
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    environment = databases.environment(seeded.database)
     with (
-        running(
-            f"cipulse ({result.kind})",
-            cipulse_server_command(port, workers=1),
-            port,
-            environment,
-            logs / f"pages-{result.kind}.log",
-        ) as server,
+        paired.serving(seeded.database, baseline, log_file(logs, "pages", result.kind)) as (
+            server,
+            other,
+        ),
         httpx.Client(base_url=server.base_url, timeout=_REQUEST_TIMEOUT_SECONDS) as client,
+        ExitStack() as stack,
     ):
         sign_in(client, password)
+        baseline_client = None
+        if isinstance(other, Server):
+            baseline_client = stack.enter_context(
+                httpx.Client(base_url=other.base_url, timeout=_REQUEST_TIMEOUT_SECONDS)
+            )
+            sign_in(baseline_client, password)
+        elif isinstance(baseline, Code):
+            result.baseline_note = other
         pipeline_id, pipeline_name, run_id = discover(client)
         result.subjects = f"pipeline {pipeline_name!r} (the busiest in 30 days), run {run_id}"
         found = cases(pipeline_id, run_id)
         for number, case in enumerate(found, start=1):
-            timing = measure(client, case, options.repeat)
+            line = f"  [{number:>2}/{len(found)}] "
+            if baseline_client is None:
+                timing = measure(client, case, options.repeat)
+            else:
+                theirs, timing = measure_pair(baseline_client, client, case, options.repeat)
+                result.baseline_timings.append(theirs)
+                line += f"baseline: {theirs.describe()} | current: "
             result.timings.append(timing)
-            print(f"  [{number:>2}/{len(found)}] {timing.describe()}", flush=True)
+            print(line + timing.describe(), flush=True)
 
 
 def dashboard_user(database: databases.BenchDatabase) -> str:
@@ -212,26 +254,48 @@ def cases(pipeline_id: str, run_id: str) -> list[Case]:
 
 
 def measure(client: httpx.Client, case: Case, repeat: int) -> Timing:
-    server: list[float] = []
-    waited: list[float] = []
-    for number in range(WARMUP_REQUESTS + repeat):
+    """One warm-up, then ``repeat`` timed requests; stops at the first answer other than 200
+    (or without a ``Server-Timing`` header)."""
+    (outcome,) = paired.alternate([probe(client, case)], WARMUP_REQUESTS, repeat)
+    return _timing(case, outcome)
+
+
+def measure_pair(
+    baseline: httpx.Client, current: httpx.Client, case: Case, repeat: int
+) -> tuple[Timing, Timing]:
+    """``measure`` on two servers at once, alternating request by request."""
+    theirs, ours = paired.alternate(
+        [probe(baseline, case), probe(current, case)], WARMUP_REQUESTS, repeat
+    )
+    return _timing(case, theirs), _timing(case, ours)
+
+
+def probe(client: httpx.Client, case: Case) -> Callable[[], tuple[float, float]]:
+    """One timed request of the page: the server time it states and the client's wait (ms)."""
+
+    def once() -> tuple[float, float]:
         started = time.perf_counter()
         try:
             response = client.get(case.path, params=case.params)
         except httpx.HTTPError as exc:
-            return Timing(case, failure=f"{type(exc).__name__}: {exc}")
+            raise paired.ProbeFailed(f"{type(exc).__name__}: {exc}") from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         stated = _SERVER_TIMING.search(response.headers.get("server-timing", ""))
         if response.status_code != 200 or stated is None:
             excerpt = " ".join(response.text.split())[:300]
-            return Timing(case, failure=f"HTTP {response.status_code}: {excerpt}")
-        if number >= WARMUP_REQUESTS:
-            server.append(float(stated[1]))
-            waited.append(elapsed_ms)
-    return Timing(case, tuple(server), tuple(waited))
+            raise paired.ProbeFailed(f"HTTP {response.status_code}: {excerpt}")
+        return float(stated[1]), elapsed_ms
+
+    return once
 
 
-def render(results: list[DatabaseResult], options: argparse.Namespace) -> str:
+def _timing(case: Case, outcome: paired.Outcome[tuple[float, float]]) -> Timing:
+    server = tuple(value[0] for value in outcome.values)
+    waited = tuple(value[1] for value in outcome.values)
+    return Timing(case, server, waited, outcome.failure)
+
+
+def render(results: list[DatabaseResult], options: argparse.Namespace, baseline: str) -> str:
     facts = environment_facts()
     lines = [
         "# Dashboard pages",
@@ -261,7 +325,22 @@ def render(results: list[DatabaseResult], options: argparse.Namespace) -> str:
             f"{TARGET_MS:.0f} ms at p95"
             + (": over it: " + "; ".join(t.describe() for t in slow) if slow else "."),
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _baseline_section(results, baseline)) + "\n"
+
+
+def _baseline_section(results: list[DatabaseResult], baseline: str) -> list[str]:
+    """Per page, the baseline's client wait beside the current code's, measured alternately."""
+    lines = ["", f"## Baseline: {baseline}", ""]
+    lines += [f"{r.kind}: baseline {r.baseline_note}." for r in results if r.baseline_note]
+    comparisons = [c for result in results for c in result.comparisons()]
+    if comparisons:
+        lines += [
+            "Time the client waited for the whole page, the current code against the baseline "
+            "on the same database, both servers up, requests alternating between them:",
+            "",
+            *paired.comparison_table(("database", "page", "view"), comparisons),
+        ]
+    return lines
 
 
 def _row(timing: Timing) -> str:

@@ -10,7 +10,13 @@ With the optional ``duckdb`` package, the per-job summary of ``/analytics/jobs``
 timed in DuckDB over the SQLite data. It prints a markdown table and writes it to
 ``bench/results/read-latest.md``; it exits 1 when any answer is not 200.
 
+With ``--baseline REV`` the same cases are also measured against that revision's code (a
+git worktree), its server beside the current one on the same database, requests alternating
+between them; the report adds both codes' p50 and p95 per case and current ÷ baseline,
+flagged above 1.10 (bench/paired.py).
+
     python -m bench.read [--runs N] [--only sqlite|postgresql] [--reuse] [--repeat K]
+                         [--baseline REV | --no-baseline]
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -32,9 +40,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import databases, read_data, read_duckdb, read_http
+from bench import databases, paired, read_data, read_duckdb, read_http
 from bench.read_report import DatabaseResult, DuckdbComparison, ReadReport, render
-from bench.servers import REPOSITORY, cipulse_server_command, free_port, running
+from bench.servers import REPOSITORY, Code, Server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA_DIR = RESULTS / "read-data"
@@ -69,6 +77,20 @@ def seeded_benchmark_arguments(
         default=DEFAULT_DATA_DIR,
         help="directory of the SQLite database, kept between runs [bench/results/read-data]",
     )
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure this git revision's code (a worktree), its server beside the "
+        "current one on the same database, alternating request by request [none]",
+    )
+    choice.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_const",
+        const=None,
+        help="measure the current code only (the default)",
+    )
     return parser
 
 
@@ -79,18 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     duckdb = read_duckdb.load_duckdb()
     if duckdb is None:
         report.duckdb.note = "skipped: duckdb not installed"
-    for kind in (options.only,) if options.only else DATABASES:
-        if kind == "postgresql" and (problem := databases.postgres_problem()):
-            report.skipped.append(f"postgresql: {problem}")
-            print(f"skipping PostgreSQL: {problem}", flush=True)
-            continue
-        result = DatabaseResult(kind)
-        report.databases.append(result)
-        try:
-            benchmark(result, options, report, duckdb)
-        except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error, sqlite3.Error) as exc:
-            result.problem = f"{type(exc).__name__}: {exc}"
-            print(f"{kind}: FAILED: {result.problem}", file=sys.stderr, flush=True)
+    with paired.baseline_code(options.baseline) as baseline:
+        report.baseline = paired.describe(baseline)
+        for kind in (options.only,) if options.only else DATABASES:
+            if kind == "postgresql" and (problem := databases.postgres_problem()):
+                report.skipped.append(f"postgresql: {problem}")
+                print(f"skipping PostgreSQL: {problem}", flush=True)
+                continue
+            result = DatabaseResult(kind)
+            report.databases.append(result)
+            try:
+                benchmark(result, options, report, duckdb, baseline)
+            except (RuntimeError, OSError, httpx.HTTPError, psycopg.Error, sqlite3.Error) as exc:
+                result.problem = f"{type(exc).__name__}: {exc}"
+                print(f"{kind}: FAILED: {result.problem}", file=sys.stderr, flush=True)
     if "sqlite" not in (result.kind for result in report.databases) and duckdb is not None:
         report.duckdb.note = "skipped: SQLite not benchmarked"
     return publish(report)
@@ -101,36 +125,42 @@ def benchmark(
     options: argparse.Namespace,
     report: ReadReport,
     duckdb: ModuleType | None,
+    baseline: Code | str,
 ) -> None:
-    """Seed (or reuse), serve, measure every case; then DuckDB's yardstick for SQLite."""
+    """Seed (or reuse), serve, measure every case (beside the baseline when there is one);
+    then DuckDB's yardstick for SQLite."""
     kind = result.kind
     seeded = read_data.prepare(kind, options.runs, options.data_dir, options.reuse)
     result.seeded = seeded
+    read_data.settle_rollups(seeded.database)
     key = read_data.read_key(seeded.database)
-    port = free_port()
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    command = cipulse_server_command(port, workers=1)
-    environment = databases.environment(seeded.database)
     with (
-        running(
-            f"cipulse ({kind})", command, port, environment, logs / f"read-{kind}.log"
-        ) as server,
-        httpx.Client(
-            base_url=server.base_url,
-            headers={"X-API-Key": key},
-            timeout=_REQUEST_TIMEOUT_SECONDS,
-        ) as client,
+        paired.serving(seeded.database, baseline, log_file(logs, "read", kind)) as (server, other),
+        ExitStack() as clients,
     ):
+        client, other_client = (
+            clients.enter_context(
+                httpx.Client(
+                    base_url=one.base_url,
+                    headers={"X-API-Key": key},
+                    timeout=_REQUEST_TIMEOUT_SECONDS,
+                )
+            )
+            if isinstance(one, Server)
+            else None
+            for one in (server, other)
+        )
+        assert client is not None
+        if isinstance(other, str) and isinstance(baseline, Code):
+            result.baseline_note = other
         spans = read_http.windows(datetime.now(UTC))
         result.subjects = read_http.discover(client, spans)
         print(f"{kind}: measuring on {result.subjects.describe()}", flush=True)
-        cases = read_http.cases(result.subjects, spans)
-        progress = read_http.Progress(len(cases))
-        for case in cases:
-            timing = read_http.measure(client, case, options.repeat)
-            result.timings.append(timing)
-            progress.show(timing)
+        _measure_cases(
+            result, client, other_client, read_http.cases(result.subjects, spans), options.repeat
+        )
         reference = None
         if kind == "sqlite" and duckdb is not None:
             reference = _jobs_reference(client, result, spans[0])
@@ -139,6 +169,37 @@ def benchmark(
         print(f"sqlite: DuckDB: {report.duckdb.describe()}", flush=True)
     elif kind == "sqlite" and duckdb is not None:
         report.duckdb.note = "skipped: cipulse's /analytics/jobs (org, 30d) failed"
+
+
+def _measure_cases(
+    result: DatabaseResult,
+    client: httpx.Client,
+    baseline_client: httpx.Client | None,
+    cases: list[read_http.Case],
+    repeat: int,
+) -> None:
+    """Every case on the current server, alternating with the baseline's when there is one."""
+    progress = read_http.Progress(len(cases))
+    for case in cases:
+        theirs = None
+        if baseline_client is None:
+            timing = read_http.measure(client, case, repeat)
+        else:
+            theirs, timing = read_http.measure_pair(baseline_client, client, case, repeat)
+            result.baseline_timings.append(theirs)
+        result.timings.append(timing)
+        progress.show(timing, theirs)
+
+
+def log_file(logs: Path, benchmark: str, kind: str) -> Callable[[str], Path]:
+    """Where each server's log goes: ``<benchmark>-<kind>.log`` for the current code,
+    ``<benchmark>-<kind>-baseline.log`` for the baseline."""
+
+    def named(label: str) -> Path:
+        suffix = "" if label == "current" else f"-{label}"
+        return logs / f"{benchmark}-{kind}{suffix}.log"
+
+    return named
 
 
 def _jobs_reference(

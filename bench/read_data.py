@@ -98,6 +98,12 @@ def prepare(
     return SeededDatabase(database, stored.runs, _moment(stored.latest_start_ms), seeding)
 
 
+def settle_rollups(database: BenchDatabase) -> None:
+    """``cipulse rollups refresh`` to completion, so that servers with their refresher off
+    (the ``--baseline`` comparison, bench/paired.py) read settled rollups and never write them."""
+    _run_cipulse(database, "rollups", "refresh", timeout=None)
+
+
 def seed(database: BenchDatabase, runs: int) -> Seeding:
     """``cipulse demo seed`` ending at the current hour, its progress echoed as it comes."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

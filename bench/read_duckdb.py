@@ -20,7 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from bench.read_http import WARMUP_REQUESTS, Window, nearest_rank
+from bench.paired import nearest_rank
+from bench.read_http import WARMUP_REQUESTS, Window
 
 #: Per (pipeline, job definition): jobs, failures, total seconds, and the p50/p95 duration of
 #: the successful ones, over the jobs of the attempts that started in the window.

@@ -4,15 +4,16 @@ connection."""
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 
 import httpx
+
+from bench.paired import ProbeFailed, alternate, nearest_rank
 
 API = "/api/v1"
 WINDOW_DAYS = (30, 90)
@@ -131,14 +132,6 @@ class Timing:
         return f"{name}: p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms{flag}"
 
 
-def nearest_rank(values: tuple[float, ...], percentile: float) -> float | None:
-    """The value at rank ⌈p/100·n⌉ (1-based) of the sorted values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(percentile / 100 * len(ordered))) - 1]
-
-
 def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
     """The pipeline with the most runs in the first window, a run of the organisation and
     one of that pipeline, and the first custom metric key of the widest window."""
@@ -182,21 +175,36 @@ def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
 def measure(client: httpx.Client, case: Case, repeat: int) -> Timing:
     """Warm-up requests, then ``repeat`` timed ones (sending the request until the whole
     body is read); stops at the first answer other than 200."""
+    (outcome,) = alternate([probe(client, case)], WARMUP_REQUESTS, repeat)
+    return Timing(case, outcome.values, outcome.failure)
+
+
+def measure_pair(
+    baseline: httpx.Client, current: httpx.Client, case: Case, repeat: int
+) -> tuple[Timing, Timing]:
+    """``measure`` on two servers at once, alternating request by request."""
+    probes = [probe(baseline, case), probe(current, case)]
+    theirs, ours = alternate(probes, WARMUP_REQUESTS, repeat)
+    return Timing(case, theirs.values, theirs.failure), Timing(case, ours.values, ours.failure)
+
+
+def probe(client: httpx.Client, case: Case) -> Callable[[], float]:
+    """One timed request of ``case`` (milliseconds); ProbeFailed unless it answers 200."""
     params = {**case.params, **(case.window.params if case.window else {})}
     url = API + case.path
-    milliseconds = []
-    for number in range(WARMUP_REQUESTS + repeat):
+
+    def once() -> float:
         started = time.perf_counter()
         try:
             response = client.get(url, params=params)
         except httpx.HTTPError as exc:
-            return Timing(case, failure=f"{type(exc).__name__}: {exc}")
+            raise ProbeFailed(f"{type(exc).__name__}: {exc}") from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            return Timing(case, failure=_failure(response))
-        if number >= WARMUP_REQUESTS:
-            milliseconds.append(elapsed_ms)
-    return Timing(case, tuple(milliseconds))
+            raise ProbeFailed(_failure(response))
+        return elapsed_ms
+
+    return once
 
 
 def get_all_items(
@@ -230,9 +238,12 @@ class Progress:
     total: int
     done: int = field(default=0)
 
-    def show(self, timing: Timing) -> None:
+    def show(self, timing: Timing, baseline: Timing | None = None) -> None:
         self.done += 1
-        print(f"  [{self.done:>3}/{self.total}] {timing.describe()}", flush=True)
+        line = f"  [{self.done:>3}/{self.total}] {timing.describe()}"
+        if baseline is not None:
+            line += f" | baseline: {baseline.describe().split(': ', 1)[1]}"
+        print(line, flush=True)
 
 
 def _first_run(client: httpx.Client, params: dict[str, str]) -> str:

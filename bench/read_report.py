@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.paired import Comparison, comparison_table
 from bench.read_data import SEED_DAYS, SeededDatabase
 from bench.read_duckdb import DuckdbResult
 from bench.read_http import TARGET_MS, WARMUP_REQUESTS, Subjects, Timing
@@ -15,7 +16,21 @@ class DatabaseResult:
     seeded: SeededDatabase | None = None
     subjects: Subjects | None = None
     timings: list[Timing] = field(default_factory=list)
+    baseline_timings: list[Timing] = field(default_factory=list)  # the same cases, baseline
+    baseline_note: str | None = None  # why the baseline was not measured here
     problem: str | None = None  # why it could not be measured (completely)
+
+    def comparisons(self) -> list[Comparison]:
+        return [
+            Comparison(
+                (self.kind, f"`{ours.case.endpoint}`", ours.case.scope, ours.case.window_label),
+                theirs.milliseconds,
+                ours.milliseconds,
+                theirs.failure,
+                ours.failure,
+            )
+            for theirs, ours in zip(self.baseline_timings, self.timings, strict=False)
+        ]
 
     @property
     def problems(self) -> list[str]:
@@ -55,6 +70,7 @@ class ReadReport:
     runs: int
     repeat: int
     environment: dict[str, str]
+    baseline: str = "none"  # the baseline's commit and subject, or why there is none
     databases: list[DatabaseResult] = field(default_factory=list)
     duckdb: DuckdbComparison = field(default_factory=DuckdbComparison)
     skipped: list[str] = field(default_factory=list)
@@ -74,6 +90,7 @@ def render(report: ReadReport) -> str:
         _environment_section(report),
         _data_section(report),
         _latency_section(report),
+        _baseline_section(report),
         f"DuckDB yardstick (SQLite): {report.duckdb.describe()}",
     ]
     if report.skipped:
@@ -155,3 +172,21 @@ def _latency_row(kind: str, timing: Timing) -> str:
         verdict = f"**no: > {TARGET_MS:.0f} ms**" if timing.slow else "yes"
     cells = [kind, f"`{case.endpoint}`", case.scope, case.window_label, p50, p95, verdict]
     return "| " + " | ".join(cells) + " |"
+
+
+def _baseline_section(report: ReadReport) -> str:
+    """Per case, the baseline's times beside the current code's, measured alternately."""
+    lines = [f"Baseline: {report.baseline}."]
+    for result in report.databases:
+        if result.baseline_note:
+            lines.append(f"{result.kind}: baseline {result.baseline_note}.")
+    comparisons = [c for result in report.databases for c in result.comparisons()]
+    if comparisons:
+        lines += [
+            "",
+            "Current code against the baseline on the same database, both servers up, "
+            "requests alternating between them:",
+            "",
+            *comparison_table(("database", "endpoint", "scope", "window"), comparisons),
+        ]
+    return "\n".join(lines)
