@@ -55,7 +55,6 @@ class Selection:
             by_grain.setdefault(grain, []).append(period)
         if self.days:
             by_grain[Grain.DAY] = list(self.days)
-        excluded = self._excluded(table)
         pipelines: sa.ColumnElement[bool] = (
             table.c.pipeline_id.in_(sorted(self.pipeline_ids))
             if self.pipeline_ids is not None
@@ -68,51 +67,39 @@ class Selection:
                 table.c.period.in_(sorted(periods)),
                 table.c.branch_scope == self.scope,
                 pipelines,
-                *excluded,
+                *self._excluded(table, grain),
             )
             for grain, periods in sorted(by_grain.items())
         ]
         if self.extra_days:
-            extra = sa.or_(
-                *(
-                    sa.and_(table.c.pipeline_id == pipeline_id, table.c.period == day)
-                    for pipeline_id, day in sorted(self.extra_days)
-                )
-            )
             found.append(
                 sa.and_(
                     table.c.org_id == org_id,
                     table.c.grain == Grain.DAY,
                     table.c.branch_scope == self.scope,
-                    extra,
-                    *excluded,
+                    sa.tuple_(table.c.pipeline_id, table.c.period).in_(sorted(self.extra_days)),
+                    *self._excluded(table, Grain.DAY),
                 )
             )
         return found
 
-    def _excluded(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
-        """Conditions leaving out the stale rows and the stale hours."""
-        excluded = [
-            sa.not_(
-                sa.and_(
-                    table.c.pipeline_id == pipeline_id,
-                    table.c.grain == grain,
-                    table.c.period == period,
+    def _excluded(self, table: sa.Table, grain: int) -> list[sa.ColumnElement[bool]]:
+        """Conditions leaving out the stale rows of ``grain`` and the stale hours: one
+        (pipeline, period) list rather than a clause per row, so that a read after a large
+        ingest (hundreds of stale days) builds and compiles one expression, not hundreds."""
+        stale = sorted((p, period) for p, g, period in self.excluded if g == grain)
+        excluded = [sa.tuple_(table.c.pipeline_id, table.c.period).not_in(stale)] if stale else []
+        if grain == Grain.HOUR:
+            excluded += [
+                sa.not_(
+                    sa.and_(
+                        table.c.pipeline_id == pipeline_id,
+                        table.c.period >= first,
+                        table.c.period < end,
+                    )
                 )
-            )
-            for pipeline_id, grain, period in sorted(self.excluded)
-        ]
-        excluded += [
-            sa.not_(
-                sa.and_(
-                    table.c.pipeline_id == pipeline_id,
-                    table.c.grain == Grain.HOUR,
-                    table.c.period >= first,
-                    table.c.period < end,
-                )
-            )
-            for pipeline_id, first, end in sorted(self.excluded_hours)
-        ]
+                for pipeline_id, first, end in sorted(self.excluded_hours)
+            ]
         return excluded
 
 
