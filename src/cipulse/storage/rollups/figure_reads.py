@@ -88,7 +88,9 @@ class Selection:
         (pipeline, period) list rather than a clause per row, so that a read after a large
         ingest (hundreds of stale days) builds and compiles one expression, not hundreds."""
         stale = sorted((p, period) for p, g, period in self.excluded if g == grain)
-        excluded = [sa.tuple_(table.c.pipeline_id, table.c.period).not_in(stale)] if stale else []
+        excluded: list[sa.ColumnElement[bool]] = []
+        if stale:
+            excluded.append(sa.tuple_(table.c.pipeline_id, table.c.period).not_in(stale))
         if grain == Grain.HOUR:
             excluded += [
                 sa.not_(
