@@ -2,6 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)')
 
 .PHONY: install install-dev run demo test test-fast lint bench clean
 
@@ -45,13 +46,14 @@ demo: install
 	CIPULSE_DATABASE_URL=sqlite:///./demo.db $(BIN)/cipulse serve
 
 ## Lint, check the import layers, and run every test (PostgreSQL half when a server answers),
-## in parallel: one worker per core, each with its own PostgreSQL database.
+## in parallel: one worker per core and one more (many tests wait on a server, Chromium or
+## podman they started), each with its own PostgreSQL database; work-stealing evens the tail.
 test: install-dev lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## The same without the slow tests (consistency, fuzzing, packaging): for quick iteration.
 test-fast: install-dev lint
-	$(BIN)/pytest -n auto -m "not slow"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 lint: install-dev
 	$(BIN)/ruff check .
