@@ -28,7 +28,7 @@ from cipulse.analytics.questions.run_answers import NO_ATTEMPT, Attempt
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.rollups import new_run_tally
 from cipulse.analytics.service import AnalyticsService
-from cipulse.analytics.window_figures import job_durations, window_figures
+from cipulse.analytics.window_figures import job_durations, job_figures
 from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
 from cipulse.storage import analytics_store as store
@@ -129,7 +129,7 @@ def jobs(
 
     def batches() -> Batches:
         with service.database.read() as conn:
-            figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+            figures = job_figures(conn, org_id, window)
             figures.jobs = by_key(figures.jobs)
             names = {
                 row["id"]: {"pipeline": row["name"], "repository": row["repository"]}

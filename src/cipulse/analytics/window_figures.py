@@ -16,11 +16,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, read_plan, rollups
-from cipulse.analytics.read_plan import RawPart, ReadPlan
-
-# Compatibility: their home is ``read_plan``; re-exported for the callers importing them here.
-from cipulse.analytics.read_plan import hourly as hourly
-from cipulse.analytics.read_plan import served_by_rollups as served_by_rollups
+from cipulse.analytics.read_plan import RawPart, ReadPlan, served_by_rollups
 from cipulse.analytics.run_metrics import percentile_of
 from cipulse.domain.histogram import Histogram, upper_edge
 from cipulse.domain.tallies import Grain, JobTally, RunTally
@@ -149,43 +145,6 @@ def run_series(conn: Connection, org_id: str, window: Window, *, by_hour: bool) 
     adds up bucket by bucket (``Parts.tallies``); ``by_hour``: every part within one hour
     (a window inside the hourly horizon: ``read_plan.hourly``)."""
     return _read(conn, org_id, window, Reading(Runs.ORGANISATION, blocks=False, by_hour=by_hour))[0]
-
-
-def window_figures(
-    conn: Connection,
-    org_id: str,
-    window: Window,
-    *,
-    with_jobs: bool,
-    per_pipeline: bool = True,
-    with_runs: bool = True,
-    run_histograms: bool = True,
-) -> Figures:
-    """Compatibility: the flags of the reads above (``run_totals``, ``pipeline_figures``,
-    ``job_figures``), for the callers not yet switched to them."""
-    if not with_runs:
-        runs = Runs.NONE
-    elif not run_histograms:
-        runs = Runs.COUNTS
-    else:
-        runs = Runs.PER_PIPELINE if per_pipeline else Runs.ORGANISATION
-    return _figures(conn, org_id, window, Reading(runs, jobs=with_jobs))
-
-
-def collect(
-    conn: Connection,
-    org_id: str,
-    window: Window,
-    figures: Figures,
-    *,
-    blocks: bool,
-    per_pipeline: bool,
-    by_hour: bool = False,
-) -> Parts:
-    """Compatibility: ``run_series`` (the one use of these flags), for the callers not yet
-    switched to it; ``figures`` is left as it is."""
-    assert not blocks and not per_pipeline, "collect() only serves run series now"
-    return run_series(conn, org_id, window, by_hour=by_hour)
 
 
 def _figures(conn: Connection, org_id: str, window: Window, reading: Reading) -> Figures:

@@ -26,7 +26,7 @@ from cipulse.analytics.questions.shared import (
     ratio,
 )
 from cipulse.analytics.questions.summary import iso
-from cipulse.analytics.window_figures import Figures, window_figures
+from cipulse.analytics.window_figures import Figures, job_figures
 from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
@@ -46,7 +46,7 @@ def all_flaky(
     """Every flaky job of the window in ``sort`` order (None: most flaky first)."""
     check_sort(sort, FLAKY_SORTS)
     with database.read() as conn:
-        figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+        figures = job_figures(conn, org_id, window)
         figures.jobs = by_key(at_level(figures.jobs, window))
     return ordered(flaky_rows(figures, pipeline_names(database, org_id)), sort)
 

@@ -31,7 +31,7 @@ from cipulse.analytics.questions.shared import (
     pipeline_names,
     sampled,
 )
-from cipulse.analytics.window_figures import job_durations, top_by_duration, window_figures
+from cipulse.analytics.window_figures import job_durations, job_figures, top_by_duration
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
 
@@ -49,7 +49,7 @@ def jobs(
     start, end = page_range(page)
     names = pipeline_names(database, org_id)
     with database.read() as conn:
-        figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+        figures = job_figures(conn, org_id, window)
         figures.jobs = by_key(at_level(figures.jobs, window))
         with_durations = sum(t.duration_top_bucket is not None for t in figures.jobs.values())
         if sort in SLOWEST_FIRST and end <= with_durations:
@@ -75,7 +75,7 @@ def job_highlights(database: Database, org_id: str, window: Window, count: int) 
     ``rankings`` says (a minimum sample, by impact), from one computation of the
     window's job figures (the overview's three lists)."""
     with database.read() as conn:
-        figures = window_figures(conn, org_id, window, with_jobs=True, with_runs=False)
+        figures = job_figures(conn, org_id, window)
         figures.jobs = by_key(at_level(figures.jobs, window))
         timed = replace(figures, jobs=sampled(figures.jobs, window))
         slowest_keys = set(top_by_duration(conn, org_id, timed, 95, count))

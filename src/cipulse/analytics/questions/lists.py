@@ -26,9 +26,9 @@ from cipulse.analytics.questions.summary import iso
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.window_figures import (
     Figures,
+    pipeline_figures,
     run_durations,
     top_pipelines_by_duration,
-    window_figures,
 )
 from cipulse.domain.tallies import RunTally
 from cipulse.domain.window import Window
@@ -54,7 +54,7 @@ def _listed(
     repository's."""
     check_sort(sort, LIST_SORTS)
     with database.read() as conn:
-        figures = window_figures(conn, org_id, window, with_jobs=False)
+        figures = pipeline_figures(conn, org_id, window)
         owners = {row["id"]: row["repository_id"] for row in store.pipeline_rows(conn, org_id)}
     grouped: dict[str, RunTally] = {}
     for pipeline_id, tally in figures.runs.items():
@@ -127,7 +127,7 @@ def pipelines_shown(
     check_sort(sort, LIST_SORTS)
     field = sort.removeprefix("-")
     with database.read() as conn:
-        figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
+        figures = pipeline_figures(conn, org_id, window, histograms=False)
         rows = searched_pipelines(conn, org_id, window, search)
         figures.runs = {row["id"]: figures.runs.get(row["id"]) or new_run_tally() for row in rows}
         if sort in SLOWEST_FIRST:
@@ -147,7 +147,7 @@ def pipeline_highlights(
     ranked as ``rankings`` says (a minimum sample, by impact), from one read of the
     window's figures without histograms but for the pipelines that may be slowest."""
     with database.read() as conn:
-        figures = window_figures(conn, org_id, window, with_jobs=False, run_histograms=False)
+        figures = pipeline_figures(conn, org_id, window, histograms=False)
         timed = replace(figures, runs=sampled(figures.runs, window))
         slowest = set(top_pipelines_by_duration(conn, org_id, timed, 95, count))
         rows = store.pipeline_rows(conn, org_id)

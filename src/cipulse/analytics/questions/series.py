@@ -7,18 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cipulse.analytics import comparison, recovery, run_metrics
+from cipulse.analytics import comparison, recovery, run_metrics, window_figures
 from cipulse.analytics.buckets import Interval, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.questions.shared import bucket_window
 from cipulse.analytics.questions.summary import iso, window_json
-from cipulse.analytics.window_figures import (
-    Figures,
-    collect,
-    hourly,
-    served_by_rollups,
-    window_figures,
-)
+from cipulse.analytics.read_plan import hourly, served_by_rollups
+from cipulse.analytics.window_figures import Figures, pipeline_figures
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.database import Database
@@ -57,21 +52,13 @@ def run_series(
         parts = None
         by_hour = interval is Interval.HOUR
         if served_by_rollups(window.filters) and (not by_hour or hourly(window)):
-            parts = collect(
-                conn,
-                org_id,
-                window,
-                Figures(),
-                blocks=False,
-                per_pipeline=False,
-                by_hour=by_hour,
-            )
+            parts = window_figures.run_series(conn, org_id, window, by_hour=by_hour)
         for start in bucket_starts(window.since_ms, window.until_ms, interval):
             bucket = bucket_window(window, start, interval)
             if parts is not None:
                 figures = Figures(runs=parts.tallies(bucket.since_ms, bucket.until_ms))
             else:
-                figures = window_figures(conn, org_id, bucket, with_jobs=False)
+                figures = pipeline_figures(conn, org_id, bucket)
             metrics = run_metrics.metrics_of(bucket, figures.total())
             partial = comparison.is_partial(bucket, now_ms)
             buckets.append({"start": iso(start), "partial": partial, **metrics})

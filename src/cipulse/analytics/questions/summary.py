@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import comparison, recovery, run_metrics
-from cipulse.analytics.window_figures import window_figures
+from cipulse.analytics.window_figures import run_totals
 from cipulse.domain.window import DAY_MS, Window
 from cipulse.storage.database import Database
 
@@ -55,7 +55,7 @@ def ends_now(window: Window, now_ms: int) -> bool:
 
 
 def _figures(conn: Connection, org_id: str, window: Window, now_ms: int) -> dict[str, Any]:
-    tally = window_figures(conn, org_id, window, with_jobs=False, per_pipeline=False).total()
+    tally = run_totals(conn, org_id, window).total()
     red = recovery.recovery_in(conn, org_id, window, limit=0)
     metrics = run_metrics.metrics_of(window, tally)
     if comparison.is_partial(window, now_ms):  # per day of what has elapsed, like with like
