@@ -24,7 +24,7 @@ from cipulse.domain.window import Filters, Window
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage import analytics_store as store
-from cipulse.storage import repositories
+from cipulse.storage import list_store, repositories
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
 from tests.builders import runwatch_run
@@ -306,7 +306,7 @@ def job_reference(
         history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(in_window))
         flaky = run_metrics.flaky_runs(in_window, history)
         wanted = {a.id for a in in_window} | {a.id for run in flaky.values() for a in run.failing}
-        rows = store.jobs_of(conn, org_id, sorted(wanted))
+        rows = list_store.jobs_of(conn, org_id, sorted(wanted))
         passed = failures_passed_on_retry(conn, org_id, in_window)
     by_attempt: dict[str, list[dict[str, object]]] = defaultdict(list)
     for row in rows:
@@ -340,14 +340,14 @@ def failures_passed_on_retry(
     runs = store.attempts_of_runs(conn, org_id, set(first))
     retries = {a.id: a for a in runs if a.attempt > first[a.run]}
     passed_at: dict[tuple[tuple[str, str], str], int] = {}
-    for job in store.jobs_of(conn, org_id, sorted(retries)):
+    for job in list_store.jobs_of(conn, org_id, sorted(retries)):
         if job["status"] == "success":
             retry = retries[job["attempt_id"]]
             key = (retry.run, job["definition_key"])
             passed_at[key] = max(passed_at.get(key, 0), retry.attempt)
     attempts = {a.id: a for a in in_window}
     found: dict[tuple[str, str], int] = {}
-    for job in store.jobs_of(conn, org_id, sorted(attempts)):
+    for job in list_store.jobs_of(conn, org_id, sorted(attempts)):
         attempt = attempts[job["attempt_id"]]
         later = passed_at.get((attempt.run, job["definition_key"]), 0)
         if job["status"] in ("failure", "timed_out") and later > attempt.attempt:

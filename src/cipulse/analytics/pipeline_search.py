@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.window import Filters, Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,8 @@ EVERY_PIPELINE = PipelineSearch()
 def searched_pipelines(
     conn: Connection, org_id: str, window: Window, search: PipelineSearch
 ) -> list[dict[str, Any]]:
-    """The rows of the pipelines (``analytics_store.pipeline_rows``) that the window's
+    """The rows of the pipelines (``list_store.pipeline_rows``) that the window's
     filters leave and ``search`` keeps."""
-    providers = store.latest_providers(conn, org_id) if search.latest_provider else {}
-    rows = store.pipeline_rows(conn, org_id)
+    providers = list_store.latest_providers(conn, org_id) if search.latest_provider else {}
+    rows = list_store.pipeline_rows(conn, org_id)
     return [row for row in rows if search.keeps(row, providers, window.filters)]

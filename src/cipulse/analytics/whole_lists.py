@@ -31,7 +31,7 @@ from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window_figures import job_durations, job_figures
 from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 
 #: Rows per batch of the lists of figures (runs come ``MAX_PAGE`` at a time).
 BATCH_ROWS = 500
@@ -133,7 +133,7 @@ def jobs(
             figures.jobs = by_key(figures.jobs)
             names = {
                 row["id"]: {"pipeline": row["name"], "repository": row["repository"]}
-                for row in store.pipeline_rows(conn, org_id)
+                for row in list_store.pipeline_rows(conn, org_id)
             }
         keys = keys_in_order(figures.jobs, order, names)
         if keys is None:  # by a duration percentile: every histogram first

@@ -17,21 +17,7 @@ from sqlalchemy.engine import Connection
 from cipulse.domain.tallies import AttemptFacts, Outcome
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.storage.attempt_filters import a, filtered, in_window, jobs_in_window
-
-# Compatibility: their home is ``attempt_filters`` and ``list_store`` (issue 14).
-from cipulse.storage.attempt_filters import branch_scope_condition as branch_scope_condition
-from cipulse.storage.attempt_filters import default_branches as default_branches
-from cipulse.storage.attempt_filters import pipeline_ids_of as pipeline_ids_of
 from cipulse.storage.dialect import placeholder
-from cipulse.storage.list_store import attempt_completed_at as attempt_completed_at
-from cipulse.storage.list_store import attempt_detail as attempt_detail
-from cipulse.storage.list_store import attempt_page as attempt_page
-from cipulse.storage.list_store import jobs_of as jobs_of
-from cipulse.storage.list_store import latest_attempts as latest_attempts
-from cipulse.storage.list_store import latest_providers as latest_providers
-from cipulse.storage.list_store import pipeline_rows as pipeline_rows
-from cipulse.storage.list_store import repository_rows as repository_rows
-from cipulse.storage.list_store import sibling_attempts as sibling_attempts
 from cipulse.storage.schema import jobs
 
 _FACT_COLUMNS = [

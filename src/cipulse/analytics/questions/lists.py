@@ -32,7 +32,7 @@ from cipulse.analytics.window_figures import (
 )
 from cipulse.domain.tallies import RunTally
 from cipulse.domain.window import Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 from cipulse.storage.database import Database
 
 #: The run metrics of a listed row (``run_metrics.metrics_of``): the definitions' and
@@ -55,7 +55,7 @@ def _listed(
     check_sort(sort, LIST_SORTS)
     with database.read() as conn:
         figures = pipeline_figures(conn, org_id, window)
-        owners = {row["id"]: row["repository_id"] for row in store.pipeline_rows(conn, org_id)}
+        owners = {row["id"]: row["repository_id"] for row in list_store.pipeline_rows(conn, org_id)}
     grouped: dict[str, RunTally] = {}
     for pipeline_id, tally in figures.runs.items():
         group = pipeline_id if key == "pipeline" else owners.get(pipeline_id, "")
@@ -79,7 +79,7 @@ def all_repositories(
     database: Database, org_id: str, window: Window, sort: str | None
 ) -> list[dict[str, Any]]:
     with database.read() as conn:
-        rows = store.repository_rows(conn, org_id)
+        rows = list_store.repository_rows(conn, org_id)
     return _listed(database, org_id, window, "repository", rows, sort)
 
 
@@ -150,7 +150,7 @@ def pipeline_highlights(
         figures = pipeline_figures(conn, org_id, window, histograms=False)
         timed = replace(figures, runs=sampled(figures.runs, window))
         slowest = set(top_pipelines_by_duration(conn, org_id, timed, 95, count))
-        rows = store.pipeline_rows(conn, org_id)
+        rows = list_store.pipeline_rows(conn, org_id)
     listed = []
     for row in rows:
         if row["id"] not in figures.runs:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cipulse.domain.accepted import canonical_uuid
 from cipulse.errors import NotFound
-from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 from cipulse.storage.database import Database
 
 
@@ -30,7 +30,7 @@ def pipeline(database: Database, org_id: str, pipeline_id: str) -> PipelineInfo:
     """One pipeline: id, name, key, repository."""
     found = canonical_uuid(pipeline_id)
     with database.read() as conn:
-        rows = store.pipeline_rows(conn, org_id) if found else []
+        rows = list_store.pipeline_rows(conn, org_id) if found else []
     for row in rows:
         if row["id"] == found:
             return PipelineInfo(**row)
@@ -39,10 +39,10 @@ def pipeline(database: Database, org_id: str, pipeline_id: str) -> PipelineInfo:
 
 def repository_names(database: Database, org_id: str) -> list[str]:
     with database.read() as conn:
-        return [row["full_name"] for row in store.repository_rows(conn, org_id)]
+        return [row["full_name"] for row in list_store.repository_rows(conn, org_id)]
 
 
 def latest_providers(database: Database, org_id: str) -> dict[str, str]:
     """Per pipeline, the provider (github, gitlab, jenkins…) of its latest attempt."""
     with database.read() as conn:
-        return store.latest_providers(conn, org_id)
+        return list_store.latest_providers(conn, org_id)

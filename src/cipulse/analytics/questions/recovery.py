@@ -13,7 +13,7 @@ from cipulse.analytics.paging import check_limit
 from cipulse.analytics.questions.summary import ends_now, iso, window_json
 from cipulse.analytics.run_metrics import RedPeriod
 from cipulse.domain.window import Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 from cipulse.storage.database import Database
 
 
@@ -25,7 +25,7 @@ def recovery_answer(
     check_limit(limit, low=0)
     with database.read() as conn:
         result = recovery.recovery_in(conn, org_id, window, limit)
-        names = {row["id"]: row for row in store.pipeline_rows(conn, org_id)}
+        names = {row["id"]: row for row in list_store.pipeline_rows(conn, org_id)}
     at_end = comparison.elapsed_until(window, now_ms) if ends_now(window, now_ms) else None
     red_at = at_end if at_end is not None else window.until_ms
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from cipulse.domain.model import TagValue
 
-#: A stored row as the store returns it (``storage/analytics_store.py``).
+#: A stored row as the store returns it (``storage/list_store.py``).
 StoredRow = Mapping[str, Any]
 
 

@@ -19,6 +19,7 @@ from cipulse.domain.accepted import canonical_uuid
 from cipulse.domain.window import Window
 from cipulse.errors import NotFound
 from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 from cipulse.storage.database import Database
 
 
@@ -45,7 +46,7 @@ def runs(
     check_limit(limit)
     after = keyset_position(cursor)
     with database.read() as conn:
-        rows = store.attempt_page(conn, org_id, window, limit + 1, after)
+        rows = list_store.attempt_page(conn, org_id, window, limit + 1, after)
     return keyset_page(rows, limit, Attempt.of)
 
 
@@ -53,11 +54,11 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
     """One attempt with its job tree, tags, metrics and the other attempts of its run."""
     found = canonical_uuid(attempt_id)
     with database.read() as conn:
-        row = store.attempt_detail(conn, org_id, found) if found else None
+        row = list_store.attempt_detail(conn, org_id, found) if found else None
         if row is None or found is None:
             raise NotFound(f"pipeline_run_id: no run attempt {attempt_id!r}")
-        jobs = store.jobs_of(conn, org_id, [found])
-        siblings = store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
+        jobs = list_store.jobs_of(conn, org_id, [found])
+        siblings = list_store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
     return RunDetail(
         attempt=Attempt.of(row),
         attempts=[
@@ -80,7 +81,7 @@ def latest_runs(
     """Per pipeline, its ``count`` latest attempts up to the window's end that pass the
     filters, oldest first (``id``, ``status``, ``duration_seconds``, ``started_at``)."""
     with database.read() as conn:
-        latest = store.latest_attempts(
+        latest = list_store.latest_attempts(
             conn, org_id, pipeline_ids, window.filters, window.until_ms, count
         )
     return {
@@ -117,6 +118,6 @@ def attempt_that_turned_red(
     if found is None:
         return None
     with database.read() as conn:
-        return store.attempt_completed_at(
+        return list_store.attempt_completed_at(
             conn, org_id, found, branch, int(moment.timestamp() * 1000)
         )

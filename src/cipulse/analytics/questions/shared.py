@@ -13,7 +13,7 @@ from cipulse.analytics.buckets import Interval, bucket_length
 from cipulse.analytics.window_figures import JobKey
 from cipulse.domain.tallies import JobTally, RunTally
 from cipulse.domain.window import Window
-from cipulse.storage import analytics_store as store
+from cipulse.storage import list_store
 from cipulse.storage.database import Database
 
 #: What the lists may be sorted by (``sort=field`` or ``sort=-field``).
@@ -66,7 +66,7 @@ def pipeline_names(database: Database, org_id: str) -> Names:
     with database.read() as conn:
         return {
             row["id"]: {"pipeline": row["name"], "repository": row["repository"]}
-            for row in store.pipeline_rows(conn, org_id)
+            for row in list_store.pipeline_rows(conn, org_id)
         }
 
 
