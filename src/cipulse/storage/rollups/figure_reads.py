@@ -6,7 +6,7 @@ database (``run_totals``, ``job_totals``), or just the duration histograms some 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,11 +129,15 @@ def _periods_of(
 
 
 def selected_run_rows(conn: Connection, org_id: str, selection: Selection) -> list[StoredRun]:
-    return [
-        stored_run(row)
-        for condition in selection.conditions(run_rollups, org_id)
-        for row in conn.execute(sa.select(*run_rollups.c).where(condition))
-    ]
+    return [stored_run(row) for row in _selected(conn, run_rollups, org_id, selection)]
+
+
+def _selected(
+    conn: Connection, table: sa.Table, org_id: str, selection: Selection
+) -> Iterator[sa.Row[Any]]:
+    """The rows of ``table`` the selection names, one query per condition."""
+    for condition in selection.conditions(table, org_id):
+        yield from conn.execute(sa.select(*table.c).where(condition))
 
 
 def job_rows(
@@ -146,11 +150,7 @@ def job_rows(
 ) -> list[StoredJob]:
     """The stored job rows of some periods of one grain."""
     selection = _periods_of(grain, periods, pipeline_ids, scope)
-    return [
-        stored_job(row)
-        for condition in selection.conditions(job_rollups, org_id)
-        for row in conn.execute(sa.select(*job_rollups.c).where(condition))
-    ]
+    return [stored_job(row) for row in _selected(conn, job_rollups, org_id, selection)]
 
 
 def _totals(
