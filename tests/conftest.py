@@ -27,11 +27,14 @@ from cipulse.storage.database import Database
 from cipulse.storage.migrate import migrate
 from cipulse.storage.schema import metadata
 from cipulse.web.app import create_app
+from tests import remembered_passwords
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CIPULSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("CIPULSE_TEST_REQUIRE_POSTGRES") == "1"
+
+remembered_passwords.install()  # argon2id once per password, not per sign-in
 
 
 def _postgres_problem() -> str | None:
