@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)')
 
-.PHONY: install install-dev run demo test test-fast lint bench clean
+.PHONY: install install-dev run demo test test-fast lint lint-beside bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,12 +48,20 @@ demo: install
 ## Lint, check the import layers, and run every test (PostgreSQL half when a server answers),
 ## in parallel: one worker per core and one more (many tests wait on a server, Chromium or
 ## podman they started), each with its own PostgreSQL database; work-stealing evens the tail.
-test: install-dev lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+## Lint runs beside the tests (mostly one core for ~25 s); its output follows theirs, and
+## either failing fails the target.
+test: install-dev
+	@$(MAKE) --no-print-directory lint-beside PYTEST_ARGS=""
 
 ## The same without the slow tests (consistency, fuzzing, packaging): for quick iteration.
-test-fast: install-dev lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
+test-fast: install-dev
+	@$(MAKE) --no-print-directory lint-beside PYTEST_ARGS='-m "not slow"'
+
+lint-beside:
+	@log=$$(mktemp); $(MAKE) --no-print-directory lint > $$log 2>&1 & lint=$$!; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); tests=$$?; \
+	wait $$lint; linted=$$?; echo "--- make lint:"; cat $$log; rm -f $$log; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 lint: install-dev
 	$(BIN)/ruff check .
