@@ -23,10 +23,14 @@ from cipulse.analytics.questions import (
     series,
     summary,
 )
+from cipulse.analytics.questions.custom_metrics import MetricSeries
 from cipulse.analytics.questions.pipelines import PipelineInfo
+from cipulse.analytics.questions.recovery import RecoveryAnswer
 from cipulse.analytics.questions.run_answers import Attempt, RunDetail
 from cipulse.analytics.questions.runs import RunSpan
+from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
+from cipulse.analytics.questions.summary import Summary
 from cipulse.domain.window import Window
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
@@ -42,18 +46,18 @@ class AnalyticsService:
         #: Now, in epoch milliseconds: whether a window is still under way, what is red now.
         self.clock = clock
 
-    def summary(self, org_id: str, window: Window) -> dict[str, Any]:
+    def summary(self, org_id: str, window: Window) -> Summary:
         return summary.summary(self.database, org_id, window, self.clock())
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval
-    ) -> dict[str, Any]:
+    ) -> Timeseries:
         return series.timeseries(self.database, org_id, window, metric, interval, self.clock())
 
-    def run_series(self, org_id: str, window: Window, interval: Interval) -> Rows:
+    def run_series(self, org_id: str, window: Window, interval: Interval) -> list[SeriesBucket]:
         return series.run_series(self.database, org_id, window, interval, self.clock())
 
-    def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
+    def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> RecoveryAnswer:
         return recovery.recovery_answer(self.database, org_id, window, limit, self.clock())
 
     def jobs(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page[Row]:
@@ -73,7 +77,7 @@ class AnalyticsService:
 
     def custom_metric(
         self, org_id: str, window: Window, key: str, group_by: str | None, interval: Interval
-    ) -> dict[str, Any]:
+    ) -> MetricSeries:
         return custom_metrics.custom_metric(
             self.database, org_id, window, key, group_by, interval, self.clock()
         )

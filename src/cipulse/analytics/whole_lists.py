@@ -59,7 +59,8 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Batches:
 
 
 def _listed_blank(fields: Sequence[str], window: Window) -> dict[str, Any]:
-    return {**dict.fromkeys(fields), **run_metrics.metrics_of(window, new_run_tally())}
+    figures = run_metrics.metrics_of(window, new_run_tally())
+    return {**dict.fromkeys(fields), **{n: getattr(figures, n) for n in figures.__slots__}}
 
 
 def runs(service: AnalyticsService, org_id: str, window: Window) -> WholeList[Attempt]:

@@ -64,7 +64,9 @@ def _listed(
     for row in rows:
         created_at = iso(row.pop("created_at_ms"))
         tally = grouped.get(row["id"]) or new_run_tally()
-        listed.append({**row, "created_at": created_at, **run_metrics.metrics_of(window, tally)})
+        listed.append(
+            {**row, "created_at": created_at, **_fields(run_metrics.metrics_of(window, tally))}
+        )
     return ordered(listed, sort)
 
 
@@ -108,7 +110,11 @@ def pipeline_row(window: Window, row: dict[str, Any], figures: Figures) -> dict[
     row = {k: v for k, v in row.items() if k not in _RUN_METRIC_FIELDS}
     if "created_at_ms" in row:
         row["created_at"] = iso(row.pop("created_at_ms"))
-    return {**row, **run_metrics.metrics_of(window, figures.runs[row["id"]])}
+    return {**row, **_fields(run_metrics.metrics_of(window, figures.runs[row["id"]]))}
+
+
+def _fields(figures: run_metrics.RunFigures) -> dict[str, Any]:
+    return {name: getattr(figures, name) for name in run_metrics.RunFigures.__slots__}
 
 
 def pipelines_shown(

@@ -42,7 +42,14 @@ from cipulse.web.dashboard.page_parts import (
 from cipulse.web.dashboard.rendering import column_units, public_base_url
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import view_of
-from cipulse.web.presenters import attempt_json, run_json
+from cipulse.web.presenters import (
+    attempt_json,
+    custom_metric_json,
+    recovery_json,
+    run_json,
+    series_bucket_json,
+    summary_json,
+)
 
 routes = page_router()
 
@@ -54,15 +61,16 @@ async def overview(request: Request, session: SignedIn) -> Response:
     org = session.org_id
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
-    summary, series, red, pipelines, jobs = await asyncio.gather(
+    summarised, buckets, recovered, pipelines, jobs = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
         call(service.pipeline_highlights, org, view.window, TOP),
         call(service.job_highlights, org, view.window, TOP),
     )
+    summary, red = summary_json(summarised), recovery_json(recovered)
     elsewhere = None
-    if summary["runs"] == 0:
+    if summarised.figures.run.runs == 0:
         span = await call(service.run_span, org)
         if span is None:
             curl = example_curl(public_base_url(request))
@@ -79,7 +87,7 @@ async def overview(request: Request, session: SignedIn) -> Response:
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
         summary=summary,
-        charts=charts.overview_charts(series),
+        charts=charts.overview_charts([series_bucket_json(b) for b in buckets]),
         red=red,
         red_scope=red_scope,
         slowest_pipelines=pipelines["slowest"],
@@ -155,7 +163,7 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
     window = view.narrowed(pipeline_id=info.id)
     sort = sort_param(request, JOB_SORTS, "-total_duration_seconds")
     jobs_page = PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=cursor_param(request))
-    summary, series, jobs, runs = await asyncio.gather(
+    summarised, buckets, jobs, runs = await asyncio.gather(
         call(service.summary, session.org_id, window),
         call(service.run_series, session.org_id, window, view.interval),
         call(
@@ -166,8 +174,9 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
         ),
         call(service.runs, session.org_id, window, 25, None),
     )
+    summary = summary_json(summarised)
     elsewhere = None
-    if summary["runs"] == 0:
+    if summarised.figures.run.runs == 0:
         span = await call(service.run_span, session.org_id, info.id)
         elsewhere = runs_elsewhere(view, span, "Its runs")
     return await render_page(
@@ -180,7 +189,7 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
         summary=summary,
-        charts=charts.pipeline_charts(series),
+        charts=charts.pipeline_charts([series_bucket_json(b) for b in buckets]),
         jobs=jobs[0],
         next_cursor=jobs[1],
         units=column_units(jobs[0], JOB_DURATIONS),
@@ -221,7 +230,7 @@ async def metrics(request: Request, session: SignedIn) -> Response:
     interval = Interval.HOUR if view.interval is Interval.HOUR else view.interval
     result = None
     if key:
-        result = await call(
+        found = await call(
             service.custom_metric,
             session.org_id,
             view.window,
@@ -229,6 +238,7 @@ async def metrics(request: Request, session: SignedIn) -> Response:
             f"tag:{group}" if group else None,
             interval,
         )
+        result = custom_metric_json(found)
     return await render_page(
         request,
         "metrics.html",
