@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cipulse.analytics.paging import Page
 from cipulse.analytics.service import AnalyticsService
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
-from cipulse.web import presenters
+from cipulse.web import list_presenters, presenters
 
 Json = dict[str, Any]
 
@@ -42,3 +43,48 @@ class PresentedService:
 
     def custom_metric(self, *args: Any) -> Json:
         return presenters.custom_metric_json(self.service.custom_metric(*args))
+
+    def repositories(self, *args: Any) -> Page[Json]:
+        found = self.service.repositories(*args)
+        return Page(
+            [list_presenters.repository_row_json(r) for r in found.items], found.next_cursor
+        )
+
+    def all_repositories(self, *args: Any) -> list[Json]:
+        return [
+            list_presenters.repository_row_json(r) for r in self.service.all_repositories(*args)
+        ]
+
+    def pipelines(self, *args: Any) -> Page[Json]:
+        found = self.service.pipelines(*args)
+        return Page([list_presenters.pipeline_row_json(r) for r in found.items], found.next_cursor)
+
+    def all_pipelines(self, *args: Any) -> list[Json]:
+        return [list_presenters.pipeline_row_json(r) for r in self.service.all_pipelines(*args)]
+
+    def pipelines_shown(self, *args: Any) -> tuple[list[Json], int]:
+        shown, total = self.service.pipelines_shown(*args)
+        return [list_presenters.pipeline_row_json(row) for row in shown], total
+
+    def pipeline_highlights(self, *args: Any) -> dict[str, list[Json]]:
+        return list_presenters.pipeline_highlights_json(self.service.pipeline_highlights(*args))
+
+    def jobs(self, *args: Any) -> Page[Json]:
+        found = self.service.jobs(*args)
+        return Page([list_presenters.job_row_json(row) for row in found.items], found.next_cursor)
+
+    def job_highlights(self, *args: Any) -> dict[str, list[Json]]:
+        return list_presenters.job_highlights_json(self.service.job_highlights(*args))
+
+    def flaky(self, *args: Any) -> Page[Json]:
+        found = self.service.flaky(*args)
+        return Page([list_presenters.flaky_job_json(r) for r in found.items], found.next_cursor)
+
+    def all_flaky(self, *args: Any) -> list[Json]:
+        return [list_presenters.flaky_job_json(row) for row in self.service.all_flaky(*args)]
+
+    def latest_runs(self, *args: Any) -> dict[str, list[Json]]:
+        return {
+            pipeline_id: [presenters.latest_attempt_json(attempt) for attempt in attempts]
+            for pipeline_id, attempts in self.service.latest_runs(*args).items()
+        }

@@ -26,6 +26,7 @@ from cipulse.storage import analytics_store as store
 from cipulse.storage import list_store, repositories
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.web.list_presenters import job_row_json
 from cipulse.web.presenters import run_figures_json
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, rows
@@ -181,12 +182,12 @@ def recovery_reference(database: Database, org_id: str, window: Window) -> dict[
         outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
     found = run_metrics.recovery(window, outcomes)
     return {
-        "mttr_seconds": found["mttr_seconds"],
+        "mttr_seconds": found.mttr_seconds,
         "periods": sorted(
             (p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)
-            for p in found["ended"]
+            for p in found.ended
         ),
-        "red_now": sorted((p.pipeline_id, p.branch, p.started_at_ms) for p in found["red_now"]),
+        "red_now": sorted((p.pipeline_id, p.branch, p.started_at_ms) for p in found.red_now),
     }
 
 
@@ -318,13 +319,16 @@ def job_reference(
         window_jobs += by_attempt.get(attempt.id, [])
         for key, seconds in job_metrics.exclusive_seconds(by_attempt.get(attempt.id, [])).items():
             exclusive[(attempt.id, key)] = seconds
-    summaries = job_metrics.job_summaries(
-        window,
-        {a.id: a.pipeline_id for a in in_window},
-        window_jobs,
-        exclusive,
-        job_metrics.flaky_jobs(flaky, by_attempt),
-    )
+    summaries = [
+        job_row_json(row)
+        for row in job_metrics.job_summaries(
+            window,
+            {a.id: a.pipeline_id for a in in_window},
+            window_jobs,
+            exclusive,
+            job_metrics.flaky_jobs(flaky, by_attempt),
+        )
+    ]
     for row in summaries:
         row["failures_passed_on_retry"] = passed.get((row["pipeline_id"], row["definition_key"]), 0)
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}

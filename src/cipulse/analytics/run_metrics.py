@@ -213,9 +213,20 @@ def red_periods(outcomes: Sequence[Outcome]) -> list[RedPeriod]:
     return periods
 
 
-def recovery(window: Window, outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """``mttr_seconds``: the mean length of the red periods that ended in the window;
-    ``red_now``: the pipelines and branches red at the window's end, since when."""
+@dataclass(frozen=True, slots=True)
+class WindowRecovery:
+    """``mttr_seconds``: the mean length of the red periods that ended in the window
+    (``ended``); ``red_now``: the periods still red at its end."""
+
+    mttr_seconds: float | None
+    recovered_periods: int
+    ended: list[RedPeriod]
+    red_now: list[RedPeriod]
+
+
+def recovery(window: Window, outcomes: Sequence[Outcome]) -> WindowRecovery:
+    """The red periods of the outcomes, straight from them: those that ended in the window
+    and those red at its end (the reference the stored periods are checked against)."""
     periods = red_periods(outcomes)
     ended = [
         p
@@ -223,9 +234,9 @@ def recovery(window: Window, outcomes: Sequence[Outcome]) -> dict[str, Any]:
         if p.ended_at_ms is not None and window.since_ms <= p.ended_at_ms < window.until_ms
     ]
     lengths = [p.seconds for p in ended if p.seconds is not None]
-    return {
-        "mttr_seconds": sum(lengths) / len(lengths) if lengths else None,
-        "recovered_periods": len(ended),
-        "ended": ended,
-        "red_now": [p for p in periods if p.ended_at_ms is None],
-    }
+    return WindowRecovery(
+        mttr_seconds=sum(lengths) / len(lengths) if lengths else None,
+        recovered_periods=len(ended),
+        ended=ended,
+        red_now=[p for p in periods if p.ended_at_ms is None],
+    )

@@ -26,6 +26,7 @@ from cipulse.analytics.questions.run_answers import (
     OtherAttempt,
     RunDetail,
 )
+from cipulse.analytics.questions.runs import LatestAttempt
 from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timeseries
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
 from cipulse.analytics.run_metrics import RunFigures
@@ -111,6 +112,18 @@ def run_json(detail: RunDetail) -> Json:
         **attempt_json(detail.attempt),
         "attempts": [_other_attempt_json(other) for other in detail.attempts],
         "jobs": [job_node_json(node) for node in detail.jobs],
+    }
+
+
+def latest_attempt_json(latest: LatestAttempt) -> Json:
+    """One of a pipeline's latest attempts (the Pipelines page's sparklines)."""
+    return {
+        "id": latest.id,
+        "status": latest.status,
+        "duration_seconds": latest.duration_seconds,
+        "started_at": iso(latest.started_at_ms),
+        "branch": latest.branch,
+        "provider": latest.provider,
     }
 
 
