@@ -18,7 +18,6 @@ from cipulse.analytics.paging import PageRequest, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.refresh import refresh_all
-from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.tallies import AttemptFacts
 from cipulse.domain.window import Filters, Window
 from cipulse.ingestion.formats import parse_runwatch, parse_trunk
@@ -27,8 +26,11 @@ from cipulse.storage import analytics_store as store
 from cipulse.storage import list_store, repositories
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.web.list_presenters import job_row_json
+from cipulse.web.presenters import run_figures_json
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, rows
+from tests.presented import PresentedService
 
 #: Slow: the consistency tests compute every figure twice over random histories.
 #: make test-fast skips them; make test and CI run them.
@@ -138,7 +140,7 @@ WINDOWS = [
 ]
 
 PERCENTILES = {"p50_duration_seconds", "p95_duration_seconds"}
-#: The run metrics a series point is checked for (``AnalyticsService.run_series``).
+#: The run metrics a series point is checked for (``PresentedService.run_series``).
 SERIES_CHECKED = (
     "runs",
     "success_rate",
@@ -172,7 +174,7 @@ def reference(database: Database, org_id: str, window: Window) -> dict[str, obje
     with database.read() as conn:
         in_window = store.attempts_in_window(conn, org_id, window)
         history = store.attempts_of_runs(conn, org_id, run_metrics.runs_needing_history(in_window))
-    return run_metrics.summary(window, in_window, history)
+    return run_figures_json(run_metrics.summary(window, in_window, history))
 
 
 def recovery_reference(database: Database, org_id: str, window: Window) -> dict[str, object]:
@@ -180,17 +182,17 @@ def recovery_reference(database: Database, org_id: str, window: Window) -> dict[
         outcomes = store.outcomes_before(conn, org_id, window.filters, window.until_ms)
     found = run_metrics.recovery(window, outcomes)
     return {
-        "mttr_seconds": found["mttr_seconds"],
+        "mttr_seconds": found.mttr_seconds,
         "periods": sorted(
             (p.pipeline_id, p.branch, p.started_at_ms, p.ended_at_ms, p.failing_attempts)
-            for p in found["ended"]
+            for p in found.ended
         ),
-        "red_now": sorted((p.pipeline_id, p.branch, p.started_at_ms) for p in found["red_now"]),
+        "red_now": sorted((p.pipeline_id, p.branch, p.started_at_ms) for p in found.red_now),
     }
 
 
 def check_recovery(
-    service: AnalyticsService, database: Database, org_id: str, window: Window
+    service: PresentedService, database: Database, org_id: str, window: Window
 ) -> None:
     got = service.recovery(org_id, window)
     expected = recovery_reference(database, org_id, window)
@@ -233,7 +235,7 @@ def check_runs(
     ``PAGE_SORTS`` per window, in turn (the costliest part: the callers check it in the
     phases where the stored and raw parts differ most; every order is checked on a third of
     the windows)."""
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     references: dict[Window, dict[str, object]] = {}  # the data does not change meanwhile
 
     def expected_of(window: Window) -> dict[str, object]:
@@ -317,13 +319,16 @@ def job_reference(
         window_jobs += by_attempt.get(attempt.id, [])
         for key, seconds in job_metrics.exclusive_seconds(by_attempt.get(attempt.id, [])).items():
             exclusive[(attempt.id, key)] = seconds
-    summaries = job_metrics.job_summaries(
-        window,
-        {a.id: a.pipeline_id for a in in_window},
-        window_jobs,
-        exclusive,
-        job_metrics.flaky_jobs(flaky, by_attempt),
-    )
+    summaries = [
+        job_row_json(row)
+        for row in job_metrics.job_summaries(
+            window,
+            {a.id: a.pipeline_id for a in in_window},
+            window_jobs,
+            exclusive,
+            job_metrics.flaky_jobs(flaky, by_attempt),
+        )
+    ]
     for row in summaries:
         row["failures_passed_on_retry"] = passed.get((row["pipeline_id"], row["definition_key"]), 0)
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
@@ -362,7 +367,7 @@ PAGE_SORTS = ("-runs", "-p95_duration_seconds", "p95_duration_seconds", "-p50_du
 
 
 def check_highlights(
-    service: AnalyticsService,
+    service: PresentedService,
     org_id: str,
     window: Window,
     pipelines: list[dict[str, object]],
@@ -441,7 +446,7 @@ def wilson(hits: int, total: int) -> float:
 
 
 def check_job_highlights(
-    service: AnalyticsService, org_id: str, window: Window, expected: dict[Any, dict[str, Any]]
+    service: PresentedService, org_id: str, window: Window, expected: dict[Any, dict[str, Any]]
 ) -> None:
     """Most failing jobs: at least MIN_SAMPLE executions, most failures that stayed failed
     (failures less the flaky runs in which the job passed on a retry) first."""
@@ -466,7 +471,7 @@ def check_job_highlights(
 
 
 def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS) -> None:
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     for position, window in enumerate(windows):
         expected = job_reference(database, org_id, window)
         check_job_highlights(service, org_id, window, expected)
@@ -487,7 +492,7 @@ def job_keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
 JOB_PAGE_SORTS = ("-p95_duration_seconds", "-p50_duration_seconds")
 
 
-def check_slowest_first(service: AnalyticsService, org_id: str, window: Window, sort: str) -> None:
+def check_slowest_first(service: PresentedService, org_id: str, window: Window, sort: str) -> None:
     """Pages sorted slowest first (which read only the histograms of jobs that may be on
     them) are the slices of the whole list sorted so (which reads every histogram); so is
     the overview's list of the slowest jobs (of those with a duration and a sample)."""
@@ -613,7 +618,7 @@ def metric_reference(
 
 
 def check_metrics(database: Database, org_id: str) -> None:
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     for window in WINDOWS[:4]:
         for interval in (Interval.DAY, Interval.WEEK):
             for group_tag in (None, "runner"):

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from cipulse.accounts.service import AccountService
-from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import window_from
 from cipulse.cli.main import cli
 from cipulse.domain.window import Window
@@ -30,6 +29,7 @@ from cipulse.storage.database import Database
 from cipulse.storage.migrate import head_revision, migrate
 from tests.builders import runwatch_run
 from tests.conftest import POSTGRES_ADMIN_URL, empty_database, make_tenant
+from tests.presented import PresentedService
 from tests.test_analytics_consistency import assert_same, ingest, random_attempts, reference
 from tests.test_e2e import CIPULSE, KEY_PATTERN, serve
 
@@ -107,7 +107,7 @@ def test_a_sqlite_backup_taken_under_load_restores_to_the_same_figures(tmp_path:
         with database.read() as conn:
             attempts = conn.execute(sa.text("SELECT count(*) FROM run_attempts")).scalar_one()
         assert 0 < attempts <= stored
-        window = AnalyticsService(database).summary(org_id, window_of(WINDOW))["window"]
+        window = PresentedService(database).summary(org_id, window_of(WINDOW))["window"]
         expected = reference(database, org_id, window_of(WINDOW))
     finally:
         database.dispose()
@@ -162,7 +162,7 @@ def test_a_postgresql_backup_restores_with_pg_restore(
         assert "running: pg_dump --format=custom" in backup.stderr
         assert f"schema revision {head_revision()}" in backup.stderr
         org_id = AccountService(source).organisation("acme").id
-        expected = AnalyticsService(source).summary(org_id, window_of(WINDOW))
+        expected = PresentedService(source).summary(org_id, window_of(WINDOW))
     finally:
         source.dispose()
     target_url = scratch(scratch_databases)
@@ -177,7 +177,7 @@ def test_a_postgresql_backup_restores_with_pg_restore(
     target = Database(Settings(database_url=target_url, bootstrap_org=""))
     try:
         migrate(target)  # already at the newest revision: nothing to do
-        assert AnalyticsService(target).summary(org_id, window_of(WINDOW)) == expected
+        assert PresentedService(target).summary(org_id, window_of(WINDOW)) == expected
     finally:
         target.dispose()
 

@@ -425,12 +425,12 @@ def test_an_unknown_scope_gets_400_naming_branches(
 @pytest.mark.usefixtures("seeded")
 def test_the_latest_runs_of_a_pipeline_respect_the_branch_scope(database: Database) -> None:
     """The pipelines page's sparklines: a pipeline's latest attempts in the scope."""
-    from cipulse.analytics.service import AnalyticsService
     from cipulse.analytics.window import window_from
+    from tests.presented import PresentedService
 
     now = datetime(2024, 1, 8, tzinfo=UTC)
 
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     org_id = AccountService(database).organisation("acme").id
     pipelines = {
         row["repository"]: row["id"]

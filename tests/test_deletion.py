@@ -20,7 +20,6 @@ from cipulse.accounts.users import UserService
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics import retention
 from cipulse.analytics.refresh import refresh_all
-from cipulse.analytics.service import AnalyticsService
 from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
@@ -32,6 +31,7 @@ from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.storage.schema import metadata, webhook_deliveries
 from tests.builders import trunk_event, trunk_request
 from tests.conftest import Tenant, make_tenant, rows
+from tests.presented import PresentedService
 from tests.test_analytics_consistency import START, ingest, ms, random_attempts, reference
 from tests.test_analytics_consistency import assert_same as assert_reference
 from tests.test_retention import assert_same
@@ -56,7 +56,7 @@ def two_repositories(database: Database, tenant: Tenant, seed: int = 6) -> None:
 
 
 def figures(database: Database, org_id: str, window: Window) -> dict[str, Any]:
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     jobs, _ = service.jobs(org_id, window)
     return {
         "summary": service.summary(org_id, window),
@@ -118,7 +118,7 @@ def test_a_deleted_repository_leaves_the_rest_exact(
     want["summary"] = {k: v for k, v in expected["summary"].items() if k != "window"}
     assert_same(got, want)
     if not purged:  # and the stored figures are what the raw rows say
-        summary = AnalyticsService(database).summary(org_id, WHOLE)
+        summary = PresentedService(database).summary(org_id, WHOLE)
         assert_reference(summary, reference(database, org_id, WHOLE), WHOLE)
 
 

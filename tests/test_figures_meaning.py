@@ -14,12 +14,12 @@ from starlette.testclient import TestClient
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.analytics.buckets import Interval
-from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import window_from
 from cipulse.storage.database import Database
 from cipulse.web.dashboard.kpis import kpi_cards
 from tests.builders import runwatch_run
 from tests.conftest import Tenant
+from tests.presented import PresentedService
 from tests.test_dashboard import PASSWORD, ingest, sign_in
 from tests.test_read_api import outcome
 
@@ -39,8 +39,8 @@ def org_of(database: Database) -> str:
     return AccountService(database).organisation("acme").id
 
 
-def service_at(database: Database, now: str) -> AnalyticsService:
-    return AnalyticsService(database, clock=lambda: ms(now))
+def service_at(database: Database, now: str) -> PresentedService:
+    return PresentedService(database, clock=lambda: ms(now))
 
 
 def window(since: str, until: str) -> Any:

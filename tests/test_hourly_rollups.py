@@ -15,10 +15,10 @@ import pytest
 from cipulse.analytics import pieces, rollups
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.refresh import refresh_all
-from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.window import DAY_MS, HOUR_MS, Filters, Window
 from cipulse.storage.database import Database
 from tests.conftest import Tenant, rows
+from tests.presented import PresentedService
 from tests.test_analytics_consistency import (
     check_jobs,
     check_runs,
@@ -89,7 +89,7 @@ def assert_reads_hours(database: Database, org_id: str, window: Window) -> None:
 
         return recorded
 
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     with pytest.MonkeyPatch.context() as patch:
         for name in ("raw_piece", "raw_pieces_by_hour"):
             patch.setattr(pieces, name, recording(getattr(pieces, name)))

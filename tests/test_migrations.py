@@ -35,25 +35,25 @@ def test_upgrading_a_database_with_runs_fills_the_rollups(
     from alembic import command
 
     from cipulse.analytics.refresh import refresh_all
-    from cipulse.analytics.service import AnalyticsService
     from cipulse.domain.window import Window
     from cipulse.storage.migrate import alembic_config
+    from tests.presented import PresentedService
     from tests.test_analytics_consistency import START, ingest, ms, random_attempts, store_org
 
     ingest(database, tenant, random_attempts(11, 60))
     org_id = store_org(database)
     window = Window(ms(START), ms(START) + 40 * 86_400_000)
-    expected = AnalyticsService(database).summary(org_id, window)
+    expected = PresentedService(database).summary(org_id, window)
     config = alembic_config()
     with database.write() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0002")
     migrate(database)
     assert rows(database, "rollup_dirty") and not rows(database, "run_rollups")
-    assert rounded(AnalyticsService(database).summary(org_id, window)) == rounded(expected)
+    assert rounded(PresentedService(database).summary(org_id, window)) == rounded(expected)
     assert refresh_all(database) > 0
     assert rows(database, "run_rollups") and not rows(database, "rollup_dirty")
-    assert rounded(AnalyticsService(database).summary(org_id, window)) == rounded(expected)
+    assert rounded(PresentedService(database).summary(org_id, window)) == rounded(expected)
 
 
 def rounded(value: object) -> object:

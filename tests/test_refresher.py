@@ -18,7 +18,6 @@ from starlette.testclient import TestClient
 from cipulse.accounts.service import AccountService
 from cipulse.analytics import refresh
 from cipulse.analytics.refresh import refresh_all
-from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import window_from
 from cipulse.cli.main import cli
 from cipulse.errors import CipulseError
@@ -30,6 +29,7 @@ from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.web.app import create_app
 from tests.builders import runwatch_run
 from tests.conftest import Tenant, count, make_tenant
+from tests.presented import PresentedService
 
 TIED = "2024-03-05T12:00:00Z"
 WINDOW = {"since": "2024-03-01T00:00:00Z", "until": "2024-03-08T00:00:00Z"}
@@ -66,7 +66,7 @@ def tied_runs(count: int = 20, pipeline: str = "CI") -> list[dict[str, Any]]:
 def recovery(database: Database, org: str) -> dict[str, Any]:
     org_id = AccountService(database).organisation(org).id
     window = window_from(WINDOW, datetime.now(UTC), [])
-    return AnalyticsService(database).recovery(org_id, window)
+    return PresentedService(database).recovery(org_id, window)
 
 
 def marks_left(database: Database) -> int:
@@ -184,7 +184,7 @@ def test_a_partition_that_fails_is_set_aside_and_the_rest_is_refreshed(
     ingest(database, first, runs)
     ingest(database, second, [runwatch_run(run_id=1, status="success", jobs=[])])
     poisoned = _pipeline_id(database, "first", "Poisoned")
-    expected = AnalyticsService(database).pipelines(
+    expected = PresentedService(database).pipelines(
         AccountService(database).organisation("first").id, window_from({}, datetime.now(UTC), [])
     )
     _poison(database, poisoned)
@@ -200,7 +200,7 @@ def test_a_partition_that_fails_is_set_aside_and_the_rest_is_refreshed(
     assert marks_left(database) == 1
     org_id = AccountService(database).organisation("first").id
     assert (
-        AnalyticsService(database).pipelines(org_id, window_from({}, datetime.now(UTC), []))
+        PresentedService(database).pipelines(org_id, window_from({}, datetime.now(UTC), []))
         == expected
     )
     # The background refresher leaves it aside until its retry time.

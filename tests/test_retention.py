@@ -20,7 +20,6 @@ from starlette.testclient import TestClient
 from cipulse.analytics import retention
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.refresh import rebuild, refresh_all
-from cipulse.analytics.service import AnalyticsService
 from cipulse.cli.main import cli
 from cipulse.domain.model import Organisation
 from cipulse.domain.window import DAY_MS, Filters, Window
@@ -35,6 +34,7 @@ from cipulse.storage.schema import jobs, run_attempts, webhook_deliveries
 from cipulse.web.app import create_app
 from tests.builders import runwatch_run, trunk_event, trunk_request
 from tests.conftest import Tenant, count, rows
+from tests.presented import PresentedService
 from tests.test_analytics_consistency import (
     PERCENTILES,
     START,
@@ -101,7 +101,7 @@ def red_across_the_cut() -> list[dict[str, Any]]:
     ]
 
 
-def figures(service: AnalyticsService, org_id: str, window: Window) -> dict[str, Any]:
+def figures(service: PresentedService, org_id: str, window: Window) -> dict[str, Any]:
     """Everything a whole-days window shows that the rollups serve."""
     jobs_page, _ = service.jobs(org_id, window)
     flaky_page, _ = service.flaky(org_id, window)
@@ -137,7 +137,7 @@ def assert_same(got: Any, expected: Any, name: str = "") -> None:
 
 
 def all_figures(database: Database, org_id: str) -> list[dict[str, Any]]:
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     return [figures(service, org_id, window) for window in WHOLE_DAYS]
 
 
@@ -221,7 +221,7 @@ def test_whole_purged_days_keep_every_figure(
 def test_raw_reads_of_purged_days_find_nothing(database: Database, tenant: Tenant) -> None:
     """Run lists and filters the rollups do not split by read the raw rows: gone."""
     org_id = seeded(database, tenant)
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     purged = Window(ms(START), ms(START + timedelta(days=12)))
     assert service.summary(org_id, replace(purged, filters=Filters(branch="main")))["runs"] > 0
     purge(database)
@@ -236,7 +236,7 @@ def test_a_red_period_open_across_the_cut_off_is_recomputed_from_its_start(
 ) -> None:
     org_id = seeded(database, tenant)
     purge(database)
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     everything = Window(ms(START), ms(START + timedelta(days=60)))
     before = service.recovery(org_id, everything)["periods"]
     # A failure inside the period marks its pipeline's red periods from that day on.

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import refresh_all
-from cipulse.analytics.service import AnalyticsService
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
 from tests.builders import runwatch_job, runwatch_run
 from tests.conftest import Tenant
+from tests.presented import PresentedService
 
 DAY0 = datetime(2024, 3, 4, 10, tzinfo=UTC)  # a Monday
 
@@ -65,7 +65,7 @@ def expected(first_day: int, end_day: int) -> tuple[int, int]:
     return failures, passed
 
 
-def split_of(service: AnalyticsService, org_id: str, first_day: int, end_day: int) -> Any:
+def split_of(service: PresentedService, org_id: str, first_day: int, end_day: int) -> Any:
     since = DAY0.replace(hour=0) + timedelta(days=first_day)
     until = DAY0.replace(hour=0) + timedelta(days=end_day)
     window = Window(int(since.timestamp() * 1000), int(until.timestamp() * 1000))
@@ -87,7 +87,7 @@ def test_failures_passed_on_retry_are_counted_exactly(
             )
             assert response.status_code == 200, response.text
     org_id = AccountService(database).organisation(tenant.name).id
-    service = AnalyticsService(database)
+    service = PresentedService(database)
     windows = [(0, 3), (0, 2), (1, 3)]
     assert expected(0, 3) == (6, 3)  # the worked example: 6 failures, 3 passed later
     for stored in (False, True):

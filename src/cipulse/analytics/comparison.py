@@ -7,7 +7,7 @@ and a change is only a number when there is something to compare with. Pure func
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from cipulse.domain.window import Window
 
@@ -65,9 +65,6 @@ class Change:
     change: float | None
     reason: str | None
 
-    def json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "change": self.change, "reason": self.reason}
-
 
 def change_of(metric: str, now: float | None, before: float | None, earlier_runs: int) -> Change:
     kind = "difference" if metric in DIFFERENCES else "relative"
@@ -82,11 +79,17 @@ def change_of(metric: str, now: float | None, before: float | None, earlier_runs
     return Change(kind, (now - before) / before, None)
 
 
-def changes(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Change]:
+class Figured(Protocol):
+    """Figures read by the names of their definitions."""
+
+    def figure(self, name: str) -> Any: ...
+
+
+def changes(current: Figured, previous: Figured) -> dict[str, Change]:
     """Every compared figure's change, from two summaries (``runs`` of the earlier one tells
     whether it holds any data)."""
-    earlier_runs = int(previous.get("runs") or 0)
+    earlier_runs = int(previous.figure("runs") or 0)
     return {
-        metric: change_of(metric, current.get(metric), previous.get(metric), earlier_runs)
+        metric: change_of(metric, current.figure(metric), previous.figure(metric), earlier_runs)
         for metric in COMPARED
     }

@@ -6,6 +6,7 @@ p95 per time bucket, optionally grouped by the value of a tag."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cipulse.analytics.run_metrics import percentile_of
@@ -36,21 +37,44 @@ def histograms_of(events: Sequence[Event]) -> dict[MetricKey, Histogram]:
     return found
 
 
-def histogram_aggregate(histogram: Histogram | None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """A metric's values in one bucket: how many, their sum, mean, p50 and p95 (None:
+    no value)."""
+
+    start_ms: int
+    count: int
+    sum: float
+    mean: float | None
+    p50: float | None
+    p95: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricGroup:
+    """A metric's series for one value of the grouping tag (None: values without it, or
+    every value when not grouped)."""
+
+    group: str | None
+    points: list[MetricPoint]
+
+
+def point_of(start_ms: int, histogram: Histogram | None) -> MetricPoint:
     if histogram is None or not histogram.count:
-        return {"count": 0, "sum": 0.0, "mean": None, "p50": None, "p95": None}
-    return {
-        "count": histogram.count,
-        "sum": histogram.total,
-        "mean": histogram.mean(),
-        "p50": percentile_of(histogram, 50),
-        "p95": percentile_of(histogram, 95),
-    }
+        return MetricPoint(start_ms, 0, 0.0, None, None, None)
+    return MetricPoint(
+        start_ms,
+        histogram.count,
+        histogram.total,
+        histogram.mean(),
+        percentile_of(histogram, 50),
+        percentile_of(histogram, 95),
+    )
 
 
 def grouped_series(
     buckets: dict[int, dict[str | None, Histogram]], starts: Sequence[int]
-) -> list[dict[str, Any]]:
+) -> list[MetricGroup]:
     """Series per group from histograms per bucket start and group, empty buckets included:
     the groups in order, the one for values without the tag (None) last."""
     groups = sorted(
@@ -58,12 +82,6 @@ def grouped_series(
         key=lambda group: (group is None, group or ""),
     )
     return [
-        {
-            "group": group,
-            "points": [
-                {"start": start, **histogram_aggregate(buckets.get(start, {}).get(group))}
-                for start in starts
-            ],
-        }
+        MetricGroup(group, [point_of(start, buckets.get(start, {}).get(group)) for start in starts])
         for group in groups
     ]

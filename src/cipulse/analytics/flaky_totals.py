@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from cipulse.analytics.job_metrics import FlakyJob
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +20,8 @@ class FlakyTotals:
     retry_compute_seconds: float
 
 
-def flaky_totals(rows: Sequence[dict[str, Any]]) -> FlakyTotals:
+def flaky_totals(rows: Sequence[FlakyJob]) -> FlakyTotals:
     """The totals of the whole list of flaky jobs (``AnalyticsService.all_flaky``)."""
     return FlakyTotals(
-        jobs=len(rows), retry_compute_seconds=sum(row["retry_compute_seconds"] for row in rows)
+        jobs=len(rows), retry_compute_seconds=sum(row.retry_compute_seconds for row in rows)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cipulse.analytics.run_metrics import (
@@ -77,7 +78,7 @@ def job_summaries(
     jobs: Sequence[dict[str, Any]],
     exclusive: dict[tuple[str, str], float],
     flaky: dict[JobKey, list[FlakyRun]],
-) -> list[dict[str, Any]]:
+) -> list[JobFigures]:
     """One row per (pipeline, job), computed job by job (the reference the database's
     tallies are checked against). ``pipeline_of`` maps attempt id → pipeline id;
     ``exclusive`` maps (attempt id, node key) → exclusive seconds."""
@@ -134,12 +135,69 @@ def with_flaky(
     return tallies
 
 
-def duration_fields(durations: Histogram) -> dict[str, float | None]:
-    return {
-        "p50_duration_seconds": percentile_of(durations, 50),
-        "p95_duration_seconds": percentile_of(durations, 95),
-        "mean_duration_seconds": mean_of(durations),
-    }
+@dataclass(frozen=True, slots=True)
+class PipelineName:
+    """A pipeline's name and its repository's, beside a row of figures."""
+
+    pipeline: str
+    repository: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobFigures:
+    """One (pipeline, job) of the job list: every figure of ``definitions.JOB_METRICS``,
+    a field per definition of the same name, and its pipeline's ``names`` (None: not
+    named, or its pipeline is no longer stored).
+
+    A dataclass, not a mapping: mypy checks every reader, and adding a job figure is a
+    definition, a field and its computation here, and its presenter line in ``web/``."""
+
+    pipeline_id: str
+    job: str
+    definition_key: str
+    level: str
+    runs: int
+    by_status: dict[str, int]
+    success_rate: float | None
+    failure_count: int
+    flaky_count: int
+    failures_passed_on_retry: int
+    p50_duration_seconds: float | None
+    p95_duration_seconds: float | None
+    mean_duration_seconds: float | None
+    total_duration_seconds: float
+    exclusive_seconds: float
+    names: PipelineName | None = None
+
+    def sort_value(self, field: str) -> Any:
+        """The value a sort by ``field`` orders by (None: no such field)."""
+        if field in ("pipeline", "repository"):
+            return None if self.names is None else getattr(self.names, field)
+        return getattr(self, field, None)
+
+
+@dataclass(frozen=True, slots=True)
+class FlakyJob:
+    """A job with flaky runs: how many, over how many executions, what their retries cost
+    and when it was last flaky; ``names``: its pipeline's (None: no longer stored)."""
+
+    pipeline_id: str
+    names: PipelineName | None
+    job: str
+    definition_key: str
+    level: str
+    flaky_count: int
+    runs: int
+    flaky_runs_per_execution: float | None
+    retry_compute_seconds: float
+    last_flaky_at_ms: int | None
+
+    def sort_value(self, field: str) -> Any:
+        """The value a sort by ``field`` orders by (``flaky_rate``: the old name of
+        ``flaky_runs_per_execution``)."""
+        if field == "flaky_rate":
+            return self.flaky_runs_per_execution
+        return getattr(self, field, None)
 
 
 #: Row fields read straight off a tally: sorting by one needs no row built.
@@ -153,29 +211,34 @@ TALLY_SORTS: dict[str, Callable[[JobTally], Any]] = {
 }
 
 
-def job_rows(tallies: dict[JobKey, JobTally]) -> list[dict[str, Any]]:
+def job_rows(
+    tallies: dict[JobKey, JobTally], names: dict[str, PipelineName] | None = None
+) -> list[JobFigures]:
     """One row per (pipeline, job) from tallies (the database's, the rollups', or
-    ``job_summaries``' own)."""
+    ``job_summaries``' own), each named by ``names`` (per pipeline id) when given."""
     rows = []
     for (pipeline_id, definition), tally in tallies.items():
         by_status = tally.by_status
         decided = sum(by_status[s] for s in DECIDED)
         durations = tally.durations
         rows.append(
-            {
-                "pipeline_id": pipeline_id,
-                "job": tally.name,
-                "definition_key": definition,
-                "level": tally.level or "job",
-                "runs": sum(by_status.values()),
-                "by_status": {status: by_status[status] for status in STATUS_NAMES},
-                "success_rate": by_status[SUCCESS] / decided if decided else None,
-                "failure_count": sum(by_status[s] for s in FAILING),
-                "flaky_count": tally.flaky_count,
-                "failures_passed_on_retry": tally.failures_passed_on_retry,
-                **duration_fields(durations),
-                "total_duration_seconds": tally.total_duration_seconds,
-                "exclusive_seconds": tally.exclusive_seconds,
-            }
+            JobFigures(
+                pipeline_id=pipeline_id,
+                job=tally.name,
+                definition_key=definition,
+                level=tally.level or "job",
+                runs=sum(by_status.values()),
+                by_status={status: by_status[status] for status in STATUS_NAMES},
+                success_rate=by_status[SUCCESS] / decided if decided else None,
+                failure_count=sum(by_status[s] for s in FAILING),
+                flaky_count=tally.flaky_count,
+                failures_passed_on_retry=tally.failures_passed_on_retry,
+                p50_duration_seconds=percentile_of(durations, 50),
+                p95_duration_seconds=percentile_of(durations, 95),
+                mean_duration_seconds=mean_of(durations),
+                total_duration_seconds=tally.total_duration_seconds,
+                exclusive_seconds=tally.exclusive_seconds,
+                names=None if names is None else names.get(pipeline_id),
+            )
         )
     return rows

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cipulse.analytics.job_metrics import TALLY_SORTS, JobKey
+from cipulse.analytics.job_metrics import TALLY_SORTS, JobKey, PipelineName
 from cipulse.domain.tallies import JobTally
 
-#: Per pipeline id, its name and repository (``pipeline``, ``repository``).
-Names = dict[str, dict[str, Any]]
+#: Per pipeline id, its name and repository.
+Names = dict[str, PipelineName]
 
 
 def _sort_value(
@@ -22,9 +22,10 @@ def _sort_value(
     if field == "pipeline":
 
         def by_pipeline(key: JobKey) -> tuple[str, str, str]:
-            named = names.get(key[0], {})
-            pipeline, repository = named.get("pipeline"), named.get("repository")
-            return (pipeline or "", repository or "", tallies[key].name)
+            named = names.get(key[0])
+            if named is None:
+                return ("", "", tallies[key].name)
+            return (named.pipeline or "", named.repository or "", tallies[key].name)
 
         return by_pipeline
     figure = TALLY_SORTS.get(field)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -37,8 +37,10 @@ DEFAULT_PAGE = PageRequest()
 
 
 Item = TypeVar("Item")
-#: A listed row of figures (``page_of``'s rows).
-Row = dict[str, Any]
+#: A listed row: a typed row with ``sort_value``, or a mapping of its fields.
+Listed = TypeVar("Listed")
+#: A stored run attempt as the store returns it (``keyset_page``'s rows).
+StoredRow = Mapping[str, Any]
 
 
 class Page(NamedTuple, Generic[Item]):
@@ -91,15 +93,22 @@ def check_sort(sort: str | None, fields: Sequence[str]) -> None:
         )
 
 
-def ordered(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+def sort_value(row: Any, field: str) -> Any:
+    """What a row is ordered by for ``field``: a typed row's ``sort_value``, or a mapping's
+    field (None: the row has none)."""
+    return row.get(field) if isinstance(row, Mapping) else row.sort_value(field)
+
+
+def ordered(rows: list[Listed], sort: str | None) -> list[Listed]:
     """Rows by ``sort`` (empty values last either way), ties in their given order."""
     if not sort:
         return rows
     field = sort.removeprefix("-")
-    present = [row for row in rows if row.get(field) is not None]
-    missing = [row for row in rows if row.get(field) is None]
-    present.sort(key=lambda row: row[field], reverse=sort.startswith("-"))
-    return present + missing
+    keyed = [(sort_value(row, field), row) for row in rows]
+    present = [(value, row) for value, row in keyed if value is not None]
+    missing = [row for value, row in keyed if value is None]
+    present.sort(key=lambda item: item[0], reverse=sort.startswith("-"))
+    return [row for _, row in present] + missing
 
 
 def page_range(page: PageRequest) -> tuple[int, int]:
@@ -119,7 +128,7 @@ def cursor_after(end: int, total: int) -> str | None:
     return _encode(_OFFSET, end) if end < total else None
 
 
-def page_of(rows: list[Row], sort: str | None, page: PageRequest) -> Page[Row]:
+def page_of(rows: list[Listed], sort: str | None, page: PageRequest) -> Page[Listed]:
     """One page of the rows in ``sort`` order, and the cursor of the next (None: last)."""
     offset, end = page_range(page)
     rows = ordered(rows, sort)
@@ -138,7 +147,9 @@ def keyset_position(cursor: str | None) -> tuple[int, str] | None:
     return _integer(started, *_BIGINT), canonical
 
 
-def keyset_page(rows: list[Row], limit: int, shown: Callable[[Row], Item]) -> Page[Item]:
+def keyset_page(
+    rows: Sequence[StoredRow], limit: int, shown: Callable[[StoredRow], Item]
+) -> Page[Item]:
     """A page of run attempts from up to ``limit + 1`` rows read after a keyset position:
     the first ``limit`` shown, and the cursor after the last of them if there are more."""
     items = [shown(row) for row in rows[:limit]]

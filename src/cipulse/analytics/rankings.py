@@ -7,7 +7,10 @@ functions of the listed rows; ``docs/metrics.md`` (Rankings) states the same rul
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+
+from cipulse.analytics.job_metrics import FlakyJob, JobFigures
+from cipulse.analytics.list_rows import FailingPipeline, FlakyPipeline, PipelineRow
 
 #: Fewer decided runs (or job executions) than this and a row is not ranked: its rate says
 #: too little.
@@ -36,70 +39,69 @@ def failed(by_status: dict[str, int]) -> int:
     return by_status.get("failure", 0) + by_status.get("timed_out", 0)
 
 
-def most_failing_pipelines(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+def most_failing_pipelines(rows: list[PipelineRow], count: int) -> list[FailingPipeline]:
     """Pipelines with at least ``MIN_SAMPLE`` decided runs and a failure, by the Wilson lower
     bound of their failure rate (then more failures first), each with ``failed_runs`` and
     ``decided_runs``: the sample beside the figure."""
     ranked = []
     for row in rows:
-        total, failures = decided(row["by_status"]), failed(row["by_status"])
+        total, failures = decided(row.figures.by_status), failed(row.figures.by_status)
         if total >= MIN_SAMPLE and failures:
             bound = wilson_lower_bound(failures, total)
-            ranked.append({**row, "failed_runs": failures, "decided_runs": total, "bound": bound})
-    ranked.sort(key=lambda r: (-r["bound"], -r["failed_runs"], r["id"]))
-    return [{k: v for k, v in r.items() if k != "bound"} for r in ranked[:count]]
+            ranked.append((-bound, -failures, row.id, FailingPipeline(row, failures, total)))
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked[:count]]
 
 
-def too_few_to_rank(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+def too_few_to_rank(rows: list[PipelineRow], count: int) -> list[PipelineRow]:
     """Pipelines that ran but have fewer than ``MIN_SAMPLE`` decided runs, most runs first:
     what a list with nothing to rank names instead (a new user's first runs)."""
-    few = [r for r in rows if r["runs"] and decided(r["by_status"]) < MIN_SAMPLE]
-    return sorted(few, key=lambda r: (-r["runs"], r["id"]))[:count]
+    few = [r for r in rows if r.figures.runs and decided(r.figures.by_status) < MIN_SAMPLE]
+    return sorted(few, key=lambda r: (-r.figures.runs, r.id))[:count]
 
 
 def flakiest_pipelines(
-    rows: list[dict[str, Any]], samples: dict[str, int], count: int
-) -> list[dict[str, Any]]:
+    rows: list[PipelineRow], samples: dict[str, int], count: int
+) -> list[FlakyPipeline]:
     """Pipelines with flaky runs and at least ``MIN_SAMPLE`` runs in ``flaky_rate``'s
     denominator (``samples``, per pipeline id), by the Wilson lower bound of their flaky
     rate (then more flaky runs first), each with ``flaky_of_runs``: that denominator."""
     ranked = []
     for row in rows:
-        total = samples.get(row["id"], 0)
-        if row["flaky_runs"] and total >= MIN_SAMPLE:
-            bound = wilson_lower_bound(row["flaky_runs"], total)
-            ranked.append({**row, "flaky_of_runs": total, "bound": bound})
-    ranked.sort(key=lambda r: (-r["bound"], -r["flaky_runs"], r["id"]))
-    return [{k: v for k, v in r.items() if k != "bound"} for r in ranked[:count]]
+        total, flaky = samples.get(row.id, 0), row.figures.flaky_runs
+        if flaky and total >= MIN_SAMPLE:
+            bound = wilson_lower_bound(flaky, total)
+            ranked.append((-bound, -flaky, row.id, FlakyPipeline(row, total)))
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked[:count]]
 
 
-def with_retry_split(row: dict[str, Any]) -> dict[str, Any]:
-    """A job row with its failures split: ``failures_passed_on_retry`` (its failing
-    executions after which it ended success in a later attempt of the same run) and
-    ``failures_stayed_failed`` (the other failing executions)."""
-    passed = row["failures_passed_on_retry"]
-    return {
-        **row,
-        "failures_passed_on_retry": passed,
-        "failures_stayed_failed": row["failure_count"] - passed,
-    }
+@dataclass(frozen=True, slots=True)
+class FailingJob:
+    """A job of the most failing, with its failures split: ``failures_passed_on_retry``
+    (its row's: the failing executions after which it ended success in a later attempt of
+    the same run) and ``failures_stayed_failed`` (the other failing executions)."""
+
+    row: JobFigures
+    failures_stayed_failed: int
 
 
-def most_failing_jobs(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+def most_failing_jobs(rows: list[JobFigures], count: int) -> list[FailingJob]:
     """Jobs with at least ``MIN_SAMPLE`` executions and a failure that stayed failed, most
     such failures first (impact: each is a red run someone has to look at), then the
     Wilson lower bound of their failure rate."""
     ranked = []
-    for row in map(with_retry_split, rows):
-        total = decided(row["by_status"])
-        if total >= MIN_SAMPLE and row["failures_stayed_failed"]:
-            bound = wilson_lower_bound(row["failure_count"], total)
-            order = (-row["failures_stayed_failed"], -bound, row["job"], row["pipeline_id"])
-            ranked.append((*order, row["definition_key"], row))
+    for row in rows:
+        stayed = row.failure_count - row.failures_passed_on_retry
+        total = decided(row.by_status)
+        if total >= MIN_SAMPLE and stayed:
+            bound = wilson_lower_bound(row.failure_count, total)
+            order = (-stayed, -bound, row.job, row.pipeline_id, row.definition_key)
+            ranked.append((*order, FailingJob(row, stayed)))
     ranked.sort(key=lambda item: item[:5])  # ties: by name, then one fixed order
     return [item[5] for item in ranked[:count]]
 
 
-def flakiest_jobs(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+def flakiest_jobs(rows: list[FlakyJob], count: int) -> list[FlakyJob]:
     """Flaky-job rows (most flaky runs first) with at least ``MIN_SAMPLE`` executions."""
-    return [row for row in rows if row["runs"] >= MIN_SAMPLE][:count]
+    return [row for row in rows if row.runs >= MIN_SAMPLE][:count]

@@ -98,27 +98,53 @@ def tally_of(window: Window, in_window: Sequence[AttemptFacts], *, exact: bool =
     )
 
 
-def metrics_of(window: Window, tally: RunTally) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class RunFigures:
+    """Every run-level figure of ``definitions.RUN_METRICS``, a field per definition of the
+    same name, and the counts by status.
+
+    A dataclass, not a mapping: mypy checks every reader, and adding a run figure is a
+    definition, a field and its computation here, and its presenter line in ``web/``."""
+
+    runs: int
+    by_status: dict[str, int]
+    success_rate: float | None
+    first_attempt_success_rate: float | None
+    p50_duration_seconds: float | None
+    p95_duration_seconds: float | None
+    mean_duration_seconds: float | None
+    compute_seconds: float
+    throughput_per_day: float
+    flaky_runs: int
+    flaky_rate: float | None
+    retry_compute_seconds: float
+
+    def figure(self, name: str) -> Any:
+        """The figure a definition (or a sort, or a series) names."""
+        return getattr(self, name)
+
+
+def metrics_of(window: Window, tally: RunTally) -> RunFigures:
     """Every run-level metric of ``definitions.RUN_METRICS``, from a tally."""
     by_status = tally.by_status
     decided = by_status[SUCCESS] + sum(by_status[s] for s in FAILING)
     first_decided = sum(tally.first_by_status[s] for s in DECIDED)
     durations = tally.durations
     runs = sum(by_status.values())
-    return {
-        "runs": runs,
-        "by_status": {status: by_status[status] for status in STATUS_NAMES},
-        "success_rate": _ratio(by_status[SUCCESS], decided),
-        "first_attempt_success_rate": _ratio(tally.first_by_status[SUCCESS], first_decided),
-        "p50_duration_seconds": percentile_of(durations, 50),
-        "p95_duration_seconds": percentile_of(durations, 95),
-        "mean_duration_seconds": mean_of(durations),
-        "compute_seconds": tally.compute_seconds,
-        "throughput_per_day": runs / window.days,
-        "flaky_runs": tally.flaky_runs,
-        "flaky_rate": _ratio(tally.flaky_runs, tally.decided_runs),
-        "retry_compute_seconds": tally.retry_compute_seconds,
-    }
+    return RunFigures(
+        runs=runs,
+        by_status={status: by_status[status] for status in STATUS_NAMES},
+        success_rate=_ratio(by_status[SUCCESS], decided),
+        first_attempt_success_rate=_ratio(tally.first_by_status[SUCCESS], first_decided),
+        p50_duration_seconds=percentile_of(durations, 50),
+        p95_duration_seconds=percentile_of(durations, 95),
+        mean_duration_seconds=mean_of(durations),
+        compute_seconds=tally.compute_seconds,
+        throughput_per_day=runs / window.days,
+        flaky_runs=tally.flaky_runs,
+        flaky_rate=_ratio(tally.flaky_runs, tally.decided_runs),
+        retry_compute_seconds=tally.retry_compute_seconds,
+    )
 
 
 def with_flaky(tally: RunTally, flaky: dict[tuple[str, str], FlakyRun]) -> RunTally:
@@ -134,7 +160,7 @@ def retry_compute(flaky: Iterable[FlakyRun]) -> float:
 
 def summary(
     window: Window, in_window: Sequence[AttemptFacts], history: Sequence[AttemptFacts]
-) -> dict[str, Any]:
+) -> RunFigures:
     """Every run-level metric, straight from the attempts. ``history`` holds all attempts
     of the runs ``runs_needing_history`` names (whatever their time)."""
     return metrics_of(
@@ -187,9 +213,20 @@ def red_periods(outcomes: Sequence[Outcome]) -> list[RedPeriod]:
     return periods
 
 
-def recovery(window: Window, outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """``mttr_seconds``: the mean length of the red periods that ended in the window;
-    ``red_now``: the pipelines and branches red at the window's end, since when."""
+@dataclass(frozen=True, slots=True)
+class WindowRecovery:
+    """``mttr_seconds``: the mean length of the red periods that ended in the window
+    (``ended``); ``red_now``: the periods still red at its end."""
+
+    mttr_seconds: float | None
+    recovered_periods: int
+    ended: list[RedPeriod]
+    red_now: list[RedPeriod]
+
+
+def recovery(window: Window, outcomes: Sequence[Outcome]) -> WindowRecovery:
+    """The red periods of the outcomes, straight from them: those that ended in the window
+    and those red at its end (the reference the stored periods are checked against)."""
     periods = red_periods(outcomes)
     ended = [
         p
@@ -197,9 +234,9 @@ def recovery(window: Window, outcomes: Sequence[Outcome]) -> dict[str, Any]:
         if p.ended_at_ms is not None and window.since_ms <= p.ended_at_ms < window.until_ms
     ]
     lengths = [p.seconds for p in ended if p.seconds is not None]
-    return {
-        "mttr_seconds": sum(lengths) / len(lengths) if lengths else None,
-        "recovered_periods": len(ended),
-        "ended": ended,
-        "red_now": [p for p in periods if p.ended_at_ms is None],
-    }
+    return WindowRecovery(
+        mttr_seconds=sum(lengths) / len(lengths) if lengths else None,
+        recovered_periods=len(ended),
+        ended=ended,
+        red_now=[p for p in periods if p.ended_at_ms is None],
+    )

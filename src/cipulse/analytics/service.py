@@ -7,10 +7,11 @@ epoch milliseconds: whether a window is still under way, what is red now)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from cipulse.analytics.buckets import Interval
-from cipulse.analytics.paging import DEFAULT_PAGE, MAX_PAGE, Page, PageRequest, Row
+from cipulse.analytics.job_metrics import FlakyJob, JobFigures
+from cipulse.analytics.list_rows import PipelineRow, RepositoryRow
+from cipulse.analytics.paging import DEFAULT_PAGE, MAX_PAGE, Page, PageRequest
 from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch
 from cipulse.analytics.questions import (
     custom_metrics,
@@ -23,17 +24,21 @@ from cipulse.analytics.questions import (
     series,
     summary,
 )
+from cipulse.analytics.questions.custom_metrics import MetricSeries
+from cipulse.analytics.questions.jobs import JobHighlights
+from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.questions.pipelines import PipelineInfo
+from cipulse.analytics.questions.recovery import RecoveryAnswer
 from cipulse.analytics.questions.run_answers import Attempt, RunDetail
-from cipulse.analytics.questions.runs import RunSpan
+from cipulse.analytics.questions.runs import LatestAttempt, RunSpan
+from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
+from cipulse.analytics.questions.summary import Summary
 from cipulse.domain.window import Window
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 
 __all__ = ["FLAKY_SORTS", "JOB_SORTS", "LIST_SORTS", "AnalyticsService", "RunSpan"]
-
-Rows = list[dict[str, Any]]
 
 
 class AnalyticsService:
@@ -42,30 +47,34 @@ class AnalyticsService:
         #: Now, in epoch milliseconds: whether a window is still under way, what is red now.
         self.clock = clock
 
-    def summary(self, org_id: str, window: Window) -> dict[str, Any]:
+    def summary(self, org_id: str, window: Window) -> Summary:
         return summary.summary(self.database, org_id, window, self.clock())
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval
-    ) -> dict[str, Any]:
+    ) -> Timeseries:
         return series.timeseries(self.database, org_id, window, metric, interval, self.clock())
 
-    def run_series(self, org_id: str, window: Window, interval: Interval) -> Rows:
+    def run_series(self, org_id: str, window: Window, interval: Interval) -> list[SeriesBucket]:
         return series.run_series(self.database, org_id, window, interval, self.clock())
 
-    def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> dict[str, Any]:
+    def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> RecoveryAnswer:
         return recovery.recovery_answer(self.database, org_id, window, limit, self.clock())
 
-    def jobs(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page[Row]:
+    def jobs(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> Page[JobFigures]:
         return jobs.jobs(self.database, org_id, window, page)
 
-    def job_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
+    def job_highlights(self, org_id: str, window: Window, count: int) -> JobHighlights:
         return jobs.job_highlights(self.database, org_id, window, count)
 
-    def flaky(self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE) -> Page[Row]:
+    def flaky(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> Page[FlakyJob]:
         return flaky.flaky(self.database, org_id, window, page)
 
-    def all_flaky(self, org_id: str, window: Window, sort: str | None) -> Rows:
+    def all_flaky(self, org_id: str, window: Window, sort: str | None) -> list[FlakyJob]:
         return flaky.all_flaky(self.database, org_id, window, sort)
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
@@ -73,17 +82,19 @@ class AnalyticsService:
 
     def custom_metric(
         self, org_id: str, window: Window, key: str, group_by: str | None, interval: Interval
-    ) -> dict[str, Any]:
+    ) -> MetricSeries:
         return custom_metrics.custom_metric(
             self.database, org_id, window, key, group_by, interval, self.clock()
         )
 
     def repositories(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-    ) -> Page[Row]:
+    ) -> Page[RepositoryRow]:
         return lists.repositories(self.database, org_id, window, page)
 
-    def all_repositories(self, org_id: str, window: Window, sort: str | None) -> Rows:
+    def all_repositories(
+        self, org_id: str, window: Window, sort: str | None
+    ) -> list[RepositoryRow]:
         return lists.all_repositories(self.database, org_id, window, sort)
 
     def pipelines(
@@ -92,12 +103,12 @@ class AnalyticsService:
         window: Window,
         page: PageRequest = DEFAULT_PAGE,
         search: PipelineSearch = EVERY_PIPELINE,
-    ) -> Page[Row]:
+    ) -> Page[PipelineRow]:
         return lists.pipelines(self.database, org_id, window, page, search)
 
     def all_pipelines(
         self, org_id: str, window: Window, sort: str | None, search: PipelineSearch
-    ) -> Rows:
+    ) -> list[PipelineRow]:
         return lists.all_pipelines(self.database, org_id, window, sort, search)
 
     def pipelines_shown(
@@ -108,10 +119,10 @@ class AnalyticsService:
         search: PipelineSearch,
         start: int,
         end: int,
-    ) -> tuple[Rows, int]:
+    ) -> tuple[list[PipelineRow], int]:
         return lists.pipelines_shown(self.database, org_id, window, sort, search, start, end)
 
-    def pipeline_highlights(self, org_id: str, window: Window, count: int) -> dict[str, Any]:
+    def pipeline_highlights(self, org_id: str, window: Window, count: int) -> PipelineHighlights:
         return lists.pipeline_highlights(self.database, org_id, window, count)
 
     def pipeline(self, org_id: str, pipeline_id: str) -> PipelineInfo:
@@ -131,7 +142,7 @@ class AnalyticsService:
 
     def latest_runs(
         self, org_id: str, pipeline_ids: Sequence[str], window: Window, count: int = 30
-    ) -> dict[str, Rows]:
+    ) -> dict[str, list[LatestAttempt]]:
         return runs.latest_runs(self.database, org_id, pipeline_ids, window, count)
 
     def run_span(self, org_id: str, pipeline_id: str | None = None) -> RunSpan | None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from cipulse.analytics import job_metrics, run_metrics
-from cipulse.analytics.job_order import Names, by_key, keys_in_order
+from cipulse.analytics.job_metrics import FlakyJob, JobFigures, PipelineName
+from cipulse.analytics.job_order import by_key, keys_in_order
+from cipulse.analytics.list_rows import PipelineRow, RepositoryRow
 from cipulse.analytics.paging import MAX_PAGE, check_sort, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.questions.flaky import BLANK_FLAKY
@@ -35,13 +37,7 @@ from cipulse.storage import list_store
 
 #: Rows per batch of the lists of figures (runs come ``MAX_PAGE`` at a time).
 BATCH_ROWS = 500
-_PIPELINE_FIELDS = (
-    *("id", "name", "pipeline_key", "repository_id", "repository", "repository_host"),
-    "created_at",
-)
-_REPOSITORY_FIELDS = ("id", "host", "full_name", "created_at")
 Item = TypeVar("Item")
-Batches = Iterator[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +49,13 @@ class WholeList(Generic[Item]):
     batches: Iterator[list[Item]]
 
 
-def _chunks(rows: Sequence[dict[str, Any]]) -> Batches:
+def _chunks(rows: Sequence[Item]) -> Iterator[list[Item]]:
     for start in range(0, len(rows), BATCH_ROWS):
         yield list(rows[start : start + BATCH_ROWS])
 
 
-def _listed_blank(fields: Sequence[str], window: Window) -> dict[str, Any]:
-    return {**dict.fromkeys(fields), **run_metrics.metrics_of(window, new_run_tally())}
+def _no_figures(window: Window) -> run_metrics.RunFigures:
+    return run_metrics.metrics_of(window, new_run_tally())
 
 
 def runs(service: AnalyticsService, org_id: str, window: Window) -> WholeList[Attempt]:
@@ -82,70 +78,65 @@ def pipelines(
     window: Window,
     sort: str | None,
     search: PipelineSearch,
-) -> WholeList[dict[str, Any]]:
+) -> WholeList[PipelineRow]:
     """Every pipeline of the window's filters that ``search`` keeps, in ``sort`` order."""
     check_sort(sort, LIST_SORTS)
 
-    def batches() -> Batches:
+    def batches() -> Iterator[list[PipelineRow]]:
         yield from _chunks(service.all_pipelines(org_id, window, sort, search))
 
-    return WholeList(_listed_blank(_PIPELINE_FIELDS, window), batches())
+    blank = PipelineRow("", "", "", "", "", "", 0, _no_figures(window))
+    return WholeList(blank, batches())
 
 
 def repositories(
     service: AnalyticsService, org_id: str, window: Window, sort: str | None
-) -> WholeList[dict[str, Any]]:
+) -> WholeList[RepositoryRow]:
     check_sort(sort, LIST_SORTS)
 
-    def batches() -> Batches:
+    def batches() -> Iterator[list[RepositoryRow]]:
         yield from _chunks(service.all_repositories(org_id, window, sort))
 
-    return WholeList(_listed_blank(_REPOSITORY_FIELDS, window), batches())
+    return WholeList(RepositoryRow("", "", "", 0, _no_figures(window)), batches())
 
 
 def flaky(
     service: AnalyticsService, org_id: str, window: Window, sort: str | None
-) -> WholeList[dict[str, Any]]:
+) -> WholeList[FlakyJob]:
     check_sort(sort, FLAKY_SORTS)
 
-    def batches() -> Batches:
+    def batches() -> Iterator[list[FlakyJob]]:
         yield from _chunks(service.all_flaky(org_id, window, sort))
 
-    return WholeList(dict(BLANK_FLAKY), batches())
-
-
-def _named(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
-    for row in rows:
-        row.update(names.get(row["pipeline_id"], {}))
-    return rows
+    return WholeList(BLANK_FLAKY, batches())
 
 
 def jobs(
     service: AnalyticsService, org_id: str, window: Window, sort: str | None
-) -> WholeList[dict[str, Any]]:
+) -> WholeList[JobFigures]:
     """Every job of the window, in ``sort`` order (as ``AnalyticsService.jobs`` pages it)."""
     check_sort(sort, JOB_SORTS)
     order = sort or "-total_duration_seconds"
 
-    def batches() -> Batches:
+    def batches() -> Iterator[list[JobFigures]]:
         with service.database.read() as conn:
             figures = job_figures(conn, org_id, window)
             figures.jobs = by_key(figures.jobs)
             names = {
-                row["id"]: {"pipeline": row["name"], "repository": row["repository"]}
+                row["id"]: PipelineName(row["name"], row["repository"])
                 for row in list_store.pipeline_rows(conn, org_id)
             }
         keys = keys_in_order(figures.jobs, order, names)
         if keys is None:  # by a duration percentile: every histogram first
             with service.database.read() as conn:
                 job_durations(conn, org_id, figures, sorted(figures.jobs))
-            yield from _chunks(ordered(_named(job_metrics.job_rows(figures.jobs), names), order))
+            yield from _chunks(ordered(job_metrics.job_rows(figures.jobs, names), order))
             return
         for start in range(0, len(keys), BATCH_ROWS):
             chosen = keys[start : start + BATCH_ROWS]
             with service.database.read() as conn:
                 job_durations(conn, org_id, figures, chosen)
-            yield _named(job_metrics.job_rows({key: figures.jobs[key] for key in chosen}), names)
+            yield job_metrics.job_rows({key: figures.jobs[key] for key in chosen}, names)
 
-    blank = job_metrics.job_rows({("", ""): JobTally()})[0]
-    return WholeList({**blank, "pipeline": None, "repository": None}, batches())
+    blank = job_metrics.job_rows({("", ""): JobTally()}, {"": PipelineName("", "")})[0]
+    return WholeList(blank, batches())

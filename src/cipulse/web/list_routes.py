@@ -13,13 +13,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from cipulse.analytics import whole_lists
-from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE, Page, PageRequest, Row
+from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE, Page, PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.whole_lists import WholeList
 from cipulse.domain.window import Window
 from cipulse.web.csv_export import csv_stream
-from cipulse.web.presenters import Json, as_is, attempt_json, page_answer
+from cipulse.web.list_presenters import (
+    flaky_job_json,
+    job_row_json,
+    pipeline_row_json,
+    repository_row_json,
+)
+from cipulse.web.presenters import Json, attempt_json, page_answer
 from cipulse.web.read_routes import (
     _PAGE,
     Auth,
@@ -68,11 +74,12 @@ def _streamed(whole: WholeList[Item], present: Callable[[Item], Json]) -> Respon
 
 
 def _windowed_list(
-    method: Callable[[AnalyticsService, str, Window, PageRequest], Page[Row]],
-    whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList[Row]],
+    method: Callable[[AnalyticsService, str, Window, PageRequest], Page[Item]],
+    whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList[Item]],
+    present: Callable[[Item], Json],
 ) -> Callable[..., Any]:
     """An endpoint answering a page of ``method(...)`` for the window, JSON or CSV, or the
-    whole list (``whole_list``) as CSV."""
+    whole list (``whole_list``) as CSV, each row as ``present`` names it."""
 
     async def endpoint(
         request: Request,
@@ -83,45 +90,53 @@ def _windowed_list(
     ) -> Response:
         if _whole(request, format):
             service = _service(request)
-            return _streamed(whole_list(service, principal.org_id, window, page.sort), as_is)
+            return _streamed(whole_list(service, principal.org_id, window, page.sort), present)
         found = await _call(method, _service(request), principal.org_id, window, page)
-        return page_answer(found, format, as_is)
+        return page_answer(found, format, present)
 
     return endpoint
 
 
-WINDOWED_LISTS = (
-    (
-        "/analytics/jobs",
-        AnalyticsService.jobs,
-        whole_lists.jobs,
-        "Job metrics per pipeline and job",
-    ),
-    (
-        "/analytics/flaky",
-        AnalyticsService.flaky,
-        whole_lists.flaky,
-        "Flaky jobs, most flaky first",
-    ),
-    (
-        "/repositories",
-        AnalyticsService.repositories,
-        whole_lists.repositories,
-        "Repositories with their metrics",
-    ),
-)
-
-
 routes = APIRouter(prefix="/api/v1", tags=["read"], route_class=CheckedRoute)
 
-for _path, _method, _whole_list, _summary in WINDOWED_LISTS:
+
+def _add_windowed_list(
+    path: str,
+    method: Callable[[AnalyticsService, str, Window, PageRequest], Page[Item]],
+    whole_list: Callable[[AnalyticsService, str, Window, str | None], WholeList[Item]],
+    present: Callable[[Item], Json],
+    summary: str,
+) -> None:
     routes.add_api_route(
-        _path,
-        _windowed_list(_method, _whole_list),
+        path,
+        _windowed_list(method, whole_list, present),
         methods=["GET"],
-        summary=_summary,
+        summary=summary,
         responses=_answers(_PAGE),
     )
+
+
+_add_windowed_list(
+    "/analytics/jobs",
+    AnalyticsService.jobs,
+    whole_lists.jobs,
+    job_row_json,
+    "Job metrics per pipeline and job",
+)
+_add_windowed_list(
+    "/analytics/flaky",
+    AnalyticsService.flaky,
+    whole_lists.flaky,
+    flaky_job_json,
+    "Flaky jobs, most flaky first",
+)
+_add_windowed_list(
+    "/repositories",
+    AnalyticsService.repositories,
+    whole_lists.repositories,
+    repository_row_json,
+    "Repositories with their metrics",
+)
 
 
 @routes.get(
@@ -144,9 +159,9 @@ async def list_pipelines(
     search = PipelineSearch(text=q, latest_provider=latest_provider)
     if _whole(request, format):
         whole = whole_lists.pipelines(service, principal.org_id, window, page.sort, search)
-        return _streamed(whole, as_is)
+        return _streamed(whole, pipeline_row_json)
     found = await _call(service.pipelines, principal.org_id, window, page, search)
-    return page_answer(found, format, as_is)
+    return page_answer(found, format, pipeline_row_json)
 
 
 @routes.get(

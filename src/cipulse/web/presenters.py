@@ -13,8 +13,12 @@ from typing import Any, TypeVar
 import orjson
 from starlette.responses import Response
 
+from cipulse.analytics.comparison import Change
+from cipulse.analytics.custom_metrics import MetricPoint
 from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
 from cipulse.analytics.paging import Page
+from cipulse.analytics.questions.custom_metrics import MetricSeries
+from cipulse.analytics.questions.recovery import ListedPeriod, RecoveryAnswer
 from cipulse.analytics.questions.run_answers import (
     NO_ATTEMPT,
     Attempt,
@@ -22,10 +26,14 @@ from cipulse.analytics.questions.run_answers import (
     OtherAttempt,
     RunDetail,
 )
-from cipulse.analytics.questions.summary import iso
+from cipulse.analytics.questions.runs import LatestAttempt
+from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timeseries
+from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
+from cipulse.analytics.run_metrics import RunFigures
 from cipulse.web.csv_export import csv_response
 
 Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 #: A JSON object, or a CSV row, as the read API answers it.
 Json = dict[str, Any]
 
@@ -107,6 +115,18 @@ def run_json(detail: RunDetail) -> Json:
     }
 
 
+def latest_attempt_json(latest: LatestAttempt) -> Json:
+    """One of a pipeline's latest attempts (the Pipelines page's sparklines)."""
+    return {
+        "id": latest.id,
+        "status": latest.status,
+        "duration_seconds": latest.duration_seconds,
+        "started_at": iso(latest.started_at_ms),
+        "branch": latest.branch,
+        "provider": latest.provider,
+    }
+
+
 def page_answer(page: Page[Item], format: str, present: Callable[[Item], Json]) -> Response:
     """A page as ``{"items": …, "next_cursor": …}``, or as CSV rows with the next cursor
     in ``X-Next-Cursor``."""
@@ -122,9 +142,72 @@ def as_is(row: Json) -> Json:
     return row
 
 
-def answer(result: Json, format: str, csv_rows: Callable[[Json], Sequence[Json]]) -> Response:
-    """An answer as JSON, or its ``csv_rows`` as CSV."""
-    return csv_response(list(csv_rows(result))) if format == "csv" else json_response(result)
+def answer(
+    result: Answer,
+    format: str,
+    present: Callable[[Answer], Json],
+    csv_rows: Callable[[Json], Sequence[Json]],
+) -> Response:
+    """An answer as JSON (``present``), or its JSON's ``csv_rows`` as CSV."""
+    found = present(result)
+    return csv_response(list(csv_rows(found))) if format == "csv" else json_response(found)
+
+
+def window_json(bounds: WindowBounds) -> Json:
+    """The window's bounds; ``partial`` and ``elapsed_until`` where the answer has them."""
+    found: Json = {
+        "since": iso(bounds.since_ms),
+        "until": iso(bounds.until_ms),
+        "days": bounds.days,
+    }
+    if bounds.partial is not None:
+        found["partial"] = bounds.partial
+        found["elapsed_until"] = iso(bounds.elapsed_until_ms)
+    return found
+
+
+def run_figures_json(figures: RunFigures) -> Json:
+    """The run figures, in ``definitions.RUN_METRICS``' order (``by_status`` after runs)."""
+    return {
+        "runs": figures.runs,
+        "by_status": figures.by_status,
+        "success_rate": figures.success_rate,
+        "first_attempt_success_rate": figures.first_attempt_success_rate,
+        "p50_duration_seconds": figures.p50_duration_seconds,
+        "p95_duration_seconds": figures.p95_duration_seconds,
+        "mean_duration_seconds": figures.mean_duration_seconds,
+        "compute_seconds": figures.compute_seconds,
+        "throughput_per_day": figures.throughput_per_day,
+        "flaky_runs": figures.flaky_runs,
+        "flaky_rate": figures.flaky_rate,
+        "retry_compute_seconds": figures.retry_compute_seconds,
+    }
+
+
+def _summary_figures_json(figures: SummaryFigures) -> Json:
+    return {
+        **run_figures_json(figures.run),
+        "mttr_seconds": figures.mttr_seconds,
+        "red_at_end": figures.red_at_end,
+        "red_now": figures.red_now,
+    }
+
+
+def change_json(change: Change) -> Json:
+    return {"kind": change.kind, "change": change.change, "reason": change.reason}
+
+
+def summary_json(summary: Summary) -> Json:
+    """A window's summary (``/analytics/summary``), the dashboard's cards read it too."""
+    return {
+        "window": window_json(summary.window),
+        **_summary_figures_json(summary.figures),
+        "previous": {
+            "window": window_json(summary.previous_window),
+            **_summary_figures_json(summary.previous),
+        },
+        "changes": {metric: change_json(change) for metric, change in summary.changes.items()},
+    }
 
 
 def summary_rows(summary: Json) -> list[Json]:
@@ -132,14 +215,96 @@ def summary_rows(summary: Json) -> list[Json]:
     return [summary]
 
 
+def series_bucket_json(bucket: SeriesBucket) -> Json:
+    """One bucket of the run series with every run figure (the dashboard's charts)."""
+    return {
+        "start": iso(bucket.start_ms),
+        "partial": bucket.partial,
+        **run_figures_json(bucket.figures),
+    }
+
+
+def _point_json(point: SeriesPoint) -> Json:
+    return {"start": iso(point.start_ms), "value": point.value, "partial": point.partial}
+
+
+def timeseries_json(series: Timeseries) -> Json:
+    """One figure per bucket (``/analytics/timeseries``)."""
+    return {
+        "window": window_json(series.window),
+        "metric": series.metric,
+        "interval": series.interval.value,
+        "points": [_point_json(point) for point in series.points],
+    }
+
+
 def series_rows(series: Json) -> list[Json]:
     """A time series' CSV: a row per bucket (``start``, ``value``, ``partial``)."""
     return list(series["points"])
 
 
+def _period_json(period: ListedPeriod) -> Json:
+    found: Json = {
+        "pipeline_id": period.pipeline_id,
+        "pipeline": period.pipeline,
+        "repository": period.repository,
+        "branch": period.branch,
+        "red_since": iso(period.red_since_ms),
+        "recovered_at": iso(period.recovered_at_ms),
+        "seconds": period.seconds,
+        "failing_attempts": period.failing_attempts,
+    }
+    if period.red_seconds_at_end is not None:  # still red at the window's end
+        found["red_seconds_at_end"] = period.red_seconds_at_end
+    return found
+
+
+def recovery_json(recovery: RecoveryAnswer) -> Json:
+    """Red periods ended and red at the end (``/analytics/recovery``, the red lists)."""
+    red = [_period_json(period) for period in recovery.red_at_end]
+    return {
+        "window": window_json(recovery.window),
+        "mttr_seconds": recovery.mttr_seconds,
+        "recovered_periods": recovery.recovered_periods,
+        "periods": [_period_json(period) for period in recovery.periods],
+        "window_ends_now": recovery.window_ends_now,
+        "red_at": iso(recovery.red_at_ms),
+        "red_at_end_count": recovery.red_at_end_count,
+        "red_at_end": red,
+        "red_now_count": recovery.red_now_count,
+        "red_now": None if recovery.red_now is None else red,
+    }
+
+
 def recovery_rows(recovery: Json) -> list[Json]:
     """The recovery answer's CSV: the periods that ended, then those red at the end."""
     return [*recovery["periods"], *recovery["red_at_end"]]
+
+
+def _metric_point_json(point: MetricPoint) -> Json:
+    return {
+        "start": iso(point.start_ms),
+        "count": point.count,
+        "sum": point.sum,
+        "mean": point.mean,
+        "p50": point.p50,
+        "p95": point.p95,
+    }
+
+
+def custom_metric_json(metric: MetricSeries) -> Json:
+    """One custom metric per bucket, a series per group (``/analytics/custom-metrics``)."""
+    return {
+        "window": window_json(metric.window),
+        "key": metric.key,
+        "group_by": metric.group_by,
+        "interval": metric.interval.value,
+        "groups": [
+            {"group": group.group, "points": [_metric_point_json(p) for p in group.points]}
+            for group in metric.groups
+        ],
+        "partial": metric.partial,
+    }
 
 
 def custom_metric_rows(metric: Json) -> list[Json]:

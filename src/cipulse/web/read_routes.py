@@ -22,13 +22,17 @@ from cipulse.web.auth import Reader
 from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.presenters import (
     answer,
+    custom_metric_json,
     custom_metric_rows,
     definitions_json,
     json_response,
+    recovery_json,
     recovery_rows,
     run_json,
     series_rows,
+    summary_json,
     summary_rows,
+    timeseries_json,
 )
 from cipulse.web.requests import CheckedRoute
 
@@ -172,7 +176,7 @@ async def analytics_summary(
 ) -> Response:
     _check_format(format)
     result = await _call(_service(request).summary, principal.org_id, window)
-    return answer(result, format, summary_rows)
+    return answer(result, format, summary_json, summary_rows)
 
 
 @routes.get(
@@ -196,7 +200,7 @@ async def analytics_timeseries(
         metric,
         parse_interval(interval),
     )
-    return answer(result, format, series_rows)
+    return answer(result, format, timeseries_json, series_rows)
 
 
 @routes.get(
@@ -213,7 +217,7 @@ async def analytics_recovery(
 ) -> Response:
     _check_format(format)
     result = await _call(_service(request).recovery, principal.org_id, window, limit)
-    return answer(result, format, recovery_rows)
+    return answer(result, format, recovery_json, recovery_rows)
 
 
 @routes.get(
@@ -248,7 +252,7 @@ async def custom_metric(
         group_by,
         parse_interval(interval),
     )
-    return answer(result, format, custom_metric_rows)
+    return answer(result, format, custom_metric_json, custom_metric_rows)
 
 
 @routes.get(

@@ -5,12 +5,13 @@ count, sum, mean, p50 and p95 per bucket, optionally grouped by a tag's value.""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from cipulse.analytics import comparison, custom_metrics, metric_figures
 from cipulse.analytics.buckets import Interval, bucket_starts
+from cipulse.analytics.custom_metrics import MetricGroup
 from cipulse.analytics.questions.shared import bucket_window
-from cipulse.analytics.questions.summary import iso, window_json
+from cipulse.analytics.questions.summary import WindowBounds, bounds_of
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.database import Database
@@ -32,6 +33,19 @@ def group_tag(group_by: str | None) -> str | None:
     return tag
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One metric key per bucket of a window, a series per group (``group_by``: the tag
+    grouped by, as asked); ``partial``, per bucket: still under way."""
+
+    window: WindowBounds
+    key: str
+    group_by: str | None
+    interval: Interval
+    groups: list[MetricGroup]
+    partial: list[bool]
+
+
 def custom_metric(
     database: Database,
     org_id: str,
@@ -40,7 +54,7 @@ def custom_metric(
     group_by: str | None,
     interval: Interval,
     now_ms: int,
-) -> dict[str, Any]:
+) -> MetricSeries:
     """The metric ``key`` per bucket of the window, a series per group."""
     if not key:
         raise InvalidRequest("key: required (see /api/v1/analytics/custom-metrics/keys)")
@@ -48,19 +62,15 @@ def custom_metric(
     starts = bucket_starts(window.since_ms, window.until_ms, interval)
     with database.read() as conn:
         buckets = metric_figures.metric_buckets(conn, org_id, window, key, tag, interval)
-    groups = custom_metrics.grouped_series(buckets, starts)
-    for group in groups:
-        for point in group["points"]:
-            point["start"] = iso(point["start"])
-    return {
-        "window": window_json(window),
-        "key": key,
-        "group_by": group_by,
-        "interval": interval.value,
-        "groups": groups,
+    return MetricSeries(
+        window=bounds_of(window),
+        key=key,
+        group_by=group_by,
+        interval=interval,
+        groups=custom_metrics.grouped_series(buckets, starts),
         # Per bucket (as the groups' points): still under way, holding what has happened.
-        "partial": [
+        partial=[
             comparison.is_partial(bucket_window(window, start, interval), now_ms)
             for start in starts
         ],
-    }
+    )

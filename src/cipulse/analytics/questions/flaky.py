@@ -5,14 +5,12 @@ filters ask for (by default the job level, as every job list)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from cipulse.analytics.job_metrics import FlakyJob, PipelineName
 from cipulse.analytics.job_order import by_key
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     Page,
     PageRequest,
-    Row,
     check_sort,
     ordered,
     page_of,
@@ -25,24 +23,20 @@ from cipulse.analytics.questions.shared import (
     pipeline_names,
     ratio,
 )
-from cipulse.analytics.questions.summary import iso
 from cipulse.analytics.window_figures import Figures, job_figures
-from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
 
 
 def flaky(
     database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> Page[Row]:
+) -> Page[FlakyJob]:
     """A page of the flaky jobs, most flaky first, with what their retries cost."""
     page_range(page)
     return page_of(all_flaky(database, org_id, window, page.sort), None, page)
 
 
-def all_flaky(
-    database: Database, org_id: str, window: Window, sort: str | None
-) -> list[dict[str, Any]]:
+def all_flaky(database: Database, org_id: str, window: Window, sort: str | None) -> list[FlakyJob]:
     """Every flaky job of the window in ``sort`` order (None: most flaky first)."""
     check_sort(sort, FLAKY_SORTS)
     with database.read() as conn:
@@ -51,7 +45,7 @@ def all_flaky(
     return ordered(flaky_rows(figures, pipeline_names(database, org_id)), sort)
 
 
-def flaky_rows(figures: Figures, names: Names) -> list[dict[str, Any]]:
+def flaky_rows(figures: Figures, names: Names) -> list[FlakyJob]:
     """A row per job with flaky runs, most flaky runs first."""
     rows = []
     for (pipeline_id, definition), tally in figures.jobs.items():
@@ -59,25 +53,22 @@ def flaky_rows(figures: Figures, names: Names) -> list[dict[str, Any]]:
             continue
         executions = sum(tally.by_status.values())
         rows.append(
-            {
-                "pipeline_id": pipeline_id,
-                **names.get(pipeline_id, {}),
-                "job": tally.name,
-                "definition_key": definition,
-                "level": tally.level or "job",
-                "flaky_count": tally.flaky_count,
-                "runs": executions,
-                "flaky_runs_per_execution": ratio(tally.flaky_count, executions),
-                "flaky_rate": ratio(tally.flaky_count, executions),  # its old name
-                "retry_compute_seconds": tally.retry_compute_seconds,
-                "last_flaky_at": iso(tally.last_flaky_at_ms),
-            }
+            FlakyJob(
+                pipeline_id=pipeline_id,
+                names=names.get(pipeline_id),
+                job=tally.name,
+                definition_key=definition,
+                level=tally.level or "job",
+                flaky_count=tally.flaky_count,
+                runs=executions,
+                flaky_runs_per_execution=ratio(tally.flaky_count, executions),
+                retry_compute_seconds=tally.retry_compute_seconds,
+                last_flaky_at_ms=tally.last_flaky_at_ms,
+            )
         )
-    rows.sort(key=lambda row: (-row["flaky_count"], -(row["flaky_runs_per_execution"] or 0)))
+    rows.sort(key=lambda row: (-row.flaky_count, -(row.flaky_runs_per_execution or 0)))
     return rows
 
 
 #: A flaky job with every field: the columns of an export, empty or not.
-BLANK_FLAKY = flaky_rows(
-    Figures(jobs={("", ""): JobTally(flaky_count=1)}), {"": {"pipeline": "", "repository": ""}}
-)[0]
+BLANK_FLAKY = FlakyJob("", PipelineName("", ""), "", "", "job", 0, 0, None, 0.0, None)

@@ -6,16 +6,15 @@ most failing and flakiest jobs."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from cipulse.analytics import job_metrics, rankings
+from cipulse.analytics.job_metrics import FlakyJob, JobFigures
 from cipulse.analytics.job_order import by_key, keys_in_order
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
     Page,
     PageRequest,
-    Row,
     check_sort,
     cursor_after,
     ordered,
@@ -27,10 +26,10 @@ from cipulse.analytics.questions.shared import (
     JOB_SORTS,
     SLOWEST_FIRST,
     at_level,
-    named,
     pipeline_names,
     sampled,
 )
+from cipulse.analytics.rankings import FailingJob
 from cipulse.analytics.window_figures import job_durations, job_figures, top_by_duration
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
@@ -38,9 +37,18 @@ from cipulse.storage.database import Database
 DEFAULT_SORT = "-total_duration_seconds"
 
 
+@dataclass(frozen=True, slots=True)
+class JobHighlights:
+    """The overview's top jobs: the slowest (p95), the most failing and the flakiest."""
+
+    slowest: list[JobFigures]
+    failing: list[FailingJob]
+    flaky: list[FlakyJob]
+
+
 def jobs(
     database: Database, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
-) -> Page[Row]:
+) -> Page[JobFigures]:
     """Job metrics per (pipeline, job) over the jobs of the attempts in the window, a
     page at a time (by default the most total time first). Duration percentiles are read
     for the jobs of the page only, or for all of them to sort by one."""
@@ -55,22 +63,21 @@ def jobs(
         if sort in SLOWEST_FIRST and end <= with_durations:
             # The slowest first: read histograms only of jobs that may be on the page.
             slow = set(top_by_duration(conn, org_id, figures, SLOWEST_FIRST[sort], end))
-            rows = job_metrics.job_rows({k: t for k, t in figures.jobs.items() if k in slow})
-            items = named(ordered(rows, sort)[start:end], names)
+            tallies = {k: t for k, t in figures.jobs.items() if k in slow}
+            items = ordered(job_metrics.job_rows(tallies, names), sort)[start:end]
             return Page(items, cursor_after(end, len(figures.jobs)))
         keys = keys_in_order(figures.jobs, sort, names)
         if keys is None:
             job_durations(conn, org_id, figures, sorted(figures.jobs))
-            rows = named(job_metrics.job_rows(figures.jobs), names)
-            return page_of(rows, sort, page)
+            return page_of(job_metrics.job_rows(figures.jobs, names), sort, page)
         # Order the tallies, and build rows (and read histograms) for the page only.
         chosen = keys[start:end]
         job_durations(conn, org_id, figures, chosen)
-        rows = job_metrics.job_rows({key: figures.jobs[key] for key in chosen})
-    return Page(named(rows, names), cursor_after(end, len(keys)))
+        rows = job_metrics.job_rows({key: figures.jobs[key] for key in chosen}, names)
+    return Page(rows, cursor_after(end, len(keys)))
 
 
-def job_highlights(database: Database, org_id: str, window: Window, count: int) -> dict[str, Any]:
+def job_highlights(database: Database, org_id: str, window: Window, count: int) -> JobHighlights:
     """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, ranked as
     ``rankings`` says (a minimum sample, by impact), from one computation of the
     window's job figures (the overview's three lists)."""
@@ -81,15 +88,11 @@ def job_highlights(database: Database, org_id: str, window: Window, count: int) 
         slowest_keys = set(top_by_duration(conn, org_id, timed, 95, count))
     names = pipeline_names(database, org_id)
     tallies = figures.jobs
-    slowest = job_metrics.job_rows({k: t for k, t in tallies.items() if k in slowest_keys})
+    slowest = job_metrics.job_rows({k: t for k, t in tallies.items() if k in slowest_keys}, names)
     failures = job_metrics.TALLY_SORTS["failure_count"]
-    failing = rankings.most_failing_jobs(
-        job_metrics.job_rows({key: tally for key, tally in tallies.items() if failures(tally)}),
-        count,
+    failing = {key: tally for key, tally in tallies.items() if failures(tally)}
+    return JobHighlights(
+        slowest=ordered(slowest, "-p95_duration_seconds")[:count],
+        failing=rankings.most_failing_jobs(job_metrics.job_rows(failing, names), count),
+        flaky=rankings.flakiest_jobs(flaky_rows(figures, names), count),
     )
-    named([*slowest, *failing], names)
-    return {
-        "slowest": ordered(slowest, "-p95_duration_seconds")[:count],
-        "failing": failing,
-        "flaky": rankings.flakiest_jobs(flaky_rows(figures, names), count),
-    }

@@ -8,12 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from cipulse.analytics.paging import Page, check_limit, keyset_page, keyset_position
 from cipulse.analytics.questions.job_tree import job_tree
 from cipulse.analytics.questions.run_answers import Attempt, OtherAttempt, RunDetail
-from cipulse.analytics.questions.summary import iso
 from cipulse.analytics.window import parse_time
 from cipulse.domain.accepted import canonical_uuid
 from cipulse.domain.window import Window
@@ -75,25 +73,37 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LatestAttempt:
+    """One of a pipeline's latest attempts (a bar of its sparkline)."""
+
+    id: str
+    status: str
+    duration_seconds: float | None
+    started_at_ms: int | None
+    branch: str | None
+    provider: str | None
+
+
 def latest_runs(
     database: Database, org_id: str, pipeline_ids: Sequence[str], window: Window, count: int
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, list[LatestAttempt]]:
     """Per pipeline, its ``count`` latest attempts up to the window's end that pass the
-    filters, oldest first (``id``, ``status``, ``duration_seconds``, ``started_at``)."""
+    filters, oldest first."""
     with database.read() as conn:
         latest = list_store.latest_attempts(
             conn, org_id, pipeline_ids, window.filters, window.until_ms, count
         )
     return {
         pipeline_id: [
-            {
-                "id": row["id"],
-                "status": row["status"],
-                "duration_seconds": row["duration_seconds"],
-                "started_at": iso(row["started_at_ms"]),
-                "branch": row["branch"],
-                "provider": row["provider"],
-            }
+            LatestAttempt(
+                id=row["id"],
+                status=row["status"],
+                duration_seconds=row["duration_seconds"],
+                started_at_ms=row["started_at_ms"],
+                branch=row["branch"],
+                provider=row["provider"],
+            )
             for row in rows
         ]
         for pipeline_id, rows in latest.items()

@@ -5,23 +5,53 @@ included (``/analytics/timeseries``), empty buckets included."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cipulse.analytics import comparison, recovery, run_metrics, window_figures
 from cipulse.analytics.buckets import Interval, bucket_starts
 from cipulse.analytics.definitions import SERIES_METRICS
 from cipulse.analytics.questions.shared import bucket_window
-from cipulse.analytics.questions.summary import iso, window_json
+from cipulse.analytics.questions.summary import WindowBounds, bounds_of
 from cipulse.analytics.read_plan import hourly, served_by_rollups
+from cipulse.analytics.run_metrics import RunFigures
 from cipulse.analytics.window_figures import Figures, pipeline_figures
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.storage.database import Database
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesBucket:
+    """Every run figure of one bucket; ``partial``: the bucket is still under way."""
+
+    start_ms: int
+    partial: bool
+    figures: RunFigures
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One figure of one bucket (None: nothing to compute it from)."""
+
+    start_ms: int
+    value: Any
+    partial: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Timeseries:
+    """One figure per bucket of a window, empty buckets included."""
+
+    window: WindowBounds
+    metric: str
+    interval: Interval
+    points: list[SeriesPoint]
+
+
 def timeseries(
     database: Database, org_id: str, window: Window, metric: str, interval: Interval, now_ms: int
-) -> dict[str, Any]:
+) -> Timeseries:
     """One metric per UTC bucket of the window, empty buckets included."""
     if metric not in SERIES_METRICS:
         raise InvalidRequest("metric: must be one of " + ", ".join(SERIES_METRICS))
@@ -29,20 +59,15 @@ def timeseries(
         points = mttr_series(database, org_id, window, interval, now_ms)
     else:
         points = [
-            {"start": bucket["start"], "value": bucket[metric], "partial": bucket["partial"]}
+            SeriesPoint(bucket.start_ms, bucket.figures.figure(metric), bucket.partial)
             for bucket in run_series(database, org_id, window, interval, now_ms)
         ]
-    return {
-        "window": window_json(window),
-        "metric": metric,
-        "interval": interval.value,
-        "points": points,
-    }
+    return Timeseries(bounds_of(window), metric, interval, points)
 
 
 def run_series(
     database: Database, org_id: str, window: Window, interval: Interval, now_ms: int
-) -> list[dict[str, Any]]:
+) -> list[SeriesBucket]:
     """Every run metric per UTC bucket of the window (``start``, ``partial``: whether the
     bucket is still under way, and the metrics), empty buckets included."""
     buckets = []
@@ -61,13 +86,13 @@ def run_series(
                 figures = pipeline_figures(conn, org_id, bucket)
             metrics = run_metrics.metrics_of(bucket, figures.total())
             partial = comparison.is_partial(bucket, now_ms)
-            buckets.append({"start": iso(start), "partial": partial, **metrics})
+            buckets.append(SeriesBucket(start, partial, metrics))
     return buckets
 
 
 def mttr_series(
     database: Database, org_id: str, window: Window, interval: Interval, now_ms: int
-) -> list[dict[str, Any]]:
+) -> list[SeriesPoint]:
     """The mean length of the red periods that ended in each bucket."""
     with database.read() as conn:
         ended = recovery.recovery_in(conn, org_id, window, limit=None).ended
@@ -81,5 +106,5 @@ def mttr_series(
         ]
         mean = sum(lengths) / len(lengths) if lengths else None
         partial = comparison.is_partial(bucket, now_ms)
-        points.append({"start": iso(start), "value": mean, "partial": partial})
+        points.append(SeriesPoint(start, mean, partial))
     return points

@@ -6,10 +6,11 @@ window asks for, the minimum sample of a ranking and a window's buckets."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cipulse.analytics import rankings
 from cipulse.analytics.buckets import Interval, bucket_length
+from cipulse.analytics.job_metrics import PipelineName
 from cipulse.analytics.window_figures import JobKey
 from cipulse.domain.tallies import JobTally, RunTally
 from cipulse.domain.window import Window
@@ -55,8 +56,8 @@ FLAKY_SORTS = (
 #: Sorts served by reading the histograms of the slowest rows only: their percentile.
 SLOWEST_FIRST = {"-p95_duration_seconds": 95, "-p50_duration_seconds": 50}
 
-#: Per pipeline id, its name and repository (``pipeline``, ``repository``).
-Names = dict[str, dict[str, Any]]
+#: Per pipeline id, its name and repository.
+Names = dict[str, PipelineName]
 
 T = TypeVar("T", RunTally, JobTally)
 K = TypeVar("K", str, tuple[str, str])
@@ -65,16 +66,9 @@ K = TypeVar("K", str, tuple[str, str])
 def pipeline_names(database: Database, org_id: str) -> Names:
     with database.read() as conn:
         return {
-            row["id"]: {"pipeline": row["name"], "repository": row["repository"]}
+            row["id"]: PipelineName(row["name"], row["repository"])
             for row in list_store.pipeline_rows(conn, org_id)
         }
-
-
-def named(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
-    """The rows, each with its pipeline's name and repository."""
-    for row in rows:
-        row.update(names.get(row["pipeline_id"], {}))
-    return rows
 
 
 def sampled(tallies: dict[K, T], window: Window) -> dict[K, T]:

@@ -27,6 +27,7 @@ from cipulse.web.dashboard.page_parts import (
 from cipulse.web.dashboard.rendering import column_units
 from cipulse.web.dashboard.routing import page_router
 from cipulse.web.dashboard.view import view_of
+from cipulse.web.list_presenters import flaky_job_json, job_row_json
 
 routes = page_router()
 
@@ -36,12 +37,13 @@ async def jobs(request: Request, session: SignedIn) -> Response:
     view = view_of(request)
     sort = sort_param(request, JOB_SORTS, "-total_duration_seconds")
     level = level_param(request)
-    rows, next_cursor = await call(
+    found, next_cursor = await call(
         service_of(request).jobs,
         session.org_id,
         view.narrowed(job_level=level),
         PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=cursor_param(request)),
     )
+    rows = [job_row_json(row) for row in found]
     return await render_page(
         request,
         "jobs.html",
@@ -65,7 +67,8 @@ async def flaky(request: Request, session: SignedIn) -> Response:
     window = view.narrowed(job_level=level)
     every = await call(service_of(request).all_flaky, session.org_id, window, None)
     page = PageRequest(limit=FLAKY_PER_PAGE, cursor=cursor_param(request))
-    rows, next_cursor = page_of(every, None, page)
+    found, next_cursor = page_of(every, None, page)
+    rows = [flaky_job_json(row) for row in found]
     return await render_page(
         request,
         "flaky.html",

@@ -42,7 +42,21 @@ from cipulse.web.dashboard.page_parts import (
 from cipulse.web.dashboard.rendering import column_units, public_base_url
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import view_of
-from cipulse.web.presenters import attempt_json, run_json
+from cipulse.web.list_presenters import (
+    job_highlights_json,
+    job_row_json,
+    pipeline_highlights_json,
+    pipeline_row_json,
+)
+from cipulse.web.presenters import (
+    attempt_json,
+    custom_metric_json,
+    latest_attempt_json,
+    recovery_json,
+    run_json,
+    series_bucket_json,
+    summary_json,
+)
 
 routes = page_router()
 
@@ -54,15 +68,18 @@ async def overview(request: Request, session: SignedIn) -> Response:
     org = session.org_id
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
-    summary, series, red, pipelines, jobs = await asyncio.gather(
+    summarised, buckets, recovered, top_pipelines, top_jobs = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
         call(service.pipeline_highlights, org, view.window, TOP),
         call(service.job_highlights, org, view.window, TOP),
     )
+    summary, red = summary_json(summarised), recovery_json(recovered)
+    pipelines = pipeline_highlights_json(top_pipelines)
+    jobs = job_highlights_json(top_jobs)
     elsewhere = None
-    if summary["runs"] == 0:
+    if summarised.figures.run.runs == 0:
         span = await call(service.run_span, org)
         if span is None:
             curl = example_curl(public_base_url(request))
@@ -79,7 +96,7 @@ async def overview(request: Request, session: SignedIn) -> Response:
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
         summary=summary,
-        charts=charts.overview_charts(series),
+        charts=charts.overview_charts([series_bucket_json(b) for b in buckets]),
         red=red,
         red_scope=red_scope,
         slowest_pipelines=pipelines["slowest"],
@@ -114,7 +131,7 @@ async def pipelines(request: Request, session: SignedIn) -> Response:
     number = page_number(request)
     service = service_of(request)
     providers = await call(service.latest_providers, session.org_id)
-    shown, total = await call(
+    found, total = await call(
         service.pipelines_shown,
         session.org_id,
         view.window,
@@ -124,7 +141,14 @@ async def pipelines(request: Request, session: SignedIn) -> Response:
         number * PIPELINES_PER_PAGE,
     )
     pages = max(1, -(-total // PIPELINES_PER_PAGE))
-    latest = await call(service.latest_runs, session.org_id, [r["id"] for r in shown], view.window)
+    latest_runs = await call(
+        service.latest_runs, session.org_id, [r.id for r in found], view.window
+    )
+    latest = {
+        pipeline_id: [latest_attempt_json(attempt) for attempt in attempts]
+        for pipeline_id, attempts in latest_runs.items()
+    }
+    shown = [pipeline_row_json(row) for row in found]
     return await render_page(
         request,
         "pipelines.html",
@@ -155,7 +179,7 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
     window = view.narrowed(pipeline_id=info.id)
     sort = sort_param(request, JOB_SORTS, "-total_duration_seconds")
     jobs_page = PageRequest(limit=JOBS_PER_PAGE, sort=sort, cursor=cursor_param(request))
-    summary, series, jobs, runs = await asyncio.gather(
+    summarised, buckets, found_jobs, runs = await asyncio.gather(
         call(service.summary, session.org_id, window),
         call(service.run_series, session.org_id, window, view.interval),
         call(
@@ -166,8 +190,10 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
         ),
         call(service.runs, session.org_id, window, 25, None),
     )
+    summary = summary_json(summarised)
+    jobs = [job_row_json(row) for row in found_jobs.items]
     elsewhere = None
-    if summary["runs"] == 0:
+    if summarised.figures.run.runs == 0:
         span = await call(service.run_span, session.org_id, info.id)
         elsewhere = runs_elsewhere(view, span, "Its runs")
     return await render_page(
@@ -180,10 +206,10 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
         summary=summary,
-        charts=charts.pipeline_charts(series),
-        jobs=jobs[0],
-        next_cursor=jobs[1],
-        units=column_units(jobs[0], JOB_DURATIONS),
+        charts=charts.pipeline_charts([series_bucket_json(b) for b in buckets]),
+        jobs=jobs,
+        next_cursor=found_jobs.next_cursor,
+        units=column_units(jobs, JOB_DURATIONS),
         runs=[attempt_json(attempt) for attempt in runs.items],
         sort=sort,
         columns=JOB_COLUMNS,
@@ -221,7 +247,7 @@ async def metrics(request: Request, session: SignedIn) -> Response:
     interval = Interval.HOUR if view.interval is Interval.HOUR else view.interval
     result = None
     if key:
-        result = await call(
+        found = await call(
             service.custom_metric,
             session.org_id,
             view.window,
@@ -229,6 +255,7 @@ async def metrics(request: Request, session: SignedIn) -> Response:
             f"tag:{group}" if group else None,
             interval,
         )
+        result = custom_metric_json(found)
     return await render_page(
         request,
         "metrics.html",
