@@ -35,6 +35,8 @@ PIPELINE_COLUMNS = (
     ("compute_seconds", "Compute"),
     ("flaky_rate", "Flaky-run share"),
 )
+#: The job tables' columns (``job_table.html`` shows each: a duration, in ``JOB_DURATIONS``,
+#: in its column's unit; a ``*_rate`` as a percentage; anything else as a number).
 JOB_COLUMNS = (
     ("job", "Job"),
     ("runs", "Runs"),
