@@ -193,6 +193,7 @@ def job_rows(tallies: dict[JobKey, JobTally]) -> list[dict[str, Any]]:
                 **duration_fields(durations),
                 "total_duration_seconds": tally.total_duration_seconds,
                 "exclusive_seconds": tally.exclusive_seconds,
+                "mean_queue_seconds": mean_of(tally.metrics.get("queue_seconds", Histogram())),
             }
         )
     return rows
