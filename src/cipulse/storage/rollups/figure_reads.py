@@ -298,7 +298,8 @@ def job_details(
             key = (str(pipeline_id), definition)
             if key in wanted:
                 detail = found.setdefault(key, JobDetail(Histogram(), {}))
-                detail.durations.merge_encoded(orjson.loads(encoded), count, total)
+                if count:  # a row kept for its metrics adds no duration
+                    detail.durations.merge_encoded(orjson.loads(encoded), count, total)
                 for name, values in decoded_metrics(metrics).items():
                     detail.metrics.setdefault(name, Histogram()).merge(values)
     return found
