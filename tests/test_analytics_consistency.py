@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 import random
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from cipulse.analytics import run_metrics
 from cipulse.analytics.buckets import Interval, bucket_length, bucket_start, bucket_starts
@@ -26,6 +28,7 @@ from cipulse.storage import analytics_store as store
 from cipulse.storage import list_store, repositories
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
+from cipulse.storage.schema import jobs
 from cipulse.web.list_presenters import job_row_json
 from cipulse.web.presenters import run_figures_json
 from tests.builders import runwatch_run
@@ -168,6 +171,31 @@ def ingest(database: Database, tenant: Tenant, payloads: list[dict[str, object]]
         for payload in payloads
     ]
     IngestService(database).ingest_batch(requests)
+
+
+def with_queue_times(database: Database) -> None:
+    """Give most jobs a ``queue_seconds`` metric, as the GitHub and GitLab webhooks do (the
+    RunWatch format carries none): a value fixed by the job's id, so a job keeps its value
+    however often this runs (stored rollups stay true), and none (unknown) for one in five."""
+    with database.write() as conn:
+        stored = conn.execute(
+            sa.select(jobs.c.org_id, jobs.c.attempt_id, jobs.c.node_key, jobs.c.id)
+        ).all()
+        updates = []
+        for org_id, attempt_id, node_key, job_id in stored:
+            drawn = zlib.crc32(str(job_id).encode())
+            queue = None if drawn % 5 == 0 else {"queue_seconds": drawn % 1201 / 4}
+            updates.append({"o": org_id, "a": attempt_id, "n": node_key, "m": queue})
+        conn.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.org_id == sa.bindparam("o"),
+                jobs.c.attempt_id == sa.bindparam("a"),
+                jobs.c.node_key == sa.bindparam("n"),
+            )
+            .values(metrics=sa.bindparam("m")),
+            updates,
+        )
 
 
 def reference(database: Database, org_id: str, window: Window) -> dict[str, object]:
@@ -329,8 +357,16 @@ def job_reference(
             job_metrics.flaky_jobs(flaky, by_attempt),
         )
     ]
+    queues: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for attempt in in_window:
+        for job in by_attempt.get(attempt.id, []):
+            queue = (job["metrics"] or {}).get("queue_seconds")
+            if queue is not None:  # unknown: left out, not 0
+                queues[(attempt.pipeline_id, job["definition_key"])].append(queue)
     for row in summaries:
-        row["failures_passed_on_retry"] = passed.get((row["pipeline_id"], row["definition_key"]), 0)
+        key = (row["pipeline_id"], row["definition_key"])
+        row["failures_passed_on_retry"] = passed.get(key, 0)
+        row["mean_queue_seconds"] = sum(queues[key]) / len(queues[key]) if queues[key] else None
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
 
 
@@ -525,11 +561,13 @@ def test_job_figures_equal_the_reference_stored_or_not(
     database: Database, tenant: Tenant, seed: int
 ) -> None:
     ingest(database, tenant, random_attempts(seed, 150, with_jobs=True))
+    with_queue_times(database)
     org_id = store_org(database)
     check_jobs(database, org_id)
     refresh_all(database)
     check_jobs(database, org_id)
     ingest(database, tenant, random_attempts(seed, 150, with_jobs=True, variant=1))
+    with_queue_times(database)
     check_jobs(database, org_id)
     refresh_all(database)
     check_jobs(database, org_id)
@@ -542,14 +580,17 @@ def test_new_runs_added_to_stored_figures_equal_the_reference(
     the stored rows until the refresher has (rollup_marks.NEW_RUNS). Into days already
     stored, beside re-posts that make days be recomputed, then refreshed."""
     ingest(database, tenant, random_attempts(21, 150, with_jobs=True))
+    with_queue_times(database)
     org_id = store_org(database)
     refresh_all(database)
     added = random_attempts(22, 120, with_jobs=True, first_run=10_000)
     ingest(database, tenant, added)
+    with_queue_times(database)
     assert [r for r in rows(database, "rollup_dirty") if r["kind"] == rollup_marks.NEW_RUNS]
     check_runs(database, org_id)
     check_jobs(database, org_id)
     ingest(database, tenant, random_attempts(22, 120, with_jobs=True, first_run=10_000, variant=1))
+    with_queue_times(database)
     check_runs(database, org_id, pages=False)
     refresh_all(database)
     assert not rows(database, "rollup_dirty")

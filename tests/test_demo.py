@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from cipulse.cli.main import cli
@@ -182,6 +183,29 @@ def test_jenkins_runs_come_as_trunk_trees_with_metrics_and_tags() -> None:
     finished = [s for s in jenkins if s.attempts[0].status is Status.SUCCESS]
     assert all({"test_count", "coverage_percent"} <= set(s.attempts[0].metrics) for s in finished)
     assert any(d.span.metrics.get("test_count") for s in finished for d in s.detached_spans)
+
+
+@pytest.mark.parametrize("seed", [2, 7])  # their small layouts: GitHub, GitLab
+def test_github_and_gitlab_jobs_carry_their_queue_time(seed: int) -> None:
+    """As those webhooks give it: every job that started has ``queue_seconds`` (at least the
+    time a runner took to pick it up), a job that never started none (unknown)."""
+    plan = DemoPlan(runs=400, days=21, now=NOW, seed=seed)
+    runwatch = [
+        attempt
+        for attempt in attempts(history(plan))
+        if attempt.source_format is SourceFormat.RUNWATCH
+    ]
+    queued = [a for a in runwatch if a.provider in ("github", "gitlab")]
+    assert queued
+    for attempt in queued:
+        for job in attempt.jobs:
+            if job.started_at is None:
+                assert "queue_seconds" not in job.metrics
+            else:
+                assert job.metrics["queue_seconds"] >= 0
+    assert any(job.metrics["queue_seconds"] > 0 for a in queued for job in a.jobs if job.metrics)
+    others = [a for a in runwatch if a.provider not in ("github", "gitlab")]
+    assert all(not job.metrics for attempt in others for job in attempt.jobs)
 
 
 def test_the_organisation_scales_with_the_runs() -> None:

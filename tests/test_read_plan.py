@@ -1,10 +1,13 @@
 """The engine's pure parts, on plain values (no database): the cover of a window, the read
-plan's stored rows and raw parts, the histogram's merge, and the top-k bound."""
+plan's stored rows and raw parts, the histogram's merge, job metric aggregates, and the top-k
+bound."""
 
 from __future__ import annotations
 
 import itertools
 import random
+
+import pytest
 
 from cipulse.analytics import rollups
 from cipulse.analytics.read_plan import RawPart, ReadPlan, RedPeriodPlan, cover_of, stored_plus_raw
@@ -115,6 +118,51 @@ def test_an_exact_histogram_keeps_every_value() -> None:
     assert Histogram.of(values).values is None  # bounded: buckets only
     exact = Histogram.of(values, exact=True)
     assert exact.percentile(95) == 950.0 and exact.mean() == 500.5
+
+
+def test_job_metric_aggregates_add_up_and_survive_storage() -> None:
+    """A job's metrics per key: only the executions that carry a number count (unknown is
+    not 0); two pieces' tallies add up to the tally of all, and the stored text reads back
+    the same figures."""
+    from cipulse.analytics.job_metrics import tallies_of
+    from cipulse.storage.rollups.stored_rows import decoded_metrics, encoded_metrics
+
+    rng = random.Random(16)
+    jobs: list[dict[str, object]] = []
+    queues: list[float] = []
+    for index in range(200):
+        metrics: dict[str, object] | None = None if index % 8 == 0 else {"cache_hits": 3}
+        if index % 4:
+            queues.append(rng.uniform(0, 300))
+            metrics = {"queue_seconds": queues[-1]}
+        elif metrics is not None:
+            metrics["label"] = "gpu"
+        jobs.append(
+            {
+                "attempt_id": f"a{index}",
+                "node_key": "n",
+                "parent_node_key": None,
+                "definition_key": "build",
+                "name": "build",
+                "status": "success",
+                "duration_seconds": 1.0,
+                "metrics": metrics,
+            }
+        )
+    pipeline_of = {f"a{index}": "p" for index in range(200)}
+
+    def tally(part: list[dict[str, object]]) -> JobTally:
+        return tallies_of(pipeline_of, part, {}, {"success"})[("p", "build")]
+
+    whole, added = tally(jobs), tally(jobs[:77])
+    rollups.add_job_tally(added, tally(jobs[77:]))
+    for found in (whole, added, JobTally(metrics=decoded_metrics(encoded_metrics(added.metrics)))):
+        assert set(found.metrics) == {"queue_seconds", "cache_hits"}  # "gpu" is no number
+        queue = found.metrics["queue_seconds"]
+        assert queue.count == len(queues) == 150
+        assert queue.mean() == pytest.approx(sum(queues) / len(queues))
+        assert queue.percentile(95) == whole.metrics["queue_seconds"].percentile(95)
+        assert found.metrics["cache_hits"].count == 25
 
 
 def test_the_top_k_bound_reads_only_what_can_reach_the_top() -> None:

@@ -4,13 +4,18 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import copy
+import csv
+import io
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cipulse.accounts.webhooks import WebhookService
+from cipulse.analytics.refresh import refresh_all
 from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.settings import Settings
@@ -282,6 +287,14 @@ def test_webhook_runs_on_the_dashboard(client: TestClient, org: Hooked, database
     for name in ("Test / ESLint", "Test / Backend typescript", "Run eslint check"):
         assert name in page.text
     assert "https://github.com/FuturePortal/CIMonitor/actions/runs/6757418578" in page.text
+    jobs = read(client, org, "/api/v1/analytics/jobs", **WINDOW)["items"]
+    queued = [job for job in jobs if job["mean_queue_seconds"] is not None]
+    assert queued  # GitHub gives every job that started its queue time
+    jobs_page = client.get(f"/jobs?{view}").text
+    assert "Mean queue (" in jobs_page  # in a unit, like every duration column
+    shown = re.findall(r'data-field="mean_queue_seconds">([^<]*)<', jobs_page)
+    assert len(shown) == len(jobs)
+    assert len([text for text in shown if text != "—"]) == len(queued)
 
 
 def test_a_new_secret_works_at_once(client: TestClient, org: Hooked, database: Database) -> None:
@@ -323,3 +336,65 @@ def test_a_skipped_job_that_ends_before_it_starts_is_stored_with_warnings(
         "warnings"
         not in post_github(client, org.name, "workflow_job", real_fixture(JOB_COMPLETED)).json()
     )
+
+
+def _job_of_run(name: str, run: dict, attempt: int, job_id: int) -> dict:  # type: ignore[type-arg]
+    """The real ``workflow_job`` delivery ``name``, pointed at attempt ``attempt`` of the
+    real run ``run``, as job ``job_id``."""
+    payload = real_fixture(name)
+    job = payload["workflow_job"]
+    job["run_id"], job["run_attempt"], job["id"] = run["workflow_run"]["id"], attempt, job_id
+    payload["repository"] = run["repository"]
+    return payload  # type: ignore[no-any-return]
+
+
+def _jobs_csv(client: TestClient, org: Hooked, **params: str) -> dict[str, dict[str, str]]:
+    response = client.get(
+        "/api/v1/analytics/jobs",
+        params={**WINDOW, "format": "csv", **params},
+        headers={"X-API-Key": org.read_key},
+    )
+    assert response.status_code == 200, response.text
+    return {row["job"]: row for row in csv.DictReader(io.StringIO(response.text))}
+
+
+def test_mean_queue_per_job_worked_out_by_hand(
+    client: TestClient, org: Hooked, database: Database
+) -> None:
+    """Mean queue time per job from real workflow_job deliveries: over the executions that
+    carry queue_seconds (the queued job never started: unknown, not 0), the same read from
+    the raw rows and from the rollups, in the JSON and in both CSVs."""
+    first = real_fixture(RUN_COMPLETED)
+    second = copy.deepcopy(first)
+    second["workflow_run"]["run_attempt"] = 2
+    failed = _job_of_run(JOB_COMPLETED, first, 1, 1)  # created 10:33:58, started 10:34:58
+    passed = _job_of_run(
+        "github-workflow_job.completed.success.with-organization.json", second, 2, 2
+    )
+    passed["workflow_job"]["created_at"] = "2021-08-05T10:32:28Z"  # started 10:34:58: 150 s
+    queued = _job_of_run("github-workflow_job.queued.json", first, 1, 3)  # "update", queued
+    for event, payload in (
+        ("workflow_run", first),
+        ("workflow_run", second),
+        ("workflow_job", failed),
+        ("workflow_job", passed),
+        ("workflow_job", queued),
+    ):
+        assert post_github(client, org.name, event, payload).status_code == 200
+    for stored in (False, True):
+        if stored:
+            assert refresh_all(database) > 0
+            stored_rows = [r for r in rows(database, "job_rollups") if r["name"] == "linters"]
+            assert stored_rows
+            for row in stored_rows:  # its day, week and four weeks, and branch scopes
+                queue = json.loads(row["metrics"])["queue_seconds"]
+                assert (queue["n"], queue["s"], sorted(queue["v"])) == (2, 210.0, [60.0, 150.0])
+        items = read(client, org, "/api/v1/analytics/jobs", **WINDOW, level="job")["items"]
+        jobs = {row["job"]: row for row in items}
+        assert (jobs["linters"]["runs"], jobs["update"]["runs"]) == (2, 1)
+        assert jobs["linters"]["mean_queue_seconds"] == (60 + 150) / 2
+        assert jobs["update"]["mean_queue_seconds"] is None
+        for whole in (False, True):
+            exported = _jobs_csv(client, org, **({} if whole else {"limit": "50"}))
+            assert exported["linters"]["mean_queue_seconds"] == "105.0"
+            assert exported["update"]["mean_queue_seconds"] == ""

@@ -181,6 +181,15 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "or end take no part.",
     ),
     MetricDefinition(
+        "mean_queue_seconds",
+        "seconds",
+        "The arithmetic mean of the executions' queue time: the `queue_seconds` metric, "
+        "which the GitHub `workflow_job` webhook (`started_at` minus `created_at`) and the GitLab "
+        "Job Hook (`queued_duration`) give a job. The sample is the executions that carry "
+        "it, whatever their status; one without it (other sources, a job that never started) "
+        "is unknown and left out, not counted as 0. Null when none carries it.",
+    ),
+    MetricDefinition(
         "flaky_runs_per_execution (flaky jobs)",
         "flaky runs per job execution",
         "In the flaky-jobs ranking: flaky_count / the job's executions in the window (the "

@@ -99,6 +99,7 @@ def tallies_of(
     its level (``domain/compute.py``); ``exact``: histograms that keep every duration."""
     tallies: dict[JobKey, JobTally] = {}
     durations: dict[JobKey, list[float]] = defaultdict(list)
+    metrics: dict[JobKey, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     jobs = list(jobs)
     nodes_of: dict[str, set[str]] = defaultdict(set)
     for job in jobs:
@@ -116,12 +117,28 @@ def tallies_of(
         tally.exclusive_seconds += exclusive.get((job["attempt_id"], job["node_key"]), 0.0)
         if job["status"] in duration_statuses and job["duration_seconds"] is not None:
             durations[key].append(job["duration_seconds"])
+        for name, value in numeric_metrics(job.get("metrics")):
+            metrics[key][name].append(value)
     for key, values in durations.items():
         values.sort()
         tallies[key].durations = Histogram.of(values, exact=exact)
         if values:
             tallies[key].duration_top_bucket = bucket_of(values[-1])
+    for key, by_name in metrics.items():
+        tallies[key].metrics = {
+            name: Histogram.of(values, exact=exact) for name, values in sorted(by_name.items())
+        }
     return tallies
+
+
+def numeric_metrics(metrics: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """The numbers of a job's ``metrics`` (key, value), in key order: what job tallies
+    aggregate per key (every execution, whatever its status)."""
+    return [
+        (name, float(value))
+        for name, value in sorted((metrics or {}).items())
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
 
 
 def with_flaky(
@@ -167,6 +184,7 @@ class JobFigures:
     mean_duration_seconds: float | None
     total_duration_seconds: float
     exclusive_seconds: float
+    mean_queue_seconds: float | None
     names: PipelineName | None = None
 
     def sort_value(self, field: str) -> Any:
@@ -238,6 +256,7 @@ def job_rows(
                 mean_duration_seconds=mean_of(durations),
                 total_duration_seconds=tally.total_duration_seconds,
                 exclusive_seconds=tally.exclusive_seconds,
+                mean_queue_seconds=mean_of(tally.metrics.get("queue_seconds", Histogram())),
                 names=None if names is None else names.get(pipeline_id),
             )
         )

@@ -89,6 +89,8 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
         into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
     into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
     into.level = outer_level(into.level, other.level)
+    for key, values in other.metrics.items():
+        into.metrics.setdefault(key, Histogram()).merge(values)
 
 
 def _higher(one: int | None, other: int | None) -> int | None:

@@ -30,7 +30,7 @@ from cipulse.analytics.questions.run_answers import NO_ATTEMPT, Attempt
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.rollups import new_run_tally
 from cipulse.analytics.service import AnalyticsService
-from cipulse.analytics.window_figures import job_durations, job_figures
+from cipulse.analytics.window_figures import complete_jobs, job_figures
 from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
 from cipulse.storage import list_store
@@ -127,15 +127,15 @@ def jobs(
                 for row in list_store.pipeline_rows(conn, org_id)
             }
         keys = keys_in_order(figures.jobs, order, names)
-        if keys is None:  # by a duration percentile: every histogram first
+        if keys is None:  # by a duration percentile: every job complete first
             with service.database.read() as conn:
-                job_durations(conn, org_id, figures, sorted(figures.jobs))
+                complete_jobs(conn, org_id, figures, sorted(figures.jobs))
             yield from _chunks(ordered(job_metrics.job_rows(figures.jobs, names), order))
             return
         for start in range(0, len(keys), BATCH_ROWS):
             chosen = keys[start : start + BATCH_ROWS]
             with service.database.read() as conn:
-                job_durations(conn, org_id, figures, chosen)
+                complete_jobs(conn, org_id, figures, chosen)
             yield job_metrics.job_rows({key: figures.jobs[key] for key in chosen}, names)
 
     blank = job_metrics.job_rows({("", ""): JobTally()}, {"": PipelineName("", "")})[0]

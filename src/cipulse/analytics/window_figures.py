@@ -31,12 +31,14 @@ class Figures:
     #: Per pipeline id, or organisation-wide under ``keys.ORG``.
     runs: dict[str, RunTally] = field(default_factory=dict)
     jobs: dict[JobKey, JobTally] = field(default_factory=dict)
-    #: Where the stored job tallies came from: their duration histograms are read only for
-    #: the jobs that need them (``job_durations``); until then they hold count and sum.
+    #: Where the stored job tallies came from: their duration histograms and metric
+    #: aggregates are read only for the jobs that need them (``complete_jobs``); until then
+    #: they hold the durations' count and sum, and no metrics.
     selection: figure_reads.Selection | None = None
     #: The durations of the jobs, and of the runs per pipeline, in the pieces computed from
-    #: raw rows.
+    #: raw rows; the jobs' metric aggregates there.
     raw_job_durations: dict[JobKey, Histogram] = field(default_factory=dict)
+    raw_job_metrics: dict[JobKey, dict[str, Histogram]] = field(default_factory=dict)
     raw_run_durations: dict[str, Histogram] = field(default_factory=dict)
     #: Where the stored run tallies came from, when they were read without their duration
     #: histograms (``run_durations`` adds them for the pipelines that need them).
@@ -48,8 +50,15 @@ class Figures:
         for pipeline_id, run in piece.runs.items():
             self.raw_run_durations.setdefault(pipeline_id, Histogram()).merge(run.durations)
         for key, job in piece.jobs.items():
-            rollups.add_job_tally(self.jobs.setdefault(key, rollups.new_job_tally()), job)
+            tally = self.jobs.setdefault(key, rollups.new_job_tally())
+            rollups.add_job_tally(tally, job)
             self.raw_job_durations.setdefault(key, Histogram()).merge(job.durations)
+            raw_metrics = self.raw_job_metrics.setdefault(key, {})
+            for name, values in job.metrics.items():
+                raw_metrics.setdefault(name, Histogram()).merge(values)
+            if self.selection is not None:
+                # The stored half is not read yet: no metric is known until ``complete_jobs``.
+                tally.metrics = {}
 
     def total(self) -> RunTally:
         tally = rollups.new_run_tally()
@@ -136,7 +145,8 @@ def pipeline_figures(
 
 def job_figures(conn: Connection, org_id: str, window: Window) -> Figures:
     """The window's job figures, per (pipeline, job): stored tallies without their duration
-    histograms (``job_durations`` completes them for the jobs that need them)."""
+    histograms and metric aggregates (``complete_jobs`` reads them for the jobs that need
+    them)."""
     return _figures(conn, org_id, window, Reading(Runs.NONE, jobs=True))
 
 
@@ -243,7 +253,7 @@ def top_by_duration(
     with their histograms complete (``_top_by_bound``)."""
 
     def read(chunk: list[JobKey]) -> None:
-        job_durations(conn, org_id, figures, chunk)
+        complete_jobs(conn, org_id, figures, chunk)
 
     return _top_by_bound(figures.jobs, percentile, count, read)
 
@@ -319,17 +329,23 @@ def run_durations(
             tally.durations = durations
 
 
-def job_durations(conn: Connection, org_id: str, figures: Figures, keys: Sequence[JobKey]) -> None:
-    """Complete the duration histograms of the given jobs: stored plus raw pieces'."""
+def complete_jobs(conn: Connection, org_id: str, figures: Figures, keys: Sequence[JobKey]) -> None:
+    """Complete the given jobs' tallies with what the stored sums leave out: their duration
+    histograms and metric aggregates, stored plus raw pieces'."""
     if figures.selection is None:
         return  # every figure came from the raw rows, histograms included
-    stored = figure_reads.job_histograms(conn, org_id, figures.selection, keys)
+    stored = figure_reads.job_details(conn, org_id, figures.selection, keys)
     for key in keys:
         tally = figures.jobs.get(key)
         if tally is None:
             continue
         durations = Histogram()
-        for part in (stored.get(key), figures.raw_job_durations.get(key)):
-            if part is not None:
-                durations.merge(part)
-        tally.durations = durations
+        metrics: dict[str, Histogram] = {}
+        parts = [(figures.raw_job_durations.get(key), figures.raw_job_metrics.get(key, {}))]
+        if key in stored:
+            parts.insert(0, stored[key])
+        for part_durations, part_metrics in parts:
+            durations.merged(part_durations)
+            for name, values in part_metrics.items():
+                metrics.setdefault(name, Histogram()).merge(values)
+        tally.durations, tally.metrics = durations, metrics

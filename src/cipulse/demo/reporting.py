@@ -1,9 +1,10 @@
 """Scheduled attempts as each CI system would report them.
 
 Scheduled attempts as domain objects, the way each CI system reports them: a RunWatch
-attempt with its jobs and the provider's run and job URLs (GitHub, GitLab, CircleCI), or a
-Jenkins run as the Trunk plugin sends it (the run, and its stages and steps as a tree of
-detached spans, with custom metrics and tags)."""
+attempt with its jobs and the provider's run and job URLs (GitHub, GitLab, CircleCI; GitHub's
+and GitLab's jobs with the queue time their webhooks give), or a Jenkins run as the Trunk
+plugin sends it (the run, and its stages and steps as a tree of detached spans, with custom
+metrics and tags)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from cipulse.domain.status import STATUS_TEXT, Status
 INGEST_SOURCE = "cipulse-demo"
 #: Job ids grow with the run: ``base + (slot * 2 + attempt - 1) * 32 + job index``.
 JOB_ID_BASES = {"github": 25_300_000_000, "gitlab": 6_800_000_000, "circleci": 400_000}
+#: The providers whose webhooks give a job's queue time (``queue_seconds``).
+QUEUE_PROVIDERS = frozenset({"github", "gitlab"})
 MAX_JOBS_PER_ATTEMPT = 32
 UNFINISHED = (Status.RUNNING, Status.QUEUED)
 
@@ -106,14 +109,19 @@ class Reporter:
         fromtimestamp, shift = datetime.fromtimestamp, self.shift
         spans = []
         compute = 0
+        # GitHub's and GitLab's webhooks give each job that started its queue time.
+        waits = schedule.job_queue_seconds if template.provider in QUEUE_PROVIDERS else ()
         for index, (job, status, began, finished) in enumerate(
             zip(template.jobs, schedule.statuses, schedule.starts, schedule.ends, strict=True)
         ):
             job_id = job_id_base + index
             started_at = completed_at = None
             duration = None
+            metrics: dict[str, float] = {}
             if began is not None:
                 started_at = fromtimestamp(began + shift, UTC)
+                if waits:
+                    metrics["queue_seconds"] = float(waits[index])
                 if finished is not None:
                     completed_at = fromtimestamp(finished + shift, UTC)
                     duration = float(finished - began)
@@ -131,6 +139,7 @@ class Reporter:
                     duration_seconds=duration,
                     url=f"{job_url}{job_id}",
                     external_id=str(job_id),
+                    metrics=metrics,
                 )
             )
         return spans, compute

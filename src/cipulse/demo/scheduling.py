@@ -60,6 +60,9 @@ class Schedule:
     start: int
     end: int | None
     queue_seconds: int
+    #: Per job, the seconds from when it could start (the attempt's creation, for the first
+    #: jobs; the end of what it waits for, for the others) to its start.
+    job_queue_seconds: tuple[int, ...] = ()
 
 
 def schedule(
@@ -79,17 +82,18 @@ def schedule(
     starts: list[int | None] = [0] * count
     ends: list[int | None] = [0] * count
     pickup = 1 / (JOB_PICKUP_SECONDS * load)
-    cursor = start + queue
+    waits = [0] * count
+    cursor, ready = start + queue, start
     for stage in template.stages:
         stage_end = cursor
         for job in stage.jobs:
             began = cursor + int(rng.expovariate(pickup))
             finished = began + durations[job]
-            starts[job], ends[job] = began, finished
+            starts[job], ends[job], waits[job] = began, finished, began - ready
             if not stage.parallel:
-                cursor = finished
+                cursor = ready = finished
             stage_end = max(stage_end, finished)
-        cursor = stage_end + 1 + int(rng.random() * 5)
+        cursor = ready = stage_end + 1 + int(rng.random() * 5)
     statuses = [Status.SUCCESS] * count
     status = Status.SUCCESS
     if outcome.verdict is Verdict.CANCEL:
@@ -100,7 +104,7 @@ def schedule(
             status = Status.FAILURE
             _fail(rng, template, outcome, durations, statuses, starts, ends)
         end = max(end for end in ends if end is not None)
-    result = Schedule(statuses, starts, ends, status, start, end, queue)
+    result = Schedule(statuses, starts, ends, status, start, end, queue, tuple(waits))
     if end > now:
         _in_flight(result, now)
     return result

@@ -100,3 +100,7 @@ class JobTally:
     #: ``domain.compute.LEVELS``: job, stage or step (None: stored before levels were kept,
     #: read as job).
     level: str | None = None
+    #: Per key of the executions' ``metrics`` (``queue_seconds``, custom metrics), the
+    #: histogram of the values of the executions that carry it: its count is the metric's
+    #: sample (an execution without the key is unknown, not 0).
+    metrics: dict[str, Histogram] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -165,6 +166,7 @@ JOB_FACT_COLUMNS = (
     "duration_seconds",
     "exclusive_seconds",
     "kind",
+    "metrics",
 )
 
 
@@ -183,6 +185,8 @@ def job_facts_of(conn: Connection, org_id: str, attempt_ids: Sequence[str]) -> l
         for row in conn.exec_driver_sql(sql, (org_id, *chunk)):
             job = dict(zip(JOB_FACT_COLUMNS, row, strict=True))
             job["attempt_id"] = str(job["attempt_id"])
+            if isinstance(job["metrics"], str | bytes):  # SQLite's driver: JSON text
+                job["metrics"] = orjson.loads(job["metrics"])
             found.append(job)
     return found
 

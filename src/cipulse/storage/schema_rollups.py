@@ -72,6 +72,13 @@ def _top_bucket() -> sa.Column[int]:
     )
 
 
+#: ``job_rollups.metrics``: the executions' metrics aggregated per key, whatever the key.
+JOB_METRICS_COMMENT = (
+    "Per key of the executions' metrics (queue_seconds, custom metrics), of the executions "
+    'carrying it: JSON {key: {"n": count, "s": sum, "b": histogram buckets, "v": values}} '
+    "(domain/histogram.py)"
+)
+
 run_rollups = sa.Table(
     "run_rollups",
     metadata,
@@ -128,6 +135,13 @@ job_rollups = sa.Table(
         nullable=False,
         server_default="0",
         comment="Failing executions after which the job ended success in a later attempt",
+    ),
+    sa.Column(
+        "metrics",
+        sa.Text,
+        nullable=False,
+        server_default="{}",
+        comment=JOB_METRICS_COMMENT,
     ),
     sa.PrimaryKeyConstraint(
         "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"

@@ -90,6 +90,7 @@ def _job_figures_json(row: JobFigures) -> Json:
         "mean_duration_seconds": row.mean_duration_seconds,
         "total_duration_seconds": row.total_duration_seconds,
         "exclusive_seconds": row.exclusive_seconds,
+        "mean_queue_seconds": row.mean_queue_seconds,
     }
 
 

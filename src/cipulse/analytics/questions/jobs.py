@@ -30,7 +30,7 @@ from cipulse.analytics.questions.shared import (
     sampled,
 )
 from cipulse.analytics.rankings import FailingJob
-from cipulse.analytics.window_figures import job_durations, job_figures, top_by_duration
+from cipulse.analytics.window_figures import complete_jobs, job_figures, top_by_duration
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
 
@@ -68,11 +68,11 @@ def jobs(
             return Page(items, cursor_after(end, len(figures.jobs)))
         keys = keys_in_order(figures.jobs, sort, names)
         if keys is None:
-            job_durations(conn, org_id, figures, sorted(figures.jobs))
+            complete_jobs(conn, org_id, figures, sorted(figures.jobs))
             return page_of(job_metrics.job_rows(figures.jobs, names), sort, page)
         # Order the tallies, and build rows (and read histograms) for the page only.
         chosen = keys[start:end]
-        job_durations(conn, org_id, figures, chosen)
+        complete_jobs(conn, org_id, figures, chosen)
         rows = job_metrics.job_rows({key: figures.jobs[key] for key in chosen}, names)
     return Page(rows, cursor_after(end, len(keys)))
 

@@ -44,6 +44,7 @@ JOB_SORTS = (
     "mean_duration_seconds",
     "total_duration_seconds",
     "exclusive_seconds",
+    "mean_queue_seconds",
 )
 FLAKY_SORTS = (
     "job",

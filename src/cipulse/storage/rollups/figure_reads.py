@@ -2,13 +2,14 @@
 
 A ``Selection`` names stored rows (periods of some grains, of some pipelines, in one branch
 scope, minus stale ones); the functions here read them as named rows, or summed by the
-database (``run_totals``, ``job_totals``), or just the duration histograms some jobs need."""
+database (``run_totals``, ``job_totals``), or just what some jobs need beyond those sums
+(``job_details``: duration histograms and metric aggregates)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from cipulse.storage.rollups.stored_rows import (
     StoredJob,
     StoredRepeat,
     StoredRun,
+    decoded_metrics,
     stored_job,
     stored_run,
 )
@@ -29,6 +31,9 @@ from cipulse.storage.rollups.stored_rows import (
     counter_of as _counter,
 )
 from cipulse.storage.schema import STATUS_NAMES, job_rollups, rollup_repeats, run_rollups
+
+#: ``job_rollups.metrics`` of a job whose executions carried none.
+_NO_METRICS = "{}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,11 +261,20 @@ def job_totals(
     return tallies
 
 
-def job_histograms(
+class JobDetail(NamedTuple):
+    """What ``job_totals`` leaves out of a job's stored rows, merged over a selection: its
+    durations' histogram and its metrics' aggregates (per key, ``JobTally.metrics``)."""
+
+    durations: Histogram
+    metrics: dict[str, Histogram]
+
+
+def job_details(
     conn: Connection, org_id: str, selection: Selection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], Histogram]:
-    """The merged duration histograms of the given jobs over the selection."""
-    found: dict[tuple[str, str], Histogram] = {}
+) -> dict[tuple[str, str], JobDetail]:
+    """The merged duration histograms and metric aggregates of the given jobs over the
+    selection."""
+    found: dict[tuple[str, str], JobDetail] = {}
     if not keys:
         return found
     j = job_rollups
@@ -278,12 +292,16 @@ def job_histograms(
             j.c.duration_count,
             j.c.duration_sum,
             j.c.duration_histogram,
-        ).where(condition, pairs, j.c.duration_count > 0)
-        for pipeline_id, definition, count, total, encoded in conn.execute(query):
+            j.c.metrics,
+        ).where(condition, pairs, sa.or_(j.c.duration_count > 0, j.c.metrics != _NO_METRICS))
+        for pipeline_id, definition, count, total, encoded, metrics in conn.execute(query):
             key = (str(pipeline_id), definition)
             if key in wanted:
-                histogram = found.setdefault(key, Histogram())
-                histogram.merge_encoded(orjson.loads(encoded), count, total)
+                detail = found.setdefault(key, JobDetail(Histogram(), {}))
+                if count:  # a row kept for its metrics adds no duration
+                    detail.durations.merge_encoded(orjson.loads(encoded), count, total)
+                for name, values in decoded_metrics(metrics).items():
+                    detail.metrics.setdefault(name, Histogram()).merge(values)
     return found
 
 

@@ -20,6 +20,7 @@ from cipulse.domain.histogram import Histogram
 from cipulse.domain.tallies import Grain, JobTally, RunTally
 from cipulse.storage.dialect import bulk_insert
 from cipulse.storage.rollups.keys import FIRST_STATUSES, MetricKey
+from cipulse.storage.rollups.stored_rows import encoded_metrics
 from cipulse.storage.schema import (
     STATUS_NAMES,
     job_rollups,
@@ -80,6 +81,7 @@ def job_row(
         t.duration_top_bucket,
         None if t.level is None else LEVELS.index(t.level),
         t.failures_passed_on_retry,
+        encoded_metrics(t.metrics),
     )
 
 

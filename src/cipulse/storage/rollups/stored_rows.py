@@ -73,6 +73,23 @@ def _histogram(encoded: str, count: int, total: float) -> Histogram:
     return histogram
 
 
+def encoded_metrics(metrics: dict[str, Histogram]) -> str:
+    """A tally's metric aggregates as ``job_rollups.metrics`` holds them: per key, the count
+    ("n") and sum ("s") of its values and their histogram (``Histogram.encode``)."""
+    return orjson.dumps(
+        {key: {"n": h.count, "s": h.total, **h.encode()} for key, h in sorted(metrics.items())}
+    ).decode()
+
+
+def decoded_metrics(encoded: str) -> dict[str, Histogram]:
+    """``encoded_metrics``' text read back: per key, a histogram."""
+    found: dict[str, Histogram] = {}
+    for key, stored in orjson.loads(encoded).items():
+        histogram = found[key] = Histogram()
+        histogram.merge_encoded(stored, stored["n"], stored["s"])
+    return found
+
+
 _RUN_STATUSES = _getter(_RUN_AT, [f"n_{s}" for s in STATUS_NAMES])
 _RUN_FIRST = _getter(_RUN_AT, [f"first_{s}" for s in FIRST_STATUSES])
 _RUN_FIELDS = _getter(
@@ -131,6 +148,7 @@ _JOB_FIELDS = _getter(
         "last_flaky_at_ms",
         "duration_top_bucket",
         "level",
+        "metrics",
     ],
 )
 
@@ -154,6 +172,7 @@ def stored_job(row: Sequence[Any]) -> StoredJob:
         last_flaky,
         top,
         level,
+        metrics,
     ) = _JOB_FIELDS(row)
     tally = JobTally(
         name=name,
@@ -167,5 +186,6 @@ def stored_job(row: Sequence[Any]) -> StoredJob:
         last_flaky_at_ms=last_flaky,
         duration_top_bucket=top,
         level=None if level is None else LEVELS[level],
+        metrics=decoded_metrics(metrics),
     )
     return StoredJob(grain, period, str(pipeline_id), definition_key, tally)

@@ -35,6 +35,8 @@ PIPELINE_COLUMNS = (
     ("compute_seconds", "Compute"),
     ("flaky_rate", "Flaky-run share"),
 )
+#: The job tables' columns (``job_table.html`` shows each: a duration, in ``JOB_DURATIONS``,
+#: in its column's unit; a ``*_rate`` as a percentage; anything else as a number).
 JOB_COLUMNS = (
     ("job", "Job"),
     ("runs", "Runs"),
@@ -45,6 +47,7 @@ JOB_COLUMNS = (
     ("p95_duration_seconds", "p95"),
     ("exclusive_seconds", "Exclusive"),
     ("total_duration_seconds", "Total time"),
+    ("mean_queue_seconds", "Mean queue"),
 )
 #: The columns of durations: each shown in one unit, named in its header.
 PIPELINE_DURATIONS = ("p50_duration_seconds", "p95_duration_seconds")
@@ -53,6 +56,7 @@ JOB_DURATIONS = (
     "p95_duration_seconds",
     "exclusive_seconds",
     "total_duration_seconds",
+    "mean_queue_seconds",
 )
 
 
