@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from cipulse.analytics.run_metrics import (
@@ -192,6 +192,12 @@ class JobFigures:
         if field in ("pipeline", "repository"):
             return None if self.names is None else getattr(self.names, field)
         return getattr(self, field, None)
+
+
+#: The fields of ``JobFigures`` that are not figures, or not one number: what a job list
+#: cannot sort by. Every other field is a figure a list may sort by.
+_NOT_SORTABLE = ("pipeline_id", "job", "definition_key", "level", "by_status", "names")
+SORTABLE_FIGURES = tuple(f.name for f in fields(JobFigures) if f.name not in _NOT_SORTABLE)
 
 
 @dataclass(frozen=True, slots=True)

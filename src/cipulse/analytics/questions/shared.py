@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TypeVar
 
-from cipulse.analytics import rankings
+from cipulse.analytics import job_metrics, rankings
 from cipulse.analytics.buckets import Interval, bucket_length
 from cipulse.analytics.job_metrics import PipelineName
 from cipulse.analytics.window_figures import JobKey
@@ -32,20 +32,9 @@ LIST_SORTS = (
     "flaky_rate",
     "retry_compute_seconds",
 )
-JOB_SORTS = (
-    "job",
-    "pipeline",
-    "runs",
-    "success_rate",
-    "failure_count",
-    "flaky_count",
-    "p50_duration_seconds",
-    "p95_duration_seconds",
-    "mean_duration_seconds",
-    "total_duration_seconds",
-    "exclusive_seconds",
-    "mean_queue_seconds",
-)
+#: A job list sorts by name, pipeline, or any figure of ``JobFigures`` (a new figure field is
+#: a new sort).
+JOB_SORTS = ("job", "pipeline", *job_metrics.SORTABLE_FIGURES)
 FLAKY_SORTS = (
     "job",
     "flaky_count",
