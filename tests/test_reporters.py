@@ -185,6 +185,11 @@ def test_github_completed_run_external() -> None:
             "triggered_by": "push",
             "actor": "octocat",
             "branch": "main",
+            # cipulse's extensions: the change, from the REST API's run (no pull request).
+            "commit_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+            "commit_message": "Create linter.yaml",
+            "commit_author": "Octo Cat",
+            "event": "push",
             "jobs": [
                 {
                     "name": "build",
@@ -332,6 +337,8 @@ def test_gitlab_pipeline_without_retries_keeps_gitlabs_status() -> None:
         "triggered_by": "push",
         "actor": "root",
         "branch": "main",
+        "commit_sha": "959e04d7c7a30600c894bd3c0cd0e1ce7f42c11d",
+        "event": "push",
     }
     assert [(job["name"], job["job_id"], job["status"]) for job in payload["jobs"]] == [
         ("build", 1, "success"),
