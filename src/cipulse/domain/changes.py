@@ -6,7 +6,7 @@ started it. Every field is unknown (None) unless the source gives it; never an e
 
 Only the commit author's **name** is kept, never an e-mail address: the name is what people
 look for in a run list, and an address is personal data cipulse has no use for
-(docs/api.md, "Commits, pull requests and authors")."""
+(docs/api.md, "cipulse extensions: commits, pull requests and authors")."""
 
 from __future__ import annotations
 
