@@ -177,10 +177,14 @@ def test_trunk_run_tags_name_the_change(client: TestClient, org: Hooked, ingest_
     )
     assert run["event_kind"] == "merge_queue"
     event["payload"]["tags"][-2] = {"k": "pull_request_number", "v": "seventeen"}
+    event["payload"]["tags"][-4] = {"k": "sha", "v": "HEAD" * 100}
     again = client.post("/v1/metrics/trackEvents", json=request, headers=headers)
     assert again.status_code == 200
-    assert "events[0].payload.tags.pull_request_number" in str(again.json()["warnings"])
-    assert only_run(client, org, **EPOCH)["pull_request_number"] is None
+    warnings = str(again.json()["warnings"])
+    assert "events[0].payload.tags.pull_request_number: 'seventeen'" in warnings
+    assert "events[0].payload.tags.sha: 'HEADHEAD" in warnings
+    run = only_run(client, org, **EPOCH)
+    assert (run["pull_request_number"], run["commit_sha"]) == (None, None)
 
 
 EXTENSIONS: dict[str, Any] = {

@@ -116,9 +116,16 @@ def is_sha(value: str) -> bool:
 
 
 def commit_sha(value: str | None) -> str | None:
-    """A commit SHA as stored: lower case (SHAs are hexadecimal), empty is unknown."""
+    """A commit SHA as stored: lower case; empty, or anything but a SHA, is unknown."""
     found = text(value)
-    return None if found is None else found.lower()
+    return found.lower() if found is not None and is_sha(found.lower()) else None
+
+
+def sha_warning(where: str, value: str | None) -> str | None:
+    """The warning for a commit SHA sent that is none (stored as unknown), if it is not."""
+    if text(value) is None or commit_sha(value) is not None:
+        return None
+    return f"{where}: {value!r} is not a commit SHA ({SHA_FORM}); stored as unknown"
 
 
 def github_pull_request_page(

@@ -156,15 +156,11 @@ def change_of(run: RunWatchRun, warnings: list[str]) -> Change:
     """The change cipulse's extension fields name. Without ``event``, a ``triggered_by``
     that is a GitHub event or a GitLab pipeline source says the kind (any other: unknown).
     A ``commit_sha`` that is no SHA is stored as unknown, with a warning."""
-    sha = changes.commit_sha(run.commit_sha)
-    if sha is not None and not changes.is_sha(sha):
-        warnings.append(
-            f"commit_sha: {run.commit_sha!r} is not a commit SHA ({changes.SHA_FORM}); "
-            "stored as unknown"
-        )
-        sha = None
+    warning = changes.sha_warning("commit_sha", run.commit_sha)
+    if warning:
+        warnings.append(warning)
     return Change(
-        commit_sha=sha,
+        commit_sha=changes.commit_sha(run.commit_sha),
         commit_message=changes.first_line(run.commit_message),
         commit_author=changes.text(run.commit_author),
         pull_request_number=run.pull_request_number,

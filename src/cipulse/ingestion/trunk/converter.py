@@ -96,9 +96,15 @@ def _tag_text(tags: dict[str, TagValue], key: str) -> str | None:
 
 def change_of(tags: dict[str, TagValue], index: int, warnings: list[str]) -> Change:
     """The change a run event's tags name, if any: ``sha`` (or ``commit_sha``), the other
-    fields by their RunWatch names. (The Jenkins plugin 1.4.0 sends none of them.) A
-    ``pull_request_number`` that is not a whole number is left unknown, with a warning."""
+    fields by their RunWatch names. (The Jenkins plugin 1.4.0 sends none of them.) A SHA
+    that is none, or a ``pull_request_number`` that is not a whole number, is left unknown,
+    with a warning."""
     found = {key: _tag_text(tags, key) for key in _TEXT_TAGS}
+    sha_tag = "sha" if _tag_text(tags, "sha") else "commit_sha"
+    sha = _tag_text(tags, sha_tag)
+    warning = changes.sha_warning(f"events[{index}].payload.tags.{sha_tag}", sha)
+    if warning:
+        warnings.append(warning)
     number = tags.get("pull_request_number")
     if isinstance(number, str) and number.strip().isdigit():
         number = int(number)
@@ -109,7 +115,7 @@ def change_of(tags: dict[str, TagValue], index: int, warnings: list[str]) -> Cha
         )
         number = None
     return Change(
-        commit_sha=changes.commit_sha(_tag_text(tags, "sha") or _tag_text(tags, "commit_sha")),
+        commit_sha=changes.commit_sha(sha),
         commit_message=changes.first_line(found["commit_message"]),
         pull_request_number=number,
         event_kind=changes.named_event_kind(_tag_text(tags, "event")),

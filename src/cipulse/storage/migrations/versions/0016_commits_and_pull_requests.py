@@ -68,7 +68,8 @@ def _comment(name: str) -> str | None:
 
 
 def _copy_commit_tags() -> None:
-    """The SHA webhook attempts kept as a tag (GitHub's ``head_sha``, GitLab's ``sha``)."""
+    """The SHA webhook attempts kept as a tag (GitHub's ``head_sha``, GitLab's ``sha``), if
+    it has the length of one (the column holds at most 200 characters)."""
     conn = op.get_bind()
     member = (
         "(tags ->> 'commit_sha')"
@@ -78,7 +79,8 @@ def _copy_commit_tags() -> None:
     conn.execute(
         sa.text(
             f"UPDATE run_attempts SET commit_sha = LOWER({member}) "
-            "WHERE source_format IN ('github', 'gitlab') AND tags IS NOT NULL"
+            "WHERE source_format IN ('github', 'gitlab') AND tags IS NOT NULL "
+            f"AND LENGTH({member}) BETWEEN 4 AND 64"
         )
     )
 
