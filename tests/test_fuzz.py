@@ -370,6 +370,11 @@ DASHBOARD = (
     Page("GET", "/", VIEW),
     Page("GET", "/pipelines", (*VIEW, "sort", "q", "provider", "page")),
     Page("GET", "/pipelines/{pipeline_id}", (*VIEW, "sort")),
+    Page(
+        "GET",
+        "/runs",
+        (*VIEW, "commit", "pull_request", "author", "branch_contains", "event_kind", "cursor"),
+    ),
     Page("GET", "/runs/{attempt_id}", VIEW),
     Page("GET", "/jobs", (*VIEW, "sort", "cursor")),
     Page("GET", "/flaky", VIEW),

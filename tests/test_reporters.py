@@ -31,7 +31,7 @@ from cipulse.reporters.gitlab_schema import Pipeline
 from cipulse.reporters.outcome import final_status
 from cipulse.reporters.payload import Conversion
 from cipulse.settings import Settings
-from tests.builders import REAL_FIXTURES
+from tests.builders import REAL_FIXTURES, real_fixture
 from tests.conftest import Tenant
 from tests.fake_ci_apis import (
     GITHUB_JOB,
@@ -41,6 +41,7 @@ from tests.fake_ci_apis import (
     GITLAB_PROJECT_ID,
     GITLAB_PROJECT_PATH,
     GITLAB_TOKEN,
+    GITLAB_WEB,
     Answer,
     FakeCI,
     fake_ci_apis,
@@ -56,6 +57,18 @@ RUN_ID = 30433642  # GitHub's example run
 RUN_START = datetime(2020, 1, 22, 19, 33, 8, tzinfo=UTC)  # its run_started_at
 EVENT_FILE = REAL_FIXTURES / "github-workflow_run.completed.json"
 EVENT_RUN_ID = 289782451  # workflow_run.id of that event
+GITHUB_WITH_PULL_REQUESTS = "github-workflow_run.completed.with-pull-requests.json"
+CHANGE_FIELDS = (
+    "commit_sha",
+    "commit_message",
+    "commit_author",
+    "pull_request_number",
+    "pull_request_title",
+    "pull_request_url",
+    "pull_request_source_branch",
+    "pull_request_target_branch",
+    "event_kind",
+)
 API_KEY = "cip_0badc0de_thisIsTheSecretPartOfTheKey"
 SECRETS = (API_KEY, GITHUB_TOKEN, GITLAB_TOKEN, GITLAB_JOB_TOKEN)
 
@@ -185,6 +198,11 @@ def test_github_completed_run_external() -> None:
             "triggered_by": "push",
             "actor": "octocat",
             "branch": "main",
+            # cipulse's extensions: the change, from the REST API's run (no pull request).
+            "commit_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+            "commit_message": "Create linter.yaml",
+            "commit_author": "Octo Cat",
+            "event": "push",
             "jobs": [
                 {
                     "name": "build",
@@ -332,6 +350,8 @@ def test_gitlab_pipeline_without_retries_keeps_gitlabs_status() -> None:
         "triggered_by": "push",
         "actor": "root",
         "branch": "main",
+        "commit_sha": "959e04d7c7a30600c894bd3c0cd0e1ce7f42c11d",
+        "event": "push",
     }
     assert [(job["name"], job["job_id"], job["status"]) for job in payload["jobs"]] == [
         ("build", 1, "success"),
@@ -500,6 +520,9 @@ def test_github_inline_and_external_runs_are_stored(
     fake: FakeCI, settings: Settings, tenant: Tenant, reader: dict[str, str]
 ) -> None:
     serve_inline_run(fake)
+    # The run of a pull request: its pull_requests[] as octokit's workflow_run example has it.
+    pulls = real_fixture(GITHUB_WITH_PULL_REQUESTS)["workflow_run"]["pull_requests"]
+    fake.github_runs[(REPOSITORY, RUN_ID, 2)].update(event="pull_request", pull_requests=pulls)
     fake.github_runs[(REPOSITORY, EVENT_RUN_ID, 1)] = github_run(
         id=EVENT_RUN_ID,
         status="completed",
@@ -554,7 +577,7 @@ def test_github_inline_and_external_runs_are_stored(
     assert (inline_run["provider"], inline_run["actor"], inline_run["triggered_by"]) == (
         "github",
         "octocat",
-        "push",
+        "pull_request",  # the run's event, made a pull request's above
     )
     assert len(inline_run["jobs"]) == 126
     assert "Report to cipulse" not in {job["name"] for job in inline_run["jobs"]}
@@ -574,6 +597,26 @@ def test_github_inline_and_external_runs_are_stored(
         ("build", 119)
     ]
     assert external_run["pipeline_id"] == inline_run["pipeline_id"]  # the same workflow
+    # The change, as the REST API's run gives it (GitHub's example commit).
+    commit = {
+        "commit_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+        "commit_message": "Create linter.yaml",
+        "commit_author": "Octo Cat",
+    }
+    assert {k: external_run[k] for k in (*commit, "pull_request_number", "event_kind")} == {
+        **commit,
+        "pull_request_number": None,
+        "event_kind": "push",
+    }
+    assert {k: inline_run[k] for k in CHANGE_FIELDS} == {
+        **commit,
+        "pull_request_number": 2,
+        "pull_request_title": None,
+        "pull_request_url": "https://github.com/Codertocat/Hello-World/pull/2",
+        "pull_request_source_branch": "changes",
+        "pull_request_target_branch": "master",
+        "event_kind": "pull_request",
+    }
 
 
 def test_github_jobs_ending_before_they_start_are_stored_with_warnings(
@@ -658,8 +701,19 @@ def test_gitlab_pipeline_with_a_retried_job_is_stored_as_two_attempts(
     fake: FakeCI, settings: Settings, tenant: Tenant, reader: dict[str, str]
 ) -> None:
     serve_gitlab_pipeline(fake)
+    fake.gitlab_pipelines[(GITLAB_PROJECT_ID, PIPELINE_ID)]["source"] = "merge_request_event"
+    merge_request = {
+        "CI_COMMIT_TITLE": "Retry the flaky integration test",
+        "CI_COMMIT_AUTHOR": "Ada Lovelace <ada@example.com>",
+        "CI_MERGE_REQUEST_IID": "7",
+        "CI_MERGE_REQUEST_TITLE": "Make integration green",
+        "CI_MERGE_REQUEST_PROJECT_URL": GITLAB_WEB,
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "green",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+    }
     with threaded_server(settings) as url:
-        result = report("gitlab", env=gitlab_env(fake, CIPULSE_URL=url, CIPULSE_API_KEY=tenant.key))
+        env = gitlab_env(fake, CIPULSE_URL=url, CIPULSE_API_KEY=tenant.key, **merge_request)
+        result = report("gitlab", env=env)
         assert result.exit_code == 0, result.output
         second = read_run(url, reader, result.stdout)
         first_id = next(a["id"] for a in second["attempts"] if a["attempt"] == 1)
@@ -691,6 +745,19 @@ def test_gitlab_pipeline_with_a_retried_job_is_stored_as_two_attempts(
         (2, "success"),
     ]
     assert summary["flaky_runs"] == 1
+    # Every attempt is of the merge request's commit; its author by name only.
+    for attempt in (first, second):
+        assert {k: attempt[k] for k in CHANGE_FIELDS} == {
+            "commit_sha": "959e04d7c7a30600c894bd3c0cd0e1ce7f42c11d",
+            "commit_message": "Retry the flaky integration test",
+            "commit_author": "Ada Lovelace",
+            "pull_request_number": 7,
+            "pull_request_title": "Make integration green",
+            "pull_request_url": f"{GITLAB_WEB}/-/merge_requests/7",
+            "pull_request_source_branch": "green",
+            "pull_request_target_branch": "main",
+            "event_kind": "pull_request",
+        }
 
 
 # --- The commands: what goes wrong -------------------------------------------------------------

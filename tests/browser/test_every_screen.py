@@ -120,6 +120,7 @@ def dashboard_pages(page: Page, url: str) -> dict[str, str]:
         "pipelines": url + "/pipelines",
         "pipeline": urljoin(url, pipeline),
         "run": urljoin(url, run_href),
+        "runs": url + "/runs",
         "jobs": url + "/jobs",
         "flaky": url + "/flaky",
         "metrics": url + "/metrics",

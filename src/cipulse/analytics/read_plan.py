@@ -41,6 +41,7 @@ def served_by_rollups(filters: Filters) -> bool:
         or filters.actor
         or filters.triggered_by
         or filters.tags
+        or filters.names_a_change
     )
 
 

@@ -48,7 +48,7 @@ def served_by_table(window: Window) -> bool:
     select among them); other filters (status aside, which recovery ignores) need the raw
     outcomes."""
     f = window.filters
-    return not (f.provider or f.actor or f.triggered_by or f.tags)
+    return not (f.provider or f.actor or f.triggered_by or f.tags or f.names_a_change)
 
 
 @dataclass(frozen=True, slots=True)

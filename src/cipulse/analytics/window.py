@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from cipulse.domain.accepted import EARLIEST, END
+from cipulse.domain.changes import SHA_FORM, EventKind, is_sha
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.status import Status
 from cipulse.domain.window import BRANCH_SCOPES, Filters, Window
@@ -106,7 +109,63 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
         actor=_text(params, "actor"),
         triggered_by=_text(params, "triggered_by"),
         tags=tag_filters,
+        **change_filters_from(params),
     )
+
+
+def change_filters_from(params: Mapping[str, str | None]) -> dict[str, Any]:
+    """The ``Filters`` fields of the change (``CHANGE_FILTERS``) the parameters set."""
+    return {
+        "commit": _commit(params),
+        "pull_request": _pull_request(params),
+        "author": _text(params, "author"),
+        "branch_contains": _text(params, "branch_contains"),
+        "event_kinds": _event_kinds(params),
+    }
+
+
+def with_change_filters(window: Window, params: Mapping[str, str | None]) -> Window:
+    """``window`` narrowed by the filters of the change in ``params``."""
+    return replace(window, filters=replace(window.filters, **change_filters_from(params)))
+
+
+#: The filters of the change an attempt ran for, which only the runs list takes for now.
+CHANGE_FILTERS = ("commit", "pull_request", "author", "branch_contains", "event_kind")
+
+
+def _commit(params: Mapping[str, str | None]) -> str | None:
+    """The start of a commit SHA: 4 to 64 hexadecimal digits, any case."""
+    text = (_text(params, "commit") or "").strip().lower()
+    if not text:
+        return None
+    if not is_sha(text):
+        raise InvalidRequest(f"commit: must be a commit SHA or its start: {SHA_FORM}")
+    return text
+
+
+def _pull_request(params: Mapping[str, str | None]) -> int | None:
+    """A pull or merge request number (``12`` or ``#12``; GitLab's ``!12`` too)."""
+    text = (_text(params, "pull_request") or "").strip().lstrip("#!")
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) < 2**63:
+        raise InvalidRequest("pull_request: must be a pull request number (a whole number from 1)")
+    return int(text)
+
+
+def _event_kinds(params: Mapping[str, str | None]) -> tuple[str, ...]:
+    text = params.get("event_kind")
+    if not text:
+        return ()
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in set(EventKind)]
+    if unknown:
+        raise InvalidRequest(
+            "event_kind: must be one of "
+            + ", ".join(kind.value for kind in EventKind)
+            + f" (comma-separated); got {', '.join(unknown)}"
+        )
+    return kinds
 
 
 def _statuses(params: Mapping[str, str | None]) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from cipulse.domain.changes import NO_CHANGE, Change
 from cipulse.domain.status import Status
 
 TagValue = str | int | float
@@ -130,6 +131,8 @@ class RunAttempt:
     metrics: dict[str, float] = field(default_factory=dict)
     jobs: list[JobSpan] = field(default_factory=list)
     jobs_are_snapshot: bool = True
+    #: The commit, pull request and event it ran for, as far as the source says.
+    change: Change = NO_CHANGE
 
 
 @dataclass(slots=True)

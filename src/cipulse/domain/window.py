@@ -34,6 +34,24 @@ class Filters:
     #: Job lists: the level of the jobs listed (``domain.compute.LEVELS``, or ``all``);
     #: None: the job level.
     job_level: str | None = None
+    #: The change (``domain/changes.py``): a commit SHA's start (lower case), a pull request
+    #: number, part of the commit author's name and of the branch (any case), event kinds.
+    commit: str | None = None
+    pull_request: int | None = None
+    author: str | None = None
+    branch_contains: str | None = None
+    event_kinds: tuple[str, ...] = ()
+
+    @property
+    def names_a_change(self) -> bool:
+        """Whether a filter of the change is set (the rollups know nothing of changes)."""
+        return bool(
+            self.commit
+            or self.pull_request is not None
+            or self.author
+            or self.branch_contains
+            or self.event_kinds
+        )
 
 
 def on_default_branch(branch: str | None, default_branch: str | None) -> bool:

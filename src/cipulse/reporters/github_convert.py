@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from cipulse.domain import changes
 from cipulse.domain.ci_statuses import github_status
 from cipulse.domain.status import Status
-from cipulse.reporters.github_schema import Job, WorkflowRun
+from cipulse.reporters.github_schema import HeadCommit, Job, PullRequest, WorkflowRun
 from cipulse.reporters.outcome import final_status, is_finished
 from cipulse.reporters.payload import (
     Attempt,
+    ChangeReport,
     Conversion,
     JobReport,
     Mode,
@@ -147,4 +150,41 @@ def _header(run: WorkflowRun, repository: str) -> RunHeader:
         run_name=run.display_title,
         run_url=run.html_url,
         branch=run.head_branch,
+        change=change_of(run, repository),
+    )
+
+
+def _pull_of(run: WorkflowRun) -> PullRequest | None:
+    """The pull request from the run's branch, else the first GitHub lists."""
+    pulls = run.pull_requests
+    same_branch = (p for p in pulls if p.head and p.head.ref == run.head_branch)
+    return next(same_branch, pulls[0] if pulls else None)
+
+
+def _pull_fields(pull: PullRequest | None, repository_page: str) -> dict[str, Any]:
+    if pull is None:
+        return {}
+    return {
+        "pull_request_number": pull.number,
+        "pull_request_url": changes.github_pull_request_page(
+            pull.url, pull.number, repository_page
+        ),
+        "pull_request_source_branch": pull.head.ref if pull.head else None,
+        "pull_request_target_branch": pull.base.ref if pull.base else None,
+    }
+
+
+def change_of(run: WorkflowRun, repository: str) -> ChangeReport:
+    """The commit, pull request and event of the run, as the webhook receiver reads them
+    (``ingestion/github/converter.py``)."""
+    commit = run.head_commit or HeadCommit()
+    page = (run.repository.html_url if run.repository else None) or (
+        f"https://github.com/{repository}"
+    )
+    return ChangeReport(
+        commit_sha=run.head_sha,
+        commit_message=commit.message,
+        commit_author=commit.author.name if commit.author else None,
+        event=run.event,
+        **_pull_fields(_pull_of(run), page),
     )

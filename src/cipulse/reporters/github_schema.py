@@ -18,6 +18,30 @@ class Account(_Api):
     login: str
 
 
+class CommitAuthor(_Api):
+    name: str | None = None
+
+
+class HeadCommit(_Api):
+    message: str | None = None
+    author: CommitAuthor | None = None
+
+
+class BranchRef(_Api):
+    ref: str | None = None
+
+
+class PullRequest(_Api):
+    number: int
+    url: str | None = None
+    head: BranchRef | None = None
+    base: BranchRef | None = None
+
+
+class Repository(_Api):
+    html_url: str | None = None
+
+
 class WorkflowRun(_Api):
     id: int
     name: str | None = None
@@ -35,6 +59,10 @@ class WorkflowRun(_Api):
     run_started_at: datetime | None = None
     actor: Account | None = None
     triggering_actor: Account | None = None
+    head_sha: str | None = None
+    head_commit: HeadCommit | None = None
+    pull_requests: list[PullRequest] = []
+    repository: Repository | None = None
 
 
 class Job(_Api):

@@ -18,7 +18,7 @@ from cipulse.reporters.errors import BadInput, parsed
 from cipulse.reporters.gitlab_convert import convert
 from cipulse.reporters.gitlab_schema import Job, Pipeline
 from cipulse.reporters.http import RetryingClient, link_next
-from cipulse.reporters.payload import Conversion, Mode, ModeChoice, chosen_mode
+from cipulse.reporters.payload import ChangeReport, Conversion, Mode, ModeChoice, chosen_mode
 
 SOURCE = "GitLab API"
 _PIPELINE = TypeAdapter(Pipeline)
@@ -48,6 +48,9 @@ class GitLabTarget:
     mode: Mode
     own_job_id: int | None
     config_path: str | None
+    #: What the CI job's variables say of the commit and merge request, when the pipeline
+    #: reported is the job's own (GitLab's pipeline API tells neither).
+    change: ChangeReport = field(default_factory=ChangeReport)
 
 
 def token_from(environ: Mapping[str, str]) -> GitLabToken:
@@ -86,14 +89,38 @@ def resolve_target(
             "the project's path (group/name) is unknown: set CI_PROJECT_PATH or --project-path"
         )
     chosen = chosen_mode(mode, external=pipeline_id is not None)
+    reported = _pipeline_id(environ) if pipeline_id is None else pipeline_id
     return GitLabTarget(
         api_url=base,
         project=project if project.isdigit() else quote(project, safe=""),
         project_path=project_path,
-        pipeline_id=_pipeline_id(environ) if pipeline_id is None else pipeline_id,
+        pipeline_id=reported,
         mode=chosen,
         own_job_id=_number(environ, "CI_JOB_ID") if chosen == "inline" else None,
         config_path=environ.get("CI_CONFIG_PATH") or None,
+        change=job_variables_change(environ, reported),
+    )
+
+
+def job_variables_change(environ: Mapping[str, str], pipeline_id: int) -> ChangeReport:
+    """The commit and merge request GitLab's predefined variables name, when this runs in
+    a job of ``pipeline_id`` (else they are of another pipeline: nothing). The author is
+    ``CI_COMMIT_AUTHOR`` without its e-mail address (``Name <email>``)."""
+    if environ.get("CI_PIPELINE_ID", "").strip() != str(pipeline_id):
+        return ChangeReport()
+    author = environ.get("CI_COMMIT_AUTHOR", "").split("<")[0].strip()
+    iid = environ.get("CI_MERGE_REQUEST_IID", "").strip()
+    project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL", "").rstrip("/")
+    return ChangeReport(
+        commit_message=environ.get("CI_COMMIT_TITLE") or environ.get("CI_COMMIT_MESSAGE"),
+        commit_author=author or None,
+        pull_request_number=int(iid) if iid.isdigit() and int(iid) > 0 else None,
+        pull_request_title=environ.get("CI_MERGE_REQUEST_TITLE") or None,
+        pull_request_url=f"{project_url}/-/merge_requests/{iid}"
+        if project_url and iid.isdigit()
+        else None,
+        pull_request_source_branch=environ.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or None,
+        pull_request_target_branch=environ.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or None,
     )
 
 
@@ -163,4 +190,5 @@ def collect(client: RetryingClient, target: GitLabTarget, token: GitLabToken) ->
         config_path=target.config_path,
         mode=target.mode,
         own_job_id=target.own_job_id,
+        change=target.change,
     )

@@ -21,8 +21,10 @@ not finished is reported with its current status."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from cipulse.domain.changes import gitlab_event_kind
 from cipulse.domain.ci_statuses import GITLAB_PIPELINE_STATUS, gitlab_status
 from cipulse.domain.retry_rounds import pipeline_status
 from cipulse.domain.status import Status
@@ -30,6 +32,7 @@ from cipulse.reporters.gitlab_schema import Job, Pipeline
 from cipulse.reporters.outcome import is_finished
 from cipulse.reporters.payload import (
     Attempt,
+    ChangeReport,
     Conversion,
     JobReport,
     Mode,
@@ -102,12 +105,15 @@ def convert(
     config_path: str | None = None,
     mode: Mode,
     own_job_id: int | None = None,
+    change: ChangeReport | None = None,
 ) -> Conversion:
     """``pipeline`` and its ``jobs`` (every try) → one RunWatch payload per retry round, for
-    ``repository`` (the project's path); the pipeline is named ``config_path``."""
+    ``repository`` (the project's path); the pipeline is named ``config_path``. ``change``:
+    what the CI job's variables say of the commit and merge request (the pipeline's own
+    SHA and event are read from it)."""
     inline = mode == "inline"
     rounds = rounds_of([job for job in jobs if not (inline and job.id == own_job_id)])
-    header = _header(pipeline, repository, config_path)
+    header = _header(pipeline, repository, config_path, change or ChangeReport())
     notes: list[str] = []
     if len(rounds) > 1:
         notes.append(f"jobs were retried: {len(rounds)} retry rounds, reported as attempts")
@@ -160,7 +166,10 @@ def _round_outcome(
     return status, max(ends, default=None) if is_finished(status) else None
 
 
-def _header(pipeline: Pipeline, repository: str, config_path: str | None) -> RunHeader:
+def _header(
+    pipeline: Pipeline, repository: str, config_path: str | None, change: ChangeReport
+) -> RunHeader:
+    kind = gitlab_event_kind(pipeline.source, tag=pipeline.tag, ref=pipeline.ref)
     return RunHeader(
         provider=PROVIDER,
         repository=repository,
@@ -172,4 +181,9 @@ def _header(pipeline: Pipeline, repository: str, config_path: str | None) -> Run
         run_name=pipeline.name,
         run_url=pipeline.web_url,
         branch=pipeline.ref,
+        change=replace(
+            change,
+            commit_sha=pipeline.sha or change.commit_sha,
+            event=kind.value if kind else change.event,
+        ),
     )

@@ -23,6 +23,7 @@ class Pipeline(_Api):
     project_id: int | None = None
     name: str | None = None  # workflow:name, GitLab 16.3+
     status: str
+    sha: str | None = None
     source: str | None = None
     ref: str | None = None
     tag: bool = False

@@ -43,6 +43,32 @@ class RunWatchPayload(TypedDict):
     run_url: NotRequired[str]
     completed_at: NotRequired[str]
     branch: NotRequired[str]
+    # cipulse's extensions (docs/api.md): the change the run is for.
+    commit_sha: NotRequired[str]
+    commit_message: NotRequired[str]
+    commit_author: NotRequired[str]
+    pull_request_number: NotRequired[int]
+    pull_request_title: NotRequired[str]
+    pull_request_url: NotRequired[str]
+    pull_request_source_branch: NotRequired[str]
+    pull_request_target_branch: NotRequired[str]
+    event: NotRequired[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReport:
+    """The change a run is for, as the reporter read it (None: unknown, not sent). Its
+    fields are cipulse's extension fields of the RunWatch payload, by the same names."""
+
+    commit_sha: str | None = None
+    commit_message: str | None = None
+    commit_author: str | None = None
+    pull_request_number: int | None = None
+    pull_request_title: str | None = None
+    pull_request_url: str | None = None
+    pull_request_source_branch: str | None = None
+    pull_request_target_branch: str | None = None
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +148,7 @@ class RunHeader:
     run_name: str | None
     run_url: str | None
     branch: str | None
+    change: ChangeReport = field(default_factory=ChangeReport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,4 +186,25 @@ def run_payload(run: RunHeader, attempt: Attempt, mode: Mode) -> RunWatchPayload
         payload["completed_at"] = iso(attempt.completed)
     if run.branch:
         payload["branch"] = run.branch
+    _add_change(payload, run.change)
     return payload
+
+
+def _add_change(payload: RunWatchPayload, change: ChangeReport) -> None:
+    """The change's fields that are known (a commit message as its first line)."""
+    message = (change.commit_message or "").strip()
+    texts = {
+        "commit_sha": change.commit_sha,
+        "commit_message": message.splitlines()[0] if message else None,
+        "commit_author": change.commit_author,
+        "pull_request_title": change.pull_request_title,
+        "pull_request_url": change.pull_request_url,
+        "pull_request_source_branch": change.pull_request_source_branch,
+        "pull_request_target_branch": change.pull_request_target_branch,
+        "event": change.event,
+    }
+    for key, value in texts.items():
+        if value:
+            payload[key] = value  # type: ignore[literal-required]
+    if change.pull_request_number is not None:
+        payload["pull_request_number"] = change.pull_request_number

@@ -69,7 +69,34 @@ def filtered(
         query = query.where(a.c.status.in_(filters.statuses))
     for key, value in filters.tags:
         query = query.where(json_member(a.c.tags, key) == value)
+    if filters.names_a_change:
+        query = query.where(*change_conditions(filters))
     return query
+
+
+def change_conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """The conditions of the filters of the change. A commit's start is a range on the SHA
+    too, which the index on (org_id, commit_sha) serves in any collation (SHAs are
+    hexadecimal: every SHA from ``abc`` up to ``abcg`` starts with ``abc``)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.commit:
+        sha = a.c.commit_sha
+        conditions += [
+            sha >= filters.commit,
+            sha < filters.commit + "g",
+            sha.startswith(filters.commit, autoescape=True),
+        ]
+    if filters.pull_request is not None:
+        conditions.append(a.c.pull_request_number == filters.pull_request)
+    for column, part in (
+        (a.c.commit_author, filters.author),
+        (a.c.branch, filters.branch_contains),
+    ):
+        if part:
+            conditions.append(sa.func.lower(column).contains(part.lower(), autoescape=True))
+    if filters.event_kinds:
+        conditions.append(a.c.event_kind.in_(filters.event_kinds))
+    return conditions
 
 
 def in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[Any]:

@@ -134,6 +134,7 @@ def _attempt_row(
         "ingest_source": source,
         "received_at_ms": now,
         "updated_at_ms": now,
+        **run.change.columns(),
     }
 
 

@@ -225,7 +225,38 @@ run_attempts = sa.Table(
     sa.Column("ingest_source", sa.String(200), nullable=True),
     sa.Column("received_at_ms", Millis, nullable=False),
     sa.Column("updated_at_ms", Millis, nullable=False),
+    # The change the attempt ran for (domain/changes.py), NULL where the source does not say.
+    sa.Column("commit_sha", sa.String(200), nullable=True, comment="lower case"),
+    sa.Column("commit_message", sa.Text, nullable=True, comment="its first line"),
+    sa.Column("commit_author", sa.Text, nullable=True, comment="a name, never an e-mail"),
+    sa.Column("pull_request_number", sa.BigInteger, nullable=True),
+    sa.Column("pull_request_title", sa.Text, nullable=True),
+    sa.Column("pull_request_url", sa.Text, nullable=True),
+    sa.Column("pull_request_source_branch", sa.Text, nullable=True),
+    sa.Column("pull_request_target_branch", sa.Text, nullable=True),
+    sa.Column(
+        "event_kind",
+        sa.String(16),
+        nullable=True,
+        comment="pull_request, merge_queue, tag, schedule, push or other",
+    ),
     sa.PrimaryKeyConstraint("org_id", "id"),
+    # Runs of a commit and of a pull request are looked up by them; partial, so attempts
+    # that name neither (most Trunk ones, all stored before) cost no index entry.
+    sa.Index(
+        "ix_run_attempts_org_id_commit_sha",
+        "org_id",
+        "commit_sha",
+        sqlite_where=sa.text("commit_sha IS NOT NULL"),
+        postgresql_where=sa.text("commit_sha IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_run_attempts_org_id_pull_request_number",
+        "org_id",
+        "pull_request_number",
+        sqlite_where=sa.text("pull_request_number IS NOT NULL"),
+        postgresql_where=sa.text("pull_request_number IS NOT NULL"),
+    ),
     # Not unique: the natural key of a RunWatch attempt is (pipeline, run, attempt) but a Trunk
     # run's is (repository, chain); ``id`` is derived from whichever applies.
     sa.Index("ix_run_attempts_org_id_pipeline_id_run_key", "org_id", "pipeline_id", "run_key"),

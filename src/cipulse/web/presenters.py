@@ -69,6 +69,15 @@ def attempt_json(attempt: Attempt) -> Json:
         "compute_seconds": attempt.compute_seconds,
         "tags": attempt.tags,
         "metrics": attempt.metrics,
+        "commit_sha": attempt.commit_sha,
+        "commit_message": attempt.commit_message,
+        "commit_author": attempt.commit_author,
+        "pull_request_number": attempt.pull_request_number,
+        "pull_request_title": attempt.pull_request_title,
+        "pull_request_url": attempt.pull_request_url,
+        "pull_request_source_branch": attempt.pull_request_source_branch,
+        "pull_request_target_branch": attempt.pull_request_target_branch,
+        "event_kind": attempt.event_kind,
     }
 
 

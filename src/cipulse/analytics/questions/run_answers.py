@@ -44,6 +44,16 @@ class Attempt:
     compute_seconds: float | None
     tags: dict[str, TagValue]
     metrics: dict[str, float]
+    # The change it ran for (domain/changes.py); None where its source did not say.
+    commit_sha: str | None = None
+    commit_message: str | None = None
+    commit_author: str | None = None
+    pull_request_number: int | None = None
+    pull_request_title: str | None = None
+    pull_request_url: str | None = None
+    pull_request_source_branch: str | None = None
+    pull_request_target_branch: str | None = None
+    event_kind: str | None = None
 
     @classmethod
     def of(cls, row: StoredRow) -> Attempt:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from cipulse.domain import changes
+from cipulse.domain.changes import Change
 from cipulse.domain.ci_statuses import github_status
 from cipulse.domain.model import (
     DetachedSpan,
@@ -92,11 +94,38 @@ def convert_run(event: WorkflowRunEvent) -> Submission:
         tags=_run_tags(run),
         jobs=[],
         jobs_are_snapshot=False,
+        change=change_of(run, event.repository),
     )
     submission = Submission(attempts=[attempt], from_webhooks=True, warnings=warnings)
     if event.repository.default_branch:
         submission.default_branches[repository] = event.repository.default_branch
     return submission
+
+
+def change_of(run: WorkflowRun, repository: Repository) -> Change:
+    """The commit, pull request and event of a workflow run. GitHub lists the pull requests
+    whose head is the run's commit: the one from the run's branch is taken, else the first.
+    Its page is the repository's ``/pull/{number}`` (GitHub sends only the API's URL)."""
+    commit = run.head_commit
+    author = commit.author if commit else None
+    pull = next(
+        (p for p in run.pull_requests if p.head and p.head.ref == run.head_branch),
+        run.pull_requests[0] if run.pull_requests else None,
+    )
+    return Change(
+        commit_sha=changes.commit_sha(run.head_sha),
+        commit_message=changes.first_line(commit.message if commit else None),
+        commit_author=changes.text(author.name if author else None),
+        pull_request_number=pull.number if pull else None,
+        pull_request_url=changes.github_pull_request_page(
+            pull.url, pull.number, repository.html_url
+        )
+        if pull
+        else None,
+        pull_request_source_branch=changes.text(pull.head.ref if pull and pull.head else None),
+        pull_request_target_branch=changes.text(pull.base.ref if pull and pull.base else None),
+        event_kind=changes.github_event_kind(run.event),
+    )
 
 
 def _run_tags(run: WorkflowRun) -> dict[str, TagValue]:

@@ -6,7 +6,9 @@ ignored; fields GitHub documents as nullable are optional here."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from cipulse.ingestion.wire_types import (
     AttemptNumber,
@@ -33,6 +35,29 @@ class Repository(_Lenient):
     default_branch: Name | None = None
 
 
+class CommitAuthor(_Lenient):
+    name: OptionalText | None = None
+
+
+class HeadCommit(_Lenient):
+    message: str | None = None
+    author: CommitAuthor | None = None
+
+
+class BranchRef(_Lenient):
+    ref: OptionalText | None = None
+
+
+class PullRequest(_Lenient):
+    """A pull request a workflow run's head commit is the head of (GitHub lists neither
+    title nor page: the page is the repository's ``/pull/{number}``)."""
+
+    number: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    url: Url | None = None
+    head: BranchRef | None = None
+    base: BranchRef | None = None
+
+
 class WorkflowRun(_Lenient):
     id: Int64
     name: OptionalText | None = None
@@ -52,6 +77,8 @@ class WorkflowRun(_Lenient):
     run_started_at: Timestamp | None = None
     actor: Account | None = None
     triggering_actor: Account | None = None
+    head_commit: HeadCommit | None = None
+    pull_requests: list[PullRequest] = []
 
 
 class WorkflowRunEvent(_Lenient):

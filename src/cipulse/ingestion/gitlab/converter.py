@@ -18,6 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from cipulse.domain import changes
+from cipulse.domain.changes import Change
 from cipulse.domain.ci_statuses import GITLAB_PIPELINE_STATUS, gitlab_status
 from cipulse.domain.model import (
     DetachedSpan,
@@ -216,6 +218,24 @@ def _pipeline_attempt(
         metrics={} if queued is None else {"queue_seconds": queued},
         jobs=[],
         jobs_are_snapshot=False,
+        change=change_of(event),
+    )
+
+
+def change_of(event: PipelineEvent) -> Change:
+    """The commit, merge request and event of a Pipeline Hook."""
+    pipeline, commit, request = event.object_attributes, event.commit, event.merge_request
+    author = commit.author if commit else None
+    return Change(
+        commit_sha=changes.commit_sha(pipeline.sha),
+        commit_message=changes.first_line(commit.message if commit else None),
+        commit_author=changes.text(author.name if author else None),
+        pull_request_number=request.iid if request else None,
+        pull_request_title=changes.text(request.title if request else None),
+        pull_request_url=changes.text(request.url if request else None),
+        pull_request_source_branch=changes.text(request.source_branch if request else None),
+        pull_request_target_branch=changes.text(request.target_branch if request else None),
+        event_kind=changes.gitlab_event_kind(pipeline.source, tag=pipeline.tag, ref=pipeline.ref),
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -176,12 +177,31 @@ def raw_repository_problems(body: Any, project_required: bool) -> list[str]:
     return [] if problem is None else [problem]
 
 
+class CommitAuthor(_Lenient):
+    name: OptionalText | None = None
+
+
+class Commit(_Lenient):
+    message: str | None = None
+    author: CommitAuthor | None = None
+
+
+class MergeRequest(_Lenient):
+    iid: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    title: OptionalText | None = None
+    url: Url | None = None
+    source_branch: OptionalText | None = None
+    target_branch: OptionalText | None = None
+
+
 class PipelineEvent(_Lenient):
     object_kind: OptionalText | None = None
     object_attributes: PipelineAttributes
     project: Project
     user: User | None = None
     builds: list[Build] = []
+    commit: Commit | None = None
+    merge_request: MergeRequest | None = None
 
     @model_validator(mode="after")
     def _names_its_repository(self) -> PipelineEvent:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlsplit
 
+from cipulse.domain import changes
+from cipulse.domain.changes import Change
 from cipulse.domain.ci_statuses import runwatch_status
 from cipulse.domain.model import (
     PROVIDER_HOSTS,
@@ -145,5 +147,28 @@ def convert(run: RunWatchRun) -> Submission:
         mode=run.mode,
         jobs=jobs,
         jobs_are_snapshot=True,
+        change=change_of(run, warnings),
     )
     return Submission(attempts=[attempt], warnings=warnings)
+
+
+def change_of(run: RunWatchRun, warnings: list[str]) -> Change:
+    """The change cipulse's extension fields name. Without ``event``, a ``triggered_by``
+    that is a GitHub event or a GitLab pipeline source says the kind (any other: unknown).
+    A ``commit_sha`` that is no SHA is stored as unknown, with a warning."""
+    warning = changes.sha_warning("commit_sha", run.commit_sha)
+    if warning:
+        warnings.append(warning)
+    return Change(
+        commit_sha=changes.commit_sha(run.commit_sha),
+        commit_message=changes.first_line(run.commit_message),
+        commit_author=changes.text(run.commit_author),
+        pull_request_number=run.pull_request_number,
+        pull_request_title=changes.text(run.pull_request_title),
+        pull_request_url=changes.text(run.pull_request_url),
+        pull_request_source_branch=changes.text(run.pull_request_source_branch),
+        pull_request_target_branch=changes.text(run.pull_request_target_branch),
+        event_kind=changes.named_event_kind(run.event)
+        if changes.text(run.event)
+        else changes.known_event_kind(run.triggered_by),
+    )

@@ -46,6 +46,13 @@ WireStatus = Literal[
 RepositoryName = Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$", max_length=500)]
 
 
+#: A commit's id as sent; one that is not a SHA is stored as unknown, with a warning.
+CommitSha = Annotated[str, StringConstraints(max_length=200)]
+#: A whole commit message may be sent; its first line is kept.
+CommitMessage = Annotated[str, StringConstraints(max_length=100_000)]
+PullRequestNumber = Annotated[LaxInteger, Field(ge=1, le=2**63 - 1)]
+
+
 class RunWatchJob(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -89,3 +96,13 @@ class RunWatchRun(BaseModel):
     actor: OptionalText
     branch: OptionalText | None = None
     jobs: list[RunWatchJob] = Field(default_factory=list, max_length=10_000)
+    # cipulse's extensions (docs/api.md, "cipulse extensions"): the change the run is for.
+    commit_sha: CommitSha | None = None
+    commit_message: CommitMessage | None = None
+    commit_author: OptionalText | None = None
+    pull_request_number: PullRequestNumber | None = None
+    pull_request_title: OptionalText | None = None
+    pull_request_url: Url | None = None
+    pull_request_source_branch: OptionalText | None = None
+    pull_request_target_branch: OptionalText | None = None
+    event: OptionalText | None = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from cipulse.domain import changes
+from cipulse.domain.changes import Change
 from cipulse.domain.ci_statuses import trunk_status
 from cipulse.domain.model import (
     DetachedSpan,
@@ -76,9 +78,59 @@ def _kind(event: Event) -> str:
     return event.sequence.kind.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+#: Run tags that name the change (the names of RunWatch's extension fields; ``sha`` too).
+_TEXT_TAGS = (
+    "commit_message",
+    "commit_author",
+    "pull_request_title",
+    "pull_request_url",
+    "pull_request_source_branch",
+    "pull_request_target_branch",
+)
+
+
+def _tag_text(tags: dict[str, TagValue], key: str) -> str | None:
+    value = tags.get(key)
+    return changes.text(value) if isinstance(value, str) else None
+
+
+def change_of(tags: dict[str, TagValue], index: int, warnings: list[str]) -> Change:
+    """The change a run event's tags name, if any: ``sha`` (or ``commit_sha``), the other
+    fields by their RunWatch names. (The Jenkins plugin 1.4.0 sends none of them.) A SHA
+    that is none, or a ``pull_request_number`` that is not a whole number, is left unknown,
+    with a warning."""
+    found = {key: _tag_text(tags, key) for key in _TEXT_TAGS}
+    sha_tag = "sha" if _tag_text(tags, "sha") else "commit_sha"
+    sha = _tag_text(tags, sha_tag)
+    warning = changes.sha_warning(f"events[{index}].payload.tags.{sha_tag}", sha)
+    if warning:
+        warnings.append(warning)
+    number = tags.get("pull_request_number")
+    if isinstance(number, str) and number.strip().isdigit():
+        number = int(number)
+    if number is not None and not (isinstance(number, int) and 1 <= number < 2**63):
+        warnings.append(
+            f"events[{index}].payload.tags.pull_request_number: {number!r} is not a pull "
+            "request number; stored as unknown"
+        )
+        number = None
+    return Change(
+        commit_sha=changes.commit_sha(sha),
+        commit_message=changes.first_line(found["commit_message"]),
+        pull_request_number=number,
+        event_kind=changes.named_event_kind(_tag_text(tags, "event")),
+        **{key: value for key, value in found.items() if key != "commit_message"},
+    )
+
+
 def _run(
-    repository: RepositoryRef, event: Event, status: Status, duration: float | None
+    repository: RepositoryRef,
+    event: Event,
+    status: Status,
+    duration: float | None,
+    where: tuple[int, list[str]],
 ) -> RunAttempt:
+    """The run of a run event; ``where``: its place in ``events`` and the warnings."""
     tags, metrics = _tags_and_metrics(event)
     sequence = event.sequence
     pipeline = PipelineRef(sequence.key, sequence.name) if sequence else UNNAMED_PIPELINE
@@ -105,6 +157,7 @@ def _run(
         metrics=metrics,
         jobs=[],
         jobs_are_snapshot=False,
+        change=change_of(tags, *where),
     )
 
 
@@ -141,7 +194,8 @@ def convert(request: TrackEventsRequest, ingest_source: str | None = None) -> Su
         status = status_of(event)
         duration = _duration(event, index, submission.warnings)
         if is_run_event(event):
-            submission.attempts.append(_run(repository, event, status, duration))
+            where = (index, submission.warnings)
+            submission.attempts.append(_run(repository, event, status, duration, where))
         else:
             submission.detached_spans.append(
                 DetachedSpan(

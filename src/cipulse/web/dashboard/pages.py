@@ -1,4 +1,4 @@
-"""The dashboard's pages: overview, pipelines, a pipeline, a run, metrics.
+"""Dashboard pages: overview, pipelines, a pipeline, runs, a run, metrics.
 
 The dashboard's pages: thin handlers that read the view (time range, filters) from the
 URL, ask the analytics service the same questions the read API answers, and render."""
@@ -16,6 +16,8 @@ from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS
+from cipulse.analytics.window import CHANGE_FILTERS, with_change_filters
+from cipulse.domain.changes import EventKind
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
@@ -29,6 +31,7 @@ from cipulse.web.dashboard.page_parts import (
     PIPELINE_DURATIONS,
     PIPELINES_PER_PAGE,
     RED_NOW_SHOWN,
+    RUNS_PER_PAGE,
     TOP,
     call,
     cursor_param,
@@ -216,6 +219,30 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
         level=level,
         csv=view.api("analytics/jobs", pipeline=info.id, sort=sort, level=level, format="csv"),
         runs_csv=view.api("runs", pipeline=info.id, format="csv"),
+    )
+
+
+@routes.get("/runs")
+async def runs(request: Request, session: SignedIn) -> Response:
+    """Every run attempt of the window, newest first, filtered by the change it ran for."""
+    view = view_of(request)
+    changes = {name: request.query_params.get(name) for name in CHANGE_FILTERS}
+    window = with_change_filters(view.window, changes)
+    found = await call(
+        service_of(request).runs, session.org_id, window, RUNS_PER_PAGE, cursor_param(request)
+    )
+    return await render_page(
+        request,
+        "runs.html",
+        session,
+        view,
+        title="Runs",
+        runs=[attempt_json(attempt) for attempt in found.items],
+        next_cursor=found.next_cursor,
+        change_filters=CHANGE_FILTERS,
+        event_kinds=[kind.value for kind in EventKind],
+        filtered=window.filters.names_a_change,
+        csv=view.api("runs", format="csv", **changes),
     )
 
 
