@@ -66,32 +66,47 @@ def prepare(kind: str, runs: int, data_dir: Path, reuse: bool, baseline: Code | 
     )
     read_data.settle_rollups(seeded.database, baseline)
     started = time.perf_counter()
-    copy = _copy(seeded.database)
+    copy = _copy_of(seeded.database)
+    if reuse and read_data.contents(copy) == read_data.contents(seeded.database):
+        print(f"{kind}: reusing the current code's copy, {copy.url}", flush=True)
+    else:
+        _copy(seeded.database, copy)
     read_data.migrate(copy)
     read_data.settle_rollups(copy)
     if kind == "postgresql":
         read_data.vacuum_analyze(copy)
     print(
-        f"{kind}: copied, migrated by the current code and its rollups refreshed in "
+        f"{kind}: the copy migrated by the current code and its rollups refreshed in "
         f"{time.perf_counter() - started:.1f}s",
         flush=True,
     )
     return Served(seeded, copy, seeded.database)
 
 
-def _copy(database: BenchDatabase) -> BenchDatabase:
-    """A copy of ``database`` beside it, replacing an earlier one."""
+def _copy_of(database: BenchDatabase) -> BenchDatabase:
+    """Where the copy of ``database`` goes: beside it, named with ``COPY_SUFFIX``."""
+    if database.kind == "sqlite":
+        source = read_data.sqlite_path(database)
+        return BenchDatabase(
+            "sqlite", f"sqlite:///{source.with_name(source.stem)}-{COPY_SUFFIX}.db"
+        )
+    name = f"{urlsplit(database.url).path.lstrip('/')}_{COPY_SUFFIX}"
+    return BenchDatabase("postgresql", databases._with_database(databases.ADMIN_URL, name))
+
+
+def _copy(database: BenchDatabase, copy: BenchDatabase) -> None:
+    """Copy ``database`` to ``copy``, replacing an earlier one."""
     if database.kind == "sqlite":
         source = read_data.sqlite_path(database)
         with closing(sqlite3.connect(source)) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        target = source.with_name(f"{source.stem}-{COPY_SUFFIX}.db")
+        target = read_data.sqlite_path(copy)
         for suffix in ("", "-wal", "-shm", "-writer.lock", "-refresher.lock"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         subprocess.run(["cp", "--sparse=always", str(source), str(target)], check=True)
-        return BenchDatabase("sqlite", f"sqlite:///{target}")
+        return
     template = urlsplit(database.url).path.lstrip("/")
-    name = f"{template}_{COPY_SUFFIX}"
+    name = urlsplit(copy.url).path.lstrip("/")
     with psycopg.connect(databases.ADMIN_URL, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
@@ -101,7 +116,6 @@ def _copy(database: BenchDatabase) -> BenchDatabase:
                 sql.Identifier(name), sql.Identifier(template)
             )
         )
-    return BenchDatabase("postgresql", databases._with_database(databases.ADMIN_URL, name))
 
 
 def same_data(served: Served, baseline: httpx.Client, current: httpx.Client) -> str:
