@@ -160,7 +160,7 @@ def _figures(client: httpx.Client) -> dict[str, Any]:
         found.update(numbers_in(summary, f"summary {days}d"))
     params = {"since": _iso(until - timedelta(days=90)), "until": _iso(until)}
     for item in read_http.get_all_items(client, "/pipelines", params):
-        found[f"pipeline {item['name']} 90d:runs"] = item["runs"]
+        found[f"pipeline {item['id']} 90d:runs"] = item["runs"]
     found["pipelines 90d:runs"] = sum(
         value for name, value in found.items() if name.startswith("pipeline ")
     )
