@@ -35,12 +35,14 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 
-from bench import databases, paired, read_data
+from bench import databases, migrated_copy, paired, read_data
 from bench.paired import Comparison, nearest_rank
 from bench.read import (
     RESULTS,
+    checked_arguments,
     environment_facts,
     log_file,
+    own_copy_of,
     seeded_benchmark_arguments,
     stop_cleanly_on,
 )
@@ -103,6 +105,7 @@ class DatabaseResult:
     timings: list[Timing] = field(default_factory=list)
     baseline_timings: list[Timing] = field(default_factory=list)  # the same pages, baseline
     baseline_note: str | None = None  # why the baseline was not measured here
+    same_data: str | None = None  # with --migrated-copy: what shows both copies agree
     problem: str | None = None
 
     def comparisons(self) -> list[Comparison]:
@@ -121,7 +124,7 @@ class DatabaseResult:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = seeded_benchmark_arguments("python -m bench.pages", __doc__, "page", 10)
-    return parser.parse_args(argv)
+    return checked_arguments(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,17 +157,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def benchmark(result: DatabaseResult, options: argparse.Namespace, baseline: Code | str) -> None:
-    seeded = read_data.prepare(result.kind, options.runs, options.data_dir, options.reuse)
-    result.description = seeded.describe()
-    read_data.settle_rollups(seeded.database)
-    password = dashboard_user(seeded.database)
+    own_copy = own_copy_of(options, baseline)
+    served = migrated_copy.prepare(
+        result.kind, options.runs, options.data_dir, options.reuse, own_copy
+    )
+    result.description = served.seeded.describe()
+    password = dashboard_user(served.current)
+    if served.copied:
+        dashboard_user(served.baseline, own_copy, password)
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (
-        paired.serving(seeded.database, baseline, log_file(logs, "pages", result.kind)) as (
-            server,
-            other,
-        ),
+        paired.serving(
+            served.current, baseline, log_file(logs, "pages", result.kind), served.baseline
+        ) as (server, other),
         httpx.Client(base_url=server.base_url, timeout=_REQUEST_TIMEOUT_SECONDS) as client,
         ExitStack() as stack,
     ):
@@ -177,6 +183,9 @@ def benchmark(result: DatabaseResult, options: argparse.Namespace, baseline: Cod
             sign_in(baseline_client, password)
         elif isinstance(baseline, Code):
             result.baseline_note = other
+        if served.copied and baseline_client is not None:
+            result.same_data = migrated_copy.same_data(served, baseline_client, client)
+            print(f"{result.kind}: same data: {result.same_data}", flush=True)
         pipeline_id, pipeline_name, run_id = discover(client)
         result.subjects = f"pipeline {pipeline_name!r} (the busiest in 30 days), run {run_id}"
         found = cases(pipeline_id, run_id)
@@ -192,11 +201,13 @@ def benchmark(result: DatabaseResult, options: argparse.Namespace, baseline: Cod
             print(line + timing.describe(), flush=True)
 
 
-def dashboard_user(database: databases.BenchDatabase) -> str:
-    """A fresh password for the user ``EMAIL`` of the seeded organisation (created the
-    first time)."""
-    password = secrets.token_urlsafe(16)
-    environment = {**os.environ, **databases.environment(database)}
+def dashboard_user(
+    database: databases.BenchDatabase, code: Code | None = None, password: str | None = None
+) -> str:
+    """``password`` (default: a fresh one) for the user ``EMAIL`` of the seeded organisation
+    (created the first time), set by ``code`` (default: the current code)."""
+    password = password or secrets.token_urlsafe(16)
+    environment = {**os.environ, **databases.environment(database, code)}
     for arguments in (
         ("users", "create", EMAIL, "--org", read_data.ORG, "--password-stdin"),
         ("users", "set-password", EMAIL, "--password-stdin"),
@@ -332,11 +343,16 @@ def _baseline_section(results: list[DatabaseResult], baseline: str) -> list[str]
     """Per page, the baseline's client wait beside the current code's, measured alternately."""
     lines = ["", f"## Baseline: {baseline}", ""]
     lines += [f"{r.kind}: baseline {r.baseline_note}." for r in results if r.baseline_note]
+    lines += [
+        f"{r.kind}: each code on its own copy of the seed (--migrated-copy): {r.same_data}."
+        for r in results
+        if r.same_data
+    ]
     comparisons = [c for result in results for c in result.comparisons()]
     if comparisons:
         lines += [
             "Time the client waited for the whole page, the current code against the baseline "
-            "on the same database, both servers up, requests alternating between them:",
+            "on the same data, both servers up, requests alternating between them:",
             "",
             *paired.comparison_table(("database", "page", "view"), comparisons),
         ]

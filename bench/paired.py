@@ -175,11 +175,15 @@ def describe(baseline: Code | str) -> str:
 
 @contextmanager
 def serving(
-    database: BenchDatabase, baseline: Code | str, log: Callable[[str], Path]
+    database: BenchDatabase,
+    baseline: Code | str,
+    log: Callable[[str], Path],
+    baseline_database: BenchDatabase | None = None,
 ) -> Iterator[tuple[Server, Server | str]]:
     """``cipulse serve --workers 1`` of the current code on ``database`` and, when
-    ``baseline`` is a Code, one of it beside (else, or when it does not start: why not);
-    both with their refresher off. ``log(label)`` names each server's log file."""
+    ``baseline`` is a Code, one of it beside on ``baseline_database`` (default: the same
+    database; else, or when it does not start: why not); both with their refresher off.
+    ``log(label)`` names each server's log file."""
     with ExitStack() as stack:
         current = stack.enter_context(_server(database, None, log))
         other: Server | str
@@ -187,7 +191,7 @@ def serving(
             other = baseline
         else:
             try:
-                other = stack.enter_context(_server(database, baseline, log))
+                other = stack.enter_context(_server(baseline_database or database, baseline, log))
             except RuntimeError as exc:
                 other = f"skipped: the baseline server did not start: {exc}"
                 print(f"{database.kind}: baseline {other}", flush=True)

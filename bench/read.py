@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import databases, paired, read_data, read_duckdb, read_http
+from bench import databases, migrated_copy, paired, read_data, read_duckdb, read_http
 from bench.read_report import DatabaseResult, DuckdbComparison, ReadReport, render
 from bench.servers import REPOSITORY, Code, Server
 
@@ -52,7 +52,8 @@ _PACKAGES = ("uvicorn", "fastapi", "sqlalchemy", "psycopg", "orjson", "httpx", "
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    return seeded_benchmark_arguments("python -m bench.read", __doc__, "case", 20).parse_args(argv)
+    parser = seeded_benchmark_arguments("python -m bench.read", __doc__, "case", 20)
+    return checked_arguments(parser, argv)
 
 
 def seeded_benchmark_arguments(
@@ -91,7 +92,23 @@ def seeded_benchmark_arguments(
         const=None,
         help="measure the current code only (the default)",
     )
+    parser.add_argument(
+        "--migrated-copy",
+        action="store_true",
+        help="with --baseline: the baseline's code seeds a database at its own schema and "
+        "serves it; the current code serves a copy it migrated (bench/migrated_copy.py)",
+    )
     return parser
+
+
+def checked_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """The parsed options; an error when ``--migrated-copy`` comes without ``--baseline``."""
+    options = parser.parse_args(argv)
+    if options.migrated_copy and options.baseline is None:
+        parser.error("--migrated-copy needs --baseline REV")
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,14 +147,20 @@ def benchmark(
     """Seed (or reuse), serve, measure every case (beside the baseline when there is one);
     then DuckDB's yardstick for SQLite."""
     kind = result.kind
-    seeded = read_data.prepare(kind, options.runs, options.data_dir, options.reuse)
-    result.seeded = seeded
-    read_data.settle_rollups(seeded.database)
-    key = read_data.read_key(seeded.database)
+    served = migrated_copy.prepare(
+        kind, options.runs, options.data_dir, options.reuse, own_copy_of(options, baseline)
+    )
+    result.seeded = served.seeded
+    keys = [read_data.read_key(served.current)]
+    if served.copied:
+        keys.append(read_data.read_key(served.baseline, own_copy_of(options, baseline)))
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (
-        paired.serving(seeded.database, baseline, log_file(logs, "read", kind)) as (server, other),
+        paired.serving(served.current, baseline, log_file(logs, "read", kind), served.baseline) as (
+            server,
+            other,
+        ),
         ExitStack() as clients,
     ):
         client, other_client = (
@@ -150,11 +173,14 @@ def benchmark(
             )
             if isinstance(one, Server)
             else None
-            for one in (server, other)
+            for one, key in ((server, keys[0]), (other, keys[-1]))
         )
         assert client is not None
         if isinstance(other, str) and isinstance(baseline, Code):
             result.baseline_note = other
+        if served.copied and other_client is not None:
+            result.same_data = migrated_copy.same_data(served, other_client, client)
+            print(f"{kind}: same data: {result.same_data}", flush=True)
         spans = read_http.windows(datetime.now(UTC))
         result.subjects = read_http.discover(client, spans)
         print(f"{kind}: measuring on {result.subjects.describe()}", flush=True)
@@ -189,6 +215,11 @@ def _measure_cases(
             result.baseline_timings.append(theirs)
         result.timings.append(timing)
         progress.show(timing, theirs)
+
+
+def own_copy_of(options: argparse.Namespace, baseline: Code | str) -> Code | None:
+    """The baseline's code when it seeds a database of its own (``--migrated-copy``)."""
+    return baseline if options.migrated_copy and isinstance(baseline, Code) else None
 
 
 def log_file(logs: Path, benchmark: str, kind: str) -> Callable[[str], Path]:

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from bench import databases
 from bench.databases import BenchDatabase
-from bench.servers import cipulse_command
+from bench.servers import Code, cipulse_command
 
 ORG = "demo"
 SEED_DAYS = 90
@@ -71,14 +71,20 @@ class Contents:
 
 
 def prepare(
-    kind: str, runs: int, data_dir: Path, reuse: bool, postgres_database: str = POSTGRES_DATABASE
+    kind: str,
+    runs: int,
+    data_dir: Path,
+    reuse: bool,
+    postgres_database: str = POSTGRES_DATABASE,
+    code: Code | None = None,
 ) -> SeededDatabase:
     """The database of ``kind`` migrated and holding ``runs`` seeded runs: the one already
-    there when ``reuse`` and it holds exactly that many, else a fresh one seeded now."""
+    there when ``reuse`` and it holds exactly that many, else a fresh one seeded now; migrated
+    and seeded by ``code`` (default: the current code)."""
     database = _database(kind, data_dir, postgres_database)
     found = contents(database) if reuse else None
     if found is not None and found.runs == runs:
-        _run_cipulse(database, "migrate", timeout=None)
+        _run_cipulse(database, "migrate", timeout=None, code=code)
         seeded = SeededDatabase(database, found.runs, _moment(found.latest_start_ms), None)
         print(f"{kind}: reusing {_place(database)}: {seeded.describe()}", flush=True)
         _warn_if_stale(kind, seeded)
@@ -87,10 +93,10 @@ def prepare(
         held = "nothing usable" if found is None else f"{found.runs:,} runs"
         print(f"{kind}: not reusing {_place(database)}: it holds {held}", flush=True)
     _recreate(database, data_dir)
-    _run_cipulse(database, "migrate", timeout=None)
-    seeding = seed(database, runs)
+    _run_cipulse(database, "migrate", timeout=None, code=code)
+    seeding = seed(database, runs, code)
     if kind == "postgresql":
-        _vacuum_analyze(database)
+        vacuum_analyze(database)
     stored = contents(database)
     if stored is None or stored.runs != runs:
         held = "nothing" if stored is None else f"{stored.runs:,} runs"
@@ -98,13 +104,18 @@ def prepare(
     return SeededDatabase(database, stored.runs, _moment(stored.latest_start_ms), seeding)
 
 
-def settle_rollups(database: BenchDatabase) -> None:
+def settle_rollups(database: BenchDatabase, code: Code | None = None) -> None:
     """``cipulse rollups refresh`` to completion, so that servers with their refresher off
     (the ``--baseline`` comparison, bench/paired.py) read settled rollups and never write them."""
-    _run_cipulse(database, "rollups", "refresh", timeout=None)
+    _run_cipulse(database, "rollups", "refresh", timeout=None, code=code)
 
 
-def seed(database: BenchDatabase, runs: int) -> Seeding:
+def migrate(database: BenchDatabase, code: Code | None = None) -> None:
+    """``cipulse migrate`` with ``code``'s migrations (default: the current code's)."""
+    _run_cipulse(database, "migrate", timeout=None, code=code)
+
+
+def seed(database: BenchDatabase, runs: int, code: Code | None = None) -> Seeding:
     """``cipulse demo seed`` ending at the current hour, its progress echoed as it comes."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     arguments = ["demo", "seed", "--org", ORG, "--runs", str(runs), "--days", str(SEED_DAYS)]
@@ -113,7 +124,7 @@ def seed(database: BenchDatabase, runs: int) -> Seeding:
     started = time.perf_counter()
     with subprocess.Popen(
         cipulse_command(*arguments),
-        env={**os.environ, **databases.environment(database)},
+        env={**os.environ, **databases.environment(database, code)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -144,10 +155,11 @@ def seed(database: BenchDatabase, runs: int) -> Seeding:
     return seeding
 
 
-def read_key(database: BenchDatabase) -> str:
-    """A new key with the ``read`` scope for the seeded organisation (one per invocation)."""
+def read_key(database: BenchDatabase, code: Code | None = None) -> str:
+    """A new key with the ``read`` scope for the seeded organisation (one per invocation),
+    made by ``code`` (default: the current code)."""
     arguments = ("keys", "create", "--org", ORG, "--name", "bench", "--scope", "read")
-    key = _run_cipulse(database, *arguments).strip()
+    key = _run_cipulse(database, *arguments, code=code).strip()
     if not key:
         raise RuntimeError("cipulse keys create printed no key")
     return key
@@ -206,21 +218,28 @@ def _recreate(database: BenchDatabase, data_dir: Path) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
-def _vacuum_analyze(database: BenchDatabase) -> None:
+def vacuum_analyze(database: BenchDatabase) -> None:
     """What autovacuum does some time after a bulk load, done now so that every measurement
     sees the same planner statistics and visibility map."""
     started = time.perf_counter()
     with psycopg.connect(database.url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
-    print(f"postgresql: VACUUM (ANALYZE) in {time.perf_counter() - started:.1f}s", flush=True)
+    print(
+        f"postgresql: VACUUM (ANALYZE) of {_place(database)} in "
+        f"{time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
 
 
 def _run_cipulse(
-    database: BenchDatabase, *arguments: str, timeout: float | None = _COMMAND_TIMEOUT_SECONDS
+    database: BenchDatabase,
+    *arguments: str,
+    timeout: float | None = _COMMAND_TIMEOUT_SECONDS,
+    code: Code | None = None,
 ) -> str:
     completed = subprocess.run(
         cipulse_command(*arguments),
-        env={**os.environ, **databases.environment(database)},
+        env={**os.environ, **databases.environment(database, code)},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -254,4 +273,4 @@ def _moment(milliseconds: int | None) -> datetime | None:
 def _place(database: BenchDatabase) -> str:
     if database.kind == "sqlite":
         return str(sqlite_path(database))
-    return f"database {POSTGRES_DATABASE}"
+    return f"database {urlsplit(database.url).path.lstrip('/')}"

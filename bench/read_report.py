@@ -18,6 +18,7 @@ class DatabaseResult:
     timings: list[Timing] = field(default_factory=list)
     baseline_timings: list[Timing] = field(default_factory=list)  # the same cases, baseline
     baseline_note: str | None = None  # why the baseline was not measured here
+    same_data: str | None = None  # with --migrated-copy: what shows both copies agree
     problem: str | None = None  # why it could not be measured (completely)
 
     def comparisons(self) -> list[Comparison]:
@@ -180,11 +181,16 @@ def _baseline_section(report: ReadReport) -> str:
     for result in report.databases:
         if result.baseline_note:
             lines.append(f"{result.kind}: baseline {result.baseline_note}.")
+        if result.same_data:
+            lines.append(
+                f"{result.kind}: each code on its own copy of the seed (--migrated-copy): "
+                f"{result.same_data}."
+            )
     comparisons = [c for result in report.databases for c in result.comparisons()]
     if comparisons:
         lines += [
             "",
-            "Current code against the baseline on the same database, both servers up, "
+            "Current code against the baseline on the same data, both servers up, "
             "requests alternating between them:",
             "",
             *comparison_table(("database", "endpoint", "scope", "window"), comparisons),

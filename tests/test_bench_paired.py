@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from bench.migrated_copy import numbers_in
 from bench.paired import (
     Comparison,
     ProbeFailed,
@@ -99,3 +100,21 @@ def test_baseline_options() -> None:
     assert parse_arguments(["--no-baseline"]).baseline is None
     with pytest.raises(SystemExit):
         parse_arguments(["--baseline", "main", "--no-baseline"])
+
+
+def test_migrated_copy_needs_a_baseline() -> None:
+    assert parse_arguments(["--baseline", "main", "--migrated-copy"]).migrated_copy
+    assert not parse_arguments(["--baseline", "main"]).migrated_copy
+    with pytest.raises(SystemExit):
+        parse_arguments(["--migrated-copy"])
+
+
+def test_same_data_compares_every_number_and_names_runs_counts() -> None:
+    answer = {"runs": 7, "success_rate": 0.5, "window": {"partial": False}, "p": [1, None]}
+    answer["previous"] = {"runs": 3, "name": "x"}
+    assert dict(numbers_in(answer, "summary")) == {
+        "summary:runs": 7,
+        "summary.success_rate": 0.5,
+        "summary.p[0]": 1,
+        "summary.previous:runs": 3,
+    }
