@@ -6,7 +6,9 @@ through the HTTP API on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -267,3 +269,14 @@ def test_runwatch_failure_reason_of_a_wrong_type_is_refused(
     response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": ingest_key})
     assert response.status_code == 400
     assert "failure_reason: must be a string" in response.json()["error"]
+
+
+def test_the_documented_table_is_the_classification() -> None:
+    """docs/api.md's "Failure classes" lists every known reason with its class and sources."""
+    text = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    text = text.split("#### Failure classes", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)` \| `([a-z]+)` \| ([^|]+) \|$", text, re.M)
+    documented = {reason: (found, sources.strip()) for reason, found, sources in rows}
+    assert documented == {
+        reason: (found.value, sources) for reason, (found, sources) in KNOWN_REASONS.items()
+    }
