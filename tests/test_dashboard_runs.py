@@ -128,3 +128,35 @@ def test_what_ci_sent_about_the_change_is_escaped(signed_in: TestClient, tenant:
         assert "&lt;script&gt;" in text
         assert "javascript:alert" not in text
         assert "#42" in text  # the number, unlinked
+
+
+def test_the_run_page_names_the_failing_job_step_reason_and_class(
+    signed_in: TestClient, tenant: Tenant
+) -> None:
+    """A failed run: its class and reason in its facts, and a panel of the jobs that did not
+    succeed, each with its failing step, class and reason; what CI sent is escaped."""
+    (run, _) = changed_runs()
+    run.update(status="failure", failure_reason="runner_system_failure")
+    run["jobs"] = [
+        {"name": "lint", "status": "success"},
+        {
+            "name": "test",
+            "status": "failure",
+            "failure_reason": "script_failure",
+            "failing_step": "Run pytest",
+        },
+        {"name": HOSTILE, "status": "cancelled", "failing_step": HOSTILE},
+    ]
+    ingest(signed_in, tenant, [run])
+    stored = signed_in.get("/api/v1/runs").json()["items"][0]
+    page = signed_in.get(f"/runs/{stored['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert re.search(r'data-field="failure">.*infrastructure.*runner_system_failure', text)
+    assert "Why it failed" in text and "2 jobs did not succeed" in text
+    (test_row,) = re.findall(r'<tr data-failed-job="test">(.*?)</tr>', text, re.S)
+    assert "Run pytest" in test_row
+    assert 'data-class="code">code</span> <span class="mono">script_failure' in test_row
+    assert 'data-failed-job="lint"' not in text
+    assert HOSTILE not in text
+    assert 'data-class="cancelled">cancelled</span> <span class="mono">cancelled' in text

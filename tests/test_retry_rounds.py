@@ -48,6 +48,9 @@ def test_a_retry_makes_a_second_attempt_and_leaves_round_one() -> None:
         "raw_status": RETRIED,
         "completed_at_ms": 10_000,
         "duration_seconds": 10.0,
+        # Why round 1 failed: its status (derived from its jobs', as every round's).
+        "failure_reason": "failure",
+        "failure_class": "code",
     }
     assert rounds.attempts == [
         {
@@ -61,5 +64,7 @@ def test_a_retry_makes_a_second_attempt_and_leaves_round_one() -> None:
             "duration_seconds": 10.0,
             "compute_seconds": None,
             "metrics": None,
+            "failure_reason": None,
+            "failure_class": None,
         }
     ]

@@ -242,6 +242,8 @@ def test_a_job_row_is_in_the_jobs_tables_column_order() -> None:
         parent_node_key="parent",
         tags={"runner": "linux"},
         metrics={"queue_seconds": 2.0},
+        failure_reason="script_failure",
+        failing_step="test",
     )
     row = dict(zip(column_names(jobs), job_row(ORG, "a1", job, "source", 42, 0.5), strict=True))
     assert {k: v for k, v in row.items() if k != "id"} == {
@@ -264,4 +266,7 @@ def test_a_job_row_is_in_the_jobs_tables_column_order() -> None:
         "ingest_source": "source",
         "updated_at_ms": 42,
         "exclusive_seconds": 0.5,
+        "failure_reason": "script_failure",
+        "failure_class": "code",
+        "failing_step": "test",
     }

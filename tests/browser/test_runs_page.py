@@ -2,7 +2,8 @@
 SQLite and PostgreSQL: real GitHub and GitLab webhook deliveries (octokit's workflow_run
 with a pull request, GitLab's documented merge request pipeline) show their commit, author,
 pull request (a link to its page) and event; the filter form narrows the list; the run page
-says the same; axe-core finds no violation on the page."""
+says the same and names the failed job with its failure class and reason; axe-core finds no
+violation on the page."""
 
 from __future__ import annotations
 
@@ -123,4 +124,10 @@ def test_runs_show_their_commit_author_and_pull_request(server: str, page: Page)
     expect(page.locator('dd[data-field="author"]')).to_have_text("User")
     expect(page.locator('dd[data-field="pull_request"]')).to_contain_text("#1 Test test → master")
     expect(page.locator('dd[data-field="event_kind"]')).to_have_text("pull request")
+    # Its test-build job failed: GitLab's script_failure, a failure of the code.
+    expect(page.get_by_role("heading", name="Why it failed")).to_be_visible()
+    failed = page.locator('table[data-table="failures"] tbody tr')
+    expect(failed).to_have_count(1)
+    expect(failed.first).to_contain_text("test-build")
+    expect(failed.first.locator("td").nth(2)).to_have_text("code script_failure")
     assert axe_violations(page) == []

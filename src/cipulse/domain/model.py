@@ -93,6 +93,11 @@ class JobSpan:
     parent_node_key: str | None = None
     tags: dict[str, TagValue] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    #: Why it failed, as the source states it (``domain/failure_reasons.py``: without one,
+    #: a node that did not succeed keeps its raw status as its reason).
+    failure_reason: str | None = None
+    #: The name of the step that failed in it, where the source lists steps.
+    failing_step: str | None = None
 
 
 @dataclass(slots=True)
@@ -133,6 +138,8 @@ class RunAttempt:
     jobs_are_snapshot: bool = True
     #: The commit, pull request and event it ran for, as far as the source says.
     change: Change = NO_CHANGE
+    #: Why it failed, as the source states it (as ``JobSpan.failure_reason``).
+    failure_reason: str | None = None
 
 
 @dataclass(slots=True)

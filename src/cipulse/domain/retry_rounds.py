@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cipulse.domain.failure_reasons import failure_class_text, failure_reason
 from cipulse.domain.status import Status
 
 #: Rounds beyond this are not looked for (GitLab retries automatically at most twice).
@@ -100,13 +101,22 @@ def derive(
         return rounds
     by_round = {**jobs_by_round, 1: firsts}
     rounds.first = _first_attempt(first, by_round)
+    rounds.first.update(_failure_of(rounds.first["status"]))
     previous_end = rounds.first["completed_at_ms"] or first["started_at_ms"]
     for number in range(2, last + 1):
         attempt = _later_attempt(first, by_round, number, attempt_ids[number], previous_end)
         attempt["raw_status"] = attempt["status"] if number == last else RETRIED
+        attempt.update(_failure_of(attempt["status"]))
         rounds.attempts.append(attempt)
         previous_end = attempt["completed_at_ms"] or attempt["started_at_ms"]
     return rounds
+
+
+def _failure_of(status: str) -> Row:
+    """Why a round did not succeed: its status (GitLab states no reason for a pipeline; a
+    round's status is derived from its jobs', so the pipeline's own would not fit)."""
+    reason = failure_reason(Status(status), None, status)
+    return {"failure_reason": reason, "failure_class": failure_class_text(reason)}
 
 
 def _first_round(jobs_by_round: Mapping[int, Sequence[Row]]) -> tuple[list[Row], list[str]]:

@@ -13,6 +13,7 @@ import orjson
 
 from cipulse.domain import ids
 from cipulse.domain.exclusive import exclusive_seconds
+from cipulse.domain.failure_reasons import failure_class_text, failure_reason
 from cipulse.domain.model import (
     DetachedSpan,
     JobSpan,
@@ -44,6 +45,7 @@ def job_row(
     now: int,
     exclusive_seconds: float | None = None,
 ) -> JobRow:
+    reason = failure_reason(span.status, span.failure_reason, span.raw_status)
     # The order of ``jobs``' columns in storage/schema.py (tests/test_write_rules.py checks).
     return (
         org_id,
@@ -66,6 +68,9 @@ def job_row(
         source,
         now,
         exclusive_seconds,
+        reason,
+        failure_class_text(reason),
+        span.failing_step,
     )
 
 
@@ -104,6 +109,7 @@ def _attempt_row(
     source: str | None,
     now: int,
 ) -> Row:
+    reason = failure_reason(run.status, run.failure_reason, run.raw_status)
     return {
         "org_id": org_id,
         "id": attempt_id,
@@ -135,6 +141,8 @@ def _attempt_row(
         "received_at_ms": now,
         "updated_at_ms": now,
         **run.change.columns(),
+        "failure_reason": reason,
+        "failure_class": failure_class_text(reason),
     }
 
 

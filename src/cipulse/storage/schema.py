@@ -240,6 +240,9 @@ run_attempts = sa.Table(
         nullable=True,
         comment="pull_request, merge_queue, tag, schedule, push or other",
     ),
+    # Why it did not succeed (domain/failure_reasons.py), NULL when it did or has not ended.
+    sa.Column("failure_reason", sa.Text, nullable=True, comment="as the source states it"),
+    sa.Column("failure_class", sa.String(16), nullable=True),
     sa.PrimaryKeyConstraint("org_id", "id"),
     # Runs of a commit and of a pull request are looked up by them; partial, so attempts
     # that name neither (most Trunk ones, all stored before) cost no index entry.
@@ -305,6 +308,10 @@ jobs = sa.Table(
         nullable=True,
         comment="Seconds this job ran alone in its attempt, computed when a snapshot is stored",
     ),
+    # Why it did not succeed (domain/failure_reasons.py), NULL when it did or has not ended.
+    sa.Column("failure_reason", sa.Text, nullable=True, comment="as the source states it"),
+    sa.Column("failure_class", sa.String(16), nullable=True),
+    sa.Column("failing_step", sa.Text, nullable=True, comment="the name of its failed step"),
     # Keyed by position in the tree rather than by ``id`` (derived from the same two values):
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),

@@ -78,6 +78,8 @@ def attempt_json(attempt: Attempt) -> Json:
         "pull_request_source_branch": attempt.pull_request_source_branch,
         "pull_request_target_branch": attempt.pull_request_target_branch,
         "event_kind": attempt.event_kind,
+        "failure_reason": attempt.failure_reason,
+        "failure_class": attempt.failure_class,
     }
 
 
@@ -111,6 +113,9 @@ def job_node_json(node: JobNode) -> Json:
         "url": node.url,
         "tags": node.tags,
         "metrics": node.metrics,
+        "failure_reason": node.failure_reason,
+        "failure_class": node.failure_class,
+        "failing_step": node.failing_step,
         "children": [job_node_json(child) for child in node.children],
     }
 

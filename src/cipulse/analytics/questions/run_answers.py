@@ -54,6 +54,9 @@ class Attempt:
     pull_request_source_branch: str | None = None
     pull_request_target_branch: str | None = None
     event_kind: str | None = None
+    # Why it did not succeed (domain/failure_reasons.py); None when it did or has not ended.
+    failure_reason: str | None = None
+    failure_class: str | None = None
 
     @classmethod
     def of(cls, row: StoredRow) -> Attempt:
@@ -96,6 +99,10 @@ class JobNode:
     url: str | None
     tags: dict[str, TagValue]
     metrics: dict[str, float]
+    # Why it did not succeed, and its failed step (domain/failure_reasons.py).
+    failure_reason: str | None = None
+    failure_class: str | None = None
+    failing_step: str | None = None
     children: list[JobNode] = field(default_factory=list)
 
     @classmethod
@@ -113,6 +120,9 @@ class JobNode:
             url=row["url"],
             tags=row["tags"] or {},
             metrics=row["metrics"] or {},
+            failure_reason=row["failure_reason"],
+            failure_class=row["failure_class"],
+            failing_step=row["failing_step"],
         )
 
 

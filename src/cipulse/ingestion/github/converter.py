@@ -214,6 +214,15 @@ def _job_span(job: WorkflowJob, warnings: list[str]) -> JobSpan:
         external_id=str(job.id),
         tags=tags,
         metrics=metrics,
+        failing_step=failing_step_of(job),
+    )
+
+
+def failing_step_of(job: WorkflowJob) -> str | None:
+    """The first step GitHub concluded ``failure`` (later ones are skipped, or cleanup)."""
+    return next(
+        (step.name or f"step {step.number}" for step in job.steps if step.conclusion == "failure"),
+        None,
     )
 
 

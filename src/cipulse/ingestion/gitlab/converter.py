@@ -126,7 +126,10 @@ def _job_span(
         tags["stage"] = stage
     if allow_failure:
         tags["allow_failure"] = "true"
-    if failure_reason and status in (Status.FAILURE, Status.TIMED_OUT):
+    # GitLab sends ``unknown_failure`` for jobs that did not fail too.
+    if not (failure_reason and status in (Status.FAILURE, Status.TIMED_OUT)):
+        failure_reason = None
+    if failure_reason:
         tags["failure_reason"] = failure_reason
     return JobSpan(
         node_key=job_node_key(job_id),
@@ -142,6 +145,7 @@ def _job_span(
         external_id=str(job_id),
         tags=tags,
         metrics={} if queued is None else {"queue_seconds": queued},
+        failure_reason=failure_reason,
     )
 
 

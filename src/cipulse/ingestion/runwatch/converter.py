@@ -107,6 +107,8 @@ def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSp
                 duration_seconds=duration,
                 url=job.job_url,
                 external_id=None if job.job_id is None else str(job.job_id),
+                failure_reason=job.failure_reason or None,
+                failing_step=job.failing_step or None,
             )
         )
     return spans, impossible
@@ -148,6 +150,7 @@ def convert(run: RunWatchRun) -> Submission:
         jobs=jobs,
         jobs_are_snapshot=True,
         change=change_of(run, warnings),
+        failure_reason=run.failure_reason or None,
     )
     return Submission(attempts=[attempt], warnings=warnings)
 

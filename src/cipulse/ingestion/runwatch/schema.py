@@ -63,6 +63,9 @@ class RunWatchJob(BaseModel):
     duration_seconds: SignedSeconds | None = None
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
+    # cipulse's extensions (docs/api.md): why the job failed, and in which step.
+    failure_reason: OptionalText | None = None
+    failing_step: OptionalText | None = None
 
 
 class RunWatchRun(BaseModel):
@@ -106,3 +109,4 @@ class RunWatchRun(BaseModel):
     pull_request_source_branch: OptionalText | None = None
     pull_request_target_branch: OptionalText | None = None
     event: OptionalText | None = None
+    failure_reason: OptionalText | None = None
