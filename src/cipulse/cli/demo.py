@@ -85,8 +85,8 @@ def seed(
     durations; runs follow the working week; the default branch `main` has red streaks;
     feature branches have superseded (cancelled) runs; failed runs are retried, some of
     them flaky. Every run names its commit, author and event (push, pull request, schedule,
-    tag); pull requests get several pushes over some days. Seeding again with the same seed updates the same runs (ids derive from
-    natural keys) instead of adding more."""
+    tag); pull requests get several pushes over some days. Seeding again with the same
+    seed updates the same runs (ids derive from natural keys) instead of adding more."""
     end = (now.replace(tzinfo=UTC) if now else datetime.now(UTC)).replace(microsecond=0)
     plan = DemoPlan(runs=runs, days=days, now=end, seed=seed_value)
     principal = principal_for(_organisation(AccountService(obj.database), org_name))

@@ -12,6 +12,7 @@ random source of their own per chunk: the draws that shape the runs are left as 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 from bisect import bisect_right
@@ -59,6 +60,7 @@ def sentence(topic: str) -> str:
     return topic.replace("-", " ").capitalize()
 
 
+@functools.cache
 def author_name(actor: str) -> str:
     """A person's name as a commit gives it (``amara-okafor`` → ``Amara Okafor``); a bot's
     account as it is."""
@@ -67,12 +69,12 @@ def author_name(actor: str) -> str:
     return " ".join(part.capitalize() for part in actor.split("-"))
 
 
-def _sha(*parts: object) -> str:
-    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()
+def _sha(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _hash(*parts: object) -> int:
-    return zlib.crc32(":".join(map(str, parts)).encode())
+def _hash(text: str) -> int:
+    return zlib.crc32(text.encode())
 
 
 class ChangeMaker:
@@ -90,11 +92,17 @@ class ChangeMaker:
             ordinals[repository] = ordinals.get(repository, 0) + 1
         self.stride = max(ordinals.values(), default=1)
         self.last_on_main: dict[str, Change] = {}
+        self.first_number: dict[str, int] = {}
+        self.heads: dict[tuple[str, str, int], tuple[str, str]] = {}
+        self.pushes: dict[tuple[str, str], int] = {}
 
     def pull_request_number(self, template: PipelineTemplate, ticket: int, bot: bool) -> int:
         """Unique in the repository for (pipeline, ticket, bot), growing with the ticket."""
         repository = template.repository.full_name
-        first = 1 + _hash(self.seed, repository) % PULL_REQUEST_NUMBER_SPREAD
+        first = self.first_number.get(repository)
+        if first is None:
+            first = 1 + _hash(f"{self.seed}:{repository}") % PULL_REQUEST_NUMBER_SPREAD
+            self.first_number[repository] = first
         ordinal = self.ordinal[template.pipeline.key + repository]
         return first + ((ticket - 100) * 2 + bot) * self.stride + ordinal
 
@@ -108,10 +116,10 @@ class ChangeMaker:
         """A nightly run builds the default branch's head that day."""
         team, weights = template.team, template.team_weights
         author = team[bisect_right(weights, self.rng.random() * weights[-1])]
-        topic = TOPICS[_hash(self.seed, template.repository.full_name, day) % len(TOPICS)]
+        head = f"{self.seed}:{template.repository.full_name}:{day}"
         return Change(
-            commit_sha=_sha(self.seed, template.repository.full_name, "nightly", day),
-            commit_message=sentence(topic),
+            commit_sha=_sha(f"{head}:nightly"),
+            commit_message=sentence(TOPICS[_hash(head) % len(TOPICS)]),
             commit_author=author_name(author),
             event_kind=named_event_kind(trigger),
         )
@@ -132,7 +140,7 @@ class ChangeMaker:
         else:
             number = self.pull_request_number(template, ticket, bot=False)
             change = Change(
-                commit_sha=_sha(self.seed, repository, "main", slot),
+                commit_sha=f"{rng.getrandbits(160):040x}",
                 commit_message=f"{sentence(topic_of(ticket))} (#{number})",
                 commit_author=author_name(actor),
                 event_kind=kind,
@@ -154,25 +162,24 @@ class ChangeMaker:
         and of the pull request ``title`` when it is a pull request's."""
         bot = branch.startswith("dependabot/")
         repository = template.repository.full_name
-        pushes = 1 + _hash(self.seed, repository, branch) % (MAX_BOT_PUSHES if bot else MAX_PUSHES)
+        pushes = self.pushes.get((repository, branch))
+        if pushes is None:
+            most = MAX_BOT_PUSHES if bot else MAX_PUSHES
+            pushes = self.pushes[repository, branch] = (
+                1 + _hash(f"{self.seed}:{repository}:{branch}") % most
+            )
         period = position * self.branch_periods
         push = min(int((period - int(period)) * pushes), pushes - 1)
-        sha = _sha(self.seed, repository, branch, push)
-        message = title if push == 0 else FOLLOW_UPS[_hash(sha) % len(FOLLOW_UPS)]
+        sha, message = self._head(repository, branch, push, title)
         kind = named_event_kind(trigger)
-        change = Change(
-            commit_sha=sha,
-            commit_message=message,
-            commit_author=author_name(actor),
-            event_kind=kind,
-        )
+        author = author_name(actor)
         if kind is not EventKind.PULL_REQUEST:
-            return change
+            return Change(sha, message, author, event_kind=kind)
         number = self.pull_request_number(template, ticket, bot)
         return Change(
             commit_sha=sha,
             commit_message=message,
-            commit_author=author_name(actor),
+            commit_author=author,
             pull_request_number=number,
             pull_request_title=title,
             pull_request_url=self.pull_request_url(template, number),
@@ -180,3 +187,13 @@ class ChangeMaker:
             pull_request_target_branch=DEFAULT_BRANCH,
             event_kind=kind,
         )
+
+    def _head(self, repository: str, branch: str, push: int, title: str) -> tuple[str, str]:
+        """The SHA and message of the ``push``-th head commit of ``branch``."""
+        key = (repository, branch, push)
+        head = self.heads.get(key)
+        if head is None:
+            sha = _sha(f"{self.seed}:{repository}:{branch}:{push}")
+            message = title if push == 0 else FOLLOW_UPS[_hash(sha) % len(FOLLOW_UPS)]
+            head = self.heads[key] = (sha, message)
+        return head
