@@ -37,6 +37,12 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/analytics/custom-metrics/keys", {}),
 )
 RUN_DETAIL = "/runs/{id}"
+#: ``/runs``'s filters by the change a run ran for (docs/api.md), each timed as a case of
+#: its own; their values come from a run of the busiest pipeline that has a pull request.
+RUN_FILTERS = ("commit", "pull_request", "author", "branch_contains", "event_kind")
+#: Event kinds asked for: the common one, and two rare ones together.
+EVENT_KIND_FILTERS = ("pull_request", "schedule,tag")
+_RUNS_SEARCHED = 200
 
 
 class ReadFailed(RuntimeError):
@@ -75,6 +81,8 @@ class Subjects:
     pipeline_runs: int  # in the 30-day window
     run_ids: dict[str, str]  # scope → a run id from that scope's /runs
     metric_key: str | None  # None when no run reports custom metrics
+    #: ``/runs`` filters, one per case (only event kinds when no run names its change).
+    run_filters: tuple[dict[str, str], ...] = ()
 
     def describe(self) -> str:
         metric = self.metric_key or "none (custom-metrics not measured)"
@@ -95,7 +103,11 @@ class Case:
     def endpoint(self) -> str:
         """The label in the report: the path, and the parameters that tell cases apart."""
         label = API + (RUN_DETAIL if self.path.startswith("/runs/") else self.path)
-        shown = {name: value for name, value in self.params.items() if name == "metric"}
+        shown = {
+            name: value
+            for name, value in self.params.items()
+            if name == "metric" or name in RUN_FILTERS
+        }
         if shown:
             label += "?" + "&".join(f"{name}={value}" for name, value in shown.items())
         return label
@@ -151,6 +163,26 @@ def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
         pipeline_runs=int(busiest["runs"]),
         run_ids=run_ids,
         metric_key=str(metrics[0]) if metrics else None,
+        run_filters=_run_filters(client, {**first.params, "pipeline": str(busiest["id"])}),
+    )
+
+
+def _run_filters(client: httpx.Client, params: dict[str, str]) -> tuple[dict[str, str], ...]:
+    """A value for each ``/runs`` filter, from the newest run (of ``params``) that has a pull
+    request: its commit's first 7 digits, its pull request, its author's last name, a word
+    of its branch; and the event kinds."""
+    kinds = tuple({"event_kind": kinds} for kinds in EVENT_KIND_FILTERS)
+    items = get_json(client, "/runs", {**params, "limit": str(_RUNS_SEARCHED)})["items"]
+    run = next((r for r in items if r.get("pull_request_number") and r.get("commit_author")), None)
+    if run is None:
+        return kinds
+    word = max(str(run["branch"]).replace("/", "-").split("-"), key=len)
+    return (
+        {"commit": str(run["commit_sha"])[:7]},
+        {"pull_request": str(run["pull_request_number"])},
+        {"author": str(run["commit_author"]).split()[-1].lower()},
+        {"branch_contains": word},
+        *kinds,
     )
 
 
@@ -168,6 +200,12 @@ def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
         for scope, scope_params in scopes.items():
             found += [Case(path, {**params, **scope_params}, scope, span) for span in spans]
         if path == "/runs":
+            for run_filter in subjects.run_filters:
+                found += [
+                    Case(path, {**run_filter, **scope_params}, scope, span)
+                    for scope, scope_params in scopes.items()
+                    for span in spans
+                ]
             found += [Case(f"/runs/{subjects.run_ids[scope]}", {}, scope, None) for scope in scopes]
     return found
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from cipulse.cli.main import cli
 from cipulse.demo.generator import DemoPlan, generate_chunk, history, job_count
 from cipulse.demo.layout import build_layout
+from cipulse.domain.changes import EventKind
 from cipulse.domain.model import RunAttempt, RunKeyScope, SourceFormat, Submission
 from cipulse.domain.status import Status
 from cipulse.settings import Settings
@@ -163,6 +164,44 @@ def test_the_history_has_failures_cancellations_retries_and_red_streaks() -> Non
     assert len({run.actor for run in runs}) >= 5
 
 
+def test_runs_carry_commits_pull_requests_authors_and_event_kinds() -> None:
+    # Enough runs for a deploy and a nightly pipeline beside the CI ones.
+    runs = attempts(history(DemoPlan(runs=5000, days=DAYS, now=NOW, seed=42)))
+    changes = [run.change for run in runs]
+    assert all(c.commit_sha and len(c.commit_sha) == 40 for c in changes)
+    assert all(c.commit_message and c.commit_author and c.event_kind for c in changes)
+    kinds = Counter(c.event_kind for c in changes)
+    assert {EventKind.PUSH, EventKind.PULL_REQUEST, EventKind.SCHEDULE, EventKind.TAG} <= set(kinds)
+    assert kinds[EventKind.PUSH] > kinds[EventKind.TAG] > kinds[EventKind.SCHEDULE]
+    # Some commits have several runs (pipelines of one push, reruns, a pull request's head).
+    per_commit = Counter(c.commit_sha for c in changes)
+    assert len(runs) / 3 < len(per_commit) < len(runs)
+    # A few people write most commits.
+    authors = Counter(c.commit_author for c in changes).most_common()
+    assert len(authors) >= 10 and authors[0][1] > 3 * authors[-1][1]
+    pull_requests: dict[tuple[str, int], set[tuple[str | None, str | None]]] = defaultdict(set)
+    heads: dict[tuple[str, int], set[str | None]] = defaultdict(set)
+    for run, change in zip(runs, changes, strict=True):
+        on_main = run.branch == "main"
+        assert (change.pull_request_number is None) == (
+            on_main or change.event_kind is not EventKind.PULL_REQUEST
+        )
+        if change.pull_request_number is None:
+            continue
+        key = (run.repository.full_name, change.pull_request_number)
+        pull_requests[key].add((change.pull_request_source_branch, change.pull_request_title))
+        heads[key].add(change.commit_sha)
+        assert change.pull_request_source_branch == run.branch
+        assert change.pull_request_target_branch == "main"
+        assert change.pull_request_url and change.pull_request_url.startswith(
+            f"https://{run.repository.host}/{run.repository.full_name}/"
+        )
+        assert change.pull_request_url.endswith(f"/{change.pull_request_number}")
+    # A pull request is one branch and title, and most get several pushes.
+    assert all(len(facts) == 1 for facts in pull_requests.values())
+    assert sum(len(shas) > 1 for shas in heads.values()) > len(heads) / 3
+
+
 def test_jenkins_runs_come_as_trunk_trees_with_metrics_and_tags() -> None:
     jenkins = [s for s in small_history() if s.attempts[0].source_format is SourceFormat.TRUNK]
     assert jenkins
@@ -254,6 +293,9 @@ def test_seed_stores_the_history_and_seeding_again_changes_nothing(
         for r in stored
     )
     assert streak >= 3
+
+    assert all(r["commit_sha"] and r["commit_author"] and r["event_kind"] for r in stored)
+    assert any(r["pull_request_url"] for r in stored)
 
     trunk = [r for r in stored if r["source_format"] == "trunk"]
     assert trunk and all(r["metrics"] and r["tags"]["runner"] for r in trunk)

@@ -84,8 +84,9 @@ def seed(
     metrics and tags). Each pipeline has a fixed set of 5 to 20 jobs with log-normal
     durations; runs follow the working week; the default branch `main` has red streaks;
     feature branches have superseded (cancelled) runs; failed runs are retried, some of
-    them flaky. Seeding again with the same seed updates the same runs (ids derive from
-    natural keys) instead of adding more."""
+    them flaky. Every run names its commit, author and event (push, pull request, schedule,
+    tag); pull requests get several pushes over some days. Seeding again with the same
+    seed updates the same runs (ids derive from natural keys) instead of adding more."""
     end = (now.replace(tzinfo=UTC) if now else datetime.now(UTC)).replace(microsecond=0)
     plan = DemoPlan(runs=runs, days=days, now=end, seed=seed_value)
     principal = principal_for(_organisation(AccountService(obj.database), org_name))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from random import Random
 
-from cipulse.demo.catalog import BRANCH_PREFIXES, BUMPED_PACKAGES, TOPICS
+from cipulse.demo.catalog import BRANCH_PREFIXES, BUMPED_PACKAGES
+from cipulse.demo.changes import DEFAULT_BRANCH, ChangeMaker, sentence, topic_of
 from cipulse.demo.layout import Layout, PipelineTemplate, build_layout
 from cipulse.demo.reporting import INGEST_SOURCE, Context, Reporter
 from cipulse.demo.scheduling import SUCCESS, Outcome, Schedule, Verdict, schedule
@@ -29,7 +30,6 @@ from cipulse.demo.timeline import DAY, HOUR, Timeline
 from cipulse.domain.model import Submission
 
 CHUNK_RUNS = 1000
-DEFAULT_BRANCH = "main"
 #: Feature branches live for about this many days.
 BRANCH_LIFETIME_DAYS = 4
 ACTIVE_BRANCHES_PER_REPOSITORY = 8
@@ -109,10 +109,6 @@ def job_count(submissions: list[Submission]) -> int:
     )
 
 
-def _sentence(topic: str) -> str:
-    return topic.replace("-", " ").capitalize()
-
-
 class _ChunkGenerator:
     """Decides what happens in each run of a chunk (pipeline, time, branch, person, outcome,
     retry); ``scheduling`` lays its jobs out in time, ``reporting`` makes domain objects."""
@@ -126,6 +122,7 @@ class _ChunkGenerator:
         self.reporter = Reporter(self.rng, plan.shift)
         self.end = plan.end
         self.branch_periods = max(1, plan.days // BRANCH_LIFETIME_DAYS)
+        self.changes = ChangeMaker(plan.seed, index, layout, self.branch_periods)
 
     def runs(self) -> list[Submission]:
         submissions = []
@@ -143,7 +140,7 @@ class _ChunkGenerator:
         start, load = self.timeline.at(position)
         if template.kind.scheduled:
             start = self._scheduled_start(template, start)
-        context = self._context(template, position)
+        context = self._context(template, position, start, slot)
         on_main = context.branch == DEFAULT_BRANCH
         outcome = self._outcome(template, slot, on_main)
         first = self._schedule(template, slot, start, load, outcome)
@@ -164,35 +161,38 @@ class _ChunkGenerator:
             fired -= DAY
         return fired if fired >= self.timeline.start else drawn
 
-    def _context(self, template: PipelineTemplate, position: float) -> Context:
-        rng = self.rng
+    def _context(
+        self, template: PipelineTemplate, position: float, start: int, slot: int
+    ) -> Context:
+        rng, changes = self.rng, self.changes
         if template.kind.scheduled:
             trigger = "schedule" if rng.random() < 0.9 else "workflow_dispatch"
-            return Context(DEFAULT_BRANCH, trigger, template.team[0], template.pipeline.name)
+            change = changes.scheduled(template, trigger, start // DAY)
+            return Context(
+                DEFAULT_BRANCH, trigger, template.team[0], template.pipeline.name, change
+            )
         number = self._ticket(position, rng.randrange(ACTIVE_BRANCHES_PER_REPOSITORY))
-        topic = TOPICS[number * 7 % len(TOPICS)]
+        topic = topic_of(number)
         if rng.random() < template.main_share:
             trigger = "push" if rng.random() < 0.92 else "workflow_dispatch"
             actor = template.team[
                 bisect_right(template.team_weights, rng.random() * template.team_weights[-1])
             ]
-            return Context(DEFAULT_BRANCH, trigger, actor, f"{_sentence(topic)} (#{number})")
+            change = changes.on_main(template, trigger, actor, number, slot)
+            return Context(DEFAULT_BRANCH, trigger, actor, f"{sentence(topic)} (#{number})", change)
         if rng.random() < DEPENDENCY_BOT_SHARE:
             package = BUMPED_PACKAGES[number % len(BUMPED_PACKAGES)]
             version = f"{number % 9 + 1}.{number % 23}.{number % 7}"
-            return Context(
-                f"dependabot/{package}-{version}",
-                "pull_request",
-                template.dependency_bot,
-                f"Bump {package} to {version}",
-            )
-        trigger = "pull_request" if rng.random() < 0.8 else "push"
-        prefix = BRANCH_PREFIXES[number % len(BRANCH_PREFIXES)]
-        branch = f"{prefix}/{template.ticket_prefix}-{number}-{topic}"
-        # A branch belongs to one person.
-        return Context(
-            branch, trigger, template.team[number % len(template.team)], _sentence(topic)
-        )
+            branch, title = f"dependabot/{package}-{version}", f"Bump {package} to {version}"
+            trigger, actor = "pull_request", template.dependency_bot
+        else:
+            trigger = "pull_request" if rng.random() < 0.8 else "push"
+            prefix = BRANCH_PREFIXES[number % len(BRANCH_PREFIXES)]
+            branch = f"{prefix}/{template.ticket_prefix}-{number}-{topic}"
+            # A branch belongs to one person.
+            actor, title = template.team[number % len(template.team)], sentence(topic)
+        change = changes.on_branch(template, branch, trigger, actor, title, number, position)
+        return Context(branch, trigger, actor, title, change)
 
     def _ticket(self, position: float, active: int) -> int:
         """Branches are numbered by the few days they live in: runs in the same days reuse

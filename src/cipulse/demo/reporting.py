@@ -15,6 +15,7 @@ from random import Random
 from cipulse.demo.blueprints import Produces
 from cipulse.demo.layout import PipelineTemplate, StageTemplate
 from cipulse.demo.scheduling import Schedule
+from cipulse.domain.changes import NO_CHANGE, Change
 from cipulse.domain.model import (
     DetachedSpan,
     JobSpan,
@@ -43,6 +44,7 @@ class Context:
     triggered_by: str
     actor: str
     headline: str
+    change: Change = NO_CHANGE
 
 
 def uuid_from(rng: Random) -> str:
@@ -97,6 +99,7 @@ class Reporter:
             triggered_by=context.triggered_by,
             actor=context.actor,
             branch=context.branch,
+            change=context.change,
             jobs=spans,
             jobs_are_snapshot=True,
         )
@@ -187,6 +190,7 @@ class Reporter:
             completed_at=self._moment(schedule.end),
             duration_seconds=_seconds(schedule.start, schedule.end),
             branch=context.branch,
+            change=context.change,
             root_node_key=root,
             tags={
                 "runner": template.runner,
