@@ -282,7 +282,7 @@ def test_the_run_page_shows_the_triage(
 # --- A real payload: GitHub's workflow_run, green then red, through the webhook ------------
 
 
-def _red_from_green(green: dict[str, Any]) -> dict[str, Any]:
+def red_from_green(green: dict[str, Any]) -> dict[str, Any]:
     """The next run of the same workflow on the same branch, failed, for another commit
     (octokit's recorded run 163, with what a later run changes)."""
     red = copy.deepcopy(green)
@@ -309,7 +309,7 @@ def test_a_github_run_that_turned_master_red_names_the_green_run_and_the_commit(
 ) -> None:
     WebhookService(database).set_secret(tenant.name, WebhookProvider.GITHUB, GITHUB_SECRET)
     green = real_fixture("github-workflow_run.completed.json")
-    red = _red_from_green(real_fixture("github-workflow_run.completed.with-pull-requests.json"))
+    red = red_from_green(real_fixture("github-workflow_run.completed.with-pull-requests.json"))
     for payload in (green, red):
         response = post_github(signed_in, tenant.name, "workflow_run", payload)
         assert response.status_code in {200, 202}, response.text
