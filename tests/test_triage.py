@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import html
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -185,6 +185,10 @@ def test_the_run_that_turned_main_red(
     assert [(j["name"], j["failing_step"], j["failure_class"]) for j in triage["failing_jobs"]] == [
         ("test", None, "code")
     ]
+    # The same red period the recovery figures see: main red since run 6 ended.
+    recovery = get(client, reader, "/api/v1/analytics/recovery", branch="main", **WINDOW)
+    red_since = {(p["pipeline"], p["red_since"]) for p in recovery["red_at_end"]}
+    assert (PIPELINE, "2024-03-05T10:00:00Z") in red_since
 
 
 def test_usual_durations_worked_out_by_hand(
@@ -277,6 +281,56 @@ def test_the_run_page_shows_the_triage(
     cell = nightly.split('data-commit="' + "d1" * 4)[1].split("</td>")[1]
     shown = html.unescape(cell.rsplit(">", 1)[1])
     assert shown == "<script>alert(1)</script>" + "x" * 72 + "..."
+
+
+def test_a_long_red_streak_lists_fifty_commits_and_counts_the_rest(
+    client: TestClient, tenant: Tenant, reader: Tenant
+) -> None:
+    """One green run, then 53 failed runs of as many commits: the last lists the 50 newest
+    and counts 3 more."""
+    start = datetime(2024, 4, 1, 12, tzinfo=UTC)
+    streak = [run(100, OK, _iso(start), {}, pipeline_name="bound")] + [
+        run(
+            100 + i,
+            "failure",
+            _iso(start + timedelta(minutes=i)),
+            {},
+            pipeline_name="bound",
+            commit_sha=f"{i:08x}",
+        )
+        for i in range(1, 54)
+    ]
+    for payload in streak:
+        assert client.post(
+            "/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers
+        ).is_success
+    items = get(client, reader, "/api/v1/runs", limit=1, pipeline="bound", **WINDOW)["items"]
+    triage = triage_of(client, reader, items[0]["id"])
+    assert triage["verdict"] == "still_red"
+    assert triage["previous_green"]["run_key"] == "100"
+    changes = triage["changes"]
+    assert (changes["runs"], len(changes["commits"]), changes["more_commits"]) == (53, 50, 3)
+    assert changes["commits"][0]["sha"] == f"{53:08x}"
+    assert changes["commits"][-1]["sha"] == f"{4:08x}"
+
+
+def test_a_success_and_a_failure_of_one_instant_end_red(
+    client: TestClient, tenant: Tenant, reader: Tenant
+) -> None:
+    """As the red periods take them: successes first, so the failure turned the branch red
+    and the success of the same millisecond is its previous green run."""
+    same = "2024-04-02T12:00:00Z"
+    for payload in (
+        run(201, "failure", same, {}, pipeline_name="tie"),
+        run(202, OK, same, {}, pipeline_name="tie"),
+    ):
+        assert client.post(
+            "/functions/v1/ingest", json=payload, headers=tenant.runwatch_headers
+        ).is_success
+    items = get(client, reader, "/api/v1/runs", pipeline="tie", **WINDOW)["items"]
+    failed = next(item["id"] for item in items if item["status"] == "failure")
+    triage = triage_of(client, reader, failed)
+    assert (triage["verdict"], triage["previous_green"]["run_key"]) == ("turned_red", "202")
 
 
 # --- A real payload: GitHub's workflow_run, green then red, through the webhook ------------
