@@ -156,6 +156,11 @@ def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
         scope: _first_run(client, {**first.params, **scope_params})
         for scope, scope_params in (("org", {}), ("pipeline", {"pipeline": busiest["id"]}))
     }
+    # The run answer's triage at its busiest: a failed run on the default branch.
+    failed = {**first.params, "pipeline": busiest["id"], "status": "failure", "branches": "default"}
+    red = get_json(client, "/runs", {**failed, "limit": "1"})["items"]
+    if red:
+        run_ids["failed on default branch"] = str(red[0]["id"])
     metrics = get_json(client, "/analytics/custom-metrics/keys", widest.params)["metrics"]
     return Subjects(
         pipeline_id=str(busiest["id"]),
@@ -206,7 +211,10 @@ def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
                     for scope, scope_params in scopes.items()
                     for span in spans
                 ]
-            found += [Case(f"/runs/{subjects.run_ids[scope]}", {}, scope, None) for scope in scopes]
+            found += [
+                Case(f"/runs/{run_id}", {}, scope, None)
+                for scope, run_id in subjects.run_ids.items()
+            ]
     return found
 
 

@@ -15,6 +15,7 @@ from cipulse.analytics.definitions import (
     JOB_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
+    TRIAGE_METRICS,
     MetricDefinition,
 )
 
@@ -76,6 +77,17 @@ RECOVERY_HEADER = """
 
 JOB_HEADER = """
 ## Jobs
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+TRIAGE_HEADER = """
+## Run triage
+
+The run page and `GET /api/v1/runs/{id}`'s `triage` (`docs/api.md`): what a run did to its
+branch, what changed since its previous green run, and each job's duration against its usual
+one.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -231,6 +243,8 @@ def render() -> str:
         _table(RECOVERY_METRICS),
         JOB_HEADER,
         _table(JOB_METRICS),
+        TRIAGE_HEADER,
+        _table(TRIAGE_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

@@ -199,6 +199,34 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     ),
 )
 
+TRIAGE_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "turned_red",
+        "yes or no",
+        "A run attempt turned its branch red when it starts a red period (see mttr_seconds): "
+        "it ended failure or timed_out on its repository's default branch, and the outcome "
+        "before it of the same pipeline and branch (in the red periods' order) was a success, "
+        "or there was none. `verdict` says `turned_red`, `still_red` (the outcome before it "
+        "failed too), `not_default_branch` or `not_failed`. `previous_green` is the latest "
+        "attempt of the same pipeline and branch that ended success at or before it; the "
+        "changes are the commits and pull requests of the attempts of that pipeline and branch "
+        "that ended after it, up to this one (this one's own when there is no previous green "
+        "attempt), newest first, 50 of each listed and the rest counted.",
+    ),
+    MetricDefinition(
+        "usual_duration_seconds",
+        "seconds",
+        "Per job of a run attempt (a node directly under the run, identified across runs as "
+        "in the job metrics): the median, by the nearest-rank method, of the durations of that "
+        "job's executions that ended success in the latest 200 attempts of the same pipeline "
+        "and branch that ended in the 30 days before this attempt started (whatever those "
+        "attempts' status; executions of unknown duration left out). `usual_sample` is how "
+        "many durations that is. Null when there are none. `change` is the job's duration "
+        "here / usual_duration_seconds - 1 (0.85: 85% slower than usual), null when either "
+        "is unknown.",
+    ),
+)
+
 METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
 #: What a time series can chart: every run metric, and mttr_seconds.
 SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")

@@ -278,6 +278,16 @@ run_attempts = sa.Table(
         "pipeline_id",
         "completed_at_ms",
     ),
+    # The run page's triage: a pipeline and branch's previous green run, the runs since and
+    # those of the last 30 days (storage/triage_store.py); ``status`` read from the index.
+    sa.Index(
+        "ix_run_attempts_org_id_pipeline_id_branch_completed_at_ms",
+        "org_id",
+        "pipeline_id",
+        "branch",
+        "completed_at_ms",
+        "status",
+    ),
 )
 
 jobs = sa.Table(

@@ -15,7 +15,12 @@ from starlette.responses import Response
 
 from cipulse.analytics.comparison import Change
 from cipulse.analytics.custom_metrics import MetricPoint
-from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.definitions import (
+    JOB_METRICS,
+    RECOVERY_METRICS,
+    RUN_METRICS,
+    TRIAGE_METRICS,
+)
 from cipulse.analytics.paging import Page
 from cipulse.analytics.questions.custom_metrics import MetricSeries
 from cipulse.analytics.questions.recovery import ListedPeriod, RecoveryAnswer
@@ -31,6 +36,7 @@ from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timese
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
 from cipulse.analytics.run_metrics import RunFigures
 from cipulse.web.csv_export import csv_response
+from cipulse.web.triage_presenters import triage_json
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -126,6 +132,7 @@ def run_json(detail: RunDetail) -> Json:
         **attempt_json(detail.attempt),
         "attempts": [_other_attempt_json(other) for other in detail.attempts],
         "jobs": [job_node_json(node) for node in detail.jobs],
+        "triage": None if detail.triage is None else triage_json(detail.triage),
     }
 
 
@@ -330,5 +337,5 @@ def definitions_json() -> list[Json]:
     """The metric definitions, as implemented (``/analytics/definitions``)."""
     return [
         {"name": m.name, "unit": m.unit, "definition": m.definition}
-        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
+        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS, *TRIAGE_METRICS)
     ]

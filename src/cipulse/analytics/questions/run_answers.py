@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cipulse.analytics.questions.run_triage import Triage
 from cipulse.domain.model import TagValue
 
 #: A stored row as the store returns it (``storage/list_store.py``).
@@ -133,3 +134,5 @@ class RunDetail:
     attempt: Attempt
     attempts: list[OtherAttempt]
     jobs: list[JobNode]
+    #: What it did to its branch, what changed, how its jobs' times compare (the run page).
+    triage: Triage | None = None
