@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -124,12 +123,7 @@ def change_filters_from(params: Mapping[str, str | None]) -> dict[str, Any]:
     }
 
 
-def with_change_filters(window: Window, params: Mapping[str, str | None]) -> Window:
-    """``window`` narrowed by the filters of the change in ``params``."""
-    return replace(window, filters=replace(window.filters, **change_filters_from(params)))
-
-
-#: The filters of the change an attempt ran for, which only the runs list takes for now.
+#: The filters of the change an attempt ran for (every read endpoint and page takes them).
 CHANGE_FILTERS = ("commit", "pull_request", "author", "branch_contains", "event_kind")
 
 

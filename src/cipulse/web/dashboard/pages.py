@@ -16,7 +16,7 @@ from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS
-from cipulse.analytics.window import CHANGE_FILTERS, with_change_filters
+from cipulse.analytics.window import CHANGE_FILTERS
 from cipulse.domain.changes import EventKind
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
@@ -226,8 +226,7 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
 async def runs(request: Request, session: SignedIn) -> Response:
     """Every run attempt of the window, newest first, filtered by the change it ran for."""
     view = view_of(request)
-    changes = {name: request.query_params.get(name) for name in CHANGE_FILTERS}
-    window = with_change_filters(view.window, changes)
+    window = view.window
     found = await call(
         service_of(request).runs, session.org_id, window, RUNS_PER_PAGE, cursor_param(request)
     )
@@ -242,7 +241,7 @@ async def runs(request: Request, session: SignedIn) -> Response:
         change_filters=CHANGE_FILTERS,
         event_kinds=[kind.value for kind in EventKind],
         filtered=window.filters.names_a_change,
-        csv=view.api("runs", format="csv", **changes),
+        csv=view.api("runs", format="csv"),
     )
 
 
