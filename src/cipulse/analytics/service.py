@@ -66,8 +66,10 @@ class AnalyticsService:
     ) -> Page[JobFigures]:
         return jobs.jobs(self.database, org_id, window, page)
 
-    def job_highlights(self, org_id: str, window: Window, count: int) -> JobHighlights:
-        return jobs.job_highlights(self.database, org_id, window, count)
+    def job_highlights(
+        self, org_id: str, window: Window, count: int, failure_class: str | None = None
+    ) -> JobHighlights:
+        return jobs.job_highlights(self.database, org_id, window, count, failure_class)
 
     def flaky(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
@@ -122,8 +124,10 @@ class AnalyticsService:
     ) -> tuple[list[PipelineRow], int]:
         return lists.pipelines_shown(self.database, org_id, window, sort, search, start, end)
 
-    def pipeline_highlights(self, org_id: str, window: Window, count: int) -> PipelineHighlights:
-        return lists.pipeline_highlights(self.database, org_id, window, count)
+    def pipeline_highlights(
+        self, org_id: str, window: Window, count: int, failure_class: str | None = None
+    ) -> PipelineHighlights:
+        return lists.pipeline_highlights(self.database, org_id, window, count, failure_class)
 
     def pipeline(self, org_id: str, pipeline_id: str) -> PipelineInfo:
         return pipelines.pipeline(self.database, org_id, pipeline_id)

@@ -34,6 +34,7 @@ _FACT_COLUMNS = [
     a.c.duration_seconds,
     a.c.compute_seconds,
     a.c.root_node_key,
+    a.c.failure_class,
 ]
 
 
@@ -167,6 +168,7 @@ JOB_FACT_COLUMNS = (
     "exclusive_seconds",
     "kind",
     "metrics",
+    "failure_class",
 )
 
 

@@ -16,8 +16,9 @@ from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS
-from cipulse.analytics.window import CHANGE_FILTERS
+from cipulse.analytics.window import CHANGE_FILTERS, failure_class_from
 from cipulse.domain.changes import EventKind
+from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
@@ -71,12 +72,13 @@ async def overview(request: Request, session: SignedIn) -> Response:
     org = session.org_id
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
+    failure_class = failure_class_from(request.query_params)
     summarised, buckets, recovered, top_pipelines, top_jobs = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
-        call(service.pipeline_highlights, org, view.window, TOP),
-        call(service.job_highlights, org, view.window, TOP),
+        call(service.pipeline_highlights, org, view.window, TOP, failure_class),
+        call(service.job_highlights, org, view.window, TOP, failure_class),
     )
     summary, red = summary_json(summarised), recovery_json(recovered)
     pipelines = pipeline_highlights_json(top_pipelines)
@@ -110,6 +112,8 @@ async def overview(request: Request, session: SignedIn) -> Response:
         failing_jobs=jobs["failing"],
         flaky_jobs=jobs["flaky"],
         min_sample=MIN_SAMPLE,
+        failure_class=failure_class,
+        failure_classes=FAILURE_CLASSES,
     )
 
 
