@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cipulse.accounts.service import AccountService
+from cipulse.analytics import read_plan
 from cipulse.analytics.refresh import refresh_all
 from cipulse.storage.database import Database
 from tests.builders import runwatch_job, runwatch_run, trunk_event, trunk_request
@@ -228,3 +229,39 @@ def test_bad_change_filters_are_refused_everywhere(
     assert response.status_code == 400
     error = response.json()["error"]
     assert "commit:" in error
+
+
+@pytest.mark.usefixtures("seeded")
+def test_unindexed_change_filters_are_bounded(
+    client: TestClient, reader: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over more runs than ``RAW_CHANGE_LIMIT`` (3 here: the window holds 6), figures under
+    author, branch_contains or event_kind alone are refused naming each; with a commit or a
+    pull request, or over a pipeline with fewer runs, they are computed; the runs list is
+    never bounded (it reads a page)."""
+    monkeypatch.setattr(read_plan, "RAW_CHANGE_LIMIT", 3)
+    response = client.get(
+        "/api/v1/analytics/summary",
+        params={**WINDOW, "event_kind": "push", "author": "turing"},
+        headers={"X-API-Key": reader.key},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "author: figures under this filter are computed from at most 3 runs and this window "
+        "holds more; narrow the window, choose a pipeline or repository, or add commit or "
+        "pull_request; event_kind: figures under this filter are computed from at most 3 "
+        "runs and this window holds more; narrow the window, choose a pipeline or "
+        "repository, or add commit or pull_request"
+    )
+    for path in ("/api/v1/analytics/jobs", "/api/v1/pipelines", "/api/v1/analytics/recovery"):
+        refused = client.get(
+            path, params={**WINDOW, "author": "x"}, headers={"X-API-Key": reader.key}
+        )
+        assert refused.status_code == 400, path
+    with_pr = get(client, reader, "/api/v1/analytics/summary", event_kind="push", pull_request="42")
+    assert with_pr["runs"] == 0
+    deploy = get(
+        client, reader, "/api/v1/analytics/summary", event_kind="schedule", pipeline="Deploy"
+    )
+    assert deploy["runs"] == 1
+    assert len(get(client, reader, "/api/v1/runs", event_kind="push")["items"]) == 2

@@ -141,3 +141,18 @@ def jobs_in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Sel
         a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
     )
     return in_window(joined, org_id, window)
+
+
+def more_attempts_than(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None, limit: int
+) -> bool:
+    """Whether more than ``limit`` attempts (of those pipelines; None: all) started in the
+    window: an index range read that stops after ``limit`` entries, whatever the number."""
+    query = sa.select(sa.literal(1)).where(
+        a.c.org_id == org_id,
+        a.c.started_at_ms >= window.since_ms,
+        a.c.started_at_ms < window.until_ms,
+    )
+    if pipeline_ids is not None:
+        query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
+    return conn.execute(query.limit(1).offset(limit)).first() is not None
