@@ -5,6 +5,7 @@ refreshed rollups (the same numbers)."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -16,13 +17,14 @@ from starlette.testclient import TestClient
 from cipulse.accounts.service import AccountService
 from cipulse.analytics.refresh import refresh_all
 from cipulse.storage.database import Database
-from tests.builders import runwatch_job, runwatch_run
+from tests.builders import real_fixture, runwatch_job, runwatch_run
 from tests.conftest import Tenant
 from tests.test_dashboard import ingest, signed_in, users
 
 __all__ = ["signed_in", "users"]  # fixtures, used by name
 
 WINDOW = {"since": "2024-01-01T00:00:00Z", "until": "2024-01-08T00:00:00Z"}
+JENKINS = "trunk-jenkins-plugin-1.4.0.trackEvents.TrackEventsRequestTest.json"
 CLASSES = ("code", "infrastructure", "timeout", "cancelled", "unknown")
 
 
@@ -168,3 +170,43 @@ def test_the_dashboard_shows_failures_by_class(signed_in: TestClient, tenant: Te
     bad = signed_in.get(f"/?{view}&failure_class=gremlins")
     assert bad.status_code == 400
     assert "failure_class: must be one of code, infrastructure" in bad.text
+
+
+def test_a_trunk_stage_names_its_failed_nested_stage(
+    client: TestClient, tenant: Tenant, reader: Tenant
+) -> None:
+    """From the Jenkins plugin's real event: the run, a stage "Build" that failed, and two
+    stages nested in it, "Lint" (passed) and "Unit tests" (failed): the run's job "Build"
+    names "Unit tests" as its failing step, as a GitHub job names its failed step."""
+    request = real_fixture(JENKINS)
+    run = request["events"][0]
+    del run["parent"]  # the run event of its chain
+    run["conclusion"] = "FAILURE"
+
+    def stage(event_id: str, parent: str, name: str, conclusion: str, start: int) -> Any:
+        event = copy.deepcopy(run)
+        event.update(id=event_id, conclusion=conclusion, parent={"eventId": parent})
+        event["createdAt"] = event["createdAt"] + start
+        event["sequence"] = {**event["sequence"], "kind": "stage", "key": event_id, "name": name}
+        return event
+
+    request["events"] += [
+        stage("build", run["id"], "Build", "FAILURE", 1),
+        stage("lint", "build", "Lint", "SUCCESS", 2),
+        stage("unit", "build", "Unit tests", "FAILURE", 3),
+    ]
+    response = client.post("/v1/metrics/trackEvents", json=request, headers=tenant.trunk_headers)
+    assert response.status_code == 200, response.text
+    epoch = {"since": "1970-01-01T00:00:00Z", "until": "1970-01-02T00:00:00Z"}
+    (item,) = get(client, reader, "/api/v1/runs", **epoch)["items"]
+    jobs = get(client, reader, f"/api/v1/runs/{item['id']}")["jobs"]
+    (build,) = jobs
+    assert (build["name"], build["failing_step"], build["failure_class"]) == (
+        "Build",
+        "Unit tests",
+        "code",
+    )
+    assert [(c["name"], c["failing_step"]) for c in build["children"]] == [
+        ("Lint", None),
+        ("Unit tests", None),
+    ]
