@@ -137,6 +137,11 @@ def _interval(range_: str, days: int) -> Interval:
     return Interval.WEEK if days > 120 else Interval.DAY
 
 
+def _change_params(params: Any) -> dict[str, str]:
+    """The filters of the change the URL sets, as the read API takes them."""
+    return {name: params[name] for name in CHANGE_FILTERS if params.get(name)}
+
+
 def view_of(request: Request, now: datetime | None = None) -> View:
     params = request.query_params
     root = str(request.scope.get("root_path", "")).rstrip("/")
@@ -153,7 +158,7 @@ def view_of(request: Request, now: datetime | None = None) -> View:
         api["branches"] = branches
     if repository:
         api["repository"] = repository
-    api.update({name: params[name] for name in CHANGE_FILTERS if params.get(name)})
+    api.update(_change_params(params))
     return View(
         range=range_,
         since=since,
