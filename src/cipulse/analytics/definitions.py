@@ -95,6 +95,16 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
         "The compute of the failing attempts (failure or timed_out) of the flaky runs counted, "
         "that came before their successful attempt: what flakiness cost.",
     ),
+    MetricDefinition(
+        "failures_by_class",
+        "run attempts per class",
+        "Per failure class (code, infrastructure, timeout, cancelled, unknown: the failure "
+        "classes of docs/api.md), the attempts counted in `runs` whose `failure_class` is "
+        "that class: every finished attempt that did not succeed and was not skipped "
+        "(failure, timed_out, cancelled, …), classed from the reason its source states. An "
+        "attempt stored before reasons were kept has none and counts in no class. Each "
+        "class is present, 0 when none.",
+    ),
 )
 
 RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
@@ -165,6 +175,14 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "failed in attempts 1 and 2 and passed in attempt 3 counts 2 here.",
     ),
     MetricDefinition(
+        "failures_by_class (jobs)",
+        "job executions per class",
+        "As the run figure failures_by_class, over the job's executions: per failure class, "
+        "those whose `failure_class` is that class (a job that failed in an attempt that "
+        "passed, such as a GitLab job allowed to fail, counts too). A job list sorts by one "
+        "class as `sort=-failed_<class>` (e.g. `-failed_infrastructure`).",
+    ),
+    MetricDefinition(
         "total_duration_seconds",
         "seconds",
         "The sum of the executions' durations (unknown durations add 0). At the job level, "
@@ -227,6 +245,8 @@ TRIAGE_METRICS: tuple[MetricDefinition, ...] = (
     ),
 )
 
-METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
+#: Run figures that are a breakdown, not one number: no series charts them.
+BREAKDOWNS = ("failures_by_class",)
+METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS if metric.name not in BREAKDOWNS)
 #: What a time series can chart: every run metric, and mttr_seconds.
 SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")

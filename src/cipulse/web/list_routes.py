@@ -17,8 +17,6 @@ from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE, Page, PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.whole_lists import WholeList
-from cipulse.analytics.window import with_change_filters
-from cipulse.domain.changes import EventKind
 from cipulse.domain.window import Window
 from cipulse.web.csv_export import csv_stream
 from cipulse.web.list_presenters import (
@@ -166,34 +164,6 @@ async def list_pipelines(
     return page_answer(found, format, pipeline_row_json)
 
 
-def runs_window_query(
-    window: WindowParam,
-    commit: Annotated[
-        str | None, Query(description="a commit SHA or its start (4 to 64 hex digits)")
-    ] = None,
-    pull_request: Annotated[str | None, Query(description="a pull or merge request number")] = None,
-    author: Annotated[
-        str | None, Query(description="part of the commit author's name, any case")
-    ] = None,
-    branch_contains: Annotated[
-        str | None, Query(description="part of the branch's name, any case")
-    ] = None,
-    event_kind: Annotated[
-        str | None,
-        Query(description="comma-separated: " + ", ".join(kind.value for kind in EventKind)),
-    ] = None,
-) -> Window:
-    """The window of the runs list: the common filters, and those of the change."""
-    params = {
-        "commit": commit,
-        "pull_request": pull_request,
-        "author": author,
-        "branch_contains": branch_contains,
-        "event_kind": event_kind,
-    }
-    return with_change_filters(window, params)
-
-
 @routes.get(
     "/runs",
     summary="Run attempts, newest first, a page at a time",
@@ -202,7 +172,7 @@ def runs_window_query(
 async def list_runs(
     request: Request,
     principal: Auth,
-    window: Annotated[Window, Depends(runs_window_query)],
+    window: WindowParam,
     limit: Annotated[int | None, Query(description=LIMIT)] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     format: Format = "json",

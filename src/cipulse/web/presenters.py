@@ -202,6 +202,7 @@ def run_figures_json(figures: RunFigures) -> Json:
         "flaky_runs": figures.flaky_runs,
         "flaky_rate": figures.flaky_rate,
         "retry_compute_seconds": figures.retry_compute_seconds,
+        "failures_by_class": figures.failures_by_class,
     }
 
 

@@ -16,8 +16,9 @@ from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS
-from cipulse.analytics.window import CHANGE_FILTERS, with_change_filters
+from cipulse.analytics.window import CHANGE_FILTERS, failure_class_from
 from cipulse.domain.changes import EventKind
+from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
@@ -71,12 +72,13 @@ async def overview(request: Request, session: SignedIn) -> Response:
     org = session.org_id
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
+    failure_class = failure_class_from(request.query_params)
     summarised, buckets, recovered, top_pipelines, top_jobs = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
-        call(service.pipeline_highlights, org, view.window, TOP),
-        call(service.job_highlights, org, view.window, TOP),
+        call(service.pipeline_highlights, org, view.window, TOP, failure_class),
+        call(service.job_highlights, org, view.window, TOP, failure_class),
     )
     summary, red = summary_json(summarised), recovery_json(recovered)
     pipelines = pipeline_highlights_json(top_pipelines)
@@ -110,6 +112,8 @@ async def overview(request: Request, session: SignedIn) -> Response:
         failing_jobs=jobs["failing"],
         flaky_jobs=jobs["flaky"],
         min_sample=MIN_SAMPLE,
+        failure_class=failure_class,
+        failure_classes=FAILURE_CLASSES,
     )
 
 
@@ -226,8 +230,7 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
 async def runs(request: Request, session: SignedIn) -> Response:
     """Every run attempt of the window, newest first, filtered by the change it ran for."""
     view = view_of(request)
-    changes = {name: request.query_params.get(name) for name in CHANGE_FILTERS}
-    window = with_change_filters(view.window, changes)
+    window = view.window
     found = await call(
         service_of(request).runs, session.org_id, window, RUNS_PER_PAGE, cursor_param(request)
     )
@@ -242,7 +245,7 @@ async def runs(request: Request, session: SignedIn) -> Response:
         change_filters=CHANGE_FILTERS,
         event_kinds=[kind.value for kind in EventKind],
         filtered=window.filters.names_a_change,
-        csv=view.api("runs", format="csv", **changes),
+        csv=view.api("runs", format="csv"),
     )
 
 
