@@ -74,7 +74,9 @@ class View:
                 query[key] = str(value)
         text = urlencode(query)
         target = f"{self.root}{path or self.path}"
-        return f"{target}?{text}" if text else target
+        if not text:
+            return target
+        return f"{target}{'&' if '?' in target else '?'}{text}"
 
     def shared(self) -> dict[str, str]:
         return {k: v for k, v in self.query.items() if k in SHARED}
