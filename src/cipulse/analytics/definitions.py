@@ -197,6 +197,36 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "under its old name, kept for existing clients). retry_compute_seconds there is the "
         "compute of the failing attempts of the flaky runs in which the job flipped.",
     ),
+    MetricDefinition(
+        "series (a job's page)",
+        "figures per bucket",
+        "A job's page (`/jobs/{pipeline}/{job}`, `GET /api/v1/jobs/{pipeline_id}/{job}`) "
+        "gives the job's figures above over the window, which equal its row of the job list "
+        "for the same window and filters (at any level), and the same figures per hour, day "
+        "or week of the window (UTC buckets, empty ones included, `partial` for the one "
+        "under way), each computed over the part of the window in the bucket, so the "
+        "buckets' counts add up to the window's. `flaky_runs_per_execution` there is the "
+        "bucket's flaky_count / its executions (null without executions).",
+    ),
+    MetricDefinition(
+        "failures_by_class (a job's page)",
+        "job executions",
+        "Per failure class (code, infrastructure, timeout, cancelled, unknown: see Failure "
+        "classes), the job's executions in the window that did not succeed and carry that "
+        "class (ended failure, timed_out or cancelled with a reason or raw status stated). "
+        "Executions stored before cipulse kept reasons have no class and are not counted. "
+        "`latest_failures` lists the latest 20 of them, newest attempt first, each with its "
+        "run attempt, reason and failing step.",
+    ),
+    MetricDefinition(
+        "places: branches, runners (a job's page)",
+        "job executions",
+        "The job's executions in the pipeline's latest 1,000 attempts of the window "
+        "(`sampled_executions`), counted per branch and per runner, most first. An "
+        "execution's runner is the first of its job's tags `runner_labels` (GitHub), "
+        "`runner_tags` (GitLab), `runner`, `runner_name`, else of its attempt's tags; "
+        "executions naming none are left out of the runners.",
+    ),
 )
 
 METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
