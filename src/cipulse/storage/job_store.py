@@ -1,12 +1,14 @@
 """One job's raw rows: its failures by class, latest failures and places.
 
 A job page's reads of the raw rows, each bounded: the job's executions that failed with a
-class (through the partial index on failed jobs, ``ix_jobs_org_id_definition_key_failed``),
-counted per class or the latest few, and where its latest executions ran (the branches and
+class (through the partial index on failed jobs, ``ix_jobs_org_id_definition_key_failed``,
+which holds all a count needs), then the latest few of them in full by primary key, and
+where its latest executions ran (the branches and
 runner tags of the jobs of the pipeline's latest attempts, at most ``PLACES_SAMPLE``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ from cipulse.storage.schema import jobs, run_attempts
 
 a = run_attempts
 #: How many of the pipeline's latest attempts in the window a job's places are read from.
-PLACES_SAMPLE = 1000
+PLACES_SAMPLE = 300
 
 
 class FailedExecution(NamedTuple):
@@ -60,18 +62,36 @@ def _failed(query: sa.Select[Any], org_id: str, window: Window, job: tuple[str, 
     return in_window(joined, org_id, window)
 
 
-def failure_classes(
+class Failed(NamedTuple):
+    """A failed execution as the index on failed jobs holds it, with its attempt's start."""
+
+    failure_class: str
+    attempt_id: str
+    node_key: str
+    started_at_ms: int | None
+
+
+def failed_executions(
     conn: Connection, org_id: str, window: Window, job: tuple[str, str]
-) -> dict[str, int]:
-    """Per failure class, the job's executions in the window that failed with it."""
-    query = _failed(sa.select(jobs.c.failure_class, sa.func.count()), org_id, window, job)
-    return {str(row[0]): int(row[1]) for row in conn.execute(query.group_by(jobs.c.failure_class))}
+) -> list[Failed]:
+    """The job's executions in the window that failed with a class, newest attempt first:
+    read from the index on failed jobs alone (it holds the class, attempt and node), each
+    joined to its attempt by primary key for the window and filters."""
+    index = [jobs.c.failure_class, jobs.c.attempt_id, jobs.c.node_key]
+    # Grouped in the index's order (one row per execution all the same), so that SQLite's
+    # planner reads the index rather than every job of the pipeline's attempts.
+    query = _failed(sa.select(*index, sa.func.max(a.c.started_at_ms)), org_id, window, job)
+    found = [Failed(*row) for row in conn.execute(query.group_by(*index))]
+    return sorted(found, key=lambda f: (-(f.started_at_ms or 0), f.attempt_id, f.node_key))
 
 
-def latest_failures(
-    conn: Connection, org_id: str, window: Window, job: tuple[str, str], limit: int
+def failure_details(
+    conn: Connection, org_id: str, failed: Sequence[Failed]
 ) -> list[FailedExecution]:
-    """The job's latest ``limit`` failed executions in the window, newest attempt first."""
+    """The given failed executions in full, in their order: their attempts' jobs by primary
+    key (a few attempts), those of their nodes kept."""
+    if not failed:
+        return []
     columns = [
         a.c.id,
         a.c.run_key,
@@ -85,10 +105,21 @@ def latest_failures(
         jobs.c.failure_class,
         jobs.c.failure_reason,
         jobs.c.failing_step,
+        jobs.c.node_key,
     ]
-    query = _failed(sa.select(*columns), org_id, window, job)
-    query = query.order_by(a.c.started_at_ms.desc(), a.c.id, jobs.c.node_key).limit(limit)
-    return [FailedExecution(*row) for row in conn.execute(query)]
+    query = (
+        sa.select(*columns)
+        .select_from(
+            jobs.join(a, sa.and_(a.c.org_id == jobs.c.org_id, a.c.id == jobs.c.attempt_id))
+        )
+        .where(
+            jobs.c.org_id == org_id,
+            jobs.c.attempt_id.in_(sorted({f.attempt_id for f in failed})),
+            jobs.c.node_key.in_(sorted({f.node_key for f in failed})),
+        )
+    )
+    by_key = {(row[0], row[-1]): FailedExecution(*row[:-1]) for row in conn.execute(query)}
+    return [by_key[key] for f in failed if (key := (f.attempt_id, f.node_key)) in by_key]
 
 
 def places(conn: Connection, org_id: str, window: Window, job: tuple[str, str]) -> list[Place]:

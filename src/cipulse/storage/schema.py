@@ -323,6 +323,7 @@ jobs = sa.Table(
         "definition_key",
         "failure_class",
         "attempt_id",
+        "node_key",
         sqlite_where=sa.text("failure_class IS NOT NULL"),
         postgresql_where=sa.text("failure_class IS NOT NULL"),
     ),

@@ -96,8 +96,8 @@ def job_detail(
             complete_jobs(conn, org_id, figures, [key])
             rows = job_metrics.job_rows({key: tally}, names)
         buckets = job_buckets(conn, org_id, narrowed, key, interval)
-        classes = job_store.failure_classes(conn, org_id, narrowed, key)
-        latest = job_store.latest_failures(conn, org_id, narrowed, key, LATEST_FAILURES)
+        failed = job_store.failed_executions(conn, org_id, narrowed, key)
+        latest = job_store.failure_details(conn, org_id, failed[:LATEST_FAILURES])
         places = job_store.places(conn, org_id, narrowed, key)
     series = [_bucket(bucket, key, part, now_ms) for bucket, part in buckets]
     return JobDetail(
@@ -108,12 +108,18 @@ def job_detail(
         interval=interval,
         figures=rows[0] if rows else None,
         series=series,
-        failures_by_class={c.value: classes.get(c.value, 0) for c in FailureClass},
+        failures_by_class=_by_class(failed),
         latest_failures=latest,
         sampled_executions=len(places),
         branches=_shares(place.branch for place in places),
         runners=_shares(runner_of(place) for place in places),
     )
+
+
+def _by_class(failed: list[job_store.Failed]) -> dict[str, int]:
+    """Per failure class, in the order of ``FailureClass``, how many failed with it."""
+    counted = Counter(f.failure_class for f in failed)
+    return {found.value: counted[found.value] for found in FailureClass}
 
 
 def _ever(pipeline_id: str, now_ms: int) -> Window:
