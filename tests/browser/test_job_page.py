@@ -16,6 +16,7 @@ from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
+from tests.browser.conftest import save_screenshot
 from tests.browser.test_every_screen import DESKTOP, axe_violations, open_page
 from tests.servers import threaded_server
 from tests.test_job_page import DATASET, ODD
@@ -97,6 +98,7 @@ def test_search_jobs_then_open_one(server: str, page: Page) -> None:
     expect(failures.nth(2)).to_contain_text("infrastructure runner_system_failure")
     expect(page.get_by_role("table").filter(has_text="Branch").first).to_contain_text("main")
     assert axe_violations(page) == []
+    save_screenshot(page, "job-page")
     failures.nth(2).get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("CI Pipeline #2")
     # The run page's job names lead back to the job page.

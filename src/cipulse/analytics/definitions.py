@@ -221,7 +221,7 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "places: branches, runners (a job's page)",
         "job executions",
-        "The job's executions in the pipeline's latest 1,000 attempts of the window "
+        "The job's executions in the pipeline's latest 300 attempts of the window "
         "(`sampled_executions`), counted per branch and per runner, most first. An "
         "execution's runner is the first of its job's tags `runner_labels` (GitHub), "
         "`runner_tags` (GitLab), `runner`, `runner_name`, else of its attempt's tags; "

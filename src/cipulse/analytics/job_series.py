@@ -3,7 +3,7 @@
 A job page's series: the job's tallies read once per stored day and hour (its rows of
 ``job_rollups``, histograms included) and from the raw pieces the read plan leaves (the
 window's edges, dirty days, new runs), then added up per bucket; under filters the rollups
-do not split by, or by the hour, each bucket is one raw piece of the job's pipeline. The
+do not split by, or by the hour, the job's pipeline's raw rows are read once, by the hour. The
 figures of a bucket are ``job_metrics.job_rows``' for its tally: the Jobs page's figures of
 the job over that bucket."""
 
@@ -33,8 +33,9 @@ def job_buckets(
         for start in bucket_starts(window.since_ms, window.until_ms, interval)
     ]
     if interval is Interval.HOUR or not served_by_rollups(window.filters):
-        return [(bucket, _raw_tally(conn, org_id, bucket, job)) for bucket in buckets]
-    parts = job_parts(conn, org_id, window, job)
+        parts = _raw_parts(conn, org_id, window, job)
+    else:
+        parts = job_parts(conn, org_id, window, job)
     found = []
     for bucket in buckets:
         tally = rollups.new_job_tally()
@@ -45,9 +46,13 @@ def job_buckets(
     return found
 
 
-def _raw_tally(conn: Connection, org_id: str, window: Window, job: JobKey) -> JobTally:
-    piece = pieces.raw_piece(conn, org_id, window, [job[0]], with_jobs=True)
-    return piece.jobs.get(job) or rollups.new_job_tally()
+def _raw_parts(
+    conn: Connection, org_id: str, window: Window, job: JobKey
+) -> list[tuple[int, JobTally]]:
+    """The job's tallies per hour of the window, from one read of its pipeline's raw rows
+    (with the window's filters)."""
+    found = pieces.raw_pieces_by_hour(conn, org_id, window, [job[0]], with_jobs=True)
+    return [(position, piece.jobs[job]) for position, piece in found if job in piece.jobs]
 
 
 def job_parts(
