@@ -19,6 +19,7 @@ from cipulse.analytics.questions.shared import pipeline_names, ratio
 from cipulse.analytics.questions.summary import WindowBounds, bounds_of
 from cipulse.analytics.window import MAX_WINDOW_DAYS
 from cipulse.analytics.window_figures import complete_jobs, job_figures
+from cipulse.domain.accepted import text_problem
 from cipulse.domain.failure_reasons import FailureClass
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.errors import NotFound
@@ -83,6 +84,8 @@ def job_detail(
     """One job of one pipeline over the window; NotFound when the organisation has no such
     pipeline, or the pipeline never ran such a job."""
     info = pipeline(database, org_id, pipeline_id)
+    if text_problem(definition_key):  # no job is stored under it
+        raise NotFound(f"job: pipeline {info.name!r} has no job {definition_key!r}")
     narrowed = replace(window, filters=replace(window.filters, pipeline_id=info.id))
     key: JobKey = (info.id, definition_key)
     names = pipeline_names(database, org_id)
