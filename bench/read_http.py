@@ -43,7 +43,7 @@ RUN_DETAIL = "/runs/{id}"
 RUN_FILTERS = ("commit", "pull_request", "author", "branch_contains", "event_kind")
 #: The endpoints (and own parameters) timed under each filter of the change: the runs list
 #: and the figures the raw path computes under one.
-CHANGE_FILTERED = (
+CHANGE_FILTERED: tuple[tuple[str, dict[str, str]], ...] = (
     ("/runs", {}),
     ("/analytics/summary", {}),
     ("/analytics/timeseries", {"metric": "success_rate", "interval": "day"}),

@@ -215,6 +215,34 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "under its old name, kept for existing clients). retry_compute_seconds there is the "
         "compute of the failing attempts of the flaky runs in which the job flipped.",
     ),
+    MetricDefinition(
+        "series (a job's page)",
+        "figures per bucket",
+        "A job's page (`/jobs/{pipeline}/{job}`, `GET /api/v1/jobs/{pipeline_id}/{job}`) "
+        "gives the job's figures above over the window, which equal its row of the job list "
+        "for the same window and filters (at any level), and the same figures per hour, day "
+        "or week of the window (UTC buckets, empty ones included, `partial` for the one "
+        "under way), each computed over the part of the window in the bucket, so the "
+        "buckets' counts add up to the window's. `flaky_runs_per_execution` there is the "
+        "bucket's flaky_count / its executions (null without executions).",
+    ),
+    MetricDefinition(
+        "latest_failures (a job's page)",
+        "job executions",
+        "The job's page shows failures_by_class (jobs), the same figure as its row in the "
+        "Jobs list, and lists the latest 20 of those executions (the ones that carry a "
+        "failure class), newest attempt first, each with its run attempt, reason and "
+        "failing step.",
+    ),
+    MetricDefinition(
+        "places: branches, runners (a job's page)",
+        "job executions",
+        "The job's executions in the pipeline's latest 300 attempts of the window "
+        "(`sampled_executions`), counted per branch and per runner, most first. An "
+        "execution's runner is the first of its job's tags `runner_labels` (GitHub), "
+        "`runner_tags` (GitLab), `runner`, `runner_name`, else of its attempt's tags; "
+        "executions naming none are left out of the runners.",
+    ),
 )
 
 TRIAGE_METRICS: tuple[MetricDefinition, ...] = (

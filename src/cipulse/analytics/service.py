@@ -17,6 +17,7 @@ from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch
 from cipulse.analytics.questions import (
     custom_metrics,
     flaky,
+    job_page,
     jobs,
     lists,
     pipelines,
@@ -26,6 +27,7 @@ from cipulse.analytics.questions import (
     summary,
 )
 from cipulse.analytics.questions.custom_metrics import MetricSeries
+from cipulse.analytics.questions.job_page import JobDetail
 from cipulse.analytics.questions.jobs import JobHighlights
 from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.questions.pipelines import PipelineInfo
@@ -154,6 +156,9 @@ class AnalyticsService:
     def pipeline(self, org_id: str, pipeline_id: str) -> PipelineInfo:
         return pipelines.pipeline(self.database, org_id, pipeline_id)
 
+    def every_pipeline(self, org_id: str) -> list[PipelineInfo]:
+        return pipelines.every_pipeline(self.database, org_id)
+
     def repository_names(self, org_id: str) -> list[str]:
         return pipelines.repository_names(self.database, org_id)
 
@@ -178,3 +183,15 @@ class AnalyticsService:
         self, org_id: str, pipeline_id: str, branch: str | None, red_since: str
     ) -> str | None:
         return runs.attempt_that_turned_red(self.database, org_id, pipeline_id, branch, red_since)
+
+    def job(
+        self,
+        org_id: str,
+        pipeline_id: str,
+        definition_key: str,
+        window: Window,
+        interval: Interval = Interval.DAY,
+    ) -> JobDetail:
+        return job_page.job_detail(
+            self.database, org_id, pipeline_id, definition_key, window, interval, self.clock()
+        )

@@ -7,6 +7,7 @@ time: ``analytics/whole_lists.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +19,7 @@ from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.whole_lists import WholeList
 from cipulse.domain.window import Window
+from cipulse.errors import InvalidRequest
 from cipulse.web.csv_export import csv_stream
 from cipulse.web.list_presenters import (
     flaky_job_json,
@@ -116,13 +118,36 @@ def _add_windowed_list(
     )
 
 
-_add_windowed_list(
+def jobs_window_query(
+    window: WindowParam,
+    job: Annotated[str | None, Query(description="part of the job's name, any case")] = None,
+) -> Window:
+    """The window of the job list: the common filters (``pipeline``, ``repository``…), and
+    the job's name."""
+    if job is not None and len(job) > 1000:
+        raise InvalidRequest("job: must be at most 1000 characters")
+    return replace(window, filters=replace(window.filters, job_name=(job or "").strip() or None))
+
+
+@routes.get(
     "/analytics/jobs",
-    AnalyticsService.jobs,
-    whole_lists.jobs,
-    job_row_json,
-    "Job metrics per pipeline and job",
+    summary="Job metrics per pipeline and job",
+    responses=_answers(_PAGE),
 )
+async def list_jobs(
+    request: Request,
+    principal: Auth,
+    window: Annotated[Window, Depends(jobs_window_query)],
+    page: PageParam,
+    format: Format = "json",
+) -> Response:
+    if _whole(request, format):
+        whole = whole_lists.jobs(_service(request), principal.org_id, window, page.sort)
+        return _streamed(whole, job_row_json)
+    found = await _call(_service(request).jobs, principal.org_id, window, page)
+    return page_answer(found, format, job_row_json)
+
+
 _add_windowed_list(
     "/analytics/flaky",
     AnalyticsService.flaky,

@@ -122,6 +122,7 @@ def job_node_json(node: JobNode) -> Json:
         "failure_reason": node.failure_reason,
         "failure_class": node.failure_class,
         "failing_step": node.failing_step,
+        "definition_key": node.definition_key,
         "children": [job_node_json(child) for child in node.children],
     }
 

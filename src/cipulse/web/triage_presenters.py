@@ -74,6 +74,7 @@ def _failing_json(job: FailingJob) -> Json:
     return {
         "id": job.id,
         "name": job.name,
+        "definition_key": job.definition_key,
         "url": job.url,
         "failing_step": job.failing_step,
         "failure_reason": job.failure_reason,
@@ -85,6 +86,7 @@ def _timing_json(job: JobTiming) -> Json:
     return {
         "id": job.id,
         "name": job.name,
+        "definition_key": job.definition_key,
         "status": job.status,
         "duration_seconds": job.duration_seconds,
         "usual_duration_seconds": job.usual_duration_seconds,

@@ -104,6 +104,8 @@ class JobNode:
     failure_reason: str | None = None
     failure_class: str | None = None
     failing_step: str | None = None
+    #: What identifies the job across runs (its job page: ``web/job_paths.py``).
+    definition_key: str | None = None
     children: list[JobNode] = field(default_factory=list)
 
     @classmethod
@@ -124,6 +126,7 @@ class JobNode:
             failure_reason=row["failure_reason"],
             failure_class=row["failure_class"],
             failing_step=row["failing_step"],
+            definition_key=row.get("definition_key"),
         )
 
 

@@ -88,6 +88,7 @@ class JobTiming:
 
     id: str
     name: str
+    definition_key: str
     status: str
     duration_seconds: float | None
     usual_duration_seconds: float | None
@@ -102,6 +103,7 @@ class FailingJob:
 
     id: str
     name: str
+    definition_key: str
     url: str | None
     failing_step: str | None
     failure_reason: str
@@ -151,6 +153,7 @@ def _failing_jobs(jobs: Sequence[dict[str, Any]]) -> tuple[FailingJob, ...]:
         FailingJob(
             id=str(job["id"]),
             name=job["name"],
+            definition_key=job["definition_key"],
             url=job["url"],
             failing_step=job["failing_step"],
             failure_reason=job["failure_reason"],
@@ -251,6 +254,7 @@ def _timing(job: dict[str, Any], durations: list[float]) -> JobTiming:
     return JobTiming(
         id=str(job["id"]),
         name=job["name"],
+        definition_key=job["definition_key"],
         status=job["status"],
         duration_seconds=seconds,
         usual_duration_seconds=usual,

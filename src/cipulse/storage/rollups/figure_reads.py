@@ -338,3 +338,19 @@ def repeats_in(
         for pipeline_id, period, previous in conn.execute(query)
         if period in wanted
     ]
+
+
+def one_job_rows(
+    conn: Connection, org_id: str, selection: Selection, definition_key: str
+) -> list[StoredJob]:
+    """The stored rows of one job (of the selection's one pipeline) the selection names,
+    period by period: a job page's series. Each condition is a range of the primary key
+    (org_id, grain, period, branch_scope, pipeline_id, definition_key)."""
+    j = job_rollups
+    return [
+        stored_job(row)
+        for condition in selection.conditions(j, org_id)
+        for row in conn.execute(
+            sa.select(*j.c).where(condition, j.c.definition_key == definition_key)
+        )
+    ]

@@ -74,7 +74,9 @@ class View:
                 query[key] = str(value)
         text = urlencode(query)
         target = f"{self.root}{path or self.path}"
-        return f"{target}?{text}" if text else target
+        if not text:
+            return target
+        return f"{target}{'&' if '?' in target else '?'}{text}"
 
     @property
     def changes(self) -> dict[str, str]:
