@@ -260,6 +260,16 @@ run_attempts = sa.Table(
         sqlite_where=sa.text("pull_request_number IS NOT NULL"),
         postgresql_where=sa.text("pull_request_number IS NOT NULL"),
     ),
+    # The pull requests with a run in a window, read from the index alone.
+    sa.Index(
+        "ix_run_attempts_org_id_started_at_ms_pull_request",
+        "org_id",
+        "started_at_ms",
+        "repository_id",
+        "pull_request_number",
+        sqlite_where=sa.text("pull_request_number IS NOT NULL"),
+        postgresql_where=sa.text("pull_request_number IS NOT NULL"),
+    ),
     # Not unique: the natural key of a RunWatch attempt is (pipeline, run, attempt) but a Trunk
     # run's is (repository, chain); ``id`` is derived from whichever applies.
     sa.Index("ix_run_attempts_org_id_pipeline_id_run_key", "org_id", "pipeline_id", "run_key"),

@@ -35,6 +35,7 @@ from cipulse.web import (
     ingest_routes,
     list_routes,
     middleware,
+    pull_request_routes,
     read_routes,
     webhook_routes,
 )
@@ -179,6 +180,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
     app.include_router(list_routes.router())
+    app.include_router(pull_request_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(
