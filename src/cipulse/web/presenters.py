@@ -15,7 +15,12 @@ from starlette.responses import Response
 
 from cipulse.analytics.comparison import Change
 from cipulse.analytics.custom_metrics import MetricPoint
-from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.definitions import (
+    JOB_METRICS,
+    PULL_REQUEST_METRICS,
+    RECOVERY_METRICS,
+    RUN_METRICS,
+)
 from cipulse.analytics.paging import Page
 from cipulse.analytics.questions.custom_metrics import MetricSeries
 from cipulse.analytics.questions.recovery import ListedPeriod, RecoveryAnswer
@@ -330,5 +335,5 @@ def definitions_json() -> list[Json]:
     """The metric definitions, as implemented (``/analytics/definitions``)."""
     return [
         {"name": m.name, "unit": m.unit, "definition": m.definition}
-        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
+        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS, *PULL_REQUEST_METRICS)
     ]
