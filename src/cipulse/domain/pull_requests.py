@@ -65,6 +65,8 @@ class PullRequestFigures:
     def sort_value(self, field: str) -> object:
         if field == "number":
             return self.key.number
+        if field in ("first_run_at", "last_run_at"):
+            return getattr(self, f"{field}_ms")
         return getattr(self, field)
 
 

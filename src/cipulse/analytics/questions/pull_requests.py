@@ -36,8 +36,8 @@ from cipulse.storage.pull_request_store import StoredCommit
 
 #: What the pull requests list sorts by (default: the latest run first).
 PULL_REQUEST_SORTS = (
-    "last_run_at_ms",
-    "first_run_at_ms",
+    "last_run_at",
+    "first_run_at",
     "number",
     "runs",
     "attempts",
@@ -47,7 +47,7 @@ PULL_REQUEST_SORTS = (
     "time_to_green_head_seconds",
     "time_to_green_seconds",
 )
-DEFAULT_SORT = "-last_run_at_ms"
+DEFAULT_SORT = "-last_run_at"
 #: The organisation's figures: per-pull-request figures summarised at these percentiles.
 SUMMARISED = (
     "ci_seconds",
