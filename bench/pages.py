@@ -255,6 +255,7 @@ def cases(pipeline_id: str, run_id: str) -> list[Case]:
         ("pipelines", "/pipelines"),
         ("pipeline", f"/pipelines/{pipeline_id}"),
         ("jobs", "/jobs"),
+        ("pull requests", "/pull-requests"),
         ("flaky", "/flaky"),
         ("metrics", "/metrics"),
     )

@@ -1,20 +1,22 @@
 """Pull requests in run attempts: those of a window, and their attempts.
 
-The pull requests with an attempt in a window (read from the partial index on start and pull
-request), and every stored attempt of given pull requests (read by the index on the number).
-Every query is scoped to one organisation."""
+A window's pull requests, a page at a time, and their figures (read from
+``pull_request_figures``); every stored attempt of given pull requests (by the index on the
+number), a pull request's commits and runs. Every query is scoped to one organisation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.pull_requests import PullRequestAttempt, PullRequestKey
-from cipulse.domain.window import Window
+from cipulse.domain.window import Filters, Window
 from cipulse.storage.attempt_filters import a, filtered, p, plain_row, r
+from cipulse.storage.schema import pull_request_figures as f
 
 
 class StoredCommit(NamedTuple):
@@ -33,20 +35,71 @@ _COLUMNS = (
 )
 
 
-def keys_in_window(conn: Connection, org_id: str, window: Window) -> list[PullRequestKey]:
-    """The pull requests with an attempt that started in the window and passes its filters."""
-    query = filtered(
-        sa.select(a.c.repository_id, a.c.pull_request_number)
-        .where(
-            a.c.pull_request_number.is_not(None),
-            a.c.started_at_ms >= window.since_ms,
-            a.c.started_at_ms < window.until_ms,
+#: The sort fields of the list and their columns (``number`` and the instants differ).
+_SORTED = {
+    "number": f.c.number,
+    "first_run_at": f.c.first_run_at_ms,
+    "last_run_at": f.c.last_run_at_ms,
+}
+
+
+def _in_window(org_id: str, window: Window) -> list[sa.ColumnElement[bool]]:
+    """A window's pull requests: their runs span reaches into it (first run before its end,
+    last at or after its start) and, when the window has filters (``repository`` aside), an
+    attempt that started in it passes them."""
+    conditions = [
+        f.c.org_id == org_id,
+        f.c.last_run_at_ms >= window.since_ms,
+        f.c.first_run_at_ms < window.until_ms,
+    ]
+    if window.filters.repository is not None:
+        conditions.append(sa.func.lower(r.c.full_name) == window.filters.repository.lower())
+    rest = replace(window.filters, repository=None)
+    if rest != Filters():
+        attempt = filtered(
+            sa.select(a.c.id).where(
+                a.c.pull_request_number == f.c.number,
+                a.c.repository_id == f.c.repository_id,
+                a.c.started_at_ms >= window.since_ms,
+                a.c.started_at_ms < window.until_ms,
+            ),
+            org_id,
+            rest,
         )
-        .distinct(),
-        org_id,
-        window.filters,
+        conditions.append(attempt.exists())
+    return conditions
+
+
+def window_rows(
+    conn: Connection, org_id: str, window: Window, sort: str, offset: int, limit: int | None
+) -> list[dict[str, Any]]:
+    """The window's pull requests (their ``pull_request_figures`` rows with the repository's
+    name and host) in ``sort`` order, unknown values last either way, ties by repository id
+    and number; ``limit`` rows from ``offset`` (None: all)."""
+    field = sort.removeprefix("-")
+    column = _SORTED[field] if field in _SORTED else f.c[field]
+    ordering = column.desc() if sort.startswith("-") else column.asc()
+    query = (
+        sa.select(f, r.c.full_name.label("repository"), r.c.host.label("repository_host"))
+        .select_from(f.join(r, sa.and_(r.c.org_id == f.c.org_id, r.c.id == f.c.repository_id)))
+        .where(*_in_window(org_id, window))
+        .order_by(column.is_(None), ordering, f.c.repository_id, f.c.number)
+        .offset(offset)
+        .limit(limit)
     )
-    return [PullRequestKey(str(row[0]), int(row[1])) for row in conn.execute(query)]
+    return [plain_row(row) for row in conn.execute(query)]
+
+
+def window_figures(
+    conn: Connection, org_id: str, window: Window, names: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The figures ``names`` of each of the window's pull requests."""
+    query = (
+        sa.select(*(f.c[name] for name in names))
+        .select_from(f.join(r, sa.and_(r.c.org_id == f.c.org_id, r.c.id == f.c.repository_id)))
+        .where(*_in_window(org_id, window))
+    )
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def attempts_of(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cipulse.storage.schema_pull_requests import pull_request_figures as pull_request_figures
 from cipulse.storage.schema_rollups import STATUS_NAMES as STATUS_NAMES
 from cipulse.storage.schema_rollups import job_rollups as job_rollups
 from cipulse.storage.schema_rollups import metric_rollups as metric_rollups
@@ -256,16 +257,6 @@ run_attempts = sa.Table(
     sa.Index(
         "ix_run_attempts_org_id_pull_request_number",
         "org_id",
-        "pull_request_number",
-        sqlite_where=sa.text("pull_request_number IS NOT NULL"),
-        postgresql_where=sa.text("pull_request_number IS NOT NULL"),
-    ),
-    # The pull requests with a run in a window, read from the index alone.
-    sa.Index(
-        "ix_run_attempts_org_id_started_at_ms_pull_request",
-        "org_id",
-        "started_at_ms",
-        "repository_id",
         "pull_request_number",
         sqlite_where=sa.text("pull_request_number IS NOT NULL"),
         postgresql_where=sa.text("pull_request_number IS NOT NULL"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -18,10 +19,10 @@ from cipulse.analytics.paging import (
     PageRequest,
     check_limit,
     check_sort,
+    cursor_after,
     keyset_page,
     keyset_position,
-    ordered,
-    page_of,
+    page_range,
 )
 from cipulse.analytics.questions.run_answers import Attempt
 from cipulse.analytics.run_metrics import nearest_rank
@@ -106,10 +107,15 @@ def _rows(conn: Connection, org_id: str, keys: Sequence[PullRequestKey]) -> list
     return sorted(rows, key=lambda row: (row.repository, row.repository_host, row.figures.key))
 
 
-def all_pull_requests(database: Database, org_id: str, window: Window) -> list[PullRequestRow]:
-    """Every pull request with an attempt in the window that passes its filters."""
-    with database.read() as conn:
-        return _rows(conn, org_id, store.keys_in_window(conn, org_id, window))
+def _stored(row: dict[str, Any]) -> PullRequestRow:
+    """A window's pull request as ``pull_request_figures`` keeps it."""
+    names = [name for name in PullRequestFigures.__slots__ if name not in ("key", "authors")]
+    figures = PullRequestFigures(
+        key=PullRequestKey(str(row["repository_id"]), int(row["number"])),
+        authors=tuple(row["authors"] or ()),
+        **{name: row[name] for name in names},
+    )
+    return PullRequestRow(figures, row["repository"], row["repository_host"])
 
 
 def pull_requests(
@@ -118,8 +124,13 @@ def pull_requests(
     """A page of the window's pull requests in ``page.sort`` order (default: latest run
     first), figures null last either way."""
     check_sort(page.sort, PULL_REQUEST_SORTS)
-    rows = all_pull_requests(database, org_id, window)
-    return page_of(rows, page.sort or DEFAULT_SORT, page)
+    start, end = page_range(page)
+    with database.read() as conn:
+        found = store.window_rows(
+            conn, org_id, window, page.sort or DEFAULT_SORT, start, page.limit + 1
+        )
+    more = len(found) > page.limit
+    return Page([_stored(row) for row in found[: page.limit]], cursor_after(end, end + more))
 
 
 def every_pull_request(
@@ -127,7 +138,9 @@ def every_pull_request(
 ) -> list[PullRequestRow]:
     """The whole list in ``sort`` order (a CSV asked without limit nor cursor)."""
     check_sort(sort, PULL_REQUEST_SORTS)
-    return ordered(all_pull_requests(database, org_id, window), sort or DEFAULT_SORT)
+    with database.read() as conn:
+        found = store.window_rows(conn, org_id, window, sort or DEFAULT_SORT, 0, None)
+    return [_stored(row) for row in found]
 
 
 def parse_key(repository_id: str, number: str) -> PullRequestKey:
@@ -161,10 +174,12 @@ def pull_request(
     return PullRequestDetail(rows[0], commits, keyset_page(runs, limit, Attempt.of))
 
 
-def _percentiles(rows: Sequence[PullRequestRow]) -> dict[str, float | None]:
+def _percentiles(rows: Sequence[tuple[Any, ...]]) -> dict[str, float | None]:
+    """Each summarised figure's percentiles over the rows (one value per figure, in
+    ``SUMMARISED`` order) that know it."""
     found: dict[str, float | None] = {}
-    for name in SUMMARISED:
-        values = sorted(value for row in rows if (value := getattr(row.figures, name)) is not None)
+    for index, name in enumerate(SUMMARISED):
+        values = sorted(row[index] for row in rows if row[index] is not None)
         for percentile in PERCENTILES:
             found[f"{name}_p{percentile}"] = nearest_rank(values, percentile)
     return found
@@ -173,8 +188,9 @@ def _percentiles(rows: Sequence[PullRequestRow]) -> dict[str, float | None]:
 def summary(database: Database, org_id: str, window: Window, now_ms: int) -> PullRequestSummary:
     """The window's pull-request figures and those of the window before, like with like."""
     earlier = compared_previous(window, now_ms)
-    current = all_pull_requests(database, org_id, window)
-    before = all_pull_requests(database, org_id, earlier)
+    with database.read() as conn:
+        current = store.window_figures(conn, org_id, window, SUMMARISED)
+        before = store.window_figures(conn, org_id, earlier, SUMMARISED)
     figures, previous = _percentiles(current), _percentiles(before)
     return PullRequestSummary(
         pull_requests=len(current),
