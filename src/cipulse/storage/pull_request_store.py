@@ -53,7 +53,10 @@ def _in_window(org_id: str, window: Window) -> list[sa.ColumnElement[bool]]:
         f.c.first_run_at_ms < window.until_ms,
     ]
     if window.filters.repository is not None:
-        conditions.append(sa.func.lower(r.c.full_name) == window.filters.repository.lower())
+        named = sa.select(r.c.id).where(
+            r.c.org_id == org_id, sa.func.lower(r.c.full_name) == window.filters.repository.lower()
+        )
+        conditions.append(f.c.repository_id.in_(named))
     rest = replace(window.filters, repository=None)
     if rest != Filters():
         attempt = filtered(
@@ -70,20 +73,33 @@ def _in_window(org_id: str, window: Window) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
+def _ordering(sort: str) -> list[sa.ColumnElement[Any]]:
+    """``sort`` as SQL: unknown values last either way, ties by repository id and number.
+    The latest run first (the default) walks the index on the last run, newest first: a
+    window's pull requests all have a last run."""
+    field = sort.removeprefix("-")
+    descending = sort.startswith("-")
+    column = _SORTED[field] if field in _SORTED else f.c[field]
+    if field == "last_run_at":
+        tied = (column, f.c.repository_id, f.c.number)
+        return [c.desc() if descending else c.asc() for c in tied]
+    return [
+        column.is_(None),
+        column.desc() if descending else column.asc(),
+        f.c.repository_id,
+        f.c.number,
+    ]
+
+
 def window_rows(
     conn: Connection, org_id: str, window: Window, sort: str, offset: int, limit: int | None
 ) -> list[dict[str, Any]]:
-    """The window's pull requests (their ``pull_request_figures`` rows with the repository's
-    name and host) in ``sort`` order, unknown values last either way, ties by repository id
-    and number; ``limit`` rows from ``offset`` (None: all)."""
-    field = sort.removeprefix("-")
-    column = _SORTED[field] if field in _SORTED else f.c[field]
-    ordering = column.desc() if sort.startswith("-") else column.asc()
+    """The window's pull requests (their ``pull_request_figures`` rows) in ``sort`` order;
+    ``limit`` rows from ``offset`` (None: all)."""
     query = (
-        sa.select(f, r.c.full_name.label("repository"), r.c.host.label("repository_host"))
-        .select_from(f.join(r, sa.and_(r.c.org_id == f.c.org_id, r.c.id == f.c.repository_id)))
+        sa.select(f)
         .where(*_in_window(org_id, window))
-        .order_by(column.is_(None), ordering, f.c.repository_id, f.c.number)
+        .order_by(*_ordering(sort))
         .offset(offset)
         .limit(limit)
     )
@@ -94,11 +110,7 @@ def window_figures(
     conn: Connection, org_id: str, window: Window, names: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """The figures ``names`` of each of the window's pull requests."""
-    query = (
-        sa.select(*(f.c[name] for name in names))
-        .select_from(f.join(r, sa.and_(r.c.org_id == f.c.org_id, r.c.id == f.c.repository_id)))
-        .where(*_in_window(org_id, window))
-    )
+    query = sa.select(*(f.c[name] for name in names)).where(*_in_window(org_id, window))
     return [tuple(row) for row in conn.execute(query)]
 
 

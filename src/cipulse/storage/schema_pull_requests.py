@@ -38,5 +38,11 @@ pull_request_figures = sa.Table(
     sa.PrimaryKeyConstraint("org_id", "repository_id", "number"),
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
     # A window's pull requests: those whose runs span reaches into it.
-    sa.Index("ix_pull_request_figures_org_id_last_run_at_ms", "org_id", "last_run_at_ms"),
+    sa.Index(
+        "ix_pull_request_figures_last_run",
+        "org_id",
+        "last_run_at_ms",
+        "repository_id",
+        "number",
+    ),
 )

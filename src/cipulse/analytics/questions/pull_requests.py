@@ -93,7 +93,7 @@ class PullRequestSummary:
 
 
 def _rows(conn: Connection, org_id: str, keys: Sequence[PullRequestKey]) -> list[PullRequestRow]:
-    names = {str(r["id"]): r for r in list_store.repository_rows(conn, org_id)}
+    names = _repositories(conn, org_id)
     attempts = store.attempts_of(conn, org_id, keys)
     rows = [
         PullRequestRow(
@@ -107,15 +107,21 @@ def _rows(conn: Connection, org_id: str, keys: Sequence[PullRequestKey]) -> list
     return sorted(rows, key=lambda row: (row.repository, row.repository_host, row.figures.key))
 
 
-def _stored(row: dict[str, Any]) -> PullRequestRow:
-    """A window's pull request as ``pull_request_figures`` keeps it."""
-    names = [name for name in PullRequestFigures.__slots__ if name not in ("key", "authors")]
+def _stored(row: dict[str, Any], names: dict[str, dict[str, Any]]) -> PullRequestRow:
+    """A window's pull request as ``pull_request_figures`` keeps it, with its repository's
+    name and host (``names``, by id)."""
+    fields = [name for name in PullRequestFigures.__slots__ if name not in ("key", "authors")]
     figures = PullRequestFigures(
         key=PullRequestKey(str(row["repository_id"]), int(row["number"])),
         authors=tuple(row["authors"] or ()),
-        **{name: row[name] for name in names},
+        **{name: row[name] for name in fields},
     )
-    return PullRequestRow(figures, row["repository"], row["repository_host"])
+    repository = names.get(str(row["repository_id"]), {})
+    return PullRequestRow(figures, repository.get("full_name", ""), repository.get("host", ""))
+
+
+def _repositories(conn: Connection, org_id: str) -> dict[str, dict[str, Any]]:
+    return {str(r["id"]): r for r in list_store.repository_rows(conn, org_id)}
 
 
 def pull_requests(
@@ -129,8 +135,10 @@ def pull_requests(
         found = store.window_rows(
             conn, org_id, window, page.sort or DEFAULT_SORT, start, page.limit + 1
         )
+        names = _repositories(conn, org_id)
     more = len(found) > page.limit
-    return Page([_stored(row) for row in found[: page.limit]], cursor_after(end, end + more))
+    rows = [_stored(row, names) for row in found[: page.limit]]
+    return Page(rows, cursor_after(end, end + more))
 
 
 def every_pull_request(
@@ -140,7 +148,8 @@ def every_pull_request(
     check_sort(sort, PULL_REQUEST_SORTS)
     with database.read() as conn:
         found = store.window_rows(conn, org_id, window, sort or DEFAULT_SORT, 0, None)
-    return [_stored(row) for row in found]
+        names = _repositories(conn, org_id)
+    return [_stored(row, names) for row in found]
 
 
 def parse_key(repository_id: str, number: str) -> PullRequestKey:

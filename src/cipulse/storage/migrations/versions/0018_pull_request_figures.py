@@ -56,9 +56,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_pull_request_figures_org_id_last_run_at_ms",
+        "ix_pull_request_figures_last_run",
         "pull_request_figures",
-        ["org_id", "last_run_at_ms"],
+        ["org_id", "last_run_at_ms", "repository_id", "number"],
     )
     _backfill()
 
@@ -72,5 +72,8 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_pull_request_figures_org_id_last_run_at_ms", "pull_request_figures")
+    op.drop_index(
+        "ix_pull_request_figures_last_run",
+        "pull_request_figures",
+    )
     op.drop_table("pull_request_figures")
