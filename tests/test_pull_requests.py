@@ -265,3 +265,29 @@ def test_real_github_and_gitlab_pull_requests(client: TestClient, org: Hooked) -
         assert item["url"] == run["pull_request_url"]
         green = run["status"] == "success"
         assert (item["time_to_green_seconds"] is not None) == green
+
+
+def test_a_window_holds_the_pull_requests_whose_runs_span_reaches_into_it(
+    client: TestClient, stored: Hooked
+) -> None:
+    """PR 7 ran from 10:00 to 12:00: a window from 10:30 to 10:40 holds it, though none of
+    its attempts started then; with an author filter, an attempt in the window must pass it."""
+    inside = {"since": "2024-03-01T10:30:00Z", "until": "2024-03-01T10:40:00Z"}
+    items = read(client, stored, "/api/v1/pull-requests", **inside)["items"]
+    assert [item["number"] for item in items] == [7]
+    assert read(client, stored, "/api/v1/pull-requests", author="ada", **inside)["items"] == []
+    at_ten = {"since": "2024-03-01T10:00:00Z", "until": "2024-03-01T10:01:00Z"}
+    items = read(client, stored, "/api/v1/pull-requests", author="ada", **at_ten)["items"]
+    assert [(item["number"], item["runs"]) for item in items] == [(7, 4)]  # all its runs
+    after = {"since": "2024-03-01T13:01:00Z", "until": "2024-03-01T14:00:00Z"}
+    assert read(client, stored, "/api/v1/pull-requests", **after)["items"] == []
+    mine = read(client, stored, "/api/v1/pull-requests", repository="ACME/shop", **DAY)["items"]
+    assert len(mine) == 2
+    assert read(client, stored, "/api/v1/pull-requests", repository="acme/other", **DAY) == {
+        "items": [],
+        "next_cursor": None,
+    }
+    first = read(client, stored, "/api/v1/pull-requests", limit=1, **DAY)
+    second = read(client, stored, "/api/v1/pull-requests", cursor=first["next_cursor"], **DAY)
+    assert [i["number"] for i in first["items"] + second["items"]] == [8, 7]
+    assert second["next_cursor"] is None

@@ -210,10 +210,13 @@ PULL_REQUEST_METRICS: tuple[MetricDefinition, ...] = (
         "pull requests",
         "A pull or merge request is its repository plus its number; its attempts are every "
         "stored attempt that names that number (`pull_request_number`) in that repository, "
-        "whenever it started. A window's pull requests are those with at least one attempt "
-        "that started in the window and passes the filters (`repository`, `pipeline`, "
-        "`author`…); each one's figures below are over all its attempts, in the window or "
-        "not, so they do not change with the window that lists it.",
+        "whenever it started. A window's pull requests are those whose runs span reaches into "
+        "it: the first of its attempts started before the window's end and the last at or "
+        "after its start; with filters other than `repository` (`pipeline`, `author`…), "
+        "also at least one of its attempts that started in the window passes them. Each "
+        "one's figures below are over all its attempts, in the window or not, so they do "
+        "not change with the window that lists it; attempts of unknown start count in them "
+        "but not for the span.",
     ),
     MetricDefinition(
         "runs / attempts / reruns",

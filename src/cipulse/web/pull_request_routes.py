@@ -1,6 +1,6 @@
 """The read API's pull requests: the list, the summary, one pull request.
 
-``/api/v1/pull-requests`` (the pull requests with a run in the window, a page at a time, JSON
+``/api/v1/pull-requests`` (the pull requests active in the window, a page at a time, JSON
 or CSV), ``/pull-requests/summary`` (the organisation's figures, with the window before) and
 ``/pull-requests/{repository_id}/{number}`` (one, with its commits and runs)."""
 
@@ -31,7 +31,7 @@ ChangeWindow = Annotated[Window, Depends(runs_window_query)]
 
 @routes.get(
     "/pull-requests",
-    summary="Pull requests with a run in the window, with their CI time and time to green",
+    summary="Pull requests active in the window, with their CI time and time to green",
     responses=_answers(_PAGE),
 )
 async def list_pull_requests(
