@@ -59,17 +59,17 @@ def _in_window(org_id: str, window: Window) -> list[sa.ColumnElement[bool]]:
         conditions.append(f.c.repository_id.in_(named))
     rest = replace(window.filters, repository=None)
     if rest != Filters():
-        attempt = filtered(
-            sa.select(a.c.id).where(
-                a.c.pull_request_number == f.c.number,
-                a.c.repository_id == f.c.repository_id,
+        # The filtered attempts of the window, read once (a pipeline's by its index on start).
+        attempts = filtered(
+            sa.select(a.c.repository_id, a.c.pull_request_number).where(
+                a.c.pull_request_number.is_not(None),
                 a.c.started_at_ms >= window.since_ms,
                 a.c.started_at_ms < window.until_ms,
             ),
             org_id,
             rest,
         )
-        conditions.append(attempt.exists())
+        conditions.append(sa.tuple_(f.c.repository_id, f.c.number).in_(attempts))
     return conditions
 
 
