@@ -79,7 +79,7 @@ def test_pull_requests_page_and_one_pull_request(server: str, page: Page) -> Non
     page.get_by_role("link", name="To green (PR)").click()
     expect(rows.nth(0)).to_contain_text("#7")  # unknown last
 
-    seven.get_by_role("link", name="#7").click()
+    seven.get_by_role("link", name="#7 Change 7").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("acme/shop #7")
     expect(page.locator('dd[data-field="time_to_green_seconds"]')).to_have_text("2h 10m")
     expect(page.locator('[data-list="commits"] li')).to_have_count(2)
