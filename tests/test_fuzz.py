@@ -377,6 +377,8 @@ DASHBOARD = (
     ),
     Page("GET", "/runs/{attempt_id}", VIEW),
     Page("GET", "/jobs", (*VIEW, "sort", "cursor")),
+    Page("GET", "/pull-requests", (*VIEW, "sort", "author", "cursor")),
+    Page("GET", "/pull-requests/{repository_id}/{number}", (*VIEW, "cursor")),
     Page("GET", "/flaky", VIEW),
     Page("GET", "/metrics", (*VIEW, "key", "aggregation", "group")),
     Page("GET", "/settings", VIEW),
