@@ -1,12 +1,12 @@
 """Dashboard page times of cipulse serve on the read benchmark's seeded databases.
 
-Every dashboard page (overview, pipelines, the busiest pipeline, one of its runs, jobs, flaky,
-metrics explorer, settings) for the views a user picks most (30 days, 90 days, the last 24
-hours, and 30 and 90 days on default branches only), signed in as a dashboard user: one
-server (1 worker), sequential requests over loopback. Reports p50 and p95 of the server time
-each page states in its ``Server-Timing`` header (the target: 300 ms) and of the time the
-client waited for the whole page. It prints a markdown table and writes it to
-``bench/results/pages-latest.md``; it exits 1 when a page does not answer 200.
+Every dashboard page (overview, pipelines, the busiest pipeline, one of its runs, jobs, pull
+requests, flaky, metrics explorer, settings) for the views a user picks most (30 days, 90
+days, the last 24 hours, and 30 and 90 days on default branches only), signed in as a
+dashboard user: one server (1 worker), sequential requests over loopback. Reports p50 and p95
+of the server time each page states in its ``Server-Timing`` header (the target: 300 ms) and
+of the time the client waited for the whole page. It prints a markdown table and writes it
+to ``bench/results/pages-latest.md``; it exits 1 when a page does not answer 200.
 
 With ``--baseline REV``, each page is also requested from that revision's code (a git
 worktree), its server beside the current one on the same database, requests alternating
@@ -282,6 +282,7 @@ def cases(
         ("pipeline", f"/pipelines/{pipeline_id}"),
         ("jobs", "/jobs"),
         ("job", job_path),
+        ("pull requests", "/pull-requests"),
         ("flaky", "/flaky"),
         ("metrics", "/metrics"),
     )

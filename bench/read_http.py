@@ -35,8 +35,12 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/analytics/recovery", {}),
     ("/analytics/custom-metrics", {"interval": "day"}),  # and key=<first metric key>
     ("/analytics/custom-metrics/keys", {}),
+    ("/pull-requests", {}),
+    ("/pull-requests", {"sort": "-ci_seconds"}),
+    ("/pull-requests/summary", {}),
 )
 RUN_DETAIL = "/runs/{id}"
+PULL_REQUEST_DETAIL = "/pull-requests/{repository_id}/{number}"
 #: The filters by the change a run ran for (docs/api.md), each timed as a case of its own
 #: on the endpoints below; their values come from a run of the busiest pipeline that has a
 #: pull request.
@@ -92,6 +96,8 @@ class Subjects:
     metric_key: str | None  # None when no run reports custom metrics
     #: ``/runs`` filters, one per case (only event kinds when no run names its change).
     run_filters: tuple[dict[str, str], ...] = ()
+    #: ``/pull-requests/{repository_id}/{number}`` of the window's latest pull request.
+    pull_request: str | None = None
 
     def describe(self) -> str:
         metric = self.metric_key or "none (custom-metrics not measured)"
@@ -111,11 +117,11 @@ class Case:
     @property
     def endpoint(self) -> str:
         """The label in the report: the path, and the parameters that tell cases apart."""
-        label = API + (RUN_DETAIL if self.path.startswith("/runs/") else self.path)
+        label = API + _detail_label(self.path)
         shown = {
             name: value
             for name, value in self.params.items()
-            if name == "metric" or name in RUN_FILTERS
+            if name in ("metric", "sort") or name in RUN_FILTERS
         }
         if shown:
             label += "?" + "&".join(f"{name}={value}" for name, value in shown.items())
@@ -124,6 +130,15 @@ class Case:
     @property
     def window_label(self) -> str:
         return self.window.label if self.window else "-"
+
+
+def _detail_label(path: str) -> str:
+    """The path of a case, its ids named (``/runs/{id}``) rather than given."""
+    if path.startswith("/runs/"):
+        return RUN_DETAIL
+    if path.startswith("/pull-requests/") and path != "/pull-requests/summary":
+        return PULL_REQUEST_DETAIL
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +193,14 @@ def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
         run_ids=run_ids,
         metric_key=str(metrics[0]) if metrics else None,
         run_filters=_run_filters(client, {**first.params, "pipeline": str(busiest["id"])}),
+        pull_request=_latest_pull_request(client, first.params),
     )
+
+
+def _latest_pull_request(client: httpx.Client, params: dict[str, str]) -> str | None:
+    """The path of the window's pull request with the latest run (None: there is none)."""
+    items = get_json(client, "/pull-requests", {**params, "limit": "1"})["items"]
+    return f"/pull-requests/{items[0]['id']}" if items else None
 
 
 def _run_filters(client: httpx.Client, params: dict[str, str]) -> tuple[dict[str, str], ...]:
@@ -225,6 +247,8 @@ def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
                 Case(f"/runs/{run_id}", {}, scope, None)
                 for scope, run_id in subjects.run_ids.items()
             ]
+    if subjects.pull_request is not None:
+        found.append(Case(subjects.pull_request, {}, "org", None))
     return found
 
 

@@ -13,6 +13,7 @@ from generated_docs import write_or_check
 
 from cipulse.analytics.definitions import (
     JOB_METRICS,
+    PULL_REQUEST_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
     TRIAGE_METRICS,
@@ -88,6 +89,18 @@ TRIAGE_HEADER = """
 The run page and `GET /api/v1/runs/{id}`'s `triage` (`docs/api.md`): what a run did to its
 branch, what changed since its previous green run, and each job's duration against its usual
 one.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+PULL_REQUEST_HEADER = """
+## Pull requests
+
+`GET /api/v1/pull-requests` lists them, `/pull-requests/summary` gives the organisation's figures
+and the dashboard's Pull requests page shows both. A source that names no pull request (a push,
+a schedule, most Trunk runs) adds no pull request. Whether a pull request is open, merged or
+closed is not known: no source cipulse reads says so on a run.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -252,6 +265,8 @@ def render() -> str:
         _table(JOB_METRICS),
         TRIAGE_HEADER,
         _table(TRIAGE_METRICS),
+        PULL_REQUEST_HEADER,
+        _table(PULL_REQUEST_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

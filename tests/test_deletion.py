@@ -29,7 +29,7 @@ from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
 from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.storage.schema import metadata, webhook_deliveries
-from tests.builders import trunk_event, trunk_request
+from tests.builders import runwatch_run, trunk_event, trunk_request
 from tests.conftest import Tenant, make_tenant, rows
 from tests.presented import PresentedService
 from tests.test_analytics_consistency import START, ingest, ms, random_attempts, reference
@@ -136,6 +136,9 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
         json=trunk_request(orphan, measured),
         headers=tenant.trunk_headers,
     )
+    assert response.status_code == 200, response.text
+    reviewed = runwatch_run(pull_request_number=7, commit_sha="abcd1234")  # a pull request
+    response = client.post("/api/v1/ingest", json=reviewed, headers=tenant.runwatch_headers)
     assert response.status_code == 200, response.text
     WebhookService(database).set_secret(name, WebhookProvider.GITHUB, None)
     UserService(database).create_user(f"ada@{name}.example", name, PASSWORD)

@@ -380,6 +380,8 @@ DASHBOARD = (
     Page("GET", "/jobs", (*VIEW, "sort", "cursor", "job", "pipeline", "level")),
     Page("GET", "/jobs/{pipeline_id}/{job}", (*VIEW, "level")),
     Page("GET", "/jobs/{pipeline_id}", (*VIEW, "job")),
+    Page("GET", "/pull-requests", (*VIEW, "sort", "author", "cursor")),
+    Page("GET", "/pull-requests/{repository_id}/{number}", (*VIEW, "cursor")),
     Page("GET", "/flaky", VIEW),
     Page("GET", "/metrics", (*VIEW, "key", "aggregation", "group")),
     Page("GET", "/settings", VIEW),

@@ -121,6 +121,7 @@ def dashboard_pages(page: Page, url: str) -> dict[str, str]:
         "pipeline": urljoin(url, pipeline),
         "run": urljoin(url, run_href),
         "runs": url + "/runs",
+        "pull_requests": url + "/pull-requests",
         "jobs": url + "/jobs",
         "flaky": url + "/flaky",
         "metrics": url + "/metrics",

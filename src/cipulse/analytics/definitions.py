@@ -278,3 +278,64 @@ BREAKDOWNS = ("failures_by_class",)
 METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS if metric.name not in BREAKDOWNS)
 #: What a time series can chart: every run metric, and mttr_seconds.
 SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")
+
+#: A pull request's figures (``domain/pull_requests.py``) and the organisation's over them.
+PULL_REQUEST_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "pull requests (the window's)",
+        "pull requests",
+        "A pull or merge request is its repository plus its number; its attempts are every "
+        "stored attempt that names that number (`pull_request_number`) in that repository, "
+        "whenever it started. A window's pull requests are those whose runs span reaches into "
+        "it: the first of its attempts started before the window's end and the last at or "
+        "after its start; with filters other than `repository` (`pipeline`, `author`…), "
+        "also at least one of its attempts that started in the window passes them. Each "
+        "one's figures below are over all its attempts, in the window or not, so they do "
+        "not change with the window that lists it; attempts of unknown start count in them "
+        "but not for the span.",
+    ),
+    MetricDefinition(
+        "runs / attempts / reruns",
+        "runs / attempts",
+        "`runs`: its distinct runs (pipeline + run id); `attempts`: its attempts, of any "
+        "status; `reruns`: the attempts with an attempt number above 1 (a re-run of a "
+        "workflow, a GitLab retry round).",
+    ),
+    MetricDefinition(
+        "ci_seconds",
+        "seconds",
+        "The sum of its attempts' durations, every update and retry included (unknown "
+        "durations add 0).",
+    ),
+    MetricDefinition(
+        "compute_seconds (pull request)",
+        "seconds",
+        "The sum of its attempts' compute (see compute_seconds); null when no attempt has a "
+        "known compute.",
+    ),
+    MetricDefinition(
+        "time_to_green_head_seconds",
+        "seconds",
+        "The head commit is the commit SHA of its latest-started attempt that names one. "
+        "From the start of the head commit's first-started attempt to the end "
+        "(`completed_at`) of its first-started attempt whose status is success (a retry "
+        "that passed counts). Null (unknown, not 0) when no attempt of the head commit "
+        "succeeded, or none names a commit.",
+    ),
+    MetricDefinition(
+        "time_to_green_seconds",
+        "seconds",
+        "From the start of its first attempt to the end of its last green attempt: the "
+        "successful attempt that completed last. Null when none succeeded.",
+    ),
+    MetricDefinition(
+        "*_p50 / *_p90 (pull requests summary)",
+        "seconds",
+        "Over the window's pull requests: the nearest-rank p50 and p90 (exact) of "
+        "ci_seconds, compute_seconds, time_to_green_head_seconds and time_to_green_seconds, "
+        "each over the pull requests for which it is known (null when none). `previous` "
+        "gives the same for the compared window (like with like, as for the summary), and "
+        "`changes` the relative change, `no_earlier_data` when that window has no pull "
+        "request.",
+    ),
+)

@@ -21,6 +21,7 @@ from cipulse.analytics.questions import (
     jobs,
     lists,
     pipelines,
+    pull_requests,
     recovery,
     runs,
     series,
@@ -31,12 +32,18 @@ from cipulse.analytics.questions.job_page import JobDetail
 from cipulse.analytics.questions.jobs import JobHighlights
 from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.questions.pipelines import PipelineInfo
+from cipulse.analytics.questions.pull_requests import (
+    PullRequestDetail,
+    PullRequestRow,
+    PullRequestSummary,
+)
 from cipulse.analytics.questions.recovery import RecoveryAnswer
 from cipulse.analytics.questions.run_answers import Attempt, RunDetail
 from cipulse.analytics.questions.runs import LatestAttempt, RunSpan
 from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.questions.summary import Summary
+from cipulse.domain.pull_requests import PullRequestKey
 from cipulse.domain.window import Window
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
@@ -195,3 +202,21 @@ class AnalyticsService:
         return job_page.job_detail(
             self.database, org_id, pipeline_id, definition_key, window, interval, self.clock()
         )
+
+    def pull_requests(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> Page[PullRequestRow]:
+        return pull_requests.pull_requests(self.database, org_id, window, page)
+
+    def pull_request(
+        self, org_id: str, key: PullRequestKey, limit: int, cursor: str | None
+    ) -> PullRequestDetail:
+        return pull_requests.pull_request(self.database, org_id, key, limit, cursor)
+
+    def pull_request_summary(self, org_id: str, window: Window) -> PullRequestSummary:
+        return pull_requests.summary(self.database, org_id, window, self.clock())
+
+    def all_pull_requests(
+        self, org_id: str, window: Window, sort: str | None
+    ) -> list[PullRequestRow]:
+        return pull_requests.every_pull_request(self.database, org_id, window, sort)

@@ -23,7 +23,13 @@ from cipulse.domain.model import Submission
 from cipulse.domain.write_plan import ResolvedSubmission, Stored, WritePlan
 from cipulse.errors import CipulseError, Forbidden, PlanLimitExceeded, Unauthenticated
 from cipulse.ingestion.write_rules import Planner
-from cipulse.storage import accounts, retry_round_writer, run_writer, write_marks
+from cipulse.storage import (
+    accounts,
+    pull_request_figures,
+    retry_round_writer,
+    run_writer,
+    write_marks,
+)
 from cipulse.storage import webhooks as webhook_store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import month_of, now_ms
@@ -163,6 +169,7 @@ def _store(conn: Connection, plan: WritePlan, now: int) -> dict[str, int]:
     concurrent batches are locked in one order). Returns, by organisation, how many attempts
     the retry rounds created besides the plan's."""
     touched = write_marks.touched_partitions(conn, plan)  # read before anything is written
+    pull_requests = pull_request_figures.touched_before(conn, plan)
     run_writer.upsert_repositories(conn, plan)
     run_writer.take_default_branches(conn, plan.default_branches, now)
     run_writer.upsert_pipelines(conn, plan)
@@ -171,6 +178,7 @@ def _store(conn: Connection, plan: WritePlan, now: int) -> dict[str, int]:
     rounds = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
     run_writer.compute_from_jobs(conn, plan, rounds.attempt_ids)
     write_marks.mark_touched(conn, touched, rounds.partitions, now)
+    pull_request_figures.store_touched(conn, plan, pull_requests, rounds.attempt_ids)
     return rounds.created
 
 

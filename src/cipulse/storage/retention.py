@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
+from cipulse.storage import pull_request_figures
 from cipulse.storage.analytics_store import rows_of_runs
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import bulk_delete, lock_natural_keys
@@ -322,13 +323,16 @@ def delete_jobs_of(
 
 
 def delete_attempts(conn: Connection, org_id: str, attempt_ids: Sequence[str]) -> int:
+    """Delete the attempts, and recompute the pull requests they named without them."""
     removed = 0
+    pull_requests = pull_request_figures.keys_of_attempts(conn, org_id, attempt_ids)
     ordered = sorted(set(attempt_ids))
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
         removed += conn.execute(
             sa.delete(a).where(a.c.org_id == org_id, a.c.id.in_(chunk))
         ).rowcount
+    pull_request_figures.recompute(conn, org_id, pull_requests)
     return removed
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cipulse.storage.schema_pull_requests import pull_request_figures as pull_request_figures
 from cipulse.storage.schema_rollups import STATUS_NAMES as STATUS_NAMES
 from cipulse.storage.schema_rollups import job_rollups as job_rollups
 from cipulse.storage.schema_rollups import metric_rollups as metric_rollups

@@ -36,6 +36,7 @@ from cipulse.web import (
     job_routes,
     list_routes,
     middleware,
+    pull_request_routes,
     read_routes,
     webhook_routes,
 )
@@ -181,6 +182,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
     app.include_router(list_routes.router())
     app.include_router(job_routes.router())
+    app.include_router(pull_request_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(

@@ -17,6 +17,7 @@ from cipulse.analytics.comparison import Change
 from cipulse.analytics.custom_metrics import MetricPoint
 from cipulse.analytics.definitions import (
     JOB_METRICS,
+    PULL_REQUEST_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
     TRIAGE_METRICS,
@@ -339,5 +340,11 @@ def definitions_json() -> list[Json]:
     """The metric definitions, as implemented (``/analytics/definitions``)."""
     return [
         {"name": m.name, "unit": m.unit, "definition": m.definition}
-        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS, *TRIAGE_METRICS)
+        for m in (
+            *RUN_METRICS,
+            *RECOVERY_METRICS,
+            *JOB_METRICS,
+            *TRIAGE_METRICS,
+            *PULL_REQUEST_METRICS,
+        )
     ]

@@ -9,14 +9,21 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from cipulse.web.dashboard import auth, job_pages, pages, settings_admin, settings_page
+from cipulse.web.dashboard import (
+    auth,
+    job_pages,
+    pages,
+    pull_request_pages,
+    settings_admin,
+    settings_page,
+)
 from cipulse.web.dashboard.assets import CachedStaticFiles, StaticAssets
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, pages, job_pages, settings_page, settings_admin):
+    for module in (auth, pages, job_pages, pull_request_pages, settings_page, settings_admin):
         app.include_router(module.router())
     # Hashed once, from the bytes the package ships: each file's URL names its version.
     assets = StaticAssets.of(STATIC)

@@ -4,7 +4,7 @@
 are marked for the refresher, which recomputes them; the others count none.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from cipulse.storage.migration_helpers import mark_partitions
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
