@@ -71,6 +71,8 @@ def job_row(
         reason,
         failure_class_text(reason),
         span.failing_step,
+        span.queue_seconds,
+        *span.runner.columns(),
     )
 
 
@@ -143,6 +145,7 @@ def _attempt_row(
         **run.change.columns(),
         "failure_reason": reason,
         "failure_class": failure_class_text(reason),
+        "queue_seconds": run.queue_seconds,
     }
 
 

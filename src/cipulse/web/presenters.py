@@ -30,6 +30,7 @@ from cipulse.analytics.questions.runs import LatestAttempt
 from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timeseries
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
 from cipulse.analytics.run_metrics import RunFigures
+from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.csv_export import csv_response
 
 Item = TypeVar("Item")
@@ -80,6 +81,7 @@ def attempt_json(attempt: Attempt) -> Json:
         "event_kind": attempt.event_kind,
         "failure_reason": attempt.failure_reason,
         "failure_class": attempt.failure_class,
+        "queue_seconds": attempt.queue_seconds,
     }
 
 
@@ -95,6 +97,13 @@ def _other_attempt_json(other: OtherAttempt) -> Json:
         "started_at": iso(other.started_at_ms),
         "completed_at": iso(other.completed_at_ms),
     }
+
+
+def runner_json(runner: Runner) -> Json | None:
+    """The runner a job ran on; null when its source named none."""
+    if runner == NO_RUNNER:
+        return None
+    return {"labels": runner.labels, "name": runner.name, "group": runner.group, "id": runner.id}
 
 
 def job_node_json(node: JobNode) -> Json:
@@ -116,6 +125,8 @@ def job_node_json(node: JobNode) -> Json:
         "failure_reason": node.failure_reason,
         "failure_class": node.failure_class,
         "failing_step": node.failing_step,
+        "queue_seconds": node.queue_seconds,
+        "runner": runner_json(node.runner),
         "children": [job_node_json(child) for child in node.children],
     }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cipulse.domain.model import TagValue
+from cipulse.domain.runners import NO_RUNNER, Runner
 
 #: A stored row as the store returns it (``storage/list_store.py``).
 StoredRow = Mapping[str, Any]
@@ -57,6 +58,8 @@ class Attempt:
     # Why it did not succeed (domain/failure_reasons.py); None when it did or has not ended.
     failure_reason: str | None = None
     failure_class: str | None = None
+    # Seconds it waited before it started, where its source says (domain/runners.py).
+    queue_seconds: float | None = None
 
     @classmethod
     def of(cls, row: StoredRow) -> Attempt:
@@ -103,6 +106,9 @@ class JobNode:
     failure_reason: str | None = None
     failure_class: str | None = None
     failing_step: str | None = None
+    # How long it waited, and where it ran (domain/runners.py).
+    queue_seconds: float | None = None
+    runner: Runner = NO_RUNNER
     children: list[JobNode] = field(default_factory=list)
 
     @classmethod
@@ -123,6 +129,10 @@ class JobNode:
             failure_reason=row["failure_reason"],
             failure_class=row["failure_class"],
             failing_step=row["failing_step"],
+            queue_seconds=row["queue_seconds"],
+            runner=Runner(
+                row["runner_labels"], row["runner_name"], row["runner_group"], row["runner_id"]
+            ),
         )
 
 
