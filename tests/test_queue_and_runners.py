@@ -279,3 +279,21 @@ def test_upgrading_copies_the_wait_and_runner_webhook_jobs_kept(
 def _facts(job: dict[str, Any]) -> tuple[Any, ...]:
     """The wait and runner of a stored job; the id, which no tag kept, left out."""
     return (job["queue_seconds"], job["runner_labels"], job["runner_name"], job["runner_group"])
+
+
+def test_every_sources_queue_time_counts_in_the_jobs_mean_queue(
+    client: TestClient, org: Hooked, ingest_key: str
+) -> None:
+    """``mean_queue_seconds`` (docs/metrics.md): RunWatch's ``queued_seconds`` and
+    ``created_at`` count like the webhooks' queue time; a job that says none is left out.
+    By hand: build waited 10 s in run 1 and 30 s in run 2 (mean 20); lint said nothing."""
+    for run_id, queued in ((1, 10), (2, 30)):
+        payload = runwatch_run(run_id=run_id)
+        build, lint = payload["jobs"][0], dict(payload["jobs"][0])
+        build.update(name="build", queued_seconds=queued)
+        lint.update(name="lint")
+        payload["jobs"] = [build, lint]
+        response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": ingest_key})
+        assert response.status_code == 200, response.text
+    jobs = read(client, org, "/api/v1/analytics/jobs", **WINDOW)["items"]
+    assert {job["job"]: job["mean_queue_seconds"] for job in jobs} == {"build": 20.0, "lint": None}
