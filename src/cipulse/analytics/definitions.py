@@ -186,7 +186,7 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "The arithmetic mean of the executions' queue time (`jobs.queue_seconds`, kept as "
         "their `queue_seconds` metric too): GitHub's `started_at` minus `created_at`, GitLab's "
         "`queued_duration`, Trunk's `queue_ms` or `init_ms`, RunWatch's `queued_seconds` "
-        "(docs/api.md, \"cipulse extensions: queue time and runners\"). The sample is the "
+        '(docs/api.md, "cipulse extensions: queue time and runners"). The sample is the '
         "executions that carry it, whatever their status; one without it (a source that does "
         "not say, a job that never started) is unknown and left out, not counted as 0. Null "
         "when none carries it.",
