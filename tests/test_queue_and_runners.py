@@ -284,9 +284,9 @@ def _facts(job: dict[str, Any]) -> tuple[Any, ...]:
 def test_every_sources_queue_time_counts_in_the_jobs_mean_queue(
     client: TestClient, org: Hooked, ingest_key: str
 ) -> None:
-    """``mean_queue_seconds`` (docs/metrics.md): RunWatch's ``queued_seconds`` and
-    ``created_at`` count like the webhooks' queue time; a job that says none is left out.
-    By hand: build waited 10 s in run 1 and 30 s in run 2 (mean 20); lint said nothing."""
+    """The jobs' queue figures (docs/metrics.md): RunWatch's ``queued_seconds`` counts like
+    the webhooks' queue time; a job that says none is left out. By hand: build waited 10 s
+    in run 1 and 30 s in run 2 (mean 20, total 40); lint said nothing."""
     for run_id, queued in ((1, 10), (2, 30)):
         payload = runwatch_run(run_id=run_id)
         build, lint = payload["jobs"][0], dict(payload["jobs"][0])
@@ -296,4 +296,8 @@ def test_every_sources_queue_time_counts_in_the_jobs_mean_queue(
         response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": ingest_key})
         assert response.status_code == 200, response.text
     jobs = read(client, org, "/api/v1/analytics/jobs", **WINDOW)["items"]
-    assert {job["job"]: job["mean_queue_seconds"] for job in jobs} == {"build": 20.0, "lint": None}
+    queue = ("mean_queue_seconds", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
+    assert {job["job"]: tuple(job[name] for name in queue) for job in jobs} == {
+        "build": (20.0, 10.0, 30.0, 40.0),  # nearest rank: p50 is the 1st of 2, p95 the 2nd
+        "lint": (None, None, None, None),  # unknown, not 0
+    }

@@ -192,6 +192,21 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "when none carries it.",
     ),
     MetricDefinition(
+        "p50_queue_seconds, p95_queue_seconds",
+        "seconds",
+        "The 50th and 95th percentile (nearest rank) of the executions' queue time, over the "
+        "same sample as mean_queue_seconds. Exact up to 64 executions; beyond, within 1% of the "
+        "exact value, from a mergeable histogram (see How figures are computed). Null "
+        "when none carries a queue time.",
+    ),
+    MetricDefinition(
+        "total_queue_seconds",
+        "seconds",
+        "The sum of the executions' queue time, over the same sample as mean_queue_seconds: "
+        "the time the job spent waiting for a runner. Null (unknown, not 0) when none carries "
+        "a queue time.",
+    ),
+    MetricDefinition(
         "flaky_runs_per_execution (flaky jobs)",
         "flaky runs per job execution",
         "In the flaky-jobs ranking: flaky_count / the job's executions in the window (the "
