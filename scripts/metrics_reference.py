@@ -15,6 +15,7 @@ from cipulse.analytics.definitions import (
     JOB_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
+    WAIT_METRICS,
     MetricDefinition,
 )
 
@@ -76,6 +77,16 @@ RECOVERY_HEADER = """
 
 JOB_HEADER = """
 ## Jobs
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+WAIT_HEADER = """
+## Waiting for runners
+
+`GET /api/v1/analytics/waits` and the overview's wait cards: over every job of the window,
+with the previous window and each change, as the summary compares.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -231,6 +242,8 @@ def render() -> str:
         _table(RECOVERY_METRICS),
         JOB_HEADER,
         _table(JOB_METRICS),
+        WAIT_HEADER,
+        _table(WAIT_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

@@ -301,3 +301,45 @@ def test_every_sources_queue_time_counts_in_the_jobs_mean_queue(
         "build": (20.0, 10.0, 30.0, 40.0),  # nearest rank: p50 is the 1st of 2, p95 the 2nd
         "lint": (None, None, None, None),  # unknown, not 0
     }
+
+
+def test_waits_add_up_every_jobs_queue_time_against_before(
+    client: TestClient, org: Hooked, ingest_key: str, database: Database
+) -> None:
+    """``/analytics/waits`` by hand: this window, build waited 10 s and 30 s and lint 20 s
+    (3 waits: p50 20, p95 30, total 60); a job that says nothing is left out. The week
+    before, one wait of 40 s: p50 -50 %, total +50 %. The overview shows the cards."""
+    from cipulse.accounts.users import UserService
+    from tests.test_dashboard import PASSWORD, sign_in
+
+    def post(run_id: int, started: str, waits: dict[str, float | None]) -> None:
+        payload = runwatch_run(run_id=run_id, started_at=started, completed_at=None)
+        payload["status"] = "success"
+        payload["jobs"] = [
+            {
+                "name": name,
+                "status": "success",
+                **({} if wait is None else {"queued_seconds": wait}),
+            }
+            for name, wait in waits.items()
+        ]
+        response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": ingest_key})
+        assert response.status_code == 200, response.text
+
+    post(1, "2025-06-10T10:00:00Z", {"build": 10, "lint": 20, "docs": None})
+    post(2, "2025-06-11T10:00:00Z", {"build": 30})
+    post(3, "2025-06-03T10:00:00Z", {"build": 40})
+    window = {"since": "2025-06-08T00:00:00Z", "until": "2025-06-15T00:00:00Z"}
+    found = read(client, org, "/api/v1/analytics/waits", **window)
+    figures = ("waited_jobs", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
+    assert [found[name] for name in figures] == [3, 20.0, 30.0, 60.0]
+    assert found["mean_queue_seconds"] == 20.0
+    assert [found["previous"][name] for name in figures] == [1, 40.0, 40.0, 40.0]
+    assert found["changes"]["p50_queue_seconds"]["change"] == -0.5
+    assert found["changes"]["total_queue_seconds"]["change"] == 0.5
+    assert found["changes"]["waited_jobs"]["change"] == 2.0
+    UserService(database).create_user("ada@example.com", org.name, PASSWORD)
+    assert sign_in(client, "ada@example.com").status_code == 303
+    page = client.get("/", params={"since": "2025-06-08", "until": "2025-06-14"}).text
+    assert 'aria-label="Waiting for runners"' in page
+    assert 'data-metric="p50_queue_seconds"' in page and 'data-metric="total_queue_seconds"' in page

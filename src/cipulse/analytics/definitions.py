@@ -216,6 +216,32 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     ),
 )
 
+#: How long jobs waited for a runner, over a window (``/analytics/waits``, the overview).
+WAIT_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "waited_jobs",
+        "job executions",
+        "The executions of jobs (directly under their run, as in the Jobs list) in the "
+        "window's attempts that carry a queue time (`jobs.queue_seconds`; see "
+        "mean_queue_seconds for where each source's comes from): the sample of the figures "
+        "below. Executions whose CI system does not say are left out, not counted as 0.",
+    ),
+    MetricDefinition(
+        "p50_queue_seconds, p95_queue_seconds (waits)",
+        "seconds",
+        "The 50th and 95th percentile (nearest rank) of those executions' queue times, over "
+        "every job: exact up to 64, within 1% beyond. Null when none waited.",
+    ),
+    MetricDefinition(
+        "mean_queue_seconds, total_queue_seconds (waits)",
+        "seconds",
+        "The mean and the sum of those queue times: the sum is the time jobs spent waiting "
+        "for a runner, the sum of the Jobs list's total_queue_seconds. Null when none "
+        "waited. Each figure's change is relative, against the compared window (the "
+        "summary's rules); with no wait in the compared window: no_earlier_data.",
+    ),
+)
+
 METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
 #: What a time series can chart: every run metric, and mttr_seconds.
 SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")

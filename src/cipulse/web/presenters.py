@@ -15,7 +15,12 @@ from starlette.responses import Response
 
 from cipulse.analytics.comparison import Change
 from cipulse.analytics.custom_metrics import MetricPoint
-from cipulse.analytics.definitions import JOB_METRICS, RECOVERY_METRICS, RUN_METRICS
+from cipulse.analytics.definitions import (
+    JOB_METRICS,
+    RECOVERY_METRICS,
+    RUN_METRICS,
+    WAIT_METRICS,
+)
 from cipulse.analytics.paging import Page
 from cipulse.analytics.questions.custom_metrics import MetricSeries
 from cipulse.analytics.questions.recovery import ListedPeriod, RecoveryAnswer
@@ -29,6 +34,7 @@ from cipulse.analytics.questions.run_answers import (
 from cipulse.analytics.questions.runs import LatestAttempt
 from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timeseries
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
+from cipulse.analytics.questions.waits import WaitFigures, Waits
 from cipulse.analytics.run_metrics import RunFigures
 from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.csv_export import csv_response
@@ -235,6 +241,29 @@ def summary_json(summary: Summary) -> Json:
     }
 
 
+def wait_figures_json(figures: WaitFigures) -> Json:
+    return {
+        "waited_jobs": figures.waited_jobs,
+        "p50_queue_seconds": figures.p50_queue_seconds,
+        "p95_queue_seconds": figures.p95_queue_seconds,
+        "mean_queue_seconds": figures.mean_queue_seconds,
+        "total_queue_seconds": figures.total_queue_seconds,
+    }
+
+
+def waits_json(waits: Waits) -> Json:
+    """How long jobs waited for a runner (``/analytics/waits``), and before."""
+    return {
+        "window": window_json(waits.window),
+        **wait_figures_json(waits.figures),
+        "previous": {
+            "window": window_json(waits.previous_window),
+            **wait_figures_json(waits.previous),
+        },
+        "changes": {name: change_json(change) for name, change in waits.changes.items()},
+    }
+
+
 def summary_rows(summary: Json) -> list[Json]:
     """A summary's CSV: one row, nested figures as JSON text."""
     return [summary]
@@ -341,5 +370,5 @@ def definitions_json() -> list[Json]:
     """The metric definitions, as implemented (``/analytics/definitions``)."""
     return [
         {"name": m.name, "unit": m.unit, "definition": m.definition}
-        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS)
+        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS, *WAIT_METRICS)
     ]

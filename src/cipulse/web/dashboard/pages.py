@@ -22,7 +22,7 @@ from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
 from cipulse.web.dashboard import charts
-from cipulse.web.dashboard.kpis import kpi_cards
+from cipulse.web.dashboard.kpis import kpi_cards, wait_cards
 from cipulse.web.dashboard.page_parts import (
     JOB_COLUMNS,
     JOB_DURATIONS,
@@ -71,12 +71,13 @@ async def overview(request: Request, session: SignedIn) -> Response:
     org = session.org_id
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
-    summarised, buckets, recovered, top_pipelines, top_jobs = await asyncio.gather(
+    summarised, buckets, recovered, top_pipelines, top_jobs, waited = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
         call(service.pipeline_highlights, org, view.window, TOP),
         call(service.job_highlights, org, view.window, TOP),
+        call(service.waits, org, view.window),
     )
     summary, red = summary_json(summarised), recovery_json(recovered)
     pipelines = pipeline_highlights_json(top_pipelines)
@@ -98,6 +99,7 @@ async def overview(request: Request, session: SignedIn) -> Response:
         title="Overview",
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
+        wait_kpis=wait_cards(waited),
         summary=summary,
         charts=charts.overview_charts([series_bucket_json(b) for b in buckets]),
         red=red,
