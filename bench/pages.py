@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -186,9 +187,12 @@ def benchmark(result: DatabaseResult, options: argparse.Namespace, baseline: Cod
         if served.copied and baseline_client is not None:
             result.same_data = migrated_copy.same_data(served, baseline_client, client)
             print(f"{result.kind}: same data: {result.same_data}", flush=True)
-        pipeline_id, pipeline_name, run_id = discover(client)
-        result.subjects = f"pipeline {pipeline_name!r} (the busiest in 30 days), run {run_id}"
-        found = cases(pipeline_id, run_id)
+        pipeline_id, pipeline_name, run_id, red_run_id, job_path = discover(client)
+        result.subjects = (
+            f"pipeline {pipeline_name!r} (the busiest in 30 days), run {run_id}, "
+            f"failed run {red_run_id}, job {job_path}"
+        )
+        found = cases(pipeline_id, run_id, job_path, red_run_id)
         for number, case in enumerate(found, start=1):
             line = f"  [{number:>2}/{len(found)}] "
             if baseline_client is None:
@@ -238,28 +242,56 @@ def sign_in(client: httpx.Client, password: str) -> None:
         raise RuntimeError(f"POST /sign-in answered {answer.status_code}: {answer.text[:300]}")
 
 
-def discover(client: httpx.Client) -> tuple[str, str, str]:
-    """The pipeline with the most runs in 30 days and its latest run, through the read API
-    (which the dashboard session may read)."""
+def discover(client: httpx.Client) -> tuple[str, str, str, str | None, str]:
+    """The pipeline with the most runs in 30 days, its latest run, its latest failed run on
+    its default branch (the run page's triage at its busiest) and the path of its job with
+    the most executions, through the read API (which the dashboard session may read)."""
     pipelines = client.get("/api/v1/pipelines", params={"sort": "-runs", "limit": "1"})
     pipelines.raise_for_status()
     busiest = pipelines.json()["items"][0]
     runs = client.get("/api/v1/runs", params={"pipeline": busiest["id"], "limit": "1"})
     runs.raise_for_status()
-    return str(busiest["id"]), str(busiest["name"]), str(runs.json()["items"][0]["id"])
+    failed = client.get(
+        "/api/v1/runs",
+        params={
+            "pipeline": busiest["id"],
+            "status": "failure",
+            "branches": "default",
+            "limit": "1",
+        },
+    )
+    failed.raise_for_status()
+    red = failed.json()["items"]
+    red_id = str(red[0]["id"]) if red else None
+    jobs = client.get(
+        "/api/v1/analytics/jobs", params={"pipeline": busiest["id"], "sort": "-runs", "limit": "1"}
+    )
+    jobs.raise_for_status()
+    job = jobs.json()["items"][0]
+    path = f"/jobs/{busiest['id']}/{quote(job['definition_key'], safe='')}"
+    latest = str(runs.json()["items"][0]["id"])
+    return str(busiest["id"]), str(busiest["name"]), latest, red_id, path
 
 
-def cases(pipeline_id: str, run_id: str) -> list[Case]:
+def cases(
+    pipeline_id: str, run_id: str, job_path: str, red_run_id: str | None = None
+) -> list[Case]:
     windowed = (
         ("overview", "/"),
         ("pipelines", "/pipelines"),
         ("pipeline", f"/pipelines/{pipeline_id}"),
         ("jobs", "/jobs"),
+        ("job", job_path),
         ("flaky", "/flaky"),
         ("metrics", "/metrics"),
     )
     found = [Case(page, path, view, params) for page, path in windowed for view, params in VIEWS]
+    found.append(Case("jobs search", "/jobs", "30 days", {"job": "test"}))
     found.append(Case("run", f"/runs/{run_id}", "-", {}))
+    if red_run_id is not None:
+        # A failed run on the default branch: the triage's every query (previous green run,
+        # the changes since, usual job durations).
+        found.append(Case("run (failed, default branch)", f"/runs/{red_run_id}", "-", {}))
     found.append(Case("settings", "/settings", "-", {}))
     return found
 

@@ -37,9 +37,18 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/analytics/custom-metrics/keys", {}),
 )
 RUN_DETAIL = "/runs/{id}"
-#: ``/runs``'s filters by the change a run ran for (docs/api.md), each timed as a case of
-#: its own; their values come from a run of the busiest pipeline that has a pull request.
+#: The filters by the change a run ran for (docs/api.md), each timed as a case of its own
+#: on the endpoints below; their values come from a run of the busiest pipeline that has a
+#: pull request.
 RUN_FILTERS = ("commit", "pull_request", "author", "branch_contains", "event_kind")
+#: The endpoints (and own parameters) timed under each filter of the change: the runs list
+#: and the figures the raw path computes under one.
+CHANGE_FILTERED: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/runs", {}),
+    ("/analytics/summary", {}),
+    ("/analytics/timeseries", {"metric": "success_rate", "interval": "day"}),
+    ("/analytics/jobs", {}),
+)
 #: Event kinds asked for: the common one, and two rare ones together.
 EVENT_KIND_FILTERS = ("pull_request", "schedule,tag")
 _RUNS_SEARCHED = 200
@@ -156,6 +165,11 @@ def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
         scope: _first_run(client, {**first.params, **scope_params})
         for scope, scope_params in (("org", {}), ("pipeline", {"pipeline": busiest["id"]}))
     }
+    # The run answer's triage at its busiest: a failed run on the default branch.
+    failed = {**first.params, "pipeline": busiest["id"], "status": "failure", "branches": "default"}
+    red = get_json(client, "/runs", {**failed, "limit": "1"})["items"]
+    if red:
+        run_ids["failed on default branch"] = str(red[0]["id"])
     metrics = get_json(client, "/analytics/custom-metrics/keys", widest.params)["metrics"]
     return Subjects(
         pipeline_id=str(busiest["id"]),
@@ -199,14 +213,18 @@ def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
             params["key"] = subjects.metric_key
         for scope, scope_params in scopes.items():
             found += [Case(path, {**params, **scope_params}, scope, span) for span in spans]
+        if (path, own_params) in CHANGE_FILTERED:
+            found += [
+                Case(path, {**params, **run_filter, **scope_params}, scope, span)
+                for run_filter in subjects.run_filters
+                for scope, scope_params in scopes.items()
+                for span in spans
+            ]
         if path == "/runs":
-            for run_filter in subjects.run_filters:
-                found += [
-                    Case(path, {**run_filter, **scope_params}, scope, span)
-                    for scope, scope_params in scopes.items()
-                    for span in spans
-                ]
-            found += [Case(f"/runs/{subjects.run_ids[scope]}", {}, scope, None) for scope in scopes]
+            found += [
+                Case(f"/runs/{run_id}", {}, scope, None)
+                for scope, run_id in subjects.run_ids.items()
+            ]
     return found
 
 

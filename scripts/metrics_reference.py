@@ -15,6 +15,7 @@ from cipulse.analytics.definitions import (
     JOB_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
+    TRIAGE_METRICS,
     WAIT_METRICS,
     MetricDefinition,
 )
@@ -82,6 +83,17 @@ JOB_HEADER = """
 |---|---|---|
 """
 
+TRIAGE_HEADER = """
+## Run triage
+
+The run page and `GET /api/v1/runs/{id}`'s `triage` (`docs/api.md`): what a run did to its
+branch, what changed since its previous green run, and each job's duration against its usual
+one.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
 WAIT_HEADER = """
 ## Waiting for runners
 
@@ -119,6 +131,13 @@ impact; each figure is shown with its sample beside it. `MIN_SAMPLE` is 5
   least 5 executions that ended success, failure or timed_out are ranked by
   `failures_stayed_failed` (each a red run someone has to look at), then by the Wilson lower
   bound of their failure rate.
+- **Split by failure class** (the overview's `failure_class=code|infrastructure|timeout|
+  cancelled|unknown`): the most failing pipelines count the attempts of that class
+  (`failures_by_class`) out of all their attempts in the window (a cancelled attempt is not
+  decided), with the same minimum sample and Wilson order; the most failing jobs rank the
+  jobs with at least 5 executions by their failures of that class, then by the Wilson lower
+  bound of their share of the executions. The Jobs page and `/analytics/jobs` sort by one
+  class with `sort=-failed_<class>`.
 - **Flakiest jobs**: the flaky-jobs ranking (most flaky runs first) of the jobs with at least
   5 executions.
 
@@ -242,6 +261,8 @@ def render() -> str:
         _table(RECOVERY_METRICS),
         JOB_HEADER,
         _table(JOB_METRICS),
+        TRIAGE_HEADER,
+        _table(TRIAGE_METRICS),
         WAIT_HEADER,
         _table(WAIT_METRICS),
         RANKINGS_TEXT,

@@ -91,7 +91,7 @@ def test_the_runs_page_filters_as_the_api_does(signed_in: TestClient, tenant: Te
         api = signed_in.get(f"/api/v1/runs?days=30&{query}").json()["items"]
         assert len(api) == expected, query
         if expected:
-            assert f"format=csv&amp;{query.replace('&', '&amp;')}" in page.text, query
+            assert f"days=30&amp;{query}&amp;format=csv" in page.text, query
     empty = signed_in.get("/runs?author=nobody")
     assert "No runs in this window match these filters" in empty.text
     bad = signed_in.get("/runs?commit=xyz")
@@ -160,3 +160,26 @@ def test_the_run_page_names_the_failing_job_step_reason_and_class(
     assert 'data-failed-job="lint"' not in text
     assert HOSTILE not in text
     assert 'data-class="cancelled">cancelled</span> <span class="mono">cancelled' in text
+
+
+def test_every_page_takes_the_change_filters_and_keeps_them(
+    signed_in: TestClient, tenant: Tenant
+) -> None:
+    """A change filter narrows every page (its figures, CSV links and charts' data) and
+    follows the user from page to page until cleared."""
+    ingest(signed_in, tenant, changed_runs())
+    overview = signed_in.get("/?author=grace")
+    assert overview.status_code == 200
+    assert "Only runs of author <strong>grace</strong>" in overview.text
+    assert 'href="/pipelines?range=30d' not in overview.text
+    assert 'href="/pipelines?author=grace"' in overview.text
+    assert 'href="/?range=30d"' not in overview.text
+    jobs = signed_in.get("/jobs?event_kind=schedule")
+    assert jobs.status_code == 200
+    assert "/api/v1/analytics/jobs?days=30&amp;event_kind=schedule" in jobs.text
+    pipelines = signed_in.get("/pipelines?commit=0123")
+    assert pipelines.status_code == 200
+    assert "Only runs of commit <strong>0123</strong>" in pipelines.text
+    bad = signed_in.get("/?pull_request=abc")
+    assert bad.status_code == 400
+    assert "pull_request: must be a pull request number" in bad.text

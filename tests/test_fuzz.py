@@ -204,6 +204,7 @@ def _seed(client: TestClient, database: Database) -> World:
         "limit": [1, 5, 1000, 0, 1001, -1, 2**70],
         "cursor": [page["next_cursor"], _cursor("offset:1"), _cursor(f"offset:{10**30}")],
         "q": ["CI", "app"],
+        "job": ["build", "test", "BUILD", "a/b", "..", "50%"],
         "page": ["1", "2", "0", "99999999999999999999"],
         "at": [started, "9999-12-31T23:59:59Z"],
         "org": ["acme", "globex", "nope"],
@@ -376,7 +377,9 @@ DASHBOARD = (
         (*VIEW, "commit", "pull_request", "author", "branch_contains", "event_kind", "cursor"),
     ),
     Page("GET", "/runs/{attempt_id}", VIEW),
-    Page("GET", "/jobs", (*VIEW, "sort", "cursor")),
+    Page("GET", "/jobs", (*VIEW, "sort", "cursor", "job", "pipeline", "level")),
+    Page("GET", "/jobs/{pipeline_id}/{job}", (*VIEW, "level")),
+    Page("GET", "/jobs/{pipeline_id}", (*VIEW, "job")),
     Page("GET", "/flaky", VIEW),
     Page("GET", "/metrics", (*VIEW, "key", "aggregation", "group")),
     Page("GET", "/settings", VIEW),
@@ -504,7 +507,9 @@ def test_every_route_is_fuzzed(world: World) -> None:
     routes = set()
     for route in _every_route(world.client.app.routes):  # type: ignore[attr-defined]
         if isinstance(route, APIRoute | Route):
-            routes |= {(m, route.path) for m in route.methods or () if m != "HEAD"}
+            # A path parameter's converter ({job:path}) is not part of the documented path.
+            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+            routes |= {(m, path) for m in route.methods or () if m != "HEAD"}
         elif isinstance(route, Mount):
             routes.add(("GET", f"{route.path}/{{file}}"))
     assert routes == fuzzed

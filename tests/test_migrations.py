@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -43,17 +45,29 @@ def test_upgrading_a_database_with_runs_fills_the_rollups(
     ingest(database, tenant, random_attempts(11, 60))
     org_id = store_org(database)
     window = Window(ms(START), ms(START) + 40 * 86_400_000)
-    expected = PresentedService(database).summary(org_id, window)
+    # Downgrading past 0017 drops the attempts' failure reasons: their classes are not compared.
+    expected = without_classes(PresentedService(database).summary(org_id, window))
     config = alembic_config()
     with database.write() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0002")
     migrate(database)
     assert rows(database, "rollup_dirty") and not rows(database, "run_rollups")
-    assert rounded(PresentedService(database).summary(org_id, window)) == rounded(expected)
+    assert rounded(without_classes(PresentedService(database).summary(org_id, window))) == (
+        rounded(expected)
+    )
     assert refresh_all(database) > 0
     assert rows(database, "run_rollups") and not rows(database, "rollup_dirty")
-    assert rounded(PresentedService(database).summary(org_id, window)) == rounded(expected)
+    assert rounded(without_classes(PresentedService(database).summary(org_id, window))) == (
+        rounded(expected)
+    )
+
+
+def without_classes(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary without its failures by class (nor its previous window's)."""
+    previous = {k: v for k, v in summary["previous"].items() if k != "failures_by_class"}
+    kept = {k: v for k, v in summary.items() if k != "failures_by_class"}
+    return {**kept, "previous": previous}
 
 
 def rounded(value: object) -> object:

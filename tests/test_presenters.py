@@ -33,7 +33,8 @@ JOB = JobFigures(
 )
 JOB_FIELDS = [
     *("pipeline_id", "job", "definition_key", "level", "runs", "by_status", "success_rate"),
-    *("failure_count", "flaky_count", "failures_passed_on_retry", "p50_duration_seconds"),
+    *("failure_count", "flaky_count", "failures_passed_on_retry", "failures_by_class"),
+    *("p50_duration_seconds",),
     *("p95_duration_seconds", "mean_duration_seconds", "total_duration_seconds"),
     *("exclusive_seconds", "mean_queue_seconds", "p50_queue_seconds", "p95_queue_seconds"),
     "total_queue_seconds",

@@ -95,6 +95,16 @@ RUN_METRICS: tuple[MetricDefinition, ...] = (
         "The compute of the failing attempts (failure or timed_out) of the flaky runs counted, "
         "that came before their successful attempt: what flakiness cost.",
     ),
+    MetricDefinition(
+        "failures_by_class",
+        "run attempts per class",
+        "Per failure class (code, infrastructure, timeout, cancelled, unknown: the failure "
+        "classes of docs/api.md), the attempts counted in `runs` whose `failure_class` is "
+        "that class: every finished attempt that did not succeed and was not skipped "
+        "(failure, timed_out, cancelled, …), classed from the reason its source states. An "
+        "attempt stored before reasons were kept has none and counts in no class. Each "
+        "class is present, 0 when none.",
+    ),
 )
 
 RECOVERY_METRICS: tuple[MetricDefinition, ...] = (
@@ -165,6 +175,14 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "failed in attempts 1 and 2 and passed in attempt 3 counts 2 here.",
     ),
     MetricDefinition(
+        "failures_by_class (jobs)",
+        "job executions per class",
+        "As the run figure failures_by_class, over the job's executions: per failure class, "
+        "those whose `failure_class` is that class (a job that failed in an attempt that "
+        "passed, such as a GitLab job allowed to fail, counts too). A job list sorts by one "
+        "class as `sort=-failed_<class>` (e.g. `-failed_infrastructure`).",
+    ),
+    MetricDefinition(
         "total_duration_seconds",
         "seconds",
         "The sum of the executions' durations (unknown durations add 0). At the job level, "
@@ -214,6 +232,35 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "under its old name, kept for existing clients). retry_compute_seconds there is the "
         "compute of the failing attempts of the flaky runs in which the job flipped.",
     ),
+    MetricDefinition(
+        "series (a job's page)",
+        "figures per bucket",
+        "A job's page (`/jobs/{pipeline}/{job}`, `GET /api/v1/jobs/{pipeline_id}/{job}`) "
+        "gives the job's figures above over the window, which equal its row of the job list "
+        "for the same window and filters (at any level), and the same figures per hour, day "
+        "or week of the window (UTC buckets, empty ones included, `partial` for the one "
+        "under way), each computed over the part of the window in the bucket, so the "
+        "buckets' counts add up to the window's. `flaky_runs_per_execution` there is the "
+        "bucket's flaky_count / its executions (null without executions).",
+    ),
+    MetricDefinition(
+        "latest_failures (a job's page)",
+        "job executions",
+        "The job's page shows failures_by_class (jobs), the same figure as its row in the "
+        "Jobs list, and lists the latest 20 of those executions (the ones that carry a "
+        "failure class), newest attempt first, each with its run attempt, reason and "
+        "failing step.",
+    ),
+    MetricDefinition(
+        "places: branches, runners (a job's page)",
+        "job executions",
+        "The job's executions in the pipeline's latest 300 attempts of the window "
+        "(`sampled_executions`), counted per branch and per runner, most first. An "
+        "execution's runner is its label set (`jobs.runner_labels`, docs/api.md), else its "
+        "runner's name; for executions stored before jobs kept them, the first of its job's "
+        "tags `runner_labels` (GitHub), `runner_tags` (GitLab), `runner`, `runner_name`, else "
+        "of its attempt's tags. Executions naming none are left out of the runners.",
+    ),
 )
 
 #: How long jobs waited for a runner, over a window (``/analytics/waits``, the overview).
@@ -242,6 +289,36 @@ WAIT_METRICS: tuple[MetricDefinition, ...] = (
     ),
 )
 
-METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS)
+TRIAGE_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "turned_red",
+        "yes or no",
+        "A run attempt turned its branch red when it starts a red period (see mttr_seconds): "
+        "it ended failure or timed_out on its repository's default branch, and the outcome "
+        "before it of the same pipeline and branch (in the red periods' order) was a success, "
+        "or there was none. `verdict` says `turned_red`, `still_red` (the outcome before it "
+        "failed too), `not_default_branch` or `not_failed`. `previous_green` is the latest "
+        "attempt of the same pipeline and branch that ended success at or before it; the "
+        "changes are the commits and pull requests of the attempts of that pipeline and branch "
+        "that ended after it, up to this one (this one's own when there is no previous green "
+        "attempt), newest first, 50 of each listed and the rest counted.",
+    ),
+    MetricDefinition(
+        "usual_duration_seconds",
+        "seconds",
+        "Per job of a run attempt (a node directly under the run, identified across runs as "
+        "in the job metrics): the median, by the nearest-rank method, of the durations of that "
+        "job's executions that ended success in the latest 200 attempts of the same pipeline "
+        "and branch that ended in the 30 days before this attempt started (whatever those "
+        "attempts' status; executions of unknown duration left out). `usual_sample` is how "
+        "many durations that is. Null when there are none. `change` is the job's duration "
+        "here / usual_duration_seconds - 1 (0.85: 85% slower than usual), null when either "
+        "is unknown.",
+    ),
+)
+
+#: Run figures that are a breakdown, not one number: no series charts them.
+BREAKDOWNS = ("failures_by_class",)
+METRIC_NAMES = tuple(metric.name for metric in RUN_METRICS if metric.name not in BREAKDOWNS)
 #: What a time series can chart: every run metric, and mttr_seconds.
 SERIES_METRICS = (*METRIC_NAMES, "mttr_seconds")

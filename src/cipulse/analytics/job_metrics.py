@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cipulse.analytics.run_metrics import (
@@ -23,7 +23,7 @@ from cipulse.analytics.run_metrics import (
 from cipulse.domain import exclusive
 from cipulse.domain.compute import level_of, outer_level
 from cipulse.domain.histogram import Histogram, bucket_of
-from cipulse.domain.tallies import JobTally
+from cipulse.domain.tallies import FAILURE_CLASSES, JobTally
 from cipulse.domain.window import Window
 
 JobKey = tuple[str, str]  # (pipeline id, job definition key)
@@ -113,6 +113,8 @@ def tallies_of(
         nested = job["parent_node_key"] in nodes_of[job["attempt_id"]]
         tally.level = outer_level(tally.level, level_of(job.get("kind"), nested))
         tally.by_status[job["status"]] += 1
+        if job.get("failure_class"):
+            tally.failed_by_class[job["failure_class"]] += 1
         tally.total_duration_seconds += job["duration_seconds"] or 0.0
         tally.exclusive_seconds += exclusive.get((job["attempt_id"], job["node_key"]), 0.0)
         if job["status"] in duration_statuses and job["duration_seconds"] is not None:
@@ -189,18 +191,35 @@ class JobFigures:
     p95_queue_seconds: float | None
     total_queue_seconds: float | None
     names: PipelineName | None = None
+    #: Per failure class (``FAILURE_CLASSES``, every one present), the failed executions.
+    failures_by_class: dict[str, int] = field(default_factory=dict)
 
     def sort_value(self, field: str) -> Any:
         """The value a sort by ``field`` orders by (None: no such field)."""
         if field in ("pipeline", "repository"):
             return None if self.names is None else getattr(self.names, field)
+        if field in CLASS_SORTS:
+            return self.failures_by_class[field.removeprefix("failed_")]
         return getattr(self, field, None)
 
 
 #: The fields of ``JobFigures`` that are not figures, or not one number: what a job list
 #: cannot sort by. Every other field is a figure a list may sort by.
-_NOT_SORTABLE = ("pipeline_id", "job", "definition_key", "level", "by_status", "names")
-SORTABLE_FIGURES = tuple(f.name for f in fields(JobFigures) if f.name not in _NOT_SORTABLE)
+_NOT_SORTABLE = (
+    "pipeline_id",
+    "job",
+    "definition_key",
+    "level",
+    "by_status",
+    "failures_by_class",
+    "names",
+)
+#: A job list sorts by the failures of one class as ``failed_<class>``.
+CLASS_SORTS = tuple(f"failed_{name}" for name in FAILURE_CLASSES)
+SORTABLE_FIGURES = (
+    *(f.name for f in fields(JobFigures) if f.name not in _NOT_SORTABLE),
+    *CLASS_SORTS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +246,10 @@ class FlakyJob:
         return getattr(self, field, None)
 
 
+def _class_count(name: str) -> Callable[[JobTally], int]:
+    return lambda tally: tally.failed_by_class[name]
+
+
 #: Row fields read straight off a tally: sorting by one needs no row built.
 TALLY_SORTS: dict[str, Callable[[JobTally], Any]] = {
     "total_duration_seconds": lambda tally: tally.total_duration_seconds,
@@ -234,6 +257,7 @@ TALLY_SORTS: dict[str, Callable[[JobTally], Any]] = {
     "flaky_count": lambda tally: tally.flaky_count,
     "runs": lambda tally: sum(tally.by_status.values()),
     "failure_count": lambda tally: sum(tally.by_status[s] for s in FAILING),
+    **{f"failed_{name}": _class_count(name) for name in FAILURE_CLASSES},
     "job": lambda tally: tally.name,
 }
 
@@ -261,6 +285,7 @@ def job_rows(
                 failure_count=sum(by_status[s] for s in FAILING),
                 flaky_count=tally.flaky_count,
                 failures_passed_on_retry=tally.failures_passed_on_retry,
+                failures_by_class={name: tally.failed_by_class[name] for name in FAILURE_CLASSES},
                 p50_duration_seconds=percentile_of(durations, 50),
                 p95_duration_seconds=percentile_of(durations, 95),
                 mean_duration_seconds=mean_of(durations),

@@ -39,13 +39,20 @@ def failed(by_status: dict[str, int]) -> int:
     return by_status.get("failure", 0) + by_status.get("timed_out", 0)
 
 
-def most_failing_pipelines(rows: list[PipelineRow], count: int) -> list[FailingPipeline]:
+def most_failing_pipelines(
+    rows: list[PipelineRow], count: int, failure_class: str | None = None
+) -> list[FailingPipeline]:
     """Pipelines with at least ``MIN_SAMPLE`` decided runs and a failure, by the Wilson lower
     bound of their failure rate (then more failures first), each with ``failed_runs`` and
-    ``decided_runs``: the sample beside the figure."""
+    ``decided_runs``: the sample beside the figure. With ``failure_class``, the failures
+    are the attempts of that class, out of every attempt (``runs``: a cancelled attempt is
+    not decided)."""
     ranked = []
     for row in rows:
         total, failures = decided(row.figures.by_status), failed(row.figures.by_status)
+        if failure_class is not None:
+            total = row.figures.runs
+            failures = row.figures.failures_by_class.get(failure_class, 0)
         if total >= MIN_SAMPLE and failures:
             bound = wilson_lower_bound(failures, total)
             ranked.append((-bound, -failures, row.id, FailingPipeline(row, failures, total)))
@@ -86,10 +93,16 @@ class FailingJob:
     failures_stayed_failed: int
 
 
-def most_failing_jobs(rows: list[JobFigures], count: int) -> list[FailingJob]:
+def most_failing_jobs(
+    rows: list[JobFigures], count: int, failure_class: str | None = None
+) -> list[FailingJob]:
     """Jobs with at least ``MIN_SAMPLE`` executions and a failure that stayed failed, most
     such failures first (impact: each is a red run someone has to look at), then the
-    Wilson lower bound of their failure rate."""
+    Wilson lower bound of their failure rate. With ``failure_class``: jobs with at least
+    ``MIN_SAMPLE`` executions and a failure of that class, most such failures first, then
+    the Wilson lower bound of their share of the executions."""
+    if failure_class is not None:
+        return _most_failing_jobs_of_class(rows, count, failure_class)
     ranked = []
     for row in rows:
         stayed = row.failure_count - row.failures_passed_on_retry
@@ -99,6 +112,22 @@ def most_failing_jobs(rows: list[JobFigures], count: int) -> list[FailingJob]:
             order = (-stayed, -bound, row.job, row.pipeline_id, row.definition_key)
             ranked.append((*order, FailingJob(row, stayed)))
     ranked.sort(key=lambda item: item[:5])  # ties: by name, then one fixed order
+    return [item[5] for item in ranked[:count]]
+
+
+def _most_failing_jobs_of_class(
+    rows: list[JobFigures], count: int, failure_class: str
+) -> list[FailingJob]:
+    ranked = []
+    for row in rows:
+        failures = row.failures_by_class.get(failure_class, 0)
+        if row.runs >= MIN_SAMPLE and failures:
+            bound = wilson_lower_bound(failures, row.runs)
+            order = (-failures, -bound, row.job, row.pipeline_id, row.definition_key)
+            ranked.append(
+                (*order, FailingJob(row, row.failure_count - row.failures_passed_on_retry))
+            )
+    ranked.sort(key=lambda item: item[:5])
     return [item[5] for item in ranked[:count]]
 
 

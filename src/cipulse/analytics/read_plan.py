@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from cipulse.analytics import rollups
 from cipulse.domain.tallies import Grain
 from cipulse.domain.window import DAY_MS, HOUR_MS, Filters, Window
+from cipulse.errors import InvalidRequest
 from cipulse.storage import attempt_filters
 from cipulse.storage.clock import now_ms
 from cipulse.storage.rollups import figure_reads, keys
@@ -246,6 +247,43 @@ def stored_plus_raw(
     for part in plan.raw():
         found += raw(part, plan.pipelines_of(part))
     return found
+
+
+#: The most attempts (in the window, of the pipelines its filters name) over which figures
+#: are computed under filters of the change that no index serves (``author``,
+#: ``branch_contains``, ``event_kind`` without ``commit`` nor ``pull_request``): each such
+#: attempt is read raw, so beyond this the answer would miss the read API's time bar.
+RAW_CHANGE_LIMIT = 2_000
+
+
+def check_change_cost(conn: Connection, org_id: str, window: Window) -> None:
+    """Refuse (400, naming each filter) figures under unindexed filters of the change over
+    more than ``RAW_CHANGE_LIMIT`` attempts."""
+    f = window.filters
+    if not f.names_a_change or f.commit or f.pull_request is not None:
+        return
+    pipeline_ids = window_pipelines(conn, org_id, f)
+    if pipeline_ids == []:
+        return
+    if not attempt_filters.more_attempts_than(conn, org_id, window, pipeline_ids, RAW_CHANGE_LIMIT):
+        return
+    named = [
+        name
+        for name, given in (
+            ("author", f.author),
+            ("branch_contains", f.branch_contains),
+            ("event_kind", f.event_kinds),
+        )
+        if given
+    ]
+    raise InvalidRequest(
+        "; ".join(
+            f"{name}: figures under this filter are computed from at most "
+            f"{RAW_CHANGE_LIMIT:,} runs and this window holds more; narrow the window, "
+            "choose a pipeline or repository, or add commit or pull_request"
+            for name in named
+        )
+    )
 
 
 def window_pipelines(conn: Connection, org_id: str, filters: Filters) -> list[str] | None:

@@ -63,6 +63,7 @@ def add_run_tally(into: RunTally, other: RunTally) -> None:
     into.flaky_runs += other.flaky_runs
     into.retry_compute_seconds += other.retry_compute_seconds
     into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
+    into.failed_by_class.update(other.failed_by_class)
 
 
 def add_piece(into: Piece, other: Piece) -> None:
@@ -89,6 +90,7 @@ def add_job_tally(into: JobTally, other: JobTally) -> None:
         into.last_flaky_at_ms = max(into.last_flaky_at_ms or 0, other.last_flaky_at_ms)
     into.duration_top_bucket = _higher(into.duration_top_bucket, other.duration_top_bucket)
     into.level = outer_level(into.level, other.level)
+    into.failed_by_class.update(other.failed_by_class)
     for key, values in other.metrics.items():
         into.metrics.setdefault(key, Histogram()).merge(values)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cipulse.domain.histogram import Histogram, bucket_of
 from cipulse.domain.status import STATUS_TEXT, Status
-from cipulse.domain.tallies import AttemptFacts, Outcome, RunTally
+from cipulse.domain.tallies import FAILURE_CLASSES, AttemptFacts, Outcome, RunTally
 from cipulse.domain.window import Window
 
 #: The statuses' names in the enum's order (``.value`` on members is slow in a loop).
@@ -95,6 +95,7 @@ def tally_of(window: Window, in_window: Sequence[AttemptFacts], *, exact: bool =
         durations=Histogram.of(durations, exact=exact),
         decided_runs=len({a.run for a in in_window if a.status in DECIDED}),
         duration_top_bucket=bucket_of(durations[-1]) if durations else None,
+        failed_by_class=Counter(a.failure_class for a in in_window if a.failure_class),
     )
 
 
@@ -118,6 +119,8 @@ class RunFigures:
     flaky_runs: int
     flaky_rate: float | None
     retry_compute_seconds: float
+    #: Per failure class (``FAILURE_CLASSES``, every one present), the failed attempts.
+    failures_by_class: dict[str, int] = field(default_factory=dict)
 
     def figure(self, name: str) -> Any:
         """The figure a definition (or a sort, or a series) names."""
@@ -144,7 +147,13 @@ def metrics_of(window: Window, tally: RunTally) -> RunFigures:
         flaky_runs=tally.flaky_runs,
         flaky_rate=_ratio(tally.flaky_runs, tally.decided_runs),
         retry_compute_seconds=tally.retry_compute_seconds,
+        failures_by_class=by_class(tally.failed_by_class),
     )
+
+
+def by_class(counts: Counter[str]) -> dict[str, int]:
+    """Failures per class, every class present (0 when none), in ``FAILURE_CLASSES`` order."""
+    return {name: counts[name] for name in FAILURE_CLASSES}
 
 
 def with_flaky(tally: RunTally, flaky: dict[tuple[str, str], FlakyRun]) -> RunTally:

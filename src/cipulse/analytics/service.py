@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from cipulse.analytics import read_plan
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.job_metrics import FlakyJob, JobFigures
 from cipulse.analytics.list_rows import PipelineRow, RepositoryRow
@@ -16,6 +17,7 @@ from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch
 from cipulse.analytics.questions import (
     custom_metrics,
     flaky,
+    job_page,
     jobs,
     lists,
     pipelines,
@@ -26,6 +28,7 @@ from cipulse.analytics.questions import (
     waits,
 )
 from cipulse.analytics.questions.custom_metrics import MetricSeries
+from cipulse.analytics.questions.job_page import JobDetail
 from cipulse.analytics.questions.jobs import JobHighlights
 from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.questions.pipelines import PipelineInfo
@@ -49,7 +52,13 @@ class AnalyticsService:
         #: Now, in epoch milliseconds: whether a window is still under way, what is red now.
         self.clock = clock
 
+    def _bounded(self, org_id: str, window: Window) -> None:
+        """Figures under unindexed filters of the change are bounded (``read_plan``)."""
+        with self.database.read() as conn:
+            read_plan.check_change_cost(conn, org_id, window)
+
     def summary(self, org_id: str, window: Window) -> Summary:
+        self._bounded(org_id, window)
         return summary.summary(self.database, org_id, window, self.clock())
 
     def waits(self, org_id: str, window: Window) -> Waits:
@@ -58,36 +67,47 @@ class AnalyticsService:
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval
     ) -> Timeseries:
+        self._bounded(org_id, window)
         return series.timeseries(self.database, org_id, window, metric, interval, self.clock())
 
     def run_series(self, org_id: str, window: Window, interval: Interval) -> list[SeriesBucket]:
+        self._bounded(org_id, window)
         return series.run_series(self.database, org_id, window, interval, self.clock())
 
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> RecoveryAnswer:
+        self._bounded(org_id, window)
         return recovery.recovery_answer(self.database, org_id, window, limit, self.clock())
 
     def jobs(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[JobFigures]:
+        self._bounded(org_id, window)
         return jobs.jobs(self.database, org_id, window, page)
 
-    def job_highlights(self, org_id: str, window: Window, count: int) -> JobHighlights:
-        return jobs.job_highlights(self.database, org_id, window, count)
+    def job_highlights(
+        self, org_id: str, window: Window, count: int, failure_class: str | None = None
+    ) -> JobHighlights:
+        self._bounded(org_id, window)
+        return jobs.job_highlights(self.database, org_id, window, count, failure_class)
 
     def flaky(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[FlakyJob]:
+        self._bounded(org_id, window)
         return flaky.flaky(self.database, org_id, window, page)
 
     def all_flaky(self, org_id: str, window: Window, sort: str | None) -> list[FlakyJob]:
+        self._bounded(org_id, window)
         return flaky.all_flaky(self.database, org_id, window, sort)
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
+        self._bounded(org_id, window)
         return custom_metrics.metric_keys(self.database, org_id, window)
 
     def custom_metric(
         self, org_id: str, window: Window, key: str, group_by: str | None, interval: Interval
     ) -> MetricSeries:
+        self._bounded(org_id, window)
         return custom_metrics.custom_metric(
             self.database, org_id, window, key, group_by, interval, self.clock()
         )
@@ -95,11 +115,13 @@ class AnalyticsService:
     def repositories(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[RepositoryRow]:
+        self._bounded(org_id, window)
         return lists.repositories(self.database, org_id, window, page)
 
     def all_repositories(
         self, org_id: str, window: Window, sort: str | None
     ) -> list[RepositoryRow]:
+        self._bounded(org_id, window)
         return lists.all_repositories(self.database, org_id, window, sort)
 
     def pipelines(
@@ -109,11 +131,13 @@ class AnalyticsService:
         page: PageRequest = DEFAULT_PAGE,
         search: PipelineSearch = EVERY_PIPELINE,
     ) -> Page[PipelineRow]:
+        self._bounded(org_id, window)
         return lists.pipelines(self.database, org_id, window, page, search)
 
     def all_pipelines(
         self, org_id: str, window: Window, sort: str | None, search: PipelineSearch
     ) -> list[PipelineRow]:
+        self._bounded(org_id, window)
         return lists.all_pipelines(self.database, org_id, window, sort, search)
 
     def pipelines_shown(
@@ -125,13 +149,20 @@ class AnalyticsService:
         start: int,
         end: int,
     ) -> tuple[list[PipelineRow], int]:
+        self._bounded(org_id, window)
         return lists.pipelines_shown(self.database, org_id, window, sort, search, start, end)
 
-    def pipeline_highlights(self, org_id: str, window: Window, count: int) -> PipelineHighlights:
-        return lists.pipeline_highlights(self.database, org_id, window, count)
+    def pipeline_highlights(
+        self, org_id: str, window: Window, count: int, failure_class: str | None = None
+    ) -> PipelineHighlights:
+        self._bounded(org_id, window)
+        return lists.pipeline_highlights(self.database, org_id, window, count, failure_class)
 
     def pipeline(self, org_id: str, pipeline_id: str) -> PipelineInfo:
         return pipelines.pipeline(self.database, org_id, pipeline_id)
+
+    def every_pipeline(self, org_id: str) -> list[PipelineInfo]:
+        return pipelines.every_pipeline(self.database, org_id)
 
     def repository_names(self, org_id: str) -> list[str]:
         return pipelines.repository_names(self.database, org_id)
@@ -157,3 +188,15 @@ class AnalyticsService:
         self, org_id: str, pipeline_id: str, branch: str | None, red_since: str
     ) -> str | None:
         return runs.attempt_that_turned_red(self.database, org_id, pipeline_id, branch, red_since)
+
+    def job(
+        self,
+        org_id: str,
+        pipeline_id: str,
+        definition_key: str,
+        window: Window,
+        interval: Interval = Interval.DAY,
+    ) -> JobDetail:
+        return job_page.job_detail(
+            self.database, org_id, pipeline_id, definition_key, window, interval, self.clock()
+        )

@@ -27,7 +27,7 @@ from cipulse.analytics.paging import MAX_PAGE, check_sort, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.questions.flaky import BLANK_FLAKY
 from cipulse.analytics.questions.run_answers import NO_ATTEMPT, Attempt
-from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
+from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS, named
 from cipulse.analytics.rollups import new_run_tally
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window_figures import complete_jobs, job_figures
@@ -121,7 +121,7 @@ def jobs(
     def batches() -> Iterator[list[JobFigures]]:
         with service.database.read() as conn:
             figures = job_figures(conn, org_id, window)
-            figures.jobs = by_key(figures.jobs)
+            figures.jobs = by_key(named(figures.jobs, window))
             names = {
                 row["id"]: PipelineName(row["name"], row["repository"])
                 for row in list_store.pipeline_rows(conn, org_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from cipulse.domain.accepted import EARLIEST, END
 from cipulse.domain.changes import SHA_FORM, EventKind, is_sha
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.status import Status
+from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.domain.window import BRANCH_SCOPES, Filters, Window
 from cipulse.errors import InvalidRequest
 
@@ -124,13 +124,16 @@ def change_filters_from(params: Mapping[str, str | None]) -> dict[str, Any]:
     }
 
 
-def with_change_filters(window: Window, params: Mapping[str, str | None]) -> Window:
-    """``window`` narrowed by the filters of the change in ``params``."""
-    return replace(window, filters=replace(window.filters, **change_filters_from(params)))
-
-
-#: The filters of the change an attempt ran for, which only the runs list takes for now.
+#: The filters of the change an attempt ran for (every read endpoint and page takes them).
 CHANGE_FILTERS = ("commit", "pull_request", "author", "branch_contains", "event_kind")
+
+
+def failure_class_from(params: Mapping[str, str | None]) -> str | None:
+    """The failure class a "most failing" list is split by (None: every failure)."""
+    value = params.get("failure_class") or None
+    if value is not None and value not in FAILURE_CLASSES:
+        raise InvalidRequest("failure_class: must be one of " + ", ".join(FAILURE_CLASSES))
+    return value
 
 
 def _commit(params: Mapping[str, str | None]) -> str | None:

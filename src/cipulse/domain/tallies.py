@@ -23,6 +23,10 @@ class Grain(IntEnum):
     FOUR_WEEKS = 28
 
 
+#: The failure classes (``domain.failure_reasons.FailureClass``), in the order of the rollup
+#: columns ``failed_<class>`` and of every answer.
+FAILURE_CLASSES = ("code", "infrastructure", "timeout", "cancelled", "unknown")
+
 #: The stored periods longer than a day, longest first.
 BLOCK_GRAINS = (Grain.FOUR_WEEKS, Grain.WEEK)
 
@@ -43,6 +47,8 @@ class AttemptFacts:
     duration_seconds: float | None
     compute_seconds: float | None
     root_node_key: str | None
+    #: ``domain.failure_reasons.FailureClass`` of a finished attempt that did not succeed.
+    failure_class: str | None = None
 
     @property
     def run(self) -> tuple[str, str]:
@@ -75,6 +81,8 @@ class RunTally:
     retry_compute_seconds: float = 0.0
     #: As ``JobTally.duration_top_bucket``: no duration percentile exceeds its upper edge.
     duration_top_bucket: int | None = None
+    #: Attempts that failed, per failure class (``FAILURE_CLASSES``).
+    failed_by_class: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -104,3 +112,5 @@ class JobTally:
     #: histogram of the values of the executions that carry it: its count is the metric's
     #: sample (an execution without the key is unknown, not 0).
     metrics: dict[str, Histogram] = field(default_factory=dict)
+    #: Executions that failed, per failure class (``FAILURE_CLASSES``).
+    failed_by_class: Counter[str] = field(default_factory=Counter)

@@ -34,6 +34,8 @@ class Filters:
     #: Job lists: the level of the jobs listed (``domain.compute.LEVELS``, or ``all``);
     #: None: the job level.
     job_level: str | None = None
+    #: Job lists: part of the job's name, any case (None: every job).
+    job_name: str | None = None
     #: The change (``domain/changes.py``): a commit SHA's start (lower case), a pull request
     #: number, part of the commit author's name and of the branch (any case), event kinds.
     commit: str | None = None

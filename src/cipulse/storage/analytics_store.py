@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.tallies import AttemptFacts, Outcome
 from cipulse.domain.window import DAY_MS, Filters, Window
-from cipulse.storage.attempt_filters import a, filtered, in_window, jobs_in_window
+from cipulse.storage.attempt_filters import a, filtered, in_window, jobs_in_window, started_in
 from cipulse.storage.dialect import placeholder
 from cipulse.storage.schema import jobs
 
@@ -34,6 +34,7 @@ _FACT_COLUMNS = [
     a.c.duration_seconds,
     a.c.compute_seconds,
     a.c.root_node_key,
+    a.c.failure_class,
 ]
 
 
@@ -45,9 +46,7 @@ def attempts_in_window(
     conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None = None
 ) -> list[AttemptFacts]:
     """The attempts in the window that pass its filters (and, if given, of those pipelines)."""
-    query = filtered(sa.select(*_FACT_COLUMNS), org_id, window.filters).where(
-        a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms
-    )
+    query = filtered(sa.select(*_FACT_COLUMNS), org_id, window.filters).where(*started_in(window))
     if pipeline_ids is not None:
         query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
     return _facts(conn.execute(query))
@@ -167,6 +166,7 @@ JOB_FACT_COLUMNS = (
     "exclusive_seconds",
     "kind",
     "metrics",
+    "failure_class",
 )
 
 

@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.window import FALLBACK_DEFAULT_BRANCHES, Filters, Window
-from cipulse.storage.attempt_filters import a, default_branches, filtered, p, plain_row, r
+from cipulse.storage.attempt_filters import (
+    a,
+    default_branches,
+    filtered,
+    p,
+    plain_row,
+    r,
+    started_in,
+)
 from cipulse.storage.schema import jobs
 
 
@@ -34,7 +42,7 @@ def attempt_page(
                 r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id)
             )
         )
-        .where(a.c.started_at_ms >= window.since_ms, a.c.started_at_ms < window.until_ms)
+        .where(*started_in(window))
         .order_by(a.c.started_at_ms.desc(), a.c.id.desc())
         .limit(limit)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.storage.schema_types import Id, Millis, metadata
 from cipulse.storage.schema_types import org_id_column as _org_id
 
@@ -101,6 +102,7 @@ run_rollups = sa.Table(
     sa.Column("retry_compute_seconds", sa.Float, nullable=False, server_default="0"),
     _branch_scope(),
     _top_bucket(),
+    *_status_counts("failed_", FAILURE_CLASSES),
     sa.PrimaryKeyConstraint("org_id", "grain", "period", "branch_scope", "pipeline_id"),
 )
 
@@ -143,6 +145,7 @@ job_rollups = sa.Table(
         server_default="{}",
         comment=JOB_METRICS_COMMENT,
     ),
+    *_status_counts("failed_", FAILURE_CLASSES),
     sa.PrimaryKeyConstraint(
         "org_id", "grain", "period", "branch_scope", "pipeline_id", "definition_key"
     ),

@@ -33,6 +33,7 @@ from cipulse.web import (
     dashboard,
     errors,
     ingest_routes,
+    job_routes,
     list_routes,
     middleware,
     read_routes,
@@ -179,6 +180,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
     app.include_router(list_routes.router())
+    app.include_router(job_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(

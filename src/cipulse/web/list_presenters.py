@@ -85,6 +85,7 @@ def _job_figures_json(row: JobFigures) -> Json:
         "failure_count": row.failure_count,
         "flaky_count": row.flaky_count,
         "failures_passed_on_retry": row.failures_passed_on_retry,
+        "failures_by_class": row.failures_by_class,
         "p50_duration_seconds": row.p50_duration_seconds,
         "p95_duration_seconds": row.p95_duration_seconds,
         "mean_duration_seconds": row.mean_duration_seconds,

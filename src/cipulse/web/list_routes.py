@@ -7,6 +7,7 @@ time: ``analytics/whole_lists.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,9 +18,8 @@ from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE, Page, PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.whole_lists import WholeList
-from cipulse.analytics.window import with_change_filters
-from cipulse.domain.changes import EventKind
 from cipulse.domain.window import Window
+from cipulse.errors import InvalidRequest
 from cipulse.web.csv_export import csv_stream
 from cipulse.web.list_presenters import (
     flaky_job_json,
@@ -118,13 +118,36 @@ def _add_windowed_list(
     )
 
 
-_add_windowed_list(
+def jobs_window_query(
+    window: WindowParam,
+    job: Annotated[str | None, Query(description="part of the job's name, any case")] = None,
+) -> Window:
+    """The window of the job list: the common filters (``pipeline``, ``repository``…), and
+    the job's name."""
+    if job is not None and len(job) > 1000:
+        raise InvalidRequest("job: must be at most 1000 characters")
+    return replace(window, filters=replace(window.filters, job_name=(job or "").strip() or None))
+
+
+@routes.get(
     "/analytics/jobs",
-    AnalyticsService.jobs,
-    whole_lists.jobs,
-    job_row_json,
-    "Job metrics per pipeline and job",
+    summary="Job metrics per pipeline and job",
+    responses=_answers(_PAGE),
 )
+async def list_jobs(
+    request: Request,
+    principal: Auth,
+    window: Annotated[Window, Depends(jobs_window_query)],
+    page: PageParam,
+    format: Format = "json",
+) -> Response:
+    if _whole(request, format):
+        whole = whole_lists.jobs(_service(request), principal.org_id, window, page.sort)
+        return _streamed(whole, job_row_json)
+    found = await _call(_service(request).jobs, principal.org_id, window, page)
+    return page_answer(found, format, job_row_json)
+
+
 _add_windowed_list(
     "/analytics/flaky",
     AnalyticsService.flaky,
@@ -166,34 +189,6 @@ async def list_pipelines(
     return page_answer(found, format, pipeline_row_json)
 
 
-def runs_window_query(
-    window: WindowParam,
-    commit: Annotated[
-        str | None, Query(description="a commit SHA or its start (4 to 64 hex digits)")
-    ] = None,
-    pull_request: Annotated[str | None, Query(description="a pull or merge request number")] = None,
-    author: Annotated[
-        str | None, Query(description="part of the commit author's name, any case")
-    ] = None,
-    branch_contains: Annotated[
-        str | None, Query(description="part of the branch's name, any case")
-    ] = None,
-    event_kind: Annotated[
-        str | None,
-        Query(description="comma-separated: " + ", ".join(kind.value for kind in EventKind)),
-    ] = None,
-) -> Window:
-    """The window of the runs list: the common filters, and those of the change."""
-    params = {
-        "commit": commit,
-        "pull_request": pull_request,
-        "author": author,
-        "branch_contains": branch_contains,
-        "event_kind": event_kind,
-    }
-    return with_change_filters(window, params)
-
-
 @routes.get(
     "/runs",
     summary="Run attempts, newest first, a page at a time",
@@ -202,7 +197,7 @@ def runs_window_query(
 async def list_runs(
     request: Request,
     principal: Auth,
-    window: Annotated[Window, Depends(runs_window_query)],
+    window: WindowParam,
     limit: Annotated[int | None, Query(description=LIMIT)] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     format: Format = "json",

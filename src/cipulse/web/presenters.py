@@ -19,6 +19,7 @@ from cipulse.analytics.definitions import (
     JOB_METRICS,
     RECOVERY_METRICS,
     RUN_METRICS,
+    TRIAGE_METRICS,
     WAIT_METRICS,
 )
 from cipulse.analytics.paging import Page
@@ -38,6 +39,7 @@ from cipulse.analytics.questions.waits import WaitFigures, Waits
 from cipulse.analytics.run_metrics import RunFigures
 from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.csv_export import csv_response
+from cipulse.web.triage_presenters import triage_json
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -133,6 +135,7 @@ def job_node_json(node: JobNode) -> Json:
         "failing_step": node.failing_step,
         "queue_seconds": node.queue_seconds,
         "runner": runner_json(node.runner),
+        "definition_key": node.definition_key,
         "children": [job_node_json(child) for child in node.children],
     }
 
@@ -143,6 +146,7 @@ def run_json(detail: RunDetail) -> Json:
         **attempt_json(detail.attempt),
         "attempts": [_other_attempt_json(other) for other in detail.attempts],
         "jobs": [job_node_json(node) for node in detail.jobs],
+        "triage": None if detail.triage is None else triage_json(detail.triage),
     }
 
 
@@ -212,6 +216,7 @@ def run_figures_json(figures: RunFigures) -> Json:
         "flaky_runs": figures.flaky_runs,
         "flaky_rate": figures.flaky_rate,
         "retry_compute_seconds": figures.retry_compute_seconds,
+        "failures_by_class": figures.failures_by_class,
     }
 
 
@@ -370,5 +375,5 @@ def definitions_json() -> list[Json]:
     """The metric definitions, as implemented (``/analytics/definitions``)."""
     return [
         {"name": m.name, "unit": m.unit, "definition": m.definition}
-        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS, *WAIT_METRICS)
+        for m in (*RUN_METRICS, *RECOVERY_METRICS, *JOB_METRICS, *TRIAGE_METRICS, *WAIT_METRICS)
     ]

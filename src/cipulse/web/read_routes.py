@@ -16,6 +16,7 @@ from cipulse.analytics.buckets import parse_interval
 from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window import MAX_WINDOW_DAYS, WINDOW_RANGE, window_from
+from cipulse.domain.changes import EventKind
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.web.auth import Reader
@@ -73,6 +74,14 @@ _Level = Annotated[
         "step (nested in a job), or all"
     ),
 ]
+_Commit = Annotated[str | None, Query(description="a commit SHA or its start (4 to 64 hex digits)")]
+_PullRequest = Annotated[str | None, Query(description="a pull or merge request number")]
+_Author = Annotated[str | None, Query(description="part of the commit author's name, any case")]
+_BranchContains = Annotated[str | None, Query(description="part of the branch's name, any case")]
+_EventKind = Annotated[
+    str | None,
+    Query(description="comma-separated: " + ", ".join(kind.value for kind in EventKind)),
+]
 
 
 def window_query(
@@ -89,8 +98,14 @@ def window_query(
     triggered_by: str | None = None,
     tag: _Tag = None,
     level: _Level = None,
+    commit: _Commit = None,
+    pull_request: _PullRequest = None,
+    author: _Author = None,
+    branch_contains: _BranchContains = None,
+    event_kind: _EventKind = None,
 ) -> Window:
-    """The window and filters of a read request, from its query parameters."""
+    """The window and filters of a read request, from its query parameters (the filters
+    of the change among them: every read endpoint takes them)."""
     params = {
         "since": since,
         "until": until,
@@ -104,6 +119,11 @@ def window_query(
         "status": status,
         "actor": actor,
         "triggered_by": triggered_by,
+        "commit": commit,
+        "pull_request": pull_request,
+        "author": author,
+        "branch_contains": branch_contains,
+        "event_kind": event_kind,
     }
     return window_from(params, datetime.now(UTC), tag or [])
 

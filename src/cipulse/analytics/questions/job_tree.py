@@ -6,9 +6,12 @@ chain under its ancestor at the last level, and the nodes of a cycle at the top 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from cipulse.analytics.questions.run_answers import JobNode, StoredRow
+from cipulse.analytics.run_metrics import FAILING
 from cipulse.domain.accepted import MAX_TREE_DEPTH
 
 
@@ -17,7 +20,10 @@ def job_tree(rows: Sequence[StoredRow], root_node_key: str | None) -> list[JobNo
     run's own node), or whose parents come back to it, is at the top level. The tree has at
     most ``MAX_TREE_DEPTH`` levels: a deeper node (a chain stored by several requests) is
     shown under its ancestor at the last level."""
+    failing_steps = _failing_steps(rows)
     nodes = {row["node_key"]: JobNode.of(row) for row in rows}
+    for key, step in failing_steps.items():
+        nodes[key] = replace(nodes[key], failing_step=step)
     parents = {
         row["node_key"]: row["parent_node_key"]
         for row in rows
@@ -33,6 +39,25 @@ def job_tree(rows: Sequence[StoredRow], root_node_key: str | None) -> list[JobNo
         else:
             nodes[parent].children.append(nodes[key])
     return top
+
+
+def _failing_steps(rows: Sequence[StoredRow]) -> dict[str, str]:
+    """Per failed node (failure, timed_out) that names no failed step, the name of its
+    first failed child, by start: the failing stage of a Trunk tree (the Jenkins plugin
+    sends a stage FAILURE when it ended with an error), as GitHub names a job's step."""
+    failed_children: dict[str, list[StoredRow]] = defaultdict(list)
+    for row in rows:
+        if row["status"] in FAILING and row["parent_node_key"] is not None:
+            failed_children[row["parent_node_key"]].append(row)
+    found: dict[str, str] = {}
+    for row in rows:
+        children = failed_children.get(row["node_key"])
+        if row["status"] in FAILING and not row["failing_step"] and children:
+            first = min(
+                children, key=lambda c: (c["started_at_ms"] is None, c["started_at_ms"] or 0)
+            )
+            found[row["node_key"]] = first["name"]
+    return found
 
 
 def _placed_under(parents: dict[str, str]) -> dict[str, str]:

@@ -77,7 +77,9 @@ def jobs(
     return Page(rows, cursor_after(end, len(keys)))
 
 
-def job_highlights(database: Database, org_id: str, window: Window, count: int) -> JobHighlights:
+def job_highlights(
+    database: Database, org_id: str, window: Window, count: int, failure_class: str | None = None
+) -> JobHighlights:
     """The ``count`` slowest jobs (p95), most failing jobs and flakiest jobs, ranked as
     ``rankings`` says (a minimum sample, by impact), from one computation of the
     window's job figures (the overview's three lists)."""
@@ -89,10 +91,13 @@ def job_highlights(database: Database, org_id: str, window: Window, count: int) 
     names = pipeline_names(database, org_id)
     tallies = figures.jobs
     slowest = job_metrics.job_rows({k: t for k, t in tallies.items() if k in slowest_keys}, names)
-    failures = job_metrics.TALLY_SORTS["failure_count"]
+    sort = "failure_count" if failure_class is None else f"failed_{failure_class}"
+    failures = job_metrics.TALLY_SORTS[sort]
     failing = {key: tally for key, tally in tallies.items() if failures(tally)}
     return JobHighlights(
         slowest=ordered(slowest, "-p95_duration_seconds")[:count],
-        failing=rankings.most_failing_jobs(job_metrics.job_rows(failing, names), count),
+        failing=rankings.most_failing_jobs(
+            job_metrics.job_rows(failing, names), count, failure_class
+        ),
         flaky=rankings.flakiest_jobs(flaky_rows(figures, names), count),
     )

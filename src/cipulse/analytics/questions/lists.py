@@ -138,7 +138,7 @@ def pipelines_shown(
 
 
 def pipeline_highlights(
-    database: Database, org_id: str, window: Window, count: int
+    database: Database, org_id: str, window: Window, count: int, failure_class: str | None = None
 ) -> PipelineHighlights:
     """The ``count`` slowest pipelines (p95), those failing most and the flakiest,
     ranked as ``rankings`` says (a minimum sample, by impact), from one read of the
@@ -165,7 +165,7 @@ def pipeline_highlights(
     timed_rows = [r for r in listed if r.id in slowest]
     return PipelineHighlights(
         slowest=ordered(timed_rows, "-p95_duration_seconds")[:count],
-        failing=rankings.most_failing_pipelines(listed, count),
+        failing=rankings.most_failing_pipelines(listed, count, failure_class),
         flaky=rankings.flakiest_pipelines(listed, samples, count),
         too_few=rankings.too_few_to_rank(listed, count),
     )

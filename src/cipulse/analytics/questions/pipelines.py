@@ -46,3 +46,9 @@ def latest_providers(database: Database, org_id: str) -> dict[str, str]:
     """Per pipeline, the provider (github, gitlab, jenkins…) of its latest attempt."""
     with database.read() as conn:
         return list_store.latest_providers(conn, org_id)
+
+
+def every_pipeline(database: Database, org_id: str) -> list[PipelineInfo]:
+    """Every pipeline of the organisation, by repository and name (the Jobs page's choice)."""
+    with database.read() as conn:
+        return [PipelineInfo(**row) for row in list_store.pipeline_rows(conn, org_id)]

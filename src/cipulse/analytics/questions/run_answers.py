@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cipulse.analytics.questions.run_triage import Triage
 from cipulse.domain.model import TagValue
 from cipulse.domain.runners import NO_RUNNER, Runner
 
@@ -109,6 +110,8 @@ class JobNode:
     # How long it waited, and where it ran (domain/runners.py).
     queue_seconds: float | None = None
     runner: Runner = NO_RUNNER
+    #: What identifies the job across runs (its job page: ``web/job_paths.py``).
+    definition_key: str | None = None
     children: list[JobNode] = field(default_factory=list)
 
     @classmethod
@@ -133,6 +136,7 @@ class JobNode:
             runner=Runner(
                 row["runner_labels"], row["runner_name"], row["runner_group"], row["runner_id"]
             ),
+            definition_key=row.get("definition_key"),
         )
 
 
@@ -143,3 +147,5 @@ class RunDetail:
     attempt: Attempt
     attempts: list[OtherAttempt]
     jobs: list[JobNode]
+    #: What it did to its branch, what changed, how its jobs' times compare (the run page).
+    triage: Triage | None = None

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from cipulse.analytics.paging import Page, check_limit, keyset_page, keyset_position
 from cipulse.analytics.questions.job_tree import job_tree
 from cipulse.analytics.questions.run_answers import Attempt, OtherAttempt, RunDetail
+from cipulse.analytics.questions.run_triage import run_triage
 from cipulse.analytics.window import parse_time
 from cipulse.domain.accepted import canonical_uuid
 from cipulse.domain.window import Window
@@ -57,6 +58,7 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
             raise NotFound(f"pipeline_run_id: no run attempt {attempt_id!r}")
         jobs = list_store.jobs_of(conn, org_id, [found])
         siblings = list_store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
+        triage = run_triage(conn, org_id, row, jobs)
     return RunDetail(
         attempt=Attempt.of(row),
         attempts=[
@@ -70,6 +72,7 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
             for sibling in siblings
         ],
         jobs=job_tree(jobs, row.get("root_node_key")),
+        triage=triage,
     )
 
 

@@ -76,9 +76,18 @@ def at_level(jobs: dict[JobKey, JobTally], window: Window) -> dict[JobKey, JobTa
     """The jobs at the level the window's filters ask for (by default the job level: the
     stages and steps inside a job are in its time already)."""
     wanted = window.filters.job_level or "job"
-    if wanted == "all":
+    if wanted != "all":
+        jobs = {key: tally for key, tally in jobs.items() if (tally.level or "job") == wanted}
+    return named(jobs, window)
+
+
+def named(jobs: dict[JobKey, JobTally], window: Window) -> dict[JobKey, JobTally]:
+    """The jobs whose name holds the window's ``job_name`` filter, in any case (every job
+    without one)."""
+    part = (window.filters.job_name or "").casefold()
+    if not part:
         return jobs
-    return {key: tally for key, tally in jobs.items() if (tally.level or "job") == wanted}
+    return {key: tally for key, tally in jobs.items() if part in tally.name.casefold()}
 
 
 def bucket_window(window: Window, start: int, interval: Interval) -> Window:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.tallies import Grain, JobTally, RunTally
+from cipulse.domain.tallies import FAILURE_CLASSES, Grain, JobTally, RunTally
 from cipulse.storage.rollups.keys import FIRST_STATUSES, ORG, Partition
 from cipulse.storage.rollups.stored_rows import (
     StoredJob,
@@ -201,7 +201,8 @@ def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str,
     statuses = [*(f"n_{s}" for s in STATUS_NAMES), *(f"first_{s}" for s in FIRST_STATUSES)]
     figures = ["compute_seconds", "duration_count", "duration_sum", "decided_runs"]
     figures += ["flaky_runs", "retry_compute_seconds"]
-    n, f = len(STATUS_NAMES), len(FIRST_STATUSES)
+    classes = [f"failed_{c}" for c in FAILURE_CLASSES]
+    n, f, k = len(STATUS_NAMES), len(FIRST_STATUSES), len(FAILURE_CLASSES)
     found: dict[str, RunTally] = {}
     for row in _totals(
         conn,
@@ -209,11 +210,11 @@ def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str,
         org_id,
         selection,
         ["pipeline_id"],
-        [*statuses, *figures],
+        [*statuses, *classes, *figures],
         ["duration_top_bucket"],
     ):
-        pipeline_id, counts = row[0], row[1 : 1 + n + f]
-        compute, count, total, decided, flaky, retry, top = row[1 + n + f :]
+        pipeline_id, counts, by_class = row[0], row[1 : 1 + n + f], row[1 + n + f : 1 + n + f + k]
+        compute, count, total, decided, flaky, retry, top = row[1 + n + f + k :]
         found[str(pipeline_id)] = RunTally(
             by_status=_counter(counts[:n], STATUS_NAMES),
             first_by_status=_counter(counts[n:], FIRST_STATUSES),
@@ -223,6 +224,7 @@ def run_totals(conn: Connection, org_id: str, selection: Selection) -> dict[str,
             flaky_runs=int(flaky),
             retry_compute_seconds=float(retry),
             duration_top_bucket=top,
+            failed_by_class=_counter(by_class, FAILURE_CLASSES),
         )
     return found
 
@@ -235,6 +237,7 @@ def job_totals(
     summed = [*(f"n_{s}" for s in STATUS_NAMES), "duration_count", "duration_sum"]
     summed += ["total_duration_seconds", "exclusive_seconds", "flaky_count"]
     summed += ["retry_compute_seconds", "failures_passed_on_retry"]
+    summed += [f"failed_{c}" for c in FAILURE_CLASSES]
     highest = ["name", "last_flaky_at_ms", "duration_top_bucket"]
     keys = ["pipeline_id", "definition_key"]
     # The outer level a job was seen at (``domain.compute.outer_level``): the lowest code.
@@ -244,7 +247,9 @@ def job_totals(
     for row in _totals(conn, job_rollups, org_id, selection, keys, summed, highest, lowest):
         pipeline_id, definition_key, counts = row[0], row[1], row[2 : 2 + n]
         (count, total, total_duration, exclusive, flaky, retry, passed) = row[2 + n : 9 + n]
-        name, last_flaky, top, level = row[9 + n :]
+        k = len(FAILURE_CLASSES)
+        by_class = row[9 + n : 9 + n + k]
+        name, last_flaky, top, level = row[9 + n + k :]
         tallies[(str(pipeline_id), definition_key)] = JobTally(
             name=name,
             by_status=_counter(counts, STATUS_NAMES),
@@ -257,6 +262,7 @@ def job_totals(
             last_flaky_at_ms=last_flaky,
             duration_top_bucket=top,
             level=None if level is None else LEVELS[level],
+            failed_by_class=_counter(by_class, FAILURE_CLASSES),
         )
     return tallies
 
@@ -331,4 +337,20 @@ def repeats_in(
         StoredRepeat(str(pipeline_id), period, previous)
         for pipeline_id, period, previous in conn.execute(query)
         if period in wanted
+    ]
+
+
+def one_job_rows(
+    conn: Connection, org_id: str, selection: Selection, definition_key: str
+) -> list[StoredJob]:
+    """The stored rows of one job (of the selection's one pipeline) the selection names,
+    period by period: a job page's series. Each condition is a range of the primary key
+    (org_id, grain, period, branch_scope, pipeline_id, definition_key)."""
+    j = job_rollups
+    return [
+        stored_job(row)
+        for condition in selection.conditions(j, org_id)
+        for row in conn.execute(
+            sa.select(*j.c).where(condition, j.c.definition_key == definition_key)
+        )
     ]

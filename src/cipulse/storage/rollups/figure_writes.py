@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.tallies import Grain, JobTally, RunTally
+from cipulse.domain.tallies import FAILURE_CLASSES, Grain, JobTally, RunTally
 from cipulse.storage.dialect import bulk_insert
 from cipulse.storage.rollups.keys import FIRST_STATUSES, MetricKey
 from cipulse.storage.rollups.stored_rows import encoded_metrics
@@ -54,6 +54,7 @@ def run_row(org_id: str, grain: int, period: int, pipeline_id: str, t: RunTally,
         t.retry_compute_seconds,
         scope,
         t.duration_top_bucket,
+        *(t.failed_by_class[c] for c in FAILURE_CLASSES),
     )
 
 
@@ -82,6 +83,7 @@ def job_row(
         None if t.level is None else LEVELS.index(t.level),
         t.failures_passed_on_retry,
         encoded_metrics(t.metrics),
+        *(t.failed_by_class[c] for c in FAILURE_CLASSES),
     )
 
 

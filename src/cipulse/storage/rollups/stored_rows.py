@@ -15,7 +15,7 @@ import orjson
 
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
-from cipulse.domain.tallies import JobTally, RunTally
+from cipulse.domain.tallies import FAILURE_CLASSES, JobTally, RunTally
 from cipulse.storage.dialect import column_names
 from cipulse.storage.rollups.keys import FIRST_STATUSES
 from cipulse.storage.schema import STATUS_NAMES, job_rollups, run_rollups
@@ -91,6 +91,8 @@ def decoded_metrics(encoded: str) -> dict[str, Histogram]:
 
 
 _RUN_STATUSES = _getter(_RUN_AT, [f"n_{s}" for s in STATUS_NAMES])
+_RUN_CLASSES = _getter(_RUN_AT, [f"failed_{c}" for c in FAILURE_CLASSES])
+_JOB_CLASSES = _getter(_JOB_AT, [f"failed_{c}" for c in FAILURE_CLASSES])
 _RUN_FIRST = _getter(_RUN_AT, [f"first_{s}" for s in FIRST_STATUSES])
 _RUN_FIELDS = _getter(
     _RUN_AT,
@@ -124,6 +126,7 @@ def stored_run(row: Sequence[Any]) -> StoredRun:
         flaky_runs=flaky,
         retry_compute_seconds=retry,
         duration_top_bucket=top,
+        failed_by_class=counter_of(_RUN_CLASSES(row), FAILURE_CLASSES),
     )
     return StoredRun(grain, period, str(pipeline_id), tally)
 
@@ -187,5 +190,6 @@ def stored_job(row: Sequence[Any]) -> StoredJob:
         duration_top_bucket=top,
         level=None if level is None else LEVELS[level],
         metrics=decoded_metrics(metrics),
+        failed_by_class=counter_of(_JOB_CLASSES(row), FAILURE_CLASSES),
     )
     return StoredJob(grain, period, str(pipeline_id), definition_key, tally)

@@ -224,3 +224,28 @@ def waterfall(run: dict[str, Any]) -> dict[str, Any]:
 
 def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def job_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A job's charts: its executions by status, its success rate and flaky runs per
+    execution, and its p50 and p95 (``web/job_presenters.job_bucket_json``'s buckets)."""
+    x = [bucket["start"] for bucket in series]
+    executions = _runs_by_status("executions", series)
+    executions["title"] = "Executions by status"
+    durations = _durations("durations", series)
+    durations["title"] = durations["title"].replace("successful runs", "successful executions")
+    rates = _chart(
+        "rates",
+        "Success rate and flaky runs per execution",
+        "line",
+        "ratio",
+        x,
+        [
+            {"name": "success rate", "values": [b["success_rate"] for b in series]},
+            {
+                "name": "flaky runs per execution",
+                "values": [b["flaky_runs_per_execution"] for b in series],
+            },
+        ],
+    )
+    return _marked([executions, rates, durations], series)

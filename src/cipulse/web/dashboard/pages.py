@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -14,10 +15,13 @@ from starlette.responses import Response
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.questions.jobs import JobHighlights
+from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS
-from cipulse.analytics.window import CHANGE_FILTERS, with_change_filters
+from cipulse.analytics.window import CHANGE_FILTERS, failure_class_from
 from cipulse.domain.changes import EventKind
+from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
@@ -71,17 +75,16 @@ async def overview(request: Request, session: SignedIn) -> Response:
     org = session.org_id
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
+    failure_class = failure_class_from(request.query_params)
     summarised, buckets, recovered, top_pipelines, top_jobs, waited = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
-        call(service.pipeline_highlights, org, view.window, TOP),
-        call(service.job_highlights, org, view.window, TOP),
+        call(service.pipeline_highlights, org, view.window, TOP, failure_class),
+        call(service.job_highlights, org, view.window, TOP, failure_class),
         call(service.waits, org, view.window),
     )
     summary, red = summary_json(summarised), recovery_json(recovered)
-    pipelines = pipeline_highlights_json(top_pipelines)
-    jobs = job_highlights_json(top_jobs)
     elsewhere = None
     if summarised.figures.run.runs == 0:
         span = await call(service.run_span, org)
@@ -104,15 +107,20 @@ async def overview(request: Request, session: SignedIn) -> Response:
         charts=charts.overview_charts([series_bucket_json(b) for b in buckets]),
         red=red,
         red_scope=red_scope,
-        slowest_pipelines=pipelines["slowest"],
-        failing_pipelines=pipelines["failing"],
-        flaky_pipelines=pipelines["flaky"],
-        too_few_pipelines=pipelines["too_few"],
-        slowest_jobs=jobs["slowest"],
-        failing_jobs=jobs["failing"],
-        flaky_jobs=jobs["flaky"],
+        **_top_lists(top_pipelines, top_jobs),
         min_sample=MIN_SAMPLE,
+        failure_class=failure_class,
+        failure_classes=FAILURE_CLASSES,
     )
+
+
+def _top_lists(pipelines: PipelineHighlights, jobs: JobHighlights) -> dict[str, Any]:
+    """The overview's top lists, as its template names them."""
+    shown, ranked = pipeline_highlights_json(pipelines), job_highlights_json(jobs)
+    return {
+        **{f"{name}_pipelines": shown[name] for name in ("slowest", "failing", "flaky", "too_few")},
+        **{f"{name}_jobs": ranked[name] for name in ("slowest", "failing", "flaky")},
+    }
 
 
 @routes.get("/red-since")
@@ -228,8 +236,7 @@ async def pipeline(request: Request, session: SignedIn, pipeline_id: str) -> Res
 async def runs(request: Request, session: SignedIn) -> Response:
     """Every run attempt of the window, newest first, filtered by the change it ran for."""
     view = view_of(request)
-    changes = {name: request.query_params.get(name) for name in CHANGE_FILTERS}
-    window = with_change_filters(view.window, changes)
+    window = view.window
     found = await call(
         service_of(request).runs, session.org_id, window, RUNS_PER_PAGE, cursor_param(request)
     )
@@ -244,7 +251,7 @@ async def runs(request: Request, session: SignedIn) -> Response:
         change_filters=CHANGE_FILTERS,
         event_kinds=[kind.value for kind in EventKind],
         filtered=window.filters.names_a_change,
-        csv=view.api("runs", format="csv", **changes),
+        csv=view.api("runs", format="csv"),
     )
 
 

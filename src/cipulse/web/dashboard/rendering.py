@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from cipulse.settings import Settings
 from cipulse.web.dashboard.assets import StaticAssets
+from cipulse.web.job_paths import job_path
 from cipulse.web.root_path import root_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -148,6 +149,7 @@ def environment() -> Environment:
         ago=ago,
         safe_url=safe_url,
     )
+    env.globals["job_path"] = job_path
     return env
 
 

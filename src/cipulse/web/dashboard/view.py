@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from cipulse.analytics.buckets import Interval
-from cipulse.analytics.window import window_from
+from cipulse.analytics.window import CHANGE_FILTERS, window_from
 from cipulse.domain.accepted import EARLIEST, END
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
@@ -22,8 +22,8 @@ from cipulse.errors import InvalidRequest
 RANGES = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 DEFAULT_RANGE = "30d"
 BRANCH_SCOPES = {"": "All branches", "default": "Default branch", "other": "Other branches"}
-#: Parameters kept from page to page.
-SHARED = ("range", "since", "until", "branches", "repository")
+#: Parameters kept from page to page: the range, branches, repository and the change.
+SHARED = ("range", "since", "until", "branches", "repository", *CHANGE_FILTERS)
 
 
 #: The days a view may show: those of the accepted range of instants.
@@ -74,7 +74,14 @@ class View:
                 query[key] = str(value)
         text = urlencode(query)
         target = f"{self.root}{path or self.path}"
-        return f"{target}?{text}" if text else target
+        if not text:
+            return target
+        return f"{target}{'&' if '?' in target else '?'}{text}"
+
+    @property
+    def changes(self) -> dict[str, str]:
+        """The filters of the change the view sets (kept from page to page)."""
+        return {k: v for k, v in self.query.items() if k in CHANGE_FILTERS}
 
     def shared(self) -> dict[str, str]:
         return {k: v for k, v in self.query.items() if k in SHARED}
@@ -132,6 +139,11 @@ def _interval(range_: str, days: int) -> Interval:
     return Interval.WEEK if days > 120 else Interval.DAY
 
 
+def _change_params(params: Any) -> dict[str, str]:
+    """The filters of the change the URL sets, as the read API takes them."""
+    return {name: params[name] for name in CHANGE_FILTERS if params.get(name)}
+
+
 def view_of(request: Request, now: datetime | None = None) -> View:
     params = request.query_params
     root = str(request.scope.get("root_path", "")).rstrip("/")
@@ -148,6 +160,7 @@ def view_of(request: Request, now: datetime | None = None) -> View:
         api["branches"] = branches
     if repository:
         api["repository"] = repository
+    api.update(_change_params(params))
     return View(
         range=range_,
         since=since,

@@ -7,7 +7,7 @@ is copied over, label sets written the one way ``domain/runners.label_set`` writ
 No figure changes, so no partition is marked.
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0017"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
