@@ -17,6 +17,7 @@ from cipulse.analytics.definitions import (
     RECOVERY_METRICS,
     RUN_METRICS,
     TRIAGE_METRICS,
+    WAIT_METRICS,
     MetricDefinition,
 )
 
@@ -101,6 +102,16 @@ PULL_REQUEST_HEADER = """
 and the dashboard's Pull requests page shows both. A source that names no pull request (a push,
 a schedule, most Trunk runs) adds no pull request. Whether a pull request is open, merged or
 closed is not known: no source cipulse reads says so on a run.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+WAIT_HEADER = """
+## Waiting for runners
+
+`GET /api/v1/analytics/waits` and the overview's wait cards: over every job of the window,
+with the previous window and each change, as the summary compares.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -267,6 +278,8 @@ def render() -> str:
         _table(TRIAGE_METRICS),
         PULL_REQUEST_HEADER,
         _table(PULL_REQUEST_METRICS),
+        WAIT_HEADER,
+        _table(WAIT_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

@@ -142,7 +142,12 @@ WINDOWS = [
     ),
 ]
 
-PERCENTILES = {"p50_duration_seconds", "p95_duration_seconds"}
+PERCENTILES = {
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "p50_queue_seconds",
+    "p95_queue_seconds",
+}
 #: The run metrics a series point is checked for (``PresentedService.run_series``).
 SERIES_CHECKED = (
     "runs",
@@ -369,7 +374,11 @@ def job_reference(
     for row in summaries:
         key = (row["pipeline_id"], row["definition_key"])
         row["failures_passed_on_retry"] = passed.get(key, 0)
-        row["mean_queue_seconds"] = sum(queues[key]) / len(queues[key]) if queues[key] else None
+        waits = sorted(queues[key])  # by hand: nearest rank over the executions that carry one
+        row["mean_queue_seconds"] = sum(waits) / len(waits) if waits else None
+        row["p50_queue_seconds"] = waits[math.ceil(0.5 * len(waits)) - 1] if waits else None
+        row["p95_queue_seconds"] = waits[math.ceil(0.95 * len(waits)) - 1] if waits else None
+        row["total_queue_seconds"] = sum(waits) if waits else None
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
 
 

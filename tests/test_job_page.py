@@ -270,13 +270,16 @@ def test_another_organisations_job_is_404(
     get(client, other, "/api/v1" + job_path(pipeline_id, "build"), 404, **WINDOW)
 
 
-def test_the_runner_is_read_from_the_tags() -> None:
+def test_the_runner_is_its_label_set_else_its_name_else_a_tag() -> None:
+    assert runner_of(Place("main", "linux,x64", "r1", {"runner": "x"}, {})) == "linux,x64"
+    assert runner_of(Place("main", None, "gl-7", {"runner": "x"}, {})) == "gl-7"
+    # Stored before jobs kept runners: the tags.
     assert runner_of(
-        Place("main", {"runner_labels": "ubuntu-latest", "runner_name": "r1"}, {})
+        Place("main", None, None, {"runner_labels": "ubuntu-latest", "runner_name": "r1"}, {})
     ) == ("ubuntu-latest")
-    assert runner_of(Place("main", {"runner_name": "gl-7"}, {"runner": "x"})) == "gl-7"
-    assert runner_of(Place("main", None, {"runner": "self-hosted"})) == "self-hosted"
-    assert runner_of(Place("main", {}, None)) is None
+    assert runner_of(Place("main", None, None, {"runner_name": "gl-7"}, {"runner": "x"})) == "gl-7"
+    assert runner_of(Place("main", None, None, None, {"runner": "self-hosted"})) == "self-hosted"
+    assert runner_of(Place("main", None, None, {}, None)) is None
 
 
 def test_a_trunk_jobs_runner_tag(client: TestClient, tenant: Tenant, reader: Tenant) -> None:

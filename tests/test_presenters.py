@@ -27,13 +27,17 @@ JOB = JobFigures(
     total_duration_seconds=0.0,
     exclusive_seconds=0.0,
     mean_queue_seconds=None,
+    p50_queue_seconds=None,
+    p95_queue_seconds=None,
+    total_queue_seconds=None,
 )
 JOB_FIELDS = [
     *("pipeline_id", "job", "definition_key", "level", "runs", "by_status", "success_rate"),
     *("failure_count", "flaky_count", "failures_passed_on_retry", "failures_by_class"),
     *("p50_duration_seconds",),
     *("p95_duration_seconds", "mean_duration_seconds", "total_duration_seconds"),
-    *("exclusive_seconds", "mean_queue_seconds"),
+    *("exclusive_seconds", "mean_queue_seconds", "p50_queue_seconds", "p95_queue_seconds"),
+    "total_queue_seconds",
 ]
 
 

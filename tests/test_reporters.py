@@ -211,6 +211,11 @@ def test_github_completed_run_external() -> None:
                     "status": "success",
                     "started_at": "2020-01-20T17:42:40Z",
                     "completed_at": "2020-01-20T17:44:39Z",
+                    # cipulse's extensions: the runner (the REST example has no created_at).
+                    "runner_labels": ["self-hosted", "foo", "bar"],
+                    "runner_name": "my runner",
+                    "runner_group": "my runner group",
+                    "runner_id": 1,
                 }
             ],
         }

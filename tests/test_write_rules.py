@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cipulse.domain.model import JobSpan
+from cipulse.domain.runners import Runner
 from cipulse.domain.status import Status
 from cipulse.domain.write_plan import ResolvedAttempt, ResolvedSpan, ResolvedSubmission, Stored
 from cipulse.ingestion.write_rules import Planner, attempt_is_ignored, span_is_ignored
@@ -244,6 +245,8 @@ def test_a_job_row_is_in_the_jobs_tables_column_order() -> None:
         metrics={"queue_seconds": 2.0},
         failure_reason="script_failure",
         failing_step="test",
+        queue_seconds=2.0,
+        runner=Runner.of(["x64", "linux ", "self-hosted", "x64"], "runner-7", "pool", 7),
     )
     row = dict(zip(column_names(jobs), job_row(ORG, "a1", job, "source", 42, 0.5), strict=True))
     assert {k: v for k, v in row.items() if k != "id"} == {
@@ -269,4 +272,9 @@ def test_a_job_row_is_in_the_jobs_tables_column_order() -> None:
         "failure_reason": "script_failure",
         "failure_class": "code",
         "failing_step": "test",
+        "queue_seconds": 2.0,
+        "runner_labels": "linux,self-hosted,x64",
+        "runner_name": "runner-7",
+        "runner_group": "pool",
+        "runner_id": "7",
     }

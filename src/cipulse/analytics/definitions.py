@@ -201,11 +201,28 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "mean_queue_seconds",
         "seconds",
-        "The arithmetic mean of the executions' queue time: the `queue_seconds` metric, "
-        "which the GitHub `workflow_job` webhook (`started_at` minus `created_at`) and the GitLab "
-        "Job Hook (`queued_duration`) give a job. The sample is the executions that carry "
-        "it, whatever their status; one without it (other sources, a job that never started) "
-        "is unknown and left out, not counted as 0. Null when none carries it.",
+        "The arithmetic mean of the executions' queue time (`jobs.queue_seconds`, kept as "
+        "their `queue_seconds` metric too): GitHub's `started_at` minus `created_at`, GitLab's "
+        "`queued_duration`, Trunk's `queue_ms` or `init_ms`, RunWatch's `queued_seconds` "
+        '(docs/api.md, "cipulse extensions: queue time and runners"). The sample is the '
+        "executions that carry it, whatever their status; one without it (a source that does "
+        "not say, a job that never started) is unknown and left out, not counted as 0. Null "
+        "when none carries it.",
+    ),
+    MetricDefinition(
+        "p50_queue_seconds, p95_queue_seconds",
+        "seconds",
+        "The 50th and 95th percentile (nearest rank) of the executions' queue time, over the "
+        "same sample as mean_queue_seconds. Exact up to 64 executions; beyond, within 1% of the "
+        "exact value, from a mergeable histogram (see How figures are computed). Null "
+        "when none carries a queue time.",
+    ),
+    MetricDefinition(
+        "total_queue_seconds",
+        "seconds",
+        "The sum of the executions' queue time, over the same sample as mean_queue_seconds: "
+        "the time the job spent waiting for a runner. Null (unknown, not 0) when none carries "
+        "a queue time.",
     ),
     MetricDefinition(
         "flaky_runs_per_execution (flaky jobs)",
@@ -239,9 +256,36 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "job executions",
         "The job's executions in the pipeline's latest 300 attempts of the window "
         "(`sampled_executions`), counted per branch and per runner, most first. An "
-        "execution's runner is the first of its job's tags `runner_labels` (GitHub), "
-        "`runner_tags` (GitLab), `runner`, `runner_name`, else of its attempt's tags; "
-        "executions naming none are left out of the runners.",
+        "execution's runner is its label set (`jobs.runner_labels`, docs/api.md), else its "
+        "runner's name; for executions stored before jobs kept them, the first of its job's "
+        "tags `runner_labels` (GitHub), `runner_tags` (GitLab), `runner`, `runner_name`, else "
+        "of its attempt's tags. Executions naming none are left out of the runners.",
+    ),
+)
+
+#: How long jobs waited for a runner, over a window (``/analytics/waits``, the overview).
+WAIT_METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(
+        "waited_jobs",
+        "job executions",
+        "The executions of jobs (directly under their run, as in the Jobs list) in the "
+        "window's attempts that carry a queue time (`jobs.queue_seconds`; see "
+        "mean_queue_seconds for where each source's comes from): the sample of the figures "
+        "below. Executions whose CI system does not say are left out, not counted as 0.",
+    ),
+    MetricDefinition(
+        "p50_queue_seconds, p95_queue_seconds (waits)",
+        "seconds",
+        "The 50th and 95th percentile (nearest rank) of those executions' queue times, over "
+        "every job: exact up to 64, within 1% beyond. Null when none waited.",
+    ),
+    MetricDefinition(
+        "mean_queue_seconds, total_queue_seconds (waits)",
+        "seconds",
+        "The mean and the sum of those queue times: the sum is the time jobs spent waiting "
+        "for a runner, the sum of the Jobs list's total_queue_seconds. Null when none "
+        "waited. Each figure's change is relative, against the compared window (the "
+        "summary's rules); with no wait in the compared window: no_earlier_data.",
     ),
 )
 

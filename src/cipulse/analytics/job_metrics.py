@@ -187,6 +187,9 @@ class JobFigures:
     total_duration_seconds: float
     exclusive_seconds: float
     mean_queue_seconds: float | None
+    p50_queue_seconds: float | None
+    p95_queue_seconds: float | None
+    total_queue_seconds: float | None
     names: PipelineName | None = None
     #: Per failure class (``FAILURE_CLASSES``, every one present), the failed executions.
     failures_by_class: dict[str, int] = field(default_factory=dict)
@@ -269,6 +272,7 @@ def job_rows(
         by_status = tally.by_status
         decided = sum(by_status[s] for s in DECIDED)
         durations = tally.durations
+        queues = tally.metrics.get("queue_seconds", Histogram())
         rows.append(
             JobFigures(
                 pipeline_id=pipeline_id,
@@ -287,7 +291,10 @@ def job_rows(
                 mean_duration_seconds=mean_of(durations),
                 total_duration_seconds=tally.total_duration_seconds,
                 exclusive_seconds=tally.exclusive_seconds,
-                mean_queue_seconds=mean_of(tally.metrics.get("queue_seconds", Histogram())),
+                mean_queue_seconds=mean_of(queues),
+                p50_queue_seconds=percentile_of(queues, 50),
+                p95_queue_seconds=percentile_of(queues, 95),
+                total_queue_seconds=queues.total if queues.count else None,
                 names=None if names is None else names.get(pipeline_id),
             )
         )

@@ -26,6 +26,7 @@ from cipulse.analytics.questions import (
     runs,
     series,
     summary,
+    waits,
 )
 from cipulse.analytics.questions.custom_metrics import MetricSeries
 from cipulse.analytics.questions.job_page import JobDetail
@@ -43,6 +44,7 @@ from cipulse.analytics.questions.runs import LatestAttempt, RunSpan
 from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.questions.summary import Summary
+from cipulse.analytics.questions.waits import Waits
 from cipulse.domain.pull_requests import PullRequestKey
 from cipulse.domain.window import Window
 from cipulse.storage.clock import now_ms
@@ -65,6 +67,9 @@ class AnalyticsService:
     def summary(self, org_id: str, window: Window) -> Summary:
         self._bounded(org_id, window)
         return summary.summary(self.database, org_id, window, self.clock())
+
+    def waits(self, org_id: str, window: Window) -> Waits:
+        return waits.waits(self.database, org_id, window, self.clock())
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval

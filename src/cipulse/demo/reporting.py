@@ -14,6 +14,7 @@ from random import Random
 
 from cipulse.demo.blueprints import Produces
 from cipulse.demo.layout import PipelineTemplate, StageTemplate
+from cipulse.demo.runners import Pool, pool_of, runner_of
 from cipulse.demo.scheduling import Schedule
 from cipulse.domain.changes import NO_CHANGE, Change
 from cipulse.domain.model import (
@@ -25,6 +26,7 @@ from cipulse.domain.model import (
     Submission,
     TagValue,
 )
+from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.domain.status import STATUS_TEXT, Status
 
 INGEST_SOURCE = "cipulse-demo"
@@ -60,6 +62,16 @@ class Reporter:
     def __init__(self, rng: Random, shift: int) -> None:
         self.rng = rng
         self.shift = shift
+        self._pools: dict[int, tuple[Pool | None, ...]] = {}
+
+    def _pools_of(self, template: PipelineTemplate) -> tuple[Pool | None, ...]:
+        """The runner pool each job of ``template`` asks for (computed once a template)."""
+        found = self._pools.get(id(template))
+        if found is None:
+            provider = template.provider
+            found = tuple(pool_of(provider, job.definition_key) for job in template.jobs)
+            self._pools[id(template)] = found
+        return found
 
     def _moment(self, epoch: int | None) -> datetime | None:
         return None if epoch is None else datetime.fromtimestamp(epoch + self.shift, UTC)
@@ -114,17 +126,20 @@ class Reporter:
         compute = 0
         # GitHub's and GitLab's webhooks give each job that started its queue time.
         waits = schedule.job_queue_seconds if template.provider in QUEUE_PROVIDERS else ()
+        pools = self._pools_of(template)
         for index, (job, status, began, finished) in enumerate(
             zip(template.jobs, schedule.statuses, schedule.starts, schedule.ends, strict=True)
         ):
             job_id = job_id_base + index
             started_at = completed_at = None
-            duration = None
+            duration = queued = None
             metrics: dict[str, float] = {}
+            pool = pools[index]
             if began is not None:
                 started_at = fromtimestamp(began + shift, UTC)
                 if waits:
-                    metrics["queue_seconds"] = float(waits[index])
+                    queued = float(waits[index]) * (pool.wait_factor if pool else 1.0)
+                    metrics["queue_seconds"] = queued
                 if finished is not None:
                     completed_at = fromtimestamp(finished + shift, UTC)
                     duration = float(finished - began)
@@ -143,6 +158,8 @@ class Reporter:
                     url=f"{job_url}{job_id}",
                     external_id=str(job_id),
                     metrics=metrics,
+                    queue_seconds=queued,
+                    runner=runner_of(pool, job_id) if began is not None else NO_RUNNER,
                 )
             )
         return spans, compute
@@ -174,6 +191,10 @@ class Reporter:
         nodes: list[JobSpan] = []
         for stage in template.stages:
             nodes += self._stage_nodes(template, stage, root, agent, progress, schedule)
+        runner = Runner.of(template.agent_pool, agent)  # the agent that ran every stage
+        for node in nodes:
+            if node.started_at is not None:
+                node.runner = runner
         status = schedule.status
         run = RunAttempt(
             repository=template.repository,
@@ -201,6 +222,7 @@ class Reporter:
             metrics=self._run_metrics(nodes, progress, schedule),
             jobs=[],
             jobs_are_snapshot=False,
+            queue_seconds=float(schedule.queue_seconds),
         )
         return Submission(
             attempts=[run],

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from cipulse.domain.changes import NO_CHANGE, Change
+from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.domain.status import Status
 
 TagValue = str | int | float
@@ -98,6 +99,10 @@ class JobSpan:
     failure_reason: str | None = None
     #: The name of the step that failed in it, where the source lists steps.
     failing_step: str | None = None
+    #: Seconds it waited for a runner, from being queued to starting (``domain/runners.py``).
+    queue_seconds: float | None = None
+    #: The runner it ran on, as far as the source says.
+    runner: Runner = NO_RUNNER
 
 
 @dataclass(slots=True)
@@ -138,6 +143,8 @@ class RunAttempt:
     jobs_are_snapshot: bool = True
     #: The commit, pull request and event it ran for, as far as the source says.
     change: Change = NO_CHANGE
+    #: Seconds it waited before it started, where its source says (``domain/runners.py``).
+    queue_seconds: float | None = None
     #: Why it failed, as the source states it (as ``JobSpan.failure_reason``).
     failure_reason: str | None = None
 

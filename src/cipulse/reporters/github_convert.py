@@ -26,6 +26,7 @@ from cipulse.reporters.payload import (
     ChangeReport,
     Conversion,
     JobReport,
+    JobWait,
     Mode,
     RunHeader,
     RunWatchJob,
@@ -97,6 +98,13 @@ def _report(job: Job) -> JobReport:
         url=job.html_url,
         started=started,
         completed=completed,
+        waited=JobWait(
+            created=job.created_at if started is not None else None,
+            runner_labels=tuple(job.labels),
+            runner_name=job.runner_name,
+            runner_group=job.runner_group_name,
+            runner_id=job.runner_id,
+        ),
     )
 
 

@@ -73,7 +73,11 @@ class Job(_Api):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     html_url: str | None = None
+    created_at: datetime | None = None
+    labels: list[str] = []
+    runner_id: int | None = None
     runner_name: str | None = None
+    runner_group_name: str | None = None
 
 
 class JobsPage(_Api):

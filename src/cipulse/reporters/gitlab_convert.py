@@ -35,6 +35,7 @@ from cipulse.reporters.payload import (
     ChangeReport,
     Conversion,
     JobReport,
+    JobWait,
     Mode,
     RunHeader,
     job_report,
@@ -94,6 +95,12 @@ def _report(job: Job) -> JobReport:
         url=job.web_url,
         started=job.started_at,
         completed=job.finished_at if is_finished(status) else None,
+        waited=JobWait(
+            queued_seconds=job.queued_duration,
+            runner_labels=tuple(job.tag_list),
+            runner_name=job.runner.description if job.runner else None,
+            runner_id=job.runner.id if job.runner else None,
+        ),
     )
 
 

@@ -35,6 +35,11 @@ class Pipeline(_Api):
     updated_at: datetime | None = None
 
 
+class Runner(_Api):
+    id: int | None = None
+    description: str | None = None
+
+
 class Job(_Api):
     id: int
     name: str
@@ -45,4 +50,7 @@ class Job(_Api):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    queued_duration: float | None = None
     web_url: str | None = None
+    runner: Runner | None = None
+    tag_list: list[str] = []

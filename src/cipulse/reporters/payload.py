@@ -24,6 +24,13 @@ class RunWatchJob(TypedDict):
     job_url: NotRequired[str]
     started_at: NotRequired[str]
     completed_at: NotRequired[str]
+    # cipulse's extension fields (docs/api.md): how long it waited, where it ran.
+    created_at: NotRequired[str]
+    queued_seconds: NotRequired[float]
+    runner_labels: NotRequired[list[str]]
+    runner_name: NotRequired[str]
+    runner_group: NotRequired[str]
+    runner_id: NotRequired[int]
 
 
 class RunWatchPayload(TypedDict):
@@ -111,8 +118,10 @@ def job_report(
     url: str | None,
     started: datetime | None,
     completed: datetime | None,
+    waited: JobWait | None = None,
 ) -> JobReport:
-    """A job's entry in a payload: the times it has, and its page when it has one."""
+    """A job's entry in a payload: the times it has, and its page when it has one; how long
+    it waited and its runner, in cipulse's extension fields, where the CI system says."""
     converted: RunWatchJob = {"name": name, "status": status.value, "job_id": job_id}
     if url:
         converted["job_url"] = url
@@ -120,7 +129,37 @@ def job_report(
         converted["started_at"] = iso(started)
     if completed is not None:
         converted["completed_at"] = iso(completed)
+    if waited is not None:
+        waited.add_to(converted)
     return JobReport(converted, status, started, completed)
+
+
+@dataclass(frozen=True, slots=True)
+class JobWait:
+    """When a job was queued (or how long it waited) and the runner it ran on: cipulse's
+    extension fields of a RunWatch job (docs/api.md)."""
+
+    created: datetime | None = None
+    queued_seconds: float | None = None
+    runner_labels: tuple[str, ...] = ()
+    runner_name: str | None = None
+    runner_group: str | None = None
+    runner_id: int | None = None
+
+    def add_to(self, found: RunWatchJob) -> None:
+        """Set the extension fields this knows on ``found``."""
+        if self.created is not None:
+            found["created_at"] = iso(self.created)
+        if self.queued_seconds is not None:
+            found["queued_seconds"] = self.queued_seconds
+        if self.runner_labels:
+            found["runner_labels"] = list(self.runner_labels)
+        if self.runner_name:
+            found["runner_name"] = self.runner_name
+        if self.runner_group:
+            found["runner_group"] = self.runner_group
+        if self.runner_id is not None:
+            found["runner_id"] = self.runner_id
 
 
 def unfinished_notes(reports: Sequence[JobReport], whose: str) -> list[str]:

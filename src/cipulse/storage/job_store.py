@@ -41,9 +41,12 @@ class FailedExecution(NamedTuple):
 
 
 class Place(NamedTuple):
-    """One execution's branch and tags (its job's, then its attempt's)."""
+    """One execution's branch, runner (label set and name: ``domain/runners.py``) and tags
+    (its job's, then its attempt's)."""
 
     branch: str | None
+    runner_labels: str | None
+    runner_name: str | None
     job_tags: dict[str, Any] | None
     attempt_tags: dict[str, Any] | None
 
@@ -123,7 +126,7 @@ def failure_details(
 
 
 def places(conn: Connection, org_id: str, window: Window, job: tuple[str, str]) -> list[Place]:
-    """The branch and tags of the job's executions in the pipeline's latest
+    """The branch, runner and tags of the job's executions in the pipeline's latest
     ``PLACES_SAMPLE`` attempts of the window (read through the index on (org_id,
     pipeline_id, started_at_ms), then each attempt's jobs by primary key)."""
     pipeline_id, definition_key = job
@@ -135,7 +138,9 @@ def places(conn: Connection, org_id: str, window: Window, job: tuple[str, str]) 
         .subquery()
     )
     query = (
-        sa.select(latest.c.branch, jobs.c.tags, latest.c.tags)
+        sa.select(
+            latest.c.branch, jobs.c.runner_labels, jobs.c.runner_name, jobs.c.tags, latest.c.tags
+        )
         .select_from(
             latest.join(jobs, sa.and_(jobs.c.org_id == org_id, jobs.c.attempt_id == latest.c.id))
         )

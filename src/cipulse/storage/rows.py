@@ -37,6 +37,15 @@ def _json(value: dict[str, Any]) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
 
+def _with_queue(metrics: dict[str, float], queue_seconds: float | None) -> dict[str, float]:
+    """``metrics`` with the queue time as its ``queue_seconds`` metric, whatever the source
+    (GitHub's and GitLab's webhooks set it themselves), so custom metrics and the job figure
+    ``mean_queue_seconds`` count every source's queue time."""
+    if queue_seconds is None or "queue_seconds" in metrics:
+        return metrics
+    return {**metrics, "queue_seconds": queue_seconds}
+
+
 def job_row(
     org_id: str,
     attempt_id: str,
@@ -64,13 +73,15 @@ def job_row(
         span.url,
         span.external_id,
         _json(span.tags),
-        _json(span.metrics),
+        _json(_with_queue(span.metrics, span.queue_seconds)),
         source,
         now,
         exclusive_seconds,
         reason,
         failure_class_text(reason),
         span.failing_step,
+        span.queue_seconds,
+        *span.runner.columns(),
     )
 
 
@@ -136,13 +147,14 @@ def _attempt_row(
         "parent_run_key": run.parent_run_key,
         "parent_node_key": run.parent_node_key,
         "tags": _json(run.tags),
-        "metrics": _json(run.metrics),
+        "metrics": _json(_with_queue(run.metrics, run.queue_seconds)),
         "ingest_source": source,
         "received_at_ms": now,
         "updated_at_ms": now,
         **run.change.columns(),
         "failure_reason": reason,
         "failure_class": failure_class_text(reason),
+        "queue_seconds": run.queue_seconds,
     }
 
 

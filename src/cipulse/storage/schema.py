@@ -244,6 +244,7 @@ run_attempts = sa.Table(
     # Why it did not succeed (domain/failure_reasons.py), NULL when it did or has not ended.
     sa.Column("failure_reason", sa.Text, nullable=True, comment="as the source states it"),
     sa.Column("failure_class", sa.String(16), nullable=True),
+    sa.Column("queue_seconds", sa.Float, nullable=True, comment="from queued to started"),
     sa.PrimaryKeyConstraint("org_id", "id"),
     # Runs of a commit and of a pull request are looked up by them; partial, so attempts
     # that name neither (most Trunk ones, all stored before) cost no index entry.
@@ -323,6 +324,12 @@ jobs = sa.Table(
     sa.Column("failure_reason", sa.Text, nullable=True, comment="as the source states it"),
     sa.Column("failure_class", sa.String(16), nullable=True),
     sa.Column("failing_step", sa.Text, nullable=True, comment="the name of its failed step"),
+    # Where it ran and how long it waited (domain/runners.py), NULL when the source is silent.
+    sa.Column("queue_seconds", sa.Float, nullable=True, comment="from queued to started"),
+    sa.Column("runner_labels", sa.Text, nullable=True, comment="its label set"),
+    sa.Column("runner_name", sa.Text, nullable=True),
+    sa.Column("runner_group", sa.Text, nullable=True),
+    sa.Column("runner_id", sa.String(200), nullable=True),
     # Keyed by position in the tree rather than by ``id`` (derived from the same two values):
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),

@@ -92,6 +92,9 @@ def _job_figures_json(row: JobFigures) -> Json:
         "total_duration_seconds": row.total_duration_seconds,
         "exclusive_seconds": row.exclusive_seconds,
         "mean_queue_seconds": row.mean_queue_seconds,
+        "p50_queue_seconds": row.p50_queue_seconds,
+        "p95_queue_seconds": row.p95_queue_seconds,
+        "total_queue_seconds": row.total_queue_seconds,
     }
 
 

@@ -21,6 +21,7 @@ from cipulse.analytics.definitions import (
     RECOVERY_METRICS,
     RUN_METRICS,
     TRIAGE_METRICS,
+    WAIT_METRICS,
 )
 from cipulse.analytics.paging import Page
 from cipulse.analytics.questions.custom_metrics import MetricSeries
@@ -35,7 +36,9 @@ from cipulse.analytics.questions.run_answers import (
 from cipulse.analytics.questions.runs import LatestAttempt
 from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timeseries
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
+from cipulse.analytics.questions.waits import WaitFigures, Waits
 from cipulse.analytics.run_metrics import RunFigures
+from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.csv_export import csv_response
 from cipulse.web.triage_presenters import triage_json
 
@@ -87,6 +90,7 @@ def attempt_json(attempt: Attempt) -> Json:
         "event_kind": attempt.event_kind,
         "failure_reason": attempt.failure_reason,
         "failure_class": attempt.failure_class,
+        "queue_seconds": attempt.queue_seconds,
     }
 
 
@@ -102,6 +106,13 @@ def _other_attempt_json(other: OtherAttempt) -> Json:
         "started_at": iso(other.started_at_ms),
         "completed_at": iso(other.completed_at_ms),
     }
+
+
+def runner_json(runner: Runner) -> Json | None:
+    """The runner a job ran on; null when its source named none."""
+    if runner == NO_RUNNER:
+        return None
+    return {"labels": runner.labels, "name": runner.name, "group": runner.group, "id": runner.id}
 
 
 def job_node_json(node: JobNode) -> Json:
@@ -123,6 +134,8 @@ def job_node_json(node: JobNode) -> Json:
         "failure_reason": node.failure_reason,
         "failure_class": node.failure_class,
         "failing_step": node.failing_step,
+        "queue_seconds": node.queue_seconds,
+        "runner": runner_json(node.runner),
         "definition_key": node.definition_key,
         "children": [job_node_json(child) for child in node.children],
     }
@@ -231,6 +244,29 @@ def summary_json(summary: Summary) -> Json:
             **_summary_figures_json(summary.previous),
         },
         "changes": {metric: change_json(change) for metric, change in summary.changes.items()},
+    }
+
+
+def wait_figures_json(figures: WaitFigures) -> Json:
+    return {
+        "waited_jobs": figures.waited_jobs,
+        "p50_queue_seconds": figures.p50_queue_seconds,
+        "p95_queue_seconds": figures.p95_queue_seconds,
+        "mean_queue_seconds": figures.mean_queue_seconds,
+        "total_queue_seconds": figures.total_queue_seconds,
+    }
+
+
+def waits_json(waits: Waits) -> Json:
+    """How long jobs waited for a runner (``/analytics/waits``), and before."""
+    return {
+        "window": window_json(waits.window),
+        **wait_figures_json(waits.figures),
+        "previous": {
+            "window": window_json(waits.previous_window),
+            **wait_figures_json(waits.previous),
+        },
+        "changes": {name: change_json(change) for name, change in waits.changes.items()},
     }
 
 
@@ -346,5 +382,6 @@ def definitions_json() -> list[Json]:
             *JOB_METRICS,
             *TRIAGE_METRICS,
             *PULL_REQUEST_METRICS,
+            *WAIT_METRICS,
         )
     ]

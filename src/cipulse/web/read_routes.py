@@ -34,6 +34,7 @@ from cipulse.web.presenters import (
     summary_json,
     summary_rows,
     timeseries_json,
+    waits_json,
 )
 from cipulse.web.requests import CheckedRoute
 
@@ -197,6 +198,19 @@ async def analytics_summary(
     _check_format(format)
     result = await _call(_service(request).summary, principal.org_id, window)
     return answer(result, format, summary_json, summary_rows)
+
+
+@routes.get(
+    "/analytics/waits",
+    summary="How long jobs waited for a runner in the window, and in the previous one",
+    responses=_answers(_OBJECT),
+)
+async def analytics_waits(
+    request: Request, principal: Auth, window: WindowParam, format: Format = "json"
+) -> Response:
+    _check_format(format)
+    result = await _call(_service(request).waits, principal.org_id, window)
+    return answer(result, format, waits_json, summary_rows)
 
 
 @routes.get(

@@ -149,7 +149,10 @@ def _name_of(series: list[JobBucket], definition_key: str) -> str:
 
 
 def runner_of(place: Place) -> str | None:
-    """The runner an execution ran on, as its tags name it (``RUNNER_TAGS``)."""
+    """The runner an execution ran on: its label set (the pool), else its runner's name,
+    else as its tags name it (``RUNNER_TAGS``: what was stored before jobs kept runners)."""
+    if place.runner_labels or place.runner_name:
+        return place.runner_labels or place.runner_name
     for tags in (place.job_tags, place.attempt_tags):
         for name in RUNNER_TAGS:
             value = (tags or {}).get(name)

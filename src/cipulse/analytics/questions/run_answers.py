@@ -12,6 +12,7 @@ from typing import Any
 
 from cipulse.analytics.questions.run_triage import Triage
 from cipulse.domain.model import TagValue
+from cipulse.domain.runners import NO_RUNNER, Runner
 
 #: A stored row as the store returns it (``storage/list_store.py``).
 StoredRow = Mapping[str, Any]
@@ -58,6 +59,8 @@ class Attempt:
     # Why it did not succeed (domain/failure_reasons.py); None when it did or has not ended.
     failure_reason: str | None = None
     failure_class: str | None = None
+    # Seconds it waited before it started, where its source says (domain/runners.py).
+    queue_seconds: float | None = None
 
     @classmethod
     def of(cls, row: StoredRow) -> Attempt:
@@ -104,6 +107,9 @@ class JobNode:
     failure_reason: str | None = None
     failure_class: str | None = None
     failing_step: str | None = None
+    # How long it waited, and where it ran (domain/runners.py).
+    queue_seconds: float | None = None
+    runner: Runner = NO_RUNNER
     #: What identifies the job across runs (its job page: ``web/job_paths.py``).
     definition_key: str | None = None
     children: list[JobNode] = field(default_factory=list)
@@ -126,6 +132,10 @@ class JobNode:
             failure_reason=row["failure_reason"],
             failure_class=row["failure_class"],
             failing_step=row["failing_step"],
+            queue_seconds=row["queue_seconds"],
+            runner=Runner(
+                row["runner_labels"], row["runner_name"], row["runner_group"], row["runner_id"]
+            ),
             definition_key=row.get("definition_key"),
         )
 

@@ -27,6 +27,7 @@ from cipulse.domain.model import (
     Submission,
     TagValue,
 )
+from cipulse.domain.runners import Runner
 from cipulse.domain.status import FINISHED_STATUSES, Status
 from cipulse.domain.timings import TimingNames, Where, settle_duration
 from cipulse.ingestion.github.schema import (
@@ -215,6 +216,8 @@ def _job_span(job: WorkflowJob, warnings: list[str]) -> JobSpan:
         tags=tags,
         metrics=metrics,
         failing_step=failing_step_of(job),
+        queue_seconds=queued,
+        runner=Runner.of(job.labels, job.runner_name, job.runner_group_name, job.runner_id),
     )
 
 

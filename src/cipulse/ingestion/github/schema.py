@@ -111,6 +111,7 @@ class WorkflowJob(_Lenient):
     completed_at: Timestamp | None = None
     steps: list[Step] = []
     labels: list[OptionalText] = []
+    runner_id: Int64 | None = None
     runner_name: OptionalText | None = None
     runner_group_name: OptionalText | None = None
 

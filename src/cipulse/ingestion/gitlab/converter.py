@@ -32,6 +32,8 @@ from cipulse.domain.model import (
     Submission,
     TagValue,
 )
+from cipulse.domain.runners import NO_RUNNER
+from cipulse.domain.runners import Runner as RunnerFacts
 from cipulse.domain.status import FINISHED_STATUSES, Status
 from cipulse.domain.timings import TimingNames, Where, settle_duration
 from cipulse.ingestion.gitlab.schema import (
@@ -73,6 +75,25 @@ def _runner_tags(runner: Runner | None) -> dict[str, TagValue]:
     if runner.tags:
         tags["runner_tags"] = ",".join(runner.tags)
     return tags
+
+
+def _job_tags(
+    runner: Runner | None, stage: str | None, allow_failure: bool | None, reason: str | None
+) -> dict[str, TagValue]:
+    tags = _runner_tags(runner)
+    if stage:
+        tags["stage"] = stage
+    if allow_failure:
+        tags["allow_failure"] = "true"
+    if reason:
+        tags["failure_reason"] = reason
+    return tags
+
+
+def _runner(runner: Runner | None) -> RunnerFacts:
+    if runner is None:
+        return NO_RUNNER
+    return RunnerFacts.of(runner.tags, runner.description, id=runner.id)
 
 
 #: Where the times are in a Pipeline Hook (a pipeline starts when it stops queueing) and in a
@@ -121,16 +142,9 @@ def _job_span(
         finished = duration = None  # GitLab's duration so far: not a duration yet
     duration = settle_duration(times, started, finished, duration, warnings, where=where)
     queued = _queue_time(queue, where, queued, warnings)
-    tags = _runner_tags(runner)
-    if stage:
-        tags["stage"] = stage
-    if allow_failure:
-        tags["allow_failure"] = "true"
     # GitLab sends ``unknown_failure`` for jobs that did not fail too.
     if not (failure_reason and status in (Status.FAILURE, Status.TIMED_OUT)):
         failure_reason = None
-    if failure_reason:
-        tags["failure_reason"] = failure_reason
     return JobSpan(
         node_key=job_node_key(job_id),
         name=name,
@@ -143,9 +157,11 @@ def _job_span(
         duration_seconds=duration,
         url=f"{web_url}/-/jobs/{job_id}" if web_url else None,
         external_id=str(job_id),
-        tags=tags,
+        tags=_job_tags(runner, stage, allow_failure, failure_reason),
         metrics={} if queued is None else {"queue_seconds": queued},
         failure_reason=failure_reason,
+        queue_seconds=queued,
+        runner=_runner(runner),
     )
 
 
@@ -223,6 +239,7 @@ def _pipeline_attempt(
         jobs=[],
         jobs_are_snapshot=False,
         change=change_of(event),
+        queue_seconds=queued,
     )
 
 

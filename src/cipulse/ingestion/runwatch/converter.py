@@ -21,7 +21,8 @@ from cipulse.domain.model import (
     SourceFormat,
     Submission,
 )
-from cipulse.domain.timings import TimingNames, settle_compute, settle_duration
+from cipulse.domain.runners import Runner
+from cipulse.domain.timings import TimingNames, Where, settle_compute, settle_duration
 from cipulse.ingestion.runwatch.schema import RunWatchJob, RunWatchRun
 
 _SELF_HOSTABLE = {"github", "gitlab"}
@@ -71,6 +72,7 @@ def _name_key(name: str) -> str:
 
 #: The timing fields of a run (and, under ``jobs[i]``, of a job).
 _TIMES = TimingNames("started_at", "completed_at", "duration_seconds")
+_QUEUE = TimingNames("created_at", "started_at", "queued_seconds")
 
 
 def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSpan], list[str]]:
@@ -109,9 +111,30 @@ def _job_spans(jobs: list[RunWatchJob], warnings: list[str]) -> tuple[list[JobSp
                 external_id=None if job.job_id is None else str(job.job_id),
                 failure_reason=job.failure_reason or None,
                 failing_step=job.failing_step or None,
+                queue_seconds=_queue_seconds(job, warnings, ("jobs", index)),
+                runner=Runner.of(
+                    job.runner_labels, job.runner_name, job.runner_group, job.runner_id
+                ),
             )
         )
     return spans, impossible
+
+
+def _queue_seconds(
+    thing: RunWatchJob | RunWatchRun, warnings: list[str], where: Where = ""
+) -> float | None:
+    """The queue time sent (``queued_seconds``), else from ``created_at`` to ``started_at``."""
+    if thing.created_at is None and thing.queued_seconds is None:
+        return None
+    return settle_duration(
+        _QUEUE,
+        thing.created_at,
+        thing.started_at,
+        thing.queued_seconds,
+        warnings,
+        where=where,
+        what="queue time",
+    )
 
 
 def convert(run: RunWatchRun) -> Submission:
@@ -151,6 +174,7 @@ def convert(run: RunWatchRun) -> Submission:
         jobs_are_snapshot=True,
         change=change_of(run, warnings),
         failure_reason=run.failure_reason or None,
+        queue_seconds=_queue_seconds(run, warnings),
     )
     return Submission(attempts=[attempt], warnings=warnings)
 

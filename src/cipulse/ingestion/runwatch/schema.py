@@ -51,6 +51,11 @@ CommitSha = Annotated[str, StringConstraints(max_length=200)]
 #: A whole commit message may be sent; its first line is kept.
 CommitMessage = Annotated[str, StringConstraints(max_length=100_000)]
 PullRequestNumber = Annotated[LaxInteger, Field(ge=1, le=2**63 - 1)]
+#: A runner's labels: a list, or text joined with commas (``domain/runners.py``).
+RunnerLabels = (
+    Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=100)]
+    | Annotated[str, StringConstraints(max_length=2000)]
+)
 
 
 class RunWatchJob(BaseModel):
@@ -66,6 +71,13 @@ class RunWatchJob(BaseModel):
     # cipulse's extensions (docs/api.md): why the job failed, and in which step.
     failure_reason: OptionalText | None = None
     failing_step: OptionalText | None = None
+    # cipulse's extensions (docs/api.md): how long it waited, and the runner it ran on.
+    created_at: Timestamp | None = None
+    queued_seconds: SignedSeconds | None = None
+    runner_labels: RunnerLabels | None = None
+    runner_name: OptionalText | None = None
+    runner_group: OptionalText | None = None
+    runner_id: StringOrIntegerId | None = None
 
 
 class RunWatchRun(BaseModel):
@@ -110,3 +122,5 @@ class RunWatchRun(BaseModel):
     pull_request_target_branch: OptionalText | None = None
     event: OptionalText | None = None
     failure_reason: OptionalText | None = None
+    created_at: Timestamp | None = None
+    queued_seconds: SignedSeconds | None = None

@@ -25,6 +25,7 @@ from cipulse.domain.model import (
     Submission,
     TagValue,
 )
+from cipulse.domain.runners import Runner
 from cipulse.domain.status import Status
 from cipulse.domain.timings import TimingNames, reversed_times_warning
 from cipulse.ingestion.trunk.schema import Event, Payload, TrackEventsRequest
@@ -158,10 +159,13 @@ def _run(
         jobs=[],
         jobs_are_snapshot=False,
         change=change_of(tags, *where),
+        queue_seconds=queue_of(metrics, f"events[{where[0]}].payload.metrics", where[1]),
     )
 
 
-def _span(event: Event, status: Status, duration: float | None) -> JobSpan:
+def _span(
+    event: Event, status: Status, duration: float | None, index: int, warnings: list[str]
+) -> JobSpan:
     tags, metrics = _tags_and_metrics(event)
     sequence = event.sequence
     name = sequence.name if sequence else event.id
@@ -178,6 +182,36 @@ def _span(event: Event, status: Status, duration: float | None) -> JobSpan:
         parent_node_key=event.parent.eventId if event.parent else None,
         tags=tags,
         metrics=metrics,
+        queue_seconds=queue_of(metrics, f"events[{index}].payload.metrics", warnings),
+        runner=runner_of(tags),
+    )
+
+
+#: Metrics that say how long an event waited, in milliseconds: the Jenkins plugin's
+#: ``init_ms`` (from the build being queued to starting; it sends it for runs), and
+#: ``queue_ms``, which other clients may send for any event.
+QUEUE_METRICS = ("queue_ms", "init_ms")
+#: Tags that name an event's runner: its labels (``runner_labels``, or ``label``, or the
+#: ``runner`` tag of the API's own example), its name and its group.
+LABEL_TAGS = ("runner_labels", "label", "runner")
+
+
+def queue_of(metrics: dict[str, float], where: str, warnings: list[str]) -> float | None:
+    """Seconds waited, from the first queue metric given; negative ones are unknown."""
+    for key in QUEUE_METRICS:
+        if key in metrics:
+            if metrics[key] < 0:
+                warnings.append(f"{where}.{key}: {metrics[key]!r} is negative; queue time unknown")
+                return None
+            return metrics[key] / 1000
+    return None
+
+
+def runner_of(tags: dict[str, TagValue]) -> Runner:
+    labels = next((str(tags[key]) for key in LABEL_TAGS if key in tags), None)
+    name, group = tags.get("runner_name"), tags.get("runner_group")
+    return Runner.of(
+        labels, None if name is None else str(name), None if group is None else str(group)
     )
 
 
@@ -201,7 +235,7 @@ def convert(request: TrackEventsRequest, ingest_source: str | None = None) -> Su
                 DetachedSpan(
                     repository=repository,
                     run_key=event.chainId,
-                    span=_span(event, status, duration),
+                    span=_span(event, status, duration, index, submission.warnings),
                 )
             )
     return submission

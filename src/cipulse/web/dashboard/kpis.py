@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cipulse.analytics.questions.waits import Waits
 from cipulse.web.dashboard import rendering
+from cipulse.web.presenters import waits_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +77,31 @@ def _compared_with(summary: dict[str, Any]) -> str:
     return f"previous, first {rendering.duration(earlier['days'] * 86400)}"
 
 
-def kpi_cards(summary: dict[str, Any]) -> list[Kpi]:
+#: The overview's wait cards, from ``/analytics/waits`` (job queue times), like ``KPIS``.
+WAIT_KPIS: tuple[tuple[str, str, Any, int, str], ...] = (
+    ("p50_queue_seconds", "p50 wait", rendering.duration, -1, "Median wait of a job for a runner"),
+    ("p95_queue_seconds", "p95 wait", rendering.duration, -1, "95th percentile of job waits"),
+    (
+        "total_queue_seconds",
+        "Waiting",
+        rendering.hours,
+        -1,
+        "Time jobs spent waiting for a runner, of those whose CI system says",
+    ),
+)
+
+
+def kpi_cards(
+    summary: dict[str, Any], figures: tuple[tuple[str, str, Any, int, str], ...] = KPIS
+) -> list[Kpi]:
     """The cards, each with its change as the summary's ``changes`` give it: a number only
-    when there is something to compare with, else what is missing ("no earlier data")."""
+    when there is something to compare with, else what is missing ("no earlier data");
+    ``figures``: which cards (the waits' for ``/analytics/waits``)."""
     previous = summary.get("previous") or {}
     changes = summary.get("changes") or {}
     compared = _compared_with(summary)
     cards = []
-    for metric, label, formatter, good, help_text in KPIS:
+    for metric, label, formatter, good, help_text in figures:
         now, before = summary.get(metric), previous.get(metric)
         change = changes.get(metric) or {"kind": "relative", "change": None, "reason": "no_value"}
         direction = verdict = ""
@@ -108,3 +127,11 @@ def kpi_cards(summary: dict[str, Any]) -> list[Kpi]:
             )
         )
     return cards
+
+
+def wait_cards(waits: Waits) -> list[Kpi]:
+    """The overview's wait cards; none when no job in either window says how long it
+    waited (its CI system does not tell: nothing to show, rather than zeros)."""
+    if not (waits.figures.waited_jobs or waits.previous.waited_jobs):
+        return []
+    return kpi_cards(waits_json(waits), WAIT_KPIS)

@@ -54,6 +54,8 @@ JOB_COLUMNS = (
     ("exclusive_seconds", "Exclusive"),
     ("total_duration_seconds", "Total time"),
     ("mean_queue_seconds", "Mean queue"),
+    ("p95_queue_seconds", "p95 queue"),
+    ("total_queue_seconds", "Total queue"),
 )
 #: The columns of durations: each shown in one unit, named in its header.
 PIPELINE_DURATIONS = ("p50_duration_seconds", "p95_duration_seconds")
@@ -63,6 +65,8 @@ JOB_DURATIONS = (
     "exclusive_seconds",
     "total_duration_seconds",
     "mean_queue_seconds",
+    "p95_queue_seconds",
+    "total_queue_seconds",
 )
 
 

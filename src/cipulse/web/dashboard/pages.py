@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -14,6 +15,8 @@ from starlette.responses import Response
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.pipeline_search import PipelineSearch
+from cipulse.analytics.questions.jobs import JobHighlights
+from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.rankings import MIN_SAMPLE
 from cipulse.analytics.service import JOB_SORTS
 from cipulse.analytics.window import CHANGE_FILTERS, failure_class_from
@@ -23,7 +26,7 @@ from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
 from cipulse.web.dashboard import charts
-from cipulse.web.dashboard.kpis import kpi_cards
+from cipulse.web.dashboard.kpis import kpi_cards, wait_cards
 from cipulse.web.dashboard.page_parts import (
     JOB_COLUMNS,
     JOB_DURATIONS,
@@ -73,16 +76,15 @@ async def overview(request: Request, session: SignedIn) -> Response:
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
     failure_class = failure_class_from(request.query_params)
-    summarised, buckets, recovered, top_pipelines, top_jobs = await asyncio.gather(
+    summarised, buckets, recovered, top_pipelines, top_jobs, waited = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
         call(service.recovery, org, view.narrowed(branch_scope=red_scope), RED_NOW_SHOWN),
         call(service.pipeline_highlights, org, view.window, TOP, failure_class),
         call(service.job_highlights, org, view.window, TOP, failure_class),
+        call(service.waits, org, view.window),
     )
     summary, red = summary_json(summarised), recovery_json(recovered)
-    pipelines = pipeline_highlights_json(top_pipelines)
-    jobs = job_highlights_json(top_jobs)
     elsewhere = None
     if summarised.figures.run.runs == 0:
         span = await call(service.run_span, org)
@@ -100,21 +102,25 @@ async def overview(request: Request, session: SignedIn) -> Response:
         title="Overview",
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
+        wait_kpis=wait_cards(waited),
         summary=summary,
         charts=charts.overview_charts([series_bucket_json(b) for b in buckets]),
         red=red,
         red_scope=red_scope,
-        slowest_pipelines=pipelines["slowest"],
-        failing_pipelines=pipelines["failing"],
-        flaky_pipelines=pipelines["flaky"],
-        too_few_pipelines=pipelines["too_few"],
-        slowest_jobs=jobs["slowest"],
-        failing_jobs=jobs["failing"],
-        flaky_jobs=jobs["flaky"],
+        **_top_lists(top_pipelines, top_jobs),
         min_sample=MIN_SAMPLE,
         failure_class=failure_class,
         failure_classes=FAILURE_CLASSES,
     )
+
+
+def _top_lists(pipelines: PipelineHighlights, jobs: JobHighlights) -> dict[str, Any]:
+    """The overview's top lists, as its template names them."""
+    shown, ranked = pipeline_highlights_json(pipelines), job_highlights_json(jobs)
+    return {
+        **{f"{name}_pipelines": shown[name] for name in ("slowest", "failing", "flaky", "too_few")},
+        **{f"{name}_jobs": ranked[name] for name in ("slowest", "failing", "flaky")},
+    }
 
 
 @routes.get("/red-since")

@@ -1,0 +1,88 @@
+"""The waits question: how long jobs waited for a runner, against before.
+
+Over every job (directly under its run) that ran in a window and carries a queue time
+(``jobs.queue_seconds``, docs/api.md): how many waited, the median and 95th percentile of
+their waits, and the time spent waiting in all; the same for the window it is compared with
+(``comparison.compared_previous``), and each figure's change. Read from the job rollups'
+queue histograms, the same the jobs list reads, so the figures add up with its columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from cipulse.analytics import comparison
+from cipulse.analytics.comparison import Change, change_of
+from cipulse.analytics.questions.shared import at_level
+from cipulse.analytics.questions.summary import WindowBounds, bounds_of
+from cipulse.analytics.window_figures import complete_jobs, job_figures
+from cipulse.domain.histogram import Histogram
+from cipulse.domain.window import Window
+from cipulse.storage.database import Database
+
+#: The figures a wait summary compares with the previous window (all relative changes).
+WAIT_FIGURES = ("waited_jobs", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFigures:
+    """A window's waits: the job executions that carry a queue time, and their figures
+    (None when none carries one: unknown, not 0)."""
+
+    waited_jobs: int
+    p50_queue_seconds: float | None
+    p95_queue_seconds: float | None
+    mean_queue_seconds: float | None
+    total_queue_seconds: float | None
+
+    def figure(self, name: str) -> float | int | None:
+        value: float | int | None = getattr(self, name)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """A window's waits, those of the window it is compared with, and each change."""
+
+    window: WindowBounds
+    figures: WaitFigures
+    previous_window: WindowBounds
+    previous: WaitFigures
+    changes: dict[str, Change]
+
+
+def waits(database: Database, org_id: str, window: Window, now_ms: int) -> Waits:
+    before = comparison.compared_previous(window, now_ms)
+    with database.read() as conn:
+        current = _figures(conn, org_id, window)
+        previous = _figures(conn, org_id, before)
+    earlier = previous.waited_jobs
+    return Waits(
+        window=bounds_of(window, now_ms),
+        figures=current,
+        previous_window=bounds_of(before),
+        previous=previous,
+        changes={
+            name: change_of(name, current.figure(name), previous.figure(name), earlier)
+            for name in WAIT_FIGURES
+        },
+    )
+
+
+def _figures(conn: Connection, org_id: str, window: Window) -> WaitFigures:
+    figures = job_figures(conn, org_id, window)
+    figures.jobs = at_level(figures.jobs, window)
+    keys = sorted(figures.jobs)
+    complete_jobs(conn, org_id, figures, keys)
+    waited = Histogram()
+    for key in keys:
+        waited.merge(figures.jobs[key].metrics.get("queue_seconds", Histogram()))
+    known = waited.count > 0
+    return WaitFigures(
+        waited_jobs=waited.count,
+        p50_queue_seconds=waited.percentile(50),
+        p95_queue_seconds=waited.percentile(95),
+        mean_queue_seconds=waited.mean(),
+        total_queue_seconds=waited.total if known else None,
+    )
