@@ -14,6 +14,7 @@ no script but its own)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cipulse.settings import Settings
 from tests.browser.conftest import (
@@ -239,7 +241,11 @@ def test_a_phone_reads_tables_and_the_waterfall(
     table.focus()
     page.keyboard.press("End")
     page.keyboard.press("ArrowRight")
-    assert table.evaluate("box => box.scrollLeft") > 0, "the keyboard does not scroll the table"
+    # The browser may scroll smoothly: wait (bounded) for it to move, then check.
+    scrolled = "box => box.scrollLeft > 0"
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(scrolled, arg=table.element_handle(), timeout=2000)
+    assert table.evaluate(scrolled), "the keyboard does not scroll the table"
     page.goto(pages["run"])
     labels = page.evaluate(AXIS_LABELS)
     assert len(labels) >= 2
