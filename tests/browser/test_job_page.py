@@ -10,17 +10,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from tests.browser.conftest import save_screenshot
-from tests.browser.test_every_screen import DESKTOP, axe_violations, open_page
+from tests.browser.test_every_screen import axe_violations
+from tests.browser.test_runs_page import page, sign_in
 from tests.servers import threaded_server
 from tests.test_job_page import DATASET, ODD
 
+__all__ = ["page"]  # a fixture, used by name
 EMAIL = "grace@example.com"
 PASSWORD = "correct horse battery"
 RANGE = "since=2024-01-01&until=2024-01-07"
@@ -45,22 +47,8 @@ def server(settings: Settings) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page, errors = open_page(browser, DESKTOP, None)
-    try:
-        yield page
-    finally:
-        page.context.close()
-    assert not errors, errors
-
-
 def test_search_jobs_then_open_one(server: str, page: Page) -> None:
-    page.goto(server + "/sign-in")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    sign_in(page, server, EMAIL, PASSWORD)
     page.goto(f"{server}/jobs?{RANGE}")
     rows = page.locator('table[data-table="jobs"] tbody tr')
     expect(rows).to_have_count(2)

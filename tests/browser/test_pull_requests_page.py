@@ -10,16 +10,18 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.users import UserService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
-from tests.browser.test_every_screen import DESKTOP, axe_violations, open_page
+from tests.browser.test_every_screen import axe_violations
+from tests.browser.test_runs_page import page, sign_in
 from tests.servers import threaded_server
 from tests.test_pull_requests import RUNS
 
+__all__ = ["page"]  # a fixture, used by name
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery"
 RANGE = "since=2024-03-01&until=2024-03-01"
@@ -42,21 +44,8 @@ def server(settings: Settings) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page, errors = open_page(browser, DESKTOP, None)
-    try:
-        yield page
-    finally:
-        page.context.close()
-    assert not errors, errors
-
-
 def test_pull_requests_page_and_one_pull_request(server: str, page: Page) -> None:
-    page.goto(server + "/sign-in")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, server, EMAIL, PASSWORD)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Pull requests").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pull requests")
     page.goto(f"{server}/pull-requests?{RANGE}")

@@ -57,10 +57,11 @@ def server(settings: Settings) -> Iterator[str]:
         yield url
 
 
-def sign_in(page: Page, url: str) -> None:
+def sign_in(page: Page, url: str, email: str = EMAIL, password: str = PASSWORD) -> None:
+    """Sign in as ``email`` (this module's user by default) and land on the overview."""
     page.goto(url + "/sign-in")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
