@@ -288,6 +288,7 @@ def cases(
     )
     found = [Case(page, path, view, params) for page, path in windowed for view, params in VIEWS]
     found.append(Case("jobs search", "/jobs", "30 days", {"job": "test"}))
+    found.append(Case("overview, by class", "/", "30 days", {"failure_class": "infrastructure"}))
     found.append(Case("run", f"/runs/{run_id}", "-", {}))
     if red_run_id is not None:
         # A failed run on the default branch: the triage's every query (previous green run,

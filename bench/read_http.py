@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -31,6 +32,7 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/analytics/timeseries", {"metric": "success_rate", "interval": "day"}),
     ("/analytics/timeseries", {"metric": "p95_duration_seconds", "interval": "day"}),
     ("/analytics/jobs", {}),
+    ("/analytics/jobs", {"sort": "-failed_infrastructure"}),
     ("/analytics/flaky", {}),
     ("/analytics/recovery", {}),
     ("/analytics/custom-metrics", {"interval": "day"}),  # and key=<first metric key>
@@ -38,9 +40,11 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/pull-requests", {}),
     ("/pull-requests", {"sort": "-ci_seconds"}),
     ("/pull-requests/summary", {}),
+    ("/analytics/waits", {}),
 )
 RUN_DETAIL = "/runs/{id}"
 PULL_REQUEST_DETAIL = "/pull-requests/{repository_id}/{number}"
+JOB_DETAIL = "/jobs/{pipeline_id}/{job}"
 #: The filters by the change a run ran for (docs/api.md), each timed as a case of its own
 #: on the endpoints below; their values come from a run of the busiest pipeline that has a
 #: pull request.
@@ -98,6 +102,8 @@ class Subjects:
     run_filters: tuple[dict[str, str], ...] = ()
     #: ``/pull-requests/{repository_id}/{number}`` of the window's latest pull request.
     pull_request: str | None = None
+    #: ``/jobs/{pipeline_id}/{job}`` of the busiest pipeline's most run job.
+    job: str | None = None
 
     def describe(self) -> str:
         metric = self.metric_key or "none (custom-metrics not measured)"
@@ -138,6 +144,8 @@ def _detail_label(path: str) -> str:
         return RUN_DETAIL
     if path.startswith("/pull-requests/") and path != "/pull-requests/summary":
         return PULL_REQUEST_DETAIL
+    if path.startswith("/jobs/"):
+        return JOB_DETAIL
     return path
 
 
@@ -194,7 +202,16 @@ def discover(client: httpx.Client, spans: list[Window]) -> Subjects:
         metric_key=str(metrics[0]) if metrics else None,
         run_filters=_run_filters(client, {**first.params, "pipeline": str(busiest["id"])}),
         pull_request=_latest_pull_request(client, first.params),
+        job=_most_run_job(client, {**first.params, "pipeline": str(busiest["id"])}),
     )
+
+
+def _most_run_job(client: httpx.Client, params: dict[str, str]) -> str | None:
+    """The path of the job of ``params``' pipeline with the most runs (None: no job)."""
+    items = get_json(client, "/analytics/jobs", {**params, "sort": "-runs", "limit": "1"})["items"]
+    if not items:
+        return None
+    return f"/jobs/{params['pipeline']}/{quote(str(items[0]['definition_key']), safe='')}"
 
 
 def _latest_pull_request(client: httpx.Client, params: dict[str, str]) -> str | None:
@@ -249,6 +266,8 @@ def cases(subjects: Subjects, spans: list[Window]) -> list[Case]:
             ]
     if subjects.pull_request is not None:
         found.append(Case(subjects.pull_request, {}, "org", None))
+    if subjects.job is not None:
+        found += [Case(subjects.job, {}, "pipeline", span) for span in spans]
     return found
 
 
