@@ -379,6 +379,7 @@ def job_reference(
         row["p50_queue_seconds"] = waits[math.ceil(0.5 * len(waits)) - 1] if waits else None
         row["p95_queue_seconds"] = waits[math.ceil(0.95 * len(waits)) - 1] if waits else None
         row["total_queue_seconds"] = sum(waits) if waits else None
+        row[QUEUE_COUNT] = len(waits)  # the waits' (not a field of the answer)
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
 
 
@@ -528,8 +529,28 @@ def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS)
         got = {(row["pipeline_id"], row["definition_key"]): row for row in items}
         assert set(got) == set(expected), window
         for key, row in expected.items():
-            assert_same(got[key], {k: v for k, v in row.items() if k != "job"}, (key, window))
+            shown = {k: v for k, v in row.items() if k not in ("job", QUEUE_COUNT)}
+            assert_same(got[key], shown, (key, window))
         check_slowest_first(service, org_id, window, JOB_PAGE_SORTS[position % 2])
+        check_waits(service, org_id, window, expected)
+
+
+#: The number of an expected job row's queue times (the waits count them).
+QUEUE_COUNT = "_queue_count"
+
+
+def check_waits(
+    service: PresentedService, org_id: str, window: Window, expected: dict[Any, dict[str, Any]]
+) -> None:
+    """The waits (read alone: the queue metric's stored rows and raw values) add up the
+    queue times of the jobs by hand: how many, and their total."""
+    figures = service.service.waits(org_id, window).figures
+    known = [row["total_queue_seconds"] for row in expected.values() if row[QUEUE_COUNT]]
+    assert figures.waited_jobs == sum(row[QUEUE_COUNT] for row in expected.values()), window
+    if known:
+        assert figures.total_queue_seconds == pytest.approx(sum(known)), window
+    else:
+        assert figures.total_queue_seconds is None, window
 
 
 def job_keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
