@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.teams import TeamService
 from cipulse.cli.main import cli
+from cipulse.demo import teams as demo_teams
 from cipulse.errors import InvalidRequest
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
@@ -233,10 +234,14 @@ def test_demo_seed_maps_its_repositories_to_teams(settings: Settings, database: 
         assert seeded.exit_code == 0, seeded.output
     teams = TeamService(database)
     owned = {team.name: team.pipelines for team in teams.teams("demo")}
-    assert set(owned) >= {"@acme/payments", "@acme/platform", "unowned"}
-    assert sum(owned.values()) == len(teams.pipeline_owners("demo"))
-    reasons = {o.owner.reason.value for o in teams.pipeline_owners("demo")}
-    assert "repository rule" in reasons
+    assert set(owned) >= {"@acme/payments", "@acme/platform", "@acme/security", "unowned"}
+    listed = teams.pipeline_owners("demo")
+    assert sum(owned.values()) == len(listed) > 0
+    for row in listed:  # each pipeline's team, from demo/teams.py's rules by hand
+        system = row.pipeline.repository.rsplit("/", 1)[-1].rsplit("-", 1)[0]
+        by_system = [t for t, systems in demo_teams.TEAM_SYSTEMS.items() if system in systems]
+        expected = "@acme/security" if row.pipeline.name == "Security scan" else None
+        assert row.owner.team == (expected or (by_system[0] if by_system else None)), row
     listing = teams.rules("demo")
     assert [(f.repository, f.rules) for f in listing.files] == [("", 2)]
     assert ("job", "lint*") in {(r.kind.value, r.pattern) for r in listing.explicit}

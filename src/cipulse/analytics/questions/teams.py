@@ -3,15 +3,16 @@
 Every team the rules name (and the pipelines of none, as ``unowned``) with the run figures
 of the pipelines it owns (``domain/ownership.py``), in the window and in the one it is
 compared with. The figures are the per-pipeline figures every list reads (stored rollups
-plus raw edges: ``window_figures.pipeline_figures``) added up per team, and each team's red
-periods (``recovery.recovery_in`` over its pipelines): no raw scan, whatever the history.
+plus raw edges: ``window_figures.pipeline_figures``) added up per team, and the red periods
+of the window (``recovery.recovery_in``, read once) by pipeline: no raw scan of runs.
 
 The ranking: by CI time (compute seconds) in the window, most first, ties by name; the
 ``unowned`` row last whatever the order (the ranking is of teams)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -90,19 +91,25 @@ def _figures(
 ) -> dict[str, TeamFigures]:
     """Every team's figures over ``window`` (``members``: team → its pipelines)."""
     per_pipeline = pipeline_figures(conn, org_id, window, histograms=False).runs
+    red = recovery.recovery_in(conn, org_id, window, limit=None)  # every period, once
+    ended: dict[str, list[float]] = defaultdict(list)
+    for period in red.ended:
+        ended[period.pipeline_id].append(period.seconds or 0.0)
+    red_at_end = Counter(period.pipeline_id for period in red.red_now)
     found: dict[str, TeamFigures] = {}
     for team, pipeline_ids in members.items():
         tally = new_run_tally()
         for pipeline_id in pipeline_ids:
             if pipeline_id in per_pipeline:
                 add_run_tally(tally, per_pipeline[pipeline_id])
-        scoped = replace(window, filters=replace(window.filters, team_pipelines=pipeline_ids))
-        red = recovery.recovery_in(conn, org_id, scoped, limit=0)
-        found[team] = _of(tally, red)
+        periods = [seconds for p in pipeline_ids for seconds in ended.get(p, ())]
+        found[team] = _of(tally, periods, sum(red_at_end[p] for p in pipeline_ids))
     return found
 
 
-def _of(tally: RunTally, red: recovery.Recovery) -> TeamFigures:
+def _of(tally: RunTally, periods: list[float], red_at_end: int) -> TeamFigures:
+    """A team's figures from its pipelines' tally, the lengths of their red periods that
+    ended in the window, and how many of their branches are red at its end."""
     by_status = tally.by_status
     failed = sum(by_status[s] for s in FAILING)
     decided = by_status[SUCCESS] + failed
@@ -113,9 +120,9 @@ def _of(tally: RunTally, red: recovery.Recovery) -> TeamFigures:
         failed_runs=failed,
         failure_rate=failed / decided if decided else None,
         flaky_runs=tally.flaky_runs,
-        red_seconds=(red.mttr_seconds or 0.0) * red.recovered_periods,
-        recovered_periods=red.recovered_periods,
-        red_at_end=red.red_now_count,
+        red_seconds=sum(periods),
+        recovered_periods=len(periods),
+        red_at_end=red_at_end,
     )
 
 
