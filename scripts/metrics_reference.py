@@ -20,6 +20,7 @@ from cipulse.analytics.definitions import (
     WAIT_METRICS,
     MetricDefinition,
 )
+from cipulse.analytics.team_definitions import TEAM_METRICS
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HEADER = """# Metric definitions
@@ -37,7 +38,8 @@ The window `[since, until)` applies to the attempt's `started_at`. The default i
 UTC days that end with today (today included): `until` is the coming UTC midnight and `since`
 30 days before; `days=N` sets another length, `since` and `until` any times. Filters narrow
 the attempts: `repository` (owner/name, any letter case),
-`pipeline` (its id or its name), `branch`, `branches` (`default`: attempts on their
+`pipeline` (its id or its name), `team` (the pipelines a team owns; see Teams), `branch`,
+`branches` (`default`: attempts on their
 repository's default branch, the one an integration or `cipulse repos set-default-branch`
 named, else `main` or `master`; `other`: all other attempts, those without a branch included),
 `provider`, `status` (comma-separated), `actor`, `triggered_by`, and `tag=key:value` (on the
@@ -112,6 +114,18 @@ WAIT_HEADER = """
 
 `GET /api/v1/analytics/waits` and the overview's wait cards: over every job of the window,
 with the previous window and each change, as the summary compares.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+TEAM_HEADER = """
+## Teams
+
+`GET /api/v1/analytics/teams` and the dashboard's Teams page rank the teams the rules name
+(`cipulse teams …`, the settings page); every read endpoint and page takes `team=`. Each team's
+figures add up its pipelines' (the same stored figures every list reads), so the teams' rows
+and the `unowned` row add up to the organisation's.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -280,6 +294,8 @@ def render() -> str:
         _table(PULL_REQUEST_METRICS),
         WAIT_HEADER,
         _table(WAIT_METRICS),
+        TEAM_HEADER,
+        _table(TEAM_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from cipulse.accounts.deletion import DeletionService
 from cipulse.accounts.service import AccountService
+from cipulse.accounts.teams import TeamService
 from cipulse.accounts.users import UserService
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics import retention
@@ -143,6 +144,8 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
     WebhookService(database).set_secret(name, WebhookProvider.GITHUB, None)
     UserService(database).create_user(f"ada@{name}.example", name, PASSWORD)
     UserService(database).sign_in(f"ada@{name}.example", PASSWORD)
+    TeamService(database).import_codeowners(name, "* @acme/web\n", None)  # teams and rules
+    TeamService(database).add_rule(name, "repository", "acme/*", "Platform")
     return tenant
 
 

@@ -356,7 +356,7 @@ def _api_request(draw: st.DrawFn, world: World, path: str, operation: dict[str, 
 
 # --- The dashboard, which the OpenAPI document leaves out -------------------------------------
 
-VIEW = ("range", "since", "until", "branches", "repository")
+VIEW = ("range", "since", "until", "branches", "repository", "team")
 
 
 @dataclass(frozen=True)
@@ -384,6 +384,7 @@ DASHBOARD = (
     Page("GET", "/pull-requests/{repository_id}/{number}", (*VIEW, "cursor")),
     Page("GET", "/flaky", VIEW),
     Page("GET", "/metrics", (*VIEW, "key", "aggregation", "group")),
+    Page("GET", "/teams", (*VIEW, "sort")),
     Page("GET", "/settings", VIEW),
     Page("GET", "/red-since", ("pipeline", "at", "branch")),
     Page("GET", "/sign-in", ("next",)),
@@ -400,6 +401,10 @@ DASHBOARD = (
     Page("POST", "/settings/members/delete", form=("csrf", "email", "confirm")),
     Page("POST", "/settings/repositories/{repository_id}/delete", form=("csrf", "confirm")),
     Page("POST", "/settings/webhooks/{provider}", form=("csrf", "secret")),
+    Page("POST", "/settings/teams/codeowners", form=("csrf", "repository", "text")),
+    Page("POST", "/settings/teams/codeowners/remove", form=("csrf", "repository")),
+    Page("POST", "/settings/teams/rules", form=("csrf", "kind", "pattern", "team")),
+    Page("POST", "/settings/teams/rules/remove", form=("csrf", "kind", "pattern")),
     Page("GET", "/api", ("format",)),
     Page("GET", "/openapi.json", ("format",)),
     Page("GET", "/static/{file}", ()),

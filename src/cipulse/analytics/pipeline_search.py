@@ -41,6 +41,8 @@ def in_filters(row: dict[str, Any], filters: Filters) -> bool:
         return False
     if filters.pipeline_id is not None and row["id"] != filters.pipeline_id:
         return False
+    if filters.team_pipelines is not None and row["id"] not in filters.team_pipelines:
+        return False
     return filters.pipeline_name is None or row["name"] == filters.pipeline_name
 
 

@@ -287,9 +287,16 @@ def check_change_cost(conn: Connection, org_id: str, window: Window) -> None:
 
 
 def window_pipelines(conn: Connection, org_id: str, filters: Filters) -> list[str] | None:
-    """The pipelines a repository or pipeline filter leaves (None: no such filter, every
-    pipeline; an empty list: the filters leave none)."""
-    if filters.repository or filters.pipeline_id or filters.pipeline_name:
+    """The pipelines a repository, pipeline or team filter leaves (None: no such filter,
+    every pipeline; an empty list: the filters leave none)."""
+    if filters.team_pipelines == ():
+        return []
+    if (
+        filters.repository
+        or filters.pipeline_id
+        or filters.pipeline_name
+        or attempt_filters.team_pipelines(filters) is not None
+    ):
         return attempt_filters.pipeline_ids_of(conn, org_id, filters)
     return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cipulse.analytics import read_plan
+from cipulse.analytics import read_plan, teams
 from cipulse.analytics.buckets import Interval
 from cipulse.analytics.job_metrics import FlakyJob, JobFigures
 from cipulse.analytics.list_rows import PipelineRow, RepositoryRow
@@ -28,6 +28,7 @@ from cipulse.analytics.questions import (
     summary,
     waits,
 )
+from cipulse.analytics.questions import teams as team_question
 from cipulse.analytics.questions.custom_metrics import MetricSeries
 from cipulse.analytics.questions.job_page import JobDetail
 from cipulse.analytics.questions.jobs import JobHighlights
@@ -44,6 +45,7 @@ from cipulse.analytics.questions.runs import LatestAttempt, RunSpan
 from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.questions.summary import Summary
+from cipulse.analytics.questions.teams import TeamRow, TeamsAnswer
 from cipulse.analytics.questions.waits import Waits
 from cipulse.domain.pull_requests import PullRequestKey
 from cipulse.domain.window import Window
@@ -59,62 +61,73 @@ class AnalyticsService:
         #: Now, in epoch milliseconds: whether a window is still under way, what is red now.
         self.clock = clock
 
-    def _bounded(self, org_id: str, window: Window) -> None:
-        """Figures under unindexed filters of the change are bounded (``read_plan``)."""
+    def scoped(self, org_id: str, window: Window) -> Window:
+        """The window with its team filter resolved to the team's pipelines."""
+        if window.filters.team is None:
+            return window
+        with self.database.read() as conn:
+            return teams.scoped(conn, org_id, window)
+
+    def _bounded(self, org_id: str, window: Window) -> Window:
+        """The window scoped to its team; figures under unindexed filters of the change
+        are bounded (``read_plan``)."""
+        window = self.scoped(org_id, window)
         with self.database.read() as conn:
             read_plan.check_change_cost(conn, org_id, window)
+        return window
 
     def summary(self, org_id: str, window: Window) -> Summary:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return summary.summary(self.database, org_id, window, self.clock())
 
     def waits(self, org_id: str, window: Window) -> Waits:
+        window = self.scoped(org_id, window)
         return waits.waits(self.database, org_id, window, self.clock())
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval
     ) -> Timeseries:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return series.timeseries(self.database, org_id, window, metric, interval, self.clock())
 
     def run_series(self, org_id: str, window: Window, interval: Interval) -> list[SeriesBucket]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return series.run_series(self.database, org_id, window, interval, self.clock())
 
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> RecoveryAnswer:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return recovery.recovery_answer(self.database, org_id, window, limit, self.clock())
 
     def jobs(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[JobFigures]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return jobs.jobs(self.database, org_id, window, page)
 
     def job_highlights(
         self, org_id: str, window: Window, count: int, failure_class: str | None = None
     ) -> JobHighlights:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return jobs.job_highlights(self.database, org_id, window, count, failure_class)
 
     def flaky(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[FlakyJob]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return flaky.flaky(self.database, org_id, window, page)
 
     def all_flaky(self, org_id: str, window: Window, sort: str | None) -> list[FlakyJob]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return flaky.all_flaky(self.database, org_id, window, sort)
 
     def custom_metric_keys(self, org_id: str, window: Window) -> dict[str, list[str]]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return custom_metrics.metric_keys(self.database, org_id, window)
 
     def custom_metric(
         self, org_id: str, window: Window, key: str, group_by: str | None, interval: Interval
     ) -> MetricSeries:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return custom_metrics.custom_metric(
             self.database, org_id, window, key, group_by, interval, self.clock()
         )
@@ -122,13 +135,13 @@ class AnalyticsService:
     def repositories(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[RepositoryRow]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return lists.repositories(self.database, org_id, window, page)
 
     def all_repositories(
         self, org_id: str, window: Window, sort: str | None
     ) -> list[RepositoryRow]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return lists.all_repositories(self.database, org_id, window, sort)
 
     def pipelines(
@@ -138,13 +151,13 @@ class AnalyticsService:
         page: PageRequest = DEFAULT_PAGE,
         search: PipelineSearch = EVERY_PIPELINE,
     ) -> Page[PipelineRow]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return lists.pipelines(self.database, org_id, window, page, search)
 
     def all_pipelines(
         self, org_id: str, window: Window, sort: str | None, search: PipelineSearch
     ) -> list[PipelineRow]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return lists.all_pipelines(self.database, org_id, window, sort, search)
 
     def pipelines_shown(
@@ -156,13 +169,13 @@ class AnalyticsService:
         start: int,
         end: int,
     ) -> tuple[list[PipelineRow], int]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return lists.pipelines_shown(self.database, org_id, window, sort, search, start, end)
 
     def pipeline_highlights(
         self, org_id: str, window: Window, count: int, failure_class: str | None = None
     ) -> PipelineHighlights:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return lists.pipeline_highlights(self.database, org_id, window, count, failure_class)
 
     def pipeline(self, org_id: str, pipeline_id: str) -> PipelineInfo:
@@ -178,6 +191,7 @@ class AnalyticsService:
         return pipelines.latest_providers(self.database, org_id)
 
     def runs(self, org_id: str, window: Window, limit: int, cursor: str | None) -> Page[Attempt]:
+        window = self.scoped(org_id, window)
         return runs.runs(self.database, org_id, window, limit, cursor)
 
     def run(self, org_id: str, attempt_id: str) -> RunDetail:
@@ -186,6 +200,7 @@ class AnalyticsService:
     def latest_runs(
         self, org_id: str, pipeline_ids: Sequence[str], window: Window, count: int = 30
     ) -> dict[str, list[LatestAttempt]]:
+        window = self.scoped(org_id, window)
         return runs.latest_runs(self.database, org_id, pipeline_ids, window, count)
 
     def run_span(self, org_id: str, pipeline_id: str | None = None) -> RunSpan | None:
@@ -204,6 +219,7 @@ class AnalyticsService:
         window: Window,
         interval: Interval = Interval.DAY,
     ) -> JobDetail:
+        window = self.scoped(org_id, window)
         return job_page.job_detail(
             self.database, org_id, pipeline_id, definition_key, window, interval, self.clock()
         )
@@ -211,6 +227,7 @@ class AnalyticsService:
     def pull_requests(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[PullRequestRow]:
+        window = self.scoped(org_id, window)
         return pull_requests.pull_requests(self.database, org_id, window, page)
 
     def pull_request(
@@ -219,9 +236,23 @@ class AnalyticsService:
         return pull_requests.pull_request(self.database, org_id, key, limit, cursor)
 
     def pull_request_summary(self, org_id: str, window: Window) -> PullRequestSummary:
+        window = self.scoped(org_id, window)
         return pull_requests.summary(self.database, org_id, window, self.clock())
 
     def all_pull_requests(
         self, org_id: str, window: Window, sort: str | None
     ) -> list[PullRequestRow]:
+        window = self.scoped(org_id, window)
         return pull_requests.every_pull_request(self.database, org_id, window, sort)
+
+    def teams(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> tuple[Page[TeamRow], TeamsAnswer]:
+        """A page of the teams ranked (``questions/teams.py``), and every row."""
+        window = self._bounded(org_id, window)
+        return team_question.teams_page(self.database, org_id, window, self.clock(), page)
+
+    def all_teams(self, org_id: str, window: Window, sort: str | None) -> TeamsAnswer:
+        """Every team's row, with the windows compared."""
+        window = self._bounded(org_id, window)
+        return team_question.teams(self.database, org_id, window, self.clock(), sort)

@@ -119,9 +119,10 @@ def jobs(
     order = sort or "-total_duration_seconds"
 
     def batches() -> Iterator[list[JobFigures]]:
+        scoped = service.scoped(org_id, window)  # the team's pipelines, in this thread
         with service.database.read() as conn:
-            figures = job_figures(conn, org_id, window)
-            figures.jobs = by_key(named(figures.jobs, window))
+            figures = job_figures(conn, org_id, scoped)
+            figures.jobs = by_key(named(figures.jobs, scoped))
             names = {
                 row["id"]: PipelineName(row["name"], row["repository"])
                 for row in list_store.pipeline_rows(conn, org_id)

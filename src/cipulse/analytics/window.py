@@ -14,6 +14,7 @@ from typing import Any
 from cipulse.domain.accepted import EARLIEST, END
 from cipulse.domain.changes import SHA_FORM, EventKind, is_sha
 from cipulse.domain.compute import LEVELS
+from cipulse.domain.ownership import MAX_NAME
 from cipulse.domain.status import Status
 from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.domain.window import BRANCH_SCOPES, Filters, Window
@@ -102,6 +103,7 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
         repository=_text(params, "repository"),
         pipeline_id=pipeline_id,
         pipeline_name=pipeline_name,
+        team=_team(params),
         branch=_text(params, "branch"),
         branch_scope=branch_scope,
         provider=_text(params, "provider"),
@@ -111,6 +113,16 @@ def filters_from(params: Mapping[str, str | None], tags: Sequence[str] = ()) -> 
         tags=tag_filters,
         **change_filters_from(params),
     )
+
+
+def _team(params: Mapping[str, str | None]) -> str | None:
+    """A team's name (known teams are checked when the question is asked)."""
+    text = (_text(params, "team") or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_NAME:
+        raise InvalidRequest(f"team: must be at most {MAX_NAME} characters")
+    return text
 
 
 def change_filters_from(params: Mapping[str, str | None]) -> dict[str, Any]:

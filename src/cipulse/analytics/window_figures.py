@@ -146,8 +146,14 @@ def pipeline_figures(
 def job_figures(conn: Connection, org_id: str, window: Window) -> Figures:
     """The window's job figures, per (pipeline, job): stored tallies without their duration
     histograms and metric aggregates (``complete_jobs`` reads them for the jobs that need
-    them)."""
-    return _figures(conn, org_id, window, Reading(Runs.NONE, jobs=True))
+    them). Under a team filter, the jobs of the team (``Filters.owns_job``)."""
+    f = window.filters
+    if f.team_job_pipelines is not None:
+        window = replace(window, filters=replace(f, team_pipelines=f.team_job_pipelines))
+    figures = _figures(conn, org_id, window, Reading(Runs.NONE, jobs=True))
+    if f.team is not None and f.team_job_rules:
+        figures.jobs = {k: t for k, t in figures.jobs.items() if f.owns_job(k[0], t.name)}
+    return figures
 
 
 def run_series(conn: Connection, org_id: str, window: Window, *, by_hour: bool) -> Parts:

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 import click
 
 from cipulse.accounts.service import AccountService, principal_for
+from cipulse.accounts.teams import TeamService
 from cipulse.cli.context import Context, refresh_rollups, reports_errors, say, workers_option
 from cipulse.cli.invocation import cipulse_command
+from cipulse.demo import teams as demo_teams
 from cipulse.demo.generator import DemoPlan, layout_of
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
 from cipulse.domain.model import Organisation
@@ -107,6 +109,7 @@ def seed(
     finally:
         database.dispose()
     say(tally.summary())
+    _teams(obj, org_name)
     refresh_rollups(obj)
     if tally.refused:
         say(f"{tally.refused} runs refused: {tally.refusal}")
@@ -114,6 +117,15 @@ def seed(
     settings = obj.settings()
     read_key = cipulse_command(settings, f"keys create --org {shlex.quote(org_name)} --scope read")
     say(f"explore it: {read_key}; {cipulse_command(settings, 'serve')}")
+
+
+def _teams(obj: Context, org_name: str) -> None:
+    """The demo's teams (``demo/teams.py``): its default CODEOWNERS and rules."""
+    teams = TeamService(obj.database)
+    teams.import_codeowners(org_name, demo_teams.DEFAULT_CODEOWNERS, None)
+    for kind, pattern, team in demo_teams.rules():
+        teams.add_rule(org_name, kind.value, pattern, team)
+    say(f"teams: {', '.join(t.name for t in teams.teams(org_name))} (cipulse teams list)")
 
 
 def _organisation(accounts: AccountService, name: str) -> Organisation:

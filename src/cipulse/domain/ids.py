@@ -67,3 +67,13 @@ def refresher_lock_id(org_id: str) -> str:
 def purger_lock_id() -> str:
     """What the one purger of a database holds (``cipulse purge``, the retention thread)."""
     return _derive("purger")
+
+
+def team_id(org_id: str, team_key: str) -> str:
+    """A team, by its name in lower case (``domain/ownership.team_key``)."""
+    return _derive("team", org_id, team_key)
+
+
+def team_rule_id(org_id: str, kind: str, pattern: str) -> str:
+    """An explicit team rule, by its kind and pattern in lower case: one rule per pattern."""
+    return _derive("team-rule", org_id, kind, pattern.lower())

@@ -3,12 +3,13 @@
 The question every analytics query answers over: a time window and filters.
 
 The window ``[since_ms, until_ms)`` applies to a run attempt's ``started_at``, in epoch
-milliseconds. Filters narrow the attempts: repository, pipeline, branch, branch scope (the
-repository's default branch, or every other), provider, status, actor, triggered_by, and (for
-Trunk data) any tag."""
+milliseconds. Filters narrow the attempts: repository, pipeline, team (the pipelines it
+owns), branch, branch scope (the repository's default branch, or every other), provider,
+status, actor, triggered_by, and (for Trunk data) any tag."""
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field, replace
 
 DAY_MS = 86_400_000
@@ -43,6 +44,28 @@ class Filters:
     author: str | None = None
     branch_contains: str | None = None
     event_kinds: tuple[str, ...] = ()
+    #: The team whose pipelines are read (``domain/ownership.py``; ``unowned``: the
+    #: pipelines no rule gives a team).
+    team: str | None = None
+    #: The pipelines of ``team``, resolved from the rules before a question is asked
+    #: (``analytics/teams.scoped``); None: no team filter.
+    team_pipelines: tuple[str, ...] | None = None
+    #: Job lists under a team filter: every job rule as (pattern, team in lower case), in
+    #: the order they apply, and the pipelines to read jobs of (None: ``team_pipelines``;
+    #: all of them when the team's own job rules may claim jobs anywhere).
+    team_job_rules: tuple[tuple[str, str], ...] = ()
+    team_job_pipelines: tuple[str, ...] | None = None
+
+    def owns_job(self, pipeline_id: str, job_name: str) -> bool:
+        """Whether a job list under the team filter keeps this job: its team is its last
+        matching job rule's, else its pipeline's (``domain/ownership.py``)."""
+        if self.team is None or not self.team_job_rules:
+            return True
+        wanted = self.team.strip().lower()
+        for pattern, team in reversed(self.team_job_rules):
+            if fnmatch.fnmatchcase(job_name.lower(), pattern):
+                return team == wanted
+        return pipeline_id in (self.team_pipelines or ())
 
     @property
     def names_a_change(self) -> bool:

@@ -51,12 +51,7 @@ def filtered(
         query = query.join(r, sa.and_(r.c.org_id == a.c.org_id, r.c.id == a.c.repository_id))
     if filters.branch_scope is not None:
         query = query.where(branch_scope_condition(a.c.branch, r, filters.branch_scope))
-    if filters.repository is not None:
-        query = query.where(sa.func.lower(r.c.full_name) == filters.repository.lower())
-    if filters.pipeline_id is not None:
-        query = query.where(a.c.pipeline_id == filters.pipeline_id)
-    if filters.pipeline_name is not None:
-        query = query.where(p.c.name == filters.pipeline_name)
+    query = query.where(*_pipeline_conditions(filters))
     for column, value in (
         (a.c.branch, filters.branch),
         (a.c.provider, filters.provider),
@@ -72,6 +67,22 @@ def filtered(
     if filters.names_a_change:
         query = query.where(*change_conditions(filters))
     return query
+
+
+def _pipeline_conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """The conditions of the repository, pipeline and team filters (repositories and
+    pipelines joined when the first two need them)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.repository is not None:
+        conditions.append(sa.func.lower(r.c.full_name) == filters.repository.lower())
+    if filters.pipeline_id is not None:
+        conditions.append(a.c.pipeline_id == filters.pipeline_id)
+    if filters.pipeline_name is not None:
+        conditions.append(p.c.name == filters.pipeline_name)
+    owned = team_pipelines(filters)
+    if owned is not None:
+        conditions.append(a.c.pipeline_id.in_(owned))
+    return conditions
 
 
 def change_conditions(filters: Filters) -> list[sa.ColumnElement[bool]]:
@@ -112,7 +123,7 @@ def in_window(query: sa.Select[Any], org_id: str, window: Window) -> sa.Select[A
 
 
 def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str]:
-    """The pipelines a repository or pipeline filter leaves (all of them without one)."""
+    """The pipelines a repository, pipeline or team filter leaves (all without one)."""
     query = (
         sa.select(p.c.id)
         .select_from(p.join(r, sa.and_(r.c.org_id == p.c.org_id, r.c.id == p.c.repository_id)))
@@ -124,7 +135,18 @@ def pipeline_ids_of(conn: Connection, org_id: str, filters: Filters) -> list[str
         query = query.where(p.c.id == filters.pipeline_id)
     if filters.pipeline_name is not None:
         query = query.where(p.c.name == filters.pipeline_name)
+    owned = team_pipelines(filters)
+    if owned is not None:
+        query = query.where(p.c.id.in_(owned))
     return [row[0] for row in conn.execute(query)]
+
+
+def team_pipelines(filters: Filters) -> tuple[str, ...] | None:
+    """The pipelines of the team filter (None: no team filter). A team the analytics did
+    not resolve to its pipelines is a programming error: refused, never read unfiltered."""
+    if filters.team is not None and filters.team_pipelines is None:
+        raise RuntimeError(f"the team filter {filters.team!r} was not resolved to pipelines")
+    return filters.team_pipelines
 
 
 def default_branches(

@@ -38,6 +38,7 @@ from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timese
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
 from cipulse.analytics.questions.waits import WaitFigures, Waits
 from cipulse.analytics.run_metrics import RunFigures
+from cipulse.analytics.team_definitions import TEAM_METRICS
 from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.csv_export import csv_response
 from cipulse.web.triage_presenters import triage_json
@@ -383,5 +384,6 @@ def definitions_json() -> list[Json]:
             *TRIAGE_METRICS,
             *PULL_REQUEST_METRICS,
             *WAIT_METRICS,
+            *TEAM_METRICS,
         )
     ]

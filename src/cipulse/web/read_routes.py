@@ -57,6 +57,13 @@ _Days = Annotated[
 ]
 _Repository = Annotated[str | None, Query(description="owner/name")]
 _Pipeline = Annotated[str | None, Query(description="pipeline id or name")]
+_Team = Annotated[
+    str | None,
+    Query(
+        description="a team's name (any case): the pipelines its rules give it; unowned: "
+        "the pipelines of no team"
+    ),
+]
 _Branches = Annotated[
     str | None,
     Query(
@@ -90,6 +97,7 @@ def window_query(
     days: _Days = None,
     repository: _Repository = None,
     pipeline: _Pipeline = None,
+    team: _Team = None,
     branch: str | None = None,
     branches: _Branches = None,
     provider: str | None = None,
@@ -112,6 +120,7 @@ def window_query(
         "days": days,
         "repository": repository,
         "pipeline": pipeline,
+        "team": team,
         "branch": branch,
         "branches": branches,
         "level": level,

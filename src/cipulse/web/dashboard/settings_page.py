@@ -1,4 +1,4 @@
-"""The settings page: API keys, plan usage, members, webhooks.
+"""The settings page: API keys, plan usage, members, teams, webhooks.
 
 The settings page: API keys (create with a scope, shown once; revoke; last used), plan
 usage against limits, the organisation's members and repositories, and its webhooks. What
@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
+from cipulse.accounts.teams import RuleListing, TeamService
 from cipulse.accounts.users import Member, Session
 from cipulse.domain.model import ROLES, ApiKeyInfo, Organisation, WebhookProvider
 from cipulse.errors import Forbidden, NotFound
@@ -53,6 +54,7 @@ class _Facts:
     members: list[Member]
     secrets_set: dict[str, int]
     repositories: list[RepositoryRow]
+    team_rules: RuleListing
 
 
 def _facts(request: Request, session: Session, month: str) -> _Facts:
@@ -64,6 +66,7 @@ def _facts(request: Request, session: Session, month: str) -> _Facts:
         members=users(request).members(session.org_id),
         secrets_set=request.app.state.webhooks.secrets_set(session.org_id),
         repositories=RepositoryService(request.app.state.database).repositories(session.org_name),
+        team_rules=TeamService(request.app.state.database).rules(session.org_name),
     )
 
 
@@ -91,6 +94,7 @@ async def settings_page(
             "usage": {"month": month, "repositories": facts.usage[0], "runs": facts.usage[1]},
             "members": facts.members,
             "repositories": facts.repositories,
+            "team_rules": facts.team_rules,
             "roles": ROLES,
             "shown": shown,
             "created": created,

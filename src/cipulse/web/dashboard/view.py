@@ -23,7 +23,7 @@ RANGES = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 DEFAULT_RANGE = "30d"
 BRANCH_SCOPES = {"": "All branches", "default": "Default branch", "other": "Other branches"}
 #: Parameters kept from page to page: the range, branches, repository and the change.
-SHARED = ("range", "since", "until", "branches", "repository", *CHANGE_FILTERS)
+SHARED = ("range", "since", "until", "branches", "repository", "team", *CHANGE_FILTERS)
 
 
 #: The days a view may show: those of the accepted range of instants.
@@ -51,6 +51,8 @@ class View:
     repository: str
     window: Window
     interval: Interval
+    #: The team the view is narrowed to ('' : none; ``unowned``: pipelines of no team).
+    team: str
     #: The read API's parameters for the same window (CSV links, the data behind charts).
     api_params: dict[str, str]
     #: The page's path after ``root``, the prefix the server is served under ('' at ``/``).
@@ -139,6 +141,11 @@ def _interval(range_: str, days: int) -> Interval:
     return Interval.WEEK if days > 120 else Interval.DAY
 
 
+def _filter_params(**given: str) -> dict[str, str]:
+    """The view's filters the read API takes as they are (those set)."""
+    return {name: value for name, value in given.items() if value}
+
+
 def _change_params(params: Any) -> dict[str, str]:
     """The filters of the change the URL sets, as the read API takes them."""
     return {name: params[name] for name in CHANGE_FILTERS if params.get(name)}
@@ -153,13 +160,11 @@ def view_of(request: Request, now: datetime | None = None) -> View:
     range_ = "custom" if since or until else params.get("range") or DEFAULT_RANGE
     branches = params.get("branches") or ""
     repository = params.get("repository") or ""
+    team = (params.get("team") or "").strip()
     api, since, until, days = _range_params(range_, since, until, now)
     if branches not in BRANCH_SCOPES:
         raise InvalidRequest("branches: must be default or other")
-    if branches:
-        api["branches"] = branches
-    if repository:
-        api["repository"] = repository
+    api.update(_filter_params(branches=branches, repository=repository, team=team))
     api.update(_change_params(params))
     return View(
         range=range_,
@@ -167,6 +172,7 @@ def view_of(request: Request, now: datetime | None = None) -> View:
         until=until,
         branches=branches,
         repository=repository,
+        team=team,
         window=window_from(api, now),
         interval=_interval(range_, days),
         api_params=api,
