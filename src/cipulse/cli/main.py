@@ -5,7 +5,19 @@ from __future__ import annotations
 import click
 
 from cipulse import __version__
-from cipulse.cli import admin, demo, ingest, operate, report, repos, rollups, send, serve, users
+from cipulse.cli import (
+    admin,
+    demo,
+    ingest,
+    operate,
+    rates,
+    report,
+    repos,
+    rollups,
+    send,
+    serve,
+    users,
+)
 from cipulse.cli.context import Context
 
 
@@ -32,6 +44,7 @@ for command in (
     admin.orgs,
     admin.keys,
     repos.repos,
+    rates.rates,
     users.users,
     ingest.ingest,
     demo.demo,
