@@ -25,7 +25,7 @@ def rates() -> None:
 @click.pass_obj
 @reports_errors
 def rates_list(obj: Context, org_name: str) -> None:
-    """List an organisation's rates per minute, most specific first within a provider."""
+    """List an organisation's rates per minute, by provider, pattern and day."""
     card = RateService(obj.database).card_of(org_name)
     rows = [("PROVIDER", "PATTERN", "FROM", f"PRICE ({card.currency})", "PLATFORM", "BILLED")]
     for rate in card.rates:
