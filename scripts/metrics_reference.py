@@ -131,7 +131,8 @@ settings page's button) adds the published rates below, which are then changed o
 like any other. They are list prices: free minutes included in a plan, free public
 repositories and discounts are not taken off.
 
-The published rates (`src/cipulse/domain/published_rates.py`), read on 2026-12-07:
+The published rates (`src/cipulse/domain/published_rates.py`), read on 2026-12-07 in the
+providers' documentation sources (github/docs and gitlab-org's `doc/`), not on their live pages:
 
 - GitHub, "Actions runner pricing" (docs.github.com/en/billing/reference/actions-runner-pricing,
   standard runners): `ubuntu-*` (Linux 2-core) $0.008 a minute until 2026-01-01, $0.006 from
