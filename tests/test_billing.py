@@ -216,6 +216,10 @@ def test_a_cost_is_unknown_and_says_why(
 def test_a_skipped_job_costs_nothing_and_totals_are_all_or_nothing() -> None:
     skipped = price_job([], "github", job(status="skipped", duration_seconds=None), None)
     assert (skipped.cost_micros, skipped.missing) == (0, None)
+    never = job(status="cancelled", duration_seconds=None, started_at_ms=None)
+    assert price_job([], "github", never, None).cost_micros == 0  # cancelled while queued
+    started = job(status="cancelled", duration_seconds=None)
+    assert price_job([], "github", started, None).missing == NO_DURATION
     known = price_job(CARD, "github", job(), None)
     unknown = price_job([], "github", job(), None)
     assert total_micros([known, skipped]) == 12_000

@@ -17,8 +17,9 @@ COST_METRICS: tuple[MetricDefinition, ...] = (
         "job's duration rounded up to the whole minute (61 s are 2 minutes; 0 s are 0). Every "
         "other provider (`gitlab` included): the exact duration in minutes, unrounded (GitLab "
         "counts duration / 60 * the runner's cost factor with no rounding stated; cipulse "
-        "folds the cost factor into the rate). A job skipped without running is 0; a job of "
-        "unknown duration is unknown. A run's billed minutes are its jobs' sum, shown to the "
+        "folds the cost factor into the rate). A job that never ran is 0 (skipped, or "
+        "cancelled with neither a start nor a duration); another of unknown duration is "
+        "unknown. A run's billed minutes are its jobs' sum, shown to the "
         "thousandth; null when any job's is unknown.",
     ),
     MetricDefinition(

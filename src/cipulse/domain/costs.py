@@ -3,10 +3,11 @@
 A job is priced by ``domain/billing.py``'s rules at the rate in effect on the day it started
 (UTC; the day its attempt started when the job does not say). Its cost is unknown (None),
 never 0, when its duration, its start, its label set or a matching rate is unknown, and the
-job says which (``missing``). A job skipped without running (no duration, or none at all)
-costs 0. A total over jobs is unknown as soon as one of them is: a partial sum would read as
-the whole cost. **Waste** is the cost of an attempt that failed, was cancelled or timed
-out, or was superseded by a later attempt of its run (a retry)."""
+job says which (``missing``). A job that never ran on a runner costs 0: skipped (with no
+duration, or 0), or cancelled before it started (neither a start nor a duration). A total
+over jobs is unknown as soon as one of them is: a partial sum would read as the whole cost.
+**Waste** is the cost of an attempt that failed, was cancelled or timed out, or was
+superseded by a later attempt of its run (a retry)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,13 @@ def day_of(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, UTC).date()
 
 
+def _never_ran(job: JobToPrice) -> bool:
+    """Skipped without a duration, or cancelled before it started: no runner minutes."""
+    if job.status == "skipped":
+        return not job.duration_seconds
+    return job.status == "cancelled" and job.duration_seconds is None and not job.started_at_ms
+
+
 def price_job(
     rates: Sequence[Rate], provider: str, job: JobToPrice, attempt_started_ms: int | None
 ) -> PricedJob:
@@ -68,7 +76,7 @@ def price_job(
     def unknown(billed: int | None, why: str) -> PricedJob:
         return PricedJob(job.id, job.name, job.labels, billed, None, None, why)
 
-    if job.status == "skipped" and not job.duration_seconds:
+    if _never_ran(job):
         return PricedJob(job.id, job.name, job.labels, 0, None, 0)
     if job.duration_seconds is None:
         return unknown(None, NO_DURATION)
