@@ -11,6 +11,7 @@ from pathlib import Path
 
 from generated_docs import write_or_check
 
+from cipulse.analytics.cost_definitions import COST_METRICS
 from cipulse.analytics.definitions import (
     JOB_METRICS,
     PULL_REQUEST_METRICS,
@@ -126,6 +127,50 @@ TEAM_HEADER = """
 (`cipulse teams …`, the settings page); every read endpoint and page takes `team=`. Each team's
 figures add up its pipelines' (the same stored figures every list reads), so the teams' rows
 and the `unowned` row add up to the organisation's.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+COST_HEADER = """
+## Cost in money
+
+`GET /api/v1/runs/{id}` answers `cost` (and the run page shows it), one pull request's answer
+and page too, at the organisation's **rate card**: prices per minute by provider and runner
+label set, each from an effective day, in the organisation's currency (an ISO 4217 code, USD
+unless set). Rates are set with `cipulse rates set|remove|currency` or on the settings page,
+and read with `cipulse rates list` or `GET /api/v1/rates`. A new organisation's card is
+empty, so costs are unknown until rates are set: `cipulse rates load-defaults` (or the
+settings page's button) adds the published rates below, which are then changed or removed
+like any other. They are list prices: free minutes included in a plan, free public
+repositories and discounts are not taken off.
+
+The published rates (`src/cipulse/domain/published_rates.py`), read on 2026-12-07 in the
+providers' documentation sources (github/docs and gitlab-org's `doc/`), not on their live pages:
+
+- GitHub, "Actions runner pricing" (docs.github.com/en/billing/reference/actions-runner-pricing,
+  standard runners): `ubuntu-*` (Linux 2-core) $0.008 a minute until 2026-01-01, $0.006 from
+  then; `windows-*` (Windows 2-core) $0.016, then $0.010; `macos-*` (macOS 3- or 4-core)
+  $0.080, then $0.062. Each job is rounded up to the whole minute, as that page says. Larger
+  runners are priced per size on that page (x64 Linux 4-core $0.012 to 96-core $0.252,
+  Windows 4-core $0.022 to 96-core $0.552, macOS 12-core $0.077; arm64 and GPU sizes too),
+  but their labels are chosen by each organisation, so they are not defaults: set the
+  label set of yours (`cipulse rates set github ubuntu-latest-8-cores 0.022 --from 2026-01-01`).
+- GitHub self-hosted runners: no default. Their minutes cost what the organisation's own
+  machines cost, which only it knows (unknown until set). GitHub announced a $0.002 a minute
+  platform charge for self-hosted runners in private repositories from 2026-03-01 and then
+  postponed it; this is from third-party pages (GitHub's own announcement was not found), so
+  an organisation that is charged sets it as the platform charge of its self-hosted rates
+  (`cipulse rates set github '*self-hosted*' 0.004 --platform 0.002 --from 2026-03-01`).
+- GitLab, "Compute minutes" (docs.gitlab.com/ci/pipelines/compute_minutes/, "Cost factors for
+  GitLab-hosted runners"): the cost factors of the hosted runners' tags
+  (`saas-linux-small-amd64` 1, `-medium-` 2, `-large-` 3, `-xlarge-` 6, `-2xlarge-` 12,
+  `saas-linux-medium-amd64-gpu-standard` 7, `saas-linux-{small,medium,large}-arm64` 1, 2, 3,
+  `saas-macos-medium-m1` 6, `saas-macos-large-m2pro` 12, `saas-windows-medium-amd64` 1),
+  each times the price of a compute minute. **That price, $0.01 ($10 per 1,000 compute
+  minutes), is not confirmed from GitLab's own pages** (only third-party pages state it):
+  check it against your GitLab invoice. A GitLab job without tags has no label set, so no
+  default prices it.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -296,6 +341,8 @@ def render() -> str:
         _table(WAIT_METRICS),
         TEAM_HEADER,
         _table(TEAM_METRICS),
+        COST_HEADER,
+        _table(COST_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

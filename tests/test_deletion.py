@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from cipulse.accounts.deletion import DeletionService
+from cipulse.accounts.rates import RateService
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.teams import TeamService
 from cipulse.accounts.users import UserService
@@ -126,7 +127,7 @@ def test_a_deleted_repository_leaves_the_rest_exact(
 def busy_organisation(database: Database, client: TestClient, name: str) -> Tenant:
     """An organisation with something in every table: runs, jobs, job nodes whose run never
     arrived, custom metrics, red periods, keys, a webhook secret and a delivery, usage, a
-    member with a session (``stuck`` adds the rest)."""
+    rate card, a member with a session (``stuck`` adds the rest)."""
     accounts = AccountService(database)
     tenant = make_tenant(accounts, name)
     ingest(database, tenant, random_attempts(9, 40, with_jobs=True))
@@ -142,6 +143,7 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
     response = client.post("/api/v1/ingest", json=reviewed, headers=tenant.runwatch_headers)
     assert response.status_code == 200, response.text
     WebhookService(database).set_secret(name, WebhookProvider.GITHUB, None)
+    RateService(database).load_defaults(name)
     UserService(database).create_user(f"ada@{name}.example", name, PASSWORD)
     UserService(database).sign_in(f"ada@{name}.example", PASSWORD)
     TeamService(database).import_codeowners(name, "* @acme/web\n", None)  # teams and rules

@@ -7,7 +7,7 @@ import functools
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,9 @@ from click.testing import CliRunner, Result
 from cipulse.cli.main import cli
 from cipulse.demo.generator import DemoPlan, generate_chunk, history, job_count
 from cipulse.demo.layout import build_layout
+from cipulse.demo.rates import DEMO_RATES
+from cipulse.demo.runners import POOLS
+from cipulse.domain.billing import rate_for
 from cipulse.domain.changes import EventKind
 from cipulse.domain.model import RunAttempt, RunKeyScope, SourceFormat, Submission
 from cipulse.domain.status import Status
@@ -247,6 +250,16 @@ def test_github_and_gitlab_jobs_carry_their_queue_time(seed: int) -> None:
     assert all(not job.metrics for attempt in others for job in attempt.jobs)
 
 
+@pytest.mark.parametrize("day", [date(2025, 6, 1), date(2026, 1, 1), date(2026, 3, 1)])
+def test_every_demo_runner_pool_has_a_rate(day: date) -> None:
+    """The demo's costs are known: each pool's label set is priced on any day."""
+    for provider, pools in POOLS.items():
+        for pool in pools:
+            assert rate_for(DEMO_RATES, provider, pool.labels, day), (provider, pool.labels)
+    gpu = rate_for(DEMO_RATES, "github", "gpu,linux,self-hosted,x64", day)
+    assert gpu is not None and gpu.pattern == "*gpu*"
+
+
 def test_the_organisation_scales_with_the_runs() -> None:
     small = build_layout(42, 2000, DAYS)
     assert (len(small.pipelines), len(small.repositories)) == (3, 1)
@@ -276,6 +289,7 @@ def test_seed_stores_the_history_and_seeding_again_changes_nothing(
     assert "created organisation" not in again.stderr
     assert (count(database, "run_attempts"), count(database, "jobs")) == (SMALL.runs, jobs)
     assert [o["name"] for o in rows(database, "organisations")] == ["demo"]
+    assert count(database, "rates") == len(DEMO_RATES)  # its rate card, set once
 
     stored = rows(database, "run_attempts")
     now_ms = int(NOW.timestamp() * 1000)

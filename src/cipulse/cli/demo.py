@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import click
 
+from cipulse.accounts.rates import RateService
 from cipulse.accounts.service import AccountService, principal_for
 from cipulse.accounts.teams import TeamService
 from cipulse.cli.context import Context, refresh_rollups, reports_errors, say, workers_option
@@ -20,6 +21,7 @@ from cipulse.cli.invocation import cipulse_command
 from cipulse.demo import teams as demo_teams
 from cipulse.demo.generator import DemoPlan, layout_of
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
+from cipulse.demo.rates import DEMO_RATES
 from cipulse.domain.model import Organisation
 from cipulse.errors import CipulseError, NotFound
 from cipulse.ingestion.service import IngestRequest, IngestService
@@ -92,6 +94,7 @@ def seed(
     end = (now.replace(tzinfo=UTC) if now else datetime.now(UTC)).replace(microsecond=0)
     plan = DemoPlan(runs=runs, days=days, now=end, seed=seed_value)
     principal = principal_for(_organisation(AccountService(obj.database), org_name))
+    RateService(obj.database).set_rates(org_name, list(DEMO_RATES))
     layout = layout_of(plan)
     say(
         f"seeding {runs:,} runs over {days} days into {org_name!r}: "

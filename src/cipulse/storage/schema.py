@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from cipulse.storage.schema_pull_requests import pull_request_figures as pull_request_figures
+from cipulse.storage.schema_rates import rates as rates
 from cipulse.storage.schema_rollups import STATUS_NAMES as STATUS_NAMES
 from cipulse.storage.schema_rollups import job_rollups as job_rollups
 from cipulse.storage.schema_rollups import metric_rollups as metric_rollups
@@ -49,6 +50,13 @@ organisations = sa.Table(
         nullable=True,
         comment="Days since the epoch: the runs of earlier days were purged; their figures are "
         "kept in the rollups and no longer recomputed (storage/retention.py)",
+    ),
+    sa.Column(
+        "currency",
+        sa.String(3),
+        nullable=False,
+        server_default="USD",
+        comment="ISO 4217: the currency of its rate card and costs (domain/money.py)",
     ),
 )
 

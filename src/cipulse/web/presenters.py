@@ -14,6 +14,7 @@ import orjson
 from starlette.responses import Response
 
 from cipulse.analytics.comparison import Change
+from cipulse.analytics.cost_definitions import COST_METRICS
 from cipulse.analytics.custom_metrics import MetricPoint
 from cipulse.analytics.definitions import (
     JOB_METRICS,
@@ -40,6 +41,7 @@ from cipulse.analytics.questions.waits import WaitFigures, Waits
 from cipulse.analytics.run_metrics import RunFigures
 from cipulse.analytics.team_definitions import TEAM_METRICS
 from cipulse.domain.runners import NO_RUNNER, Runner
+from cipulse.web.cost_presenters import attempt_cost_json
 from cipulse.web.csv_export import csv_response
 from cipulse.web.triage_presenters import triage_json
 
@@ -149,6 +151,7 @@ def run_json(detail: RunDetail) -> Json:
         "attempts": [_other_attempt_json(other) for other in detail.attempts],
         "jobs": [job_node_json(node) for node in detail.jobs],
         "triage": None if detail.triage is None else triage_json(detail.triage),
+        "cost": None if detail.cost is None else attempt_cost_json(detail.cost),
     }
 
 
@@ -385,5 +388,6 @@ def definitions_json() -> list[Json]:
             *PULL_REQUEST_METRICS,
             *WAIT_METRICS,
             *TEAM_METRICS,
+            *COST_METRICS,
         )
     ]

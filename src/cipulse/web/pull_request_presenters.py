@@ -14,6 +14,7 @@ from cipulse.analytics.questions.pull_requests import (
 )
 from cipulse.analytics.questions.summary import iso
 from cipulse.domain.pull_requests import PullRequestKey
+from cipulse.web.cost_presenters import pull_request_cost_json
 from cipulse.web.presenters import Json, attempt_json, change_json
 
 
@@ -69,6 +70,7 @@ def pull_request_detail_json(detail: PullRequestDetail) -> Json:
             "items": [attempt_json(attempt) for attempt in detail.runs.items],
             "next_cursor": detail.runs.next_cursor,
         },
+        "cost": None if detail.cost is None else pull_request_cost_json(detail.cost),
     }
 
 

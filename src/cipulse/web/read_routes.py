@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from cipulse.accounts.rates import RateService
 from cipulse.analytics.buckets import parse_interval
 from cipulse.analytics.paging import DEFAULT_LIMIT, MAX_PAGE
 from cipulse.analytics.service import AnalyticsService
@@ -20,6 +21,7 @@ from cipulse.domain.changes import EventKind
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 from cipulse.web.auth import Reader
+from cipulse.web.cost_presenters import rate_card_json
 from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.presenters import (
     answer,
@@ -318,6 +320,16 @@ async def get_run(
     pipeline_run_id: Annotated[str, Path(description="the attempt's id, a UUID in any case")],
 ) -> Response:
     return _json(run_json(await _call(_service(request).run, principal.org_id, pipeline_run_id)))
+
+
+@routes.get(
+    "/rates",
+    summary="The organisation's rate card and currency",
+    responses=_answers(_OBJECT, csv=False),
+)
+async def get_rates(request: Request, principal: Auth) -> Response:
+    service = RateService(request.app.state.database)
+    return _json(rate_card_json(await _call(service.card, principal.org_id)))
 
 
 def router() -> APIRouter:

@@ -24,6 +24,7 @@ from cipulse.analytics.paging import (
     keyset_position,
     page_range,
 )
+from cipulse.analytics.questions.costs import PullRequestCost, pull_request_cost
 from cipulse.analytics.questions.run_answers import Attempt
 from cipulse.analytics.run_metrics import nearest_rank
 from cipulse.domain.accepted import canonical_uuid
@@ -76,6 +77,8 @@ class PullRequestDetail:
     row: PullRequestRow
     commits: list[StoredCommit]
     runs: Page[Attempt]
+    #: Its cost over every attempt, at the organisation's rates (raw, bounded).
+    cost: PullRequestCost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,8 @@ def pull_request(
             )
         commits = store.commits_of(conn, org_id, key)
         runs = store.runs_page(conn, org_id, key, limit + 1, after)
-    return PullRequestDetail(rows[0], commits, keyset_page(runs, limit, Attempt.of))
+        cost = pull_request_cost(conn, org_id, key)
+    return PullRequestDetail(rows[0], commits, keyset_page(runs, limit, Attempt.of), cost)
 
 
 def _percentiles(rows: Sequence[tuple[Any, ...]]) -> dict[str, float | None]:

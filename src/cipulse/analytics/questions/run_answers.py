@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cipulse.analytics.questions.costs import AttemptCost
 from cipulse.analytics.questions.run_triage import Triage
 from cipulse.domain.model import TagValue
 from cipulse.domain.runners import NO_RUNNER, Runner
@@ -149,3 +150,5 @@ class RunDetail:
     jobs: list[JobNode]
     #: What it did to its branch, what changed, how its jobs' times compare (the run page).
     triage: Triage | None = None
+    #: What it cost at the organisation's rates, and whether that is waste.
+    cost: AttemptCost | None = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from cipulse.analytics.paging import Page, check_limit, keyset_page, keyset_position
+from cipulse.analytics.questions.costs import attempt_cost
 from cipulse.analytics.questions.job_tree import job_tree
 from cipulse.analytics.questions.run_answers import Attempt, OtherAttempt, RunDetail
 from cipulse.analytics.questions.run_triage import run_triage
@@ -59,6 +60,8 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
         jobs = list_store.jobs_of(conn, org_id, [found])
         siblings = list_store.sibling_attempts(conn, org_id, row["pipeline_id"], row["run_key"])
         triage = run_triage(conn, org_id, row, jobs)
+        superseded = any(sibling["attempt"] > row["attempt"] for sibling in siblings)
+        cost = attempt_cost(conn, org_id, row, jobs, superseded)
     return RunDetail(
         attempt=Attempt.of(row),
         attempts=[
@@ -73,6 +76,7 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
         ],
         jobs=job_tree(jobs, row.get("root_node_key")),
         triage=triage,
+        cost=cost,
     )
 
 

@@ -16,6 +16,7 @@ from cipulse.web.dashboard import (
     pull_request_pages,
     settings_admin,
     settings_page,
+    settings_rates,
     settings_teams,
     team_pages,
 )
@@ -34,6 +35,9 @@ def install(app: FastAPI) -> None:
         settings_page,
         settings_admin,
         settings_teams,
+        settings_page,
+        settings_admin,
+        settings_rates,
     ):
         app.include_router(module.router())
     # Hashed once, from the bytes the package ships: each file's URL names its version.

@@ -1,8 +1,9 @@
-"""The settings page: API keys, plan usage, members, teams, webhooks.
+"""The settings page: keys, usage, members, teams, webhooks, rates.
 
 The settings page: API keys (create with a scope, shown once; revoke; last used), plan
-usage against limits, the organisation's members and repositories, and its webhooks. What
-admins change besides keys is in ``settings_admin.py``."""
+usage against limits, the organisation's members and repositories, its webhooks and its
+rate card. What admins change besides keys is in ``settings_admin.py`` and
+``settings_rates.py``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from cipulse.accounts.rates import RateCard, RateService
 from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
 from cipulse.accounts.teams import RuleListing, TeamService
@@ -23,6 +25,7 @@ from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.storage.clock import from_ms, month_of, now_ms
 from cipulse.storage.repositories import RepositoryRow
 from cipulse.web.auth import SignedIn, check_csrf, users
+from cipulse.web.cost_presenters import rate_card_json
 from cipulse.web.dashboard.rendering import public_base_url, render
 from cipulse.web.dashboard.routing import page_router, redirect
 from cipulse.web.dashboard.view import BRANCH_SCOPES, RANGES, view_of
@@ -55,6 +58,7 @@ class _Facts:
     secrets_set: dict[str, int]
     repositories: list[RepositoryRow]
     team_rules: RuleListing
+    rate_card: RateCard
 
 
 def _facts(request: Request, session: Session, month: str) -> _Facts:
@@ -67,6 +71,7 @@ def _facts(request: Request, session: Session, month: str) -> _Facts:
         secrets_set=request.app.state.webhooks.secrets_set(session.org_id),
         repositories=RepositoryService(request.app.state.database).repositories(session.org_name),
         team_rules=TeamService(request.app.state.database).rules(session.org_name),
+        rate_card=RateService(request.app.state.database).card(session.org_id),
     )
 
 
@@ -101,6 +106,7 @@ async def settings_page(
             "curl": example_curl(base_url, created.key) if created else None,
             "base_url": base_url,
             "webhooks": _webhooks(base_url, session.org_name, facts.secrets_set),
+            "rate_card": rate_card_json(facts.rate_card),
         },
         status_code=status,
     )

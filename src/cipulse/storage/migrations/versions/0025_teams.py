@@ -4,7 +4,7 @@ repository), and explicit pipeline, repository and job rules (``storage/schema_t
 Ownership is worked out when read, so no figure changes and no partition is marked.
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0025"
-down_revision = "0022"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
