@@ -20,6 +20,7 @@ from cipulse.analytics.definitions import (
     WAIT_METRICS,
     MetricDefinition,
 )
+from cipulse.analytics.runner_definitions import RUNNER_METRICS
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HEADER = """# Metric definitions
@@ -112,6 +113,18 @@ WAIT_HEADER = """
 
 `GET /api/v1/analytics/waits` and the overview's wait cards: over every job of the window,
 with the previous window and each change, as the summary compares.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+RUNNER_HEADER = """
+## Runners
+
+Per runner label set, from the runner rollup (per pipeline, day, recent hour, branch scope and
+label set, refreshed with the other rollups), plus what the read plan computes raw: the
+Runners page, `GET /api/v1/analytics/runners` (sortable by each figure, a page at a time, CSV),
+one label set's runners, the queue by hour of day, and a run's time split.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -280,6 +293,8 @@ def render() -> str:
         _table(PULL_REQUEST_METRICS),
         WAIT_HEADER,
         _table(WAIT_METRICS),
+        RUNNER_HEADER,
+        _table(RUNNER_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

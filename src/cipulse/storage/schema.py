@@ -25,6 +25,7 @@ from cipulse.storage.schema_rollups import rollup_dirty as rollup_dirty
 from cipulse.storage.schema_rollups import rollup_failures as rollup_failures
 from cipulse.storage.schema_rollups import rollup_repeats as rollup_repeats
 from cipulse.storage.schema_rollups import run_rollups as run_rollups
+from cipulse.storage.schema_runners import runner_rollups as runner_rollups
 from cipulse.storage.schema_types import NAMING_CONVENTION as NAMING_CONVENTION
 from cipulse.storage.schema_types import Id as Id
 from cipulse.storage.schema_types import Json as Json

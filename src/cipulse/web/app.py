@@ -38,6 +38,7 @@ from cipulse.web import (
     middleware,
     pull_request_routes,
     read_routes,
+    runner_routes,
     webhook_routes,
 )
 from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
@@ -183,6 +184,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(list_routes.router())
     app.include_router(job_routes.router())
     app.include_router(pull_request_routes.router())
+    app.include_router(runner_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(
