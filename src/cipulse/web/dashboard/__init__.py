@@ -14,6 +14,7 @@ from cipulse.web.dashboard import (
     job_pages,
     pages,
     pull_request_pages,
+    runner_pages,
     settings_admin,
     settings_page,
 )
@@ -23,7 +24,15 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, pages, job_pages, pull_request_pages, settings_page, settings_admin):
+    for module in (
+        auth,
+        pages,
+        job_pages,
+        pull_request_pages,
+        runner_pages,
+        settings_page,
+        settings_admin,
+    ):
         app.include_router(module.router())
     # Hashed once, from the bytes the package ships: each file's URL names its version.
     assets = StaticAssets.of(STATIC)
