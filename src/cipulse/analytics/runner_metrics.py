@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cipulse.analytics.run_metrics import DECIDED, FAILING, SUCCESS
@@ -51,7 +51,7 @@ def runner_tallies(
 ) -> dict[RunnerKey, RunnerTally]:
     """Per (pipeline, label set), the tally of the level-0 jobs of ``attempts``."""
     retried = superseded(history)
-    found: dict[RunnerKey, RunnerTally] = {}
+    found: dict[RunnerKey, Executions] = {}
     for attempt in attempts:
         jobs = jobs_by_attempt.get(attempt.id, [])
         nodes = {job["node_key"] for job in jobs}
@@ -60,37 +60,55 @@ def runner_tallies(
             if job["parent_node_key"] in nodes:
                 continue  # a stage or step inside a job: its time is the job's
             key = (attempt.pipeline_id, job.get("runner_labels") or UNKNOWN_LABELS)
-            tally = found.get(key)
-            if tally is None:
-                tally = found[key] = RunnerTally()
-            add_execution(tally, job, waste=waste)
-    return found
+            executions = found.get(key)
+            if executions is None:
+                executions = found[key] = Executions()
+            executions.add(job, waste=waste)
+    return {key: executions.tally() for key, executions in found.items()}
 
 
-def add_execution(tally: RunnerTally, job: dict[str, Any], *, waste: bool) -> None:
-    """Count one execution (a job row) in ``tally``."""
-    tally.by_status[job["status"]] += 1
-    if job.get("failure_class"):
-        tally.failed_by_class[job["failure_class"]] += 1
-    duration = job["duration_seconds"]
-    if job["status"] == SUCCESS and duration is not None:
-        tally.durations.add(duration)
-    minutes = billable_minutes(duration)
-    tally.job_seconds += duration or 0.0
-    tally.billable_minutes += minutes
-    if waste:
-        tally.waste_job_seconds += duration or 0.0
-        tally.waste_billable_minutes += minutes
-    queue = job.get("queue_seconds")
-    started, completed = job["started_at_ms"], job["completed_at_ms"]
-    if queue is not None:
-        tally.queue.add(queue)
-        if started is not None:
-            hour = hour_of_day(started - round(queue * 1000))
-            tally.queue_by_hour.setdefault(hour, Histogram()).add(queue)
-    if started is not None and completed is not None and completed > started:
-        for hour, seconds in busy_by_hour(started, completed):
-            tally.busy_seconds[hour] += seconds
+@dataclass(slots=True)
+class Executions:
+    """Executions gathered for one tally: counts and sums as they come, the values of the
+    histograms in lists (a histogram is built once, from all its values)."""
+
+    counted: RunnerTally = field(default_factory=RunnerTally)
+    durations: list[float] = field(default_factory=list)
+    queues: list[float] = field(default_factory=list)
+    queues_by_hour: dict[int, list[float]] = field(default_factory=dict)
+
+    def add(self, job: dict[str, Any], *, waste: bool) -> None:
+        """Count one execution (a job row)."""
+        tally = self.counted
+        status, duration = job["status"], job["duration_seconds"]
+        tally.by_status[status] += 1
+        if job.get("failure_class"):
+            tally.failed_by_class[job["failure_class"]] += 1
+        if status == SUCCESS and duration is not None:
+            self.durations.append(duration)
+        minutes = billable_minutes(duration)
+        tally.job_seconds += duration or 0.0
+        tally.billable_minutes += minutes
+        if waste:
+            tally.waste_job_seconds += duration or 0.0
+            tally.waste_billable_minutes += minutes
+        queue = job.get("queue_seconds")
+        started, completed = job["started_at_ms"], job["completed_at_ms"]
+        if queue is not None:
+            self.queues.append(queue)
+            if started is not None:
+                hour = hour_of_day(started - round(queue * 1000))
+                self.queues_by_hour.setdefault(hour, []).append(queue)
+        if started is not None and completed is not None and completed > started:
+            for hour, seconds in busy_by_hour(started, completed):
+                tally.busy_seconds[hour] += seconds
+
+    def tally(self) -> RunnerTally:
+        tally = self.counted
+        tally.durations = Histogram.of(sorted(self.durations))
+        tally.queue = Histogram.of(self.queues)
+        tally.queue_by_hour = {h: Histogram.of(v) for h, v in self.queues_by_hour.items()}
+        return tally
 
 
 def hour_of_day(ms: int) -> int:

@@ -203,11 +203,11 @@ def runners_of(
     """The runners of ``label_set`` ('' for none named), from a bounded raw read."""
     with database.read() as conn:
         found, sampled = runner_store.executions(conn, org_id, window, label_set or None)
-    tallies: dict[str | None, RunnerTally] = {}
+    by_name: dict[str | None, runner_metrics.Executions] = {}
     for execution in found:
-        tally = tallies.setdefault(execution.runner_name, RunnerTally())
-        runner_metrics.add_execution(tally, execution._asdict(), waste=False)
-    rows = [_runner_row(name, tally) for name, tally in tallies.items()]
+        executions = by_name.setdefault(execution.runner_name, runner_metrics.Executions())
+        executions.add(execution._asdict(), waste=False)
+    rows = [_runner_row(name, executions.tally()) for name, executions in by_name.items()]
     rows.sort(key=lambda row: (-row.jobs, row.runner_name is None, row.runner_name or ""))
     return LabelSetRunners(
         window=bounds_of(window, now_ms),
