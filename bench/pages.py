@@ -273,6 +273,10 @@ def discover(client: httpx.Client) -> tuple[str, str, str, str | None, str]:
     return str(busiest["id"]), str(busiest["name"]), latest, red_id, path
 
 
+#: The demo's hosted Linux pool (demo/runners.py), whose runners a case lists.
+RUNNER_LABELS = {"label_set": "ubuntu-latest"}
+
+
 def cases(
     pipeline_id: str, run_id: str, job_path: str, red_run_id: str | None = None
 ) -> list[Case]:
@@ -283,12 +287,15 @@ def cases(
         ("jobs", "/jobs"),
         ("job", job_path),
         ("pull requests", "/pull-requests"),
+        ("runners", "/runners"),
         ("flaky", "/flaky"),
         ("metrics", "/metrics"),
     )
     found = [Case(page, path, view, params) for page, path in windowed for view, params in VIEWS]
     found.append(Case("jobs search", "/jobs", "30 days", {"job": "test"}))
     found.append(Case("overview, by class", "/", "30 days", {"failure_class": "infrastructure"}))
+    # A label set's runners: the demo's busiest pool (a bounded raw read).
+    found.append(Case("runners of a label set", "/runners/names", "30 days", RUNNER_LABELS))
     found.append(Case("run", f"/runs/{run_id}", "-", {}))
     if red_run_id is not None:
         # A failed run on the default branch: the triage's every query (previous green run,

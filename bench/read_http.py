@@ -41,6 +41,10 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/pull-requests", {"sort": "-ci_seconds"}),
     ("/pull-requests/summary", {}),
     ("/analytics/waits", {}),
+    ("/analytics/runners", {}),
+    ("/analytics/runners", {"sort": "-p95_queue_seconds"}),
+    ("/analytics/runners/names", {"label_set": "ubuntu-latest"}),
+    ("/analytics/runners/hours", {}),
 )
 RUN_DETAIL = "/runs/{id}"
 PULL_REQUEST_DETAIL = "/pull-requests/{repository_id}/{number}"

@@ -21,6 +21,7 @@ from cipulse.analytics.definitions import (
     WAIT_METRICS,
     MetricDefinition,
 )
+from cipulse.analytics.runner_definitions import RUNNER_METRICS
 from cipulse.analytics.team_definitions import TEAM_METRICS
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
@@ -171,6 +172,18 @@ providers' documentation sources (github/docs and gitlab-org's `doc/`), not on t
   minutes), is not confirmed from GitLab's own pages** (only third-party pages state it):
   check it against your GitLab invoice. A GitLab job without tags has no label set, so no
   default prices it.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+RUNNER_HEADER = """
+## Runners
+
+Per runner label set, from the runner rollup (per pipeline, day, recent hour, branch scope and
+label set, refreshed with the other rollups), plus what the read plan computes raw: the
+Runners page, `GET /api/v1/analytics/runners` (sortable by each figure, a page at a time, CSV),
+one label set's runners, the queue by hour of day, and a run's time split.
 
 | Metric | Unit | Definition |
 |---|---|---|
@@ -343,6 +356,8 @@ def render() -> str:
         _table(TEAM_METRICS),
         COST_HEADER,
         _table(COST_METRICS),
+        RUNNER_HEADER,
+        _table(RUNNER_METRICS),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

@@ -382,6 +382,8 @@ DASHBOARD = (
     Page("GET", "/jobs/{pipeline_id}", (*VIEW, "job")),
     Page("GET", "/pull-requests", (*VIEW, "sort", "author", "cursor")),
     Page("GET", "/pull-requests/{repository_id}/{number}", (*VIEW, "cursor")),
+    Page("GET", "/runners", (*VIEW, "sort", "cursor")),
+    Page("GET", "/runners/names", (*VIEW, "label_set")),
     Page("GET", "/flaky", VIEW),
     Page("GET", "/metrics", (*VIEW, "key", "aggregation", "group")),
     Page("GET", "/teams", (*VIEW, "sort")),

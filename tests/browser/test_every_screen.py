@@ -125,6 +125,8 @@ def dashboard_pages(page: Page, url: str) -> dict[str, str]:
         "runs": url + "/runs",
         "pull_requests": url + "/pull-requests",
         "jobs": url + "/jobs",
+        "runners": url + "/runners",
+        "runner_names": url + "/runners/names?label_set=ubuntu-latest",
         "flaky": url + "/flaky",
         "metrics": url + "/metrics",
         "teams": url + "/teams",

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import pieces, rollups
+from cipulse.domain.runner_tallies import RunnerKey, RunnerTally, add_runner_tally
 from cipulse.domain.tallies import Grain, JobTally, RunTally
 from cipulse.domain.window import DAY_MS, HOUR_MS
-from cipulse.storage.rollups import figure_reads, figure_writes
+from cipulse.storage.rollups import figure_reads, figure_writes, runner_rows
 from cipulse.storage.rollups.keys import ORG, SCOPE_CODES
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 JobKey = tuple[str, str]
 #: (grain, period, scope code) → run tallies by pipeline, job tallies by job.
 Deltas = dict[tuple[int, int, int], tuple[dict[str, RunTally], dict[JobKey, JobTally]]]
+#: The same for the runner tallies (days and hours only: the runner rollup has no blocks).
+RunnerDeltas = dict[tuple[int, int, int], dict[RunnerKey, RunnerTally]]
 
 
 def add(conn: Connection, org_id: str, computed: Computed, now_ms: int) -> None:
@@ -39,18 +42,22 @@ def add(conn: Connection, org_id: str, computed: Computed, now_ms: int) -> None:
         return
     first_hourly_ms = rollups.first_hourly_day(now_ms) * DAY_MS
     deltas: Deltas = {}
+    runners: RunnerDeltas = {}
     for day, computed_day in found.stored_pieces(first_hourly_ms // DAY_MS).items():
         for branch_scope, piece in computed_day.days.items():
             scope = SCOPE_CODES[branch_scope]
             _add_delta(deltas, (Grain.DAY, day, scope), piece.runs, piece.jobs)
+            _add_runners(runners, (Grain.DAY, day, scope), piece)
             for start, hour_piece in computed_day.hours.get(branch_scope, {}).items():
-                _add_delta(
-                    deltas, (Grain.HOUR, start // HOUR_MS, scope), hour_piece.runs, hour_piece.jobs
-                )
+                hour = (Grain.HOUR, start // HOUR_MS, scope)
+                _add_delta(deltas, hour, hour_piece.runs, hour_piece.jobs)
+                _add_runners(runners, hour, hour_piece)
     _blocks_and_organisation(deltas)
+    _organisation_runners(runners)
     out = computed.replacement
     for (grain, period), pipeline_ids in _keys(deltas).items():
         _add_to_stored(conn, org_id, grain, period, pipeline_ids, deltas, out)
+        _add_stored_runners(conn, org_id, (grain, period), pipeline_ids, runners, out)
     for attempt in found.attempts:
         if attempt.completed_at_ms is not None:
             computed.red_periods_from(attempt.pipeline_id, attempt.completed_at_ms)
@@ -67,6 +74,45 @@ def _add_delta(
         rollups.add_run_tally(into_runs.setdefault(pipeline_id, rollups.new_run_tally()), tally)
     for job_key, job in jobs.items():
         rollups.add_job_tally(into_jobs.setdefault(job_key, rollups.new_job_tally(job.name)), job)
+
+
+def _add_runners(runners: RunnerDeltas, key: tuple[int, int, int], piece: rollups.Piece) -> None:
+    into = runners.setdefault(key, {})
+    for runner_key, tally in piece.runners.items():
+        add_runner_tally(into.setdefault(runner_key, RunnerTally()), tally)
+
+
+def _organisation_runners(runners: RunnerDeltas) -> None:
+    """Every runner delta added into the organisation's row of its period and label set."""
+    for by_runner in runners.values():
+        totals: dict[RunnerKey, RunnerTally] = {}
+        for (_, label_set), tally in by_runner.items():
+            add_runner_tally(totals.setdefault((ORG, label_set), RunnerTally()), tally)
+        for runner_key, tally in totals.items():
+            add_runner_tally(by_runner.setdefault(runner_key, RunnerTally()), tally)
+
+
+def _add_stored_runners(
+    conn: Connection,
+    org_id: str,
+    at: tuple[int, int],
+    pipeline_ids: Sequence[str],
+    runners: RunnerDeltas,
+    out: figure_writes.Replacement,
+) -> None:
+    """The stored runner rows of the period and pipelines (cleared with the others), every
+    branch scope, with the deltas added."""
+    grain, period = at
+    if grain not in (Grain.DAY, Grain.HOUR):
+        return  # no runner row is kept for blocks
+    for scope in SCOPE_CODES.values():
+        found = {
+            (row.pipeline_id, row.label_set): row.tally
+            for row in runner_rows.runner_rows(conn, org_id, grain, [period], pipeline_ids, scope)
+        }
+        for key, tally in runners.get((grain, period, scope), {}).items():
+            add_runner_tally(found.setdefault(key, RunnerTally()), tally)
+        out.add_runners(grain, period, scope, found)
 
 
 def _blocks_and_organisation(deltas: Deltas) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cipulse.analytics.run_metrics import RunFigures
+from cipulse.analytics.runner_metrics import QueueFigures
 
 #: A stored row as the store returns it (``storage/list_store.py``).
 StoredRow = Mapping[str, Any]
@@ -49,6 +50,8 @@ class PipelineRow:
     repository_host: str
     created_at_ms: int
     figures: RunFigures
+    #: Its jobs' waits (directly under the run: the runner rollup's), where read.
+    queue: QueueFigures | None = None
 
     @classmethod
     def of(cls, row: StoredRow, figures: RunFigures) -> PipelineRow:

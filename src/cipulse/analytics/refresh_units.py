@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from cipulse.analytics import added_runs, pieces, recovery, rollups
+from cipulse.domain.runner_tallies import RunnerTally, add_runner_tally
 from cipulse.domain.tallies import Grain, JobTally, RunTally
 from cipulse.domain.window import DAY_MS, HOUR_MS
-from cipulse.storage.rollups import figure_reads, figure_writes, red_periods
+from cipulse.storage.rollups import figure_reads, figure_writes, red_periods, runner_rows
 from cipulse.storage.rollups import marks as rollup_marks
 from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.storage.rollups.keys import ORG, SCOPE_CODES
@@ -184,6 +185,7 @@ def _add_piece(
 ) -> None:
     out.add_runs(grain, period, scope, piece.runs)
     out.add_jobs(grain, period, scope, piece.jobs)
+    out.add_runners(grain, period, scope, piece.runners)
     out.add_repeats(
         grain,
         period,
@@ -277,10 +279,27 @@ def _organisation_days(conn: Connection, unit: Unit, now_ms: int, computed: Comp
                 for period, total in sorted(totals.items()):
                     if sum(total.by_status.values()):
                         out.add_runs(grain, period, scope, {ORG: total})
+                _organisation_runners(conn, unit.org_id, (grain, periods), scope, out)
                 if grain == Grain.DAY:
                     runs = {ORG: totals[day]} if day in totals else {}
                     fresh[(Grain.DAY, day, scope)] = FreshPeriod(frozenset([ORG]), runs, {})
     _add_blocks(conn, unit.org_id, {day: [ORG] for day in unit.days}, fresh, out)
+
+
+def _organisation_runners(
+    conn: Connection,
+    org_id: str,
+    at: tuple[int, Sequence[int]],
+    scope: int,
+    out: figure_writes.Replacement,
+) -> None:
+    """The organisation's runner rows of some periods: per label set, every pipeline's."""
+    grain, periods = at
+    totals: dict[tuple[int, str], RunnerTally] = {}
+    for row in runner_rows.runner_rows(conn, org_id, grain, periods, None, scope):
+        add_runner_tally(totals.setdefault((row.period, row.label_set), RunnerTally()), row.tally)
+    for (period, label_set), tally in sorted(totals.items()):
+        out.add_runners(grain, period, scope, {(ORG, label_set): tally})
 
 
 # --- Red periods ---------------------------------------------------------------------------

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cipulse.analytics import job_metrics, run_metrics
+from cipulse.analytics.runner_metrics import runner_tallies
 from cipulse.domain.compute import outer_level
 from cipulse.domain.histogram import Histogram
+from cipulse.domain.runner_tallies import RunnerKey, RunnerTally, add_runner_tally
 from cipulse.domain.tallies import BLOCK_GRAINS, AttemptFacts, Grain, JobTally, RunTally
 from cipulse.domain.window import DAY_MS, HOUR_MS, Window
 
@@ -52,6 +54,8 @@ class Piece:
     repeats: list[Repeat] = field(default_factory=list)
     #: Custom metrics: (pipeline, metric key, tag key or '', tag value or '') → histogram.
     metrics: dict[tuple[str, str, str, str], Histogram] = field(default_factory=dict)
+    #: Runner tallies per (pipeline, label set), with the job tallies.
+    runners: dict[RunnerKey, RunnerTally] = field(default_factory=dict)
 
 
 def add_run_tally(into: RunTally, other: RunTally) -> None:
@@ -75,6 +79,8 @@ def add_piece(into: Piece, other: Piece) -> None:
     into.repeats += other.repeats
     for metric_key, histogram in other.metrics.items():
         into.metrics.setdefault(metric_key, Histogram()).merge(histogram)
+    for runner_key, runner in other.runners.items():
+        add_runner_tally(into.runners.setdefault(runner_key, RunnerTally()), runner)
 
 
 def add_job_tally(into: JobTally, other: JobTally) -> None:
@@ -138,6 +144,7 @@ def piece_of(
         piece.jobs = _job_tallies(attempts, jobs_by_attempt, flaky_all, statuses)
         for key, count in _failures_passed_on_retry(attempts, history, jobs_by_attempt).items():
             piece.jobs[key].failures_passed_on_retry = count
+        piece.runners = runner_tallies(attempts, history, jobs_by_attempt)
     return piece
 
 

@@ -23,6 +23,7 @@ from cipulse.analytics.questions import (
     pipelines,
     pull_requests,
     recovery,
+    runners,
     runs,
     series,
     summary,
@@ -41,6 +42,7 @@ from cipulse.analytics.questions.pull_requests import (
 )
 from cipulse.analytics.questions.recovery import RecoveryAnswer
 from cipulse.analytics.questions.run_answers import Attempt, RunDetail
+from cipulse.analytics.questions.runners import LabelSetFigures, LabelSetRunners, QueueByHour
 from cipulse.analytics.questions.runs import LatestAttempt, RunSpan
 from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
@@ -83,6 +85,20 @@ class AnalyticsService:
     def waits(self, org_id: str, window: Window) -> Waits:
         window = self.scoped(org_id, window)
         return waits.waits(self.database, org_id, window, self.clock())
+
+    def runners(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
+    ) -> Page[LabelSetFigures]:
+        self._bounded(org_id, window)
+        return runners.label_sets(self.database, org_id, window, page)
+
+    def runners_of(self, org_id: str, window: Window, label_set: str) -> LabelSetRunners:
+        self._bounded(org_id, window)
+        return runners.runners_of(self.database, org_id, window, label_set, self.clock())
+
+    def queue_by_hour(self, org_id: str, window: Window, label_set: str | None) -> QueueByHour:
+        self._bounded(org_id, window)
+        return runners.queue_by_hour(self.database, org_id, window, label_set, self.clock())
 
     def timeseries(
         self, org_id: str, window: Window, metric: str, interval: Interval

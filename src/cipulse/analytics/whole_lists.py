@@ -29,8 +29,10 @@ from cipulse.analytics.questions.flaky import BLANK_FLAKY
 from cipulse.analytics.questions.run_answers import NO_ATTEMPT, Attempt
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS, named
 from cipulse.analytics.rollups import new_run_tally
+from cipulse.analytics.runner_metrics import queue_figures
 from cipulse.analytics.service import AnalyticsService
 from cipulse.analytics.window_figures import complete_jobs, job_figures
+from cipulse.domain.histogram import Histogram
 from cipulse.domain.tallies import JobTally
 from cipulse.domain.window import Window
 from cipulse.storage import list_store
@@ -85,7 +87,8 @@ def pipelines(
     def batches() -> Iterator[list[PipelineRow]]:
         yield from _chunks(service.all_pipelines(org_id, window, sort, search))
 
-    blank = PipelineRow("", "", "", "", "", "", 0, _no_figures(window))
+    no_wait = queue_figures(Histogram())
+    blank = PipelineRow("", "", "", "", "", "", 0, _no_figures(window), no_wait)
     return WholeList(blank, batches())
 
 

@@ -167,6 +167,8 @@ JOB_FACT_COLUMNS = (
     "kind",
     "metrics",
     "failure_class",
+    "queue_seconds",
+    "runner_labels",
 )
 
 

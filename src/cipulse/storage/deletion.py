@@ -37,6 +37,7 @@ from cipulse.storage.schema import (
     rollup_repeats,
     run_attempts,
     run_rollups,
+    runner_rollups,
     sessions,
     webhook_secrets,
 )
@@ -54,6 +55,7 @@ PIPELINE_TABLES = (
     red_periods,
     rollup_dirty,
     rollup_failures,
+    runner_rollups,
 )
 
 Key = tuple[Any, ...]

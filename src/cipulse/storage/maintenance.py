@@ -77,7 +77,8 @@ POSTGRES_MAINTENANCE = (
     "VACUUM (ANALYZE) rollup_dirty",
 )
 POSTGRES_SLOW_MAINTENANCE = (
-    "VACUUM (ANALYZE) run_rollups, job_rollups, metric_rollups, rollup_repeats, red_periods",
+    "VACUUM (ANALYZE) run_rollups, job_rollups, metric_rollups, rollup_repeats, red_periods, "
+    "runner_rollups",
 )
 
 

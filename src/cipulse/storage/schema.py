@@ -26,6 +26,7 @@ from cipulse.storage.schema_rollups import rollup_dirty as rollup_dirty
 from cipulse.storage.schema_rollups import rollup_failures as rollup_failures
 from cipulse.storage.schema_rollups import rollup_repeats as rollup_repeats
 from cipulse.storage.schema_rollups import run_rollups as run_rollups
+from cipulse.storage.schema_runners import runner_rollups as runner_rollups
 from cipulse.storage.schema_teams import codeowners_rules as codeowners_rules
 from cipulse.storage.schema_teams import team_rules as team_rules
 from cipulse.storage.schema_teams import teams as teams

@@ -38,6 +38,7 @@ from cipulse.web import (
     middleware,
     pull_request_routes,
     read_routes,
+    runner_routes,
     team_routes,
     webhook_routes,
 )
@@ -185,6 +186,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(job_routes.router())
     app.include_router(pull_request_routes.router())
     app.include_router(team_routes.router())
+    app.include_router(runner_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(

@@ -17,6 +17,7 @@ from cipulse.analytics.questions.jobs import JobHighlights
 from cipulse.analytics.questions.lists import PipelineHighlights
 from cipulse.analytics.questions.summary import iso
 from cipulse.analytics.rankings import FailingJob
+from cipulse.analytics.runner_metrics import QueueFigures
 from cipulse.web.presenters import Json, run_figures_json
 
 
@@ -31,6 +32,19 @@ def repository_row_json(row: RepositoryRow) -> Json:
     }
 
 
+def _queue_json(queue: QueueFigures | None) -> Json:
+    """A pipeline's jobs' waits, where the answer read them (the lists, not the overview's
+    top pipelines)."""
+    if queue is None:
+        return {}
+    return {
+        "waited_jobs": queue.waited_jobs,
+        "p50_queue_seconds": queue.p50_queue_seconds,
+        "p95_queue_seconds": queue.p95_queue_seconds,
+        "total_queue_seconds": queue.total_queue_seconds,
+    }
+
+
 def pipeline_row_json(row: PipelineRow) -> Json:
     """A pipeline with its run figures (``/pipelines``, the Pipelines page)."""
     return {
@@ -42,6 +56,7 @@ def pipeline_row_json(row: PipelineRow) -> Json:
         "repository_host": row.repository_host,
         "created_at": iso(row.created_at_ms),
         **run_figures_json(row.figures),
+        **_queue_json(row.queue),
     }
 
 

@@ -33,12 +33,15 @@ from cipulse.analytics.questions.run_answers import (
     JobNode,
     OtherAttempt,
     RunDetail,
+    TimeSplit,
+    time_split,
 )
 from cipulse.analytics.questions.runs import LatestAttempt
 from cipulse.analytics.questions.series import SeriesBucket, SeriesPoint, Timeseries
 from cipulse.analytics.questions.summary import Summary, SummaryFigures, WindowBounds, iso
 from cipulse.analytics.questions.waits import WaitFigures, Waits
 from cipulse.analytics.run_metrics import RunFigures
+from cipulse.analytics.runner_definitions import RUNNER_METRICS
 from cipulse.analytics.team_definitions import TEAM_METRICS
 from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.cost_presenters import attempt_cost_json
@@ -150,9 +153,15 @@ def run_json(detail: RunDetail) -> Json:
         **attempt_json(detail.attempt),
         "attempts": [_other_attempt_json(other) for other in detail.attempts],
         "jobs": [job_node_json(node) for node in detail.jobs],
+        "time_split": _time_split_json(time_split(detail.jobs)),
         "triage": None if detail.triage is None else triage_json(detail.triage),
         "cost": None if detail.cost is None else attempt_cost_json(detail.cost),
     }
+
+
+def _time_split_json(split: TimeSplit) -> Json:
+    """The wire names are the fields' (``run_answers.TimeSplit``)."""
+    return {name: getattr(split, name) for name in TimeSplit.__slots__}
 
 
 def latest_attempt_json(latest: LatestAttempt) -> Json:
@@ -389,5 +398,6 @@ def definitions_json() -> list[Json]:
             *WAIT_METRICS,
             *TEAM_METRICS,
             *COST_METRICS,
+            *RUNNER_METRICS,
         )
     ]

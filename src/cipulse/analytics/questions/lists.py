@@ -22,11 +22,14 @@ from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch, se
 from cipulse.analytics.questions.shared import LIST_SORTS, SLOWEST_FIRST, sampled
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.run_metrics import metrics_of
+from cipulse.analytics.runner_figures import queue_by_pipeline
+from cipulse.analytics.runner_metrics import queue_figures
 from cipulse.analytics.window_figures import (
     pipeline_figures,
     run_durations,
     top_pipelines_by_duration,
 )
+from cipulse.domain.histogram import Histogram
 from cipulse.domain.tallies import RunTally
 from cipulse.domain.window import Window
 from cipulse.storage import list_store
@@ -88,13 +91,22 @@ def pipelines(
     search: PipelineSearch = EVERY_PIPELINE,
 ) -> Page[PipelineRow]:
     page_range(page)
-    return page_of(all_pipelines(database, org_id, window, page.sort, search), None, page)
+    found = page_of(_pipeline_rows(database, org_id, window, page.sort, search), None, page)
+    return Page(_with_queues(database, org_id, window, found.items), found.next_cursor)
 
 
 def all_pipelines(
     database: Database, org_id: str, window: Window, sort: str | None, search: PipelineSearch
 ) -> list[PipelineRow]:
-    """The pipelines of the window's filters that ``search`` keeps, in ``sort`` order."""
+    """The pipelines of the window's filters that ``search`` keeps, in ``sort`` order, with
+    their jobs' waits."""
+    listed = _pipeline_rows(database, org_id, window, sort, search)
+    return _with_queues(database, org_id, window, listed)
+
+
+def _pipeline_rows(
+    database: Database, org_id: str, window: Window, sort: str | None, search: PipelineSearch
+) -> list[PipelineRow]:
     with database.read() as conn:
         rows = searched_pipelines(conn, org_id, window, search)
     check_sort(sort, LIST_SORTS)
@@ -104,6 +116,16 @@ def all_pipelines(
         for row in rows
     ]
     return ordered(listed, sort)
+
+
+def _with_queues(
+    database: Database, org_id: str, window: Window, rows: list[PipelineRow]
+) -> list[PipelineRow]:
+    """The rows with their jobs' waits, read for these pipelines only (none waited: the
+    figures of an empty sample)."""
+    with database.read() as conn:
+        waits = queue_by_pipeline(conn, org_id, window, [row.id for row in rows])
+    return [replace(row, queue=queue_figures(waits.get(row.id, Histogram()))) for row in rows]
 
 
 def pipelines_shown(
@@ -132,9 +154,8 @@ def pipelines_shown(
         listed = [PipelineRow.of(row, metrics_of(window, figures.runs[row["id"]])) for row in rows]
         shown = ordered(listed, sort)[start:end]
         run_durations(conn, org_id, figures, [row.id for row in shown])
-    return [replace(row, figures=metrics_of(window, figures.runs[row.id])) for row in shown], len(
-        listed
-    )
+    found = [replace(row, figures=metrics_of(window, figures.runs[row.id])) for row in shown]
+    return _with_queues(database, org_id, window, found), len(listed)
 
 
 def pipeline_highlights(

@@ -152,3 +152,30 @@ class RunDetail:
     triage: Triage | None = None
     #: What it cost at the organisation's rates, and whether that is waste.
     cost: AttemptCost | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSplit:
+    """A run attempt's job time split into waiting for a runner and running: summed over
+    its jobs directly under the run (docs/metrics.md, "time_split")."""
+
+    jobs: int
+    waited_jobs: int
+    waiting_seconds: float | None
+    running_seconds: float
+    waiting_share: float | None
+
+
+def time_split(top_level: list[JobNode]) -> TimeSplit:
+    """The split of the jobs directly under the run (the roots of its job tree)."""
+    waits = [job.queue_seconds for job in top_level if job.queue_seconds is not None]
+    running = sum(job.duration_seconds or 0.0 for job in top_level)
+    waiting = sum(waits) if waits else None
+    whole = (waiting or 0.0) + running
+    return TimeSplit(
+        jobs=len(top_level),
+        waited_jobs=len(waits),
+        waiting_seconds=waiting,
+        running_seconds=running,
+        waiting_share=None if waiting is None or not whole else waiting / whole,
+    )

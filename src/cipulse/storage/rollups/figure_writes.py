@@ -17,9 +17,11 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.compute import LEVELS
 from cipulse.domain.histogram import Histogram
+from cipulse.domain.runner_tallies import RunnerKey, RunnerTally
 from cipulse.domain.tallies import FAILURE_CLASSES, Grain, JobTally, RunTally
 from cipulse.storage.dialect import bulk_insert
 from cipulse.storage.rollups.keys import FIRST_STATUSES, MetricKey
+from cipulse.storage.rollups.runner_rows import rows_of
 from cipulse.storage.rollups.stored_rows import encoded_metrics
 from cipulse.storage.schema import (
     STATUS_NAMES,
@@ -27,6 +29,7 @@ from cipulse.storage.schema import (
     metric_rollups,
     rollup_repeats,
     run_rollups,
+    runner_rollups,
 )
 
 Row = tuple[Any, ...]
@@ -107,6 +110,7 @@ class Replacement:
     jobs: list[Row] = field(default_factory=list)
     repeats: list[Row] = field(default_factory=list)
     metrics: list[Row] = field(default_factory=list)
+    runners: list[Row] = field(default_factory=list)
 
     def clear(
         self,
@@ -135,6 +139,11 @@ class Replacement:
         self.jobs += [
             job_row(self.org_id, grain, period, key, tally, scope) for key, tally in jobs.items()
         ]
+
+    def add_runners(
+        self, grain: int, period: int, scope: int, runners: Mapping[RunnerKey, RunnerTally]
+    ) -> None:
+        self.runners += rows_of(self.org_id, grain, period, scope, runners)
 
     def add_repeats(
         self, grain: int, period: int, scope: int, repeats: Iterable[tuple[str, str, int]]
@@ -166,7 +175,9 @@ class Replacement:
 
     @property
     def rows(self) -> int:
-        return len(self.runs) + len(self.jobs) + len(self.repeats) + len(self.metrics)
+        return (len(self.runs) + len(self.jobs) + len(self.repeats) + len(self.metrics)) + len(
+            self.runners
+        )
 
 
 def store(conn: Connection, replacement: Replacement) -> None:
@@ -174,7 +185,7 @@ def store(conn: Connection, replacement: Replacement) -> None:
     index pages)."""
     org_id = replacement.org_id
     for tables, cleared in (
-        ((run_rollups, job_rollups, rollup_repeats), replacement.cleared),
+        ((run_rollups, job_rollups, rollup_repeats, runner_rollups), replacement.cleared),
         ((metric_rollups,), replacement.metrics_cleared),
     ):
         for (grain, pipeline_ids), periods in sorted(cleared.items()):
@@ -194,6 +205,7 @@ def store(conn: Connection, replacement: Replacement) -> None:
         (job_rollups, replacement.jobs),
         (rollup_repeats, replacement.repeats),
         (metric_rollups, replacement.metrics),
+        (runner_rollups, replacement.runners),
     ):
         bulk_insert(conn, table, sorted(rows, key=lambda row: row[:6]))
 
@@ -201,7 +213,7 @@ def store(conn: Connection, replacement: Replacement) -> None:
 def purge_hours(conn: Connection, org_id: str, before_hour: int) -> None:
     """Delete the organisation's hourly rows of the hours before ``before_hour``: reads no
     longer take them (``rollups.hourly_from_ms``)."""
-    for table in (run_rollups, job_rollups, rollup_repeats):
+    for table in (run_rollups, job_rollups, rollup_repeats, runner_rollups):
         conn.execute(
             sa.delete(table).where(
                 table.c.org_id == org_id, table.c.grain == Grain.HOUR, table.c.period < before_hour

@@ -14,6 +14,7 @@ from cipulse.web.dashboard import (
     job_pages,
     pages,
     pull_request_pages,
+    runner_pages,
     settings_admin,
     settings_page,
     settings_rates,
@@ -32,11 +33,10 @@ def install(app: FastAPI) -> None:
         job_pages,
         pull_request_pages,
         team_pages,
+        runner_pages,
         settings_page,
         settings_admin,
         settings_teams,
-        settings_page,
-        settings_admin,
         settings_rates,
     ):
         app.include_router(module.router())
