@@ -33,7 +33,6 @@ from cipulse.analytics.questions.run_answers import (
     JobNode,
     OtherAttempt,
     RunDetail,
-    TimeSplit,
     time_split,
 )
 from cipulse.analytics.questions.runs import LatestAttempt
@@ -46,7 +45,7 @@ from cipulse.analytics.team_definitions import TEAM_METRICS
 from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.cost_presenters import attempt_cost_json
 from cipulse.web.csv_export import csv_response
-from cipulse.web.triage_presenters import triage_json
+from cipulse.web.triage_presenters import time_split_json, triage_json
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -153,15 +152,10 @@ def run_json(detail: RunDetail) -> Json:
         **attempt_json(detail.attempt),
         "attempts": [_other_attempt_json(other) for other in detail.attempts],
         "jobs": [job_node_json(node) for node in detail.jobs],
-        "time_split": _time_split_json(time_split(detail.jobs)),
+        "time_split": time_split_json(time_split(detail.jobs)),
         "triage": None if detail.triage is None else triage_json(detail.triage),
         "cost": None if detail.cost is None else attempt_cost_json(detail.cost),
     }
-
-
-def _time_split_json(split: TimeSplit) -> Json:
-    """The wire names are the fields' (``run_answers.TimeSplit``)."""
-    return {name: getattr(split, name) for name in TimeSplit.__slots__}
 
 
 def latest_attempt_json(latest: LatestAttempt) -> Json:

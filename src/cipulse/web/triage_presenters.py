@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cipulse.analytics.questions.run_answers import TimeSplit
 from cipulse.analytics.questions.run_triage import (
     Changes,
     FailingJob,
@@ -93,3 +94,8 @@ def _timing_json(job: JobTiming) -> Json:
         "usual_sample": job.usual_sample,
         "change": job.change,
     }
+
+
+def time_split_json(split: TimeSplit) -> dict[str, Any]:
+    """A run's time split (the wire names are the fields' of ``run_answers.TimeSplit``)."""
+    return {name: getattr(split, name) for name in TimeSplit.__slots__}
