@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from cipulse.accounts.service import AccountService
-from cipulse.accounts.users import UserService
 from cipulse.settings import Settings
-from cipulse.storage.database import Database
+from tests.browser.served import served_organisation
 from tests.browser.test_every_screen import axe_violations
 from tests.browser.test_runs_page import page, sign_in
-from tests.servers import threaded_server
 from tests.test_pull_requests import RUNS
 
 __all__ = ["page"]  # a fixture, used by name
@@ -29,18 +25,7 @@ RANGE = "since=2024-03-01&until=2024-03-01"
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
-    database = Database(settings)
-    try:
-        accounts = AccountService(database)
-        accounts.create_organisation("acme")
-        key = accounts.create_key("acme", scopes=("ingest",)).key
-        UserService(database).create_user(EMAIL, "acme", PASSWORD)
-    finally:
-        database.dispose()
-    with threaded_server(settings) as url:
-        for run in RUNS:
-            posted = httpx.post(f"{url}/api/v1/ingest", json=run, headers={"X-API-Key": key})
-            assert posted.is_success, posted.text
+    with served_organisation(settings, RUNS, EMAIL, PASSWORD) as url:
         yield url
 
 
