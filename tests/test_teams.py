@@ -225,6 +225,9 @@ def test_cli(settings: Settings, tenant: Tenant, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "line 2:" in refused.output
 
 
+# SQLite only: the demo's rules are the same on both databases, PostgreSQL's team reads are
+# checked above, and seeding it twice cost 25 s of the suite (test_demo seeds both).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_demo_seed_maps_its_repositories_to_teams(settings: Settings, database: Database) -> None:
     """The demo's rules (``demo/teams.py``): product teams own most pipelines, a pipeline
     rule and the default CODEOWNERS a few, some systems none; seeding again changes nothing."""
