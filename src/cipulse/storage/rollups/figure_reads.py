@@ -51,6 +51,19 @@ class Selection:
     #: Stale hours: (pipeline id, first hour, the hour after the last) of dirty days.
     excluded_hours: frozenset[tuple[str, int, int]] = frozenset()
 
+    @classmethod
+    def of_periods(
+        cls, grain: int, periods: Sequence[int], pipeline_ids: Sequence[str] | None, scope: int
+    ) -> Selection:
+        """Some periods of one grain (days, hours or blocks) of those pipelines (None: every
+        pipeline's, not the organisation's), in one branch scope."""
+        return cls(
+            blocks=tuple((grain, p) for p in periods) if grain != Grain.DAY else (),
+            days=tuple(periods) if grain == Grain.DAY else (),
+            pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
+            scope=scope,
+        )
+
     def conditions(self, table: sa.Table, org_id: str) -> list[sa.ColumnElement[bool]]:
         """One condition per grain (and one for the extra days): each is a range of the
         primary key (org_id, grain, period, …), where one condition OR-ing them would make
@@ -119,17 +132,8 @@ def run_rows(
     scope: int,
 ) -> list[StoredRun]:
     """The stored rows of some periods of one grain (the refresher's week rebuild)."""
-    return selected_run_rows(conn, org_id, _periods_of(grain, periods, pipeline_ids, scope))
-
-
-def _periods_of(
-    grain: int, periods: Sequence[int], pipeline_ids: Sequence[str] | None, scope: int
-) -> Selection:
-    return Selection(
-        blocks=tuple((grain, p) for p in periods) if grain != Grain.DAY else (),
-        days=tuple(periods) if grain == Grain.DAY else (),
-        pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
-        scope=scope,
+    return selected_run_rows(
+        conn, org_id, Selection.of_periods(grain, periods, pipeline_ids, scope)
     )
 
 
@@ -154,7 +158,7 @@ def job_rows(
     scope: int,
 ) -> list[StoredJob]:
     """The stored job rows of some periods of one grain."""
-    selection = _periods_of(grain, periods, pipeline_ids, scope)
+    selection = Selection.of_periods(grain, periods, pipeline_ids, scope)
     return [stored_job(row) for row in _selected(conn, job_rollups, org_id, selection)]
 
 

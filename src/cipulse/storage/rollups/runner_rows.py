@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.runner_tallies import RunnerKey, RunnerTally
-from cipulse.domain.tallies import FAILURE_CLASSES, Grain
+from cipulse.domain.tallies import FAILURE_CLASSES
 from cipulse.storage.dialect import column_names
 from cipulse.storage.rollups.figure_reads import Selection
 from cipulse.storage.rollups.stored_rows import counter_of, decoded_metrics, encoded_metrics
@@ -120,12 +120,7 @@ def runner_rows(
 ) -> list[StoredRunner]:
     """The stored rows of some periods of one grain (day or hour) and pipelines (None:
     every pipeline's, not the organisation's)."""
-    selection = Selection(
-        blocks=tuple((grain, p) for p in periods) if grain != Grain.DAY else (),
-        days=tuple(periods) if grain == Grain.DAY else (),
-        pipeline_ids=None if pipeline_ids is None else tuple(pipeline_ids),
-        scope=scope,
-    )
+    selection = Selection.of_periods(grain, periods, pipeline_ids, scope)
     return selected_runners(conn, org_id, selection)
 
 
