@@ -179,9 +179,10 @@ def ingest(database: Database, tenant: Tenant, payloads: list[dict[str, object]]
 
 
 def with_queue_times(database: Database) -> None:
-    """Give most jobs a ``queue_seconds`` metric, as the GitHub and GitLab webhooks do (the
-    RunWatch format carries none): a value fixed by the job's id, so a job keeps its value
-    however often this runs (stored rollups stay true), and none (unknown) for one in five."""
+    """Give most jobs a queue time, as the GitHub and GitLab webhooks store it (the column
+    ``jobs.queue_seconds`` and the ``queue_seconds`` metric; the RunWatch examples here carry
+    none): a value fixed by the job's id, so a job keeps its value however often this runs
+    (stored rollups stay true), and none (unknown) for one in five."""
     with database.write() as conn:
         stored = conn.execute(
             sa.select(jobs.c.org_id, jobs.c.attempt_id, jobs.c.node_key, jobs.c.id)
@@ -189,8 +190,9 @@ def with_queue_times(database: Database) -> None:
         updates = []
         for org_id, attempt_id, node_key, job_id in stored:
             drawn = zlib.crc32(str(job_id).encode())
-            queue = None if drawn % 5 == 0 else {"queue_seconds": drawn % 1201 / 4}
-            updates.append({"o": org_id, "a": attempt_id, "n": node_key, "m": queue})
+            queue = None if drawn % 5 == 0 else drawn % 1201 / 4
+            metrics = None if queue is None else {"queue_seconds": queue}
+            updates.append({"o": org_id, "a": attempt_id, "n": node_key, "m": metrics, "q": queue})
         conn.execute(
             sa.update(jobs)
             .where(
@@ -198,7 +200,7 @@ def with_queue_times(database: Database) -> None:
                 jobs.c.attempt_id == sa.bindparam("a"),
                 jobs.c.node_key == sa.bindparam("n"),
             )
-            .values(metrics=sa.bindparam("m")),
+            .values(metrics=sa.bindparam("m"), queue_seconds=sa.bindparam("q")),
             updates,
         )
 
@@ -542,8 +544,8 @@ QUEUE_COUNT = "_queue_count"
 def check_waits(
     service: PresentedService, org_id: str, window: Window, expected: dict[Any, dict[str, Any]]
 ) -> None:
-    """The waits (read alone: the queue metric's stored rows and raw values) add up the
-    queue times of the jobs by hand: how many, and their total."""
+    """The waits (read alone: the runner rollup's queue histograms and raw queue times) add
+    up the queue times of the jobs by hand: how many, and their total."""
     figures = service.service.waits(org_id, window).figures
     known = [row["total_queue_seconds"] for row in expected.values() if row[QUEUE_COUNT]]
     assert figures.waited_jobs == sum(row[QUEUE_COUNT] for row in expected.values()), window

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from cipulse.domain.tallies import AttemptFacts, Outcome
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.storage.attempt_filters import a, filtered, in_window, jobs_in_window, started_in
-from cipulse.storage.dialect import json_member, placeholder
+from cipulse.storage.dialect import placeholder
 from cipulse.storage.schema import jobs
 
 _FACT_COLUMNS = [
@@ -256,16 +256,12 @@ def metric_events_with_branch(
     return found
 
 
-def job_level_metric_values(
-    conn: Connection,
-    org_id: str,
-    window: Window,
-    pipeline_ids: Sequence[str] | None,
-    metric: str,
+def job_queue_values(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None
 ) -> list[float]:
-    """The numeric values of one metric of the jobs directly under their run (no parent,
-    or a parent their attempt does not hold), of the attempts in the window that pass its
-    filters (of those pipelines; None: all)."""
+    """The queue times (``jobs.queue_seconds``) of the jobs directly under their run (no
+    parent, or a parent their attempt does not hold) that carry one, of the attempts in the
+    window that pass its filters (of those pipelines; None: all)."""
     parent = jobs.alias("parent")
     has_parent = (
         sa.select(sa.literal(1))
@@ -276,15 +272,10 @@ def job_level_metric_values(
         )
         .exists()
     )
-    query = jobs_in_window(sa.select(jobs.c.metrics), org_id, window).where(
-        json_member(jobs.c.metrics, sa.literal(metric)).is_not(None),
+    query = jobs_in_window(sa.select(jobs.c.queue_seconds), org_id, window).where(
+        jobs.c.queue_seconds.is_not(None),
         sa.or_(jobs.c.parent_node_key.is_(None), ~has_parent),
     )
     if pipeline_ids is not None:
         query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
-    values = []
-    for (metrics,) in conn.execute(query):
-        value = (metrics or {}).get(metric)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            values.append(float(value))
-    return values
+    return [float(value) for value in conn.execute(query).scalars()]

@@ -3,11 +3,11 @@
 Over every job (directly under its run) that ran in a window and carries a queue time
 (``jobs.queue_seconds``, docs/api.md): how many waited, the median and 95th percentile of
 their waits, and the time spent waiting in all; the same for the window it is compared with
-(``comparison.compared_previous``), and each figure's change. Read from the job rollups'
-queue histograms, the same the jobs list reads, so the figures add up with its columns:
-only the queue metric's stored rows and raw values (``analytics/job_level_metric.py``), so
-a compared window cut within a day costs a read of its raw jobs' queue times, not the raw
-job figures of that day (0.25 s on 200,000 runs)."""
+(``comparison.compared_previous``), and each figure's change. Read from the runner rollup's
+queue histograms, the same the Runners page and the Pipelines list read, so the figures add
+up with theirs (``analytics/queue_times.py``): a compared window cut within a day costs a
+read of its raw jobs' queue times, not the raw job figures of that day. Under a job filter
+(another level, a job's name), from the job figures."""
 
 from __future__ import annotations
 
@@ -17,16 +17,14 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import comparison
 from cipulse.analytics.comparison import Change, change_of
-from cipulse.analytics.job_level_metric import job_level_metric
 from cipulse.analytics.questions.shared import at_level
 from cipulse.analytics.questions.summary import WindowBounds, bounds_of
+from cipulse.analytics.queue_times import QUEUE_METRIC, queue_times
 from cipulse.analytics.window_figures import complete_jobs, job_figures
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.window import Window
 from cipulse.storage.database import Database
 
-#: The job metric every source's queue time is kept as (``storage/rows.py``).
-QUEUE_METRIC = "queue_seconds"
 #: The figures a wait summary compares with the previous window (all relative changes).
 WAIT_FIGURES = ("waited_jobs", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
 
@@ -81,7 +79,7 @@ def _queue_times(conn: Connection, org_id: str, window: Window) -> Histogram:
     from the job figures when a job filter (another level, a name) picks the jobs."""
     filters = window.filters
     if (filters.job_level or "job") == "job" and not filters.job_name:
-        return job_level_metric(conn, org_id, window, QUEUE_METRIC)
+        return queue_times(conn, org_id, window)
     figures = job_figures(conn, org_id, window)
     keys = sorted(at_level(figures.jobs, window))
     complete_jobs(conn, org_id, figures, keys)

@@ -315,23 +315,6 @@ def job_details(
     return found
 
 
-def job_level_metric(conn: Connection, org_id: str, selection: Selection, metric: str) -> Histogram:
-    """One metric's aggregate over the selection's rows of jobs at the job level (directly
-    under their run; a row stored before levels were kept counts as one): only the rows
-    that hold the metric are read, and only it is decoded."""
-    merged = Histogram()
-    j = job_rollups
-    holds = j.c.metrics.contains(orjson.dumps(metric).decode() + ":", autoescape=True)
-    job_level = sa.or_(j.c.level.is_(None), j.c.level == 0)
-    for condition in selection.conditions(j, org_id):
-        query = sa.select(j.c.metrics).where(condition, job_level, holds)
-        for (metrics,) in conn.execute(query):
-            stored = orjson.loads(metrics).get(metric)
-            if stored is not None:
-                merged.merge_encoded(stored, stored["n"], stored["s"])
-    return merged
-
-
 def repeats_in(
     conn: Connection,
     org_id: str,
