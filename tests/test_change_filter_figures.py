@@ -235,29 +235,31 @@ def test_bad_change_filters_are_refused_everywhere(
 def test_unindexed_change_filters_are_bounded(
     client: TestClient, reader: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Over more runs than ``RAW_CHANGE_LIMIT`` (3 here: the window holds 6), figures under
-    author, branch_contains or event_kind alone are refused naming each; with a commit or a
-    pull request, or over a pipeline with fewer runs, they are computed; the runs list is
+    """Figures under author, branch_contains or event_kind alone are refused, naming each,
+    when more attempts match than ``RAW_CHANGE_LIMIT`` (1 here: two pushes match); over a
+    window of more attempts than that, they are computed when few match; with a commit or
+    a pull request, or over a pipeline with fewer runs, they are computed; the runs list is
     never bounded (it reads a page)."""
-    monkeypatch.setattr(read_plan, "RAW_CHANGE_LIMIT", 3)
+    monkeypatch.setattr(read_plan, "RAW_CHANGE_LIMIT", 1)
     response = client.get(
         "/api/v1/analytics/summary",
-        params={**WINDOW, "event_kind": "push", "author": "turing"},
+        params={**WINDOW, "event_kind": "push", "branch_contains": "a"},
         headers={"X-API-Key": reader.key},
     )
     assert response.status_code == 400
     assert response.json()["error"] == (
-        "author: figures under this filter are computed from at most 3 runs and this window "
-        "holds more; narrow the window, choose a pipeline or repository, or add commit or "
-        "pull_request; event_kind: figures under this filter are computed from at most 3 "
-        "runs and this window holds more; narrow the window, choose a pipeline or "
-        "repository, or add commit or pull_request"
+        "branch_contains: figures under this filter are computed from at most 1 runs and "
+        "more match; narrow the window, choose a pipeline or repository, or add commit or "
+        "pull_request; event_kind: figures under this filter are computed from at most 1 "
+        "runs and more match; narrow the window, choose a pipeline or repository, or add "
+        "commit or pull_request"
     )
     for path in ("/api/v1/analytics/jobs", "/api/v1/pipelines", "/api/v1/analytics/recovery"):
         refused = client.get(
-            path, params={**WINDOW, "author": "x"}, headers={"X-API-Key": reader.key}
+            path, params={**WINDOW, "event_kind": "push"}, headers={"X-API-Key": reader.key}
         )
         assert refused.status_code == 400, path
+    assert get(client, reader, "/api/v1/analytics/summary", author="nobody")["runs"] == 0
     with_pr = get(client, reader, "/api/v1/analytics/summary", event_kind="push", pull_request="42")
     assert with_pr["runs"] == 0
     deploy = get(
@@ -265,3 +267,24 @@ def test_unindexed_change_filters_are_bounded(
     )
     assert deploy["runs"] == 1
     assert len(get(client, reader, "/api/v1/runs", event_kind="push")["items"]) == 2
+
+
+@pytest.mark.usefixtures("seeded")
+def test_change_filters_search_a_bounded_window(
+    client: TestClient, reader: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over more attempts than ``SEARCHED_CHANGE_LIMIT`` (3 here: the window holds 6), each
+    is not searched for the few that match: refused, naming the filter, matches or not."""
+    monkeypatch.setattr(read_plan, "RAW_CHANGE_LIMIT", 1)
+    monkeypatch.setattr(read_plan, "SEARCHED_CHANGE_LIMIT", 3)
+    response = client.get(
+        "/api/v1/analytics/summary",
+        params={**WINDOW, "author": "nobody"},
+        headers={"X-API-Key": reader.key},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "author: figures under this filter are searched in at most 3 runs and this window "
+        "holds more; narrow the window, choose a pipeline or repository, or add commit or "
+        "pull_request"
+    )

@@ -249,16 +249,20 @@ def stored_plus_raw(
     return found
 
 
-#: The most attempts (in the window, of the pipelines its filters name) over which figures
-#: are computed under filters of the change that no index serves (``author``,
-#: ``branch_contains``, ``event_kind`` without ``commit`` nor ``pull_request``): each such
-#: attempt is read raw, so beyond this the answer would miss the read API's time bar.
+#: The most attempts matching them over which figures are computed under filters of the
+#: change that no index serves (``author``, ``branch_contains``, ``event_kind`` without
+#: ``commit`` nor ``pull_request``): each such attempt is read raw, so beyond this the
+#: answer would miss the read API's time bar.
 RAW_CHANGE_LIMIT = 2_000
+#: The most attempts (in the window, of the pipelines its filters name) searched for those
+#: that match such filters: each is read to test the filter.
+SEARCHED_CHANGE_LIMIT = 20_000
 
 
 def check_change_cost(conn: Connection, org_id: str, window: Window) -> None:
-    """Refuse (400, naming each filter) figures under unindexed filters of the change over
-    more than ``RAW_CHANGE_LIMIT`` attempts."""
+    """Refuse (400, naming each filter) figures under unindexed filters of the change that
+    would search more than ``SEARCHED_CHANGE_LIMIT`` attempts, or match more than
+    ``RAW_CHANGE_LIMIT``."""
     f = window.filters
     if not f.names_a_change or f.commit or f.pull_request is not None:
         return
@@ -267,23 +271,33 @@ def check_change_cost(conn: Connection, org_id: str, window: Window) -> None:
         return
     if not attempt_filters.more_attempts_than(conn, org_id, window, pipeline_ids, RAW_CHANGE_LIMIT):
         return
-    named = [
-        name
-        for name, given in (
-            ("author", f.author),
-            ("branch_contains", f.branch_contains),
-            ("event_kind", f.event_kinds),
-        )
-        if given
-    ]
+    if attempt_filters.more_attempts_than(
+        conn, org_id, window, pipeline_ids, SEARCHED_CHANGE_LIMIT
+    ):
+        why = f"searched in at most {SEARCHED_CHANGE_LIMIT:,} runs and this window holds more"
+    elif attempt_filters.more_matching_than(conn, org_id, window, RAW_CHANGE_LIMIT):
+        why = f"computed from at most {RAW_CHANGE_LIMIT:,} runs and more match"
+    else:
+        return
     raise InvalidRequest(
         "; ".join(
-            f"{name}: figures under this filter are computed from at most "
-            f"{RAW_CHANGE_LIMIT:,} runs and this window holds more; narrow the window, "
-            "choose a pipeline or repository, or add commit or pull_request"
-            for name in named
+            f"{name}: figures under this filter are {why}; {NARROW}"
+            for name in _unindexed_change_filters(f)
         )
     )
+
+
+NARROW = "narrow the window, choose a pipeline or repository, or add commit or pull_request"
+
+
+def _unindexed_change_filters(f: Filters) -> list[str]:
+    """The names of the given filters of the change that no index serves."""
+    given = (
+        ("author", f.author),
+        ("branch_contains", f.branch_contains),
+        ("event_kind", f.event_kinds),
+    )
+    return [name for name, value in given if value]
 
 
 def window_pipelines(conn: Connection, org_id: str, filters: Filters) -> list[str] | None:

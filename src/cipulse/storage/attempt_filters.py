@@ -184,3 +184,10 @@ def more_attempts_than(
     if pipeline_ids is not None:
         query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
     return conn.execute(query.limit(1).offset(limit)).first() is not None
+
+
+def more_matching_than(conn: Connection, org_id: str, window: Window, limit: int) -> bool:
+    """Whether more than ``limit`` attempts started in the window match all its filters:
+    a read that stops after ``limit`` matches (each attempt of the range is tested)."""
+    query = in_window(sa.select(sa.literal(1)).select_from(a), org_id, window)
+    return conn.execute(query.limit(1).offset(limit)).first() is not None
