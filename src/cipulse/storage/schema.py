@@ -345,18 +345,6 @@ jobs = sa.Table(
     # Keyed by position in the tree rather than by ``id`` (derived from the same two values):
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),
-    # A job page counts and lists one job's failed executions: partial, so the jobs that
-    # did not fail (or failed before classes were kept) cost no index entry.
-    sa.Index(
-        "ix_jobs_org_id_definition_key_failed",
-        "org_id",
-        "definition_key",
-        "failure_class",
-        "attempt_id",
-        "node_key",
-        sqlite_where=sa.text("failure_class IS NOT NULL"),
-        postgresql_where=sa.text("failure_class IS NOT NULL"),
-    ),
     # On SQLite the rows live in the primary-key B-tree itself: one tree to update per
     # ingested job instead of two (measured: inserts about twice as fast, file 40% smaller).
     sqlite_with_rowid=False,

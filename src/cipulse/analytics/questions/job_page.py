@@ -99,8 +99,7 @@ def job_detail(
             complete_jobs(conn, org_id, figures, [key])
             rows = job_metrics.job_rows({key: tally}, names)
         buckets = job_buckets(conn, org_id, narrowed, key, interval)
-        failed = job_store.failed_executions(conn, org_id, narrowed, key)
-        latest = job_store.failure_details(conn, org_id, failed[:LATEST_FAILURES])
+        latest = job_store.latest_failures(conn, org_id, narrowed, key, LATEST_FAILURES)
         places = job_store.places(conn, org_id, narrowed, key)
     series = [_bucket(bucket, key, part, now_ms) for bucket, part in buckets]
     return JobDetail(
