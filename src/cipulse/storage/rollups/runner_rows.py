@@ -124,6 +124,56 @@ def runner_rows(
     return selected_runners(conn, org_id, selection)
 
 
+class BilledRow(NamedTuple):
+    """What pricing reads of a ``runner_rollups`` row: its period, pipeline, label set, how
+    many executions and their billed time (``domain/window_costs.py``)."""
+
+    grain: int
+    period: int
+    pipeline_id: str
+    label_set: str
+    jobs: int
+    job_seconds: float
+    billable_minutes: int
+    waste_job_seconds: float
+    waste_billable_minutes: int
+
+
+def billed_rows(conn: Connection, org_id: str, selection: Selection) -> list[BilledRow]:
+    """The billed time of the rows the selection names: a few narrow columns, no histogram
+    decoded (a window's cost reads every pipeline's rows of its days)."""
+    r = runner_rollups
+    jobs = sum((r.c[f"n_{s}"] for s in STATUS_NAMES[1:]), r.c[f"n_{STATUS_NAMES[0]}"])
+    columns = (
+        r.c.grain,
+        r.c.period,
+        r.c.pipeline_id,
+        r.c.label_set,
+        jobs,
+        r.c.job_seconds,
+        r.c.billable_minutes,
+        r.c.waste_job_seconds,
+        r.c.waste_billable_minutes,
+    )
+    found: list[BilledRow] = []
+    for condition in selection.conditions(r, org_id):
+        for row in conn.execute(sa.select(*columns).where(condition)):
+            found.append(
+                BilledRow(
+                    int(row[0]),
+                    int(row[1]),
+                    str(row[2]),
+                    row[3],
+                    int(row[4]),
+                    float(row[5]),
+                    int(row[6]),
+                    float(row[7]),
+                    int(row[8]),
+                )
+            )
+    return found
+
+
 def queue_histograms(
     conn: Connection, org_id: str, selection: Selection
 ) -> list[tuple[str, Histogram]]:

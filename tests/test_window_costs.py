@@ -1,0 +1,241 @@
+"""A window's cost in money (issue 16 §4): ``/api/v1/analytics/costs`` on SQLite and
+PostgreSQL, before the refresh (raw pieces, new runs) and after it (the runner rollup),
+against figures worked out by hand from the job rows below: GitHub's minutes rounded up per
+job (61 s are 2 minutes), GitLab's exact, a price change mid-window, a platform charge, a
+label set without a rate and a job with none (unpriced, never 0), a failed attempt retried
+and a cancelled one (waste), a team filter, every grouping, CSV, the window before."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cipulse.accounts.rates import RateService, parse_rate
+from cipulse.accounts.service import AccountService
+from cipulse.accounts.teams import TeamService
+from cipulse.analytics.refresh import refresh_all
+from cipulse.storage.database import Database
+from tests.builders import runwatch_run
+from tests.webhooks import Hooked, hooked_org, read
+
+WINDOW = {"since": "2026-01-01T00:00:00Z", "until": "2026-01-08T00:00:00Z"}
+UBUNTU, GPU, WINDOWS, SMALL = (
+    "ubuntu-latest",
+    "gpu,self-hosted",
+    "windows-latest",
+    ("saas-linux-small-amd64"),
+)
+
+
+@pytest.fixture
+def org(database: Database) -> Hooked:
+    found = hooked_org(database)
+    RateService(database).set_rates(
+        found.name,
+        [
+            parse_rate("github", UBUNTU, "0.008"),
+            parse_rate("github", UBUNTU, "0.006", effective="2026-01-02"),
+            parse_rate("github", "*gpu*", "0.05", "0.002"),
+            parse_rate("gitlab", SMALL, "0.01"),
+        ],
+    )
+    TeamService(database).add_rule(found.name, "repository", "acme/web", "Web")
+    return found
+
+
+def job(name: str, labels: Any, seconds: float, started: str, **fields: Any) -> dict[str, Any]:
+    found = {
+        "name": name,
+        "status": "success",
+        "duration_seconds": seconds,
+        "started_at": started,
+        **fields,
+    }
+    if labels is not None:
+        found["runner_labels"] = labels
+    return found
+
+
+def run(provider: str, repository: str, run_id: int, attempt: int, status: str, day: str,
+        branch: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    return runwatch_run(
+        provider=provider,
+        repository=repository,
+        pipeline_name="CI" if provider == "github" else "deploy",
+        run_url=None,
+        run_id=run_id,
+        run_attempt=attempt,
+        status=status,
+        started_at=f"{day}T10:00:00Z",
+        completed_at=f"{day}T10:30:00Z",
+        duration_seconds=None,
+        compute_seconds=None,
+        branch=branch,
+        jobs=jobs,
+    )
+
+
+#: By hand, job by job (docs/metrics.md, "Cost in money").
+DATASET = [
+    # acme/web on GitHub, team Web, on main (the default branch).
+    run("github", "acme/web", 1, 1, "failure", "2026-01-01", "main", [
+        job("build", [UBUNTU], 61, "2026-01-01T10:00:00Z"),  # 2 min x 0.008 = 0.016
+        job("test", [UBUNTU], 30, "2026-01-01T10:02:00Z", status="failure"),  # 1 x 0.008
+    ]),  # failed and retried: waste 0.024 over 3 minutes
+    run("github", "acme/web", 1, 2, "success", "2026-01-02", "main", [
+        job("build", [UBUNTU], 60, "2026-01-02T10:00:00Z"),  # 1 min x 0.006 (new price)
+        job("test", [UBUNTU], 61, "2026-01-02T10:01:00Z"),  # 2 min x 0.006 = 0.012
+        job("train", ["self-hosted", "gpu"], 90, "2026-01-02T10:03:00Z"),  # 2 x 0.052 = 0.104
+        job("win", [WINDOWS], 120, "2026-01-02T10:05:00Z"),  # 2 minutes, no rate: unpriced
+    ]),
+    # acme/api on GitLab, no team, on a feature branch (other): exact minutes.
+    run("gitlab", "acme/api", 10, 1, "cancelled", "2026-01-03", "feature-x", [
+        job("deploy", [SMALL], 90, "2026-01-03T10:00:00Z"),  # 1.5 min x 0.01 = 0.015
+        job("notify", None, 30, "2026-01-03T10:02:00Z"),  # 0.5 min, no label set: unpriced
+    ]),  # cancelled: waste 0.015 over 2 minutes, 0.5 of them unpriced
+    run("gitlab", "acme/api", 11, 1, "success", "2026-01-04", "feature-x", [
+        job("deploy", [SMALL], 45, "2026-01-04T10:00:00Z"),  # 0.75 min x 0.01 = 0.0075
+    ]),
+    # The window before: 120 s on ubuntu-latest at the old price, 2 x 0.008 = 0.016.
+    run("github", "acme/web", 0, 1, "success", "2025-12-28", "main", [
+        job("build", [UBUNTU], 120, "2025-12-28T10:00:00Z"),
+    ]),
+]  # fmt: skip
+
+EXPECTED_TOTAL = {
+    "cost": "0.1685",  # 0.016 + 0.008 + 0.006 + 0.012 + 0.104 + 0.015 + 0.0075
+    "waste": "0.039",  # 0.024 + 0.015
+    "complete": False,
+    "jobs": 9,
+    "billed_minutes": "12.750",  # 2 + 1 + 1 + 2 + 2 + 2 + 1.5 + 0.5 + 0.75
+    "unpriced_minutes": "2.500",  # windows-latest 2, no label set 0.5
+    "waste_billed_minutes": "5.000",
+    "waste_unpriced_minutes": "0.500",
+}
+
+
+@pytest.fixture
+def ingested(client: TestClient, database: Database, org: Hooked) -> Hooked:
+    key = AccountService(database).create_key(org.name, scopes=("ingest",)).key
+    for payload in DATASET:
+        response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": key})
+        assert response.status_code == 200, response.text
+    return org
+
+
+def costs(client: TestClient, org: Hooked, **params: Any) -> dict[str, Any]:
+    return read(client, org, "/api/v1/analytics/costs", **{**WINDOW, **params})  # type: ignore[no-any-return]
+
+
+def groups(found: dict[str, Any]) -> dict[str | None, tuple[Any, ...]]:
+    return {
+        g["key"] if found["group_by"] != "pipeline" else g["name"]: (
+            g["cost"],
+            g["waste"],
+            g["billed_minutes"],
+            g["unpriced_minutes"],
+        )
+        for g in found["groups"]
+    }
+
+
+@pytest.mark.parametrize("refreshed", [False, True], ids=["raw", "rollups"])
+def test_cost_and_waste_by_hand(
+    client: TestClient, database: Database, ingested: Hooked, refreshed: bool
+) -> None:
+    if refreshed:
+        assert refresh_all(database) > 0
+    found = costs(client, ingested)
+    assert found["currency"] == "USD"
+    assert {k: found[k] for k in EXPECTED_TOTAL} == EXPECTED_TOTAL
+    assert found["previous"]["cost"] == "0.016"
+    assert found["changes"]["cost"]["change"] == pytest.approx((0.1685 - 0.016) / 0.016)
+    assert found["sample"]["jobs"] == 9
+    assert found["billing"] == {
+        "github": "each job rounded up to the whole minute",
+        "gitlab": "exact minutes",
+    }
+    assert groups(found) == {
+        "CI": ("0.146", "0.024", "10.000", "2.000"),
+        "deploy": ("0.0225", "0.015", "2.750", "0.500"),
+    }
+    by_label = groups(costs(client, ingested, group_by="label_set"))
+    assert by_label == {
+        UBUNTU: ("0.042", "0.024", "6.000", "0.000"),
+        GPU: ("0.104", "0.00", "2.000", "0.000"),
+        SMALL: ("0.0225", "0.015", "2.250", "0.000"),
+        WINDOWS: (None, "0.00", "2.000", "2.000"),  # no waste: its attempt passed
+        None: (None, None, "0.500", "0.500"),
+    }
+    assert groups(costs(client, ingested, group_by="repository")) == {
+        "acme/web": ("0.146", "0.024", "10.000", "2.000"),
+        "acme/api": ("0.0225", "0.015", "2.750", "0.500"),
+    }
+    assert groups(costs(client, ingested, group_by="team")) == {
+        "Web": ("0.146", "0.024", "10.000", "2.000"),
+        "unowned": ("0.0225", "0.015", "2.750", "0.500"),
+    }
+    assert groups(costs(client, ingested, group_by="branch_scope")) == {
+        "default": ("0.146", "0.024", "10.000", "2.000"),
+        "other": ("0.0225", "0.015", "2.750", "0.500"),
+    }
+
+
+def test_waste_of_a_label_set_without_a_rate_is_unknown(
+    client: TestClient, ingested: Hooked
+) -> None:
+    """A group none of whose time is priced has an unknown cost (null), never 0."""
+    found = {g["key"]: g for g in costs(client, ingested, group_by="label_set")["groups"]}
+    assert (found[WINDOWS]["cost"], found[WINDOWS]["complete"]) == (None, False)
+    assert (found[None]["name"], found[None]["waste"]) == ("unknown", None)  # all unpriced
+    assert found[UBUNTU]["complete"] is True
+
+
+@pytest.mark.parametrize("refreshed", [False, True], ids=["raw", "rollups"])
+def test_a_team_filter_and_a_cut_window(
+    client: TestClient, database: Database, ingested: Hooked, refreshed: bool
+) -> None:
+    if refreshed:
+        refresh_all(database)
+    team = costs(client, ingested, team="web")
+    assert (team["cost"], team["waste"], team["billed_minutes"]) == ("0.146", "0.024", "10.000")
+    # From 11:00 on the first day: run 1's failed attempt (started at 10:00) is left out.
+    cut = costs(client, ingested, since="2026-01-01T11:00:00Z")
+    assert (cut["cost"], cut["waste"]) == ("0.1445", "0.015")
+    assert Decimal(cut["billed_minutes"]) == Decimal("12.750") - 3
+
+
+def test_teams_answer_carries_cost_and_waste(client: TestClient, ingested: Hooked) -> None:
+    found = read(client, ingested, "/api/v1/analytics/teams", **WINDOW)
+    assert found["currency"] == "USD"
+    rows = {row["team"]: row for row in found["items"]}
+    assert (rows["Web"]["cost"], rows["Web"]["waste"]) == ("0.146", "0.024")
+    assert rows["Web"]["unpriced_minutes"] == "2.000"
+    assert rows["Web"]["previous"]["cost"] == "0.016"
+    assert (rows["unowned"]["cost"], rows["unowned"]["waste"]) == ("0.0225", "0.015")
+
+
+def test_costs_as_csv_and_bad_parameters(client: TestClient, ingested: Hooked) -> None:
+    response = client.get(
+        "/api/v1/analytics/costs",
+        params={**WINDOW, "group_by": "team", "format": "csv"},
+        headers={"X-API-Key": ingested.read_key},
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["key"], r["cost"], r["previous_cost"]) for r in rows] == [
+        ("Web", "0.146", "0.016"),
+        ("unowned", "0.0225", "0.00"),
+    ]
+    bad = client.get(
+        "/api/v1/analytics/costs",
+        params={**WINDOW, "group_by": "branch", "format": "xml"},
+        headers={"X-API-Key": ingested.read_key},
+    )
+    assert bad.status_code == 400
+    assert "format" in bad.text and "group_by" in bad.text
