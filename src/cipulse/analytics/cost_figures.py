@@ -1,4 +1,4 @@
-"""A window's billed parts: runner rollup rows per pipeline, label set, day.
+"""A window's billed parts: runner rollup rows per pipeline, label, day.
 
 What a window's cost is priced from (``domain/window_costs.py``): the billed time of each
 (pipeline, label set, UTC day) of the window, read from the runner rollup's days and recent
