@@ -1,7 +1,8 @@
 """The Costs page and the overview's cost cards in real headless Chromium against a real
 server, on SQLite and PostgreSQL: the window's cost, waste and unpriced minutes worked out by
 hand in tests/test_window_costs.py, the previous window's beside them, the groups ranked by
-cost (pipelines, then teams), the sample stated; axe-core finds no violation."""
+cost (pipelines, then teams), the sample stated, each team's cost on the Teams page;
+axe-core finds no violation."""
 
 from __future__ import annotations
 
@@ -74,4 +75,12 @@ def test_costs_page_and_overview_cards(server: str, page: Page) -> None:
     expect(rows.nth(0)).to_have_attribute("data-group", "Web")
     expect(rows.nth(1)).to_contain_text("No team")
     expect(rows.nth(1).locator('[data-field="cost"]')).to_contain_text("0.0225 USD")
+    assert axe_violations(page) == []
+
+    page.goto(f"{server}/teams?{RANGE}")
+    web = page.locator('table[data-table="teams"] tr[data-team="Web"]')
+    expect(web.locator('[data-field="cost"]')).to_contain_text("0.146 USD")
+    expect(web.locator('[data-field="cost"]')).to_contain_text("+ 2 min unpriced")
+    expect(web.locator('[data-field="cost"]')).to_contain_text("before: 0.016 USD")
+    expect(web.locator('[data-field="waste"]')).to_contain_text("0.024 USD")
     assert axe_violations(page) == []
