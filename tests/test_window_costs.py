@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from cipulse.accounts.rates import RateService, parse_rate
 from cipulse.accounts.service import AccountService
 from cipulse.accounts.teams import TeamService
 from cipulse.analytics.refresh import refresh_all
+from cipulse.domain.billing import cost_micros, minutes_of, rate_for
+from cipulse.storage import rates as rate_store
 from cipulse.storage.database import Database
+from cipulse.storage.schema import jobs, run_attempts
+from cipulse.storage.schema import organisations as orgs
 from tests.builders import runwatch_run
 from tests.webhooks import Hooked, hooked_org, read
 
@@ -239,3 +247,148 @@ def test_costs_as_csv_and_bad_parameters(client: TestClient, ingested: Hooked) -
     )
     assert bad.status_code == 400
     assert "format" in bad.text and "group_by" in bad.text
+
+
+# --- Consistency: the rollup read against a computation from the raw rows -----------------
+
+LABELS = [[UBUNTU], ["self-hosted", "gpu"], [WINDOWS], [SMALL], None]
+RANDOM_STATUSES = ["success"] * 5 + ["failure", "timed_out", "cancelled", "skipped"]
+
+
+def random_history(seed: int) -> list[dict[str, Any]]:
+    """Runs of two GitHub and one GitLab pipeline over ten days (some retried), their jobs on
+    random label sets with random durations (whole milliseconds), a few without one."""
+    rng = random.Random(seed)
+    found = []
+    for number in range(60):
+        provider, repository = rng.choice(
+            [("github", "acme/web"), ("github", "acme/app"), ("gitlab", "acme/api")]
+        )
+        day = datetime(2025, 12, 30, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 10 * 1440))
+        for attempt in range(1, rng.choice([1, 1, 2, 3]) + 1):
+            started = day + timedelta(hours=attempt)
+            jobs = [
+                job(
+                    f"job{index}",
+                    rng.choice(LABELS),
+                    None if rng.random() < 0.05 else rng.randrange(1, 400_000) / 1000,
+                    (started + timedelta(seconds=index)).isoformat(),
+                    status=rng.choice(RANDOM_STATUSES),
+                )
+                for index in range(rng.randint(1, 4))
+            ]
+            for one in jobs:
+                if one["duration_seconds"] is None:
+                    del one["duration_seconds"]
+            found.append(
+                {
+                    **run(
+                        provider,
+                        repository,
+                        number,
+                        attempt,
+                        rng.choice(RANDOM_STATUSES),
+                        "2026-01-01",
+                        "main",
+                        jobs,
+                    ),
+                    "started_at": started.isoformat(),
+                    "completed_at": (started + timedelta(minutes=20)).isoformat(),
+                }
+            )
+    return found
+
+
+def reference(database: Database, since_ms: int, until_ms: int) -> dict[str | None, list[Any]]:
+    """Per label set (and None for the total): [cost, waste, billed ms, unpriced ms], from
+    the raw attempt and job rows and the definitions (docs/metrics.md), not the rollups."""
+    with database.read() as conn:
+        rates = rate_store.rate_card(conn, conn.execute(sa.select(orgs.c.id)).scalar_one())
+        attempts = [row._asdict() for row in conn.execute(sa.select(run_attempts))]
+        job_rows = [row._asdict() for row in conn.execute(sa.select(jobs))]
+    latest: dict[tuple[str, str], int] = {}
+    for a in attempts:
+        key = (a["pipeline_id"], a["run_key"])
+        latest[key] = max(latest.get(key, 0), a["attempt"])
+    by_attempt: dict[str, list[dict[str, Any]]] = {}
+    for row in job_rows:
+        by_attempt.setdefault(row["attempt_id"], []).append(row)
+    parts: dict[tuple[str, str, str, int], list[int]] = {}
+    for a in attempts:
+        if not since_ms <= a["started_at_ms"] < until_ms:
+            continue
+        waste = a["status"] in ("failure", "timed_out", "cancelled") or (
+            latest[(a["pipeline_id"], a["run_key"])] > a["attempt"]
+        )
+        own = by_attempt.get(a["id"], [])
+        nodes = {row["node_key"] for row in own}
+        for row in own:
+            if row["parent_node_key"] in nodes:
+                continue
+            ms = round((row["duration_seconds"] or 0) * 1000)
+            if a["provider"] == "github":
+                ms = math.ceil((row["duration_seconds"] or 0) / 60 - 1e-9) * 60_000
+            key = (
+                a["provider"],
+                row["runner_labels"] or "",
+                a["pipeline_id"],
+                a["started_at_ms"] // 86_400_000,
+            )
+            part = parts.setdefault(key, [0, 0])
+            part[0] += ms
+            part[1] += ms if waste else 0
+    found: dict[str | None, list[int]] = {}
+    for (provider, labels, _, day), (billed, wasted) in sorted(parts.items()):
+        when = datetime.fromtimestamp(day * 86_400, UTC).date()
+        rate = rate_for(rates, provider, labels or None, when)
+        for key in (labels or None, "total"):
+            into = found.setdefault(key, [0, 0, 0, 0])
+            into[2] += billed
+            if rate is None:
+                into[3] += billed
+            else:
+                into[0] += cost_micros(billed, rate.per_minute_micros)
+                into[1] += cost_micros(wasted, rate.per_minute_micros)
+    return {
+        key: [cost, waste, str(minutes_of(billed)), str(minutes_of(unpriced))]
+        for key, (cost, waste, billed, unpriced) in found.items()
+    }
+
+
+def answered(found: dict[str, Any]) -> list[Any]:
+    """[cost, waste] in micro-units, [billed, unpriced] minutes as the answer writes them."""
+
+    def micros(text: str | None) -> int:
+        return 0 if text is None else int(Decimal(text) * 1_000_000)
+
+    def ms(text: str) -> str:
+        return text
+
+    return [micros(found["cost"]), micros(found["waste"]), ms(found["billed_minutes"]),
+            ms(found["unpriced_minutes"])]  # fmt: skip
+
+
+@pytest.mark.parametrize("refreshed", [False, True], ids=["raw", "rollups"])
+def test_window_cost_equals_a_computation_from_the_raw_rows(
+    client: TestClient, database: Database, org: Hooked, refreshed: bool
+) -> None:
+    key = AccountService(database).create_key(org.name, scopes=("ingest",)).key
+    for payload in random_history(7):
+        response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": key})
+        assert response.status_code == 200, response.text
+    if refreshed:
+        refresh_all(database)
+    for since, until in (
+        ("2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"),
+        ("2025-12-31T07:30:00Z", "2026-01-09T13:15:00Z"),  # edges read raw
+    ):
+        window = {"since": since, "until": until}
+        expected = reference(database, *(iso_ms(t) for t in (since, until)))
+        total = costs(client, org, **window)
+        assert answered(total) == expected.pop("total")
+        groups = costs(client, org, group_by="label_set", **window)["groups"]
+        assert {g["key"]: answered(g) for g in groups} == expected
+
+
+def iso_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
