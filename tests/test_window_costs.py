@@ -53,6 +53,7 @@ def org(database: Database) -> Hooked:
         ],
     )
     TeamService(database).add_rule(found.name, "repository", "acme/web", "Web")
+    TeamService(database).add_rule(found.name, "repository", "acme/idle", "Idle")  # no runs
     return found
 
 
@@ -187,6 +188,7 @@ def test_cost_and_waste_by_hand(
     assert groups(costs(client, ingested, group_by="team")) == {
         "Web": ("0.146", "0.024", "10.000", "2.000"),
         "unowned": ("0.0225", "0.015", "2.750", "0.500"),
+        "Idle": ("0.00", "0.00", "0.000", "0.000"),  # every team the rules name is listed
     }
     assert groups(costs(client, ingested, group_by="branch_scope")) == {
         "default": ("0.146", "0.024", "10.000", "2.000"),
@@ -210,8 +212,9 @@ def test_a_team_filter_and_a_cut_window(
 ) -> None:
     if refreshed:
         refresh_all(database)
-    team = costs(client, ingested, team="web")
+    team = costs(client, ingested, team="web", group_by="team")
     assert (team["cost"], team["waste"], team["billed_minutes"]) == ("0.146", "0.024", "10.000")
+    assert [g["key"] for g in team["groups"]] == ["Web"]
     # From 11:00 on the first day: run 1's failed attempt (started at 10:00) is left out.
     cut = costs(client, ingested, since="2026-01-01T11:00:00Z")
     assert (cut["cost"], cut["waste"]) == ("0.1445", "0.015")
@@ -239,6 +242,7 @@ def test_costs_as_csv_and_bad_parameters(client: TestClient, ingested: Hooked) -
     assert [(r["key"], r["cost"], r["previous_cost"]) for r in rows] == [
         ("Web", "0.146", "0.016"),
         ("unowned", "0.0225", "0.00"),
+        ("Idle", "0.00", "0.00"),
     ]
     bad = client.get(
         "/api/v1/analytics/costs",

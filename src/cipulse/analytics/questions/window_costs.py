@@ -126,6 +126,8 @@ class _Context:
     providers: dict[str, str]
     group: Grouper
     names: dict[str | None, tuple[str, str | None]]
+    #: Groups listed even without a billed minute (every team the rules name).
+    every_key: tuple[str, ...] = ()
 
 
 def check_grouping(group_by: str | None) -> str:
@@ -161,7 +163,7 @@ def costs(
             name: change_of(name, figures.figure(name), previous_figures.figure(name), earlier)
             for name in COST_FIGURES
         },
-        groups=_ranked(now_groups, before_groups, context),
+        groups=_ranked(now_groups, before_groups, context, _listed(context, window)),
         rules={p: rounding_rule(p) for p in sorted(set(context.providers.values()))},
     )
 
@@ -182,6 +184,8 @@ def _context(conn: Connection, org_id: str, grouping: str) -> _Context:
     elif grouping == "team":
         teams = team_of_pipelines(conn, org_id)
         group = lambda scope, pipeline, labels: teams.get(pipeline)  # noqa: E731
+        every = tuple(row.name for row in team_store.team_rows(conn, org_id))
+        return _Context(rate_store.rate_card(conn, org_id), providers, group, names, every)
     else:
         group = lambda scope, pipeline, labels: scope  # noqa: E731
     return _Context(rate_store.rate_card(conn, org_id), providers, group, names)
@@ -223,6 +227,11 @@ def priced_by_pipeline(conn: Connection, org_id: str, window: Window) -> dict[st
     return found
 
 
+def _listed(context: _Context, window: Window) -> tuple[str, ...]:
+    """The groups listed even when nothing was billed: every team, unless one is chosen."""
+    return () if window.filters.team is not None else context.every_key
+
+
 def _total(groups: dict[str | None, Priced]) -> Priced:
     total = Priced()
     for priced in groups.values():
@@ -231,11 +240,15 @@ def _total(groups: dict[str | None, Priced]) -> Priced:
 
 
 def _ranked(
-    now: dict[str | None, Priced], before: dict[str | None, Priced], context: _Context
+    now: dict[str | None, Priced],
+    before: dict[str | None, Priced],
+    context: _Context,
+    listed: tuple[str, ...],
 ) -> list[CostGroup]:
-    """The groups of either window, most cost first (then most billed time, then name)."""
+    """The groups of either window (and ``listed``), most cost first (then most billed
+    time, then name)."""
     rows = []
-    for key in set(now) | set(before):
+    for key in set(now) | set(before) | set(listed):
         name, repository = context.names.get(key, (_name_of(key), None))
         rows.append(
             CostGroup(
