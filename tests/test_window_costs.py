@@ -11,7 +11,7 @@ import csv
 import io
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -304,12 +304,14 @@ def random_history(seed: int) -> list[dict[str, Any]]:
 
 
 def reference(database: Database, since_ms: int, until_ms: int) -> dict[str | None, list[Any]]:
-    """Per label set (and None for the total): [cost, waste, billed ms, unpriced ms], from
-    the raw attempt and job rows and the definitions (docs/metrics.md), not the rollups."""
+    """Per label set (and "total"): [cost, waste, billed and unpriced minutes], from the
+    raw attempt and job rows and the definitions (docs/metrics.md), not the rollups: each
+    (pipeline, label set, rate span) part priced and rounded once."""
     with database.read() as conn:
         rates = rate_store.rate_card(conn, conn.execute(sa.select(orgs.c.id)).scalar_one())
         attempts = [row._asdict() for row in conn.execute(sa.select(run_attempts))]
         job_rows = [row._asdict() for row in conn.execute(sa.select(jobs))]
+    effective = {(rate.effective - date(1970, 1, 1)).days for rate in rates}
     latest: dict[tuple[str, str], int] = {}
     for a in attempts:
         key = (a["pipeline_id"], a["run_key"])
@@ -332,18 +334,16 @@ def reference(database: Database, since_ms: int, until_ms: int) -> dict[str | No
             ms = round((row["duration_seconds"] or 0) * 1000)
             if a["provider"] == "github":
                 ms = math.ceil((row["duration_seconds"] or 0) / 60 - 1e-9) * 60_000
-            key = (
-                a["provider"],
-                row["runner_labels"] or "",
-                a["pipeline_id"],
-                a["started_at_ms"] // 86_400_000,
-            )
+            day = a["started_at_ms"] // 86_400_000
+            # Its rate span: from the latest effective day of the rate card up to its day.
+            span = max(d for d in effective if d <= day)
+            key = (a["provider"], row["runner_labels"] or "", a["pipeline_id"], span)
             part = parts.setdefault(key, [0, 0])
             part[0] += ms
             part[1] += ms if waste else 0
     found: dict[str | None, list[int]] = {}
-    for (provider, labels, _, day), (billed, wasted) in sorted(parts.items()):
-        when = datetime.fromtimestamp(day * 86_400, UTC).date()
+    for (provider, labels, _, span), (billed, wasted) in sorted(parts.items()):
+        when = datetime.fromtimestamp(span * 86_400, UTC).date()
         rate = rate_for(rates, provider, labels or None, when)
         for key in (labels or None, "total"):
             into = found.setdefault(key, [0, 0, 0, 0])

@@ -1,20 +1,24 @@
 """A window's cost in money: billed time per part, priced and added up.
 
 A window's cost is priced from *billed parts*: the job executions of one pipeline, one
-runner label set and one UTC day (the day their attempt started, as the runner rollup keeps
-them), with how many there are, their exact seconds, their minutes rounded up per job, and
-the same over the *waste* executions (of attempts that failed, timed out or were cancelled,
-or that a retry of their run superseded). Each part is priced as ``domain/billing.py``
-prices a job: billed time by its pipeline's provider's rule (GitHub: the minutes rounded up
-per job; every other provider: the exact seconds), at the rate in effect on the part's day
-for that provider and label set. A part with no rate (its label set unknown, or no pattern
-matching it) is *unpriced*: its billed time is counted as such, never as 0 money.
+runner label set and one *rate span* (the UTC days from one effective day of the rate card
+to the next, so that one rate is in effect for the whole part; a window usually lies in
+one), each execution counted on the day its attempt started, as the runner rollup keeps
+them: how many there are, their exact seconds, their minutes rounded up per job, and the
+same over the *waste* executions (of attempts that failed, timed out or were cancelled, or
+that a retry of their run superseded). Each part is priced as ``domain/billing.py`` prices
+a job: billed time by its pipeline's provider's rule (GitHub: the minutes rounded up per
+job; every other provider: the exact seconds), at the rate in effect in its span for that
+provider and label set, rounded to a micro-unit once per part. A part with no rate (its
+label set unknown, or no pattern matching it) is *unpriced*: its billed time is counted as
+such, never as 0 money.
 
 Priced totals add up (``add``), so a group's (a team's, a repository's) and a window's are
 sums of their parts'. Plain data, integer money; no I/O."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -77,6 +81,22 @@ class Priced:
     def waste(self) -> int | None:
         priced = self.waste_billed_ms - self.waste_unpriced_ms
         return None if self.waste_unpriced_ms and not priced else self.waste_micros
+
+
+def rate_spans(effective_days: Sequence[int]) -> list[int]:
+    """The first days of the rate card's *spans* (epoch days): a span runs from one
+    effective day to the next, so no rate starts or ends inside one; the days before the
+    first effective day are a span too, which ``span_of`` names by the day before it."""
+    return sorted(set(effective_days))
+
+
+def span_of(day: int, spans: Sequence[int]) -> int:
+    """The day that stands for ``day``'s span: its first day (the day before the first
+    effective day for the days before it; 0 when there is no rate: one span)."""
+    if not spans:
+        return 0
+    at = bisect_right(spans, day)
+    return spans[0] - 1 if at == 0 else spans[at - 1]
 
 
 def billed_ms(provider: str, seconds: float, rounded_minutes: int) -> int:

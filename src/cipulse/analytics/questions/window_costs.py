@@ -23,12 +23,13 @@ from cipulse.analytics.teams import team_of_pipelines
 from cipulse.domain.billing import MINUTE_MS, Rate, rounding_rule
 from cipulse.domain.runner_tallies import UNKNOWN_LABELS
 from cipulse.domain.window import BRANCH_SCOPES, Window
-from cipulse.domain.window_costs import Priced
+from cipulse.domain.window_costs import Priced, rate_spans
 from cipulse.errors import InvalidRequest
 from cipulse.storage import list_store
 from cipulse.storage import rates as rate_store
 from cipulse.storage import teams as team_store
 from cipulse.storage.database import Database
+from cipulse.storage.rates import day_number
 
 #: What the groups may be (``group_by=``).
 GROUPINGS = ("pipeline", "repository", "label_set", "team", "branch_scope")
@@ -123,6 +124,7 @@ class _Context:
     """What pricing and grouping read once per question."""
 
     rates: list[Rate]
+    spans: list[int]
     providers: dict[str, str]
     group: Grouper
     names: dict[str | None, tuple[str, str | None]]
@@ -185,10 +187,16 @@ def _context(conn: Connection, org_id: str, grouping: str) -> _Context:
         teams = team_of_pipelines(conn, org_id)
         group = lambda scope, pipeline, labels: teams.get(pipeline)  # noqa: E731
         every = tuple(row.name for row in team_store.team_rows(conn, org_id))
-        return _Context(rate_store.rate_card(conn, org_id), providers, group, names, every)
+        return _Context(*_card(conn, org_id), providers, group, names, every)
     else:
         group = lambda scope, pipeline, labels: scope  # noqa: E731
-    return _Context(rate_store.rate_card(conn, org_id), providers, group, names)
+    return _Context(*_card(conn, org_id), providers, group, names)
+
+
+def _card(conn: Connection, org_id: str) -> tuple[list[Rate], list[int]]:
+    """The rate card, and its spans (the days no rate starts or ends inside)."""
+    rates = rate_store.rate_card(conn, org_id)
+    return rates, rate_spans([day_number(rate.effective) for rate in rates])
 
 
 def _scopes(window: Window, grouping: str) -> list[tuple[str | None, Window]]:
@@ -206,7 +214,7 @@ def _grouped(
     """The window's priced parts added up per group."""
     found: dict[str | None, Priced] = {}
     for scope, scoped in _scopes(window, grouping):
-        parts = billed_parts(conn, org_id, scoped)
+        parts = billed_parts(conn, org_id, scoped, context.spans)
         priced = priced_parts(parts, context.rates, context.providers)
         for (pipeline_id, labels, _), part in priced.items():
             key = context.group(scope, pipeline_id, labels)
@@ -216,11 +224,11 @@ def _grouped(
 
 def priced_by_pipeline(conn: Connection, org_id: str, window: Window) -> dict[str, Priced]:
     """The window's priced time per pipeline (the teams question adds them up per team)."""
-    rates = rate_store.rate_card(conn, org_id)
+    rates, spans = _card(conn, org_id)
     providers = list_store.latest_providers(conn, org_id)
     found: dict[str, Priced] = {}
     parts: dict[PartKey, Priced] = priced_parts(
-        billed_parts(conn, org_id, window), rates, providers
+        billed_parts(conn, org_id, window, spans), rates, providers
     )
     for (pipeline_id, _, _), part in parts.items():
         found.setdefault(pipeline_id, Priced()).add(part)
