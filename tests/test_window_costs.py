@@ -231,6 +231,18 @@ def test_teams_answer_carries_cost_and_waste(client: TestClient, ingested: Hooke
     assert (rows["unowned"]["cost"], rows["unowned"]["waste"]) == ("0.0225", "0.015")
 
 
+def test_without_a_rate_every_minute_is_unpriced(
+    client: TestClient, database: Database, ingested: Hooked
+) -> None:
+    RateService(database).remove(ingested.name, "github", UBUNTU, None)
+    RateService(database).remove(ingested.name, "github", "*gpu*", None)
+    RateService(database).remove(ingested.name, "gitlab", SMALL, None)
+    refresh_all(database)
+    found = costs(client, ingested)
+    assert (found["cost"], found["waste"], found["complete"]) == (None, None, False)
+    assert found["unpriced_minutes"] == found["billed_minutes"] == "12.750"
+
+
 def test_costs_as_csv_and_bad_parameters(client: TestClient, ingested: Hooked) -> None:
     response = client.get(
         "/api/v1/analytics/costs",

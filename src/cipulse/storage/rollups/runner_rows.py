@@ -178,7 +178,9 @@ def billed_rows(
     )
     found: list[BilledRow] = []
     for condition in selection.conditions(r, org_id):
-        query = sa.select(*columns).where(condition).group_by(r.c.pipeline_id, r.c.label_set, span)
+        # Without a rate, one span (a constant): grouping by it would name a column by number.
+        by = (r.c.pipeline_id, r.c.label_set, *((span,) if spans else ()))
+        query = sa.select(*columns).where(condition).group_by(*by)
         for row in conn.execute(query):
             found.append(
                 BilledRow(
