@@ -221,6 +221,19 @@ def test_a_team_filter_and_a_cut_window(
     assert Decimal(cut["billed_minutes"]) == Decimal("12.750") - 3
 
 
+def test_runner_figures_under_a_team_filter(client: TestClient, ingested: Hooked) -> None:
+    """``team=`` narrows the runner figures to the team's pipelines (it answered 500: the
+    window was not scoped to the team), as it narrows the costs by label set."""
+    for path in ("/api/v1/analytics/runners", "/api/v1/analytics/runners/hours"):
+        read(client, ingested, path, team="web", **WINDOW)
+    found = read(client, ingested, "/api/v1/analytics/runners", team="web", **WINDOW)
+    assert {row["label_set"] for row in found["items"]} == {UBUNTU, GPU, WINDOWS}
+    names = read(
+        client, ingested, "/api/v1/analytics/runners/names", team="web", label_set=SMALL, **WINDOW
+    )
+    assert names["runners"] == []
+
+
 def test_teams_answer_carries_cost_and_waste(client: TestClient, ingested: Hooked) -> None:
     found = read(client, ingested, "/api/v1/analytics/teams", **WINDOW)
     assert found["currency"] == "USD"

@@ -96,15 +96,15 @@ class AnalyticsService:
     def runners(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[LabelSetFigures]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return runners.label_sets(self.database, org_id, window, page)
 
     def runners_of(self, org_id: str, window: Window, label_set: str) -> LabelSetRunners:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return runners.runners_of(self.database, org_id, window, label_set, self.clock())
 
     def queue_by_hour(self, org_id: str, window: Window, label_set: str | None) -> QueueByHour:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return runners.queue_by_hour(self.database, org_id, window, label_set, self.clock())
 
     def timeseries(
