@@ -288,6 +288,7 @@ def cases(
         ("job", job_path),
         ("pull requests", "/pull-requests"),
         ("runners", "/runners"),
+        ("costs", "/costs"),
         ("flaky", "/flaky"),
         ("metrics", "/metrics"),
     )
@@ -296,6 +297,7 @@ def cases(
     found.append(Case("overview, by class", "/", "30 days", {"failure_class": "infrastructure"}))
     # A label set's runners: the demo's busiest pool (a bounded raw read).
     found.append(Case("runners of a label set", "/runners/names", "30 days", RUNNER_LABELS))
+    found.append(Case("costs by team", "/costs", "30 days", {"group_by": "team"}))
     found.append(Case("run", f"/runs/{run_id}", "-", {}))
     if red_run_id is not None:
         # A failed run on the default branch: the triage's every query (previous green run,

@@ -45,6 +45,11 @@ WINDOWED_ENDPOINTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("/analytics/runners", {"sort": "-p95_queue_seconds"}),
     ("/analytics/runners/names", {"label_set": "ubuntu-latest"}),
     ("/analytics/runners/hours", {}),
+    ("/analytics/costs", {}),
+    ("/analytics/costs", {"group_by": "team"}),
+    ("/analytics/costs", {"group_by": "label_set"}),
+    ("/analytics/costs", {"group_by": "branch_scope"}),
+    ("/analytics/teams", {}),
 )
 RUN_DETAIL = "/runs/{id}"
 PULL_REQUEST_DETAIL = "/pull-requests/{repository_id}/{number}"

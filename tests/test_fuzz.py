@@ -387,6 +387,7 @@ DASHBOARD = (
     Page("GET", "/flaky", VIEW),
     Page("GET", "/metrics", (*VIEW, "key", "aggregation", "group")),
     Page("GET", "/teams", (*VIEW, "sort")),
+    Page("GET", "/costs", (*VIEW, "group_by")),
     Page("GET", "/settings", VIEW),
     Page("GET", "/red-since", ("pipeline", "at", "branch")),
     Page("GET", "/sign-in", ("next",)),

@@ -127,6 +127,8 @@ def dashboard_pages(page: Page, url: str) -> dict[str, str]:
         "jobs": url + "/jobs",
         "runners": url + "/runners",
         "runner_names": url + "/runners/names?label_set=ubuntu-latest",
+        "costs": url + "/costs",
+        "costs_by_team": url + "/costs?group_by=team",
         "flaky": url + "/flaky",
         "metrics": url + "/metrics",
         "teams": url + "/teams",
@@ -312,7 +314,7 @@ def test_every_link_on_every_page_answers_200(
     broken = {url: status for url, status in checked.items() if status != 200}
     assert not broken, f"links that do not answer 200: {broken}"
     paths = {urlsplit(url).path for url in checked}
-    for path in ("/", "/pipelines", "/jobs", "/flaky", "/metrics", "/teams", "/settings"):
+    for path in ("/", "/pipelines", "/jobs", "/flaky", "/metrics", "/teams", "/costs", "/settings"):
         assert path in paths
     assert any(path.startswith("/runs/") for path in paths)
     assert any(path.startswith("/static/") for path in paths)

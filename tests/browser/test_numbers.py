@@ -115,7 +115,7 @@ def test_every_number_on_the_pages_is_the_read_apis(demo_server: str, page: Page
     sign_in(page, url)
 
     summary = api(page, url, "/api/v1/analytics/summary")
-    cards = page.locator(".kpi[data-metric]")
+    cards = page.get_by_role("region", name="Key figures").locator(".kpi[data-metric]")
     assert cards.count() >= 6
     for card in cards.all():
         metric = card.get_attribute("data-metric") or ""
@@ -126,6 +126,16 @@ def test_every_number_on_the_pages_is_the_read_apis(demo_server: str, page: Page
         figure = last_figure(previous_text)
         assert agrees(figure, before), f"overview {metric} before: {previous_text!r} vs {before}"
 
+    costs = api(page, url, "/api/v1/analytics/costs")
+    for card in page.locator('.kpis[aria-label^="Cost in"] .kpi[data-metric]').all():
+        metric = card.get_attribute("data-metric") or ""
+        value = card.locator("[data-value]").inner_text().removesuffix(f" {costs['currency']}")
+        value = value.removesuffix(" min")
+        expected = costs[metric]
+        if value == "unknown":  # no rate prices any of its minutes: null, never 0
+            assert expected is None, (metric, expected)
+        else:
+            assert agrees(value, float(expected)), (metric, value, expected)
     page.goto(url + "/pipelines")
     pipelines = api(page, url, "/api/v1/pipelines?limit=1000")["items"]
     assert check_table(page, 'table[data-table="pipelines"]', {row["id"]: row for row in pipelines})

@@ -28,6 +28,7 @@ from cipulse.analytics.questions import (
     series,
     summary,
     waits,
+    window_costs,
 )
 from cipulse.analytics.questions import teams as team_question
 from cipulse.analytics.questions.custom_metrics import MetricSeries
@@ -49,6 +50,7 @@ from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORT
 from cipulse.analytics.questions.summary import Summary
 from cipulse.analytics.questions.teams import TeamRow, TeamsAnswer
 from cipulse.analytics.questions.waits import Waits
+from cipulse.analytics.questions.window_costs import CostAnswer
 from cipulse.domain.pull_requests import PullRequestKey
 from cipulse.domain.window import Window
 from cipulse.storage.clock import now_ms
@@ -86,18 +88,23 @@ class AnalyticsService:
         window = self.scoped(org_id, window)
         return waits.waits(self.database, org_id, window, self.clock())
 
+    def costs(self, org_id: str, window: Window, group_by: str | None = None) -> CostAnswer:
+        """The window's cost and waste by group, and before (``questions/window_costs.py``)."""
+        window = self._bounded(org_id, window)
+        return window_costs.costs(self.database, org_id, window, self.clock(), group_by)
+
     def runners(
         self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE
     ) -> Page[LabelSetFigures]:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return runners.label_sets(self.database, org_id, window, page)
 
     def runners_of(self, org_id: str, window: Window, label_set: str) -> LabelSetRunners:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return runners.runners_of(self.database, org_id, window, label_set, self.clock())
 
     def queue_by_hour(self, org_id: str, window: Window, label_set: str | None) -> QueueByHour:
-        self._bounded(org_id, window)
+        window = self._bounded(org_id, window)
         return runners.queue_by_hour(self.database, org_id, window, label_set, self.clock())
 
     def timeseries(

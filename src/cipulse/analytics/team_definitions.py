@@ -61,6 +61,7 @@ TEAM_METRICS: tuple[MetricDefinition, ...] = (
         "By compute_seconds in the window, most first, ties by name; `sort=` orders by "
         "another column. The `unowned` row comes last whatever the order. Each row carries "
         "`previous`: the same figures over the window compared with (like with like, as the "
-        "summary). `cost` and `waste` are null until a rate card prices CI time.",
+        "summary). `cost` and `waste` are its pipelines' (cost and waste (window)), in the "
+        "answer's `currency`; `sort=cost` and `sort=waste` rank by them.",
     ),
 )

@@ -53,3 +53,13 @@ def scoped(conn: Connection, org_id: str, window: Window) -> Window:
         team_job_pipelines=tuple(sorted(owned)) if claims_anywhere else None,
     )
     return replace(window, filters=filters)
+
+
+def team_of_pipelines(conn: Connection, org_id: str) -> dict[str, str]:
+    """Every pipeline's team, as the rules name it (``UNOWNED``: of no team), by pipeline
+    id: the teams question's grouping, for figures added up per team."""
+    names = {team_key(row.name): row.name for row in store.team_rows(conn, org_id)}
+    return {
+        pipeline_id: names.get(team_key(owner.team), owner.team) if owner.team else UNOWNED
+        for pipeline_id, owner in ownership(conn, org_id).items()
+    }

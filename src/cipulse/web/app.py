@@ -30,6 +30,7 @@ from cipulse.storage.database import Database
 from cipulse.storage.health import OK
 from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.web import (
+    cost_routes,
     dashboard,
     errors,
     ingest_routes,
@@ -187,6 +188,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(pull_request_routes.router())
     app.include_router(team_routes.router())
     app.include_router(runner_routes.router())
+    app.include_router(cost_routes.router())
     app.include_router(read_routes.router())
     app.include_router(webhook_routes.router())
     app.add_api_route(

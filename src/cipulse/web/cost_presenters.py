@@ -1,9 +1,9 @@
 """Costs on the wire: a run's, a pull request's, and a rate card.
 
 How costs are named in JSON (``/runs/{id}``'s and a pull request's ``cost``, and
-``/rates``): money as decimal text in the organisation's currency (``"0.012"``, never a
-float, so no client adds it up with drift), billed minutes as decimal text too, unknown
-costs null with the reason per job."""
+``/rates``; a window's is ``window_cost_presenters.py``'s): money as decimal text in the
+organisation's currency (``"0.012"``, never a float, so no client adds it up with drift),
+billed minutes as decimal text too, unknown costs null with the reason per job."""
 
 from __future__ import annotations
 

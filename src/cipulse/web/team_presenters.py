@@ -2,14 +2,16 @@
 
 The teams question's rows (``analytics/questions/teams.py``) named as the read API answers
 them, as JSON (the previous window's figures nested) and as CSV (flat, ``previous_`` first).
-``cost`` and ``waste`` are reserved: null until the organisation's rate card prices CI time
-(issue 16 §4)."""
+``cost`` and ``waste`` are the team's pipelines' (``/analytics/costs`` with ``group_by=team``)
+in the answer's ``currency``: decimal text, null when none of their billed time is priced."""
 
 from __future__ import annotations
 
 from cipulse.accounts.teams import TeamSummary
 from cipulse.analytics.questions.summary import bounds_of
 from cipulse.analytics.questions.teams import TeamFigures, TeamRow, TeamsAnswer
+from cipulse.domain.billing import minutes_of
+from cipulse.domain.money import money_text
 from cipulse.web.presenters import Json, window_json
 
 
@@ -24,9 +26,12 @@ def team_figures_json(figures: TeamFigures) -> Json:
         "red_seconds": figures.red_seconds,
         "recovered_periods": figures.recovered_periods,
         "red_at_end": figures.red_at_end,
-        # Priced CI time and its waste come with the rate card (issue 16 §4).
-        "cost": None,
-        "waste": None,
+        # The pipelines' cost and waste at the rate card (money as decimal text).
+        "cost": money_text(figures.cost.cost_micros),
+        "waste": money_text(figures.cost.waste_micros),
+        "cost_complete": figures.cost.complete,
+        "billed_minutes": str(minutes_of(figures.cost.billed_ms)),
+        "unpriced_minutes": str(minutes_of(figures.cost.unpriced_ms)),
     }
 
 
@@ -52,6 +57,7 @@ def teams_json(answer: TeamsAnswer, items: list[TeamRow], next_cursor: str | Non
     return {
         "items": [team_row_json(row) for row in items],
         "next_cursor": next_cursor,
+        "currency": answer.currency,
         "window": window_json(bounds_of(answer.window)),
         "previous_window": window_json(bounds_of(answer.previous_window)),
         "ranking": "compute_seconds, most first; unowned last",

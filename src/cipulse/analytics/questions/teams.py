@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.analytics import comparison, recovery
 from cipulse.analytics.paging import DEFAULT_PAGE, Page, PageRequest, check_sort, ordered, page_of
+from cipulse.analytics.questions.window_costs import CostFigures, figures_of, priced_by_pipeline
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.run_metrics import FAILING, SUCCESS
 from cipulse.analytics.teams import ownership
@@ -26,6 +27,8 @@ from cipulse.analytics.window_figures import pipeline_figures
 from cipulse.domain.ownership import UNOWNED, team_key
 from cipulse.domain.tallies import RunTally
 from cipulse.domain.window import Window
+from cipulse.domain.window_costs import Priced
+from cipulse.storage import rates as rate_store
 from cipulse.storage import teams as team_store
 from cipulse.storage.database import Database
 
@@ -38,6 +41,8 @@ TEAM_SORTS = (
     "failure_rate",
     "flaky_runs",
     "red_seconds",
+    "cost",
+    "waste",
 )
 DEFAULT_SORT = "-compute_seconds"
 
@@ -47,7 +52,8 @@ class TeamFigures:
     """A team's figures over a window. ``decided_runs`` (runs that ended in success or
     failure) is the sample ``failure_rate`` is over; ``red_seconds`` the red time of the
     red periods that ended in the window (``recovered_periods`` of them), ``red_at_end``
-    the pipelines and branches still red at its end. Cost and waste: to come (issue 16 §4)."""
+    the pipelines and branches still red at its end; ``cost`` its pipelines' cost and
+    waste in money (``questions/window_costs.py``)."""
 
     compute_seconds: float
     runs: int
@@ -58,6 +64,7 @@ class TeamFigures:
     red_seconds: float
     recovered_periods: int
     red_at_end: int
+    cost: CostFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class TeamRow:
             return team_key(self.team)
         if field == "pipelines":
             return self.pipelines
+        if field in ("cost", "waste"):
+            return self.figures.cost.figure(field)
         return getattr(self.figures, field)
 
 
@@ -84,6 +93,7 @@ class TeamsAnswer:
     rows: list[TeamRow]
     window: Window
     previous_window: Window
+    currency: str
 
 
 def _figures(
@@ -96,18 +106,22 @@ def _figures(
     for period in red.ended:
         ended[period.pipeline_id].append(period.seconds or 0.0)
     red_at_end = Counter(period.pipeline_id for period in red.red_now)
+    priced = priced_by_pipeline(conn, org_id, window)
     found: dict[str, TeamFigures] = {}
     for team, pipeline_ids in members.items():
         tally = new_run_tally()
+        cost = Priced()
         for pipeline_id in pipeline_ids:
             if pipeline_id in per_pipeline:
                 add_run_tally(tally, per_pipeline[pipeline_id])
+            if pipeline_id in priced:
+                cost.add(priced[pipeline_id])
         periods = [seconds for p in pipeline_ids for seconds in ended.get(p, ())]
-        found[team] = _of(tally, periods, sum(red_at_end[p] for p in pipeline_ids))
+        found[team] = _of(tally, periods, sum(red_at_end[p] for p in pipeline_ids), cost)
     return found
 
 
-def _of(tally: RunTally, periods: list[float], red_at_end: int) -> TeamFigures:
+def _of(tally: RunTally, periods: list[float], red_at_end: int, cost: Priced) -> TeamFigures:
     """A team's figures from its pipelines' tally, the lengths of their red periods that
     ended in the window, and how many of their branches are red at its end."""
     by_status = tally.by_status
@@ -123,6 +137,7 @@ def _of(tally: RunTally, periods: list[float], red_at_end: int) -> TeamFigures:
         red_seconds=sum(periods),
         recovered_periods=len(periods),
         red_at_end=red_at_end,
+        cost=figures_of(cost),
     )
 
 
@@ -155,12 +170,13 @@ def teams(
         members = _members(conn, org_id, window)
         current = _figures(conn, org_id, window, members)
         previous = _figures(conn, org_id, before, members)
+        currency = rate_store.currency(conn, org_id)
     rows = [
         TeamRow(name, name == UNOWNED, len(ids), current[name], previous[name])
         for name, ids in sorted(members.items(), key=lambda item: team_key(item[0]))
     ]
     owned = ordered([row for row in rows if not row.unowned], sort or DEFAULT_SORT)
-    return TeamsAnswer([*owned, *(row for row in rows if row.unowned)], window, before)
+    return TeamsAnswer([*owned, *(row for row in rows if row.unowned)], window, before, currency)
 
 
 def teams_page(

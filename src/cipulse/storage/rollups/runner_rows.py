@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.domain.histogram import Histogram
 from cipulse.domain.runner_tallies import RunnerKey, RunnerTally
-from cipulse.domain.tallies import FAILURE_CLASSES
+from cipulse.domain.tallies import FAILURE_CLASSES, Grain
 from cipulse.storage.dialect import column_names
 from cipulse.storage.rollups.figure_reads import Selection
 from cipulse.storage.rollups.stored_rows import counter_of, decoded_metrics, encoded_metrics
@@ -122,6 +122,79 @@ def runner_rows(
     every pipeline's, not the organisation's)."""
     selection = Selection.of_periods(grain, periods, pipeline_ids, scope)
     return selected_runners(conn, org_id, selection)
+
+
+class BilledRow(NamedTuple):
+    """Billed time of some ``runner_rollups`` rows of one pipeline, label set and rate
+    span (``day``: the day standing for the span, ``domain/window_costs.span_of``): how
+    many executions, their seconds and minutes, and the waste's."""
+
+    pipeline_id: str
+    label_set: str
+    day: int
+    jobs: int
+    job_seconds: float
+    billable_minutes: int
+    waste_job_seconds: float
+    waste_billable_minutes: int
+
+
+def _span_day(spans: Sequence[int]) -> sa.ColumnElement[Any]:
+    """A row's rate span, as ``window_costs.span_of`` names it, from its first hour (an
+    hour row's period, a day row's times 24): integer literals (the spans are the rate
+    card's days, never a client's text), so the same expression groups on PostgreSQL."""
+    r = runner_rollups
+    if not spans:
+        return sa.literal_column("0")
+    hour = sa.case((r.c.grain == Grain.HOUR, r.c.period), else_=r.c.period * 24)
+    firsts = [spans[0] - 1, *spans]
+    return sa.case(
+        *(
+            (hour < sa.literal_column(str(int(bound) * 24)), sa.literal_column(str(int(first))))
+            for bound, first in zip(spans, firsts, strict=False)
+        ),
+        else_=sa.literal_column(str(int(spans[-1]))),
+    )
+
+
+def billed_rows(
+    conn: Connection, org_id: str, selection: Selection, spans: Sequence[int]
+) -> list[BilledRow]:
+    """The billed time of the rows the selection names, summed by the database per
+    pipeline, label set and rate span (``spans``: their first days, sorted): one row per
+    pipeline and label set in a window without a rate change, however many days it holds."""
+    r = runner_rollups
+    jobs = sum((r.c[f"n_{s}"] for s in STATUS_NAMES[1:]), r.c[f"n_{STATUS_NAMES[0]}"])
+    span = _span_day(spans).label("span_day")
+    columns = (
+        r.c.pipeline_id,
+        r.c.label_set,
+        span,
+        sa.func.sum(jobs),
+        sa.func.sum(r.c.job_seconds),
+        sa.func.sum(r.c.billable_minutes),
+        sa.func.sum(r.c.waste_job_seconds),
+        sa.func.sum(r.c.waste_billable_minutes),
+    )
+    found: list[BilledRow] = []
+    for condition in selection.conditions(r, org_id):
+        # Without a rate, one span (a constant): grouping by it would name a column by number.
+        by = (r.c.pipeline_id, r.c.label_set, *((span,) if spans else ()))
+        query = sa.select(*columns).where(condition).group_by(*by)
+        for row in conn.execute(query):
+            found.append(
+                BilledRow(
+                    str(row[0]),
+                    row[1],
+                    int(row[2]),
+                    int(row[3]),
+                    float(row[4]),
+                    int(row[5]),
+                    float(row[6]),
+                    int(row[7]),
+                )
+            )
+    return found
 
 
 def queue_histograms(

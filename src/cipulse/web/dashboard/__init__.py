@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from cipulse.web.dashboard import (
     auth,
+    cost_pages,
     job_pages,
     pages,
     pull_request_pages,
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
         pull_request_pages,
         team_pages,
         runner_pages,
+        cost_pages,
         settings_page,
         settings_admin,
         settings_teams,

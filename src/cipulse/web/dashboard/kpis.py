@@ -6,6 +6,7 @@ whether that change is good news: more successes are, longer durations are not."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from cipulse.analytics.questions.waits import Waits
@@ -135,3 +136,45 @@ def wait_cards(waits: Waits) -> list[Kpi]:
     if not (waits.figures.waited_jobs or waits.previous.waited_jobs):
         return []
     return kpi_cards(waits_json(waits), WAIT_KPIS)
+
+
+def money_shown(text: str | None, currency: str) -> str:
+    """Money (decimal text) as a card shows it: whole cents from 1 on, every digit below
+    (a few cents of CI must not read as 0.00); ``unknown`` when null."""
+    if text is None:
+        return "unknown"
+    amount = Decimal(text)
+    shown = f"{amount:,.2f}" if abs(amount) >= 1 else f"{amount.normalize():f}"
+    return f"{shown} {currency}"
+
+
+def minutes_shown(text: str | None) -> str:
+    """Minutes (decimal text) to the tenth below 100, whole from then on."""
+    if text is None:
+        return "unknown"
+    amount = Decimal(text)
+    if amount >= 100:
+        return f"{amount:,.0f} min"
+    tenths = f"{amount.quantize(Decimal('0.1')):f}"
+    return f"{tenths.removesuffix('.0')} min"
+
+
+def cost_cards(costs: dict[str, Any]) -> list[Kpi]:
+    """The overview's cost cards (``/analytics/costs``): cost, waste and, when some are,
+    the minutes no rate prices; none when neither window billed a minute."""
+    if not (Decimal(costs["billed_minutes"]) or Decimal(costs["previous"]["billed_minutes"])):
+        return []
+    currency = costs["currency"]
+
+    def money(text: str | None) -> str:
+        return money_shown(text, currency)
+
+    figures: list[tuple[str, str, Any, int, str]] = [
+        ("cost", "Cost", money, -1, "CI minutes priced at the rate card (Settings, Rates)"),
+        ("waste", "Waste", money, -1, "Cost of failed, cancelled and retried attempts"),
+    ]
+    if Decimal(costs["unpriced_minutes"]):
+        figures.append(
+            ("unpriced_minutes", "Unpriced", minutes_shown, -1, "Billed minutes with no rate")
+        )
+    return kpi_cards(costs, tuple(figures))

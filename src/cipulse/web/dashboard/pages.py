@@ -26,7 +26,7 @@ from cipulse.errors import InvalidRequest, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
 from cipulse.web.auth import SignedIn
 from cipulse.web.dashboard import charts
-from cipulse.web.dashboard.kpis import kpi_cards, wait_cards
+from cipulse.web.dashboard.kpis import cost_cards, kpi_cards, wait_cards
 from cipulse.web.dashboard.page_parts import (
     JOB_COLUMNS,
     JOB_DURATIONS,
@@ -64,6 +64,7 @@ from cipulse.web.presenters import (
     series_bucket_json,
     summary_json,
 )
+from cipulse.web.window_cost_presenters import window_costs_json
 
 routes = page_router()
 
@@ -76,6 +77,8 @@ async def overview(request: Request, session: SignedIn) -> Response:
     # The red list looks at default branches unless the view chose its branches.
     red_scope = view.branches or "default"
     failure_class = failure_class_from(request.query_params)
+    # Seven questions at once: gather's typing stops at six, so the costs run as a task.
+    costs = asyncio.ensure_future(call(service.costs, org, view.window))
     summarised, buckets, recovered, top_pipelines, top_jobs, waited = await asyncio.gather(
         call(service.summary, org, view.window),
         call(service.run_series, org, view.window, view.interval),
@@ -84,6 +87,7 @@ async def overview(request: Request, session: SignedIn) -> Response:
         call(service.job_highlights, org, view.window, TOP, failure_class),
         call(service.waits, org, view.window),
     )
+    priced = await costs
     summary, red = summary_json(summarised), recovery_json(recovered)
     elsewhere = None
     if summarised.figures.run.runs == 0:
@@ -103,6 +107,8 @@ async def overview(request: Request, session: SignedIn) -> Response:
         elsewhere=elsewhere,
         kpis=kpi_cards(summary),
         wait_kpis=wait_cards(waited),
+        cost_kpis=cost_cards(window_costs_json(priced)),
+        currency=priced.currency,
         summary=summary,
         charts=charts.overview_charts([series_bucket_json(b) for b in buckets]),
         red=red,

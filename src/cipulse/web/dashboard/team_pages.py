@@ -1,8 +1,9 @@
 """The dashboard's Teams page: teams ranked by CI time, and before.
 
 The Teams page: every team the rules name (and ``unowned``) with its CI time, runs,
-failure rate over its decided runs, flaky runs and red time, each beside the window
-before's, sortable; a team's name opens the overview narrowed to it (``team=``)."""
+failure rate over its decided runs, flaky runs, red time, cost and waste in money, each
+beside the window before's, sortable; a team's name opens the overview narrowed to it
+(``team=``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from cipulse.analytics.paging import MAX_PAGE, PageRequest
 from cipulse.analytics.questions.teams import DEFAULT_SORT, TEAM_SORTS
 from cipulse.web.auth import SignedIn
+from cipulse.web.dashboard.kpis import minutes_shown, money_shown
 from cipulse.web.dashboard.page_parts import call, render_page, service_of, sort_param
 from cipulse.web.dashboard.routing import page_router
 from cipulse.web.dashboard.view import view_of
@@ -26,6 +28,8 @@ TEAM_COLUMNS = (
     ("failure_rate", "Failure rate"),
     ("flaky_runs", "Flaky runs"),
     ("red_seconds", "Red time"),
+    ("cost", "Cost"),
+    ("waste", "Waste"),
 )
 
 
@@ -43,6 +47,8 @@ async def teams(request: Request, session: SignedIn) -> Response:
         view,
         title="Teams",
         rows=[team_row_json(row) for row in answer.rows],
+        money=lambda text: money_shown(text, answer.currency),
+        minutes=minutes_shown,
         sort=sort,
         columns=TEAM_COLUMNS,
         csv=view.api("analytics/teams", sort=sort, format="csv"),
