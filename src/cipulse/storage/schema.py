@@ -345,6 +345,17 @@ jobs = sa.Table(
     # Keyed by position in the tree rather than by ``id`` (derived from the same two values):
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),
+    # A job page lists one job's latest failures: its pipeline's attempts newest first, each
+    # probed here. Partial, so the jobs that did not fail (or failed before classes were
+    # kept) cost no index entry, and an attempt without a failure costs one probe.
+    sa.Index(
+        "ix_jobs_org_id_attempt_id_definition_key_failed",
+        "org_id",
+        "attempt_id",
+        "definition_key",
+        sqlite_where=sa.text("failure_class IS NOT NULL"),
+        postgresql_where=sa.text("failure_class IS NOT NULL"),
+    ),
     # On SQLite the rows live in the primary-key B-tree itself: one tree to update per
     # ingested job instead of two (measured: inserts about twice as fast, file 40% smaller).
     sqlite_with_rowid=False,
