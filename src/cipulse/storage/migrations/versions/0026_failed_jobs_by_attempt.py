@@ -5,7 +5,7 @@ in every pipeline and every year, so the read grew with the organisation (318 ms
 cold, on 1,000,000 runs). The new index is as small (one entry per failed job); the counts
 by class come from the job rollups. No figure changes, so no partition is marked.
 
-Revision ID: 0028
+Revision ID: 0026
 Revises: 0025
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028"
+revision = "0026"
 down_revision = "0025"
 branch_labels = None
 depends_on = None
