@@ -71,10 +71,12 @@ class TestCaseResult:
 
 @dataclass(frozen=True, slots=True)
 class TestReport:
-    """One JUnit report converted: its cases in document order, and what was stored
-    otherwise than sent (one line each, naming where)."""
+    """One JUnit report converted: its cases in document order, its digest, and what was
+    stored otherwise than sent (one line each, naming where)."""
 
     __test__ = False
 
     cases: tuple[TestCaseResult, ...]
+    #: SHA-256 of the report's XML (decompressed): the same report sent again, gzip or not.
+    digest: str
     warnings: tuple[str, ...] = ()

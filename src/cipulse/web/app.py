@@ -40,6 +40,7 @@ from cipulse.web import (
     read_routes,
     runner_routes,
     team_routes,
+    test_result_routes,
     webhook_routes,
 )
 from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
@@ -182,6 +183,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
+    app.include_router(test_result_routes.router())
     app.include_router(list_routes.router())
     app.include_router(job_routes.router())
     app.include_router(pull_request_routes.router())

@@ -22,6 +22,7 @@ Pure: the same bytes give the same results (``tests/test_junit_converter.py``)."
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
@@ -62,7 +63,8 @@ class _Walk:
 def convert(data: bytes, where: str, limit: int) -> TestReport:
     """A report's bytes (gzip or not, at most ``limit`` once inflated) → its results.
     ``where`` names the report in messages (``report``, ``files[2] (junit.xml)``)."""
-    root = parsed(inflated(data, limit, where), where)
+    xml = inflated(data, limit, where)
+    root = parsed(xml, where)
     if _local(root.tag) not in _ROOTS:
         raise InvalidRequest(
             f"{where}: not a JUnit report: the root element is <{_local(root.tag)}>, "
@@ -73,7 +75,11 @@ def convert(data: bytes, where: str, limit: int) -> TestReport:
         _take(walk, suite, file, case)
     if walk.problems:
         raise InvalidRequest("; ".join(walk.problems), walk.problems)
-    return TestReport(cases=_folded(walk.cases), warnings=tuple(walk.warnings))
+    return TestReport(
+        cases=_folded(walk.cases),
+        digest=hashlib.sha256(xml).hexdigest(),
+        warnings=tuple(walk.warnings),
+    )
 
 
 def _local(tag: str) -> str:
