@@ -1,4 +1,4 @@
-"""Test reports stored: the attempt they belong to, then report, cases, results.
+"""Test reports stored: their attempt found, then report, cases, results.
 
 Stores what ``ingestion/test_results.py`` decided, inside its transaction. The report row
 is written first, with ``ON CONFLICT DO NOTHING`` on its derived id: when it was stored
