@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.settings import Settings
+from cipulse.storage import schema_tests
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
@@ -142,6 +144,14 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
     reviewed = runwatch_run(pull_request_number=7, commit_sha="abcd1234")  # a pull request
     response = client.post("/api/v1/ingest", json=reviewed, headers=tenant.runwatch_headers)
     assert response.status_code == 200, response.text
+    junit = (Path(__file__).parent / "fixtures/real/junit/pytest-9.2.xml").read_bytes()
+    response = client.post(
+        "/api/v1/test-results",
+        content=junit,
+        params={"pipeline_run_id": response.json()["pipeline_run_id"], "job": "test"},
+        headers=tenant.runwatch_headers,
+    )
+    assert response.status_code == 200, response.text
     WebhookService(database).set_secret(name, WebhookProvider.GITHUB, None)
     RateService(database).load_defaults(name)
     UserService(database).create_user(f"ada@{name}.example", name, PASSWORD)
@@ -152,7 +162,8 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
 
 
 def stuck(database: Database, name: str) -> None:
-    """A mark waiting for the refresher, a partition set aside, a webhook delivery."""
+    """A mark waiting for the refresher, a partition set aside, a webhook delivery, a test's
+    daily rollup (not filled by ingest yet)."""
     org_id = AccountService(database).organisation(name).id
     (pipeline_id, *_) = {r["pipeline_id"] for r in rows(database, "run_attempts", org_id=org_id)}
     mark = rollup_marks.Marked(org_id, rollup_marks.FIGURES, pipeline_id, 1)
@@ -162,6 +173,18 @@ def stuck(database: Database, name: str) -> None:
         conn.execute(
             sa.insert(webhook_deliveries).values(
                 org_id=org_id, provider="github", delivery_id="d1", received_at_ms=now_ms()
+            )
+        )
+        conn.execute(
+            sa.insert(schema_tests.test_daily_rollups).values(
+                org_id=org_id,
+                test_case_id=1,
+                day=1,
+                runs=1,
+                failures=0,
+                skipped=0,
+                flaky=0,
+                duration_ms_sum=5,
             )
         )
 
