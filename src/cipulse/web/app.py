@@ -98,6 +98,7 @@ async def index(request: Request) -> Response:
                     "runwatch": list(ingest_routes.RUNWATCH_PATHS),
                     "trunk": list(ingest_routes.TRUNK_PATHS),
                     "webhooks": ["/webhooks/github/{org}", "/webhooks/gitlab/{org}"],
+                    "test_results": [test_result_routes.PATH],
                 },
                 "openapi": "/openapi.json",
                 "health": "/healthz",

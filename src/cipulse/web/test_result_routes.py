@@ -181,6 +181,10 @@ routes.add_api_route(
             },
         },
         **ERROR_RESPONSES,
+        404: {
+            "description": "No run attempt has this `pipeline_run_id`",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
     },
     openapi_extra={
         "security": [{"ApiKey": []}, {"Bearer": []}],
