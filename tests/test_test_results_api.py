@@ -118,12 +118,14 @@ def test_surefire_flaky_by_pipeline_run_id_and_sent_again(
     assert stored_results(database) == {"testApp": (0, 2, "obvious fail")}
     (result,) = rows(database, "test_results")
     assert result["at_ms"] == 1705314600000  # the attempt's start
-    # The same report again, and again gzip-compressed: nothing more is stored.
-    for body, headers in (
-        (SUREFIRE_FLAKY, {}),
-        (gzip.compress(SUREFIRE_FLAKY), {"Content-Encoding": "gzip"}),
+    # The same report again, gzip-compressed, and by the id in upper case: nothing more.
+    upper = {**target, "pipeline_run_id": run_id.upper()}
+    for body, params, headers in (
+        (SUREFIRE_FLAKY, target, {}),
+        (gzip.compress(SUREFIRE_FLAKY), target, {"Content-Encoding": "gzip"}),
+        (SUREFIRE_FLAKY, upper, {}),
     ):
-        again = post(served, tenant, body, target, headers)
+        again = post(served, tenant, body, params, headers)
         assert again.status_code == 200, again.text
         assert (again.json()["stored"], again.json()["duplicates"]) == (0, 1)
     assert (count(database, "test_reports"), count(database, "test_results")) == (1, 1)

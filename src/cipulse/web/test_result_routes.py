@@ -7,7 +7,6 @@ and stores (``ingestion/test_results.py``)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 from starlette.responses import Response
 
+from cipulse.domain.accepted import canonical_uuid, text_problem
 from cipulse.errors import InvalidRequest
 from cipulse.ingestion.test_results import (
     ReportFile,
@@ -44,6 +44,8 @@ _LENGTHS = {
 }
 _NATURAL_KEYS = ("provider", "repository", "run_id")
 MAX_FILES = 1000
+#: A file's name is kept (and named in messages) to this many characters.
+MAX_FILE_NAME = 200
 
 
 async def test_results(request: Request) -> Response:
@@ -94,8 +96,11 @@ async def _form(request: Request, body: bytes) -> tuple[dict[str, str], list[Rep
     files: list[ReportFile] = []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            where = f"files[{len(files)}]" + (f" ({value.filename})" if value.filename else "")
-            files.append(ReportFile(await value.read(), where, value.filename or None))
+            # A name that cannot be stored (a NUL) is left out, not refused: it is a label.
+            name = (value.filename or "")[:MAX_FILE_NAME]
+            file_name = name if name and text_problem(name) is None else None
+            where = f"files[{len(files)}]" + (f" ({file_name})" if file_name else "")
+            files.append(ReportFile(await value.read(), where, file_name))
         else:
             fields[name] = value
     await form.close()
@@ -138,10 +143,11 @@ def _target_problems(values: dict[str, str]) -> list[str]:
         problems.append("run_attempt: not a whole number from 1 to 1000000")
     run_id = values.get("pipeline_run_id")
     if run_id is not None:
-        try:
-            uuid.UUID(run_id)
-        except ValueError:
+        canonical = canonical_uuid(run_id)
+        if canonical is None:
             problems.append("pipeline_run_id: not a pipeline run id (a UUID)")
+        else:
+            values["pipeline_run_id"] = canonical
         given = [name for name in (*_NATURAL_KEYS, "pipeline") if name in values]
         if given:
             problems.append(f"{', '.join(given)}: not with pipeline_run_id (name the run one way)")
