@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -14,7 +15,7 @@ import pytest
 from cipulse.accounts.service import AccountService
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
-from tests.builders import RUNWATCH_EXAMPLE, runwatch_run
+from tests.builders import RUNWATCH_EXAMPLE, runwatch_run, trunk_event, trunk_request
 from tests.conftest import Tenant, count, make_tenant, rows
 from tests.servers import threaded_server
 
@@ -265,3 +266,35 @@ def test_too_large_is_refused(database_url: str, tenant: Tenant, database: Datab
         assert (
             answer.json()["error"] == "body: larger than the limit of 65536 bytes once decompressed"
         )
+
+
+def test_results_before_a_trunk_run_join_it(
+    served: str, tenant: Tenant, database: Database
+) -> None:
+    """Trunk runs are keyed by their chain within the repository, as webhooks' are."""
+    target = {"provider": "github", "repository": "acme/app", "run_id": "chain-9", "job": "unit"}
+    assert post(served, tenant, JEST, target).json()["waiting_for_run"] is True
+    root = trunk_event("root", "chain-9", kind="pipeline", key="ci", name="CI")
+    sent = httpx.post(
+        served + "/v1/metrics/trackEvents",
+        json=trunk_request(root),
+        headers=tenant.trunk_headers,
+    )
+    assert sent.status_code == 200, sent.text
+    (attempt,) = rows(database, "run_attempts")
+    (report,) = rows(database, "test_reports")
+    assert str(report["attempt_id"]) == str(attempt["id"])
+    # Now that the run is there, the same report is recognised, and another one joins at once.
+    assert post(served, tenant, JEST, target).json()["duplicates"] == case_elements(JEST)
+    joined = post(served, tenant, SUREFIRE_FLAKY, target).json()
+    assert joined["pipeline_run_id"] == str(attempt["id"])
+
+
+def test_the_same_report_sent_at_once_is_stored_once(
+    served: str, tenant: Tenant, database: Database
+) -> None:
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: post(served, tenant, PYTEST_RERUNS, RUN), range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert sorted(a.json()["stored"] for a in answers) == [0, 0, 0, 0, 0, 10]
+    assert count(database, "test_results") == 10
