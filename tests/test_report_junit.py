@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from cipulse.cli.main import cli
@@ -138,3 +140,24 @@ def test_the_run_from_the_ci_environment() -> None:
         "job": "unit",
     }
     assert target_from({}, RunTarget(pipeline_run_id="x")).parameters() == {"pipeline_run_id": "x"}
+
+
+INTEGRATIONS = Path(__file__).parent.parent / "integrations"
+
+
+def test_the_github_action_sends_junit_reports_given_globs() -> None:
+    action = yaml.safe_load((INTEGRATIONS / "github-action" / "action.yml").read_text())
+    assert action["inputs"]["junit"]["default"] == ""
+    step = action["runs"]["steps"][-1]
+    assert step["env"]["INPUT_JUNIT"] == "${{ inputs.junit }}"
+    assert 'args=(report junit --retries "$INPUT_RETRIES" "${reports[@]}")' in step["run"]
+
+
+def test_the_gitlab_junit_component_sends_the_reports_after_the_script() -> None:
+    text = (INTEGRATIONS / "gitlab" / "templates" / "cipulse-junit.yml").read_text()
+    header, jobs = yaml.safe_load_all(text)
+    inputs = header["spec"]["inputs"]
+    assert set(re.findall(r"\$\[\[ inputs\.([\w-]+) \]\]", text)) == set(inputs)
+    assert {name for name, spec in inputs.items() if "default" not in spec} == {"url", "package"}
+    (job,) = jobs.values()
+    assert any("cipulse report junit" in line for line in job["after_script"])
