@@ -35,7 +35,7 @@ from bench.servers import cipulse_server_command, free_port, running
 
 CASES = 5_000
 TARGET_SECONDS = 1.0
-TABLES = ("test_cases", "test_messages", "test_reports", "test_results")
+TABLES = ("test_cases", "test_messages", "test_reports", "test_results", "test_daily_rollups")
 
 
 def pytest_report(cases: int, seed: int) -> bytes:

@@ -27,7 +27,6 @@ from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.settings import Settings
-from cipulse.storage import schema_tests
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
@@ -162,8 +161,7 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
 
 
 def stuck(database: Database, name: str) -> None:
-    """A mark waiting for the refresher, a partition set aside, a webhook delivery, a test's
-    daily rollup (not filled by ingest yet)."""
+    """A mark waiting for the refresher, a partition set aside, a webhook delivery."""
     org_id = AccountService(database).organisation(name).id
     (pipeline_id, *_) = {r["pipeline_id"] for r in rows(database, "run_attempts", org_id=org_id)}
     mark = rollup_marks.Marked(org_id, rollup_marks.FIGURES, pipeline_id, 1)
@@ -173,18 +171,6 @@ def stuck(database: Database, name: str) -> None:
         conn.execute(
             sa.insert(webhook_deliveries).values(
                 org_id=org_id, provider="github", delivery_id="d1", received_at_ms=now_ms()
-            )
-        )
-        conn.execute(
-            sa.insert(schema_tests.test_daily_rollups).values(
-                org_id=org_id,
-                test_case_id=1,
-                day=1,
-                runs=1,
-                failures=0,
-                skipped=0,
-                flaky=0,
-                duration_ms_sum=5,
             )
         )
 

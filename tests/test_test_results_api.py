@@ -298,3 +298,43 @@ def test_the_same_report_sent_at_once_is_stored_once(
     assert [a.status_code for a in answers] == [200] * 6
     assert sorted(a.json()["stored"] for a in answers) == [0, 0, 0, 0, 0, 10]
     assert count(database, "test_results") == 10
+    assert sum(r["runs"] for r in rows(database, "test_daily_rollups")) == 10
+
+
+def test_daily_rollups_add_up_the_results(served: str, tenant: Tenant, database: Database) -> None:
+    """Two reports of the same tests on the attempt's day, one sent twice: each test's day
+    row holds what its raw result rows say, once."""
+    run = httpx.post(
+        served + "/api/v1/ingest", json=RUNWATCH_EXAMPLE, headers=tenant.runwatch_headers
+    )
+    target = {"pipeline_run_id": run.json()["pipeline_run_id"]}
+    plain = (REAL / "pytest-9.2.xml").read_bytes()
+    for body, job in ((plain, "py311"), (PYTEST_RERUNS, "py312"), (plain, "py311")):
+        assert post(served, tenant, body, {**target, "job": job}).status_code == 200
+    expected: dict[int, dict[str, Any]] = {}
+    for result in rows(database, "test_results"):
+        row = expected.setdefault(
+            result["test_case_id"],
+            {"runs": 0, "failures": 0, "skipped": 0, "flaky": 0, "durations": []},
+        )
+        row["runs"] += 1
+        row["failures"] += result["status"] in (1, 2)
+        row["skipped"] += result["status"] == 3
+        row["flaky"] += result["status"] == 0 and result["retries"] > 0
+        row["durations"].append(result["duration_ms"])
+    stored = rows(database, "test_daily_rollups")
+    assert {r["day"] for r in stored} == {1705314600000 // 86_400_000}
+    assert len(stored) == len(expected) == 10
+    for rollup in stored:
+        want = expected[rollup["test_case_id"]]
+        timed = [d for d in want["durations"] if d is not None]
+        assert (rollup["runs"], rollup["failures"], rollup["skipped"], rollup["flaky"]) == (
+            want["runs"],
+            want["failures"],
+            want["skipped"],
+            want["flaky"],
+        )
+        assert (rollup["timed"], rollup["duration_ms_sum"]) == (len(timed), sum(timed))
+        assert rollup["duration_histogram"] is None  # left for a refresher
+    assert sum(r["runs"] for r in stored) == 20
+    assert sum(r["flaky"] for r in stored) == 1

@@ -100,3 +100,8 @@ def junit_report_id(target: str, job_name: str, digest: str) -> int:
     """A report sent for a target (an attempt id, or a run's natural key as sent) and job:
     the same report sent the same way again has the same id."""
     return _derive_number("test-report", target, job_name, digest)
+
+
+def tests_day_lock_id(org_id: str, day: int) -> str:
+    """What writers of one organisation's daily test figures of a day take turns on."""
+    return _derive("test-day", org_id, str(day))

@@ -21,14 +21,16 @@ from cipulse.domain import ids
 from cipulse.domain.keys import hash_key
 from cipulse.domain.model import PROVIDER_HOSTS, RepositoryRef
 from cipulse.domain.test_results import MAX_CASES, TestCaseResult, TestReport, TestStatus
+from cipulse.domain.window import DAY_MS
 from cipulse.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from cipulse.ingestion.junit.converter import convert
-from cipulse.storage import accounts
+from cipulse.storage import accounts, test_rollups
 from cipulse.storage import test_result_store as store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import lock_natural_keys
+from cipulse.storage.test_rollups import TestDay
 
 INGEST_SCOPE = "ingest"
 #: Retries are stored as a SMALLINT.
@@ -237,8 +239,28 @@ def _store_report(
     )
     if not store.insert_report(conn, row):
         return False
-    store.insert_results(conn, *_rows(target, report_id, cases, now))
+    test_cases, messages, results = _rows(target, report_id, cases, now)
+    store.insert_results(conn, test_cases, messages, results)
+    test_rollups.add_to_daily_rollups(
+        conn, target.org_id, target.at_ms // DAY_MS, _test_days(cases, results)
+    )
     return True
+
+
+def _test_days(
+    cases: tuple[TestCaseResult, ...], results: list[tuple[object, ...]]
+) -> dict[int, TestDay]:
+    """Each test's results in the report, as its day's figures add them up."""
+    days: dict[int, TestDay] = {}
+    for case, row in zip(cases, results, strict=True):
+        day = days.setdefault(row[3], TestDay())  # type: ignore[arg-type]
+        day.add(
+            case.status in (TestStatus.FAILED, TestStatus.ERROR),
+            case.status is TestStatus.SKIPPED,
+            case.flaky_in_job,
+            case.duration_ms,
+        )
+    return days
 
 
 _Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]

@@ -14,7 +14,8 @@ read back on ingest:
   the run's ingest fills it in (``storage/test_result_store.attach_waiting_reports``);
 - ``test_results``: one row per test case of a report, keyed by the report and the case's
   position in it, and indexed per test and time for a test's history;
-- ``test_daily_rollups``: per test and UTC day, the figures a test's pages add up."""
+- ``test_daily_rollups``: per test and UTC day, the counts a test's pages add up, added to
+  by ingest (``storage/test_rollups.py``); the duration histogram is left for later."""
 
 from __future__ import annotations
 
@@ -112,12 +113,13 @@ test_daily_rollups = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, comment="failed or erred"),
     sa.Column("skipped", sa.Integer, nullable=False),
     sa.Column("flaky", sa.Integer, nullable=False, comment="passed after a retry in the job"),
+    sa.Column("timed", sa.Integer, nullable=False, comment="results with a duration"),
     sa.Column("duration_ms_sum", sa.BigInteger, nullable=False),
     sa.Column(
         "duration_histogram",
         Json,
         nullable=True,
-        comment="Durations in ms: a histogram, JSON (domain/histogram.py)",
+        comment="Durations in ms, JSON (domain/histogram.py); NULL until computed from results",
     ),
     sa.PrimaryKeyConstraint("org_id", "test_case_id", "day"),
     sqlite_with_rowid=False,
