@@ -1,4 +1,4 @@
-"""Test figures per test and UTC day, added to as each new report is stored.
+"""Test counts per test and UTC day, added to as each report is stored.
 
 Unlike the run rollups (recomputed by the refresher from marks), a test's daily counts are
 added to in the ingest transaction: a result never changes once stored (a report is stored
