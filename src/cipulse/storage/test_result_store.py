@@ -111,7 +111,7 @@ def attach_waiting_reports(conn: Connection, plan: WritePlan) -> None:
     mark = placeholder(conn)
     rows = []
     for attempt in plan.new_attempts.values():
-        key, name = names.get(attempt["pipeline_id"], ("\x00", "\x00"))
+        key, name = names.get(attempt["pipeline_id"], ("", ""))  # never a pipeline sent
         rows.append(
             (
                 attempt["id"],
