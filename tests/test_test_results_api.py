@@ -338,3 +338,14 @@ def test_daily_rollups_add_up_the_results(served: str, tenant: Tenant, database:
         assert rollup["duration_histogram"] is None  # left for a refresher
     assert sum(r["runs"] for r in stored) == 20
     assert sum(r["flaky"] for r in stored) == 1
+
+
+def test_form_fields_that_cannot_be_stored_are_named(
+    served: str, tenant: Tenant, database: Database
+) -> None:
+    files = [("files", ("junit.xml", JEST, "application/xml"))]
+    data = {**RUN, "job": "unit\x00tests"}
+    answer = httpx.post(served + PATH, files=files, data=data, headers=tenant.runwatch_headers)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("job: ")
+    assert count(database, "test_results") == 0

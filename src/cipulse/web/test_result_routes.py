@@ -29,7 +29,13 @@ from cipulse.ingestion.test_results import (
 )
 from cipulse.web.deadlines import run_in_database_thread
 from cipulse.web.ingest_routes import ERROR_RESPONSES
-from cipulse.web.requests import RUNWATCH_KEY_HEADERS, CheckedRoute, api_key, bounded_body
+from cipulse.web.requests import (
+    RUNWATCH_KEY_HEADERS,
+    CheckedRoute,
+    api_key,
+    bounded_body,
+    unstorable_fields,
+)
 
 PATH = "/api/v1/test-results"
 #: The parameters, and the longest value each may have.
@@ -112,7 +118,8 @@ async def _form(request: Request, body: bytes) -> tuple[dict[str, str], list[Rep
 def _target(request: Request, fields: dict[str, str], files: list[ReportFile]) -> TestTarget:
     """The target from the query and the form's fields, every bad one named at once."""
     values: dict[str, str] = {}
-    problems: list[str] = []
+    # The query was checked by CheckedRoute; the form's fields are read here.
+    problems = unstorable_fields(fields.items())
     for name, longest in _LENGTHS.items():
         given = {v for v in (request.query_params.get(name), fields.get(name)) if v is not None}
         if len(given) > 1:
