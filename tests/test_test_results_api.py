@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from cipulse.accounts.service import AccountService
+from cipulse.analytics import retention
+from cipulse.analytics.refresh import refresh_all
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from tests.builders import RUNWATCH_EXAMPLE, runwatch_run, trunk_event, trunk_request
@@ -349,3 +351,25 @@ def test_form_fields_that_cannot_be_stored_are_named(
     assert answer.status_code == 400
     assert answer.json()["error"].startswith("job: ")
     assert count(database, "test_results") == 0
+
+
+def test_a_purge_deletes_the_results_of_purged_days(
+    served: str, tenant: Tenant, accounts: AccountService, database: Database
+) -> None:
+    run = httpx.post(
+        served + "/api/v1/ingest", json=RUNWATCH_EXAMPLE, headers=tenant.runwatch_headers
+    )
+    old = post(served, tenant, PYTEST_RERUNS, {"pipeline_run_id": run.json()["pipeline_run_id"]})
+    waiting = post(served, tenant, JEST, {**RUN, "run_id": "2"})  # timed now
+    assert old.json()["stored"] == 10 and waiting.json()["stored"] == case_elements(JEST)
+    organisation = accounts.organisation("acme")
+    first_kept_day = 1705314600000 // 86_400_000 + 1
+    refresh_all(database)  # else the run's day, awaiting the refresher, holds the cut-off back
+    dry = retention.purge(database, organisation, first_kept_day, dry_run=True, rest=lambda _: True)
+    assert dry.test_results == 10 and count(database, "test_results") == 10 + case_elements(JEST)
+    report = retention.purge(database, organisation, first_kept_day, rest=lambda _: True)
+    assert report.test_results == 10
+    assert "; 10 test results timed before the cut-off" in retention.describe(report)
+    assert count(database, "test_results") == case_elements(JEST)
+    assert [r["run_key"] for r in rows(database, "test_reports")] == ["2"]
+    assert count(database, "test_daily_rollups") == 10 + case_elements(JEST)  # the figures stay

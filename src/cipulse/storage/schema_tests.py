@@ -73,6 +73,8 @@ test_reports = sa.Table(
     sa.PrimaryKeyConstraint("org_id", "id"),
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
     sa.Index("ix_test_reports_org_id_attempt_id", "org_id", "attempt_id"),
+    # Retention deletes the reports of days before its horizon.
+    sa.Index("ix_test_reports_org_id_at_ms", "org_id", "at_ms"),
     # Reports waiting for their run: partial, so the joined ones cost no entry.
     sa.Index(
         "ix_test_reports_org_id_repository_id_run_key_waiting",

@@ -129,3 +129,29 @@ def attach_waiting_reports(conn: Connection, plan: WritePlan) -> None:
         f"AND attempt_id IS NULL AND (pipeline IS NULL OR pipeline IN ({mark}, {mark}))",
         sorted(rows, key=lambda r: (r[1], r[0])),
     )
+
+
+#: Reports purged per batch, with their results (thousands each).
+REPORTS_PER_PURGE_BATCH = 20
+
+
+def purge_reports_batch(
+    conn: Connection, org_id: str, before_ms: int, *, dry_run: bool
+) -> tuple[int, bool]:
+    """Delete up to ``REPORTS_PER_PURGE_BATCH`` reports whose results are timed before
+    ``before_ms``, with their results (or, in a dry run, count all of them). Returns how
+    many results, and whether there may be more. The daily rollup rows stay: they are the
+    figures of purged days."""
+    r = test_reports
+    where = (r.c.org_id == org_id, r.c.at_ms < before_ms)
+    if dry_run:
+        total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(r.c.cases), 0)).where(*where))
+        return int(total.scalar_one()), False
+    found = conn.execute(sa.select(r.c.id, r.c.cases).where(*where).limit(REPORTS_PER_PURGE_BATCH))
+    reports = found.all()
+    if reports:
+        report_ids = [row.id for row in reports]
+        t = test_results
+        conn.execute(sa.delete(t).where(t.c.org_id == org_id, t.c.report_id.in_(report_ids)))
+        conn.execute(sa.delete(r).where(r.c.org_id == org_id, r.c.id.in_(report_ids)))
+    return sum(row.cases for row in reports), len(reports) == REPORTS_PER_PURGE_BATCH

@@ -77,6 +77,7 @@ def _create_reports() -> None:
         ),
     )
     op.create_index("ix_test_reports_org_id_attempt_id", "test_reports", ["org_id", "attempt_id"])
+    op.create_index("ix_test_reports_org_id_at_ms", "test_reports", ["org_id", "at_ms"])
     op.create_index(
         "ix_test_reports_org_id_repository_id_run_key_waiting",
         "test_reports",
