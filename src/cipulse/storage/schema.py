@@ -30,6 +30,11 @@ from cipulse.storage.schema_runners import runner_rollups as runner_rollups
 from cipulse.storage.schema_teams import codeowners_rules as codeowners_rules
 from cipulse.storage.schema_teams import team_rules as team_rules
 from cipulse.storage.schema_teams import teams as teams
+from cipulse.storage.schema_tests import test_cases as test_cases
+from cipulse.storage.schema_tests import test_daily_rollups as test_daily_rollups
+from cipulse.storage.schema_tests import test_messages as test_messages
+from cipulse.storage.schema_tests import test_reports as test_reports
+from cipulse.storage.schema_tests import test_results as test_results
 from cipulse.storage.schema_types import NAMING_CONVENTION as NAMING_CONVENTION
 from cipulse.storage.schema_types import Id as Id
 from cipulse.storage.schema_types import Json as Json
