@@ -41,6 +41,7 @@ from cipulse.storage.schema import (
     sessions,
     webhook_secrets,
 )
+from cipulse.storage import quarantine_store
 from cipulse.storage.schema_tests import (
     test_cases,
     test_daily_rollups,
@@ -267,6 +268,8 @@ def delete_test_results(database: Database, rest: Rest, org_id: str, repository_
 
     until_done(database, rest, reports_batch)
     until_done(database, rest, lambda conn: _test_cases_batch(conn, org_id, repository_id))
+    with database.write() as conn:
+        quarantine_store.delete_of_repository(conn, org_id, repository_id)
     return reports
 
 

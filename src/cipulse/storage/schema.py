@@ -17,6 +17,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from cipulse.storage.schema_pull_requests import pull_request_figures as pull_request_figures
+from cipulse.storage.schema_quarantine import test_quarantine as test_quarantine
+from cipulse.storage.schema_quarantine import (
+    test_quarantine_history as test_quarantine_history,
+)
 from cipulse.storage.schema_rates import rates as rates
 from cipulse.storage.schema_rollups import STATUS_NAMES as STATUS_NAMES
 from cipulse.storage.schema_rollups import job_rollups as job_rollups

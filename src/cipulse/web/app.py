@@ -38,6 +38,7 @@ from cipulse.web import (
     list_routes,
     middleware,
     pull_request_routes,
+    quarantine_routes,
     read_routes,
     runner_routes,
     team_routes,
@@ -186,6 +187,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
     app.include_router(test_result_routes.router())
+    app.include_router(quarantine_routes.router())
     app.include_router(list_routes.router())
     app.include_router(job_routes.router())
     app.include_router(pull_request_routes.router())
