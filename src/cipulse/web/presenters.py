@@ -45,6 +45,7 @@ from cipulse.analytics.team_definitions import TEAM_METRICS
 from cipulse.domain.runners import NO_RUNNER, Runner
 from cipulse.web.cost_presenters import attempt_cost_json
 from cipulse.web.csv_export import csv_response
+from cipulse.web.run_test_presenters import job_failed_tests_json
 from cipulse.web.triage_presenters import time_split_json, triage_json
 
 Item = TypeVar("Item")
@@ -155,6 +156,7 @@ def run_json(detail: RunDetail) -> Json:
         "time_split": time_split_json(time_split(detail.jobs)),
         "triage": None if detail.triage is None else triage_json(detail.triage),
         "cost": None if detail.cost is None else attempt_cost_json(detail.cost),
+        "failed_tests": [job_failed_tests_json(job) for job in detail.failed_tests],
     }
 
 

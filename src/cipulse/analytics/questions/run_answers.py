@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cipulse.analytics.questions.costs import AttemptCost
+from cipulse.analytics.questions.run_tests import JobFailedTests
 from cipulse.analytics.questions.run_triage import Triage
 from cipulse.domain.model import TagValue
 from cipulse.domain.runners import NO_RUNNER, Runner
@@ -152,6 +153,8 @@ class RunDetail:
     triage: Triage | None = None
     #: What it cost at the organisation's rates, and whether that is waste.
     cost: AttemptCost | None = None
+    #: Per job, the failed tests of its JUnit reports (``questions/run_tests.py``).
+    failed_tests: list[JobFailedTests] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from cipulse.analytics.paging import Page, check_limit, keyset_page, keyset_posi
 from cipulse.analytics.questions.costs import attempt_cost
 from cipulse.analytics.questions.job_tree import job_tree
 from cipulse.analytics.questions.run_answers import Attempt, OtherAttempt, RunDetail
+from cipulse.analytics.questions.run_tests import failed_tests
 from cipulse.analytics.questions.run_triage import run_triage
 from cipulse.analytics.window import parse_time
 from cipulse.domain.accepted import canonical_uuid
@@ -62,6 +63,7 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
         triage = run_triage(conn, org_id, row, jobs)
         superseded = any(sibling["attempt"] > row["attempt"] for sibling in siblings)
         cost = attempt_cost(conn, org_id, row, jobs, superseded)
+        failed = failed_tests(conn, org_id, found)
     return RunDetail(
         attempt=Attempt.of(row),
         attempts=[
@@ -77,6 +79,7 @@ def run(database: Database, org_id: str, attempt_id: str) -> RunDetail:
         jobs=job_tree(jobs, row.get("root_node_key")),
         triage=triage,
         cost=cost,
+        failed_tests=failed,
     )
 
 
