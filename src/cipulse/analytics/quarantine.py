@@ -113,7 +113,8 @@ class QuarantineService:
             if problems:
                 raise InvalidRequest("; ".join(problems), problems)
             write = store.quarantine if adding else store.release
-            changed, unchanged = [], []
+            changed: list[str] = []
+            unchanged: list[str] = []
             for text, case in cases:
                 done = write(conn, org_id, case.id, reason.strip(), by.strip(), "hand")
                 (changed if done else unchanged).append(text)

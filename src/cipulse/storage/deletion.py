@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cipulse.domain.tallies import Grain
-from cipulse.storage import retention
+from cipulse.storage import quarantine_store, retention
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import bulk_delete
 from cipulse.storage.rollups.keys import ORG
@@ -41,7 +41,6 @@ from cipulse.storage.schema import (
     sessions,
     webhook_secrets,
 )
-from cipulse.storage import quarantine_store
 from cipulse.storage.schema_tests import (
     test_cases,
     test_daily_rollups,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -56,12 +56,12 @@ class HistoryRow(NamedTuple):
     source: str
 
 
-def _case_columns() -> list[sa.ColumnElement[object]]:
+def _case_columns() -> list[Any]:
     return [tc.c.id, tc.c.repository_id, tc.c.suite, tc.c.class_name, tc.c.name, tc.c.file]
 
 
-def _case(row: Sequence[object]) -> StoredCase:
-    return StoredCase(int(row[0]), str(row[1]), *row[2:6])  # type: ignore[call-overload]
+def _case(row: Sequence[Any]) -> StoredCase:
+    return StoredCase(int(row[0]), str(row[1]), row[2], row[3], row[4], row[5])
 
 
 def _check(reason: str, by: str, source: str) -> None:
@@ -160,7 +160,7 @@ def quarantined(
     )
     return [
         QuarantinedRow(_case(row[:6]), int(row[6]), row[7], row[8], row[9])
-        for row in conn.execute(query)
+        for row in conn.execute(query).tuples()
     ]
 
 

@@ -49,10 +49,14 @@ def reports_of_attempt(conn: Connection, org_id: str, attempt_id: str) -> list[A
         .where(r.c.org_id == org_id, r.c.attempt_id == attempt_id)
         .order_by(r.c.job_name, r.c.id)
     )
-    return [AttemptReport(int(row[0]), row[1], int(row[2]), int(row[3])) for row in conn.execute(query)]
+    return [
+        AttemptReport(int(row[0]), row[1], int(row[2]), int(row[3])) for row in conn.execute(query)
+    ]
 
 
-def failed_query(org_id: str, report_ids: Sequence[int], limit: int) -> sa.Select[tuple[object, ...]]:
+def failed_query(
+    org_id: str, report_ids: Sequence[int], limit: int
+) -> sa.Select[tuple[object, ...]]:
     """The first ``limit`` failed or erred results of these reports, in report order."""
     return (
         sa.select(
@@ -90,4 +94,4 @@ def failed_results(
     if not report_ids:
         return []
     found = conn.execute(failed_query(org_id, report_ids, limit))
-    return [FailedResult(*row) for row in found]  # type: ignore[arg-type]
+    return [FailedResult._make(row) for row in found]

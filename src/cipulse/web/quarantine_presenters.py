@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from cipulse.analytics.quarantine import QuarantinedTest, QuarantineList
+from cipulse.analytics.questions.summary import iso
 from cipulse.domain.test_ownership import TestOwner
 from cipulse.storage.quarantine_store import HistoryRow
-from cipulse.analytics.questions.summary import iso
 
 Json = dict[str, Any]
 

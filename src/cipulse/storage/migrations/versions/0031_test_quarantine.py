@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("repository_id", _ID, nullable=False),
         sa.Column("since_ms", sa.BigInteger(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column(
-            "by", sa.String(320), nullable=False, comment="a user's e-mail or a rule's name"
-        ),
+        sa.Column("by", sa.String(320), nullable=False, comment="a user's e-mail or a rule's name"),
         sa.Column("source", sa.String(8), nullable=False, comment="hand or rule"),
         sa.PrimaryKeyConstraint("org_id", "test_case_id", name="pk_test_quarantine"),
         sa.ForeignKeyConstraint(
