@@ -160,7 +160,7 @@ def quarantined(
     )
     return [
         QuarantinedRow(_case(row[:6]), int(row[6]), row[7], row[8], row[9])
-        for row in conn.execute(query).tuples()
+        for row in conn.execute(query)
     ]
 
 
