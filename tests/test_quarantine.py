@@ -127,7 +127,8 @@ def test_cli_add_list_text_and_history(
         "ana@example.com",
         "hand",
     )
-    assert [(h["action"], h["by"], h["reason"]) for h in found["history"]][0] == (
+    newest = found["history"][0]
+    assert (newest["action"], newest["by"], newest["reason"]) == (
         "removed",
         "bo@example.com",
         "fixed in #12",
