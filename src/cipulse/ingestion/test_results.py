@@ -20,21 +20,17 @@ from sqlalchemy.engine import Connection
 from cipulse.domain import ids
 from cipulse.domain.keys import hash_key
 from cipulse.domain.model import PROVIDER_HOSTS, RepositoryRef
-from cipulse.domain.test_results import MAX_CASES, TestCaseResult, TestReport, TestStatus
-from cipulse.domain.window import DAY_MS
+from cipulse.domain.test_results import MAX_CASES, TestReport, TestStatus
 from cipulse.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from cipulse.ingestion.junit.converter import convert
-from cipulse.storage import accounts, test_rollups
+from cipulse.storage import accounts
 from cipulse.storage import test_result_store as store
 from cipulse.storage.accounts import Principal
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.dialect import lock_natural_keys
-from cipulse.storage.test_rollups import TestDay
 
 INGEST_SCOPE = "ingest"
-#: Retries are stored as a SMALLINT.
-_MAX_RETRIES = 32767
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,69 +233,4 @@ def _store_report(
         skipped,
         flaky,
     )
-    if not store.insert_report(conn, row):
-        return False
-    test_cases, messages, results = _rows(target, report_id, cases, now)
-    store.insert_results(conn, test_cases, messages, results)
-    test_rollups.add_to_daily_rollups(
-        conn, target.org_id, target.at_ms // DAY_MS, _test_days(cases, results)
-    )
-    return True
-
-
-def _test_days(
-    cases: tuple[TestCaseResult, ...], results: list[tuple[object, ...]]
-) -> dict[int, TestDay]:
-    """Each test's results in the report, as its day's figures add them up."""
-    days: dict[int, TestDay] = {}
-    for case, row in zip(cases, results, strict=True):
-        day = days.setdefault(row[3], TestDay())  # type: ignore[arg-type]
-        day.add(
-            case.status in (TestStatus.FAILED, TestStatus.ERROR),
-            case.status is TestStatus.SKIPPED,
-            case.flaky_in_job,
-            case.duration_ms,
-        )
-    return days
-
-
-_Rows = tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]
-
-
-def _rows(target: _Resolved, report_id: int, cases: tuple[TestCaseResult, ...], now: int) -> _Rows:
-    """The new dictionary rows (test cases, messages) and the result rows of a report."""
-    org_id, repository_id = target.org_id, target.repository_id
-    test_cases: dict[int, tuple[object, ...]] = {}
-    messages: dict[int, tuple[object, ...]] = {}
-    results: list[tuple[object, ...]] = []
-    for position, case in enumerate(cases):
-        i = case.identity
-        case_id = ids.case_id(repository_id, i.suite, i.class_name, i.name, i.file)
-        test_cases[case_id] = (
-            org_id,
-            case_id,
-            repository_id,
-            i.suite,
-            i.class_name,
-            i.name,
-            i.file,
-            now,
-        )
-        message_id = None
-        if case.message is not None or case.trace is not None:
-            message_id = ids.failure_message_id(case.message, case.trace)
-            messages[message_id] = (org_id, message_id, case.message, case.trace, now)
-        results.append(
-            (
-                org_id,
-                report_id,
-                position,
-                case_id,
-                int(case.status),
-                case.duration_ms,
-                min(case.retries, _MAX_RETRIES),
-                message_id,
-                target.at_ms,
-            )
-        )
-    return list(test_cases.values()), list(messages.values()), results
+    return store.store_report(conn, row, cases, now)

@@ -14,10 +14,15 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cipulse.domain.test_results import TestCaseResult
+from cipulse.domain.window import DAY_MS
 from cipulse.domain.write_plan import WritePlan
+from cipulse.storage import test_rollups
 from cipulse.storage.dialect import bulk_insert, placeholder, upsert_clause
 from cipulse.storage.schema import pipelines, run_attempts
 from cipulse.storage.schema_tests import test_cases, test_messages, test_reports, test_results
+from cipulse.storage.test_result_rows import add_days, result_rows
+from cipulse.storage.test_rollups import TestDay
 
 _REPORT_INSERT = upsert_clause(test_reports, ["org_id", "id"], None)
 _CASE_INSERT = upsert_clause(test_cases, ["org_id", "id"], None)
@@ -129,6 +134,30 @@ def attach_waiting_reports(conn: Connection, plan: WritePlan) -> None:
         f"AND attempt_id IS NULL AND (pipeline IS NULL OR pipeline IN ({mark}, {mark}))",
         sorted(rows, key=lambda r: (r[1], r[0])),
     )
+
+
+def store_report(
+    conn: Connection,
+    row: tuple[Any, ...],
+    cases: Sequence[TestCaseResult],
+    now: int,
+    days: dict[int, TestDay] | None = None,
+) -> bool:
+    """Store one report (``row`` in ``test_reports``' column order) with its cases unless
+    it was stored before (False). Its results are added to their daily rollups, or, when
+    ``days`` is given, to ``days`` for the caller to add (one upsert for many reports)."""
+    if not insert_report(conn, row):
+        return False
+    org_id, report_id, repository_id, at_ms = row[0], row[1], row[2], row[11]
+    case_rows, messages, results = result_rows(org_id, repository_id, report_id, cases, at_ms, now)
+    insert_results(conn, case_rows, messages, results)
+    if days is not None:
+        add_days(days, cases, results)
+    else:
+        own: dict[int, TestDay] = {}
+        add_days(own, cases, results)
+        test_rollups.add_to_daily_rollups(conn, org_id, at_ms // DAY_MS, own)
+    return True
 
 
 #: Reports purged per batch, with their results (thousands each).
