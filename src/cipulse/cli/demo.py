@@ -22,10 +22,12 @@ from cipulse.demo import teams as demo_teams
 from cipulse.demo.generator import DemoPlan, layout_of
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
 from cipulse.demo.rates import DEMO_RATES
+from cipulse.demo.test_reports import quarantine_some, store_reports
 from cipulse.domain.model import Organisation
 from cipulse.errors import CipulseError, NotFound
 from cipulse.ingestion.service import IngestRequest, IngestService
 from cipulse.storage.accounts import Principal
+from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 
 
@@ -109,10 +111,14 @@ def seed(
             for chunk in prepared_chunks(plan, principal.org_id, workers):
                 with collection_paused():
                     tally.add(chunk, _store(service, principal, chunk))
+                    tally.add_tests(*_store_tests(database, principal.org_id, chunk))
     finally:
         database.dispose()
     say(tally.summary())
     _teams(obj, org_name)
+    with obj.database.write() as conn:
+        quarantined = quarantine_some(conn, principal.org_id, layout)
+    say(f"quarantined {quarantined} flaky tests (cipulse tests quarantine list)")
     refresh_rollups(obj)
     if tally.refused:
         say(f"{tally.refused} runs refused: {tally.refusal}")
@@ -120,6 +126,12 @@ def seed(
     settings = obj.settings()
     read_key = cipulse_command(settings, f"keys create --org {shlex.quote(org_name)} --scope read")
     say(f"explore it: {read_key}; {cipulse_command(settings, 'serve')}")
+
+
+def _store_tests(database: Database, org_id: str, chunk: PreparedChunk) -> tuple[int, int]:
+    """The chunk's JUnit reports, after its runs (so each joins its attempt)."""
+    with database.write() as conn:
+        return store_reports(conn, org_id, chunk.test_reports, now_ms())
 
 
 def _teams(obj: Context, org_name: str) -> None:
@@ -167,6 +179,8 @@ class Tally:
     jobs: int = 0
     refused: int = 0
     refusal: str = ""
+    test_reports: int = 0
+    test_results: int = 0
     reported_tenths: int = 0
     started: float = 0.0
 
@@ -195,8 +209,12 @@ class Tally:
                 f"{self.rate:,.0f} runs/s"
             )
 
+    def add_tests(self, reports: int, results: int) -> None:
+        self.test_reports += reports
+        self.test_results += results
+
     def summary(self) -> str:
         return (
-            f"seeded {self.runs} runs ({self.jobs} jobs) in {self.elapsed:.1f}s "
-            f"({self.rate:,.0f} runs/s)"
+            f"seeded {self.runs} runs ({self.jobs} jobs, {self.test_reports} test reports with "
+            f"{self.test_results} results) in {self.elapsed:.1f}s ({self.rate:,.0f} runs/s)"
         )

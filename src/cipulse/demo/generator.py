@@ -26,6 +26,8 @@ from cipulse.demo.changes import DEFAULT_BRANCH, ChangeMaker, sentence, topic_of
 from cipulse.demo.layout import Layout, PipelineTemplate, build_layout
 from cipulse.demo.reporting import INGEST_SOURCE, Context, Reporter
 from cipulse.demo.scheduling import SUCCESS, Outcome, Schedule, Verdict, schedule
+from cipulse.demo.test_reports import DemoReport, report_of
+from cipulse.demo.test_suites import Suite, suites
 from cipulse.demo.timeline import DAY, HOUR, Timeline
 from cipulse.domain.model import Submission
 
@@ -95,8 +97,16 @@ def history(plan: DemoPlan) -> Iterator[Submission]:
 
 def generate_chunk(plan: DemoPlan, index: int) -> list[Submission]:
     """The runs of chunk ``index``: exactly ``len(plan.chunk_slots(index))`` run attempts."""
+    return generate_chunk_with_tests(plan, index)[0]
+
+
+def generate_chunk_with_tests(
+    plan: DemoPlan, index: int
+) -> tuple[list[Submission], list[DemoReport]]:
+    """The runs of chunk ``index`` and the JUnit reports of its tested pipelines."""
     layout, timeline = _world(plan.seed, plan.runs, plan.days, plan.end)
-    return _ChunkGenerator(plan, layout, timeline, index).runs()
+    generator = _ChunkGenerator(plan, layout, timeline, index)
+    return generator.runs(), generator.test_reports
 
 
 def attempt_count(submissions: list[Submission]) -> int:
@@ -123,6 +133,8 @@ class _ChunkGenerator:
         self.end = plan.end
         self.branch_periods = max(1, plan.days // BRANCH_LIFETIME_DAYS)
         self.changes = ChangeMaker(plan.seed, index, layout, self.branch_periods)
+        self.suites = suites(layout)
+        self.test_reports: list[DemoReport] = []
 
     def runs(self) -> list[Submission]:
         submissions = []
@@ -150,7 +162,29 @@ class _ChunkGenerator:
         retry = self._retry(template, slot, load, outcome, first) if room >= 2 else None
         if retry is not None:
             attempts.append(self.reporter.runwatch_attempt(template, slot, 2, context, retry))
+        suite = self.suites.get(template.pipeline.key)
+        if suite is not None:
+            self._test_reports(suite, template, slot, outcome, first, retry)
         return Submission(attempts=attempts, ingest_source=INGEST_SOURCE)
+
+    def _test_reports(
+        self,
+        suite: Suite,
+        template: PipelineTemplate,
+        slot: int,
+        outcome: Outcome,
+        first: Schedule,
+        retry: Schedule | None,
+    ) -> None:
+        """The JUnit reports of a tested pipeline's attempts (``demo/test_reports.py``)."""
+        shift = self.plan.shift
+        tried = [(1, first, outcome)]
+        if retry is not None:
+            tried.append((2, retry, SUCCESS if outcome.verdict is Verdict.FLAKE else outcome))
+        for attempt, planned, result in tried:
+            report = report_of(suite, template, slot, attempt, planned, result, shift)
+            if report is not None:
+                self.test_reports.append(report)
 
     # What happens in a run
 

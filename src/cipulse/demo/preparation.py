@@ -10,9 +10,15 @@ import gc
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from cipulse.demo.generator import DemoPlan, attempt_count, generate_chunk, job_count
+from cipulse.demo.generator import (
+    DemoPlan,
+    attempt_count,
+    generate_chunk_with_tests,
+    job_count,
+)
+from cipulse.demo.test_reports import DemoReport
 from cipulse.domain.write_plan import ResolvedSubmission
 from cipulse.parallel import ordered_map
 from cipulse.storage.clock import now_ms
@@ -26,6 +32,8 @@ class PreparedChunk:
     submissions: list[ResolvedSubmission]
     runs: int
     jobs: int
+    #: The JUnit reports of the chunk's tested pipelines (``demo/test_reports.py``).
+    test_reports: list[DemoReport] = field(default_factory=list)
 
 
 @contextmanager
@@ -45,12 +53,13 @@ def collection_paused() -> Iterator[None]:
 
 def prepare_chunk(plan: DemoPlan, org_id: str, index: int) -> PreparedChunk:
     with collection_paused():
-        submissions = generate_chunk(plan, index)
+        submissions, reports = generate_chunk_with_tests(plan, index)
         now = now_ms()
         return PreparedChunk(
             submissions=[resolve(org_id, submission, now) for submission in submissions],
             runs=attempt_count(submissions),
             jobs=job_count(submissions),
+            test_reports=reports,
         )
 
 
