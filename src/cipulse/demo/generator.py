@@ -27,7 +27,7 @@ from cipulse.demo.layout import Layout, PipelineTemplate, build_layout
 from cipulse.demo.reporting import INGEST_SOURCE, Context, Reporter
 from cipulse.demo.scheduling import SUCCESS, Outcome, Schedule, Verdict, schedule
 from cipulse.demo.test_reports import DemoReport, report_of
-from cipulse.demo.test_suites import Suite, suites
+from cipulse.demo.test_suites import Suite, suite_key, suites
 from cipulse.demo.timeline import DAY, HOUR, Timeline
 from cipulse.domain.model import Submission
 
@@ -162,7 +162,7 @@ class _ChunkGenerator:
         retry = self._retry(template, slot, load, outcome, first) if room >= 2 else None
         if retry is not None:
             attempts.append(self.reporter.runwatch_attempt(template, slot, 2, context, retry))
-        suite = self.suites.get(template.pipeline.key)
+        suite = self.suites.get(suite_key(template))
         if suite is not None:
             self._test_reports(suite, template, slot, outcome, first, retry)
         return Submission(attempts=attempts, ingest_source=INGEST_SOURCE)

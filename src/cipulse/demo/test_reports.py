@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from cipulse.demo.layout import Layout, PipelineTemplate, RedPeriod
 from cipulse.demo.scheduling import Outcome, Schedule, Verdict
-from cipulse.demo.test_suites import Suite, suites
+from cipulse.demo.test_suites import Suite, suite_key, suites
 from cipulse.domain import ids
 from cipulse.domain.model import RepositoryRef, RunKeyScope
 from cipulse.domain.status import Status
@@ -167,7 +167,7 @@ def quarantine_some(conn: Connection, org_id: str, layout: Layout) -> int:
     by hand), as a team would have; returns how many were new."""
     added = 0
     for template in layout.pipelines:
-        suite = suites(layout).get(template.pipeline.key)
+        suite = suites(layout).get(suite_key(template))
         if suite is None:
             continue
         repository_id = ids.repository_id(org_id, template.repository)

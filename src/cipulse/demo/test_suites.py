@@ -1,6 +1,6 @@
 """The demo's test suites: which pipelines report tests, and their tests.
 
-A few CI pipelines (``TESTED_PIPELINES``) send a JUnit report from their first unit-test
+The least busy CI pipelines (``TESTED_PIPELINES``) send a JUnit report from their first unit-test
 job. Each has a fixed suite of a few hundred pytest-style tests drawn from its pipeline's
 key: files under ``tests/``, classes, names, a log-normal median duration each, and a few
 flaky tests (each with its own chance of failing once and passing on the job's retry). Pure
@@ -17,8 +17,8 @@ from cipulse.demo.blueprints import Produces
 from cipulse.demo.layout import Layout, PipelineTemplate
 from cipulse.domain.test_results import TestIdentity
 
-#: Pipelines (CI ones, in layout order) whose test job reports its tests.
-TESTED_PIPELINES = 3
+#: CI pipelines (the least busy) whose test job reports its tests.
+TESTED_PIPELINES = 2
 #: Tests in a suite, at least and at most.
 SUITE_SIZE = (120, 320)
 #: Share of a suite's tests that are flaky, and how often such a test fails.
@@ -75,16 +75,20 @@ def _suite(template: PipelineTemplate, job: int) -> Suite:
     return Suite(template.pipeline.key, job, template.jobs[job].name, tuple(tests), flaky_tests)
 
 
+def suite_key(template: PipelineTemplate) -> tuple[str, str]:
+    return template.repository.full_name, template.pipeline.key
+
+
 @functools.lru_cache(maxsize=4)
-def suites(layout: Layout) -> dict[str, Suite]:
-    """The suites of the pipelines that report tests, by pipeline key."""
-    found: dict[str, Suite] = {}
-    for template in layout.pipelines:
-        if len(found) >= TESTED_PIPELINES:
-            break
-        if template.kind.name != "CI" or template.kind.jenkins:
-            continue
+def suites(layout: Layout) -> dict[tuple[str, str], Suite]:
+    """The suites of the pipelines that report tests, by repository and pipeline key: the
+    ``TESTED_PIPELINES`` least busy CI pipelines (a seed's time grows with its results)."""
+    weights = layout.cumulative_weights
+    shares = [w - (weights[i - 1] if i else 0.0) for i, w in enumerate(weights)]
+    candidates = []
+    for share, template in zip(shares, layout.pipelines, strict=True):
         jobs = [i for i, job in enumerate(template.jobs) if job.produces is Produces.TESTS]
-        if jobs:
-            found[template.pipeline.key] = _suite(template, jobs[0])
-    return found
+        if template.kind.name == "CI" and not template.kind.jenkins and jobs:
+            candidates.append((share, suite_key(template), template, jobs[0]))
+    chosen = sorted(candidates, key=lambda c: (c[0], c[1]))[:TESTED_PIPELINES]
+    return {key: _suite(template, job) for _, key, template, job in chosen}
