@@ -33,7 +33,7 @@ from cipulse.storage import quarantine_store, test_result_store, test_rollups
 from cipulse.storage.test_rollups import TestDay
 
 #: Of the failed test jobs not explained otherwise, the share the infrastructure failed.
-INFRASTRUCTURE_SHARE = 0.08
+INFRASTRUCTURE_SHARE = 0.2
 INFRASTRUCTURE_MESSAGE = "ConnectionError: database at db:5432 refused the connection"
 BROKEN_MESSAGES = (
     "AssertionError: expected status 'paid', got 'pending'",
@@ -178,7 +178,7 @@ def quarantine_some(conn: Connection, org_id: str, layout: Layout) -> int:
             if not _known(conn, org_id, case_id):
                 continue
             by, source = (
-                ("rule: passed on retry", "rule") if n == 0 else ("ana@example.com", "hand")
+                ("rule:in-job-retry", "rule") if n == 0 else ("ana@example.com", "hand")
             )
             added += quarantine_store.quarantine(
                 conn, org_id, case_id, "flaky: fails about one run in twenty", by, source
