@@ -177,9 +177,7 @@ def quarantine_some(conn: Connection, org_id: str, layout: Layout) -> int:
             case_id = ids.case_id(repository_id, i.suite, i.class_name, i.name, i.file)
             if not _known(conn, org_id, case_id):
                 continue
-            by, source = (
-                ("rule:in-job-retry", "rule") if n == 0 else ("ana@example.com", "hand")
-            )
+            by, source = ("rule:in-job-retry", "rule") if n == 0 else ("ana@example.com", "hand")
             added += quarantine_store.quarantine(
                 conn, org_id, case_id, "flaky: fails about one run in twenty", by, source
             )
