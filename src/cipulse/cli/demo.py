@@ -215,6 +215,6 @@ class Tally:
 
     def summary(self) -> str:
         return (
-            f"seeded {self.runs} runs ({self.jobs} jobs, {self.test_reports} test reports with "
-            f"{self.test_results} results) in {self.elapsed:.1f}s ({self.rate:,.0f} runs/s)"
+            f"seeded {self.runs} runs ({self.jobs} jobs) and {self.test_reports} test reports "
+            f"({self.test_results} results) in {self.elapsed:.1f}s ({self.rate:,.0f} runs/s)"
         )
