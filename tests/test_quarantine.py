@@ -275,3 +275,24 @@ def test_owner_rules_by_hand() -> None:
     assert test_id("suite", "", "TestX") == "suite::TestX"
     assert split_test_id("a.b::C::test_d[1]") == ("a.b::C", "test_d[1]")
     assert split_test_id("::x") is None and split_test_id("x::") is None
+
+
+def test_the_documented_pytest_snippet_matches_pytests_junit_ids(tmp_path: Path) -> None:
+    """docs/api.md's conftest.py, run as written: its ids are those of the real pytest
+    report's ``classname::name`` (fixtures/real/junit, written by pytest 9.2)."""
+    text = (Path(__file__).parents[1] / "docs" / "api.md").read_text()
+    start = text.index("```python\n  import os, pathlib, re, pytest")
+    block = text[start:].split("\n", 1)[1].split("```", 1)[0]
+    code = "\n".join(line.removeprefix("  ") for line in block.splitlines())
+    namespace: dict[str, object] = {}
+    exec(compile(code, "conftest.py", "exec"), namespace)
+    junit_id = namespace["junit_id"]
+    assert callable(junit_id)
+    assert junit_id("tests/test_shop.py::TestBasket::test_total") == (
+        "tests.test_shop.TestBasket::test_total"
+    )
+    assert junit_id("tests/test_shop.py::test_orders_need_db") == (
+        "tests.test_shop::test_orders_need_db"
+    )
+    assert b'classname="tests.test_shop.TestBasket" name="test_total"' in PYTEST
+    assert b'classname="tests.test_shop" name="test_orders_need_db"' in PYTEST
