@@ -28,6 +28,7 @@ from cipulse.cli.main import cli
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.settings import Settings
+from cipulse.storage import quarantine_store
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.rollups import marks as rollup_marks
@@ -115,7 +116,11 @@ def test_a_deleted_repository_leaves_the_rest_exact(
                 headers=tenant.runwatch_headers,
             )
             assert sent.status_code == 200, sent.text
-    test_rows = {t: count(database, t) for t in ("test_reports", "test_results", "test_cases")}
+    with database.write() as conn:  # one quarantined test in each repository
+        for case in rows(database, "test_cases", name="test_total"):
+            quarantine_store.quarantine(conn, org_id, case["id"], "flaky", "ada", "hand")
+    tables = ("test_reports", "test_results", "test_cases", "test_quarantine")
+    test_rows = {t: count(database, t) for t in (*tables, "test_quarantine_history")}
 
     service = DeletionService(database, rest=no_rest)
     _, lib = service.find_repository("acme", LIB)
@@ -172,6 +177,10 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
         headers=tenant.runwatch_headers,
     )
     assert response.status_code == 200, response.text
+    org_id = accounts.organisation(name).id
+    (case, *_) = rows(database, "test_cases", org_id=org_id)
+    with database.write() as conn:  # the quarantine list and its history
+        quarantine_store.quarantine(conn, org_id, case["id"], "flaky", "ada", "hand")
     WebhookService(database).set_secret(name, WebhookProvider.GITHUB, None)
     RateService(database).load_defaults(name)
     UserService(database).create_user(f"ada@{name}.example", name, PASSWORD)

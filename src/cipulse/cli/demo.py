@@ -20,6 +20,7 @@ from cipulse.cli.context import Context, refresh_rollups, reports_errors, say, w
 from cipulse.cli.invocation import cipulse_command
 from cipulse.demo import teams as demo_teams
 from cipulse.demo.generator import DemoPlan, layout_of
+from cipulse.demo.layout import Layout
 from cipulse.demo.preparation import PreparedChunk, collection_paused, prepared_chunks
 from cipulse.demo.rates import DEMO_RATES
 from cipulse.demo.test_reports import quarantine_some, store_reports
@@ -116,9 +117,7 @@ def seed(
         database.dispose()
     say(tally.summary())
     _teams(obj, org_name)
-    with obj.database.write() as conn:
-        quarantined = quarantine_some(conn, principal.org_id, layout)
-    say(f"quarantined {quarantined} flaky tests (cipulse tests quarantine list)")
+    _quarantine(obj, principal.org_id, layout)
     refresh_rollups(obj)
     if tally.refused:
         say(f"{tally.refused} runs refused: {tally.refusal}")
@@ -132,6 +131,12 @@ def _store_tests(database: Database, org_id: str, chunk: PreparedChunk) -> tuple
     """The chunk's JUnit reports, after its runs (so each joins its attempt)."""
     with database.write() as conn:
         return store_reports(conn, org_id, chunk.test_reports, now_ms())
+
+
+def _quarantine(obj: Context, org_id: str, layout: Layout) -> None:
+    with obj.database.write() as conn:
+        quarantined = quarantine_some(conn, org_id, layout)
+    say(f"quarantined {quarantined} flaky tests (cipulse tests quarantine list)")
 
 
 def _teams(obj: Context, org_name: str) -> None:
