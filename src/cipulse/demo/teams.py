@@ -16,6 +16,8 @@ DEFAULT_CODEOWNERS = """\
 # A GitLab pipeline is named by its CI file, so this line decides its team.
 /.gitlab-ci.yml @acme/developer-experience
 /.github/workflows/ @acme/developer-experience
+# Contract tests (their JUnit reports name the file): a test's owner by its path.
+/tests/contract/ @acme/platform
 """
 #: Team → the systems (``catalog.SYSTEMS``) whose repositories it owns.
 TEAM_SYSTEMS = {

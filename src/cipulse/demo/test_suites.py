@@ -49,7 +49,7 @@ class Suite:
 
 
 def _suite(template: PipelineTemplate, job: int) -> Suite:
-    rng = Random(f"cipulse-demo-tests:{template.pipeline.key}")
+    rng = Random(f"cipulse-demo-tests:{template.repository.full_name}:{template.pipeline.key}")
     size = rng.randint(*SUITE_SIZE)
     tests: list[SuiteTest] = []
     seen: set[tuple[str, str]] = set()
