@@ -132,6 +132,7 @@ def dashboard_pages(page: Page, url: str) -> dict[str, str]:
         "flaky": url + "/flaky",
         "metrics": url + "/metrics",
         "teams": url + "/teams",
+        "quarantine": url + "/quarantine",
         "settings": url + "/settings",
         "error": url + "/pipelines/999999999",
     }
