@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from cipulse.domain.window import Window
 
 #: Figures whose change is a difference (ratios: percentage points), not a relative change.
-DIFFERENCES = frozenset({"success_rate", "first_attempt_success_rate", "flaky_rate"})
+DIFFERENCES = frozenset(
+    {"success_rate", "first_attempt_success_rate", "flaky_rate", "waiting_share"}
+)
 #: The figures a summary gives a change for.
 COMPARED = (
     "runs",
