@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.responses import Response
 
+from cipulse.accounts.teams import TeamService
 from cipulse.accounts.users import Session
 from cipulse.analytics.service import AnalyticsService, RunSpan
 from cipulse.domain.compute import LEVELS
@@ -82,6 +83,7 @@ async def render_page(
     request: Request, template: str, session: Session, view: View, **context: Any
 ) -> Response:
     repositories = await call(service_of(request).repository_names, session.org_id)
+    teams = await call(TeamService(request.app.state.database).team_names, session.org_id)
     return render(
         request,
         template,
@@ -91,6 +93,7 @@ async def render_page(
             "ranges": RANGES,
             "branch_scopes": BRANCH_SCOPES,
             "repositories": repositories,
+            "teams": teams,
             **context,
         },
     )
