@@ -15,7 +15,7 @@ from cipulse.settings import Settings
 from tests.browser.served import served_organisation
 from tests.browser.test_every_screen import axe_violations
 from tests.browser.test_runs_page import page, sign_in
-from tests.test_runners import DATASET
+from tests.test_runners import DATASET, OTHER_PIPELINES
 
 __all__ = ["page"]  # a fixture, used by name
 EMAIL = "ada@example.com"
@@ -70,6 +70,33 @@ def test_runners_page_and_a_label_sets_runners(server: str, page: Page) -> None:
         ["11:00", "20 s", "20 s"],
     ]
     assert axe_violations(page) == []
+
+
+@pytest.fixture
+def three_pipelines(settings: Settings) -> Iterator[str]:
+    with served_organisation(settings, [*DATASET, *OTHER_PIPELINES], EMAIL, PASSWORD) as url:
+        yield url
+
+
+def test_pipelines_sort_by_wait(three_pipelines: str, page: Page) -> None:
+    """The Pipelines page's wait columns sort (tests/test_runners.py has the figures)."""
+    sign_in(page, three_pipelines, EMAIL, PASSWORD)
+    page.goto(f"{three_pipelines}/pipelines?{RANGE}")
+    table = page.locator('table[data-table="pipelines"]')
+    table.get_by_role("link", name="p95 wait").click()
+    assert "sort=-p95_queue_seconds" in page.url
+    expect(table.get_by_role("columnheader", name="p95 wait")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    rows = table.locator("tbody tr")
+    expect(rows.locator("td:first-child a")).to_have_text(["Nightly", "CI Pipeline", "Docs"])
+    expect(rows.nth(0).locator('[data-field="p95_queue_seconds"]')).to_have_text("8.3")  # 500 s
+    expect(rows.nth(0).locator('[data-field="total_queue_seconds"]')).to_have_text("8.3")
+    expect(rows.nth(2).locator('[data-field="total_queue_seconds"]')).to_have_text("—")
+    assert axe_violations(page) == []
+    table.get_by_role("link", name="Total wait").click()
+    assert "sort=-total_queue_seconds" in page.url
+    expect(rows.locator("td:first-child a")).to_have_text(["Nightly", "CI Pipeline", "Docs"])
 
 
 def chart_table(page: Page, title: str) -> list[list[str]]:

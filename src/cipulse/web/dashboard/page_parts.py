@@ -36,6 +36,8 @@ PIPELINE_COLUMNS = (
     ("p95_duration_seconds", "p95"),
     ("compute_seconds", "Compute"),
     ("flaky_rate", "Flaky-run share"),
+    ("p95_queue_seconds", "p95 wait"),
+    ("total_queue_seconds", "Total wait"),
 )
 #: The job tables' columns (``job_table.html`` shows each: a duration, in ``JOB_DURATIONS``,
 #: in its column's unit; a ``*_rate`` as a percentage; anything else as a number).
@@ -59,7 +61,12 @@ JOB_COLUMNS = (
     ("total_queue_seconds", "Total queue"),
 )
 #: The columns of durations: each shown in one unit, named in its header.
-PIPELINE_DURATIONS = ("p50_duration_seconds", "p95_duration_seconds")
+PIPELINE_DURATIONS = (
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "p95_queue_seconds",
+    "total_queue_seconds",
+)
 JOB_DURATIONS = (
     "p50_duration_seconds",
     "p95_duration_seconds",
