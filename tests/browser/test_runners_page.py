@@ -45,7 +45,7 @@ def test_runners_page_and_a_label_sets_runners(server: str, page: Page) -> None:
     expect(ubuntu.locator("svg.saturation")).to_have_attribute(
         "aria-label", "Busiest at 10:00 UTC, 0.01 runners busy on average"
     )
-    expect(ubuntu.locator('[data-field="busiest_hour"]')).to_have_text("busiest 10:00 · 0.01 busy")
+    expect(ubuntu.locator('[data-field="busiest_hour"]')).to_have_text("peak 10:00 · 0.01 busy")
     expect(page.locator('tr[data-label-set="unknown"]')).to_have_count(1)
     # Busy on an average day of the 7: at 10:00, ubuntu 90 + 61 s, the GPU job 60 s of its
     # 120, the unnamed lint job 30 s.
