@@ -58,10 +58,9 @@ async def runners(request: Request, session: SignedIn) -> Response:
     view = view_of(request)
     sort = sort_param(request, SORTS, "-jobs")
     page = PageRequest(limit=LABEL_SETS_PER_PAGE, cursor=cursor_param(request), sort=sort)
-    service = service_of(request)
-    found = await call(service.runners, session.org_id, view.window, page)
+    answer = service_of(request).runners_and_hours
+    found, hours = await call(answer, session.org_id, view.window, page)
     rows = [label_set_json(row) for row in found.items]
-    hours = await call(service.queue_by_hour, session.org_id, view.window, None)
     waited = queue_by_hour_json(hours)["hours"]
     charts = [busy_by_hour_chart(rows)] if rows else []
     if any(hour["waited_jobs"] for hour in waited):
