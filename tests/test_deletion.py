@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -32,8 +34,9 @@ from cipulse.storage.rollups import marks as rollup_marks
 from cipulse.storage.rollups import set_aside as rollup_failures
 from cipulse.storage.schema import metadata, webhook_deliveries
 from tests.builders import runwatch_run, trunk_event, trunk_request
-from tests.conftest import Tenant, make_tenant, rows
+from tests.conftest import Tenant, count, make_tenant, rows
 from tests.presented import PresentedService
+from tests.servers import threaded_server
 from tests.test_analytics_consistency import START, ingest, ms, random_attempts, reference
 from tests.test_analytics_consistency import assert_same as assert_reference
 from tests.test_retention import assert_same
@@ -101,9 +104,28 @@ def test_a_deleted_repository_leaves_the_rest_exact(
     lib_pipelines = {p["id"] for p in rows(database, "pipelines", repository_id=lib_row["id"])}
     assert lib_pipelines
 
+    junit = (Path(__file__).parent / "fixtures/real/junit/pytest-9.2.xml").read_bytes()
+    with threaded_server(Settings(database_url=database.settings.database_url)) as base:
+        for repository in (APP, LIB):
+            target = {"provider": "github", "repository": repository, "run_id": "1"}
+            sent = httpx.post(
+                base + "/api/v1/test-results",
+                content=junit,
+                params=target,
+                headers=tenant.runwatch_headers,
+            )
+            assert sent.status_code == 200, sent.text
+    test_rows = {t: count(database, t) for t in ("test_reports", "test_results", "test_cases")}
+
     service = DeletionService(database, rest=no_rest)
     _, lib = service.find_repository("acme", LIB)
     deleted = service.delete_repository(org_id, lib)
+    # The other repository's test results stay; the deleted one's are gone.
+    assert {t: count(database, t) for t in test_rows} == {t: n // 2 for t, n in test_rows.items()}
+    assert {r["repository_id"] for r in rows(database, "test_cases")} == {
+        r["id"] for r in rows(database, "repositories", full_name=APP)
+    }
+    assert count(database, "test_daily_rollups") == count(database, "test_cases")
     assert deleted.attempts > 0
     assert {r["day"] for r in rows(database, "rollup_dirty")}  # organisation days to re-add
     refresh_all(database)
@@ -141,6 +163,14 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
     assert response.status_code == 200, response.text
     reviewed = runwatch_run(pull_request_number=7, commit_sha="abcd1234")  # a pull request
     response = client.post("/api/v1/ingest", json=reviewed, headers=tenant.runwatch_headers)
+    assert response.status_code == 200, response.text
+    junit = (Path(__file__).parent / "fixtures/real/junit/pytest-9.2.xml").read_bytes()
+    response = client.post(
+        "/api/v1/test-results",
+        content=junit,
+        params={"pipeline_run_id": response.json()["pipeline_run_id"], "job": "test"},
+        headers=tenant.runwatch_headers,
+    )
     assert response.status_code == 200, response.text
     WebhookService(database).set_secret(name, WebhookProvider.GITHUB, None)
     RateService(database).load_defaults(name)

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -303,6 +304,27 @@ def _ingest_request(draw: st.DrawFn, world: World, path: str, example: dict[str,
     )
 
 
+JUNIT = (Path(__file__).parent / "fixtures/real/junit/pytest-9.2.xml").read_bytes()
+
+
+@st.composite
+def _test_results_request(draw: st.DrawFn, world: World, operation: dict[str, Any]) -> Request:
+    """A JUnit report (whole, cut short, or bytes), to a run by random parameters."""
+    cut = draw(st.integers(min_value=0, max_value=len(JUNIT)))
+    body = draw(st.sampled_from([JUNIT, JUNIT[:cut], draw(st.binary(max_size=40))]))
+    names = {p["name"]: p.get("schema") for p in operation.get("parameters", [])}
+    headers = draw(
+        st.sampled_from([{"X-API-Key": world.ingest_key}, {"X-API-Key": world.read_key}, {}])
+    )
+    return Request(
+        "POST",
+        "/api/v1/test-results",
+        params=draw(_params(world, names)),
+        headers={**headers, "Content-Type": "application/xml"},
+        content=body,
+    )
+
+
 WEBHOOK_EVENTS = {
     "github": {
         "workflow_run": "github-workflow_run.completed.json",
@@ -494,6 +516,8 @@ def _operations(world: World) -> list[tuple[str, Any, set[str] | None]]:
                 for alias in [path, *(a for a, main in ALIASES.items() if main == path)]:
                     strategy = _ingest_request(world, alias, examples[path])
                     operations.append((f"POST {alias}", strategy, documented))
+            elif path == "/api/v1/test-results":
+                operations.append((name, _test_results_request(world, operation), documented))
             elif path.startswith("/webhooks/"):
                 strategy = _webhook_request(world, path)
                 operations.append((name, strategy, documented))

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
         int,
         Field(ge=1024, description="Largest accepted request body in bytes; larger gets 413."),
     ] = 1024 * 1024
+    max_test_results_bytes: Annotated[
+        int,
+        Field(
+            ge=1024,
+            description="Largest accepted body of `POST /api/v1/test-results` in bytes, and "
+            "largest size of its reports once decompressed; larger gets 413.",
+        ),
+    ] = 32 * 1024 * 1024
     body_drain_bytes: Annotated[
         int,
         Field(

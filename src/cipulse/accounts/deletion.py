@@ -6,7 +6,9 @@ delete`, the settings page).
 Both delete in short batches (``storage/deletion.py``), resting as long as each took, so
 servers go on ingesting meanwhile, and hold the organisation's refresher lock throughout, so
 no rollup refresh stores rows of what is being deleted. A repository takes its pipelines,
-runs, jobs and every rollup row of its pipelines with it; the organisation-wide rows of the
+runs, jobs and every rollup row of its pipelines with it, and its test reports, results,
+test cases and their daily rows (failure messages, shared by the organisation's
+repositories, stay); the organisation-wide rows of the
 days it had runs on are then marked for the refresher, which adds them up again without it.
 An organisation takes every row with its id, in every table; its users stay (they may belong
 to other organisations)."""
@@ -92,6 +94,7 @@ class DeletionService:
             attempts = 0
             if pipeline_ids:
                 attempts = store.delete_runs(self.database, self.rest, org_id, pipeline_ids)
+            store.delete_test_results(self.database, self.rest, org_id, repository.id)
             with self.database.write() as conn:
                 store.forget_repositories(
                     conn, org_id, [repository.id], pipeline_ids, days, now_ms()

@@ -248,8 +248,8 @@ JOB_METRICS: tuple[MetricDefinition, ...] = (
         "job executions",
         "The job's page shows failures_by_class (jobs), the same figure as its row in the "
         "Jobs list, and lists the latest 20 of those executions (the ones that carry a "
-        "failure class) among the pipeline's latest 2,000 attempts of the window, newest "
-        "attempt first, each with its run attempt, reason and failing step.",
+        "failure class), newest attempt first, each with its run attempt, reason and "
+        "failing step.",
     ),
     MetricDefinition(
         "places: branches, runners (a job's page)",

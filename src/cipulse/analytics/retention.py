@@ -13,8 +13,8 @@ A purge of an organisation's days before a cut-off:
 3. deletes the runs wholly before the cut-off with their jobs, a batch of
    ``ATTEMPTS_PER_BATCH`` attempts per short write transaction, resting between batches as
    long as each took, so ingest (which shares SQLite's one write lock) waits a moment at
-   most; then the job nodes whose run never arrived and the webhook deliveries older than
-   the cut-off.
+   most; then the job nodes whose run never arrived, the webhook deliveries, and the test
+   reports with their results, older than the cut-off (a test's daily rows stay).
 
 Nothing is marked, no rollup row is touched (docs/metrics.md, "After a purge")."""
 
@@ -35,6 +35,7 @@ from cipulse.domain.window import DAY_MS
 from cipulse.errors import CipulseError, NotFound
 from cipulse.storage import accounts as account_store
 from cipulse.storage import retention as store
+from cipulse.storage import test_result_store
 from cipulse.storage.clock import now_ms
 from cipulse.storage.database import Database
 from cipulse.storage.retention import Limits, Removed
@@ -71,6 +72,7 @@ class PurgeReport:
     removed: Removed = field(default_factory=Removed)
     detached_nodes: int = 0
     deliveries: int = 0
+    test_results: int = 0
     #: The earliest day before the cut-off still marked for the refresher (it moved the
     #: cut-off back), if any.
     marked_day: int | None = None
@@ -148,7 +150,8 @@ def _purge_runs(database: Database, limits: Limits, report: PurgeReport, rest: R
 
 
 def _purge_the_rest(database: Database, limits: Limits, report: PurgeReport, rest: Rest) -> bool:
-    """Job nodes whose run never arrived, and webhook deliveries, older than the cut-off."""
+    """Job nodes whose run never arrived, webhook deliveries, and test reports with their
+    results (waiting ones too), older than the cut-off."""
     after: str | None = store.FIRST_ID
 
     def nodes(conn: Connection) -> bool:
@@ -167,8 +170,17 @@ def _purge_the_rest(database: Database, limits: Limits, report: PurgeReport, res
         report.deliveries += removed
         return removed == store.DELIVERIES_PER_BATCH and not report.dry_run
 
-    return _batches(database, report.dry_run, rest, nodes) and _batches(
-        database, report.dry_run, rest, deliveries
+    def test_results(conn: Connection) -> bool:
+        removed, more = test_result_store.purge_reports_batch(
+            conn, limits.org_id, limits.horizon_ms, dry_run=report.dry_run
+        )
+        report.test_results += removed
+        return more
+
+    return (
+        _batches(database, report.dry_run, rest, nodes)
+        and _batches(database, report.dry_run, rest, deliveries)
+        and _batches(database, report.dry_run, rest, test_results)
     )
 
 
@@ -213,6 +225,8 @@ def describe(report: PurgeReport) -> str:
         f"{report.detached_nodes:,} job nodes whose run never arrived and "
         f"{report.deliveries:,} webhook deliveries"
     )
+    if report.test_results:
+        text += f"; {report.test_results:,} test results timed before the cut-off"
     if removed.kept_runs:
         text += f"; kept {removed.kept_runs:,} runs with a later attempt or a red period"
     if report.marked_day is not None and report.marked_day < report.cutoff_day:

@@ -1,8 +1,8 @@
-"""``cipulse report github|gitlab``: post a run read from the CI's API.
+"""cipulse report github|gitlab|junit: post a run, or its test reports.
 
 ``cipulse report github`` and ``cipulse report gitlab``: read a run from the CI system's
 REST API, convert it into RunWatch payloads (one per attempt), and post them as ``cipulse
-send`` does."""
+send`` does. ``cipulse report junit``: post JUnit XML test reports for a run attempt's job."""
 
 from __future__ import annotations
 
@@ -13,18 +13,23 @@ import orjson
 
 from cipulse.cli.context import say
 from cipulse.cli.send import Delivery, deliver, delivery_options, exits_with_status
-from cipulse.reporters import github_api, gitlab_api
+from cipulse.errors import CipulseError
+from cipulse.ingestion.junit import converter as junit_converter
+from cipulse.reporters import github_api, gitlab_api, junit_upload
 from cipulse.reporters.errors import BadInput
 from cipulse.reporters.http import RetryingClient
 from cipulse.reporters.ingest_client import IngestFormat
 from cipulse.reporters.payload import Conversion, ModeChoice
 
 MODES = click.Choice(["auto", "inline", "external"])
+#: Largest report checked before sending (the server's own limit may be lower).
+MAX_CHECKED_BYTES = 256 * 1024 * 1024
 
 
 @click.group()
 def report() -> None:
-    """Report a CI run to a cipulse server, from a step of the CI: GitHub Actions, GitLab CI."""
+    """Report a CI run to a cipulse server, from a step of the CI: GitHub Actions, GitLab CI;
+    or the JUnit test reports of a job, from any CI."""
 
 
 @report.command()
@@ -152,3 +157,63 @@ def _post(delivery: Delivery, client: RetryingClient, conversion: Conversion, or
         attempt = f"{origin} attempt {payload['run_attempt']}"
         say(f"{attempt}: {payload['status']}, {len(payload['jobs'])} jobs ({payload['mode']})")
         deliver(delivery, client, IngestFormat.RUNWATCH, orjson.dumps(payload), attempt)
+
+
+@report.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--run", "pipeline_run_id", help="The pipeline run id the ingest answered.")
+@click.option("--provider", help="github, gitlab, bitbucket, or the code host's name.")
+@click.option("--repository", help="owner/name [default: GITHUB_REPOSITORY, CI_PROJECT_PATH].")
+@click.option("--pipeline", help="Pipeline key or name, where run ids are per pipeline.")
+@click.option("--run-id", help="Run id [default: GITHUB_RUN_ID, CI_PIPELINE_ID].")
+@click.option(
+    "--run-attempt",
+    type=click.IntRange(min=1),
+    help="Attempt [default: GITHUB_RUN_ATTEMPT, else 1].",
+)
+@click.option("--job", help="Job the reports are of [default: GITHUB_JOB, CI_JOB_NAME].")
+@delivery_options
+@exits_with_status
+def junit(
+    files: tuple[str, ...],
+    pipeline_run_id: str | None,
+    provider: str | None,
+    repository: str | None,
+    pipeline: str | None,
+    run_id: str | None,
+    run_attempt: int | None,
+    job: str | None,
+    delivery: Delivery,
+) -> None:
+    """Send JUnit XML test reports (FILES: paths or globs, such as 'reports/**/*.xml').
+
+    The reports are checked here as the server reads them, then sent gzip-compressed in
+    one request, for a run attempt: --run, or the run's natural keys, which GitHub Actions
+    and GitLab CI give by default. The run may arrive later: its results wait for it.
+    Sending the same reports again stores nothing more. Retries and exit statuses as
+    `cipulse send`."""
+    delivery.check()
+    given = junit_upload.RunTarget(
+        pipeline_run_id, provider, repository, pipeline, run_id, run_attempt, job
+    )
+    target = junit_upload.target_from(os.environ, given)
+    paths = junit_upload.report_files(files)
+    sent = [(str(path), junit_upload.compressed(path)) for path in paths]
+    cases = sum(_checked(name, data) for name, data in sent)
+    say(f"{len(sent)} reports, {cases} test cases: {', '.join(name for name, _ in sent)}")
+    if delivery.dry_run:
+        say("valid JUnit reports; not sent (--dry-run)")
+        return
+    url, api_key = delivery.destination()
+    with delivery.client() as client:
+        shown_url, answer = junit_upload.post_reports(client, url, api_key, target, sent)
+    click.echo(answer.decode(errors="replace"))
+    say(f"stored: {len(sent)} reports → {shown_url}")
+
+
+def _checked(name: str, data: bytes) -> int:
+    """The report's test cases, read as the server will; a bad report fails here."""
+    try:
+        return len(junit_converter.convert(data, name, MAX_CHECKED_BYTES).cases)
+    except CipulseError as exc:
+        raise BadInput(exc.message) from None

@@ -28,6 +28,7 @@ from cipulse.storage import (
     pull_request_figures,
     retry_round_writer,
     run_writer,
+    test_result_store,
     write_marks,
 )
 from cipulse.storage import webhooks as webhook_store
@@ -174,6 +175,7 @@ def _store(conn: Connection, plan: WritePlan, now: int) -> dict[str, int]:
     run_writer.take_default_branches(conn, plan.default_branches, now)
     run_writer.upsert_pipelines(conn, plan)
     run_writer.upsert_attempts(conn, plan)
+    test_result_store.attach_waiting_reports(conn, plan)
     run_writer.upsert_jobs(conn, plan)
     rounds = retry_round_writer.derive_runs(conn, plan.retry_round_runs, now)
     run_writer.compute_from_jobs(conn, plan, rounds.attempt_ids)

@@ -41,6 +41,12 @@ from cipulse.storage.schema import (
     sessions,
     webhook_secrets,
 )
+from cipulse.storage.schema_tests import (
+    test_cases,
+    test_daily_rollups,
+    test_reports,
+    test_results,
+)
 
 #: Rows deleted per batch (of attempts: with their jobs).
 ROWS_PER_BATCH = 1000
@@ -224,3 +230,59 @@ def delete_organisation(database: Database, rest: Rest, org_id: str) -> dict[str
     with database.write() as conn:
         conn.execute(sa.delete(organisations).where(organisations.c.id == org_id))
     return deleted
+
+
+# --- A repository's test results -------------------------------------------------------------
+
+#: Test reports deleted per batch, with their results (thousands each).
+REPORTS_PER_BATCH = 20
+
+
+def delete_test_results(database: Database, rest: Rest, org_id: str, repository_id: str) -> int:
+    """Delete a repository's test reports with their results, then its test cases with their
+    daily rows, in batches; returns how many reports. (Failure messages are a dictionary of
+    the organisation, shared by its repositories: they stay.)"""
+    reports = 0
+    r = test_reports
+
+    def reports_batch(conn: Connection) -> bool:
+        nonlocal reports
+        report_ids = list(
+            conn.execute(
+                sa.select(r.c.id)
+                .where(r.c.org_id == org_id, r.c.repository_id == repository_id)
+                .limit(REPORTS_PER_BATCH)
+            ).scalars()
+        )
+        if report_ids:
+            results = test_results
+            conn.execute(
+                sa.delete(results).where(
+                    results.c.org_id == org_id, results.c.report_id.in_(report_ids)
+                )
+            )
+            conn.execute(sa.delete(r).where(r.c.org_id == org_id, r.c.id.in_(report_ids)))
+        reports += len(report_ids)
+        return bool(report_ids)
+
+    until_done(database, rest, reports_batch)
+    until_done(database, rest, lambda conn: _test_cases_batch(conn, org_id, repository_id))
+    return reports
+
+
+def _test_cases_batch(conn: Connection, org_id: str, repository_id: str) -> bool:
+    cases = test_cases
+    case_ids = list(
+        conn.execute(
+            sa.select(cases.c.id)
+            .where(cases.c.org_id == org_id, cases.c.repository_id == repository_id)
+            .limit(ROWS_PER_BATCH)
+        ).scalars()
+    )
+    if case_ids:
+        days = test_daily_rollups
+        conn.execute(
+            sa.delete(days).where(days.c.org_id == org_id, days.c.test_case_id.in_(case_ids))
+        )
+        conn.execute(sa.delete(cases).where(cases.c.org_id == org_id, cases.c.id.in_(case_ids)))
+    return bool(case_ids)

@@ -1,11 +1,11 @@
 """One job's raw rows: its latest failures and the places it ran.
 
-A job page's reads of the raw rows, each bounded by the pipeline's latest attempts of the
-window (read through the index on (org_id, pipeline_id, started_at_ms), then each
-attempt's jobs by primary key): the job's latest executions that failed with a class,
-among at most ``FAILURES_SAMPLE`` attempts, and where its latest executions ran (the
-branches and runner tags of the jobs of at most ``PLACES_SAMPLE`` attempts). The counts
-of failures by class come from the job rollups, not from here."""
+A job page's reads of the raw rows, each walking the pipeline's attempts of the window newest
+first (the index on (org_id, pipeline_id, started_at_ms)): the job's latest executions that
+failed with a class (each attempt probed in the partial index on failed jobs,
+``ix_jobs_org_id_attempt_id_definition_key_failed``), and where its latest executions ran
+(the branches and runner tags of its jobs in at most ``PLACES_SAMPLE`` attempts, by primary
+key). The counts of failures by class come from the job rollups, not from here."""
 
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ from cipulse.storage.schema import jobs, run_attempts
 a = run_attempts
 #: How many of the pipeline's latest attempts in the window a job's places are read from.
 PLACES_SAMPLE = 300
-#: How many of the pipeline's latest attempts in the window its latest failures are
-#: searched in: a bounded read (about ten jobs an attempt) whatever the job's failure rate.
-FAILURES_SAMPLE = 2_000
 
 
 class FailedExecution(NamedTuple):
@@ -57,45 +54,30 @@ class Place(NamedTuple):
 def latest_failures(
     conn: Connection, org_id: str, window: Window, job: tuple[str, str], limit: int
 ) -> list[FailedExecution]:
-    """The job's latest ``limit`` executions that failed with a class, newest attempt first,
-    among the pipeline's latest ``FAILURES_SAMPLE`` attempts of the window."""
+    """The job's latest ``limit`` executions in the window that failed with a class, newest
+    attempt first: the pipeline's attempts of the window walked newest first (the index on
+    (org_id, pipeline_id, started_at_ms)), each probed in the partial index on failed jobs
+    by attempt, until ``limit`` are found."""
     pipeline_id, definition_key = job
-    latest = (
-        in_window(
-            sa.select(
-                a.c.id,
-                a.c.run_key,
-                a.c.run_number,
-                a.c.attempt,
-                a.c.branch,
-                a.c.started_at_ms,
-                a.c.commit_sha,
-            ),
-            org_id,
-            window,
-        )
-        .where(a.c.pipeline_id == pipeline_id)
-        .order_by(a.c.started_at_ms.desc())
-        .limit(FAILURES_SAMPLE)
-        .subquery()
+    columns = [a.c.id, a.c.run_key, a.c.run_number, a.c.attempt, a.c.branch, a.c.started_at_ms]
+    columns += [a.c.commit_sha, jobs.c.status, jobs.c.duration_seconds, jobs.c.failure_class]
+    columns += [jobs.c.failure_reason, jobs.c.failing_step]
+    joined = sa.select(*columns).select_from(
+        a.join(jobs, sa.and_(jobs.c.org_id == a.c.org_id, jobs.c.attempt_id == a.c.id))
     )
     query = (
-        sa.select(
-            *latest.c,
-            jobs.c.status,
-            jobs.c.duration_seconds,
-            jobs.c.failure_class,
-            jobs.c.failure_reason,
-            jobs.c.failing_step,
+        in_window(joined, org_id, window)
+        .where(
+            a.c.pipeline_id == pipeline_id,
+            jobs.c.definition_key == definition_key,
+            jobs.c.failure_class.is_not(None),
         )
-        .select_from(
-            latest.join(jobs, sa.and_(jobs.c.org_id == org_id, jobs.c.attempt_id == latest.c.id))
-        )
-        .where(jobs.c.definition_key == definition_key, jobs.c.failure_class.is_not(None))
-        .order_by(latest.c.started_at_ms.desc(), latest.c.id, jobs.c.node_key)
+        # The start alone, so that the walk follows the index and stops at ``limit``.
+        .order_by(a.c.started_at_ms.desc())
         .limit(limit)
     )
-    return [FailedExecution._make(row) for row in conn.execute(query)]
+    found = [FailedExecution._make(row) for row in conn.execute(query)]
+    return sorted(found, key=lambda f: (-(f.started_at_ms or 0), f.attempt_id))
 
 
 def places(conn: Connection, org_id: str, window: Window, job: tuple[str, str]) -> list[Place]:

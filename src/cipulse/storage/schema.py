@@ -30,6 +30,11 @@ from cipulse.storage.schema_runners import runner_rollups as runner_rollups
 from cipulse.storage.schema_teams import codeowners_rules as codeowners_rules
 from cipulse.storage.schema_teams import team_rules as team_rules
 from cipulse.storage.schema_teams import teams as teams
+from cipulse.storage.schema_tests import test_cases as test_cases
+from cipulse.storage.schema_tests import test_daily_rollups as test_daily_rollups
+from cipulse.storage.schema_tests import test_messages as test_messages
+from cipulse.storage.schema_tests import test_reports as test_reports
+from cipulse.storage.schema_tests import test_results as test_results
 from cipulse.storage.schema_types import NAMING_CONVENTION as NAMING_CONVENTION
 from cipulse.storage.schema_types import Id as Id
 from cipulse.storage.schema_types import Json as Json
@@ -345,6 +350,17 @@ jobs = sa.Table(
     # Keyed by position in the tree rather than by ``id`` (derived from the same two values):
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),
+    # A job page lists one job's latest failures: its pipeline's attempts newest first, each
+    # probed here. Partial, so the jobs that did not fail (or failed before classes were
+    # kept) cost no index entry, and an attempt without a failure costs one probe.
+    sa.Index(
+        "ix_jobs_org_id_attempt_id_definition_key_failed",
+        "org_id",
+        "attempt_id",
+        "definition_key",
+        sqlite_where=sa.text("failure_class IS NOT NULL"),
+        postgresql_where=sa.text("failure_class IS NOT NULL"),
+    ),
     # On SQLite the rows live in the primary-key B-tree itself: one tree to update per
     # ingested job instead of two (measured: inserts about twice as fast, file 40% smaller).
     sqlite_with_rowid=False,

@@ -41,6 +41,7 @@ from cipulse.web import (
     read_routes,
     runner_routes,
     team_routes,
+    test_result_routes,
     webhook_routes,
 )
 from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
@@ -98,6 +99,7 @@ async def index(request: Request) -> Response:
                     "runwatch": list(ingest_routes.RUNWATCH_PATHS),
                     "trunk": list(ingest_routes.TRUNK_PATHS),
                     "webhooks": ["/webhooks/github/{org}", "/webhooks/gitlab/{org}"],
+                    "test_results": [test_result_routes.PATH],
                 },
                 "openapi": "/openapi.json",
                 "health": "/healthz",
@@ -183,6 +185,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     app.include_router(ingest_routes.router())
+    app.include_router(test_result_routes.router())
     app.include_router(list_routes.router())
     app.include_router(job_routes.router())
     app.include_router(pull_request_routes.router())

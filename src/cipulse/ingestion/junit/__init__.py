@@ -1,0 +1,1 @@
+"""JUnit XML reports: the dialects real test runners write."""
