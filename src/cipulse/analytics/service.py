@@ -99,6 +99,12 @@ class AnalyticsService:
         window = self._bounded(org_id, window)
         return runners.label_sets(self.database, org_id, window, page)
 
+    def runners_and_hours(
+        self, org_id: str, window: Window, page: PageRequest
+    ) -> tuple[Page[LabelSetFigures], QueueByHour]:
+        window = self._bounded(org_id, window)
+        return runners.label_sets_and_hours(self.database, org_id, window, page, self.clock())
+
     def runners_of(self, org_id: str, window: Window, label_set: str) -> LabelSetRunners:
         window = self._bounded(org_id, window)
         return runners.runners_of(self.database, org_id, window, label_set, self.clock())
