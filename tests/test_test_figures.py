@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from cipulse.accounts.service import AccountService
+from cipulse.cli.main import cli
 from cipulse.settings import Settings
 from cipulse.storage.database import Database
 from tests.builders import runwatch_run
@@ -222,3 +224,43 @@ def test_another_organisation_sees_nothing(
     make_tenant(accounts, "other")
     other = {"X-API-Key": accounts.create_key("other", scopes=("read",)).key}
     assert get(served, "/api/v1/analytics/tests", other).json()["items"] == []
+
+
+def cipulse(settings: Settings, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--database-url", settings.database_url, *args])
+
+
+def test_rules_set_and_backtest(served: str, tenant: Tenant, settings: Settings) -> None:
+    send_runs(served, tenant)
+    shown = cipulse(settings, "tests", "rules", "show", "--org", "acme")
+    assert shown.exit_code == 0 and "a,b" in shown.output and "20" in shown.output
+    # Every result is at most 3660 days old: the whole history.
+    a = cipulse(settings, "tests", "backtest", "--rule", "a", "--days", "3660", "--org", "acme")
+    assert a.exit_code == 0, a.output
+    assert "rule a over 3660 days: 1 of 4 tests flagged, 1 occurrences, 12 results" in a.output
+    assert "tests.shop::test_c" in a.output
+    b = cipulse(settings, "tests", "backtest", "--rule", "b", "--days", "3660", "--org", "acme")
+    assert (
+        "1 of 4 tests flagged" in b.output and "test_d" in b.output and "aaaaaaaaaaaa" in b.output
+    )
+    # Rule c: test_d passed, failed, passed on main? No: failed first. None flips.
+    c = cipulse(settings, "tests", "backtest", "--rule", "c", "--days", "3660", "--org", "acme")
+    assert "0 of 4 tests flagged" in c.output
+    wrong = cipulse(
+        settings,
+        "tests",
+        "rules",
+        "set",
+        "--org",
+        "acme",
+        "--rules",
+        "x",
+        "--clear-after-passes",
+        "0",
+    )
+    assert (
+        wrong.exit_code == 1 and "rules:" in wrong.output and "clear_after_passes" in wrong.output
+    )
+    ok = cipulse(settings, "tests", "rules", "set", "--org", "acme", "--rules", "c,a")
+    assert ok.exit_code == 0 and "a,c" in ok.output
+    assert "a,c" in cipulse(settings, "tests", "rules", "show", "--org", "acme").output

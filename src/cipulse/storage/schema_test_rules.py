@@ -1,4 +1,4 @@
-"""The flaky test rules an organisation chose, and the test rollups' day index.
+"""The flaky test rules an organisation chose; the rollups' day index.
 
 ``test_rule_settings``: one row per organisation that changed its flaky rules from the
 defaults (``domain/flaky_rules.py``): which rules apply and their parameters. No row: the

@@ -1,4 +1,6 @@
-"""An organisation's flaky test rules: read (defaults when never set) and set."""
+"""An organisation's flaky test rules: read (or the defaults) and set.
+
+One row per organisation in ``test_rule_settings``, upserted."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The read API's tests: figures per test over a window, and one test's page.
+"""The read API's tests: figures per test, and one test's page.
 
 Thin: the window and its filters, a page, then one call of the analytics service. A test
 list as CSV without ``limit`` nor ``cursor`` holds every test of the window."""
