@@ -29,6 +29,7 @@ from cipulse.analytics.questions import (
     summary,
     test_page,
     tests,
+    tests_overview,
     waits,
     window_costs,
 )
@@ -53,6 +54,7 @@ from cipulse.analytics.questions.summary import Summary
 from cipulse.analytics.questions.teams import TeamRow, TeamsAnswer
 from cipulse.analytics.questions.test_page import TestDetail
 from cipulse.analytics.questions.tests import TestRow
+from cipulse.analytics.questions.tests_overview import TestsOverview
 from cipulse.analytics.questions.waits import Waits
 from cipulse.analytics.questions.window_costs import CostAnswer
 from cipulse.domain.pull_requests import PullRequestKey
@@ -131,6 +133,12 @@ class AnalyticsService:
         self, org_id: str, window: Window, sort: str | None, search: str = ""
     ) -> list[TestRow]:
         return tests.sorted_tests(self.database, org_id, window, sort, search)
+
+    def tests_overview(
+        self, org_id: str, window: Window, search: str, page: PageRequest
+    ) -> TestsOverview:
+        """The Tests page: top lists, new failures, a page of the searched list."""
+        return tests_overview.tests_overview(self.database, org_id, window, search, page)
 
     def test(
         self, org_id: str, test_id: int, window: Window, limit: int, cursor: str | None

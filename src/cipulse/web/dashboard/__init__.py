@@ -21,6 +21,7 @@ from cipulse.web.dashboard import (
     settings_rates,
     settings_teams,
     team_pages,
+    test_pages,
 )
 from cipulse.web.dashboard.assets import CachedStaticFiles, StaticAssets
 
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
         job_pages,
         pull_request_pages,
         team_pages,
+        test_pages,
         runner_pages,
         cost_pages,
         settings_page,
