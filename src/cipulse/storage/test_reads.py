@@ -102,18 +102,25 @@ def _totals_columns() -> list[Any]:
 
 
 def totals(
-    conn: Connection, org_id: str, first_day: int, end_day: int, test_case_id: int | None = None
+    conn: Connection,
+    org_id: str,
+    first_day: int,
+    end_day: int,
+    test_case_id: int | None = None,
+    ids: list[int] | None = None,
 ) -> list[CaseTotals]:
     """Each test's rollups of the days ``[first_day, end_day)`` added up (one test's only,
-    when ``test_case_id`` is given)."""
+    when ``test_case_id`` is given; these tests', by their primary key, for ``ids``)."""
     d = test_daily_rollups
     query = sa.select(*_totals_columns()).where(
         d.c.org_id == org_id, d.c.day >= first_day, d.c.day < end_day
     )
     if test_case_id is not None:
         query = query.where(d.c.test_case_id == test_case_id)
+    if ids is not None:
+        query = query.where(d.c.test_case_id.in_(ids))
     grouped: Any = d.c.test_case_id
-    if test_case_id is None and conn.dialect.name == "sqlite":
+    if test_case_id is None and ids is None and conn.dialect.name == "sqlite":
         # Grouped by the bare column, SQLite reads every stored day of the organisation
         # through the primary key (to group without sorting); by an expression, it reads
         # the window's days through the (org, day) index, and sorts them.

@@ -10,7 +10,10 @@ history a page at a time, where its failing streak started and its flaky evidenc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy.engine import Connection
 
 from cipulse.analytics.paging import (
     DEFAULT_PAGE,
@@ -67,6 +70,9 @@ class TestRow:
     previous_mean_duration_ms: float | None
     last_failure_day_ms: int | None
     last_flaky_day_ms: int | None
+    #: Whether the identity was read, and the previous window (``name_rows``).
+    named: bool = False
+    compared: bool = False
 
     @property
     def duration_change(self) -> float | None:
@@ -112,51 +118,123 @@ def _day_ms(day: int | None) -> int | None:
     return None if day is None else day * DAY_MS
 
 
-def _matches(case: CaseRow, text: str) -> bool:
+def _matches(case: TestRow, text: str) -> bool:
     return any(
         text in (part or "").lower() for part in (case.suite, case.class_name, case.name, case.file)
     )
 
 
-def all_tests(database: Database, org_id: str, window: Window, search: str = "") -> list[TestRow]:
-    """Every test with results in the window, most failures first."""
+#: Sorts that need every test's name or the previous window: the whole list is named.
+_NAMED_SORTS = ("name", "first_seen_at_ms", "duration_change")
+
+
+def _needs_names(window: Window, search: str, sort: str | None) -> bool:
+    field = (sort or "").removeprefix("-")
+    return bool(search.strip() or window.filters.repository or field in _NAMED_SORTS)
+
+
+def all_tests(
+    database: Database,
+    org_id: str,
+    window: Window,
+    search: str = "",
+    sort: str | None = None,
+    *,
+    named: bool = False,
+) -> list[TestRow]:
+    """Every test with results in the window, most failures first. The rows are named
+    (identity, previous window) only when the search, the repository filter, the sort or
+    ``named`` needs it; otherwise ``name_rows`` names the few that are shown."""
     check_filters(window)
     first, end = window_days(window)
-    length = end - first
     with database.read() as conn:
         now = test_reads.totals(conn, org_id, first, end)
-        before = {t.test_case_id: t for t in test_reads.totals(conn, org_id, first - length, first)}
-        cases = test_reads.cases(conn, org_id, [t.test_case_id for t in now])
+        rows = [_row(t) for t in now]
+        if named or _needs_names(window, search, sort):
+            compare = named or (sort or "").removeprefix("-") == "duration_change"
+            rows = _named(conn, org_id, rows, window, compare=compare)
     repository = (window.filters.repository or "").lower()
     text = search.strip().lower()
-    rows = []
-    for t in now:
-        case = cases.get(t.test_case_id)
-        if case is None or (repository and case.repository.lower() != repository):
-            continue
-        if text and not _matches(case, text):
-            continue
-        rows.append(_row(case, t, before.get(t.test_case_id)))
-    rows.sort(key=lambda r: (-r.failures, -r.flaky, r.name, r.id))
+    if repository:
+        rows = [r for r in rows if r.repository.lower() == repository]
+    if text:
+        rows = [r for r in rows if _matches(r, text)]
+    rows.sort(key=lambda r: (-r.failures, -r.flaky, -r.runs, r.id))
     return rows
 
 
-def _row(case: CaseRow, t: CaseTotals, before: CaseTotals | None) -> TestRow:
-    return TestRow(
-        id=case.id,
+def name_rows(
+    database: Database, org_id: str, rows: Sequence[TestRow], window: Window
+) -> list[TestRow]:
+    """The rows with their test's identity and the previous window's mean duration."""
+    with database.read() as conn:
+        return _named(conn, org_id, rows, window, compare=True)
+
+
+def _named(
+    conn: Connection, org_id: str, rows: Sequence[TestRow], window: Window, *, compare: bool
+) -> list[TestRow]:
+    """The rows with their identity and, when ``compare``, the previous window's mean."""
+    unnamed = [r.id for r in rows if not r.named]
+    uncompared = [r.id for r in rows if compare and not r.compared]
+    if not unnamed and not uncompared:
+        return list(rows)
+    cases = test_reads.cases(conn, org_id, unnamed) if unnamed else {}
+    before = _before(conn, org_id, uncompared, window) if uncompared else None
+    named = []
+    for row in rows:
+        if not row.named:
+            case = cases.get(row.id)
+            if case is None:
+                continue
+            row = _with_identity(row, case)
+        if before is not None and not row.compared:
+            row = replace(row, previous_mean_duration_ms=_mean(before.get(row.id)), compared=True)
+        named.append(row)
+    return named
+
+
+def _before(conn: Connection, org_id: str, ids: list[int], window: Window) -> dict[int, CaseTotals]:
+    first, end = window_days(window)
+    length = end - first
+    chosen = None if len(ids) > _FEW else ids
+    found = test_reads.totals(conn, org_id, first - length, first, ids=chosen)
+    return {t.test_case_id: t for t in found}
+
+
+#: Up to this many tests, the previous window is read test by test (its primary key).
+_FEW = 500
+
+
+def _with_identity(row: TestRow, case: CaseRow) -> TestRow:
+    return replace(
+        row,
         repository=case.repository,
         suite=case.suite,
         class_name=case.class_name,
         name=case.name,
         file=case.file,
         first_seen_at_ms=case.first_seen_at_ms,
+        named=True,
+    )
+
+
+def _row(t: CaseTotals) -> TestRow:
+    return TestRow(
+        id=t.test_case_id,
+        repository="",
+        suite="",
+        class_name="",
+        name="",
+        file=None,
+        first_seen_at_ms=0,
         runs=t.runs,
         failures=t.failures,
         failure_rate=ratio(t.failures, t.runs - t.skipped),
         flaky=t.flaky,
         skipped=t.skipped,
         mean_duration_ms=_mean(t),
-        previous_mean_duration_ms=_mean(before),
+        previous_mean_duration_ms=None,
         last_failure_day_ms=_day_ms(t.last_failure_day),
         last_flaky_day_ms=_day_ms(t.last_flaky_day),
     )
@@ -171,7 +249,10 @@ def tests(
 ) -> Page[TestRow]:
     """A page of the tests of the window, in ``page.sort`` order (default: most failures)."""
     page_range(page)
-    return page_of(sorted_tests(database, org_id, window, page.sort, search), None, page)
+    check_sort(page.sort, TEST_SORTS)
+    rows = ordered(all_tests(database, org_id, window, search, page.sort), page.sort)
+    found = page_of(rows, None, page)
+    return Page(name_rows(database, org_id, found.items, window), found.next_cursor)
 
 
 def sorted_tests(
@@ -179,7 +260,7 @@ def sorted_tests(
 ) -> list[TestRow]:
     """Every test of the window in ``sort`` order (None: most failures first)."""
     check_sort(sort, TEST_SORTS)
-    return ordered(all_tests(database, org_id, window, search), sort)
+    return ordered(all_tests(database, org_id, window, search, sort, named=True), sort)
 
 
 #: A test row with every field: the columns of an empty export.

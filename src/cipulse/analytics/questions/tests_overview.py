@@ -10,11 +10,18 @@ that shows where it is known to have failed since."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cipulse.analytics.paging import Page, PageRequest, ordered, page_of, page_range
 from cipulse.analytics.questions.test_page import TestResult, outcome_of, result_of
-from cipulse.analytics.questions.tests import FLAKIEST, MOST_FAILING, SLOWEST, TestRow, all_tests
+from cipulse.analytics.questions.tests import (
+    FLAKIEST,
+    MOST_FAILING,
+    SLOWEST,
+    TestRow,
+    all_tests,
+    name_rows,
+)
 from cipulse.domain import flaky_rules
 from cipulse.domain.window import Window
 from cipulse.storage import test_reads, test_rules
@@ -53,14 +60,27 @@ def tests_overview(
     database: Database, org_id: str, window: Window, search: str, page: PageRequest
 ) -> TestsOverview:
     page_range(page)
-    rows = all_tests(database, org_id, window, search)
+    rows = all_tests(database, org_id, window, search, page.sort)
+    shown = page_of(ordered(rows, page.sort), None, page)
+    slowest = _top(rows, SLOWEST, "mean_duration_ms")
+    most_failing = _top(rows, MOST_FAILING, "failures")
+    flakiest = _top(rows, FLAKIEST, "flaky")
+    failures = new_failures(database, org_id, window, rows)
+    every = [*slowest, *most_failing, *flakiest, *shown.items, *(f.test for f in failures)]
+    named = {row.id: row for row in name_rows(database, org_id, every, window)}
+
+    def of(found: tuple[TestRow, ...] | list[TestRow]) -> tuple[TestRow, ...]:
+        return tuple(named[row.id] for row in found if row.id in named)
+
     return TestsOverview(
         tests=len(rows),
-        slowest=_top(rows, SLOWEST, "mean_duration_ms"),
-        most_failing=_top(rows, MOST_FAILING, "failures"),
-        flakiest=_top(rows, FLAKIEST, "flaky"),
-        new_failures=new_failures(database, org_id, window, rows),
-        page=page_of(ordered(rows, page.sort), None, page),
+        slowest=of(slowest),
+        most_failing=of(most_failing),
+        flakiest=of(flakiest),
+        new_failures=tuple(
+            replace(f, test=named[f.test.id]) for f in failures if f.test.id in named
+        ),
+        page=Page(list(of(shown.items)), shown.next_cursor),
     )
 
 

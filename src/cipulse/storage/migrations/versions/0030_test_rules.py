@@ -1,7 +1,7 @@
 """Flaky test rules per organisation (``test_rule_settings``), reports marked as
-infrastructure-wide failures (``test_reports.infrastructure``), and the index on (org, day)
-of ``test_daily_rollups`` that a window's test figures read through. Existing reports
-are not re-marked: their rollups stay as they were counted.
+infrastructure-wide failures (``test_reports.infrastructure``), and the covering index on
+(org, day, test, counts) of ``test_daily_rollups`` that a window's test figures read
+through. Existing reports are not re-marked: their rollups stay as they were counted.
 
 Revision ID: 0030
 Revises: 0027
@@ -45,7 +45,22 @@ def upgrade() -> None:
             comment="most of its tests failed: its failures are not counted per test",
         ),
     )
-    op.create_index("ix_test_daily_rollups_org_id_day", "test_daily_rollups", ["org_id", "day"])
+    # Covering: a window's figures are read from the index alone.
+    op.create_index(
+        "ix_test_daily_rollups_org_id_day",
+        "test_daily_rollups",
+        [
+            "org_id",
+            "day",
+            "test_case_id",
+            "runs",
+            "failures",
+            "skipped",
+            "flaky",
+            "timed",
+            "duration_ms_sum",
+        ],
+    )
 
 
 def downgrade() -> None:
