@@ -199,7 +199,9 @@ def test_flaky_rules_a_and_b_and_paging(
     assert rest.json()["history"]["next_cursor"] is None
     assert get(served, "/api/v1/tests/12x", reader).status_code == 404
     assert get(served, "/api/v1/tests/42", reader).status_code == 404
-    assert get(served, f"/api/v1/tests/{d_id}", reader, cursor="nope").status_code == 400
+    both = get(served, f"/api/v1/tests/{d_id}", reader, cursor="nope", limit=0)
+    assert both.status_code == 400
+    assert "limit:" in both.json()["error"] and "cursor:" in both.json()["error"]
 
 
 def test_infrastructure_wide_failure_is_not_counted_per_test(

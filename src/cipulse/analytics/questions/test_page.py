@@ -121,6 +121,22 @@ def history_position(cursor: str | None) -> tuple[int, int, int] | None:
     return at, report, position
 
 
+def _checked(limit: int, cursor: str | None) -> tuple[int, int, int] | None:
+    """The history's position; a bad limit and a bad cursor are one 400 naming both."""
+    problems = []
+    try:
+        check_limit(limit)
+    except InvalidRequest as error:
+        problems.append(error.message)
+    try:
+        position = history_position(cursor)
+    except InvalidRequest as error:
+        problems.append(error.message)
+    if problems:
+        raise InvalidRequest("; ".join(problems))
+    return position
+
+
 def result_of(row: ResultRow) -> TestResult:
     return TestResult(
         at_ms=row.at_ms,
@@ -194,8 +210,7 @@ def test_detail(
     cursor: str | None,
 ) -> TestDetail:
     """One test's page over the window; its history a page of ``limit`` after ``cursor``."""
-    check_limit(limit)
-    position = history_position(cursor)
+    position = _checked(limit, cursor)
     with database.read() as conn:
         case = test_reads.case(conn, org_id, case_id)
         if case is None:
