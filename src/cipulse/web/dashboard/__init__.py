@@ -20,6 +20,7 @@ from cipulse.web.dashboard import (
     settings_page,
     settings_rates,
     settings_teams,
+    settings_test_rules,
     team_pages,
     test_pages,
 )
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
         settings_admin,
         settings_teams,
         settings_rates,
+        settings_test_rules,
     ):
         app.include_router(module.router())
     # Hashed once, from the bytes the package ships: each file's URL names its version.
