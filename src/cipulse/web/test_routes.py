@@ -64,7 +64,7 @@ async def list_tests(
 
 
 @routes.get(
-    "/tests/{test_id}",
+    "/tests/{test_id:path}",
     summary="One test: its figures, state, evidence, messages and history",
     responses=_answers(_OBJECT, csv=False, not_found="No such test (in this organisation)"),
 )

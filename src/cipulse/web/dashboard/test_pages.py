@@ -97,7 +97,7 @@ def _strip(history: list[Json]) -> dict[str, Any]:
     return {"results": shown, "longest": longest}
 
 
-@routes.get("/tests/{test_id}")
+@routes.get("/tests/{test_id:path}")
 async def test_page(request: Request, session: SignedIn, test_id: str) -> Response:
     view = view_of(request)
     found = await call(
