@@ -23,6 +23,7 @@ from cipulse.analytics.definitions import (
 )
 from cipulse.analytics.runner_definitions import RUNNER_METRICS
 from cipulse.analytics.team_definitions import TEAM_METRICS
+from cipulse.analytics.test_definitions import TEST_METRICS, TEST_RULES
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HEADER = """# Metric definitions
@@ -195,6 +196,26 @@ one label set's runners, the queue by hour of day, and a run's time split.
 |---|---|---|
 """
 
+TEST_HEADER = """
+## Tests
+
+From JUnit reports (`POST /api/v1/test-results`): the Tests page, `GET /api/v1/analytics/tests`
+(a page at a time, sortable, CSV) and `GET /api/v1/tests/{id}`. A test is identified within its
+repository by its suite, class, name and file. Test figures are kept per test and UTC day, not
+per pipeline or branch: the test list takes `repository` and `q` (part of the suite, class,
+name or file), and answers 400 to the run filters it cannot apply.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+TEST_RULES_HEADER = """
+### Flaky tests: the rules
+
+| Rule | Unit | Definition |
+|---|---|---|
+"""
+
 RANKINGS_TEXT = """
 ## Rankings
 
@@ -364,6 +385,10 @@ def render() -> str:
         _table(COST_METRICS),
         RUNNER_HEADER,
         _table(RUNNER_METRICS),
+        TEST_HEADER,
+        _table(TEST_METRICS),
+        TEST_RULES_HEADER,
+        _table(TEST_RULES),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

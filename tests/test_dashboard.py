@@ -21,7 +21,7 @@ from tests.conftest import Tenant, make_tenant, rows
 
 PASSWORD = "correct horse battery"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-PAGES = ("/", "/pipelines", "/runs", "/jobs", "/flaky", "/metrics", "/settings")
+PAGES = ("/", "/pipelines", "/runs", "/jobs", "/flaky", "/tests", "/metrics", "/settings")
 
 
 def iso(moment: datetime) -> str:

@@ -17,6 +17,7 @@ from cipulse.cli import (
     send,
     serve,
     teams,
+    tests,
     users,
 )
 from cipulse.cli.context import Context
@@ -46,6 +47,7 @@ for command in (
     admin.keys,
     repos.repos,
     teams.teams,
+    tests.tests,
     rates.rates,
     users.users,
     ingest.ingest,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
+from cipulse.domain.flaky_rules import infrastructure_failure
 from cipulse.domain.keys import hash_key
 from cipulse.domain.model import PROVIDER_HOSTS, RepositoryRef
 from cipulse.domain.test_results import MAX_CASES, TestCaseResult, TestReport, TestStatus
@@ -219,6 +220,7 @@ def _store_report(
     failed = sum(c.status in (TestStatus.FAILED, TestStatus.ERROR) for c in cases)
     skipped = sum(c.status is TestStatus.SKIPPED for c in cases)
     flaky = sum(c.flaky_in_job for c in cases)
+    infrastructure = infrastructure_failure(len(cases) - skipped, failed)
     row = (
         target.org_id,
         report_id,
@@ -236,26 +238,32 @@ def _store_report(
         failed,
         skipped,
         flaky,
+        infrastructure,
     )
     if not store.insert_report(conn, row):
         return False
     test_cases, messages, results = _rows(target, report_id, cases, now)
     store.insert_results(conn, test_cases, messages, results)
     test_rollups.add_to_daily_rollups(
-        conn, target.org_id, target.at_ms // DAY_MS, _test_days(cases, results)
+        conn, target.org_id, target.at_ms // DAY_MS, _test_days(cases, results, infrastructure)
     )
     return True
 
 
 def _test_days(
-    cases: tuple[TestCaseResult, ...], results: list[tuple[object, ...]]
+    cases: tuple[TestCaseResult, ...], results: list[tuple[object, ...]], infrastructure: bool
 ) -> dict[int, TestDay]:
-    """Each test's results in the report, as its day's figures add them up."""
+    """Each test's results in the report, as its day's figures add them up. In an
+    infrastructure-wide failure the failures are not counted, neither as runs nor as
+    failures: they say nothing of each test (the results are stored all the same)."""
     days: dict[int, TestDay] = {}
     for case, row in zip(cases, results, strict=True):
+        failed = case.status in (TestStatus.FAILED, TestStatus.ERROR)
+        if failed and infrastructure:
+            continue
         day = days.setdefault(row[3], TestDay())  # type: ignore[arg-type]
         day.add(
-            case.status in (TestStatus.FAILED, TestStatus.ERROR),
+            failed,
             case.status is TestStatus.SKIPPED,
             case.flaky_in_job,
             case.duration_ms,

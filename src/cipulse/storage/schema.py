@@ -30,6 +30,7 @@ from cipulse.storage.schema_runners import runner_rollups as runner_rollups
 from cipulse.storage.schema_teams import codeowners_rules as codeowners_rules
 from cipulse.storage.schema_teams import team_rules as team_rules
 from cipulse.storage.schema_teams import teams as teams
+from cipulse.storage.schema_test_rules import test_rule_settings as test_rule_settings
 from cipulse.storage.schema_tests import test_cases as test_cases
 from cipulse.storage.schema_tests import test_daily_rollups as test_daily_rollups
 from cipulse.storage.schema_tests import test_messages as test_messages

@@ -20,7 +20,9 @@ from cipulse.web.dashboard import (
     settings_page,
     settings_rates,
     settings_teams,
+    settings_test_rules,
     team_pages,
+    test_pages,
 )
 from cipulse.web.dashboard.assets import CachedStaticFiles, StaticAssets
 
@@ -34,12 +36,14 @@ def install(app: FastAPI) -> None:
         job_pages,
         pull_request_pages,
         team_pages,
+        test_pages,
         runner_pages,
         cost_pages,
         settings_page,
         settings_admin,
         settings_teams,
         settings_rates,
+        settings_test_rules,
     ):
         app.include_router(module.router())
     # Hashed once, from the bytes the package ships: each file's URL names its version.
