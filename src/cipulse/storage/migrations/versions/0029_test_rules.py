@@ -3,8 +3,8 @@ infrastructure-wide failures (``test_reports.infrastructure``), and the covering
 (org, day, test, counts) of ``test_daily_rollups`` that a window's test figures read
 through. Existing reports are not re-marked: their rollups stay as they were counted.
 
-Revision ID: 0030
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0030"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
