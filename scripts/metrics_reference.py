@@ -23,6 +23,7 @@ from cipulse.analytics.definitions import (
 )
 from cipulse.analytics.runner_definitions import RUNNER_METRICS
 from cipulse.analytics.team_definitions import TEAM_METRICS
+from cipulse.analytics.test_definitions import TEST_METRICS, TEST_RULES
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HEADER = """# Metric definitions
@@ -56,16 +57,22 @@ its summary says `window.partial: true` and `window.elapsed_until` (now). Such a
 compared like with like: each summary carries `previous`, the same metrics for the window of
 equal length just before, with the same filters, **cut to the same elapsed length** (at 04:40
 on the last day of a 7-day window, the previous window's first 6 days 4 h 40 min); a window
-that has ended is compared with the whole window before it. `throughput_per_day` of a window
-under way is per elapsed day. In a time series, `partial: true` marks the bucket still under
-way (today, this hour), and every dashboard chart shades it and labels it "so far".
+that has ended is compared with the whole window before it. A window that is a whole UTC
+calendar month (from the 1st at 00:00 to the next month's 1st: the dashboard's "This month"
+and "Last month") is compared with the calendar month before it instead, whatever their
+lengths (March with February), cut the same way while it is under way (on December 8 at
+01:00, December so far against November 1 to November 8 at 01:00). `throughput_per_day` of
+a window under way is per elapsed day. In a time series, `partial: true` marks the bucket
+still under way (today, this hour), and every dashboard chart shades it and labels it "so
+far".
 
 `changes` gives, per figure, `{kind, change, reason}`: `kind` `relative` (0.25 is +25%) or,
-for the ratios (`success_rate`, `first_attempt_success_rate`, `flaky_rate`), `difference` (in
-ratio units: 0.012 is +1.2 percentage points). `change` is null, with a `reason`, when there is
-nothing to compare with: `no_earlier_data` (the compared window holds no run attempt; the
-dashboard says "no earlier data", never "no change" or a percentage), `no_value` (either
-figure is null) or `was_zero` (a relative change from 0). A change of 0 is "no change".
+for the ratios (`success_rate`, `first_attempt_success_rate`, `flaky_rate`,
+`waiting_share`), `difference` (in ratio units: 0.012 is +1.2 percentage points). `change`
+is null, with a `reason`, when there is nothing to compare with: `no_earlier_data` (the
+compared window holds no run attempt; the dashboard says "no earlier data", never "no
+change" or a percentage), `no_value` (either figure is null) or `was_zero` (a relative
+change from 0). A change of 0 is "no change".
 
 ## Run metrics
 
@@ -186,6 +193,26 @@ Runners page, `GET /api/v1/analytics/runners` (sortable by each figure, a page a
 one label set's runners, the queue by hour of day, and a run's time split.
 
 | Metric | Unit | Definition |
+|---|---|---|
+"""
+
+TEST_HEADER = """
+## Tests
+
+From JUnit reports (`POST /api/v1/test-results`): the Tests page, `GET /api/v1/analytics/tests`
+(a page at a time, sortable, CSV) and `GET /api/v1/tests/{id}`. A test is identified within its
+repository by its suite, class, name and file. Test figures are kept per test and UTC day, not
+per pipeline or branch: the test list takes `repository` and `q` (part of the suite, class,
+name or file), and answers 400 to the run filters it cannot apply.
+
+| Metric | Unit | Definition |
+|---|---|---|
+"""
+
+TEST_RULES_HEADER = """
+### Flaky tests: the rules
+
+| Rule | Unit | Definition |
 |---|---|---|
 """
 
@@ -358,6 +385,10 @@ def render() -> str:
         _table(COST_METRICS),
         RUNNER_HEADER,
         _table(RUNNER_METRICS),
+        TEST_HEADER,
+        _table(TEST_METRICS),
+        TEST_RULES_HEADER,
+        _table(TEST_RULES),
         RANKINGS_TEXT,
         SERIES_TEXT,
     ]

@@ -368,11 +368,17 @@ def job_reference(
         )
     ]
     queues: dict[tuple[str, str], list[float]] = defaultdict(list)
+    running: dict[tuple[str, str], float] = defaultdict(float)
     for attempt in in_window:
+        held = {job["node_key"] for job in by_attempt.get(attempt.id, [])}
         for job in by_attempt.get(attempt.id, []):
             queue = (job["metrics"] or {}).get("queue_seconds")
             if queue is not None:  # unknown: left out, not 0
                 queues[(attempt.pipeline_id, job["definition_key"])].append(queue)
+            if job["parent_node_key"] is None or job["parent_node_key"] not in held:
+                running[(attempt.pipeline_id, job["definition_key"])] += float(
+                    job["duration_seconds"] or 0.0
+                )
     for row in summaries:
         key = (row["pipeline_id"], row["definition_key"])
         row["failures_passed_on_retry"] = passed.get(key, 0)
@@ -382,6 +388,10 @@ def job_reference(
         row["p95_queue_seconds"] = waits[math.ceil(0.95 * len(waits)) - 1] if waits else None
         row["total_queue_seconds"] = sum(waits) if waits else None
         row[QUEUE_COUNT] = len(waits)  # the waits' (not a field of the answer)
+        row[RUNNING] = running.pop(key, 0.0)  # its executions' running time (nor this)
+    # Jobs directly under their run that no row lists (none at this level) still ran.
+    if summaries:
+        summaries[0][RUNNING] = float(summaries[0][RUNNING]) + sum(running.values())
     return {(row["pipeline_id"], row["definition_key"]): row for row in summaries}
 
 
@@ -531,7 +541,7 @@ def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS)
         got = {(row["pipeline_id"], row["definition_key"]): row for row in items}
         assert set(got) == set(expected), window
         for key, row in expected.items():
-            shown = {k: v for k, v in row.items() if k not in ("job", QUEUE_COUNT)}
+            shown = {k: v for k, v in row.items() if k not in ("job", QUEUE_COUNT, RUNNING)}
             assert_same(got[key], shown, (key, window))
         check_slowest_first(service, org_id, window, JOB_PAGE_SORTS[position % 2])
         check_waits(service, org_id, window, expected)
@@ -539,20 +549,29 @@ def check_jobs(database: Database, org_id: str, windows: list[Window] = WINDOWS)
 
 #: The number of an expected job row's queue times (the waits count them).
 QUEUE_COUNT = "_queue_count"
+#: The running time of an expected job row's executions directly under their run.
+RUNNING = "_running_seconds"
 
 
 def check_waits(
     service: PresentedService, org_id: str, window: Window, expected: dict[Any, dict[str, Any]]
 ) -> None:
     """The waits (read alone: the runner rollup's queue histograms and raw queue times) add
-    up the queue times of the jobs by hand: how many, and their total."""
+    up the queue times of the jobs by hand: how many, and their total; the running time
+    of the executions directly under their run, and the share waiting, too."""
     figures = service.service.waits(org_id, window).figures
     known = [row["total_queue_seconds"] for row in expected.values() if row[QUEUE_COUNT]]
     assert figures.waited_jobs == sum(row[QUEUE_COUNT] for row in expected.values()), window
+    running = sum(float(row[RUNNING]) for row in expected.values())
+    assert figures.running_seconds == pytest.approx(running), window
     if known:
-        assert figures.total_queue_seconds == pytest.approx(sum(known)), window
+        waiting = sum(known)
+        assert figures.total_queue_seconds == pytest.approx(waiting), window
+        share = waiting / (waiting + running) if waiting + running else None
+        assert figures.waiting_share == pytest.approx(share), window
     else:
         assert figures.total_queue_seconds is None, window
+        assert figures.waiting_share is None, window
 
 
 def job_keys(rows: list[dict[str, object]]) -> list[tuple[object, object]]:

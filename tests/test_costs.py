@@ -203,3 +203,38 @@ def test_githubs_documented_job_at_the_published_rates(
     assert (cost["total"], cost["billed_minutes"], cost["unpriced_jobs"]) == ("0.032", "4.000", [])
     (priced,) = cost["jobs"]
     assert (priced["rate"]["pattern"], priced["rate"]["price"]) == ("ubuntu-*", "0.008")
+
+
+def test_a_calendar_month_is_compared_with_the_month_before(
+    client: TestClient, org: Hooked, ingest_key: str
+) -> None:
+    """March 2026 (31 days) against February (28), not the 31 days before March: the run of
+    January 30 (10 minutes, 0.06) is in neither. By hand at $0.006 a minute: March 2 min =
+    0.012; February 2 min (61 s rounded up) + 1 min = 0.018; the change -1/3."""
+    from decimal import Decimal
+
+    def run(run_id: int, day: str, *seconds: int) -> None:
+        started = f"2026-{day}T10:00:00Z"
+        jobs = [job(f"j{i}", ["ubuntu-latest"], s, started) for i, s in enumerate(seconds)]
+        post(client, ingest_key, run_id=run_id, started_at=started, completed_at=None, jobs=jobs)
+
+    run(1, "03-05", 120)
+    run(2, "02-10", 61, 30)
+    run(3, "01-30", 600)
+    march = {"since": "2026-03-01T00:00:00Z", "until": "2026-04-01T00:00:00Z"}
+    found = read(client, org, "/api/v1/analytics/costs", **march)
+    assert found["previous"]["window"]["since"] == "2026-02-01T00:00:00Z"
+    assert found["previous"]["window"]["until"] == "2026-03-01T00:00:00Z"
+    assert found["previous"]["window"]["days"] == 28.0
+    assert (Decimal(found["cost"]), Decimal(found["previous"]["cost"])) == (
+        Decimal("0.012"),
+        Decimal("0.018"),
+    )
+    assert found["changes"]["cost"]["change"] == pytest.approx(-1 / 3)
+    summary = read(client, org, "/api/v1/analytics/summary", **march)
+    assert (summary["runs"], summary["previous"]["runs"]) == (1, 1)
+    # Not a whole month (one day short): the 30 days before, January 30 included.
+    cut = read(client, org, "/api/v1/analytics/summary", since=march["since"],
+               until="2026-03-31T00:00:00Z")  # fmt: skip
+    assert cut["previous"]["window"]["since"] == "2026-01-30T00:00:00Z"
+    assert cut["previous"]["runs"] == 2

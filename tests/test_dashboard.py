@@ -21,7 +21,7 @@ from tests.conftest import Tenant, make_tenant, rows
 
 PASSWORD = "correct horse battery"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-PAGES = ("/", "/pipelines", "/runs", "/jobs", "/flaky", "/metrics", "/settings")
+PAGES = ("/", "/pipelines", "/runs", "/jobs", "/flaky", "/tests", "/metrics", "/settings")
 
 
 def iso(moment: datetime) -> str:
@@ -436,6 +436,43 @@ def test_the_24_hour_range_is_whole_hours_ending_with_the_current_one() -> None:
     assert view.api_params == {"since": "2026-12-02T21:00:00Z", "until": "2026-12-03T21:00:00Z"}
     assert view.interval.value == "hour"
     assert view.label == "24 hours"
+
+
+@pytest.mark.parametrize(
+    ("range_", "now", "since", "until", "label"),
+    [
+        (
+            "month",
+            datetime(2026, 12, 8, 1, 0, tzinfo=UTC),
+            "2026-12-01",
+            "2027-01-01",
+            "This month",
+        ),
+        ("last_month", datetime(2026, 12, 8, tzinfo=UTC), "2026-11-01", "2026-12-01", "Last month"),
+        ("last_month", datetime(2026, 1, 31, tzinfo=UTC), "2025-12-01", "2026-01-01", "Last month"),
+        (
+            "month",
+            datetime(2028, 2, 29, 23, 59, tzinfo=UTC),
+            "2028-02-01",
+            "2028-03-01",
+            "This month",
+        ),
+    ],
+)
+def test_the_month_ranges_are_whole_calendar_months(
+    range_: str, now: datetime, since: str, until: str, label: str
+) -> None:
+    """ "This month" and "Last month": whole UTC calendar months, compared with the month
+    before (domain/window.py)."""
+    from starlette.requests import Request
+
+    from cipulse.web.dashboard.view import view_of
+
+    query = f"range={range_}".encode()
+    request = Request({"type": "http", "path": "/", "query_string": query, "headers": []})
+    view = view_of(request, now=now)
+    assert view.api_params == {"since": f"{since}T00:00:00Z", "until": f"{until}T00:00:00Z"}
+    assert (view.interval.value, view.label) == ("day", label)
 
 
 def test_pipelines_of_one_repository(signed_in: TestClient, tenant: Tenant) -> None:

@@ -23,8 +23,10 @@ from cipulse.accounts.teams import TeamService
 from cipulse.accounts.users import UserService
 from cipulse.accounts.webhooks import WebhookService
 from cipulse.analytics import retention
+from cipulse.analytics.flaky_tests import FlakyTestService
 from cipulse.analytics.refresh import refresh_all
 from cipulse.cli.main import cli
+from cipulse.domain.flaky_rules import RuleSettings
 from cipulse.domain.model import WebhookProvider
 from cipulse.domain.window import DAY_MS, Filters, Window
 from cipulse.settings import Settings
@@ -187,6 +189,7 @@ def busy_organisation(database: Database, client: TestClient, name: str) -> Tena
     UserService(database).sign_in(f"ada@{name}.example", PASSWORD)
     TeamService(database).import_codeowners(name, "* @acme/web\n", None)  # teams and rules
     TeamService(database).add_rule(name, "repository", "acme/*", "Platform")
+    FlakyTestService(database).set_settings(name, RuleSettings(("a", "c")), None)
     return tenant
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from cipulse.cli.main import cli
 from cipulse.demo.generator import DemoPlan, generate_chunk, history, job_count
-from cipulse.demo.layout import build_layout
+from cipulse.demo.layout import JENKINS_AGENT_POOLS, build_layout
 from cipulse.demo.rates import DEMO_RATES
 from cipulse.demo.runners import POOLS
 from cipulse.domain.billing import rate_for
@@ -227,27 +227,29 @@ def test_jenkins_runs_come_as_trunk_trees_with_metrics_and_tags() -> None:
     assert any(d.span.metrics.get("test_count") for s in finished for d in s.detached_spans)
 
 
-@pytest.mark.parametrize("seed", [2, 7])  # their small layouts: GitHub, GitLab
-def test_github_and_gitlab_jobs_carry_their_queue_time(seed: int) -> None:
-    """As those webhooks give it: every job that started has ``queue_seconds`` (at least the
-    time a runner took to pick it up), a job that never started none (unknown)."""
+@pytest.mark.parametrize("seed", [2, 7, 1])  # their small layouts: GitHub, GitLab, CircleCI
+def test_runwatch_jobs_carry_their_queue_time_and_runner(seed: int) -> None:
+    """As GitHub's and GitLab's webhooks and CircleCI's API give it: every job that started
+    has ``queue_seconds`` (at least the time a runner took to pick it up) and a priced label
+    set, a job that never started neither (unknown)."""
     plan = DemoPlan(runs=400, days=21, now=NOW, seed=seed)
     runwatch = [
         attempt
         for attempt in attempts(history(plan))
         if attempt.source_format is SourceFormat.RUNWATCH
     ]
-    queued = [a for a in runwatch if a.provider in ("github", "gitlab")]
-    assert queued
+    queued = [a for a in runwatch if a.provider in ("github", "gitlab", "circleci")]
+    assert queued and len(queued) == len(runwatch)
     for attempt in queued:
         for job in attempt.jobs:
             if job.started_at is None:
                 assert "queue_seconds" not in job.metrics
+                assert job.runner.labels is None
             else:
                 assert job.metrics["queue_seconds"] >= 0
+                day = job.started_at.date()
+                assert rate_for(DEMO_RATES, attempt.provider, job.runner.labels, day)
     assert any(job.metrics["queue_seconds"] > 0 for a in queued for job in a.jobs if job.metrics)
-    others = [a for a in runwatch if a.provider not in ("github", "gitlab")]
-    assert all(not job.metrics for attempt in others for job in attempt.jobs)
 
 
 @pytest.mark.parametrize("day", [date(2025, 6, 1), date(2026, 1, 1), date(2026, 3, 1)])
@@ -256,8 +258,14 @@ def test_every_demo_runner_pool_has_a_rate(day: date) -> None:
     for provider, pools in POOLS.items():
         for pool in pools:
             assert rate_for(DEMO_RATES, provider, pool.labels, day), (provider, pool.labels)
+    for agent_pool in JENKINS_AGENT_POOLS:
+        assert rate_for(DEMO_RATES, "jenkins", agent_pool, day), agent_pool
     gpu = rate_for(DEMO_RATES, "github", "gpu,linux,self-hosted,x64", day)
     assert gpu is not None and gpu.pattern == "*gpu*"
+    # CircleCI's credits: 10 (medium) and 20 (large) a minute at $0.0006 a credit.
+    medium = rate_for(DEMO_RATES, "circleci", "docker/medium", day)
+    large = rate_for(DEMO_RATES, "circleci", "docker/large", day)
+    assert (medium and medium.price_micros, large and large.price_micros) == (6_000, 12_000)
 
 
 def test_the_organisation_scales_with_the_runs() -> None:

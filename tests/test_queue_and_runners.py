@@ -307,39 +307,69 @@ def test_waits_add_up_every_jobs_queue_time_against_before(
     client: TestClient, org: Hooked, ingest_key: str, database: Database
 ) -> None:
     """``/analytics/waits`` by hand: this window, build waited 10 s and 30 s and lint 20 s
-    (3 waits: p50 20, p95 30, total 60); a job that says nothing is left out. The week
-    before, one wait of 40 s: p50 -50 %, total +50 %. The overview shows the cards."""
+    (3 waits: p50 20, p95 30, total 60); a job that says nothing is left out of the waits
+    but its running time counts: build ran 50 s and 60 s, lint 40 s, docs 30 s (180 s), so
+    the share waiting is 60 / (60 + 180) = 0.25. The week before, one wait of 40 s and 40 s
+    running: p50 -50 %, total +50 %, share 0.5 (-0.25 points). The same before and after
+    the rollups are refreshed. The overview shows the cards."""
     from cipulse.accounts.users import UserService
+    from cipulse.analytics.refresh import refresh_all
     from tests.test_dashboard import PASSWORD, sign_in
 
-    def post(run_id: int, started: str, waits: dict[str, float | None]) -> None:
+    def post(run_id: int, started: str, waits: dict[str, tuple[float | None, int]]) -> None:
         payload = runwatch_run(run_id=run_id, started_at=started, completed_at=None)
         payload["status"] = "success"
         payload["jobs"] = [
             {
                 "name": name,
                 "status": "success",
+                "started_at": started,
+                "completed_at": started.replace("10:00:00", f"10:{ran // 60:02d}:{ran % 60:02d}"),
                 **({} if wait is None else {"queued_seconds": wait}),
             }
-            for name, wait in waits.items()
+            for name, (wait, ran) in waits.items()
         ]
         response = client.post("/api/v1/ingest", json=payload, headers={"X-API-Key": ingest_key})
         assert response.status_code == 200, response.text
 
-    post(1, "2025-06-10T10:00:00Z", {"build": 10, "lint": 20, "docs": None})
-    post(2, "2025-06-11T10:00:00Z", {"build": 30})
-    post(3, "2025-06-03T10:00:00Z", {"build": 40})
+    post(1, "2025-06-10T10:00:00Z", {"build": (10, 50), "lint": (20, 40), "docs": (None, 30)})
+    post(2, "2025-06-11T10:00:00Z", {"build": (30, 60)})
+    post(3, "2025-06-03T10:00:00Z", {"build": (40, 40)})
     window = {"since": "2025-06-08T00:00:00Z", "until": "2025-06-15T00:00:00Z"}
-    found = read(client, org, "/api/v1/analytics/waits", **window)
-    figures = ("waited_jobs", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
-    assert [found[name] for name in figures] == [3, 20.0, 30.0, 60.0]
-    assert found["mean_queue_seconds"] == 20.0
-    assert [found["previous"][name] for name in figures] == [1, 40.0, 40.0, 40.0]
-    assert found["changes"]["p50_queue_seconds"]["change"] == -0.5
-    assert found["changes"]["total_queue_seconds"]["change"] == 0.5
-    assert found["changes"]["waited_jobs"]["change"] == 2.0
+    for refreshed in (False, True):
+        if refreshed:
+            refresh_all(database)
+        found = read(client, org, "/api/v1/analytics/waits", **window)
+        figures = ("waited_jobs", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
+        assert [found[name] for name in figures] == [3, 20.0, 30.0, 60.0]
+        assert found["mean_queue_seconds"] == 20.0
+        assert (found["running_seconds"], found["waiting_share"]) == (180.0, 0.25)
+        assert [found["previous"][name] for name in figures] == [1, 40.0, 40.0, 40.0]
+        assert (found["previous"]["running_seconds"], found["previous"]["waiting_share"]) == (
+            40.0,
+            0.5,
+        )
+        assert found["changes"]["p50_queue_seconds"]["change"] == -0.5
+        assert found["changes"]["total_queue_seconds"]["change"] == 0.5
+        assert found["changes"]["waited_jobs"]["change"] == 2.0
+        assert found["changes"]["waiting_share"] == {
+            "kind": "difference",
+            "change": -0.25,
+            "reason": None,
+        }
+    # Cut within a day: the raw part's jobs (run 1's) by hand.
+    cut = read(
+        client,
+        org,
+        "/api/v1/analytics/waits",
+        since="2025-06-10T09:00:00Z",
+        until="2025-06-10T12:00:00Z",
+    )
+    assert (cut["total_queue_seconds"], cut["running_seconds"]) == (30.0, 120.0)
+    assert cut["waiting_share"] == 0.2
     UserService(database).create_user("ada@example.com", org.name, PASSWORD)
     assert sign_in(client, "ada@example.com").status_code == 303
     page = client.get("/", params={"since": "2025-06-08", "until": "2025-06-14"}).text
     assert 'aria-label="Waiting for runners"' in page
     assert 'data-metric="p50_queue_seconds"' in page and 'data-metric="total_queue_seconds"' in page
+    assert 'data-metric="waiting_share"' in page and "25.0%" in page

@@ -338,6 +338,55 @@ def test_pipelines_list_their_jobs_waits(
     assert line["total_queue_seconds"] == "360.0"
 
 
+#: Two more pipelines: "Nightly" waited once 500 s (p95 500, total 500), "Docs" never.
+OTHER_PIPELINES = [
+    {
+        **attempt(30, 1, "success", "4T10:00:00", "4T10:20:00", [
+            job("all", "success", "4T10:10:00", "4T10:20:00", 600, [UBUNTU], 500),
+        ]),
+        "pipeline_name": "Nightly",
+    },
+    {
+        **attempt(31, 1, "success", "4T11:00:00", "4T11:01:00", [
+            job("docs", "success", "4T11:00:00", "4T11:01:00", 60, [UBUNTU]),
+        ]),
+        "pipeline_name": "Docs",
+    },
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("refreshed", [False, True], ids=["raw", "rollups"])
+def test_pipelines_sort_by_their_jobs_waits(
+    client: TestClient, tenant: Tenant, reader: Tenant, database: Database, refreshed: bool
+) -> None:
+    """By hand: CI Pipeline p95 200 s and total 360 s (above), Nightly 500 s and 500 s,
+    Docs none (unknown: last either way). Each page of one row keeps the order."""
+    post(client, tenant, *DATASET, *OTHER_PIPELINES)
+    if refreshed:
+        refresh_all(database)
+
+    def names(sort: str, **params: Any) -> list[str]:
+        items = get(client, reader, "/api/v1/pipelines", sort=sort, **params)["items"]
+        return [item["name"] for item in items]
+
+    assert names("-p95_queue_seconds") == ["Nightly", "CI Pipeline", "Docs"]
+    assert names("p95_queue_seconds") == ["CI Pipeline", "Nightly", "Docs"]
+    assert names("-total_queue_seconds") == ["Nightly", "CI Pipeline", "Docs"]
+    assert names("-waited_jobs") == ["CI Pipeline", "Nightly", "Docs"]  # 5, 1, 0
+    first = get(client, reader, "/api/v1/pipelines", sort="-p95_queue_seconds", limit=1)
+    second = get(
+        client, reader, "/api/v1/pipelines", sort="-p95_queue_seconds", limit=1,
+        cursor=first["next_cursor"],
+    )  # fmt: skip
+    assert [first["items"][0]["name"], second["items"][0]["name"]] == ["Nightly", "CI Pipeline"]
+    table = get(client, reader, "/api/v1/pipelines", sort="-total_queue_seconds", format="csv")
+    assert [line["name"] for line in csv.DictReader(io.StringIO(table))] == [
+        "Nightly",
+        "CI Pipeline",
+        "Docs",
+    ]
+
+
 def test_a_runs_time_split_into_waiting_and_running(
     client: TestClient, tenant: Tenant, reader: Tenant
 ) -> None:

@@ -130,6 +130,7 @@ def dashboard_pages(page: Page, url: str) -> dict[str, str]:
         "costs": url + "/costs",
         "costs_by_team": url + "/costs?group_by=team",
         "flaky": url + "/flaky",
+        "tests": url + "/tests",
         "metrics": url + "/metrics",
         "teams": url + "/teams",
         "quarantine": url + "/quarantine",

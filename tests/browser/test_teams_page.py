@@ -75,3 +75,20 @@ def test_teams_page_and_settings(server: str, page: Page) -> None:
     expect(page.locator(".change-filter")).to_contain_text("team Platform")
     page.get_by_role("link", name="Every team").click()
     expect(page.locator('.kpi[data-metric="runs"] [data-value]')).to_have_text("14")
+
+    # The filter bar's team picker: the teams the rules name, and "No team".
+    bar = page.locator("form[data-filters]").first
+    picker = bar.locator('select[name="team"]')
+    expect(picker).to_be_visible()
+    options = picker.locator("option").all_text_contents()
+    assert options == ["Every team", "@acme/app-team", "Platform", "No team"]
+    picker.select_option("Platform")
+    bar.get_by_role("button", name="Apply").click()
+    expect(page.locator('.kpi[data-metric="runs"] [data-value]')).to_have_text("6")
+    assert "team=Platform" in page.url
+    expect(page.locator('form[data-filters] select[name="team"]')).to_have_value("Platform")
+    assert axe_violations(page) == []
+    # Carried in links like the other filters: the Pipelines page keeps it.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Pipelines").click()
+    assert "team=Platform" in page.url
+    expect(page.locator(".change-filter")).to_contain_text("team Platform")

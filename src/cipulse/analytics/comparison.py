@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from cipulse.domain.window import Window
 
 #: Figures whose change is a difference (ratios: percentage points), not a relative change.
-DIFFERENCES = frozenset({"success_rate", "first_attempt_success_rate", "flaky_rate"})
+DIFFERENCES = frozenset(
+    {"success_rate", "first_attempt_success_rate", "flaky_rate", "waiting_share"}
+)
 #: The figures a summary gives a change for.
 COMPARED = (
     "runs",
@@ -45,7 +47,8 @@ def is_partial(window: Window, now_ms: int) -> bool:
 
 
 def compared_previous(window: Window, now_ms: int) -> Window:
-    """The window it is compared with: the window of equal length just before, cut to the
+    """The window it is compared with: the window of equal length just before (for a whole
+    calendar month, the month before: ``Window.previous``), cut to the
     same elapsed length when ``window`` is still under way (at 04:40 on the 7th day of a
     7-day window, the previous window's first 6 days 4 h 40 min), same filters."""
     previous = window.previous()

@@ -287,6 +287,18 @@ WAIT_METRICS: tuple[MetricDefinition, ...] = (
         "waited. Each figure's change is relative, against the compared window (the "
         "summary's rules); with no wait in the compared window: no_earlier_data.",
     ),
+    MetricDefinition(
+        "running_seconds, waiting_share (waits)",
+        "seconds, ratio",
+        "`running_seconds`: the sum of the durations of every execution of the window's "
+        "attempts (jobs directly under their run, waited or not; unknown add 0), the runner "
+        "rollup's job_seconds. `waiting_share` = total_queue_seconds / (total_queue_seconds "
+        "+ running_seconds): how much of CI's job time was spent waiting for a runner, as a "
+        "run's time_split has it for one attempt. Executions whose CI system gives no queue "
+        "time add their running time and no wait. Null when total_queue_seconds is (no "
+        "execution says) or both are 0. Its change is a difference (points), against the "
+        "compared window.",
+    ),
 )
 
 TRIAGE_METRICS: tuple[MetricDefinition, ...] = (

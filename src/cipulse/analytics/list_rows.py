@@ -17,6 +17,7 @@ from cipulse.analytics.runner_metrics import QueueFigures
 StoredRow = Mapping[str, Any]
 #: The fields of a listed row's figures: a sort by one reads the figures.
 FIGURE_FIELDS = frozenset(RunFigures.__slots__)
+QUEUE_FIELDS = frozenset(QueueFigures.__slots__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,13 @@ class PipelineRow:
         )
 
     def sort_value(self, field: str) -> Any:
-        """The value a sort by ``field`` orders by (None: this row has no such field)."""
-        return self.figures.figure(field) if field in FIGURE_FIELDS else getattr(self, field, None)
+        """The value a sort by ``field`` orders by (None: this row has no such field; a
+        wait, when its waits were not read or none waited)."""
+        if field in FIGURE_FIELDS:
+            return self.figures.figure(field)
+        if field in QUEUE_FIELDS:
+            return None if self.queue is None else getattr(self.queue, field)
+        return getattr(self, field, None)
 
 
 @dataclass(frozen=True, slots=True)

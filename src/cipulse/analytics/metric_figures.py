@@ -11,6 +11,7 @@ difference."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy.engine import Connection
 
@@ -97,14 +98,23 @@ def _from_events(
 
 
 def known_keys(conn: Connection, org_id: str, window: Window) -> dict[str, list[str]]:
-    """The metric keys in the window, and the tag keys of the events carrying them."""
+    """The metric keys seen on the window's UTC days, and the tag keys of the events
+    carrying them. Whole days: the stored days hold them (a window cut within days, such
+    as the last 24 hours, would otherwise read every metric of its edges raw: 0.3 s on
+    200,000 runs), and a key seen on an edge day but outside the window only offers a
+    choice whose series is empty."""
     metric_keys: set[str] = set()
     tag_keys: set[str] = set()
     events: list[store.MetricEvent] = []
     if not served_by_rollups(window.filters):
         events = store.metric_events(conn, org_id, window)
     else:
-        plan = read_plan.plan(conn, org_id, window, blocks=False, hours=False)
+        days = replace(
+            window,
+            since_ms=window.since_ms // DAY_MS * DAY_MS,
+            until_ms=-(-window.until_ms // DAY_MS) * DAY_MS,
+        )
+        plan = read_plan.plan(conn, org_id, days, blocks=False, hours=False)
         if plan is not None:  # None: the filters leave no pipeline
 
             def stored(plan: ReadPlan) -> list[store.MetricEvent]:

@@ -27,6 +27,9 @@ from cipulse.analytics.questions import (
     runs,
     series,
     summary,
+    test_page,
+    tests,
+    tests_overview,
     waits,
     window_costs,
 )
@@ -49,6 +52,9 @@ from cipulse.analytics.questions.series import SeriesBucket, Timeseries
 from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS
 from cipulse.analytics.questions.summary import Summary
 from cipulse.analytics.questions.teams import TeamRow, TeamsAnswer
+from cipulse.analytics.questions.test_page import TestDetail
+from cipulse.analytics.questions.tests import TestRow
+from cipulse.analytics.questions.tests_overview import TestsOverview
 from cipulse.analytics.questions.waits import Waits
 from cipulse.analytics.questions.window_costs import CostAnswer
 from cipulse.domain.pull_requests import PullRequestKey
@@ -99,6 +105,12 @@ class AnalyticsService:
         window = self._bounded(org_id, window)
         return runners.label_sets(self.database, org_id, window, page)
 
+    def runners_and_hours(
+        self, org_id: str, window: Window, page: PageRequest
+    ) -> tuple[Page[LabelSetFigures], QueueByHour]:
+        window = self._bounded(org_id, window)
+        return runners.label_sets_and_hours(self.database, org_id, window, page, self.clock())
+
     def runners_of(self, org_id: str, window: Window, label_set: str) -> LabelSetRunners:
         window = self._bounded(org_id, window)
         return runners.runners_of(self.database, org_id, window, label_set, self.clock())
@@ -116,6 +128,29 @@ class AnalyticsService:
     def run_series(self, org_id: str, window: Window, interval: Interval) -> list[SeriesBucket]:
         window = self._bounded(org_id, window)
         return series.run_series(self.database, org_id, window, interval, self.clock())
+
+    def tests(
+        self, org_id: str, window: Window, page: PageRequest = DEFAULT_PAGE, search: str = ""
+    ) -> Page[TestRow]:
+        """A page of the tests with results in the window (``questions/tests.py``)."""
+        return tests.tests(self.database, org_id, window, page, search)
+
+    def all_tests(
+        self, org_id: str, window: Window, sort: str | None, search: str = ""
+    ) -> list[TestRow]:
+        return tests.sorted_tests(self.database, org_id, window, sort, search)
+
+    def tests_overview(
+        self, org_id: str, window: Window, search: str, page: PageRequest
+    ) -> TestsOverview:
+        """The Tests page: top lists, new failures, a page of the searched list."""
+        return tests_overview.tests_overview(self.database, org_id, window, search, page)
+
+    def test(
+        self, org_id: str, test_id: int, window: Window, limit: int, cursor: str | None
+    ) -> TestDetail:
+        """One test's page (``questions/test_page.py``)."""
+        return test_page.test_detail(self.database, org_id, test_id, window, limit, cursor)
 
     def recovery(self, org_id: str, window: Window, limit: int = MAX_PAGE) -> RecoveryAnswer:
         window = self._bounded(org_id, window)

@@ -27,7 +27,13 @@ from cipulse.analytics.paging import MAX_PAGE, check_sort, ordered
 from cipulse.analytics.pipeline_search import PipelineSearch
 from cipulse.analytics.questions.flaky import BLANK_FLAKY
 from cipulse.analytics.questions.run_answers import NO_ATTEMPT, Attempt
-from cipulse.analytics.questions.shared import FLAKY_SORTS, JOB_SORTS, LIST_SORTS, named
+from cipulse.analytics.questions.shared import (
+    FLAKY_SORTS,
+    JOB_SORTS,
+    LIST_SORTS,
+    PIPELINE_SORTS,
+    named,
+)
 from cipulse.analytics.rollups import new_run_tally
 from cipulse.analytics.runner_metrics import queue_figures
 from cipulse.analytics.service import AnalyticsService
@@ -82,7 +88,7 @@ def pipelines(
     search: PipelineSearch,
 ) -> WholeList[PipelineRow]:
     """Every pipeline of the window's filters that ``search`` keeps, in ``sort`` order."""
-    check_sort(sort, LIST_SORTS)
+    check_sort(sort, PIPELINE_SORTS)
 
     def batches() -> Iterator[list[PipelineRow]]:
         yield from _chunks(service.all_pipelines(org_id, window, sort, search))

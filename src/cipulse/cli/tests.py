@@ -1,118 +1,108 @@
-"""``cipulse tests …``: the quarantine list of a repository.
+"""``cipulse tests …``: the flaky test rules, replayed on history.
 
-``cipulse tests quarantine add|remove|list``: quarantine tests by hand, take them out, and
-list what is quarantined with owners and the latest changes (who, when, why)."""
+The rules are documented in docs/metrics.md; a backtest reads stored results only."""
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
-from cipulse.accounts.service import AccountService
-from cipulse.analytics.quarantine import QuarantineChange, QuarantineService
+from cipulse.analytics.flaky_tests import FlakyTestService
 from cipulse.cli.context import Context, format_time, reports_errors, say, say_table
+from cipulse.cli.test_quarantine import quarantine
+from cipulse.domain.flaky_rules import RULES, RuleSettings
 from cipulse.storage.clock import from_ms
 
 org_option = click.option("--org", "org_name", required=True, help="Organisation.")
-repository_option = click.option(
-    "--repository", required=True, help="The repository (owner/name) the tests are of."
-)
-by_option = click.option(
-    "--by",
-    default=lambda: f"cli:{getpass.getuser()}",
-    show_default="cli:<your user name>",
-    help="Who makes the change (recorded in the history).",
-)
-tests_argument = click.argument("tests", nargs=-1, required=True)
 
 
 @click.group()
 def tests() -> None:
-    """Tests: the quarantine list (add, remove, list)."""
+    """Tests: the flaky rules (rules show|set), backtest, and the quarantine list."""
 
 
-@tests.group("quarantine")
-def quarantine() -> None:
-    """Quarantined tests: CI may skip them or ignore their failures (GET
-    /api/v1/tests/quarantine)."""
+@tests.group("rules")
+def rules() -> None:
+    """The flaky test rules of an organisation (docs/metrics.md)."""
 
 
-def _org_id(obj: Context, org_name: str) -> str:
-    return AccountService(obj.database).organisation(org_name).id
-
-
-def _said(change: QuarantineChange, done: str, already: str) -> None:
-    for test in change.changed:
-        say(f"{done}: {test}")
-    for test in change.unchanged:
-        say(f"{already}: {test}")
-
-
-@quarantine.command("add")
-@tests_argument
-@org_option
-@repository_option
-@click.option("--reason", required=True, help="Why (recorded in the history).")
-@by_option
-@click.pass_obj
-@reports_errors
-def quarantine_add(
-    obj: Context, tests: tuple[str, ...], org_name: str, repository: str, reason: str, by: str
-) -> None:
-    """Quarantine TESTS, each a test id (classname::name, as in the JUnit report) or a
-    test case id. Every test is checked first: one unknown, and nothing changes."""
-    service = QuarantineService(obj.database)
-    change = service.add(_org_id(obj, org_name), repository, list(tests), reason, by)
-    _said(change, "quarantined", "already quarantined")
-
-
-@quarantine.command("remove")
-@tests_argument
-@org_option
-@repository_option
-@click.option("--reason", default="", help="Why (recorded in the history).")
-@by_option
-@click.pass_obj
-@reports_errors
-def quarantine_remove(
-    obj: Context, tests: tuple[str, ...], org_name: str, repository: str, reason: str, by: str
-) -> None:
-    """Take TESTS (test ids or test case ids) out of quarantine."""
-    service = QuarantineService(obj.database)
-    change = service.remove(_org_id(obj, org_name), repository, list(tests), reason, by)
-    _said(change, "released", "not quarantined")
-
-
-@quarantine.command("list")
-@org_option
-@repository_option
-@click.option("--history", "show_history", is_flag=True, help="Also list the latest changes.")
-@click.pass_obj
-@reports_errors
-def quarantine_list(obj: Context, org_name: str, repository: str, show_history: bool) -> None:
-    """List the repository's quarantined tests: id, since, owner, source, by, reason."""
-    found = QuarantineService(obj.database).listing(_org_id(obj, org_name), repository)
-    rows = [("TEST", "SINCE", "OWNER", "SOURCE", "BY", "REASON")]
-    rows += [
-        (
-            t.test_id,
-            format_time(from_ms(t.since_ms)),
-            t.owner.team or "unowned",
-            t.source,
-            t.by,
-            t.reason,
-        )
-        for t in found.tests
-    ]
-    say_table(rows)
-    if not found.tests:
-        say(f"no test of {repository} is quarantined")
-    if show_history:
-        say("")
-        changes = [("WHEN", "ACTION", "TEST CASE", "SOURCE", "BY", "REASON")]
-        changes += [
-            (format_time(from_ms(c.at_ms)), c.action, str(c.test_case_id), c.source, c.by, c.reason)
-            for c in found.history
+def _show(settings: RuleSettings) -> None:
+    say_table(
+        [
+            ("SETTING", "VALUE"),
+            ("rules", ",".join(settings.rules)),
+            ("clear_after_passes", str(settings.clear_after_passes)),
+            ("max_flip_failures", str(settings.max_flip_failures)),
         ]
-        say_table(changes)
+    )
+
+
+@rules.command("show")
+@org_option
+@click.pass_obj
+@reports_errors
+def rules_show(obj: Context, org_name: str) -> None:
+    """Show which flaky rules apply, and their parameters."""
+    _show(FlakyTestService(obj.database).settings(org_name))
+
+
+@rules.command("set")
+@org_option
+@click.option("--rules", "chosen", help="The rules that apply, comma-separated: a, b, c.")
+@click.option("--clear-after-passes", type=int, help="Passes in a row that end flakiness.")
+@click.option("--max-flip-failures", type=int, help="Rule c: most failures between passes.")
+@click.pass_obj
+@reports_errors
+def rules_set(
+    obj: Context,
+    org_name: str,
+    chosen: str | None,
+    clear_after_passes: int | None,
+    max_flip_failures: int | None,
+) -> None:
+    """Change the flaky rules; what is not given stays as it was."""
+    service = FlakyTestService(obj.database)
+    now = service.settings(org_name)
+    wanted = RuleSettings(
+        tuple(r.strip() for r in chosen.split(",") if r.strip())
+        if chosen is not None
+        else now.rules,
+        now.clear_after_passes if clear_after_passes is None else clear_after_passes,
+        now.max_flip_failures if max_flip_failures is None else max_flip_failures,
+    )
+    _show(service.set_settings(org_name, wanted, "cli"))
+
+
+@tests.command("backtest")
+@org_option
+@click.option("--rule", type=click.Choice(RULES), required=True, help="The rule replayed.")
+@click.option("--days", type=int, default=90, show_default=True, help="Days of history.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Tests listed.")
+@click.pass_obj
+@reports_errors
+def backtest(obj: Context, org_name: str, rule: str, days: int, limit: int) -> None:
+    """Replay one flaky rule on the stored results of the last DAYS days: how many tests
+    it would have flagged, and which, with their newest evidence (run and commit)."""
+    found = FlakyTestService(obj.database).backtest(org_name, rule, days)
+    evidence = sum(len(f.evidence) for f in found.flagged)
+    say(
+        f"rule {rule} over {days} days: {len(found.flagged)} of {found.tests_read} tests "
+        f"flagged, {evidence} occurrences, {found.results_read} results read"
+    )
+    rows = [("TEST", "REPOSITORY", "OCCURRENCES", "NEWEST", "RUN", "COMMIT")]
+    for flagged in found.flagged[:limit]:
+        newest = flagged.evidence[-1]
+        rows.append(
+            (
+                f"{flagged.case.class_name}::{flagged.case.name}",
+                flagged.case.repository,
+                str(len(flagged.evidence)),
+                format_time(from_ms(newest.at_ms)),
+                newest.run_key,
+                (newest.commit_sha or "")[:12],
+            )
+        )
+    if found.flagged:
+        say_table(rows)
+
+
+tests.add_command(quarantine)

@@ -35,6 +35,8 @@ MIN_PIPELINES = 3
 RUNS_PER_PIPELINE = 1000
 PIPELINES_PER_REPOSITORY = 4
 JENKINS_SHARE = 0.05
+#: The label a Jenkins pipeline's agents carry (the demo's rates price each).
+JENKINS_AGENT_POOLS = ("linux-large", "linux-medium", "docker")
 #: Nightly pipelines run about this often a day (the schedule plus manual runs).
 SCHEDULED_RUNS_PER_DAY = 1.2
 #: Run ids start here for each provider: GitHub run ids are large, CircleCI pipeline numbers
@@ -348,7 +350,7 @@ def _pipeline(
         run_id_base=RUN_ID_BASES.get(provider, 0),
         cron_hour=rng.choice((1, 2, 3, 4, 5)),
         runner=rng.choice(("self-hosted", "ubuntu-22.04")),
-        agent_pool=rng.choice(("linux-large", "linux-medium", "docker")),
+        agent_pool=rng.choice(JENKINS_AGENT_POOLS),
     )
 
 

@@ -1,8 +1,8 @@
 """Scheduled attempts as each CI system would report them.
 
 Scheduled attempts as domain objects, the way each CI system reports them: a RunWatch
-attempt with its jobs and the provider's run and job URLs (GitHub, GitLab, CircleCI; GitHub's
-and GitLab's jobs with the queue time their webhooks give), or a Jenkins run as the Trunk
+attempt with its jobs and the provider's run and job URLs (GitHub, GitLab, CircleCI; their
+jobs with the queue time and the runner their sources give), or a Jenkins run as the Trunk
 plugin sends it (the run, and its stages and steps as a tree of detached spans, with custom
 metrics and tags)."""
 
@@ -32,8 +32,9 @@ from cipulse.domain.status import STATUS_TEXT, Status
 INGEST_SOURCE = "cipulse-demo"
 #: Job ids grow with the run: ``base + (slot * 2 + attempt - 1) * 32 + job index``.
 JOB_ID_BASES = {"github": 25_300_000_000, "gitlab": 6_800_000_000, "circleci": 400_000}
-#: The providers whose webhooks give a job's queue time (``queue_seconds``).
-QUEUE_PROVIDERS = frozenset({"github", "gitlab"})
+#: The providers that give a job's queue time (``queue_seconds``): GitHub's and GitLab's
+#: webhooks, CircleCI's API v2 (a job's ``queued_at`` before its ``started_at``).
+QUEUE_PROVIDERS = frozenset({"github", "gitlab", "circleci"})
 MAX_JOBS_PER_ATTEMPT = 32
 UNFINISHED = (Status.RUNNING, Status.QUEUED)
 
@@ -124,7 +125,7 @@ class Reporter:
         fromtimestamp, shift = datetime.fromtimestamp, self.shift
         spans = []
         compute = 0
-        # GitHub's and GitLab's webhooks give each job that started its queue time.
+        # The sources give each job that started its queue time.
         waits = schedule.job_queue_seconds if template.provider in QUEUE_PROVIDERS else ()
         pools = self._pools_of(template)
         for index, (job, status, began, finished) in enumerate(

@@ -4,8 +4,11 @@ A job always asks for the same label set (chosen by a stable hash of its definit
 builds and tests of one pipeline may run on different pools), and any runner of that pool
 may take it (chosen by the job's id). GitHub's hosted pools have many runners; the
 self-hosted ones are small, and the GPU pool waits longest: its queue times are stretched,
-so the demo has a saturated pool to find. CircleCI jobs, reported through RunWatch without
-the extension fields, name no runner."""
+so the demo has a saturated pool to find. CircleCI jobs name their resource class as their
+label set, written ``<executor type>/<resource class>`` (``docker/medium``): CircleCI's API
+v2 gives a job's ``executor`` as ``{"type": "docker", "resource_class": "medium"}`` and no
+runner name for its cloud executors, so each CircleCI pool has one nameless runner. Jenkins
+runs name their agent pool (``layout.PipelineTemplate.agent_pool``), not listed here."""
 
 from __future__ import annotations
 
@@ -51,6 +54,10 @@ POOLS: dict[str, tuple[Pool, ...]] = {
         _pool("saas-linux-small-amd64", 60, None, _named(30, "runner-saas-small")),
         _pool("saas-linux-large-amd64", 20, None, _named(10, "runner-saas-large")),
         _pool("docker,k8s,linux", 20, None, _named(4, "k8s-runner"), 1.5),
+    ),
+    "circleci": (
+        Pool("docker/medium", 70, (Runner.of("docker/medium"),)),
+        Pool("docker/large", 30, (Runner.of("docker/large"),)),
     ),
 }
 

@@ -25,6 +25,7 @@ from cipulse.demo.layout import Layout, PipelineTemplate, RedPeriod
 from cipulse.demo.scheduling import Outcome, Schedule, Verdict
 from cipulse.demo.test_suites import Suite, suite_key, suites
 from cipulse.domain import ids
+from cipulse.domain.flaky_rules import infrastructure_failure
 from cipulse.domain.model import RepositoryRef, RunKeyScope
 from cipulse.domain.status import Status
 from cipulse.domain.test_results import TestCaseResult, TestStatus
@@ -136,6 +137,8 @@ def store_reports(
         digest = hashlib.sha256(f"demo:{attempt_id}:{report.job_name}".encode()).hexdigest()
         at_ms = report.at * 1000
         report_id = ids.junit_report_id(f"attempt:{attempt_id}", report.job_name, digest)
+        failed = sum(c.status in (TestStatus.FAILED, TestStatus.ERROR) for c in report.cases)
+        skipped = sum(c.status is TestStatus.SKIPPED for c in report.cases)
         row = (
             org_id,
             report_id,
@@ -150,9 +153,10 @@ def store_reports(
             now,
             at_ms,
             len(report.cases),
-            sum(c.status in (TestStatus.FAILED, TestStatus.ERROR) for c in report.cases),
-            sum(c.status is TestStatus.SKIPPED for c in report.cases),
+            failed,
+            skipped,
             sum(c.flaky_in_job for c in report.cases),
+            infrastructure_failure(len(report.cases) - skipped, failed),
         )
         day = days.setdefault(at_ms // DAY_MS, {})
         if test_result_store.store_report(conn, row, report.cases, now, day):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -110,6 +111,29 @@ class Window:
         return (self.until_ms - self.since_ms) / DAY_MS
 
     def previous(self) -> Window:
-        """The window of equal length just before this one, same filters."""
+        """The window of equal length just before this one, same filters; for a whole UTC
+        calendar month (from its first day's 00:00 to the next month's), the month before
+        (so November is compared with October, whatever their lengths)."""
+        month = month_before(self.since_ms, self.until_ms)
+        if month is not None:
+            return replace(self, since_ms=month, until_ms=self.since_ms)
         length = self.until_ms - self.since_ms
         return replace(self, since_ms=self.since_ms - length, until_ms=self.since_ms)
+
+
+def _month_start(year: int, month: int) -> int:
+    """The first instant of a UTC calendar month, in epoch milliseconds (month 0: the
+    December before, month 13: the January after)."""
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def month_before(since_ms: int, until_ms: int) -> int | None:
+    """Where the calendar month before ``[since_ms, until_ms)`` starts, when that is a
+    whole UTC calendar month; None otherwise."""
+    start = datetime.fromtimestamp(since_ms / 1000, UTC)
+    if since_ms != _month_start(start.year, start.month):
+        return None
+    if until_ms != _month_start(start.year, start.month + 1):
+        return None
+    return _month_start(start.year, start.month - 1)

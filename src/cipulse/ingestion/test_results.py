@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from cipulse.domain import ids
+from cipulse.domain.flaky_rules import infrastructure_failure
 from cipulse.domain.keys import hash_key
 from cipulse.domain.model import PROVIDER_HOSTS, RepositoryRef
 from cipulse.domain.test_results import MAX_CASES, TestReport, TestStatus
@@ -215,6 +216,7 @@ def _store_report(
     failed = sum(c.status in (TestStatus.FAILED, TestStatus.ERROR) for c in cases)
     skipped = sum(c.status is TestStatus.SKIPPED for c in cases)
     flaky = sum(c.flaky_in_job for c in cases)
+    infrastructure = infrastructure_failure(len(cases) - skipped, failed)
     row = (
         target.org_id,
         report_id,
@@ -232,5 +234,6 @@ def _store_report(
         failed,
         skipped,
         flaky,
+        infrastructure,
     )
     return store.store_report(conn, row, cases, now)

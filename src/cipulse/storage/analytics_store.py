@@ -262,6 +262,27 @@ def job_queue_values(
     """The queue times (``jobs.queue_seconds``) of the jobs directly under their run (no
     parent, or a parent their attempt does not hold) that carry one, of the attempts in the
     window that pass its filters (of those pipelines; None: all)."""
+    rows = _top_level_jobs(conn, org_id, window, pipeline_ids, waited_only=True)
+    return [float(queued) for queued, _ in rows]
+
+
+def job_running_seconds(
+    conn: Connection, org_id: str, window: Window, pipeline_ids: Sequence[str] | None
+) -> float:
+    """The sum of the durations (unknown add 0) of the same jobs, every one of them."""
+    rows = _top_level_jobs(conn, org_id, window, pipeline_ids, waited_only=False)
+    return sum(float(duration or 0.0) for _, duration in rows)
+
+
+def _top_level_jobs(
+    conn: Connection,
+    org_id: str,
+    window: Window,
+    pipeline_ids: Sequence[str] | None,
+    *,
+    waited_only: bool,
+) -> list[tuple[Any, Any]]:
+    """(queue seconds, duration seconds) of the window's jobs directly under their run."""
     parent = jobs.alias("parent")
     has_parent = (
         sa.select(sa.literal(1))
@@ -272,10 +293,12 @@ def job_queue_values(
         )
         .exists()
     )
-    query = jobs_in_window(sa.select(jobs.c.queue_seconds), org_id, window).where(
-        jobs.c.queue_seconds.is_not(None),
-        sa.or_(jobs.c.parent_node_key.is_(None), ~has_parent),
+    columns = sa.select(jobs.c.queue_seconds, jobs.c.duration_seconds)
+    query = jobs_in_window(columns, org_id, window).where(
+        sa.or_(jobs.c.parent_node_key.is_(None), ~has_parent)
     )
+    if waited_only:
+        query = query.where(jobs.c.queue_seconds.is_not(None))
     if pipeline_ids is not None:
         query = query.where(a.c.pipeline_id.in_(sorted(pipeline_ids)))
-    return [float(value) for value in conn.execute(query).scalars()]
+    return [(row[0], row[1]) for row in conn.execute(query)]

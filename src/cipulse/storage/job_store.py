@@ -3,7 +3,7 @@
 A job page's reads of the raw rows, each walking the pipeline's attempts of the window newest
 first (the index on (org_id, pipeline_id, started_at_ms)): the job's latest executions that
 failed with a class (each attempt probed in the partial index on failed jobs,
-``ix_jobs_org_id_attempt_id_definition_key_failed``), and where its latest executions ran
+``ix_jobs_org_id_definition_key_attempt_id_failed``), and where its latest executions ran
 (the branches and runner tags of its jobs in at most ``PLACES_SAMPLE`` attempts, by primary
 key). The counts of failures by class come from the job rollups, not from here."""
 

@@ -34,6 +34,7 @@ from cipulse.storage.schema_runners import runner_rollups as runner_rollups
 from cipulse.storage.schema_teams import codeowners_rules as codeowners_rules
 from cipulse.storage.schema_teams import team_rules as team_rules
 from cipulse.storage.schema_teams import teams as teams
+from cipulse.storage.schema_test_rules import test_rule_settings as test_rule_settings
 from cipulse.storage.schema_tests import test_cases as test_cases
 from cipulse.storage.schema_tests import test_daily_rollups as test_daily_rollups
 from cipulse.storage.schema_tests import test_messages as test_messages
@@ -355,13 +356,14 @@ jobs = sa.Table(
     # an attempt's jobs sit together, and one index less to maintain per ingested job.
     sa.PrimaryKeyConstraint("org_id", "attempt_id", "node_key"),
     # A job page lists one job's latest failures: its pipeline's attempts newest first, each
-    # probed here. Partial, so the jobs that did not fail (or failed before classes were
-    # kept) cost no index entry, and an attempt without a failure costs one probe.
+    # probed here (SQLite), or this job's failures joined to the window's attempts
+    # (PostgreSQL's hash join). Partial, so the jobs that did not fail (or failed before
+    # classes were kept) cost no index entry, and an attempt without a failure one probe.
     sa.Index(
-        "ix_jobs_org_id_attempt_id_definition_key_failed",
+        "ix_jobs_org_id_definition_key_attempt_id_failed",
         "org_id",
-        "attempt_id",
         "definition_key",
+        "attempt_id",
         sqlite_where=sa.text("failure_class IS NOT NULL"),
         postgresql_where=sa.text("failure_class IS NOT NULL"),
     ),

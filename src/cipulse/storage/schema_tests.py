@@ -70,6 +70,13 @@ test_reports = sa.Table(
     sa.Column("failed", sa.Integer, nullable=False, comment="failed or erred"),
     sa.Column("skipped", sa.Integer, nullable=False),
     sa.Column("flaky", sa.Integer, nullable=False, comment="passed after a retry in the job"),
+    sa.Column(
+        "infrastructure",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="most of its tests failed: its failures are not counted per test",
+    ),
     sa.PrimaryKeyConstraint("org_id", "id"),
     sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
     sa.Index("ix_test_reports_org_id_attempt_id", "org_id", "attempt_id"),

@@ -68,14 +68,20 @@ def add_days(
     days: dict[int, TestDay],
     cases: Sequence[TestCaseResult],
     results: Sequence[tuple[object, ...]],
+    infrastructure: bool = False,
 ) -> None:
-    """Add each test's result in the report to its day's figures (by test case id)."""
+    """Add each test's result in the report to its day's figures (by test case id). In an
+    infrastructure-wide failure the failures are not counted, neither as runs nor as
+    failures: they say nothing of each test (the results are stored all the same)."""
     for case, row in zip(cases, results, strict=True):
+        failed = case.status in _FAILED
+        if failed and infrastructure:
+            continue
         day = days.get(row[3])  # type: ignore[call-overload]
         if day is None:
             day = days[row[3]] = TestDay()  # type: ignore[index]
         day.add(
-            case.status in _FAILED,
+            failed,
             case.status is TestStatus.SKIPPED,
             case.flaky_in_job,
             case.duration_ms,

@@ -149,13 +149,14 @@ def store_report(
     if not insert_report(conn, row):
         return False
     org_id, report_id, repository_id, at_ms = row[0], row[1], row[2], row[11]
+    infrastructure = bool(row[16])  # an infrastructure-wide failure (domain/flaky_rules.py)
     case_rows, messages, results = result_rows(org_id, repository_id, report_id, cases, at_ms, now)
     insert_results(conn, case_rows, messages, results)
     if days is not None:
-        add_days(days, cases, results)
+        add_days(days, cases, results, infrastructure)
     else:
         own: dict[int, TestDay] = {}
-        add_days(own, cases, results)
+        add_days(own, cases, results, infrastructure)
         test_rollups.add_to_daily_rollups(conn, org_id, at_ms // DAY_MS, own)
     return True
 

@@ -43,6 +43,7 @@ from cipulse.web import (
     runner_routes,
     team_routes,
     test_result_routes,
+    test_routes,
     webhook_routes,
 )
 from cipulse.web.deadlines import REQUEST_THREADS, DatabaseWork, HealthProbe, RequestDeadlines
@@ -189,6 +190,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(test_result_routes.router())
     app.include_router(quarantine_routes.router())
     app.include_router(list_routes.router())
+    app.include_router(test_routes.router())
     app.include_router(job_routes.router())
     app.include_router(pull_request_routes.router())
     app.include_router(team_routes.router())

@@ -263,6 +263,8 @@ def wait_figures_json(figures: WaitFigures) -> Json:
         "p95_queue_seconds": figures.p95_queue_seconds,
         "mean_queue_seconds": figures.mean_queue_seconds,
         "total_queue_seconds": figures.total_queue_seconds,
+        "running_seconds": figures.running_seconds,
+        "waiting_share": figures.waiting_share,
     }
 
 

@@ -19,7 +19,13 @@ from cipulse.analytics.paging import (
     page_range,
 )
 from cipulse.analytics.pipeline_search import EVERY_PIPELINE, PipelineSearch, searched_pipelines
-from cipulse.analytics.questions.shared import LIST_SORTS, SLOWEST_FIRST, sampled
+from cipulse.analytics.questions.shared import (
+    LIST_SORTS,
+    PIPELINE_SORTS,
+    QUEUE_SORTS,
+    SLOWEST_FIRST,
+    sampled,
+)
 from cipulse.analytics.rollups import add_run_tally, new_run_tally
 from cipulse.analytics.run_metrics import metrics_of
 from cipulse.analytics.runner_figures import queue_by_pipeline
@@ -109,23 +115,38 @@ def _pipeline_rows(
 ) -> list[PipelineRow]:
     with database.read() as conn:
         rows = searched_pipelines(conn, org_id, window, search)
-    check_sort(sort, LIST_SORTS)
+    check_sort(sort, PIPELINE_SORTS)
     grouped = _grouped(database, org_id, window, by_repository=False)
     listed = [
         PipelineRow.of(row, metrics_of(window, grouped.get(row["id"]) or new_run_tally()))
         for row in rows
     ]
+    if _by_queue(sort):
+        listed = _with_queues(database, org_id, window, listed)
     return ordered(listed, sort)
+
+
+def _by_queue(sort: str | None) -> bool:
+    """Whether ``sort`` orders by the jobs' waits (every row's are read before)."""
+    return bool(sort) and (sort or "").removeprefix("-") in QUEUE_SORTS
 
 
 def _with_queues(
     database: Database, org_id: str, window: Window, rows: list[PipelineRow]
 ) -> list[PipelineRow]:
     """The rows with their jobs' waits, read for these pipelines only (none waited: the
-    figures of an empty sample)."""
+    figures of an empty sample); rows that hold theirs already are kept."""
+    wanted = [row.id for row in rows if row.queue is None]
+    if not wanted:
+        return rows
     with database.read() as conn:
-        waits = queue_by_pipeline(conn, org_id, window, [row.id for row in rows])
-    return [replace(row, queue=queue_figures(waits.get(row.id, Histogram()))) for row in rows]
+        waits = queue_by_pipeline(conn, org_id, window, wanted)
+    return [
+        row
+        if row.queue is not None
+        else replace(row, queue=queue_figures(waits.get(row.id, Histogram())))
+        for row in rows
+    ]
 
 
 def pipelines_shown(
@@ -141,7 +162,7 @@ def pipelines_shown(
     ``pipelines`` sorts them, rows ``[start, end)`` of them with every run metric, and
     how many there are. Duration histograms are read for the rows shown only, or the
     candidates of a slowest-first order: what the dashboard's pipelines page needs."""
-    check_sort(sort, LIST_SORTS)
+    check_sort(sort, PIPELINE_SORTS)
     field = sort.removeprefix("-")
     with database.read() as conn:
         figures = pipeline_figures(conn, org_id, window, histograms=False)
@@ -152,6 +173,9 @@ def pipelines_shown(
         elif field in ("p50_duration_seconds", "p95_duration_seconds"):
             run_durations(conn, org_id, figures, sorted(figures.runs))
         listed = [PipelineRow.of(row, metrics_of(window, figures.runs[row["id"]])) for row in rows]
+    if _by_queue(sort):
+        listed = _with_queues(database, org_id, window, listed)
+    with database.read() as conn:
         shown = ordered(listed, sort)[start:end]
         run_durations(conn, org_id, figures, [row.id for row in shown])
     found = [replace(row, figures=metrics_of(window, figures.runs[row.id])) for row in shown]

@@ -118,8 +118,25 @@ def label_sets(
     check_sort(page.sort, SORTS)
     with database.read() as conn:
         tallies = by_label_set(conn, org_id, window)
+    return _page(tallies, window, page)
+
+
+def _page(
+    tallies: dict[str, RunnerTally], window: Window, page: PageRequest
+) -> Page[LabelSetFigures]:
     rows = [figures_of(labels, tally, window) for labels, tally in sorted(tallies.items())]
     return page_of(rows, page.sort or DEFAULT_SORT, page)
+
+
+def label_sets_and_hours(
+    database: Database, org_id: str, window: Window, page: PageRequest, now_ms: int
+) -> tuple[Page[LabelSetFigures], QueueByHour]:
+    """``label_sets`` and ``queue_by_hour`` (every label set) from one read: the Runners
+    page's list and charts."""
+    check_sort(page.sort, SORTS)
+    with database.read() as conn:
+        tallies = by_label_set(conn, org_id, window)
+    return _page(tallies, window, page), _hours(tallies, window, None, now_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +166,12 @@ def queue_by_hour(
     """24 buckets of waits (every label set, or only ``label_set``: '' for none named)."""
     with database.read() as conn:
         tallies = by_label_set(conn, org_id, window)
+    return _hours(tallies, window, label_set, now_ms)
+
+
+def _hours(
+    tallies: dict[str, RunnerTally], window: Window, label_set: str | None, now_ms: int
+) -> QueueByHour:
     merged = [Histogram() for _ in range(HOURS_OF_DAY)]
     for labels, tally in tallies.items():
         if label_set is None or labels == label_set:

@@ -32,6 +32,9 @@ LIST_SORTS = (
     "flaky_rate",
     "retry_compute_seconds",
 )
+#: The pipeline lists sort by those and by their jobs' waits (the runner rollup's).
+QUEUE_SORTS = ("waited_jobs", "p50_queue_seconds", "p95_queue_seconds", "total_queue_seconds")
+PIPELINE_SORTS = (*LIST_SORTS, *QUEUE_SORTS)
 #: A job list sorts by name, pipeline, or any figure of ``JobFigures`` (a new figure field is
 #: a new sort).
 JOB_SORTS = ("job", "pipeline", *job_metrics.SORTABLE_FIGURES)

@@ -210,3 +210,14 @@ def queue_histograms(
             if count:
                 found.append((str(pipeline_id), _histogram(encoded, count, total)))
     return found
+
+
+def running_seconds(conn: Connection, org_id: str, selection: Selection) -> float:
+    """The executions' running time (``job_seconds``) of the rows the selection names,
+    summed by the database."""
+    r = runner_rollups
+    total = 0.0
+    for condition in selection.conditions(r, org_id):
+        query = sa.select(sa.func.sum(r.c.job_seconds)).where(condition)
+        total += float(conn.execute(query).scalar() or 0.0)
+    return total

@@ -21,7 +21,9 @@ from cipulse.web.dashboard import (
     settings_page,
     settings_rates,
     settings_teams,
+    settings_test_rules,
     team_pages,
+    test_pages,
 )
 from cipulse.web.dashboard.assets import CachedStaticFiles, StaticAssets
 
@@ -35,6 +37,7 @@ def install(app: FastAPI) -> None:
         job_pages,
         pull_request_pages,
         team_pages,
+        test_pages,
         runner_pages,
         cost_pages,
         quarantine_pages,
@@ -42,6 +45,7 @@ def install(app: FastAPI) -> None:
         settings_admin,
         settings_teams,
         settings_rates,
+        settings_test_rules,
     ):
         app.include_router(module.router())
     # Hashed once, from the bytes the package ships: each file's URL names its version.

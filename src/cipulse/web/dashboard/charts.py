@@ -249,3 +249,54 @@ def job_charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ],
     )
     return _marked([executions, rates, durations], series)
+
+
+#: The x of the charts by UTC hour of day (their ``axis``: the labels are shown as they are).
+HOURS_OF_DAY = [f"{hour:02d}:00" for hour in range(24)]
+#: The label sets a busy-by-hour chart draws, busiest first (the rest are summed as one).
+BUSY_CHART_LABEL_SETS = 6
+
+
+def busy_by_hour_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runners busy on an average day, by UTC hour of day, stacked by label set: where
+    and when the pools are saturated (the busiest label sets; the others as one series)."""
+    ranked = sorted(rows, key=lambda row: -float(row["busy_hours"]))
+    series = [
+        {"name": row["label_set_name"], "values": list(row["mean_busy_runners_by_hour"])}
+        for row in ranked[:BUSY_CHART_LABEL_SETS]
+    ]
+    rest = ranked[BUSY_CHART_LABEL_SETS:]
+    if rest:
+        by_hour = [row["mean_busy_runners_by_hour"] for row in rest]
+        summed = [sum(float(values[hour]) for values in by_hour) for hour in range(24)]
+        series.append({"name": f"{len(rest)} other label sets", "values": summed})
+    chart = _chart(
+        "busy", "Runners busy by hour of day (UTC)", "stacked", "count", HOURS_OF_DAY, series
+    )
+    chart["axis"] = "Hour of day (UTC)"
+    return chart
+
+
+def waits_by_hour_chart(hours: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    """p50 and p95 wait by the UTC hour of day jobs were queued (``/runners/hours``), in one
+    duration unit."""
+    fields = ("p50_queue_seconds", "p95_queue_seconds")
+    unit = duration_unit(hour[field] for hour in hours for field in fields)
+    per_unit = dict(DURATION_UNITS)[unit]
+
+    def values(field: str) -> list[float | None]:
+        return [None if hour[field] is None else hour[field] / per_unit for hour in hours]
+
+    chart = _chart(
+        "waits",
+        f"{title} ({unit})",
+        "bar",
+        unit,
+        [f"{hour['hour']:02d}:00" for hour in hours],
+        [
+            {"name": "p50 wait", "values": values("p50_queue_seconds")},
+            {"name": "p95 wait", "values": values("p95_queue_seconds")},
+        ],
+    )
+    chart["axis"] = "Hour of day (UTC)"
+    return chart

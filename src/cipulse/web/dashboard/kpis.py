@@ -89,6 +89,13 @@ WAIT_KPIS: tuple[tuple[str, str, Any, int, str], ...] = (
         -1,
         "Time jobs spent waiting for a runner, of those whose CI system says",
     ),
+    (
+        "waiting_share",
+        "Share waiting",
+        rendering.percent,
+        -1,
+        "Of the jobs' time waiting plus running, the part spent waiting for a runner",
+    ),
 )
 
 

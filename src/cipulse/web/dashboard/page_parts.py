@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.responses import Response
 
+from cipulse.accounts.teams import TeamService
 from cipulse.accounts.users import Session
 from cipulse.analytics.service import AnalyticsService, RunSpan
 from cipulse.domain.compute import LEVELS
@@ -35,6 +36,8 @@ PIPELINE_COLUMNS = (
     ("p95_duration_seconds", "p95"),
     ("compute_seconds", "Compute"),
     ("flaky_rate", "Flaky-run share"),
+    ("p95_queue_seconds", "p95 wait"),
+    ("total_queue_seconds", "Total wait"),
 )
 #: The job tables' columns (``job_table.html`` shows each: a duration, in ``JOB_DURATIONS``,
 #: in its column's unit; a ``*_rate`` as a percentage; anything else as a number).
@@ -58,7 +61,12 @@ JOB_COLUMNS = (
     ("total_queue_seconds", "Total queue"),
 )
 #: The columns of durations: each shown in one unit, named in its header.
-PIPELINE_DURATIONS = ("p50_duration_seconds", "p95_duration_seconds")
+PIPELINE_DURATIONS = (
+    "p50_duration_seconds",
+    "p95_duration_seconds",
+    "p95_queue_seconds",
+    "total_queue_seconds",
+)
 JOB_DURATIONS = (
     "p50_duration_seconds",
     "p95_duration_seconds",
@@ -82,6 +90,7 @@ async def render_page(
     request: Request, template: str, session: Session, view: View, **context: Any
 ) -> Response:
     repositories = await call(service_of(request).repository_names, session.org_id)
+    teams = await call(TeamService(request.app.state.database).team_names, session.org_id)
     return render(
         request,
         template,
@@ -91,6 +100,7 @@ async def render_page(
             "ranges": RANGES,
             "branch_scopes": BRANCH_SCOPES,
             "repositories": repositories,
+            "teams": teams,
             **context,
         },
     )

@@ -2,7 +2,9 @@
 
 The Runners page lists the window's runner label sets with their jobs, waits, failure
 rates and a strip of their busy time per UTC hour of day (how saturated each pool is);
-each label set links to a page of its runners by name (a bounded sample)."""
+above them, two charts by hour of day: the runners busy per label set (which pool is
+saturated, and when) and the jobs' waits (``/analytics/runners/hours``). Each label set
+links to a page of its runners by name (a bounded sample) with its own waits by hour."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from starlette.responses import Response
 from cipulse.analytics.paging import PageRequest
 from cipulse.analytics.questions.runners import SORTS
 from cipulse.web.auth import SignedIn
+from cipulse.web.dashboard.charts import busy_by_hour_chart, waits_by_hour_chart
 from cipulse.web.dashboard.page_parts import (
     call,
     cursor_param,
@@ -22,7 +25,11 @@ from cipulse.web.dashboard.page_parts import (
 from cipulse.web.dashboard.routing import page_router
 from cipulse.web.dashboard.view import view_of
 from cipulse.web.presenters import Json
-from cipulse.web.runner_presenters import label_set_json, label_set_runners_json
+from cipulse.web.runner_presenters import (
+    label_set_json,
+    label_set_runners_json,
+    queue_by_hour_json,
+)
 
 routes = page_router()
 LABEL_SETS_PER_PAGE = 50
@@ -51,8 +58,13 @@ async def runners(request: Request, session: SignedIn) -> Response:
     view = view_of(request)
     sort = sort_param(request, SORTS, "-jobs")
     page = PageRequest(limit=LABEL_SETS_PER_PAGE, cursor=cursor_param(request), sort=sort)
-    found = await call(service_of(request).runners, session.org_id, view.window, page)
+    answer = service_of(request).runners_and_hours
+    found, hours = await call(answer, session.org_id, view.window, page)
     rows = [label_set_json(row) for row in found.items]
+    waited = queue_by_hour_json(hours)["hours"]
+    charts = [busy_by_hour_chart(rows)] if rows else []
+    if any(hour["waited_jobs"] for hour in waited):
+        charts.append(waits_by_hour_chart(waited, "Waits by hour of day, every label set"))
     return await render_page(
         request,
         "runners.html",
@@ -61,6 +73,7 @@ async def runners(request: Request, session: SignedIn) -> Response:
         title="Runners",
         rows=rows,
         scale=strip_scale(rows),
+        charts=charts,
         next_cursor=found.next_cursor,
         sort=sort,
         columns=RUNNER_COLUMNS,
@@ -73,8 +86,15 @@ async def label_set_runners(request: Request, session: SignedIn) -> Response:
     """One label set's runners by name, from the window's latest attempts."""
     view = view_of(request)
     label_set = request.query_params.get("label_set", "")[:1000]
-    found = await call(service_of(request).runners_of, session.org_id, view.window, label_set)
+    service = service_of(request)
+    found = await call(service.runners_of, session.org_id, view.window, label_set)
     detail = label_set_runners_json(found)
+    hours = await call(service.queue_by_hour, session.org_id, view.window, label_set)
+    waited = queue_by_hour_json(hours)["hours"]
+    charts = []
+    if any(hour["waited_jobs"] for hour in waited):
+        title = f"Waits by hour of day, {detail['label_set_name']}"
+        charts.append(waits_by_hour_chart(waited, title))
     return await render_page(
         request,
         "runner.html",
@@ -82,6 +102,7 @@ async def label_set_runners(request: Request, session: SignedIn) -> Response:
         view,
         title=f"Runners of {detail['label_set_name']}",
         detail=detail,
+        charts=charts,
         csv=view.api("analytics/runners/names", label_set=label_set, format="csv"),
     )
 

@@ -19,6 +19,8 @@ from cipulse.accounts.repositories import RepositoryService
 from cipulse.accounts.service import AccountService, CreatedKey, parse_scopes
 from cipulse.accounts.teams import RuleListing, TeamService
 from cipulse.accounts.users import Member, Session
+from cipulse.analytics.flaky_tests import FlakyTestService
+from cipulse.domain.flaky_rules import RuleSettings
 from cipulse.domain.model import ROLES, ApiKeyInfo, Organisation, WebhookProvider
 from cipulse.errors import Forbidden, NotFound
 from cipulse.ingestion.runwatch.example import example_curl
@@ -59,6 +61,7 @@ class _Facts:
     repositories: list[RepositoryRow]
     team_rules: RuleListing
     rate_card: RateCard
+    test_rules: RuleSettings
 
 
 def _facts(request: Request, session: Session, month: str) -> _Facts:
@@ -72,6 +75,7 @@ def _facts(request: Request, session: Session, month: str) -> _Facts:
         repositories=RepositoryService(request.app.state.database).repositories(session.org_name),
         team_rules=TeamService(request.app.state.database).rules(session.org_name),
         rate_card=RateService(request.app.state.database).card(session.org_id),
+        test_rules=FlakyTestService(request.app.state.database).settings(session.org_name),
     )
 
 
@@ -107,6 +111,7 @@ async def settings_page(
             "base_url": base_url,
             "webhooks": _webhooks(base_url, session.org_name, facts.secrets_set),
             "rate_card": rate_card_json(facts.rate_card),
+            "test_rules": facts.test_rules,
         },
         status_code=status,
     )

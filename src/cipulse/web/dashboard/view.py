@@ -19,7 +19,16 @@ from cipulse.domain.accepted import EARLIEST, END
 from cipulse.domain.window import Window
 from cipulse.errors import InvalidRequest
 
-RANGES = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
+RANGES = {
+    "24h": "24 hours",
+    "7d": "7 days",
+    "30d": "30 days",
+    "90d": "90 days",
+    "month": "This month",
+    "last_month": "Last month",
+}
+#: The ranges that are a UTC calendar month (compared with the month before it).
+MONTHS = ("month", "last_month")
 DEFAULT_RANGE = "30d"
 BRANCH_SCOPES = {"": "All branches", "default": "Default branch", "other": "Other branches"}
 #: Parameters kept from page to page: the range, branches, repository and the change.
@@ -129,10 +138,26 @@ def _range_params(
         return _custom_range(since, until, now)
     if range_ == "24h":
         return _last_hours(now), since, until, 1
+    if range_ in MONTHS:
+        first, following = _month(now.date(), before=range_ == "last_month")
+        api = {
+            "since": f"{first.isoformat()}T00:00:00Z",
+            "until": f"{following.isoformat()}T00:00:00Z",
+        }
+        return api, since, until, (following - first).days
     if range_ in RANGES:
         days = int(range_.removesuffix("d"))
         return {"days": str(days)}, since, until, days
     raise InvalidRequest("range: must be one of " + ", ".join(RANGES) + " or custom dates")
+
+
+def _month(today: date, *, before: bool) -> tuple[date, date]:
+    """The first day of this UTC calendar month (or the one before) and of the next."""
+    first = today.replace(day=1)
+    if before:
+        first = (first - timedelta(days=1)).replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following
 
 
 def _interval(range_: str, days: int) -> Interval:

@@ -88,7 +88,8 @@
         backgroundColor: css("--panel"), borderColor: border, textStyle: { color: text }
       },
       xAxis: {
-        type: "category", data: spec.x.map(label),
+        // A chart by hour of day (``axis``) labels its x as it is, not as a time.
+        type: "category", data: spec.axis ? spec.x : spec.x.map(label),
         axisLine: { lineStyle: { color: border } }, axisLabel: { color: muted }, axisTick: { show: false }
       },
       yAxis: {

@@ -2,7 +2,7 @@
 (``storage/schema_quarantine.py``). New tables only: no figure changes.
 
 Revision ID: 0031
-Revises: 0027
+Revises: 0029
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0031"
-down_revision = "0027"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
