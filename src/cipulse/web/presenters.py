@@ -173,8 +173,7 @@ def latest_attempt_json(latest: LatestAttempt) -> Json:
 
 
 def page_answer(page: Page[Item], format: str, present: Callable[[Item], Json]) -> Response:
-    """A page as ``{"items": …, "next_cursor": …}``, or as CSV rows with the next cursor
-    in ``X-Next-Cursor``."""
+    """A page as ``{"items": …, "next_cursor": …}``, or CSV (cursor in ``X-Next-Cursor``)."""
     items = [present(item) for item in page.items]
     if format == "csv":
         cursor = page.next_cursor
