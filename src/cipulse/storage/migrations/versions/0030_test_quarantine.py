@@ -1,7 +1,7 @@
 """Quarantined tests per repository and the append-only history of the list's changes
 (``storage/schema_quarantine.py``). New tables only: no figure changes.
 
-Revision ID: 0031
+Revision ID: 0030
 Revises: 0029
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0031"
+revision = "0030"
 down_revision = "0029"
 branch_labels = None
 depends_on = None
