@@ -246,5 +246,5 @@ def test_demo_seed_maps_its_repositories_to_teams(settings: Settings, database: 
         expected = "@acme/security" if row.pipeline.name == "Security scan" else None
         assert row.owner.team == (expected or (by_system[0] if by_system else None)), row
     listing = teams.rules("demo")
-    assert [(f.repository, f.rules) for f in listing.files] == [("", 2)]
+    assert [(f.repository, f.rules) for f in listing.files] == [("", 3)]
     assert ("job", "lint*") in {(r.kind.value, r.pattern) for r in listing.explicit}
